@@ -1,0 +1,38 @@
+/* Shared pieces of the `eos` command-line tool: the command table, option parsing and the
+ * one place that turns a library error into a message on stderr. Only the CLI exits. */
+#ifndef EOS_CLI_H
+#define EOS_CLI_H
+
+#include "eos/eos.h"
+
+#include <stdio.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+    void (*usage)(FILE *out);
+} cli_command;
+
+int cmd_devices(int argc, char **argv);
+void usage_devices(FILE *out);
+int cmd_check(int argc, char **argv);
+void usage_check(FILE *out);
+int cmd_cache(int argc, char **argv);
+void usage_cache(FILE *out);
+
+/* Print the last library error under a one-line context ("eos check: opening the device")
+ * and return the exit code 1. */
+int cli_fail(const char *context);
+
+/* Report a usage error (unknown flag, missing value) with the command's usage; returns 2. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...);
+
+const cli_command *cli_find(const char *name);
+
+/* Option parsing. At argv[*i]: returns 1 and sets *value when it is `flag VALUE` or
+ * `flag=VALUE` (advancing *i), -1 when the value is missing, 0 when it is another flag. */
+int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
+int cli_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,93 @@
+/* Entry point of the `eos` tool: global flags, the command table and dispatch.
+ * Each subcommand lives in its own file under host/cli/. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const cli_command k_commands[] = {
+    {"devices", "list every OpenCL platform and device", cmd_devices, usage_devices},
+    {"check", "build every kernel and check them and the GEMM against plain-C references", cmd_check, usage_check},
+    {"cache", "show or clear the kernel cache", cmd_cache, usage_cache},
+};
+#define NCOMMANDS (sizeof k_commands / sizeof k_commands[0])
+
+const cli_command *cli_find(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(k_commands[i].name, name)) return &k_commands[i];
+    return NULL;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "EOS-CL %s: Expansive Over-Sampling for imbalanced deep learning on any OpenCL device\n\n"
+            "usage: eos <command> [options]        eos <command> --help for its options\n\ncommands:\n",
+            EOS_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(out,
+            "\nenvironment:\n"
+            "  EOS_DEVICE       default device spec when --device is not given\n"
+            "  EOS_CACHE_DIR    kernel cache folder (default $XDG_CACHE_HOME/eos-cl or ~/.cache/eos-cl; off disables)\n"
+            "  EOS_KERNEL_DIR   load kernel sources from this folder instead of the embedded copies\n"
+            "  EOS_LOG          debug|info|warn|error|off: library diagnostics on stderr (default warn)\n"
+            "\nexample:\n  eos devices\n  eos check --device cpu\n");
+}
+
+int cli_fail(const char *context) {
+    fprintf(stderr, "eos: %s: %s\n", context, eos_last_error_message());
+    return 1;
+}
+
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "eos %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n");
+    cmd->usage(stderr);
+    return 2;
+}
+
+int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value) {
+    const char *a = argv[*i];
+    size_t n = strlen(flag);
+    if (strncmp(a, flag, n)) return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n]) return 0;
+    if (*i + 1 >= argc) return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+        if (argc >= 3 && !strcmp(argv[1], "help") && cli_find(argv[2])) {
+            cli_find(argv[2])->usage(stdout);
+            return 0;
+        }
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("eos %s\n", EOS_VERSION);
+        return 0;
+    }
+    const cli_command *cmd = cli_find(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "eos: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            cmd->usage(stdout);
+            return 0;
+        }
+    return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,118 @@
+/* Private helpers shared by the host files: error macros, logging, the runtime's insides.
+ * Nothing here is part of the public API. */
+#ifndef EOS_INTERNAL_H
+#define EOS_INTERNAL_H
+
+#include "eos/eos.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define EOS_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+#else
+#define EOS_PRINTF(fmt_idx, arg_idx)
+#endif
+
+/* Record an error for eos_last_error() and return st. expr may be NULL, hint may be NULL. */
+eos_status eos__error_set(eos_status st, const char *file, int line, const char *expr,
+                          const char *hint, const char *fmt, ...) EOS_PRINTF(6, 7);
+
+/* A short hint for an OpenCL or CLBlast status ("" when there is nothing useful to say). */
+const char *eos__status_hint(eos_status st);
+
+/* Fail with st: EOS_FAIL(EOS_ERR_INVALID_ARG, "hint", "format", ...) */
+#define EOS_FAIL(st, hint, ...) \
+    return eos__error_set((st), __FILE__, __LINE__, NULL, (hint), __VA_ARGS__)
+
+/* Check an OpenCL call that returns cl_int; on failure record it and return its code. */
+#define EOS_CL_CHECK(call, ...)                                                          \
+    do {                                                                                 \
+        cl_int eos__e = (call);                                                          \
+        if (eos__e != CL_SUCCESS)                                                        \
+            return eos__error_set(eos__e, __FILE__, __LINE__, #call,                     \
+                                  eos__status_hint(eos__e), __VA_ARGS__);                \
+    } while (0)
+
+/* The same, but store the code in st and jump to a cleanup label. */
+#define EOS_CL_GOTO(call, st, label, ...)                                                \
+    do {                                                                                 \
+        cl_int eos__e = (call);                                                          \
+        if (eos__e != CL_SUCCESS) {                                                      \
+            (st) = eos__error_set(eos__e, __FILE__, __LINE__, #call,                     \
+                                  eos__status_hint(eos__e), __VA_ARGS__);                \
+            goto label;                                                                  \
+        }                                                                                \
+    } while (0)
+
+/* Propagate a failing eos_status (the callee already recorded the error). */
+#define EOS_TRY(call)                                                                    \
+    do {                                                                                 \
+        eos_status eos__s = (call);                                                      \
+        if (eos__s != EOS_OK) return eos__s;                                             \
+    } while (0)
+
+/* Log through the user's callback (stderr by default). */
+void eos__log(eos_log_level level, const char *fmt, ...) EOS_PRINTF(2, 3);
+
+/* 64-bit FNV-1a, continued from h (start with EOS_FNV_OFFSET). Used for cache keys and
+ * corruption checks, not for security. */
+#define EOS_FNV_OFFSET 0xcbf29ce484222325ULL
+unsigned long long eos__fnv1a(unsigned long long h, const void *data, size_t n);
+
+/* Embedded kernel sources, generated at build time from the cl/ folder (see cmake/embed_kernels.cmake). */
+typedef struct eos__kernel_source {
+    const char *name;           /* file name, e.g. "elementwise.cl" */
+    const unsigned char *text;  /* not NUL-terminated */
+    size_t size;
+} eos__kernel_source;
+extern const eos__kernel_source eos__kernel_sources[];
+extern const size_t eos__kernel_source_count;
+
+/* Program cache on disk (host/program_cache.c). */
+typedef struct eos__cache_result {
+    unsigned char *binary;  /* malloc'd, NULL when nothing usable was found */
+    size_t size;
+    int rejected;           /* an entry existed but was corrupt or stale */
+} eos__cache_result;
+void eos__cache_load(const char *dir, const char *key, eos__cache_result *out);
+eos_status eos__cache_store(const char *dir, const char *key, const unsigned char *binary,
+                            size_t size);
+void eos__cache_path(const char *dir, const char *key, char *buf, size_t n);
+
+/* The runtime's insides (opaque to users, shared by the host files). */
+#define EOS__MAX_PROGRAMS 64
+typedef struct eos__kernel_entry {
+    char program[64];
+    char name[64];
+    cl_kernel kernel;
+} eos__kernel_entry;
+
+struct eos_runtime {
+    eos_device_info dev;
+    cl_context ctx;
+    cl_command_queue queue;      /* in-order, profiling enabled */
+    char options[1024];          /* build options for every program on this device */
+    char cache_dir[1024];        /* "" when the cache is off */
+    struct {
+        char name[64];
+        cl_program program;
+    } programs[EOS__MAX_PROGRAMS];
+    size_t nprograms;
+    eos__kernel_entry *kernels;
+    size_t nkernels, cap_kernels;
+    eos_runtime_stats stats;
+    int gemm_ready;              /* CLBlast parameters for this device applied */
+};
+
+/* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
+void eos__gemm_release(eos_runtime_t rt);
+
+/* Monotonic wall clock in seconds. */
+double eos__now(void);
+
+/* Launch a 1-d kernel over n items (global size rounded up to the local size on GPUs;
+ * kernels bounds-check against n themselves). */
+eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what);
+
+#endif /* EOS_INTERNAL_H */

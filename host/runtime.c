@@ -1,0 +1,482 @@
+/* OpenCL runtime: enumerate devices, resolve a --device spec, open a context and queue, and
+ * build kernel programs (from the embedded cl/ sources or EOS_KERNEL_DIR) through the
+ * on-disk binary cache of host/program_cache.c. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#ifndef CL_PLATFORM_NOT_FOUND_KHR
+#define CL_PLATFORM_NOT_FOUND_KHR -1001  /* cl_khr_icd: the loader found no driver */
+#endif
+
+double eos__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *eos_device_type_str(eos_device_type t) {
+    return t == EOS_DEVICE_GPU ? "GPU" : t == EOS_DEVICE_CPU ? "CPU" : "other";
+}
+
+/* ---- enumeration -------------------------------------------------------------------- */
+
+static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
+    buf[0] = 0;
+    if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");
+    buf[n - 1] = 0;
+    /* some drivers pad names with spaces */
+    size_t len = strlen(buf);
+    while (len && isspace((unsigned char)buf[len - 1])) buf[--len] = 0;
+}
+
+static void fill_info(eos_device_info *info, cl_platform_id p, cl_device_id d, int index) {
+    memset(info, 0, sizeof *info);
+    info->index = index;
+    info->platform = p;
+    info->device = d;
+    if (clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name, info->platform_name, NULL) != CL_SUCCESS)
+        snprintf(info->platform_name, sizeof info->platform_name, "?");
+    if (clGetPlatformInfo(p, CL_PLATFORM_VERSION, sizeof info->platform_version, info->platform_version, NULL) != CL_SUCCESS)
+        snprintf(info->platform_version, sizeof info->platform_version, "?");
+    dev_str(d, CL_DEVICE_NAME, info->name, sizeof info->name);
+    dev_str(d, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
+    dev_str(d, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
+    dev_str(d, CL_DEVICE_VERSION, info->device_version, sizeof info->device_version);
+    dev_str(d, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
+    cl_device_type type = 0;
+    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    info->type = (type & CL_DEVICE_TYPE_GPU) ? EOS_DEVICE_GPU
+               : (type & CL_DEVICE_TYPE_CPU) ? EOS_DEVICE_CPU : EOS_DEVICE_OTHER;
+    cl_uint u = 0;
+    cl_ulong ul = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL) == CL_SUCCESS) info->compute_units = u;
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL) == CL_SUCCESS) info->clock_mhz = u;
+    if (clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->global_mem_bytes = ul;
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->max_alloc_bytes = ul;
+    if (clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->local_mem_bytes = ul;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_work_group_size, &info->max_work_group_size, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof info->max_work_item_sizes, info->max_work_item_sizes, NULL);
+}
+
+eos_status eos_devices_list(eos_device_info **out, int *count) {
+    *out = NULL;
+    *count = 0;
+    cl_uint np = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == CL_PLATFORM_NOT_FOUND_KHR || (err == CL_SUCCESS && np == 0))
+        EOS_FAIL(EOS_ERR_NO_PLATFORM, eos__status_hint(CL_PLATFORM_NOT_FOUND_KHR),
+                 "no OpenCL platform found (the ICD loader found no installed driver)");
+    EOS_CL_CHECK(err, "listing OpenCL platforms");
+    cl_platform_id *plats = calloc(np, sizeof *plats);
+    if (!plats) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "allocating %u platform ids", np);
+    err = clGetPlatformIDs(np, plats, NULL);
+    if (err != CL_SUCCESS) {
+        free(plats);
+        EOS_CL_CHECK(err, "listing OpenCL platforms");
+    }
+    eos_device_info *devs = NULL;
+    int n = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0)
+            continue;  /* a platform without devices is not an error */
+        cl_device_id *ids = calloc(nd, sizeof *ids);
+        eos_device_info *grown = realloc(devs, (size_t)(n + (int)nd) * sizeof *devs);
+        if (!ids || !grown) {
+            free(ids);
+            free(grown ? grown : devs);
+            free(plats);
+            EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "allocating the device list");
+        }
+        devs = grown;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, ids, NULL) == CL_SUCCESS)
+            for (cl_uint d = 0; d < nd; d++, n++) fill_info(&devs[n], plats[p], ids[d], n);
+        free(ids);
+    }
+    free(plats);
+    if (n == 0) {
+        free(devs);
+        EOS_FAIL(EOS_ERR_NO_PLATFORM, eos__status_hint(CL_PLATFORM_NOT_FOUND_KHR),
+                 "%u OpenCL platform(s) found, but none has a device", np);
+    }
+    *out = devs;
+    *count = n;
+    return EOS_OK;
+}
+
+void eos_devices_free(eos_device_info *devices) { free(devices); }
+
+static int contains_nocase(const char *hay, const char *needle) {
+    size_t hn = strlen(hay), nn = strlen(needle);
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (!strncasecmp(hay + i, needle, nn)) return 1;
+    return 0;
+}
+
+eos_status eos_device_select(const eos_device_info *devs, int count, const char *spec, int *index) {
+    *index = -1;
+    if (!spec || !spec[0]) {
+        for (int i = 0; i < count && *index < 0; i++) if (devs[i].type == EOS_DEVICE_GPU) *index = i;
+        for (int i = 0; i < count && *index < 0; i++) if (devs[i].type == EOS_DEVICE_CPU) *index = i;
+        if (*index < 0 && count > 0) *index = 0;
+    } else {
+        int digits = 1;
+        for (const char *c = spec; *c; c++) digits &= isdigit((unsigned char)*c) != 0;
+        if (digits) {
+            long v = strtol(spec, NULL, 10);
+            if (v >= 0 && v < count) *index = (int)v;
+        } else if (!strcasecmp(spec, "cpu") || !strcasecmp(spec, "gpu")) {
+            eos_device_type want = !strcasecmp(spec, "cpu") ? EOS_DEVICE_CPU : EOS_DEVICE_GPU;
+            for (int i = 0; i < count && *index < 0; i++) if (devs[i].type == want) *index = i;
+        } else {
+            for (int i = 0; i < count && *index < 0; i++) if (contains_nocase(devs[i].name, spec)) *index = i;
+        }
+    }
+    if (*index >= 0) return EOS_OK;
+
+    char list[4096];
+    size_t off = 0;
+    for (int i = 0; i < count && off < sizeof list; i++) {
+        int w = snprintf(list + off, sizeof list - off, "\n    %d  %-5s %s (%s)", i,
+                         eos_device_type_str(devs[i].type), devs[i].name, devs[i].platform_name);
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+    EOS_FAIL(EOS_ERR_NO_DEVICE,
+             "give an index, 'cpu', 'gpu' or part of a device name; `eos devices` lists them",
+             "no OpenCL device matches --device '%s'. Devices found:%s", spec ? spec : "", list);
+}
+
+/* ---- runtime ------------------------------------------------------------------------ */
+
+static int parse_cl_c_version(const char *s, int *major, int *minor) {
+    const char *p = strstr(s, "OpenCL C ");
+    return p && sscanf(p + 9, "%d.%d", major, minor) == 2;
+}
+
+/* Build options per device. Tuning knobs in the cl/ folder are #ifndef-defaulted macros; this table
+ * is the one place that sets them per device type. */
+static const struct {
+    eos_device_type type;
+    const char *options;
+} k_device_options[] = {
+    {EOS_DEVICE_CPU, "-DEOS_DEVICE_CPU=1"},
+    {EOS_DEVICE_GPU, "-DEOS_DEVICE_GPU=1"},
+    {EOS_DEVICE_OTHER, "-DEOS_DEVICE_OTHER=1"},
+};
+
+static void make_build_options(eos_runtime_t rt) {
+    const eos_device_info *d = &rt->dev;
+    int major = 1, minor = 0;
+    size_t off = 0;
+    char *o = rt->options;
+    size_t n = sizeof rt->options;
+    if (parse_cl_c_version(d->opencl_c_version, &major, &minor) && (major > 1 || minor >= 2))
+        off += (size_t)snprintf(o + off, n - off, "-cl-std=CL1.2 ");
+    for (size_t i = 0; i < sizeof k_device_options / sizeof k_device_options[0]; i++)
+        if (k_device_options[i].type == d->type)
+            off += (size_t)snprintf(o + off, n - off, "%s ", k_device_options[i].options);
+    off += (size_t)snprintf(o + off, n - off, "-DEOS_MAX_WG=%zu", d->max_work_group_size);
+    const char *extra = getenv("EOS_CL_OPTIONS");
+    if (extra && extra[0] && off < n) snprintf(o + off, n - off, " %s", extra);
+}
+
+eos_status eos_cache_dir_default(char *buf, size_t size) {
+    const char *env = getenv("EOS_CACHE_DIR");
+    int w;
+    if (env && !strcasecmp(env, "off")) w = snprintf(buf, size, "%s", "");
+    else if (env && env[0]) w = snprintf(buf, size, "%s", env);
+    else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0])
+        w = snprintf(buf, size, "%s/eos-cl", getenv("XDG_CACHE_HOME"));
+    else if (getenv("HOME") && getenv("HOME")[0])
+        w = snprintf(buf, size, "%s/.cache/eos-cl", getenv("HOME"));
+    else w = snprintf(buf, size, "%s", "");  /* nowhere to put it: run without a cache */
+    if (w < 0 || (size_t)w >= size)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "use a shorter EOS_CACHE_DIR", "kernel cache path is too long");
+    return EOS_OK;
+}
+
+eos_status eos_runtime_init(eos_runtime_t *out, const char *spec) {
+    *out = NULL;
+    if (!spec) spec = getenv("EOS_DEVICE");
+    eos_device_info *devs;
+    int count, idx;
+    EOS_TRY(eos_devices_list(&devs, &count));
+    eos_status st = eos_device_select(devs, count, spec, &idx);
+    if (st != EOS_OK) {
+        eos_devices_free(devs);
+        return st;
+    }
+    eos_runtime_t rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        eos_devices_free(devs);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "allocating the runtime");
+    }
+    rt->dev = devs[idx];
+    eos_devices_free(devs);
+
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
+    rt->ctx = clCreateContext(props, 1, &rt->dev.device, NULL, NULL, &err);
+    EOS_CL_GOTO(err, st, fail, "creating an OpenCL context on %s", rt->dev.name);
+    rt->queue = clCreateCommandQueue(rt->ctx, rt->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
+    EOS_CL_GOTO(err, st, fail, "creating a command queue on %s", rt->dev.name);
+    make_build_options(rt);
+    st = eos_cache_dir_default(rt->cache_dir, sizeof rt->cache_dir);
+    if (st != EOS_OK) goto fail;
+    *out = rt;
+    return EOS_OK;
+fail:
+    eos_runtime_free(rt);
+    return st;
+}
+
+void eos_runtime_free(eos_runtime_t rt) {
+    if (!rt) return;
+    if (rt->queue) clFinish(rt->queue);
+    eos__gemm_release(rt);
+    for (size_t i = 0; i < rt->nkernels; i++) clReleaseKernel(rt->kernels[i].kernel);
+    free(rt->kernels);
+    for (size_t i = 0; i < rt->nprograms; i++) clReleaseProgram(rt->programs[i].program);
+    if (rt->queue) clReleaseCommandQueue(rt->queue);
+    if (rt->ctx) clReleaseContext(rt->ctx);
+    free(rt);
+}
+
+const eos_device_info *eos_runtime_device(eos_runtime_t rt) { return &rt->dev; }
+cl_context eos_runtime_context(eos_runtime_t rt) { return rt->ctx; }
+cl_command_queue eos_runtime_queue(eos_runtime_t rt) { return rt->queue; }
+const char *eos_runtime_build_options(eos_runtime_t rt) { return rt->options; }
+const char *eos_runtime_cache_dir(eos_runtime_t rt) { return rt->cache_dir; }
+eos_runtime_stats eos_runtime_get_stats(eos_runtime_t rt) { return rt->stats; }
+
+eos_status eos_runtime_finish(eos_runtime_t rt) {
+    EOS_CL_CHECK(clFinish(rt->queue), "waiting for the queue on %s", rt->dev.name);
+    return EOS_OK;
+}
+
+size_t eos_program_count(void) { return eos__kernel_source_count; }
+const char *eos_program_name(size_t i) {
+    return i < eos__kernel_source_count ? eos__kernel_sources[i].name : NULL;
+}
+
+/* ---- programs ----------------------------------------------------------------------- */
+
+/* The source of a program: a file under EOS_KERNEL_DIR, else the embedded copy.
+ * *owned is set when the text was malloc'd. */
+static eos_status program_source(const char *name, const char **text, size_t *size, char **owned) {
+    *owned = NULL;
+    const char *dir = getenv("EOS_KERNEL_DIR");
+    if (dir && dir[0]) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            EOS_FAIL(EOS_ERR_IO, "EOS_KERNEL_DIR must point at the project's cl/ folder",
+                     "cannot open kernel source %s (EOS_KERNEL_DIR is set)", path);
+        char *buf = NULL;
+        size_t len = 0, cap = 0, got;
+        do {
+            if (len + 4096 > cap) {
+                cap = cap ? cap * 2 : 16384;
+                char *g = realloc(buf, cap);
+                if (!g) { free(buf); fclose(f); EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "reading %s", path); }
+                buf = g;
+            }
+            got = fread(buf + len, 1, cap - len, f);
+            len += got;
+        } while (got > 0);
+        int bad = ferror(f);
+        fclose(f);
+        if (bad) { free(buf); EOS_FAIL(EOS_ERR_IO, NULL, "error reading kernel source %s", path); }
+        *text = buf;
+        *size = len;
+        *owned = buf;
+        return EOS_OK;
+    }
+    for (size_t i = 0; i < eos__kernel_source_count; i++) {
+        if (!strcmp(eos__kernel_sources[i].name, name)) {
+            *text = (const char *)eos__kernel_sources[i].text;
+            *size = eos__kernel_sources[i].size;
+            return EOS_OK;
+        }
+    }
+    EOS_FAIL(EOS_ERR_NOT_FOUND, "the program name is the file name in cl/, e.g. \"elementwise.cl\"",
+             "no kernel program named '%s' is compiled into this build", name);
+}
+
+static void cache_key(eos_runtime_t rt, const char *name, const char *text, size_t size,
+                      char *key, size_t n) {
+    const eos_device_info *d = &rt->dev;
+    snprintf(key, n,
+             "eos-cl program cache v1\nplatform=%s | %s\ndevice=%s | %s | %s\ndriver=%s\n"
+             "program=%s\nsource=%016llx/%zu\noptions=%s\n",
+             d->platform_name, d->platform_version, d->name, d->vendor, d->device_version,
+             d->driver_version, name, eos__fnv1a(EOS_FNV_OFFSET, text, size), size, rt->options);
+}
+
+static eos_status build_log_error(eos_runtime_t rt, cl_program p, const char *name, cl_int err) {
+    size_t n = 0;
+    clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    char *log = malloc(n + 1);
+    if (log) {
+        if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) != CL_SUCCESS) n = 0;
+        log[n] = 0;
+    }
+    eos_status st = eos__error_set(EOS_ERR_BUILD, __FILE__, __LINE__, "clBuildProgram",
+                                   "fix the kernel source; EOS_KERNEL_DIR loads cl/ from disk while developing",
+                                   "building kernel program cl/%s for %s failed (%s, options \"%s\"). Build log:\n%s",
+                                   name, rt->dev.name, eos_status_str(err), rt->options,
+                                   log && log[0] ? log : "(the driver gave no log)");
+    free(log);
+    return st;
+}
+
+/* Create and build a program, from the cache when a good entry exists. */
+static eos_status build_program(eos_runtime_t rt, const char *name, cl_program *out) {
+    const char *text;
+    size_t size;
+    char *owned;
+    EOS_TRY(program_source(name, &text, &size, &owned));
+    double t0 = eos__now();
+    char key[4096];
+    cache_key(rt, name, text, size, key, sizeof key);
+    cl_int err;
+    cl_program p = NULL;
+
+    if (rt->cache_dir[0]) {
+        eos__cache_result c;
+        eos__cache_load(rt->cache_dir, key, &c);
+        if (c.rejected) rt->stats.cache_rejected++;
+        if (c.binary) {
+            const unsigned char *bin = c.binary;
+            cl_int bin_status = CL_SUCCESS;
+            p = clCreateProgramWithBinary(rt->ctx, 1, &rt->dev.device, &c.size, &bin, &bin_status, &err);
+            if (err == CL_SUCCESS && bin_status == CL_SUCCESS)
+                err = clBuildProgram(p, 1, &rt->dev.device, rt->options, NULL, NULL);
+            else if (err == CL_SUCCESS)
+                err = bin_status;
+            if (err != CL_SUCCESS) {
+                /* the driver refused it (driver update, damaged payload): rebuild from source */
+                eos__log(EOS_LOG_INFO, "cached binary for cl/%s refused by the driver (%s); rebuilding",
+                         name, eos_status_str(err));
+                if (p) clReleaseProgram(p);
+                p = NULL;
+                rt->stats.cache_rejected++;
+            } else {
+                rt->stats.cache_hits++;
+            }
+            free(c.binary);
+        }
+    }
+
+    if (!p) {
+        p = clCreateProgramWithSource(rt->ctx, 1, &text, &size, &err);
+        if (err != CL_SUCCESS) {
+            free(owned);
+            EOS_CL_CHECK(err, "creating program cl/%s", name);
+        }
+        err = clBuildProgram(p, 1, &rt->dev.device, rt->options, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            eos_status st = build_log_error(rt, p, name, err);
+            clReleaseProgram(p);
+            free(owned);
+            return st;
+        }
+        rt->stats.programs_built++;
+        if (rt->cache_dir[0]) {
+            size_t bsize = 0;
+            unsigned char *bin = NULL;
+            if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof bsize, &bsize, NULL) == CL_SUCCESS &&
+                bsize > 0 && (bin = malloc(bsize)) != NULL &&
+                clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
+                if (eos__cache_store(rt->cache_dir, key, bin, bsize) == EOS_OK) rt->stats.cache_writes++;
+                else eos__log(EOS_LOG_WARN, "kernel cache not written: %s", eos_last_error()->message);
+            }
+            free(bin);
+        }
+    }
+    free(owned);
+    rt->stats.build_seconds += eos__now() - t0;
+    *out = p;
+    return EOS_OK;
+}
+
+static eos_status get_program(eos_runtime_t rt, const char *name, cl_program *out) {
+    for (size_t i = 0; i < rt->nprograms; i++)
+        if (!strcmp(rt->programs[i].name, name)) {
+            *out = rt->programs[i].program;
+            return EOS_OK;
+        }
+    if (strlen(name) >= sizeof rt->programs[0].name)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "program name '%s' is too long", name);
+    if (rt->nprograms == EOS__MAX_PROGRAMS)
+        EOS_FAIL(EOS_ERR_INTERNAL, "raise EOS__MAX_PROGRAMS", "too many kernel programs");
+    cl_program p;
+    EOS_TRY(build_program(rt, name, &p));
+    snprintf(rt->programs[rt->nprograms].name, sizeof rt->programs[0].name, "%s", name);
+    rt->programs[rt->nprograms++].program = p;
+    *out = p;
+    return EOS_OK;
+}
+
+eos_status eos_runtime_kernel(eos_runtime_t rt, const char *program, const char *kernel, cl_kernel *out) {
+    for (size_t i = 0; i < rt->nkernels; i++)
+        if (!strcmp(rt->kernels[i].name, kernel) && !strcmp(rt->kernels[i].program, program)) {
+            *out = rt->kernels[i].kernel;
+            return EOS_OK;
+        }
+    if (strlen(kernel) >= sizeof rt->kernels[0].name)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "kernel name '%s' is too long", kernel);
+    cl_program p;
+    EOS_TRY(get_program(rt, program, &p));
+    cl_int err;
+    cl_kernel k = clCreateKernel(p, kernel, &err);
+    if (err == CL_INVALID_KERNEL_NAME)
+        EOS_FAIL(EOS_ERR_NOT_FOUND, NULL, "cl/%s has no kernel named '%s'", program, kernel);
+    EOS_CL_CHECK(err, "creating kernel %s from cl/%s", kernel, program);
+    if (rt->nkernels == rt->cap_kernels) {
+        size_t cap = rt->cap_kernels ? 2 * rt->cap_kernels : 32;
+        eos__kernel_entry *g = realloc(rt->kernels, cap * sizeof *g);
+        if (!g) {
+            clReleaseKernel(k);
+            EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "growing the kernel table");
+        }
+        rt->kernels = g;
+        rt->cap_kernels = cap;
+    }
+    eos__kernel_entry *e = &rt->kernels[rt->nkernels++];
+    snprintf(e->program, sizeof e->program, "%s", program);
+    snprintf(e->name, sizeof e->name, "%s", kernel);
+    e->kernel = k;
+    *out = k;
+    return EOS_OK;
+}
+
+eos_status eos_runtime_build_all(eos_runtime_t rt) {
+    for (size_t i = 0; i < eos__kernel_source_count; i++) {
+        cl_program p;
+        EOS_TRY(get_program(rt, eos__kernel_sources[i].name, &p));
+    }
+    return EOS_OK;
+}
+
+eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what) {
+    if (n == 0) return EOS_OK;
+    size_t global = n, local = 0;
+    if (rt->dev.type == EOS_DEVICE_GPU) {
+        size_t kwg = 0;
+        clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+        local = kwg ? (kwg < 256 ? kwg : 256) : 64;
+        global = (n + local - 1) / local * local;
+    }
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL),
+                 "launching %s over %zu items on %s", what, n, rt->dev.name);
+    return EOS_OK;
+}

@@ -1,0 +1,14 @@
+/* EOS-CL public API: include this one header.
+ * Expansive Over-Sampling for imbalanced deep learning, on any OpenCL device. */
+#ifndef EOS_EOS_H
+#define EOS_EOS_H
+
+#define EOS_VERSION "0.1.0"
+
+#include "eos/status.h"
+#include "eos/runtime.h"
+#include "eos/tensor.h"
+#include "eos/gemm.h"
+#include "eos/rng.h"
+
+#endif /* EOS_EOS_H */
