@@ -7,6 +7,8 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #if defined(__GNUC__)
 #define EOS_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
@@ -107,6 +109,19 @@ struct eos_runtime {
 
 /* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
 void eos__gemm_release(eos_runtime_t rt);
+
+/* Whole-file read (inflating gzip when gz is set), refusing more than max_bytes. */
+eos_status eos__read_file(const char *path, int gz, size_t max_bytes, uint8_t **buf, size_t *size);
+
+/* Atomic file writes: write through a->f, then commit (fsync + rename) or abort. */
+typedef struct eos__atomic_file {
+    FILE *f;
+    char path[4096];
+    char tmp[4200];
+} eos__atomic_file;
+eos_status eos__atomic_open(eos__atomic_file *a, const char *path);
+eos_status eos__atomic_commit(eos__atomic_file *a);
+void eos__atomic_abort(eos__atomic_file *a);
 
 /* Monotonic wall clock in seconds. */
 double eos__now(void);

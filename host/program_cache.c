@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define CACHE_MAGIC "EOSCLPC\0"
 #define CACHE_VERSION 1u
@@ -91,9 +90,8 @@ static eos_status mkdir_p(const char *dir) {
 
 eos_status eos__cache_store(const char *dir, const char *key, const unsigned char *binary, size_t size) {
     EOS_TRY(mkdir_p(dir));
-    char path[2048], tmp[2100];
+    char path[2048];
     eos__cache_path(dir, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     size_t klen = strlen(key);
     cache_header h;
     memcpy(h.magic, CACHE_MAGIC, 8);
@@ -101,19 +99,12 @@ eos_status eos__cache_store(const char *dir, const char *key, const unsigned cha
     h.key_len = (uint32_t)klen;
     h.payload_len = size;
     h.checksum = eos__fnv1a(eos__fnv1a(EOS_FNV_OFFSET, key, klen), binary, size);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        EOS_FAIL(EOS_ERR_IO, "set EOS_CACHE_DIR to a writable folder, or EOS_CACHE_DIR=off",
-                 "cannot write kernel cache file %s: %s", tmp, strerror(errno));
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(key, 1, klen, f) == klen &&
-             fwrite(binary, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
-    /* rename is atomic: readers see the old entry or the whole new one, never half */
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        EOS_FAIL(EOS_ERR_IO, "check free disk space, or set EOS_CACHE_DIR=off",
-                 "writing kernel cache file %s failed: %s", path, strerror(e));
+    /* atomic: readers see the old entry or the whole new one, never half */
+    eos__atomic_file a;
+    EOS_TRY(eos__atomic_open(&a, path));
+    if (fwrite(&h, sizeof h, 1, a.f) != 1 || fwrite(key, 1, klen, a.f) != klen || fwrite(binary, 1, size, a.f) != size) {
+        eos__atomic_abort(&a);
+        EOS_FAIL(EOS_ERR_IO, "check free disk space, or set EOS_CACHE_DIR=off", "writing kernel cache file %s failed", path);
     }
-    return EOS_OK;
+    return eos__atomic_commit(&a);
 }
