@@ -5,6 +5,7 @@
 
 #include "eos/eos.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct cli_command {
@@ -20,6 +21,8 @@ int cmd_check(int argc, char **argv);
 void usage_check(FILE *out);
 int cmd_cache(int argc, char **argv);
 void usage_cache(FILE *out);
+int cmd_dataset(int argc, char **argv);
+void usage_dataset(FILE *out);
 
 /* Print the last library error under a one-line context ("eos check: opening the device")
  * and return the exit code 1. */
@@ -34,5 +37,8 @@ const cli_command *cli_find(const char *name);
  * `flag=VALUE` (advancing *i), -1 when the value is missing, 0 when it is another flag. */
 int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
 int cli_is_help(const char *arg);
+
+/* Parse a non-negative decimal integer; 0 on success. */
+int cli_parse_u64(const char *text, uint64_t *out);
 
 #endif

@@ -3,12 +3,14 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 
 static const cli_command k_commands[] = {
     {"devices", "list every OpenCL platform and device", cmd_devices, usage_devices},
     {"check", "build every kernel and check them and the GEMM against plain-C references", cmd_check, usage_check},
     {"cache", "show or clear the kernel cache", cmd_cache, usage_cache},
+    {"dataset", "describe a dataset and its long-tailed subset", cmd_dataset, usage_dataset},
 };
 #define NCOMMANDS (sizeof k_commands / sizeof k_commands[0])
 
@@ -30,7 +32,7 @@ static void usage(FILE *out) {
             "  EOS_CACHE_DIR    kernel cache folder (default $XDG_CACHE_HOME/eos-cl or ~/.cache/eos-cl; off disables)\n"
             "  EOS_KERNEL_DIR   load kernel sources from this folder instead of the embedded copies\n"
             "  EOS_LOG          debug|info|warn|error|off: library diagnostics on stderr (default warn)\n"
-            "\nexample:\n  eos devices\n  eos check --device cpu\n");
+            "\nexample:\n  eos devices\n  eos check --device cpu\n  eos dataset data/cifar10 --imbalance exp:100\n");
 }
 
 int cli_fail(const char *context) {
@@ -47,6 +49,17 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
     fprintf(stderr, "\n\n");
     cmd->usage(stderr);
     return 2;
+}
+
+int cli_parse_u64(const char *text, uint64_t *out) {
+    if (!text || !*text) return -1;
+    uint64_t v = 0;
+    for (const char *c = text; *c; c++) {
+        if (*c < '0' || *c > '9' || v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(*c - '0');
+    }
+    *out = v;
+    return 0;
 }
 
 int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }

@@ -1,0 +1,282 @@
+/* Datasets: layout detection, long-tailed selection (GUIDE section 5), normalisation and the
+ * batch loader with pad-and-crop and flip augmentation. The file formats live in
+ * data_folder.c (image folders) and data_binary.c (CIFAR-10 binary, IDX). */
+#include "internal.h"
+#include "data_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+const char *eos_data_layout_str(eos_data_layout l) {
+    switch (l) {
+    case EOS_LAYOUT_IMAGE_FOLDER: return "image folders";
+    case EOS_LAYOUT_CIFAR10_BIN: return "CIFAR-10 binary";
+    case EOS_LAYOUT_IDX: return "IDX (MNIST layout)";
+    default: return "unknown";
+    }
+}
+
+int eos__is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int eos__is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+void eos_split_free(eos_split *s) {
+    free(s->pixels);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+void eos_dataset_free(eos_dataset *d) {
+    if (!d) return;
+    eos_split_free(&d->train);
+    eos_split_free(&d->test);
+    free(d->class_names);
+    memset(d, 0, sizeof *d);
+}
+
+eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eos_dataset *out) {
+    memset(out, 0, sizeof *out);
+    eos_dataset_options defaults = {0, 0};
+    if (!opt) opt = &defaults;
+    if (!path || !path[0]) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "no dataset path given");
+    if (!eos__is_dir(path))
+        EOS_FAIL(EOS_ERR_IO, "give the folder that holds train/ and test/, the CIFAR-10 .bin files or the IDX files",
+                 "dataset folder %s does not exist or is not a folder", path);
+    char probe[2048];
+    snprintf(probe, sizeof probe, "%s/data_batch_1.bin", path);
+    if (eos__is_file(probe)) return eos__load_cifar10(path, out);
+    snprintf(probe, sizeof probe, "%s/cifar-10-batches-bin/data_batch_1.bin", path);
+    if (eos__is_file(probe)) {
+        snprintf(probe, sizeof probe, "%s/cifar-10-batches-bin", path);
+        return eos__load_cifar10(probe, out);
+    }
+    const char *idx_names[] = {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images.idx3-ubyte"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(probe, sizeof probe, "%s/%s", path, idx_names[i]);
+        if (eos__is_file(probe)) return eos__load_idx(path, out);
+    }
+    char train[2048], test[2048];
+    snprintf(train, sizeof train, "%s/train", path);
+    snprintf(test, sizeof test, "%s/test", path);
+    if (eos__is_dir(train) || eos__is_dir(test)) {
+        if (!eos__is_dir(train)) EOS_FAIL(EOS_ERR_IO, "an image-folder dataset has train/<class>/ and test/<class>/",
+                                          "dataset %s has test/ but no train/ folder", path);
+        if (!eos__is_dir(test)) EOS_FAIL(EOS_ERR_IO, "an image-folder dataset has train/<class>/ and test/<class>/",
+                                         "dataset %s has train/ but no test/ folder", path);
+        return eos__load_folders(path, opt, out);
+    }
+    EOS_FAIL(EOS_ERR_FORMAT,
+             "expected one of: train/<class>/ and test/<class>/ image folders; CIFAR-10 data_batch_1..5.bin and "
+             "test_batch.bin; IDX train-images-idx3-ubyte[.gz] and companions",
+             "cannot tell the layout of dataset %s: it holds no train/ and test/ folders, no CIFAR-10 .bin files "
+             "and no IDX files", path);
+}
+
+/* ---- long-tailed subsets -------------------------------------------------------------- */
+
+eos_status eos_imbalance_parse(const char *text, eos_imbalance *out) {
+    out->profile = EOS_IMBALANCE_NONE;
+    out->ratio = 1.0;
+    if (!text || !strcasecmp(text, "none")) return EOS_OK;
+    const char *colon = strchr(text, ':');
+    char *end = NULL;
+    double r = colon ? strtod(colon + 1, &end) : 0;
+    int ok = colon && end && end != colon + 1 && *end == 0 && isfinite(r) && r >= 1.0;
+    if (ok && !strncasecmp(text, "exp:", 4)) out->profile = EOS_IMBALANCE_EXP;
+    else if (ok && !strncasecmp(text, "step:", 5)) out->profile = EOS_IMBALANCE_STEP;
+    else
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "write it as exp:100, step:10 or none",
+                 "--imbalance '%s': expected none, exp:R or step:R with a ratio R >= 1", text);
+    out->ratio = r;
+    return EOS_OK;
+}
+
+void eos_imbalance_counts(const eos_imbalance *imb, const size_t *available, int classes, size_t *counts) {
+    size_t n_max = 0;
+    for (int c = 0; c < classes; c++) if (available[c] > n_max) n_max = available[c];
+    double factor = 1.0 / imb->ratio;
+    for (int c = 0; c < classes; c++) {
+        double keep = (double)n_max;
+        if (imb->profile == EOS_IMBALANCE_EXP && classes > 1)
+            keep = (double)n_max * pow(factor, (double)c / (classes - 1.0));  /* as numpy computes it */
+        else if (imb->profile == EOS_IMBALANCE_STEP && c >= classes / 2)
+            keep = (double)n_max * factor;
+        size_t k = (size_t)floor(keep);
+        counts[c] = k < available[c] ? k : available[c];
+    }
+}
+
+eos_status eos_imbalance_select(const eos_dataset *d, const eos_imbalance *imb, uint64_t seed, size_t **indices,
+                                size_t *n, size_t *counts_out) {
+    *indices = NULL;
+    *n = 0;
+    int C = d->classes;
+    const eos_split *s = &d->train;
+    size_t *avail = calloc((size_t)C, sizeof *avail), *counts = calloc((size_t)C, sizeof *counts);
+    size_t *start = calloc((size_t)C + 1, sizeof *start), *pos = malloc((s->n ? s->n : 1) * sizeof *pos);
+    unsigned char *keep = calloc(s->n ? s->n : 1, 1);
+    size_t *fill = calloc((size_t)C, sizeof *fill);
+    eos_status st = EOS_OK;
+    if (!avail || !counts || !start || !pos || !keep || !fill) {
+        st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "long-tail selection of %zu images", s->n);
+        goto done;
+    }
+    for (size_t i = 0; i < s->n; i++) avail[s->labels[i]]++;
+    eos_imbalance_counts(imb, avail, C, counts);
+    /* positions of each class, in dataset order */
+    for (int c = 0; c < C; c++) start[c + 1] = start[c] + avail[c];
+    for (size_t i = 0; i < s->n; i++) pos[start[s->labels[i]] + fill[s->labels[i]]++] = i;
+    eos_rng r;
+    eos_rng_seed(&r, seed, 0x4c54);
+    size_t total = 0;
+    for (int c = 0; c < C; c++) {
+        size_t *p = pos + start[c], m = avail[c];
+        for (size_t i = m; i > 1; i--) {  /* Fisher-Yates */
+            size_t j = eos_rng_below(&r, (uint32_t)i);
+            size_t t = p[i - 1]; p[i - 1] = p[j]; p[j] = t;
+        }
+        for (size_t i = 0; i < counts[c]; i++) keep[p[i]] = 1;
+        total += counts[c];
+    }
+    *indices = malloc((total ? total : 1) * sizeof **indices);
+    if (!*indices) {
+        st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "long-tail index list");
+        goto done;
+    }
+    for (size_t i = 0, k = 0; i < s->n; i++) if (keep[i]) (*indices)[k++] = i;
+    *n = total;
+    if (counts_out) memcpy(counts_out, counts, (size_t)C * sizeof *counts);
+done:
+    free(avail); free(counts); free(start); free(pos); free(keep); free(fill);
+    return st;
+}
+
+/* ---- normalisation and batches -------------------------------------------------------- */
+
+void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std) {
+    static const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f}, cifar_std[3] = {0.2023f, 0.1994f, 0.2010f};
+    int C = d->channels;
+    if (C == 3 && d->height == 32 && d->width == 32 && d->classes == 10) {
+        memcpy(mean, cifar_mean, sizeof cifar_mean);
+        memcpy(std, cifar_std, sizeof cifar_std);
+        return;
+    }
+    size_t plane = (size_t)d->height * d->width;
+    for (int c = 0; c < C; c++) {
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < d->train.n; i++) {
+            const uint8_t *p = d->train.pixels + (i * C + c) * plane;
+            for (size_t k = 0; k < plane; k++) { double v = p[k] / 255.0; s += v; s2 += v * v; }
+        }
+        double cnt = (double)d->train.n * plane;
+        double m = cnt > 0 ? s / cnt : 0.0, var = cnt > 0 ? s2 / cnt - m * m : 1.0;
+        mean[c] = (float)m;
+        std[c] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
+    }
+}
+
+eos_loader_options eos_loader_defaults(const eos_dataset *d, size_t batch) {
+    eos_loader_options o;
+    memset(&o, 0, sizeof o);
+    o.batch = batch;
+    o.pad = 4;
+    eos_dataset_normalisation(d, o.mean, o.std);
+    return o;
+}
+
+eos_status eos_loader_init(eos_loader *L, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                           size_t n, const eos_loader_options *opt) {
+    memset(L, 0, sizeof *L);
+    if (!opt || opt->batch == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: batch size must be at least 1");
+    if (opt->pad < 0 || opt->pad > 64) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: padding %d is out of 0..64", opt->pad);
+    for (int c = 0; c < d->channels; c++)
+        if (!(opt->std[c] > 0)) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: std of channel %d is %g, must be > 0", c, opt->std[c]);
+    L->split = split;
+    L->channels = d->channels;
+    L->height = d->height;
+    L->width = d->width;
+    L->opt = *opt;
+    L->n = indices ? n : split->n;
+    L->indices = malloc((L->n ? L->n : 1) * sizeof *L->indices);
+    L->order = malloc((L->n ? L->n : 1) * sizeof *L->order);
+    if (!L->indices || !L->order) {
+        eos_loader_free(L);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "loader index of %zu images", n);
+    }
+    for (size_t i = 0; i < L->n; i++) {
+        L->indices[i] = indices ? indices[i] : i;
+        if (L->indices[i] >= split->n) {
+            size_t bad = L->indices[i];
+            eos_loader_free(L);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: index %zu is past the split's %zu images", bad, split->n);
+        }
+    }
+    eos_loader_start_epoch(L, 0);
+    return EOS_OK;
+}
+
+void eos_loader_start_epoch(eos_loader *L, unsigned epoch) {
+    eos_rng_seed(&L->rng, L->opt.seed, epoch);
+    memcpy(L->order, L->indices, L->n * sizeof *L->order);
+    if (L->opt.shuffle)
+        for (size_t i = L->n; i > 1; i--) {
+            size_t j = eos_rng_below(&L->rng, (uint32_t)i);
+            size_t t = L->order[i - 1]; L->order[i - 1] = L->order[j]; L->order[j] = t;
+        }
+    L->pos = 0;
+}
+
+size_t eos_loader_batches(const eos_loader *L) {
+    size_t b = L->opt.batch;
+    return L->opt.drop_last ? L->n / b : (L->n + b - 1) / b;
+}
+
+size_t eos_loader_next(eos_loader *L, float *x, int32_t *y) {
+    size_t left = L->n - L->pos, B = left < L->opt.batch ? left : L->opt.batch;
+    if (B == 0 || (L->opt.drop_last && B < L->opt.batch)) return 0;
+    int C = L->channels, H = L->height, W = L->width, pad = L->opt.augment ? L->opt.pad : 0;
+    size_t plane = (size_t)H * W;
+    for (size_t b = 0; b < B; b++) {
+        size_t img = L->order[L->pos + b];
+        const uint8_t *src = L->split->pixels + img * C * plane;
+        int ox = 0, oy = 0, flip = 0;  /* crop offset into the padded image, minus pad */
+        if (L->opt.augment) {
+            ox = (int)eos_rng_below(&L->rng, (uint32_t)(2 * pad + 1)) - pad;
+            oy = (int)eos_rng_below(&L->rng, (uint32_t)(2 * pad + 1)) - pad;
+            flip = (int)eos_rng_below(&L->rng, 2);
+        }
+        y[b] = L->split->labels[img];
+        for (int c = 0; c < C; c++) {
+            float scale = 1.0f / (255.0f * L->opt.std[c]), shift = -L->opt.mean[c] / L->opt.std[c];
+            float *dst = x + (b * C + c) * plane;
+            const uint8_t *sp = src + c * plane;
+            for (int i = 0; i < H; i++) {
+                int si = i + oy;
+                for (int j = 0; j < W; j++) {
+                    int sj = (flip ? W - 1 - j : j) + ox;
+                    /* outside the image is the zero padding, normalised like any pixel */
+                    float v = (si >= 0 && si < H && sj >= 0 && sj < W) ? sp[si * W + sj] : 0.0f;
+                    dst[i * W + j] = v * scale + shift;
+                }
+            }
+        }
+    }
+    L->pos += B;
+    return B;
+}
+
+void eos_loader_free(eos_loader *L) {
+    free(L->order);
+    free(L->indices);
+    memset(L, 0, sizeof *L);
+}

@@ -1,0 +1,13 @@
+/* Private interface between the dataset files (data.c, data_folder.c, data_binary.c). */
+#ifndef EOS_DATA_INTERNAL_H
+#define EOS_DATA_INTERNAL_H
+
+#include "eos/data.h"
+
+int eos__is_dir(const char *path);
+int eos__is_file(const char *path);
+eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, eos_dataset *out);
+eos_status eos__load_cifar10(const char *dir, eos_dataset *out);
+eos_status eos__load_idx(const char *dir, eos_dataset *out);
+
+#endif

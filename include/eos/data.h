@@ -1,0 +1,144 @@
+/* Datasets: the three on-disk layouts (image folders, the CIFAR-10 binary release, IDX files)
+ * decoded once into compact uint8 memory, the long-tailed subsets of GUIDE section 5, and the
+ * batch loader (normalisation, pad-4 random crop, horizontal flip, seeded shuffling). */
+#ifndef EOS_DATA_H
+#define EOS_DATA_H
+
+#include "eos/rng.h"
+#include "eos/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Usage:
+ *     eos_dataset d;
+ *     eos_dataset_load("cifar10", NULL, &d);                    // layout detected from the path
+ *     eos_imbalance imb;  eos_imbalance_parse("exp:100", &imb);
+ *     size_t *idx, n;  eos_imbalance_select(&d, &imb, 0, &idx, &n, NULL);
+ *     eos_loader L;  eos_loader_options o = eos_loader_defaults(&d, 128);
+ *     eos_loader_init(&L, &d, &d.train, idx, n, &o);
+ *     eos_loader_start_epoch(&L, 0);
+ *     float x[128 * 3 * 32 * 32]; int32_t y[128]; size_t b;
+ *     while ((b = eos_loader_next(&L, x, y)) > 0) { ... }     // the last batch may be partial
+ *     eos_loader_free(&L); free(idx); eos_dataset_free(&d);
+ *
+ * Layouts (detected in this order):
+ *   CIFAR-10 binary  PATH/data_batch_{1..5}.bin + test_batch.bin (or PATH/cifar-10-batches-bin/)
+ *   IDX              PATH/train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+ *                    t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] (MNIST layout)
+ *   image folders    PATH/train/<class>/ and PATH/test/<class>/ holding .png, .jpg, .jpeg or .bmp
+ *                    files; class index = sorted folder name order, images in sorted file
+ *                    name order */
+
+#define EOS_MAX_CHANNELS 4
+
+typedef enum { EOS_LAYOUT_IMAGE_FOLDER = 1, EOS_LAYOUT_CIFAR10_BIN, EOS_LAYOUT_IDX } eos_data_layout;
+
+typedef struct eos_split {
+    size_t n;          /* images */
+    uint8_t *pixels;   /* (n, C, H, W) */
+    int32_t *labels;   /* (n), 0 .. classes-1 */
+} eos_split;
+
+typedef struct eos_dataset {
+    eos_data_layout layout;
+    int classes;
+    char (*class_names)[64];  /* (classes) */
+    int channels, height, width;
+    eos_split train, test;
+    size_t skipped;           /* unreadable images skipped under skip_bad */
+} eos_dataset;
+
+typedef struct eos_dataset_options {
+    int skip_bad;   /* skip unreadable or corrupt images (counted in skipped) instead of failing */
+    int threads;    /* decoding threads for image folders; 0 = one per core */
+} eos_dataset_options;
+
+/* Load both splits. Every bad input is an error that names the file and what was expected. */
+eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eos_dataset *out);
+void eos_dataset_free(eos_dataset *d);
+const char *eos_data_layout_str(eos_data_layout layout);
+
+/* Parsers over memory, used by the loaders and the fuzz targets; name is used in messages.
+ * CIFAR-10: records of 1 label byte + 3072 pixel bytes (1024 R, 1024 G, 1024 B). */
+eos_status eos_cifar10_parse(const uint8_t *buf, size_t size, const char *name, eos_split *out);
+/* IDX: big-endian magic 0x00000803 (uint8 images, n x rows x cols) or 0x00000801 (labels). */
+eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *name, eos_split *out,
+                                int *height, int *width);
+eos_status eos_idx_parse_labels(const uint8_t *buf, size_t size, const char *name, int32_t **labels,
+                                size_t *n);
+void eos_split_free(eos_split *s);
+
+/* ---- long-tailed subsets (GUIDE section 5, after LDAM-DRW) ---------------------------- */
+
+typedef enum { EOS_IMBALANCE_NONE = 0, EOS_IMBALANCE_EXP, EOS_IMBALANCE_STEP } eos_imbalance_profile;
+
+typedef struct eos_imbalance {
+    eos_imbalance_profile profile;
+    double ratio;  /* n_max / n_min, >= 1 */
+} eos_imbalance;
+
+/* "none", "exp:R" or "step:R" with R >= 1. */
+eos_status eos_imbalance_parse(const char *text, eos_imbalance *out);
+
+/* Per-class counts. n_max = the largest available count; class c keeps
+ *   exp:  floor(n_max * (1/R)^(c / (C-1)))
+ *   step: n_max for c < C/2, floor(n_max / R) after
+ * never more than it has. */
+void eos_imbalance_counts(const eos_imbalance *imb, const size_t *available, int classes, size_t *counts);
+
+/* The kept training images: for each class, its positions are shuffled (Fisher-Yates with
+ * PCG32 seeded (seed, stream 0x4c54), classes in order) and the first counts[c] are kept.
+ * *indices (malloc'd) lists them in ascending order; counts (optional, per class) is filled. */
+eos_status eos_imbalance_select(const eos_dataset *d, const eos_imbalance *imb, uint64_t seed, size_t **indices,
+                                size_t *n, size_t *counts);
+
+/* ---- batches -------------------------------------------------------------------------- */
+
+typedef struct eos_loader_options {
+    size_t batch;
+    int shuffle;       /* a new seeded order every epoch */
+    int augment;       /* pad + random crop + random horizontal flip */
+    int pad;           /* zero padding for the crop (4) */
+    int drop_last;     /* drop the last partial batch instead of returning it */
+    uint64_t seed;
+    float mean[EOS_MAX_CHANNELS], std[EOS_MAX_CHANNELS];  /* on the [0, 1] scale */
+} eos_loader_options;
+
+/* Defaults: shuffle and augment off, pad 4, keep the last batch, seed 0, and the
+ * normalisation of eos_dataset_normalisation. */
+eos_loader_options eos_loader_defaults(const eos_dataset *d, size_t batch);
+
+/* Per-channel mean and std: GUIDE section 5's CIFAR-10 constants for 3 x 32 x 32 images in 10
+ * classes, otherwise measured on the training split. */
+void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std);
+
+typedef struct eos_loader {
+    const eos_split *split;
+    int channels, height, width;
+    size_t *order;     /* (n) the images of this epoch, in order */
+    size_t *indices;   /* (n) the images the loader draws from */
+    size_t n, pos;
+    eos_loader_options opt;
+    eos_rng rng;       /* this epoch's crops and flips */
+} eos_loader;
+
+eos_status eos_loader_init(eos_loader *L, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                           size_t n, const eos_loader_options *opt);
+/* Start epoch e: the order and every crop and flip are drawn from PCG32 seeded (seed, e), so an
+ * epoch is the same whenever it is replayed. Draws: the Fisher-Yates shuffle first, then per
+ * image in batch order: x offset, y offset (each below 2 * pad + 1), flip (below 2). */
+void eos_loader_start_epoch(eos_loader *L, unsigned epoch);
+/* The next batch into x (B, C, H, W) and y (B); returns B, 0 when the epoch is over. */
+size_t eos_loader_next(eos_loader *L, float *x, int32_t *y);
+size_t eos_loader_batches(const eos_loader *L);
+void eos_loader_free(eos_loader *L);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EOS_DATA_H */

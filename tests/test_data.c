@@ -1,0 +1,589 @@
+/* Datasets: the three layouts on small generated fixtures (pixels compared exactly), every
+ * bad-input case of the dataset issue, the long-tailed counts of GUIDE section 5, the seeded
+ * selection, and the batch loader's normalisation, shuffling, crops and flips. */
+#include "test_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stb_image_write.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void tmpdir(char *buf, size_t n, const char *tag) {
+    const char *base = getenv("EOS_TEST_TMP");
+    if (!base || !base[0]) base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
+    if (!mkdtemp(buf)) fail_msg("mkdtemp: %s", strerror(errno));
+}
+
+static void mkdirf(const char *fmt, const char *a, const char *b) {
+    char p[1024];
+    snprintf(p, sizeof p, fmt, a, b);
+    mkdir(p, 0755);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* The pixel value of the fixture image (class c, index i) at channel ch, row y, column x. */
+static uint8_t px(int c, int i, int ch, int y, int x) { return (uint8_t)(c * 50 + i * 7 + ch * 30 + y * 5 + x * 3); }
+
+#define FW 5
+#define FH 4
+
+static void write_png(const char *path, int c, int i, int channels, int w, int h) {
+    uint8_t buf[64 * 64 * 4];
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < channels; ch++) buf[(y * w + x) * channels + ch] = px(c, i, ch, y, x);
+    const char *dot = strrchr(path, '.');
+    int ok = !strcmp(dot, ".bmp") ? stbi_write_bmp(path, w, h, channels, buf)
+                                  : stbi_write_png(path, w, h, channels, buf, w * channels);
+    assert_true(ok);
+}
+
+/* root/{train,test}/{a_cls,b_cls,c_cls}: train 3, 2, 1 images (one BMP); test 1 each. */
+static void make_folder_dataset(char *root, size_t n) {
+    tmpdir(root, n, "folders");
+    static const char *cls[] = {"b_cls", "a_cls", "c_cls"};  /* created unsorted on purpose */
+    static const int sorted_index[] = {1, 0, 2};
+    static const int ntrain[] = {2, 3, 1};
+    for (int s = 0; s < 2; s++) {
+        const char *split = s ? "test" : "train";
+        mkdirf("%s/%s", root, split);
+        for (int k = 0; k < 3; k++) {
+            char dir[1024], file[1100];
+            snprintf(dir, sizeof dir, "%s/%s/%s", root, split, cls[k]);
+            mkdir(dir, 0755);
+            int count = s ? 1 : ntrain[k];
+            for (int i = 0; i < count; i++) {
+                snprintf(file, sizeof file, "%s/%04d.%s", dir, i, (k == 0 && i == 1) ? "bmp" : "png");
+                write_png(file, sorted_index[k], i, 3, FW, FH);
+            }
+            snprintf(file, sizeof file, "%s/notes.txt", dir);  /* ignored: not an image */
+            write_bytes(file, "x", 1);
+        }
+    }
+}
+
+static void test_image_folders(void **state) {
+    (void)state;
+    char root[512];
+    make_folder_dataset(root, sizeof root);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, NULL, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_IMAGE_FOLDER);
+    assert_int_equal(d.classes, 3);
+    assert_string_equal(d.class_names[0], "a_cls");
+    assert_string_equal(d.class_names[1], "b_cls");
+    assert_string_equal(d.class_names[2], "c_cls");
+    assert_int_equal(d.channels, 3);
+    assert_int_equal(d.height, FH);
+    assert_int_equal(d.width, FW);
+    assert_int_equal(d.train.n, 6);
+    assert_int_equal(d.test.n, 3);
+    static const int want_labels[] = {0, 0, 0, 1, 1, 2};
+    static const int want_index[] = {0, 1, 2, 0, 1, 0};
+    for (size_t k = 0; k < 6; k++) {
+        assert_int_equal(d.train.labels[k], want_labels[k]);
+        for (int ch = 0; ch < 3; ch++)
+            for (int y = 0; y < FH; y++)
+                for (int x = 0; x < FW; x++)
+                    assert_int_equal(d.train.pixels[((k * 3 + ch) * FH + y) * FW + x],
+                                     px(want_labels[k], want_index[k], ch, y, x));
+    }
+    for (int k = 0; k < 3; k++) assert_int_equal(d.test.labels[k], k);
+    eos_dataset_free(&d);
+}
+
+static eos_status load_expect_fail(const char *root, int skip_bad, eos_status want, const char *needle) {
+    eos_dataset d;
+    eos_dataset_options o = {skip_bad, 1};
+    eos_status st = eos_dataset_load(root, &o, &d);
+    if (st != want) fail_msg("loading %s: got %s, want %s (%s)", root, eos_status_str(st), eos_status_str(want),
+                             eos_last_error_message());
+    if (needle && !strstr(eos_last_error()->message, needle))
+        fail_msg("message does not name '%s':\n%s", needle, eos_last_error()->message);
+    assert_null(d.train.pixels);
+    return st;
+}
+
+static void test_folder_errors(void **state) {
+    (void)state;
+    char root[512], path[1200];
+    /* missing folder, and a folder of no known layout */
+    load_expect_fail("/nonexistent/eos-data", 0, EOS_ERR_IO, "/nonexistent/eos-data");
+    tmpdir(root, sizeof root, "empty");
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, root);
+
+    /* a class with no images */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/d_cls", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/test/d_cls", root);
+    mkdir(path, 0755);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "train/d_cls has no images");
+
+    /* class folders that differ between train and test */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/test/a_cls/0000.png", root);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/test/a_cls/notes.txt", root);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/test/a_cls", root);
+    rmdir(path);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "class folders differ");
+
+    /* an image of another size */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/b_cls/0005.png", root);
+    write_png(path, 1, 5, 3, FW + 1, FH);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "0005.png is 6 x 4 pixels, expected 5 x 4");
+    load_expect_fail(root, 1, EOS_ERR_FORMAT, "0005.png");  /* not skippable: the dataset is inconsistent */
+
+    /* an image with another channel count */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/test/c_cls/0009.png", root);
+    write_png(path, 2, 9, 1, FW, FH);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "0009.png has 1 channel(s), expected 3");
+
+    /* a corrupt image: an error naming it, or skipped and counted with skip_bad */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/a_cls/0001.png", root);
+    write_bytes(path, "\x89PNG\r\n\x1a\n garbage that is not a png", 32);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "a_cls/0001.png");
+    snprintf(path, sizeof path, "%s/test/b_cls/0003.jpg", root);
+    write_bytes(path, "not a jpeg at all", 17);
+    eos_dataset d;
+    eos_dataset_options o = {1, 2};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.skipped, 2);
+    assert_int_equal(d.train.n, 5);
+    assert_int_equal(d.test.n, 3);
+    /* the survivors keep their pixels: a_cls image 2 moved into slot 1 */
+    assert_int_equal(d.train.pixels[1 * 3 * FH * FW], px(0, 2, 0, 0, 0));
+    eos_dataset_free(&d);
+}
+
+/* ---- CIFAR-10 binary ------------------------------------------------------------------ */
+
+static void make_cifar(char *root, size_t n, int per_batch) {
+    tmpdir(root, n, "cifar");
+    uint8_t rec[3073 * 4];
+    for (int b = 1; b <= 6; b++) {
+        int count = b == 6 ? 3 : per_batch;
+        for (int r = 0; r < count; r++) {
+            rec[r * 3073] = (uint8_t)((b * 3 + r) % 10);
+            for (int k = 0; k < 3072; k++) rec[r * 3073 + 1 + k] = (uint8_t)(k * 7 + b * 11 + r);
+        }
+        char path[1024];
+        if (b < 6) snprintf(path, sizeof path, "%s/data_batch_%d.bin", root, b);
+        else snprintf(path, sizeof path, "%s/test_batch.bin", root);
+        write_bytes(path, rec, (size_t)count * 3073);
+    }
+}
+
+static void test_cifar10_binary(void **state) {
+    (void)state;
+    char root[512], path[1024];
+    make_cifar(root, sizeof root, 2);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, NULL, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_CIFAR10_BIN);
+    assert_int_equal(d.classes, 10);
+    assert_string_equal(d.class_names[9], "truck");
+    assert_int_equal(d.train.n, 10);
+    assert_int_equal(d.test.n, 3);
+    assert_int_equal(d.channels * d.height * d.width, 3072);
+    for (int b = 1; b <= 5; b++)
+        for (int r = 0; r < 2; r++) {
+            size_t i = (size_t)(b - 1) * 2 + r;
+            assert_int_equal(d.train.labels[i], (b * 3 + r) % 10);
+            assert_int_equal(d.train.pixels[i * 3072 + 1500], (uint8_t)(1500 * 7 + b * 11 + r));
+        }
+    eos_dataset_free(&d);
+
+    /* truncated batch */
+    snprintf(path, sizeof path, "%s/data_batch_3.bin", root);
+    assert_int_equal(truncate(path, 3073 * 2 - 1), 0);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "data_batch_3.bin");
+    assert_non_null(strstr(eos_last_error()->message, "3073"));
+    /* a label out of range */
+    make_cifar(root, sizeof root, 2);
+    snprintf(path, sizeof path, "%s/test_batch.bin", root);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 3073, SEEK_SET);
+    fputc(11, f);
+    fclose(f);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "record 1 has label 11, expected 0..9");
+    /* a missing batch */
+    make_cifar(root, sizeof root, 2);
+    snprintf(path, sizeof path, "%s/data_batch_4.bin", root);
+    unlink(path);
+    load_expect_fail(root, 0, EOS_ERR_IO, "data_batch_4.bin");
+}
+
+/* ---- IDX ---------------------------------------------------------------------------- */
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static void write_idx(const char *dir, const char *name, int gz, uint32_t magic, uint32_t n, int rows, int cols,
+                      size_t cut) {
+    uint8_t buf[16 + 64 * 7 * 6];
+    size_t len;
+    put_be32(buf, magic);
+    put_be32(buf + 4, n);
+    if (rows) {
+        put_be32(buf + 8, (uint32_t)rows);
+        put_be32(buf + 12, (uint32_t)cols);
+        for (uint32_t i = 0; i < n * rows * cols; i++) buf[16 + i] = (uint8_t)(i * 13 + n);
+        len = 16 + n * rows * cols;
+    } else {
+        for (uint32_t i = 0; i < n; i++) buf[8 + i] = (uint8_t)(i % 3);
+        len = 8 + n;
+    }
+    len -= cut;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, gz ? ".gz" : "");
+    if (gz) {
+        gzFile g = gzopen(path, "wb");
+        assert_non_null(g);
+        assert_int_equal(gzwrite(g, buf, (unsigned)len), (int)len);
+        gzclose(g);
+    } else {
+        write_bytes(path, buf, len);
+    }
+}
+
+static void make_idx(char *root, size_t n, int gz) {
+    tmpdir(root, n, gz ? "idxgz" : "idx");
+    write_idx(root, "train-images-idx3-ubyte", gz, 0x803, 6, 7, 5, 0);
+    write_idx(root, "train-labels-idx1-ubyte", gz, 0x801, 6, 0, 0, 0);
+    write_idx(root, "t10k-images-idx3-ubyte", gz, 0x803, 4, 7, 5, 0);
+    write_idx(root, "t10k-labels-idx1-ubyte", gz, 0x801, 4, 0, 0, 0);
+}
+
+static void test_idx(void **state) {
+    (void)state;
+    char plain[512], gz[512], path[1100];
+    make_idx(plain, sizeof plain, 0);
+    make_idx(gz, sizeof gz, 1);
+    eos_dataset a, b;
+    EOS_ASSERT_OK(eos_dataset_load(plain, NULL, &a));
+    EOS_ASSERT_OK(eos_dataset_load(gz, NULL, &b));
+    assert_int_equal(a.layout, EOS_LAYOUT_IDX);
+    assert_int_equal(a.channels, 1);
+    assert_int_equal(a.height, 7);
+    assert_int_equal(a.width, 5);
+    assert_int_equal(a.train.n, 6);
+    assert_int_equal(a.test.n, 4);
+    assert_int_equal(a.classes, 3);
+    assert_int_equal(a.train.labels[4], 1);
+    assert_int_equal(a.train.pixels[100], (uint8_t)(100 * 13 + 6));
+    assert_memory_equal(a.train.pixels, b.train.pixels, 6 * 35);
+    assert_memory_equal(a.test.labels, b.test.labels, 4 * sizeof(int32_t));
+    eos_dataset_free(&a);
+    eos_dataset_free(&b);
+
+    /* wrong magic number */
+    write_idx(plain, "train-images-idx3-ubyte", 0, 0x801, 6, 7, 5, 0);
+    load_expect_fail(plain, 0, EOS_ERR_FORMAT, "magic number 0x00000801, expected 0x00000803");
+    /* truncated images, plain and gzip */
+    write_idx(plain, "train-images-idx3-ubyte", 0, 0x803, 6, 7, 5, 9);
+    load_expect_fail(plain, 0, EOS_ERR_FORMAT, "(truncated)");
+    write_idx(gz, "t10k-labels-idx1-ubyte", 1, 0x801, 4, 0, 0, 2);
+    load_expect_fail(gz, 0, EOS_ERR_FORMAT, "t10k-labels-idx1-ubyte.gz");
+    /* a gzip stream cut in the middle */
+    make_idx(gz, sizeof gz, 1);
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", gz);
+    struct stat sb;
+    stat(path, &sb);
+    assert_int_equal(truncate(path, sb.st_size - 12), 0);
+    load_expect_fail(gz, 0, EOS_ERR_FORMAT, "train-images-idx3-ubyte.gz");
+    /* labels and images disagree */
+    make_idx(plain, sizeof plain, 0);
+    write_idx(plain, "train-labels-idx1-ubyte", 0, 0x801, 5, 0, 0, 0);
+    load_expect_fail(plain, 0, EOS_ERR_FORMAT, "has 5 labels but");
+}
+
+/* ---- long tail ------------------------------------------------------------------------ */
+
+static void test_longtail_counts(void **state) {
+    (void)state;
+    size_t avail[10], counts[10];
+    for (int c = 0; c < 10; c++) avail[c] = 5000;
+    eos_imbalance imb;
+    /* GUIDE section 5: exp, ratio 100 on CIFAR-10 */
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:100", &imb));
+    eos_imbalance_counts(&imb, avail, 10, counts);
+    static const size_t want_exp100[10] = {5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50};
+    assert_memory_equal(counts, want_exp100, sizeof counts);
+    /* LDAM-DRW's CIFAR-10 ratio 10 list: 5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500 */
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:10", &imb));
+    eos_imbalance_counts(&imb, avail, 10, counts);
+    static const size_t want_exp10[10] = {5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500};
+    assert_memory_equal(counts, want_exp10, sizeof counts);
+    EOS_ASSERT_OK(eos_imbalance_parse("step:10", &imb));
+    eos_imbalance_counts(&imb, avail, 10, counts);
+    for (int c = 0; c < 10; c++) assert_int_equal(counts[c], c < 5 ? 5000 : 500);
+    EOS_ASSERT_OK(eos_imbalance_parse("none", &imb));
+    eos_imbalance_counts(&imb, avail, 10, counts);
+    for (int c = 0; c < 10; c++) assert_int_equal(counts[c], 5000);
+    /* n_max is the largest class; a class never keeps more than it has */
+    size_t uneven[3] = {10, 100, 3};
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:4", &imb));
+    eos_imbalance_counts(&imb, uneven, 3, counts);
+    assert_int_equal(counts[0], 10);  /* floor(100 * 1) capped at 10 */
+    assert_int_equal(counts[1], 50);  /* floor(100 * 0.5) */
+    assert_int_equal(counts[2], 3);   /* floor(100 * 0.25) = 25, capped at 3 */
+    /* parse errors */
+    static const char *bad[] = {"exp", "exp:", "exp:0.5", "exp:abc", "exp:10x", "poly:10", "step:-3", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (eos_imbalance_parse(bad[i], &imb) != EOS_ERR_INVALID_ARG) fail_msg("'%s' was accepted", bad[i]);
+        assert_non_null(strstr(eos_last_error()->message, "expected none, exp:R or step:R"));
+    }
+}
+
+/* An in-memory dataset: n images per class of size C x H x W, pixel = image index. */
+static void fake_dataset(eos_dataset *d, int classes, const size_t *per_class, int C, int H, int W) {
+    memset(d, 0, sizeof *d);
+    size_t n = 0;
+    for (int c = 0; c < classes; c++) n += per_class[c];
+    d->classes = classes;
+    d->channels = C;
+    d->height = H;
+    d->width = W;
+    d->train.n = n;
+    d->train.labels = malloc(n * sizeof(int32_t));
+    d->train.pixels = malloc(n * C * H * W);
+    d->class_names = calloc((size_t)classes, sizeof *d->class_names);
+    /* classes interleaved, as in real datasets */
+    size_t k = 0, left[16];
+    memcpy(left, per_class, (size_t)classes * sizeof *left);
+    while (k < n)
+        for (int c = 0; c < classes; c++)
+            if (left[c]) {
+                left[c]--;
+                d->train.labels[k] = c;
+                for (int p = 0; p < C * H * W; p++) d->train.pixels[k * C * H * W + p] = (uint8_t)((k * 31 + p * 17) & 255);
+                k++;
+            }
+}
+
+static void test_longtail_selection(void **state) {
+    (void)state;
+    size_t per[4] = {200, 200, 200, 200};
+    eos_dataset d;
+    fake_dataset(&d, 4, per, 1, 2, 2);
+    eos_imbalance imb;
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:8", &imb));
+    size_t *a, na, *b, nb, *c2, nc, counts[4];
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, 7, &a, &na, counts));
+    assert_int_equal(counts[0], 200);
+    assert_int_equal(counts[1], 100);
+    assert_int_equal(counts[2], 50);
+    assert_int_equal(counts[3], 25);
+    assert_int_equal(na, 375);
+    size_t seen[4] = {0};
+    for (size_t i = 0; i < na; i++) {
+        if (i) assert_true(a[i] > a[i - 1]);  /* ascending, no repeats */
+        assert_true(a[i] < d.train.n);
+        seen[d.train.labels[a[i]]]++;
+    }
+    assert_memory_equal(seen, counts, sizeof seen);
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, 7, &b, &nb, NULL));
+    assert_int_equal(nb, na);
+    assert_memory_equal(a, b, na * sizeof *a);  /* same seed, same subset */
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, 8, &c2, &nc, NULL));
+    assert_int_equal(nc, na);
+    assert_true(memcmp(a, c2, na * sizeof *a) != 0);  /* another seed, another subset */
+    /* the kept images of a class are not just its first ones (a real shuffle) */
+    size_t last_kept_of_3 = 0;
+    for (size_t i = 0; i < na; i++) if (d.train.labels[a[i]] == 3) last_kept_of_3 = a[i];
+    assert_true(last_kept_of_3 > 200);
+    free(a); free(b); free(c2);
+    eos_dataset_free(&d);
+}
+
+/* ---- loader ------------------------------------------------------------------------- */
+
+static void test_normalisation(void **state) {
+    (void)state;
+    size_t per[10];
+    for (int c = 0; c < 10; c++) per[c] = 2;
+    eos_dataset d;
+    fake_dataset(&d, 10, per, 3, 32, 32);
+    float m[4], s[4];
+    eos_dataset_normalisation(&d, m, s);
+    assert_float_equal(m[0], 0.4914f, 0);  /* GUIDE section 5's CIFAR-10 constants */
+    assert_float_equal(m[2], 0.4465f, 0);
+    assert_float_equal(s[1], 0.1994f, 0);
+    eos_dataset_free(&d);
+    /* anything else: measured on the training split */
+    size_t per2[2] = {3, 2};
+    fake_dataset(&d, 2, per2, 2, 3, 3);
+    eos_dataset_normalisation(&d, m, s);
+    for (int c = 0; c < 2; c++) {
+        double sum = 0, sum2 = 0;
+        for (size_t i = 0; i < d.train.n; i++)
+            for (int p = 0; p < 9; p++) {
+                double v = d.train.pixels[(i * 2 + c) * 9 + p] / 255.0;
+                sum += v;
+                sum2 += v * v;
+            }
+        double mean = sum / 45, sd = sqrt(sum2 / 45 - mean * mean);
+        assert_float_equal(m[c], mean, 1e-6);
+        assert_float_equal(s[c], sd, 1e-6);
+    }
+    eos_dataset_free(&d);
+}
+
+static void test_loader_plain_batches(void **state) {
+    (void)state;
+    size_t per[3] = {4, 3, 3};
+    eos_dataset d;
+    fake_dataset(&d, 3, per, 2, 3, 4);
+    eos_loader_options o = eos_loader_defaults(&d, 4);
+    o.mean[0] = 0.5f; o.std[0] = 0.25f; o.mean[1] = 0.1f; o.std[1] = 2.0f;
+    eos_loader L;
+    size_t idx[7] = {9, 0, 2, 3, 5, 7, 8};
+    EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, idx, 7, &o));
+    assert_int_equal(eos_loader_batches(&L), 2);
+    float x[4 * 24];
+    int32_t y[4];
+    size_t got = 0, b;
+    while ((b = eos_loader_next(&L, x, y)) > 0) {
+        assert_true(b == 4 || (got == 4 && b == 3));  /* the last batch is partial */
+        for (size_t k = 0; k < b; k++) {
+            size_t img = idx[got + k];
+            assert_int_equal(y[k], d.train.labels[img]);
+            for (int c = 0; c < 2; c++)
+                for (int p = 0; p < 12; p++) {
+                    float want = (d.train.pixels[(img * 2 + c) * 12 + p] / 255.0f - o.mean[c]) / o.std[c];
+                    assert_float_equal(x[(k * 2 + c) * 12 + p], want, 1e-5);
+                }
+        }
+        got += b;
+    }
+    assert_int_equal(got, 7);
+    eos_loader_free(&L);
+    o.drop_last = 1;
+    EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, idx, 7, &o));
+    assert_int_equal(eos_loader_batches(&L), 1);
+    assert_int_equal(eos_loader_next(&L, x, y), 4);
+    assert_int_equal(eos_loader_next(&L, x, y), 0);
+    eos_loader_free(&L);
+    /* bad options */
+    size_t bad_idx = 99;
+    assert_int_equal(eos_loader_init(&L, &d, &d.train, &bad_idx, 1, &o), EOS_ERR_INVALID_ARG);
+    o.batch = 0;
+    assert_int_equal(eos_loader_init(&L, &d, &d.train, NULL, 0, &o), EOS_ERR_INVALID_ARG);
+    eos_dataset_free(&d);
+}
+
+static void test_loader_shuffle(void **state) {
+    (void)state;
+    size_t per[2] = {50, 50};
+    eos_dataset d;
+    fake_dataset(&d, 2, per, 1, 1, 1);
+    eos_loader_options o = eos_loader_defaults(&d, 16);
+    o.shuffle = 1;
+    o.seed = 3;
+    eos_loader L;
+    EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, NULL, 0, &o));
+    int32_t y[16];
+    float x[16];
+    size_t orders[3][100];
+    for (unsigned e = 0; e < 3; e++) {
+        eos_loader_start_epoch(&L, e == 2 ? 0 : e);  /* the third replays epoch 0 */
+        memcpy(orders[e], L.order, sizeof orders[e]);
+        int hit[100] = {0};
+        size_t b, total = 0;
+        while ((b = eos_loader_next(&L, x, y)) > 0) total += b;
+        assert_int_equal(total, 100);
+        for (int i = 0; i < 100; i++) hit[orders[e][i]]++;
+        for (int i = 0; i < 100; i++) assert_int_equal(hit[i], 1);  /* a permutation */
+    }
+    assert_true(memcmp(orders[0], orders[1], sizeof orders[0]) != 0);
+    assert_memory_equal(orders[0], orders[2], sizeof orders[0]);
+    eos_loader_free(&L);
+    eos_dataset_free(&d);
+}
+
+static void test_loader_augmentation(void **state) {
+    (void)state;
+    enum { C = 3, H = 6, W = 5, PAD = 2 };
+    size_t per[1] = {40};
+    eos_dataset d;
+    fake_dataset(&d, 1, per, C, H, W);
+    eos_loader_options o = eos_loader_defaults(&d, 8);
+    o.augment = 1;
+    o.pad = PAD;
+    o.seed = 11;
+    eos_loader L;
+    EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, NULL, 0, &o));
+    float x[8 * C * H * W];
+    int32_t y[8];
+    int used[2 * PAD + 1][2 * PAD + 1][2];
+    memset(used, 0, sizeof used);
+    size_t b, at = 0;
+    for (unsigned e = 0; e < 6; e++) {
+        eos_loader_start_epoch(&L, e);
+        at = 0;
+        while ((b = eos_loader_next(&L, x, y)) > 0) {
+            for (size_t k = 0; k < b; k++, at++) {
+                const uint8_t *src = d.train.pixels + L.order[at] * C * H * W;
+                /* find the crop and flip that produce this output, independently of the draw order */
+                int matches = 0;
+                for (int oy = -PAD; oy <= PAD; oy++)
+                    for (int ox = -PAD; ox <= PAD; ox++)
+                        for (int fl = 0; fl < 2; fl++) {
+                            int ok = 1;
+                            for (int c = 0; c < C && ok; c++)
+                                for (int i = 0; i < H && ok; i++)
+                                    for (int j = 0; j < W && ok; j++) {
+                                        int si = i + oy, sj = (fl ? W - 1 - j : j) + ox;
+                                        float v = (si >= 0 && si < H && sj >= 0 && sj < W) ? src[(c * H + si) * W + sj] : 0;
+                                        float want = (v / 255.0f - o.mean[c]) / o.std[c];
+                                        ok = fabsf(x[((k * C + c) * H + i) * W + j] - want) < 1e-5f;
+                                    }
+                            if (ok) {
+                                matches++;
+                                used[oy + PAD][ox + PAD][fl]++;
+                            }
+                        }
+                if (matches == 0) fail_msg("epoch %u image %zu is no pad-%d crop or flip of its source", e, at, PAD);
+            }
+        }
+    }
+    /* 240 draws: every offset and both flips occur */
+    for (int i = 0; i <= 2 * PAD; i++)
+        for (int j = 0; j <= 2 * PAD; j++) assert_true(used[i][j][0] + used[i][j][1] > 0);
+    eos_loader_free(&L);
+    eos_dataset_free(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_folders),
+        cmocka_unit_test(test_folder_errors),
+        cmocka_unit_test(test_cifar10_binary),
+        cmocka_unit_test(test_idx),
+        cmocka_unit_test(test_longtail_counts),
+        cmocka_unit_test(test_longtail_selection),
+        cmocka_unit_test(test_normalisation),
+        cmocka_unit_test(test_loader_plain_batches),
+        cmocka_unit_test(test_loader_shuffle),
+        cmocka_unit_test(test_loader_augmentation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
