@@ -1,0 +1,483 @@
+/* safetensors read/write and the name/shape check of a file against a network.
+ * The JSON header is parsed by a small strict parser written for this format: objects,
+ * arrays, strings and integers, with a depth limit, so a hostile file cannot crash us. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HEADER ((uint64_t)100 << 20)
+#define MAX_FILE ((size_t)16 << 30)
+
+/* ---- a minimal JSON reader ------------------------------------------------------------ */
+
+typedef struct {
+    const char *p, *end;
+    const char *name;  /* file, for messages */
+    const char *start;
+} json;
+
+static eos_status jerr(json *j, const char *what) {
+    EOS_FAIL(EOS_ERR_FORMAT, "the file is not a valid safetensors file (damaged or truncated?)",
+             "%s: safetensors header, byte %ld: %s", j->name, (long)(j->p - j->start), what);
+}
+
+static void ws(json *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static int eat(json *j, char c) {
+    ws(j);
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A string into buf (escapes decoded; \u outside ASCII kept as '?'). */
+static eos_status jstring(json *j, char *buf, size_t n) {
+    ws(j);
+    if (j->p >= j->end || *j->p != '"') return jerr(j, "expected a string");
+    j->p++;
+    size_t k = 0;
+    while (j->p < j->end && *j->p != '"') {
+        char c = *j->p++;
+        if ((unsigned char)c < 0x20) return jerr(j, "control character in a string");
+        if (c == '\\') {
+            if (j->p >= j->end) break;
+            char e = *j->p++;
+            switch (e) {
+            case '"': case '\\': case '/': c = e; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                if (j->end - j->p < 4) return jerr(j, "short \\u escape");
+                unsigned v = 0;
+                for (int i = 0; i < 4; i++) {
+                    char h = *j->p++;
+                    v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                            : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
+                    if (v > 0xffff) return jerr(j, "bad \\u escape");
+                }
+                c = v < 0x80 ? (char)v : '?';
+                break;
+            }
+            default: return jerr(j, "bad escape in a string");
+            }
+        }
+        if (k + 1 >= n) return jerr(j, "string too long");
+        buf[k++] = c;
+    }
+    if (j->p >= j->end) return jerr(j, "unterminated string");
+    j->p++;
+    buf[k] = 0;
+    return EOS_OK;
+}
+
+static eos_status jint(json *j, int64_t *out) {
+    ws(j);
+    int neg = 0;
+    if (j->p < j->end && *j->p == '-') { neg = 1; j->p++; }
+    if (j->p >= j->end || *j->p < '0' || *j->p > '9') return jerr(j, "expected an integer");
+    uint64_t v = 0;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (v > (UINT64_MAX / 10) - 1) return jerr(j, "integer too large");
+        v = v * 10 + (uint64_t)(*j->p++ - '0');
+    }
+    if (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E')) return jerr(j, "expected an integer, got a fraction");
+    if (v > (uint64_t)INT64_MAX) return jerr(j, "integer too large");
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return EOS_OK;
+}
+
+static eos_status jskip(json *j, int depth) {
+    if (depth > 32) return jerr(j, "nested too deeply");
+    ws(j);
+    if (j->p >= j->end) return jerr(j, "unexpected end");
+    char c = *j->p;
+    if (c == '"') {
+        char tmp[4096];
+        return jstring(j, tmp, sizeof tmp);
+    }
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        if (eat(j, close)) return EOS_OK;
+        do {
+            if (c == '{') {
+                char key[4096];
+                EOS_TRY(jstring(j, key, sizeof key));
+                if (!eat(j, ':')) return jerr(j, "expected ':'");
+            }
+            EOS_TRY(jskip(j, depth + 1));
+        } while (eat(j, ','));
+        if (!eat(j, close)) return jerr(j, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+        return EOS_OK;
+    }
+    static const char *lits[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(lits[i]);
+        if ((size_t)(j->end - j->p) >= n && !memcmp(j->p, lits[i], n)) {
+            j->p += n;
+            return EOS_OK;
+        }
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        j->p++;
+        while (j->p < j->end && strchr("0123456789.eE+-", *j->p)) j->p++;
+        return EOS_OK;
+    }
+    return jerr(j, "unexpected character");
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t begin, end;
+} span;
+
+static eos_status parse_entry(json *j, eos_named_tensor *t, span *s) {
+    int have_dtype = 0, have_shape = 0, have_off = 0;
+    char dtype[32];
+    if (!eat(j, '{')) return jerr(j, "expected '{' for a tensor entry");
+    if (!eat(j, '}')) {
+        do {
+            char key[64];
+            EOS_TRY(jstring(j, key, sizeof key));
+            if (!eat(j, ':')) return jerr(j, "expected ':'");
+            if (!strcmp(key, "dtype")) {
+                EOS_TRY(jstring(j, dtype, sizeof dtype));
+                have_dtype = 1;
+            } else if (!strcmp(key, "shape")) {
+                if (!eat(j, '[')) return jerr(j, "expected '[' for a shape");
+                t->ndim = 0;
+                if (!eat(j, ']')) {
+                    do {
+                        int64_t v;
+                        EOS_TRY(jint(j, &v));
+                        if (t->ndim == EOS_MAX_TENSOR_DIMS) return jerr(j, "more than 8 dimensions");
+                        if (v < 0) return jerr(j, "negative dimension");
+                        t->shape[t->ndim++] = v;
+                    } while (eat(j, ','));
+                    if (!eat(j, ']')) return jerr(j, "expected ',' or ']' in a shape");
+                }
+                have_shape = 1;
+            } else if (!strcmp(key, "data_offsets")) {
+                int64_t b, e;
+                if (!eat(j, '[')) return jerr(j, "expected '[' for data_offsets");
+                EOS_TRY(jint(j, &b));
+                if (!eat(j, ',')) return jerr(j, "data_offsets needs two numbers");
+                EOS_TRY(jint(j, &e));
+                if (!eat(j, ']')) return jerr(j, "data_offsets needs exactly two numbers");
+                if (b < 0 || e < b) return jerr(j, "data_offsets [begin, end] with end < begin or negative");
+                s->begin = (uint64_t)b;
+                s->end = (uint64_t)e;
+                have_off = 1;
+            } else {
+                EOS_TRY(jskip(j, 1));
+            }
+        } while (eat(j, ','));
+        if (!eat(j, '}')) return jerr(j, "expected ',' or '}' in a tensor entry");
+    }
+    if (!have_dtype || !have_shape || !have_off)
+        EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: tensor '%s' lacks %s", j->name, t->name,
+                 !have_dtype ? "\"dtype\"" : !have_shape ? "\"shape\"" : "\"data_offsets\"");
+    if (!strcmp(dtype, "F32")) t->dtype = EOS_DTYPE_F32;
+    else if (!strcmp(dtype, "I64")) t->dtype = EOS_DTYPE_I64;
+    else
+        EOS_FAIL(EOS_ERR_FORMAT, "convert the model to float32 first (PyTorch: model.float())",
+                 "%s: tensor '%s' has dtype %s, expected F32 (or I64)", j->name, t->name, dtype);
+    return EOS_OK;
+}
+
+
+static const span *g_sort_spans;  /* qsort has no context argument in C11 */
+static int cmp_span(const void *a, const void *b) {
+    const span *x = &g_sort_spans[*(const size_t *)a], *y = &g_sort_spans[*(const size_t *)b];
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+void eos_safetensors_free(eos_safetensors *f) {
+    if (!f) return;
+    for (size_t i = 0; i < f->count; i++) free(f->tensors[i].data);
+    free(f->tensors);
+    memset(f, 0, sizeof *f);
+}
+
+eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *name, eos_safetensors *out) {
+    memset(out, 0, sizeof *out);
+    if (size < 8) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: %zu bytes is too short for a safetensors file (8-byte header length first)", name, size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
+    if (hlen < 2 || hlen > MAX_HEADER || hlen > size - 8)
+        EOS_FAIL(EOS_ERR_FORMAT, "the file is truncated or not a safetensors file",
+                 "%s: header length %llu does not fit a %zu-byte file (safetensors starts with the JSON header length)",
+                 name, (unsigned long long)hlen, size);
+    json j = {(const char *)buf + 8, (const char *)buf + 8 + hlen, name, (const char *)buf + 8};
+    const uint8_t *data = buf + 8 + hlen;
+    uint64_t data_len = size - 8 - hlen;
+    size_t cap = 0;
+    span *spans = NULL;
+    eos_status st = EOS_OK;
+    if (!eat(&j, '{')) { st = jerr(&j, "the header is not a JSON object"); goto fail; }
+    if (!eat(&j, '}')) {
+        do {
+            char key[EOS_MAX_TENSOR_NAME + 64];
+            if ((st = jstring(&j, key, sizeof key)) != EOS_OK) goto fail;
+            if (!eat(&j, ':')) { st = jerr(&j, "expected ':'"); goto fail; }
+            if (!strcmp(key, "__metadata__")) {
+                if ((st = jskip(&j, 1)) != EOS_OK) goto fail;
+                continue;
+            }
+            if (strlen(key) >= EOS_MAX_TENSOR_NAME) {
+                st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor name '%.60s...' is longer than %d characters", name, key, EOS_MAX_TENSOR_NAME - 1);
+                goto fail;
+            }
+            for (size_t i = 0; i < out->count; i++)
+                if (!strcmp(out->tensors[i].name, key)) {
+                    st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor '%s' appears twice", name, key);
+                    goto fail;
+                }
+            if (out->count == cap) {
+                cap = cap ? 2 * cap : 32;
+                eos_named_tensor *g = realloc(out->tensors, cap * sizeof *g);
+                span *h = realloc(spans, cap * sizeof *h);
+                if (g) out->tensors = g;
+                if (h) spans = h;
+                if (!g || !h) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s: header", name); goto fail; }
+            }
+            eos_named_tensor *t = &out->tensors[out->count];
+            memset(t, 0, sizeof *t);
+            snprintf(t->name, sizeof t->name, "%s", key);
+            out->count++;  /* counted now so that fail: frees it */
+            if ((st = parse_entry(&j, t, &spans[out->count - 1])) != EOS_OK) goto fail;
+            size_t numel = 1;
+            for (int d = 0; d < t->ndim; d++) {
+                if (t->shape[d] && numel > (MAX_FILE / 8) / (uint64_t)t->shape[d]) {
+                    st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor '%s' shape is too large", name, t->name);
+                    goto fail;
+                }
+                numel *= (size_t)t->shape[d];
+            }
+            t->numel = numel;
+            size_t esize = t->dtype == EOS_DTYPE_F32 ? 4 : 8;
+            span *s = &spans[out->count - 1];
+            if (s->end > data_len || s->end - s->begin != numel * esize) {
+                st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is truncated or damaged",
+                                    "%s: tensor '%s' (%zu elements of %zu bytes) has data_offsets [%llu, %llu] but the data "
+                                    "section holds %llu bytes", name, t->name, numel, esize, (unsigned long long)s->begin,
+                                    (unsigned long long)s->end, (unsigned long long)data_len);
+                goto fail;
+            }
+            t->data = malloc(numel ? numel * esize : 1);
+            if (!t->data) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s: tensor '%s'", name, t->name); goto fail; }
+            memcpy(t->data, data + s->begin, numel * esize);  /* little-endian host assumed */
+        } while (eat(&j, ','));
+        if (!eat(&j, '}')) { st = jerr(&j, "expected ',' or '}' after a tensor"); goto fail; }
+    }
+    ws(&j);
+    if (j.p != j.end) { st = jerr(&j, "trailing bytes after the header object"); goto fail; }
+    /* the data section is covered exactly: no holes, no overlaps */
+    if (out->count) {
+        size_t *order = malloc(out->count * sizeof *order);
+        if (!order) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s", name); goto fail; }
+        for (size_t i = 0; i < out->count; i++) order[i] = i;
+        g_sort_spans = spans;
+        qsort(order, out->count, sizeof *order, cmp_span);
+        uint64_t at = 0;
+        for (size_t i = 0; i < out->count && st == EOS_OK; i++) {
+            const span *s = &spans[order[i]];
+            if (s->begin != at)
+                st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
+                                    "%s: tensor '%s' starts at byte %llu of the data section, expected %llu (%s)", name,
+                                    out->tensors[order[i]].name, (unsigned long long)s->begin, (unsigned long long)at,
+                                    s->begin < at ? "overlaps the previous tensor" : "a hole before it");
+            at = s->end;
+        }
+        free(order);
+        if (st == EOS_OK && at != data_len)
+            st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
+                                "%s: the tensors cover %llu bytes but the data section has %llu", name,
+                                (unsigned long long)at, (unsigned long long)data_len);
+        if (st != EOS_OK) goto fail;
+    } else if (data_len) {
+        st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: %llu data bytes but no tensors", name,
+                            (unsigned long long)data_len);
+        goto fail;
+    }
+    free(spans);
+    return EOS_OK;
+fail:
+    free(spans);
+    eos_safetensors_free(out);
+    return st;
+}
+
+eos_status eos_safetensors_read(const char *path, eos_safetensors *out) {
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t size;
+    EOS_TRY(eos__read_file(path, 0, MAX_FILE, &buf, &size));
+    eos_status st = eos_safetensors_parse(buf, size, path, out);
+    free(buf);
+    return st;
+}
+
+const eos_named_tensor *eos_safetensors_find(const eos_safetensors *f, const char *name) {
+    for (size_t i = 0; i < f->count; i++)
+        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
+    return NULL;
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int oom;
+} strbuf;
+
+static void sb_put(strbuf *b, const char *fmt, ...) EOS_PRINTF(2, 3);
+static void sb_put(strbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) { b->oom = 1; return; }
+        if (b->s && b->n + (size_t)w < b->cap) { b->n += (size_t)w; return; }
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)w;
+        char *g = realloc(b->s, cap);
+        if (!g) { b->oom = 1; return; }
+        b->s = g;
+        b->cap = cap;
+    }
+}
+
+static void sb_json_string(strbuf *b, const char *s) {
+    sb_put(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') sb_put(b, "\\%c", c);
+        else if (c < 0x20) sb_put(b, "\\u%04x", c);
+        else sb_put(b, "%c", c);
+    }
+    sb_put(b, "\"");
+}
+
+eos_status eos_safetensors_write(const char *path, const eos_named_tensor *t, size_t count) {
+    strbuf h = {0};
+    uint64_t off = 0;
+    sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"writer\":\"eos-cl %s\"}", EOS_VERSION);
+    for (size_t i = 0; i < count; i++) {
+        if (t[i].dtype != EOS_DTYPE_F32 && t[i].dtype != EOS_DTYPE_I64) {
+            free(h.s);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' has an unknown dtype", path, t[i].name);
+        }
+        if (t[i].ndim < 0 || t[i].ndim > EOS_MAX_TENSOR_DIMS || !t[i].name[0]) {
+            free(h.s);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor %zu ('%s') has a bad name or rank", path, i, t[i].name);
+        }
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(t[k].name, t[i].name)) {
+                free(h.s);
+                EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' given twice", path, t[i].name);
+            }
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        uint64_t bytes = numel * (t[i].dtype == EOS_DTYPE_F32 ? 4 : 8);
+        sb_put(&h, ",");
+        sb_json_string(&h, t[i].name);
+        sb_put(&h, ":{\"dtype\":\"%s\",\"shape\":[", t[i].dtype == EOS_DTYPE_F32 ? "F32" : "I64");
+        for (int d = 0; d < t[i].ndim; d++) sb_put(&h, "%s%lld", d ? "," : "", (long long)t[i].shape[d]);
+        sb_put(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    sb_put(&h, "}");
+    while (!h.oom && h.n % 8) sb_put(&h, " ");  /* keeps the data 8-byte aligned */
+    if (h.oom) {
+        free(h.s);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "writing %s: header", path);
+    }
+    eos__atomic_file a;
+    eos_status st = eos__atomic_open(&a, path);
+    if (st != EOS_OK) {
+        free(h.s);
+        return st;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.n >> (8 * i));
+    int ok = fwrite(len8, 1, 8, a.f) == 8 && fwrite(h.s, 1, h.n, a.f) == h.n;
+    for (size_t i = 0; ok && i < count; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        size_t esize = t[i].dtype == EOS_DTYPE_F32 ? 4 : 8;
+        ok = numel == 0 || fwrite(t[i].data, esize, numel, a.f) == numel;
+    }
+    free(h.s);
+    if (!ok) {
+        int e = errno;
+        eos__atomic_abort(&a);
+        EOS_FAIL(EOS_ERR_IO, "check free disk space; the previous file, if any, is untouched", "writing %s failed: %s",
+                 path, strerror(e));
+    }
+    return eos__atomic_commit(&a);
+}
+
+/* ---- checking against a network ------------------------------------------------------- */
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t off = (size_t)snprintf(buf, n, "(");
+    for (int d = 0; d < ndim && off < n; d++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (off < n) snprintf(buf + off, n - off, ")");
+}
+
+eos_status eos_safetensors_check(const eos_safetensors *f, const eos_param_spec *spec, size_t count, const char *path) {
+    strbuf r = {0};
+    size_t problems = 0;
+    for (size_t i = 0; i < count; i++) {
+        const eos_named_tensor *t = eos_safetensors_find(f, spec[i].name);
+        char want[96], got[96];
+        shape_str(want, sizeof want, spec[i].ndim, spec[i].shape);
+        if (!t) {
+            sb_put(&r, "\n  missing: %s %s", spec[i].name, want);
+            problems++;
+            continue;
+        }
+        int same = t->ndim == spec[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == spec[i].shape[d];
+        if (!same) {
+            shape_str(got, sizeof got, t->ndim, t->shape);
+            sb_put(&r, "\n  wrong shape: %s is %s, expected %s", spec[i].name, got, want);
+            problems++;
+        } else if (t->dtype != spec[i].dtype) {
+            sb_put(&r, "\n  wrong dtype: %s is %s, expected %s", spec[i].name, t->dtype == EOS_DTYPE_F32 ? "F32" : "I64",
+                   spec[i].dtype == EOS_DTYPE_F32 ? "F32" : "I64");
+            problems++;
+        }
+    }
+    for (size_t i = 0; i < f->count; i++) {
+        int known = 0;
+        for (size_t k = 0; k < count && !known; k++) known = !strcmp(f->tensors[i].name, spec[k].name);
+        if (!known) {
+            sb_put(&r, "\n  unexpected: %s", f->tensors[i].name);
+            problems++;
+        }
+    }
+    if (!problems) {
+        free(r.s);
+        return EOS_OK;
+    }
+    eos_status st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL,
+                                   "is the file for another architecture or number of classes (--arch)?",
+                                   "%s does not match the network (%zu problem%s):%s", path, problems,
+                                   problems == 1 ? "" : "s", r.s ? r.s : "");
+    free(r.s);
+    return st;
+}

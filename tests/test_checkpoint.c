@@ -1,0 +1,288 @@
+/* safetensors: round trips, the PyTorch-written golden ResNet-8 (tests/golden/), the
+ * name/shape check against ResNet-s, atomic writes, and every kind of damaged file. */
+#include "test_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void tmpdir(char *buf, size_t n, const char *tag) {
+    const char *base = getenv("EOS_TEST_TMP");
+    if (!base || !base[0]) base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
+    if (!mkdtemp(buf)) fail_msg("mkdtemp: %s", strerror(errno));
+}
+
+static void test_roundtrip(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    tmpdir(dir, sizeof dir, "st");
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    float w[2 * 3 * 4], b[5], s = 3.5f;
+    int64_t steps = 1234567890123LL;
+    for (int i = 0; i < 24; i++) w[i] = (float)i * 0.25f - 2.0f;
+    for (int i = 0; i < 5; i++) b[i] = -1e-30f * (float)(i + 1);
+    eos_named_tensor t[4] = {
+        {"layer.weight", EOS_DTYPE_F32, 3, {2, 3, 4}, 0, w},
+        {"layer.bias \"odd\\name\"", EOS_DTYPE_F32, 1, {5}, 0, b},
+        {"scale", EOS_DTYPE_F32, 0, {0}, 0, &s},
+        {"bn.num_batches_tracked", EOS_DTYPE_I64, 0, {0}, 0, &steps},
+    };
+    EOS_ASSERT_OK(eos_safetensors_write(path, t, 4));
+    /* header length first, data 8-byte aligned */
+    FILE *f = fopen(path, "rb");
+    uint8_t len8[8];
+    assert_int_equal(fread(len8, 1, 8, f), 8);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+    assert_int_equal(hlen % 8, 0);
+    struct stat sb;
+    stat(path, &sb);
+    assert_int_equal((uint64_t)sb.st_size, 8 + hlen + 24 * 4 + 5 * 4 + 4 + 8);
+
+    eos_safetensors r;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &r));
+    assert_int_equal(r.count, 4);
+    const eos_named_tensor *x = eos_safetensors_find(&r, "layer.weight");
+    assert_non_null(x);
+    assert_int_equal(x->ndim, 3);
+    assert_int_equal(x->shape[2], 4);
+    assert_int_equal(x->numel, 24);
+    assert_memory_equal(x->data, w, sizeof w);
+    x = eos_safetensors_find(&r, "layer.bias \"odd\\name\"");
+    assert_non_null(x);
+    assert_memory_equal(x->data, b, sizeof b);
+    x = eos_safetensors_find(&r, "scale");
+    assert_int_equal(x->ndim, 0);
+    assert_int_equal(x->numel, 1);
+    assert_float_equal(*(float *)x->data, 3.5f, 0);
+    x = eos_safetensors_find(&r, "bn.num_batches_tracked");
+    assert_int_equal(x->dtype, EOS_DTYPE_I64);
+    assert_int_equal(*(int64_t *)x->data, steps);
+    assert_null(eos_safetensors_find(&r, "nothing"));
+    eos_safetensors_free(&r);
+
+    /* a rejected write leaves the existing file as it was, and no temporary file behind */
+    eos_named_tensor dup[2] = {t[0], t[0]};
+    assert_int_equal(eos_safetensors_write(path, dup, 2), EOS_ERR_INVALID_ARG);
+    EOS_ASSERT_OK(eos_safetensors_read(path, &r));
+    assert_int_equal(r.count, 4);
+    eos_safetensors_free(&r);
+    char other[1100];
+    snprintf(other, sizeof other, "%s/no/such/folder/m.safetensors", dir);
+    assert_int_equal(eos_safetensors_write(other, t, 1), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "no/such/folder"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp", dir);
+    FILE *p = popen(cmd, "r");
+    char out[16] = {0};
+    assert_non_null(fgets(out, sizeof out, p));
+    pclose(p);
+    assert_int_equal(atoi(out), 0);
+}
+
+/* tests/golden/resnet8_torch.txt: name numel sum first last, written by PyTorch */
+static void test_golden_from_pytorch(void **state) {
+    (void)state;
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));
+    eos_param_spec *spec;
+    size_t n;
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, &spec, &n));
+    EOS_ASSERT_OK(eos_safetensors_check(&f, spec, n, "resnet8_torch.safetensors"));
+    assert_int_equal(f.count, n);
+    /* same order as PyTorch's state_dict */
+    for (size_t i = 0; i < n; i++) assert_string_equal(f.tensors[i].name, spec[i].name);
+    FILE *txt = fopen(EOS_GOLDEN_DIR "/resnet8_torch.txt", "r");
+    assert_non_null(txt);
+    char line[512], name[128];
+    size_t checked = 0, numel;
+    double sum, first, last;
+    while (fgets(line, sizeof line, txt)) {
+        if (line[0] == '#') continue;
+        assert_int_equal(sscanf(line, "%127s %zu %lf %lf %lf", name, &numel, &sum, &first, &last), 5);
+        const eos_named_tensor *t = eos_safetensors_find(&f, name);
+        if (!t) fail_msg("golden tensor %s missing", name);
+        assert_int_equal(t->numel, numel);
+        double s = 0, a, z;
+        if (t->dtype == EOS_DTYPE_F32) {
+            const float *v = t->data;
+            for (size_t i = 0; i < numel; i++) s += v[i];
+            a = v[0];
+            z = v[numel - 1];
+        } else {
+            const int64_t *v = t->data;
+            for (size_t i = 0; i < numel; i++) s += (double)v[i];
+            a = (double)v[0];
+            z = (double)v[numel - 1];
+        }
+        /* first and last are exact (9 digits print a float exactly); sums agree to rounding */
+        assert_float_equal(a, first, fabs(first) * 1e-7);
+        assert_float_equal(z, last, fabs(last) * 1e-7);
+        assert_float_equal(s, sum, 1e-6 * (1 + fabs(sum)));
+        checked++;
+    }
+    fclose(txt);
+    assert_int_equal(checked, n);
+    free(spec);
+    eos_safetensors_free(&f);
+}
+
+/* Writes $EOS_TEST_TMP/resnet8_eos.safetensors for `make_safetensors.py check` (run by hand):
+ * F32 element i of tensor k is sin(0.001 i + k), I64 tensors hold k. */
+static void test_write_for_pytorch(void **state) {
+    (void)state;
+    eos_param_spec *spec;
+    size_t n;
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, &spec, &n));
+    eos_named_tensor *t = calloc(n, sizeof *t);
+    for (size_t k = 0; k < n; k++) {
+        snprintf(t[k].name, sizeof t[k].name, "%s", spec[k].name);
+        t[k].dtype = spec[k].dtype;
+        t[k].ndim = spec[k].ndim;
+        size_t numel = 1;
+        for (int d = 0; d < spec[k].ndim; d++) numel *= (size_t)(t[k].shape[d] = spec[k].shape[d]);
+        if (t[k].dtype == EOS_DTYPE_I64) {
+            int64_t *v = malloc(sizeof *v);
+            *v = (int64_t)k;
+            t[k].data = v;
+        } else {
+            float *v = malloc(numel * sizeof *v);
+            for (size_t i = 0; i < numel; i++) v[i] = (float)sin(0.001 * (double)i + (double)k);
+            t[k].data = v;
+        }
+    }
+    const char *base = getenv("EOS_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/resnet8_eos.safetensors", base && base[0] ? base : "/tmp");
+    mkdir(base && base[0] ? base : "/tmp", 0755);
+    EOS_ASSERT_OK(eos_safetensors_write(path, t, n));
+    printf("# wrote %s (check: /usr/bin/python3 tests/golden/make_safetensors.py check %s)\n", path, path);
+    eos_safetensors r;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &r));
+    EOS_ASSERT_OK(eos_safetensors_check(&r, spec, n, path));
+    eos_safetensors_free(&r);
+    for (size_t k = 0; k < n; k++) free(t[k].data);
+    free(t);
+    free(spec);
+}
+
+static void test_spec_and_mismatches(void **state) {
+    (void)state;
+    eos_param_spec *spec;
+    size_t n;
+    int blocks;
+    EOS_ASSERT_OK(eos_resnet_blocks("resnet32", &blocks));
+    assert_int_equal(blocks, 5);
+    EOS_ASSERT_OK(eos_resnet_param_specs(blocks, 3, 10, &spec, &n));
+    assert_int_equal(eos_resnet_param_count(spec, n), 464154);  /* GUIDE section 5 */
+    free(spec);
+    assert_int_equal(eos_resnet_blocks("resnet33", &blocks), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "resnet110"));
+
+    /* a ResNet-8 file checked against a 5-class ResNet-8 and with tensors missing and extra */
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 5, &spec, &n));
+    snprintf(f.tensors[3].name, sizeof f.tensors[3].name, "bn1.running_mean_renamed");
+    assert_int_equal(eos_safetensors_check(&f, spec, n, "model.safetensors"), EOS_ERR_FORMAT);
+    const char *m = eos_last_error()->message;
+    assert_non_null(strstr(m, "model.safetensors does not match the network (4 problems)"));
+    assert_non_null(strstr(m, "missing: bn1.running_mean (16)"));
+    assert_non_null(strstr(m, "unexpected: bn1.running_mean_renamed"));
+    assert_non_null(strstr(m, "wrong shape: linear.weight is (10, 64), expected (5, 64)"));
+    assert_non_null(strstr(m, "wrong shape: linear.bias is (10), expected (5)"));
+    free(spec);
+    eos_safetensors_free(&f);
+}
+
+/* ---- damaged files ------------------------------------------------------------------ */
+
+static eos_status parse_text(const char *header, const void *data, size_t data_len) {
+    size_t hl = strlen(header);
+    uint8_t *buf = malloc(8 + hl + data_len);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    if (data_len) memcpy(buf + 8 + hl, data, data_len);
+    eos_safetensors f;
+    eos_status st = eos_safetensors_parse(buf, 8 + hl + data_len, "bad.safetensors", &f);
+    if (st == EOS_OK) eos_safetensors_free(&f);
+    free(buf);
+    return st;
+}
+
+static void expect_bad(const char *header, size_t data_len, const char *needle) {
+    static const uint8_t zeros[64];
+    eos_status st = parse_text(header, zeros, data_len);
+    if (st != EOS_ERR_FORMAT) fail_msg("header %s: got %s, want EOS_ERR_FORMAT", header, eos_status_str(st));
+    if (!strstr(eos_last_error()->message, needle))
+        fail_msg("header %s: message lacks '%s':\n%s", header, needle, eos_last_error()->message);
+    assert_non_null(strstr(eos_last_error()->message, "bad.safetensors"));
+}
+
+static void test_damaged_files(void **state) {
+    (void)state;
+    static const uint8_t zeros[64];
+    /* a good one first, so the cases below fail for their own reason */
+    assert_int_equal(parse_text("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", zeros, 8), EOS_OK);
+    assert_int_equal(parse_text("{}", zeros, 0), EOS_OK);
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "data section holds 4 bytes");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "3 elements");
+    expect_bad("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "dtype F16, expected F32");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "lacks \"data_offsets\"");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "end < begin");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+               "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "overlaps");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "a hole");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 12, "cover 4 bytes");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "appears twice");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "negative dimension");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "fraction");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, "expected ',' or '}'");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} xx", 4, "trailing bytes");
+    expect_bad("[1,2]", 0, "not a JSON object");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+               "[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}", 4, "nested too deeply");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"__metadata__\":{\"k\":\"unterminated}}", 4,
+               "unterminated string");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999,99999999999],\"data_offsets\":[0,4]}}", 4, "too large");
+
+    /* header length larger than the file, or a file too short for the length */
+    eos_safetensors f;
+    uint8_t big[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
+    assert_int_equal(eos_safetensors_parse(big, 16, "short.safetensors", &f), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "header length 65535 does not fit a 16-byte file"));
+    assert_int_equal(eos_safetensors_parse(big, 5, "tiny.safetensors", &f), EOS_ERR_FORMAT);
+    assert_int_equal(eos_safetensors_read("/nonexistent/model.safetensors", &f), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "/nonexistent/model.safetensors"));
+
+    /* the golden file cut at every 997th byte never crashes and is always rejected */
+    uint8_t *buf;
+    FILE *g = fopen(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", "rb");
+    assert_non_null(g);
+    fseek(g, 0, SEEK_END);
+    size_t size = (size_t)ftell(g);
+    rewind(g);
+    buf = malloc(size);
+    assert_int_equal(fread(buf, 1, size, g), size);
+    fclose(g);
+    for (size_t cut = 0; cut < size; cut += 997)
+        assert_int_equal(eos_safetensors_parse(buf, cut, "cut.safetensors", &f), EOS_ERR_FORMAT);
+    free(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_golden_from_pytorch),
+        cmocka_unit_test(test_write_for_pytorch),
+        cmocka_unit_test(test_spec_and_mismatches),
+        cmocka_unit_test(test_damaged_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
