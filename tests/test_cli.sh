@@ -34,5 +34,24 @@ expect "help lists commands" 0 'devices.*' "$eos" --help
 expect "cache shows the folder" 0 "kernel cache: $EOS_CACHE_DIR" "$eos" cache
 expect "EOS_DEVICE is honoured" 1 "no OpenCL device matches" env EOS_DEVICE=no-such-device-xyz "$eos" check
 
+# eos dataset on a generated CIFAR-10 binary fixture: one image per class in each of the 5
+# training batches (5 per class), 2 per class in the test batch
+fx=$(mktemp -d "${EOS_TEST_TMP:-/tmp}/cli-cifar-XXXXXX" 2>/dev/null || mktemp -d)
+record() { printf "\\$(printf %03o "$1")"; head -c 3072 /dev/zero; }
+for b in 1 2 3 4 5; do for c in 0 1 2 3 4 5 6 7 8 9; do record "$c"; done > "$fx/data_batch_$b.bin"; done
+for c in 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9; do record "$c"; done > "$fx/test_batch.bin"
+expect "dataset shows the layout" 0 'layout: CIFAR-10 binary' "$eos" dataset "$fx"
+expect "dataset shows the counts" 0 '9  truck +5 +2 +5' "$eos" dataset "$fx"
+# exp:5 on 5 per class: floor(5 * 0.2^(c/9)) = 5 4 3 2 2 2 1 1 1 1
+expect "dataset long tail" 0 'total +50 +20 +22' "$eos" dataset "$fx" --imbalance exp:5 --seed 3
+expect "dataset long tail last class" 0 '9  truck +5 +2 +1$' "$eos" dataset "$fx" --imbalance=exp:5
+expect "dataset bad imbalance" 2 "expected none, exp:R or step:R" "$eos" dataset "$fx" --imbalance exp:0
+expect "dataset bad seed" 2 "--seed 'x' is not a non-negative integer" "$eos" dataset "$fx" --seed x
+expect "dataset missing path" 2 "missing PATH" "$eos" dataset
+head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"
+expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole number of 3073-byte" "$eos" dataset "$fx"
+expect "dataset missing folder" 1 "dataset folder /nonexistent/eos does not exist" "$eos" dataset /nonexistent/eos
+rm -rf "$fx"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

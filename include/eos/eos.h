@@ -10,5 +10,9 @@
 #include "eos/tensor.h"
 #include "eos/gemm.h"
 #include "eos/rng.h"
+#include "eos/data.h"
+#include "eos/checkpoint.h"
+#include "eos/resnet.h"
+#include "eos/embeddings.h"
 
 #endif /* EOS_EOS_H */
