@@ -83,7 +83,7 @@ static eos_status sorted_entries(const char *dir, int want_dirs, char ***names, 
         free(v);
         return st;
     }
-    qsort(v, n, sizeof *v, cmp_str);
+    if (n) qsort(v, n, sizeof *v, cmp_str);
     *names = v;
     *count = n;
     return EOS_OK;
