@@ -1,9 +1,76 @@
-/* Element-wise kernels over flat float buffers: fill (more arrive with the layers).
- * Shapes: n = number of elements. Every kernel bounds-checks against n because GPUs round
- * the global size up to the work-group size. */
+/* Element-wise kernels over flat float buffers, and the small reductions the layers share.
+ * Every 1-d kernel bounds-checks against its element count because GPUs round the global size
+ * up to the work-group size. */
 
 /* x: (n) */
 __kernel void eos_fill(__global float *x, const float value, const uint n) {
     const uint i = get_global_id(0);
     if (i < n) x[i] = value;
+}
+
+/* y = max(x, 0); y may alias x. (n) */
+__kernel void eos_relu_forward(__global const float *x, __global float *y, const uint n) {
+    const uint i = get_global_id(0);
+    if (i < n) y[i] = fmax(x[i], 0.0f);
+}
+
+/* dx = dy where the ReLU's output y > 0, else 0; dx may alias dy. (n) */
+__kernel void eos_relu_backward(__global const float *dy, __global const float *y, __global float *dx, const uint n) {
+    const uint i = get_global_id(0);
+    if (i < n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* y += x (n) */
+__kernel void eos_add_inplace(__global float *y, __global const float *x, const uint n) {
+    const uint i = get_global_id(0);
+    if (i < n) y[i] += x[i];
+}
+
+/* Option-A shortcut: x (N, Ci, H, W) -> y (N, Co, H/2, W/2): every second pixel, Co - Ci zero
+ * channels split evenly before and after (pad = (Co - Ci) / 2). */
+__kernel void eos_shortcut_a_forward(__global const float *x, __global float *y, const int N, const int Ci,
+                                     const int H, const int W, const int Co) {
+    const uint i = get_global_id(0);
+    const int OH = (H + 1) / 2, OW = (W + 1) / 2;
+    if (i >= (uint)(N * Co * OH * OW)) return;
+    const int ow = (int)(i % (uint)OW), oh = (int)((i / (uint)OW) % (uint)OH);
+    const int c = (int)((i / (uint)(OW * OH)) % (uint)Co), n = (int)(i / (uint)(OW * OH * Co));
+    const int ci = c - (Co - Ci) / 2;
+    y[i] = (ci >= 0 && ci < Ci) ? x[((n * Ci + ci) * H + 2 * oh) * W + 2 * ow] : 0.0f;
+}
+
+/* Its adjoint: dy (N, Co, H/2, W/2) -> dx (N, Ci, H, W), dx += when accumulate, else dx = */
+__kernel void eos_shortcut_a_backward(__global const float *dy, __global float *dx, const int N, const int Ci,
+                                      const int H, const int W, const int Co, const int accumulate) {
+    const uint i = get_global_id(0);
+    if (i >= (uint)(N * Ci * H * W)) return;
+    const int w = (int)(i % (uint)W), h = (int)((i / (uint)W) % (uint)H);
+    const int ci = (int)((i / (uint)(W * H)) % (uint)Ci), n = (int)(i / (uint)(W * H * Ci));
+    const int OH = (H + 1) / 2, OW = (W + 1) / 2;
+    float g = 0.0f;
+    if (!(h & 1) && !(w & 1)) g = dy[((n * Co + ci + (Co - Ci) / 2) * OH + h / 2) * OW + w / 2];
+    dx[i] = accumulate ? dx[i] + g : g;
+}
+
+/* y (rows, F) += b (F) broadcast over rows; or per channel of (N, F, S) when S > 1 */
+__kernel void eos_bias_add(__global float *y, __global const float *b, const int F, const int S, const uint n) {
+    const uint i = get_global_id(0);
+    if (i < n) y[i] += b[(i / (uint)S) % (uint)F];
+}
+
+/* out[c] = sum over n, s of x (N, C, S): one work-group of L items per channel */
+__kernel void eos_channel_sum(__global const float *x, __global float *out, const int N, const int C, const int S,
+                              __local float *scratch) {
+    const int c = get_group_id(0);
+    const uint l = get_local_id(0), L = get_local_size(0);
+    const uint M = (uint)(N * S);
+    float s = 0.0f;
+    for (uint k = l; k < M; k += L) s += x[((k / (uint)S) * (uint)C + (uint)c) * (uint)S + k % (uint)S];
+    scratch[l] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = L / 2; h > 0; h >>= 1) {
+        if (l < h) scratch[l] += scratch[l + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) out[c] = scratch[0];
 }

@@ -126,6 +126,26 @@ void eos__atomic_abort(eos__atomic_file *a);
 /* Monotonic wall clock in seconds. */
 double eos__now(void);
 
+/* Kernel arguments: EOS_ARG(lvalue) passes a value, EOS_LOCAL(bytes) local memory. */
+typedef struct eos__arg {
+    size_t size;
+    const void *ptr;
+} eos__arg;
+#define EOS_ARG(x) ((eos__arg){sizeof(x), &(x)})
+#define EOS_LOCAL(bytes) ((eos__arg){(bytes), NULL})
+#define EOS_NARGS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Set the arguments of program:kernel and run it over n items (1-d). */
+eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel, size_t n, const eos__arg *args,
+                       size_t nargs);
+/* The same over `groups` work-groups of the reduction size (eos__reduce_local) each; the
+ * kernel's last argument is local memory of that many floats, appended here. */
+eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups,
+                           const eos__arg *args, size_t nargs);
+
+/* Check that a tensor holds at least n elements. */
+eos_status eos__need(const eos_tensor *t, size_t n, const char *what);
+
 /* Launch a 1-d kernel over n items (global size rounded up to the local size on GPUs;
  * kernels bounds-check against n themselves). */
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what);

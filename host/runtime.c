@@ -480,3 +480,53 @@ eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *w
                  "launching %s over %zu items on %s", what, n, rt->dev.name);
     return EOS_OK;
 }
+
+eos_status eos__need(const eos_tensor *t, size_t n, const char *what) {
+    if (!t || !t->buf) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s: tensor not allocated", what);
+    if (t->numel < n) {
+        char s[128];
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s: needs %zu elements, tensor %s holds %zu", what, n,
+                 eos_tensor_shape_str(t, s, sizeof s), t->numel);
+    }
+    return EOS_OK;
+}
+
+static eos_status set_args(cl_kernel k, const char *kernel, const eos__arg *args, size_t nargs) {
+    for (size_t i = 0; i < nargs; i++)
+        EOS_CL_CHECK(clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr), "%s: argument %zu", kernel, i);
+    return EOS_OK;
+}
+
+eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel, size_t n, const eos__arg *args,
+                       size_t nargs) {
+    if (n == 0) return EOS_OK;
+    if (n > 0xffffffffu) EOS_FAIL(EOS_ERR_INVALID_ARG, "use a smaller batch", "%s over %zu items: more than 2^32", kernel, n);
+    cl_kernel k;
+    EOS_TRY(eos_runtime_kernel(rt, program, kernel, &k));
+    EOS_TRY(set_args(k, kernel, args, nargs));
+    return eos__launch_1d(rt, k, n, kernel);
+}
+
+/* Work-items per reduction group: 1 on CPUs (PoCL runs one work-item's loop fastest and
+ * barriers cost), else the largest power of two <= 256 that the kernel allows. */
+static size_t reduce_local(eos_runtime_t rt, cl_kernel k) {
+    if (rt->dev.type == EOS_DEVICE_CPU) return 1;
+    size_t kwg = 0;
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+    size_t cap = kwg && kwg < 256 ? kwg : 256, l = 1;
+    while (l * 2 <= cap && (l * 2) * sizeof(float) <= rt->dev.local_mem_bytes / 2) l *= 2;
+    return l;
+}
+
+eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups,
+                           const eos__arg *args, size_t nargs) {
+    if (groups == 0) return EOS_OK;
+    cl_kernel k;
+    EOS_TRY(eos_runtime_kernel(rt, program, kernel, &k));
+    EOS_TRY(set_args(k, kernel, args, nargs));
+    size_t local = reduce_local(rt, k), global = groups * local;
+    EOS_CL_CHECK(clSetKernelArg(k, (cl_uint)nargs, local * sizeof(float), NULL), "%s: local scratch", kernel);
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
+                 "launching %s over %zu groups of %zu on %s", kernel, groups, local, rt->dev.name);
+    return EOS_OK;
+}

@@ -14,5 +14,6 @@
 #include "eos/checkpoint.h"
 #include "eos/resnet.h"
 #include "eos/embeddings.h"
+#include "eos/layers.h"
 
 #endif /* EOS_EOS_H */

@@ -24,7 +24,8 @@ double eos_ref_max_violation(const float *got, const float *want, size_t n, doub
     double m = 0.0;
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = fabs((double)got[i] - want[i]) / (atol + rtol * fabs((double)want[i]));
+        double d = fabs((double)got[i] - want[i]);
+        double v = d == 0.0 ? 0.0 : d / (atol + rtol * fabs((double)want[i]));  /* exact matches pass at 0 tolerance */
         if (!(v <= m)) { m = v; w = i; }  /* NaN counts as the worst */
         if (isnan(v)) { m = INFINITY; break; }
     }

@@ -1,0 +1,77 @@
+/* batchnorm2d (cl/batchnorm.cl), PyTorch semantics (GUIDE section 5): training normalises with
+ * the batch's biased variance and moves the running estimates by momentum, with the unbiased
+ * variance; evaluation uses the running estimates. The forward pass can fuse the residual add
+ * and the ReLU that follow it in a ResNet block. Shapes: x, y (N, C, HW); per-channel (C). */
+#include "internal.h"
+
+static eos_status check(int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma, const eos_tensor *beta,
+                        const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *residual,
+                        const eos_tensor *y) {
+    if (N < 1 || C < 1 || HW < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "batchnorm: bad shape N=%d C=%d HW=%d", N, C, HW);
+    size_t n = (size_t)N * C * HW;
+    EOS_TRY(eos__need(x, n, "batchnorm x"));
+    EOS_TRY(eos__need(y, n, "batchnorm y"));
+    EOS_TRY(eos__need(gamma, (size_t)C, "batchnorm gamma"));
+    EOS_TRY(eos__need(beta, (size_t)C, "batchnorm beta"));
+    EOS_TRY(eos__need(mean, (size_t)C, "batchnorm mean"));
+    EOS_TRY(eos__need(invstd, (size_t)C, "batchnorm invstd"));
+    if (residual) EOS_TRY(eos__need(residual, n, "batchnorm residual"));
+    return EOS_OK;
+}
+
+static eos_status apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma,
+                        const eos_tensor *beta, const eos_tensor *mean, const eos_tensor *invstd,
+                        const eos_tensor *residual, int relu, eos_tensor *y) {
+    cl_uint total = (cl_uint)((size_t)N * C * HW);
+    cl_mem res = residual ? residual->buf : NULL;
+    int has_res = residual != NULL;
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(y->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
+                    EOS_ARG(beta->buf), EOS_ARG(res), EOS_ARG(has_res), EOS_ARG(relu), EOS_ARG(C), EOS_ARG(HW),
+                    EOS_ARG(total)};
+    return eos__run_1d(rt, "batchnorm.cl", "eos_bn_apply", total, a, EOS_NARGS(a));
+}
+
+eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                       const eos_tensor *gamma, const eos_tensor *beta, eos_tensor *running_mean,
+                                       eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
+                                       const eos_tensor *residual, int relu, float momentum, float eps, eos_tensor *y) {
+    EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
+    EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
+    EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
+                    EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps), EOS_ARG(momentum)};
+    EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
+    return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
+}
+
+eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                      const eos_tensor *gamma, const eos_tensor *beta, const eos_tensor *running_mean,
+                                      const eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
+                                      const eos_tensor *residual, int relu, float eps, eos_tensor *y) {
+    EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
+    EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
+    EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
+    eos__arg a[] = {EOS_ARG(running_mean->buf), EOS_ARG(running_var->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
+                    EOS_ARG(C), EOS_ARG(eps)};
+    EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_eval_params", (size_t)C, a, EOS_NARGS(a)));
+    return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
+}
+
+eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
+                                  const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
+                                  eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
+    EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
+    size_t n = (size_t)N * C * HW;
+    EOS_TRY(eos__need(dy, n, "batchnorm dy"));
+    EOS_TRY(eos__need(dgamma, (size_t)C, "batchnorm dgamma"));
+    EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
+    eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
+                    EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
+    EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
+    float inv_m = 1.0f / (float)((size_t)N * HW);
+    cl_uint total = (cl_uint)n;
+    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
+                    EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(dx->buf), EOS_ARG(C), EOS_ARG(HW),
+                    EOS_ARG(inv_m), EOS_ARG(total)};
+    return eos__run_1d(rt, "batchnorm.cl", "eos_bn_backward_apply", n, a, EOS_NARGS(a));
+}

@@ -1,0 +1,113 @@
+/* The layers of ResNet-s and friends, forward and backward, on device tensors. Each function
+ * takes its dimensions explicitly (a tensor may be larger than one call needs: buffers are
+ * sized for the largest batch and reused for the last, partial one) and checks that every
+ * tensor holds enough elements. Kernels live in cl/<area>.cl, hosts in host/<area>.c.
+ * Legend: N batch, C channels, H x W image, F features, K classes. */
+#ifndef EOS_LAYERS_H
+#define EOS_LAYERS_H
+
+#include "eos/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scratch buffers shared by the layers, grown on demand (eos_workspace_free at the end). */
+typedef struct eos_workspace {
+    eos_tensor col, tmp, dcol;
+} eos_workspace;
+void eos_workspace_free(eos_workspace *ws);
+
+/* Grow t (1-d) to at least numel elements; contents are not kept. */
+eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel);
+
+/* ---- conv2d (host/conv.c; cl/im2col.cl): im2col + CLBlast GEMM ------------------------ */
+
+typedef struct eos_conv_shape {
+    int N, C, H, W;     /* input (N, C, H, W) */
+    int K, R;           /* K output channels, R x R kernel */
+    int stride, pad;
+} eos_conv_shape;
+static inline int eos_conv_out(int size, int r, int stride, int pad) { return (size + 2 * pad - r) / stride + 1; }
+
+/* y (N, K, OH, OW) = conv(x (N, C, H, W), w (K, C, R, R)) + b (K); b may be NULL */
+eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                              const eos_tensor *b, eos_tensor *y, eos_workspace *ws);
+/* dw (K, C, R, R) and db (K) are overwritten; dx (N, C, H, W) too, unless NULL; db may be NULL */
+eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                               eos_workspace *ws);
+
+/* ---- batchnorm2d (host/batchnorm.c; cl/batchnorm.cl) ---------------------------------- */
+
+/* Training: statistics of x (N, C, HW) -> mean, invstd (C) kept for backward; running_mean and
+ * running_var (C) updated; y = gamma * xhat + beta, + residual (same shape; may be NULL), then
+ * ReLU when relu. y may alias x only when the backward pass will not need x. */
+eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                       const eos_tensor *gamma, const eos_tensor *beta, eos_tensor *running_mean,
+                                       eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
+                                       const eos_tensor *residual, int relu, float momentum, float eps, eos_tensor *y);
+/* Evaluation with the running statistics (mean, invstd are scratch (C)). */
+eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                      const eos_tensor *gamma, const eos_tensor *beta, const eos_tensor *running_mean,
+                                      const eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
+                                      const eos_tensor *residual, int relu, float eps, eos_tensor *y);
+/* dy, x (N, C, HW), the saved mean/invstd -> dx (N, C, HW), dgamma, dbeta (C), overwritten.
+ * dy is the gradient after any ReLU and residual have been undone by the caller. */
+eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
+                                  const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
+                                  eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta);
+
+/* ---- activations and shortcuts (host/activation.c; cl/elementwise.cl) -------------- */
+
+eos_status eos_relu_forward(eos_runtime_t rt, size_t n, const eos_tensor *x, eos_tensor *y);
+/* dx = dy * (y > 0), y the ReLU's output; dx may alias dy */
+eos_status eos_relu_backward(eos_runtime_t rt, size_t n, const eos_tensor *dy, const eos_tensor *y, eos_tensor *dx);
+/* y += x over n elements */
+eos_status eos_add_inplace(eos_runtime_t rt, size_t n, eos_tensor *y, const eos_tensor *x);
+/* Option-A shortcut: x (N, Ci, H, W) -> y (N, Co, ceil(H/2), ceil(W/2)), zero channels split
+ * evenly around the input's; backward writes (or adds to, when accumulate) dx (N, Ci, H, W). */
+eos_status eos_shortcut_a_forward(eos_runtime_t rt, int N, int Ci, int H, int W, int Co, const eos_tensor *x,
+                                  eos_tensor *y);
+eos_status eos_shortcut_a_backward(eos_runtime_t rt, int N, int Ci, int H, int W, int Co, const eos_tensor *dy,
+                                   eos_tensor *dx, int accumulate);
+
+/* ---- pooling (host/pool.c; cl/pool.cl) ------------------------------------------------ */
+
+/* x (N, C, HW) -> y (N, C) */
+eos_status eos_avgpool_forward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, eos_tensor *y);
+eos_status eos_avgpool_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, eos_tensor *dx);
+/* K x K windows at stride S, no padding: y, arg (N, C, OH, OW) with OH = (H - K) / S + 1 */
+eos_status eos_maxpool_forward(eos_runtime_t rt, int N, int C, int H, int W, int K, int S, const eos_tensor *x,
+                               eos_tensor *y, eos_tensor *arg);
+eos_status eos_maxpool_backward(eos_runtime_t rt, int N, int C, int H, int W, int K, int S, const eos_tensor *dy,
+                                const eos_tensor *arg, eos_tensor *dx);
+
+/* ---- linear (host/linear.c): y = x w^T + b -------------------------------------------- */
+
+/* x (N, F), w (K, F), b (K) -> y (N, K) */
+eos_status eos_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
+                              const eos_tensor *b, eos_tensor *y);
+/* dw (K, F), db (K) overwritten; dx (N, F) too, unless NULL */
+eos_status eos_linear_backward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db);
+
+/* ---- softmax cross-entropy (host/loss.c; cl/loss.cl) ---------------------------------- */
+
+/* logits (N, K), labels (N) given on the host; weights (K) optional (NULL = all 1).
+ * Writes dlogits (N, K) = d(mean loss)/d(logits) and returns the mean loss in *loss
+ * (PyTorch's weighted mean). labels_dev (N) and per_sample (N) are scratch tensors. */
+eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logits, const int32_t *labels,
+                          const float *weights, eos_tensor *labels_dev, eos_tensor *weights_dev,
+                          eos_tensor *per_sample, eos_tensor *dlogits, float *loss);
+
+/* ---- SGD (host/optim.c; cl/optim.cl) -------------------------------------------------- */
+
+/* p -= lr * (buf = momentum * buf + grad + weight_decay * p), PyTorch semantics; all (n) */
+eos_status eos_sgd_step(eos_runtime_t rt, size_t n, eos_tensor *p, const eos_tensor *grad, eos_tensor *buf, float lr,
+                        float momentum, float weight_decay);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EOS_LAYERS_H */

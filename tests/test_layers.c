@@ -1,0 +1,369 @@
+/* Every layer against its plain-C reference (tests/ref/layers_ref.c), forward and backward,
+ * plus finite-difference checks of the backward passes: for L = sum(y * r) the device's
+ * gradient with dy = r must match (L(v + h) - L(v - h)) / 2h evaluated with the reference. */
+#include "test_common.h"
+#include "ref/gemm_ref.h"
+#include "ref/layers_ref.h"
+
+#include <math.h>
+#include <string.h>
+
+static eos_rng g_rng;
+
+static float *rnd(size_t n, float lo, float hi) {
+    float *v = malloc(n * sizeof *v);
+    test_fill_uniform(&g_rng, v, n, lo, hi);
+    return v;
+}
+
+static eos_tensor dev(eos_runtime_t rt, const float *host, size_t n) {
+    eos_tensor t;
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &t, 1, &n));
+    if (host) EOS_ASSERT_OK(eos_tensor_upload(&t, host, n));
+    else EOS_ASSERT_OK(eos_tensor_fill(&t, 0.0f));
+    return t;
+}
+
+static float *host(const eos_tensor *t, size_t n) {
+    float *v = malloc(t->numel * sizeof *v);
+    EOS_ASSERT_OK(eos_tensor_download(t, v, t->numel));
+    (void)n;
+    return v;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n, double atol, double rtol) {
+    size_t worst;
+    double v = eos_ref_max_violation(got, want, n, atol, rtol, &worst);
+    if (v > 1.0) fail_msg("%s: element %zu got %.7g want %.7g (%.2fx tolerance)", what, worst, got[worst], want[worst], v);
+}
+
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* ---- conv2d ---------------------------------------------------------------------------- */
+
+typedef struct { int N, C, H, W, K, R, stride, pad, bias; } conv_case;
+
+static double conv_loss(const conv_case *c, const float *x, const float *w, const float *b, const float *r, size_t ny) {
+    float *y = malloc(ny * sizeof *y);
+    eos_ref_conv2d_forward(c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad, x, w, b, y);
+    double l = dot(y, r, ny);
+    free(y);
+    return l;
+}
+
+static void run_conv(eos_runtime_t rt, const conv_case *c, eos_workspace *ws) {
+    int OH = eos_conv_out(c->H, c->R, c->stride, c->pad), OW = eos_conv_out(c->W, c->R, c->stride, c->pad);
+    size_t nx = (size_t)c->N * c->C * c->H * c->W, nw = (size_t)c->K * c->C * c->R * c->R;
+    size_t ny = (size_t)c->N * c->K * OH * OW;
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *b = rnd((size_t)c->K, -1, 1), *r = rnd(ny, -1, 1);
+    eos_tensor X = dev(rt, x, nx), Wt = dev(rt, w, nw), B = dev(rt, b, (size_t)c->K), Y = dev(rt, NULL, ny);
+    eos_tensor DY = dev(rt, r, ny), DX = dev(rt, NULL, nx), DW = dev(rt, NULL, nw), DB = dev(rt, NULL, (size_t)c->K);
+    eos_conv_shape s = {c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad};
+    EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, c->bias ? &B : NULL, &Y, ws));
+    EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &DY, &DX, &DW, c->bias ? &DB : NULL, ws));
+    float *y = host(&Y, ny), *dx = host(&DX, nx), *dw = host(&DW, nw), *db = host(&DB, (size_t)c->K);
+    float *want = malloc((ny > nx ? (ny > nw ? ny : nw) : (nx > nw ? nx : nw)) * sizeof *want);
+    double tol = 1e-5 * c->C * c->R * c->R;
+    eos_ref_conv2d_forward(c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad, x, w, c->bias ? b : NULL, want);
+    expect_close("conv forward", y, want, ny, tol, 1e-4);
+    float *wdb = malloc((size_t)c->K * sizeof *wdb);
+    float *wdx = malloc(nx * sizeof *wdx);
+    eos_ref_conv2d_backward(c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad, x, w, r, wdx, want, wdb);
+    expect_close("conv dw", dw, want, nw, 1e-5 * ny / c->K, 1e-4);
+    expect_close("conv dx", dx, wdx, nx, tol, 1e-4);
+    if (c->bias) expect_close("conv db", db, wdb, (size_t)c->K, 1e-5 * ny / c->K, 1e-4);
+    /* finite differences on a few inputs and weights (the loss is linear in each: exact up to rounding) */
+    for (int t = 0; t < 6; t++) {
+        size_t i = eos_rng_below(&g_rng, (uint32_t)nx), j = eos_rng_below(&g_rng, (uint32_t)nw);
+        float h = 0.01f, keep = x[i];
+        x[i] = keep + h;
+        double lp = conv_loss(c, x, w, c->bias ? b : NULL, r, ny);
+        x[i] = keep - h;
+        double lm = conv_loss(c, x, w, c->bias ? b : NULL, r, ny);
+        x[i] = keep;
+        assert_float_equal(dx[i], (lp - lm) / (2 * h), 1e-3 * (1 + fabs(dx[i])));
+        keep = w[j];
+        w[j] = keep + h;
+        lp = conv_loss(c, x, w, c->bias ? b : NULL, r, ny);
+        w[j] = keep - h;
+        lm = conv_loss(c, x, w, c->bias ? b : NULL, r, ny);
+        w[j] = keep;
+        assert_float_equal(dw[j], (lp - lm) / (2 * h), 1e-3 * (1 + fabs(dw[j])));
+    }
+    eos_tensor *all[] = {&X, &Wt, &B, &Y, &DY, &DX, &DW, &DB};
+    for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
+    free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(db); free(want); free(wdb); free(wdx);
+}
+
+static void test_conv2d(void **state) {
+    eos_runtime_t rt = *state;
+    static const conv_case cases[] = {
+        {2, 3, 7, 6, 4, 3, 1, 1, 1},   /* odd image, bias */
+        {2, 5, 8, 8, 6, 3, 2, 1, 0},   /* stride 2 (ResNet-s down-sampling) */
+        {1, 2, 5, 5, 3, 1, 1, 0, 1},   /* 1x1 */
+        {3, 4, 9, 7, 2, 5, 2, 2, 0},   /* 5x5, stride 2, pad 2 */
+        {4, 16, 16, 16, 32, 3, 2, 1, 0},
+        {2, 3, 4, 4, 2, 4, 1, 0, 1},   /* kernel as large as the image: 1x1 output */
+    };
+    eos_workspace ws = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv(rt, &cases[i], &ws);
+    eos_workspace_free(&ws);
+}
+
+/* ---- batch norm ------------------------------------------------------------------------- */
+
+static void test_batchnorm(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 4, C = 3, HW = 10 };
+    size_t n = N * C * HW;
+    for (int variant = 0; variant < 3; variant++) {  /* plain, + ReLU, + residual + ReLU */
+        int relu = variant > 0, with_res = variant == 2;
+        float *x = rnd(n, -2, 3), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -0.5f, 0.5f), *res = rnd(n, -1, 1);
+        float rm[C] = {0.1f, -0.2f, 0.3f}, rv[C] = {1.0f, 2.0f, 0.5f}, rm_ref[C], rv_ref[C];
+        memcpy(rm_ref, rm, sizeof rm);
+        memcpy(rv_ref, rv, sizeof rv);
+        eos_tensor X = dev(rt, x, n), G = dev(rt, g, C), B = dev(rt, b, C), RM = dev(rt, rm, C), RV = dev(rt, rv, C);
+        eos_tensor MEAN = dev(rt, NULL, C), IS = dev(rt, NULL, C), Y = dev(rt, NULL, n), RES = dev(rt, res, n);
+        EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS,
+                                                  with_res ? &RES : NULL, relu, 0.1f, 1e-5f, &Y));
+        float *y = host(&Y, n), *want = malloc(n * sizeof *want);
+        eos_ref_bn_forward_train(N, C, HW, x, g, b, rm_ref, rv_ref, 0.1f, 1e-5f, with_res ? res : NULL, relu, want);
+        expect_close("bn forward", y, want, n, 1e-5, 1e-4);
+        float *rm_got = host(&RM, C), *rv_got = host(&RV, C);
+        expect_close("bn running_mean", rm_got, rm_ref, C, 1e-6, 1e-5);
+        expect_close("bn running_var", rv_got, rv_ref, C, 1e-6, 1e-5);
+        /* evaluation with the updated running statistics */
+        EOS_ASSERT_OK(eos_batchnorm_forward_eval(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 0, 1e-5f, &Y));
+        free(y);
+        y = host(&Y, n);
+        eos_ref_bn_forward_eval(N, C, HW, x, g, b, rm_ref, rv_ref, 1e-5f, want);
+        expect_close("bn eval", y, want, n, 1e-5, 1e-4);
+        if (variant == 0) {
+            /* backward: against the reference, then finite differences of L = sum(bn(x) * r) */
+            EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 0, 0.1f,
+                                                      1e-5f, &Y));
+            float *r = rnd(n, -1, 1);
+            eos_tensor DY = dev(rt, r, n), DX = dev(rt, NULL, n), DG = dev(rt, NULL, C), DB = dev(rt, NULL, C);
+            EOS_ASSERT_OK(eos_batchnorm_backward(rt, N, C, HW, &DY, &X, &MEAN, &IS, &G, &DX, &DG, &DB));
+            float *dx = host(&DX, n), *dg = host(&DG, C), *db = host(&DB, C);
+            float wdx[N * C * HW], wdg[C], wdb[C];
+            eos_ref_bn_backward(N, C, HW, x, g, 1e-5f, r, wdx, wdg, wdb);
+            expect_close("bn dx", dx, wdx, n, 1e-5, 1e-3);
+            expect_close("bn dgamma", dg, wdg, C, 1e-5, 1e-4);
+            expect_close("bn dbeta", db, wdb, C, 1e-5, 1e-4);
+            float scratch_m[C], scratch_v[C], *yy = malloc(n * sizeof *yy);
+            for (int t = 0; t < 10; t++) {
+                size_t i = eos_rng_below(&g_rng, (uint32_t)n);
+                float h = 1e-2f, keep = x[i];
+                double l[2];
+                for (int s = 0; s < 2; s++) {
+                    x[i] = keep + (s ? -h : h);
+                    eos_ref_bn_forward_train(N, C, HW, x, g, b, scratch_m, scratch_v, 0.1f, 1e-5f, NULL, 0, yy);
+                    l[s] = dot(yy, r, n);
+                }
+                x[i] = keep;
+                assert_float_equal(dx[i], (l[0] - l[1]) / (2 * h), 2e-3 * (1 + fabs(dx[i])));
+            }
+            free(yy); free(r); free(dx); free(dg); free(db);
+            eos_tensor_free(&DY); eos_tensor_free(&DX); eos_tensor_free(&DG); eos_tensor_free(&DB);
+        }
+        eos_tensor *all[] = {&X, &G, &B, &RM, &RV, &MEAN, &IS, &Y, &RES};
+        for (size_t k = 0; k < 9; k++) eos_tensor_free(all[k]);
+        free(x); free(g); free(b); free(res); free(y); free(want); free(rm_got); free(rv_got);
+    }
+}
+
+/* ---- activations, shortcut, pooling ------------------------------------------------- */
+
+static void test_relu_add_shortcut(void **state) {
+    eos_runtime_t rt = *state;
+    size_t n = 1001;
+    float *x = rnd(n, -1, 1), *r = rnd(n, -1, 1);
+    eos_tensor X = dev(rt, x, n), Y = dev(rt, NULL, n), R = dev(rt, r, n), D = dev(rt, NULL, n);
+    EOS_ASSERT_OK(eos_relu_forward(rt, n, &X, &Y));
+    EOS_ASSERT_OK(eos_relu_backward(rt, n, &R, &Y, &D));
+    float *y = host(&Y, n), *d = host(&D, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_float_equal(y[i], x[i] > 0 ? x[i] : 0, 0);
+        assert_float_equal(d[i], x[i] > 0 ? r[i] : 0, 0);
+    }
+    EOS_ASSERT_OK(eos_add_inplace(rt, n, &X, &R));
+    free(y);
+    y = host(&X, n);
+    for (size_t i = 0; i < n; i++) assert_float_equal(y[i], x[i] + r[i], 0);
+    free(x); free(r); free(y); free(d);
+    eos_tensor_free(&X); eos_tensor_free(&Y); eos_tensor_free(&R); eos_tensor_free(&D);
+
+    /* option A: against the reference, and the backward is its exact adjoint */
+    enum { N = 2, Ci = 4, H = 6, W = 5, Co = 8 };
+    size_t nin = N * Ci * H * W, nout = N * Co * 3 * 3;
+    float *xi = rnd(nin, -1, 1), *ro = rnd(nout, -1, 1), want[N * Co * 9];
+    eos_tensor XI = dev(rt, xi, nin), YO = dev(rt, NULL, nout), RO = dev(rt, ro, nout), DXI = dev(rt, xi, nin);
+    EOS_ASSERT_OK(eos_shortcut_a_forward(rt, N, Ci, H, W, Co, &XI, &YO));
+    float *yo = host(&YO, nout);
+    eos_ref_shortcut_a(N, Ci, H, W, Co, xi, want);
+    expect_close("shortcut forward", yo, want, nout, 0, 0);
+    EOS_ASSERT_OK(eos_shortcut_a_backward(rt, N, Ci, H, W, Co, &RO, &DXI, 0));
+    float *dxi = host(&DXI, nin);
+    assert_float_equal(dot(yo, ro, nout), dot(xi, dxi, nin), 1e-5);  /* <Sx, r> = <x, S^T r> */
+    EOS_ASSERT_OK(eos_shortcut_a_backward(rt, N, Ci, H, W, Co, &RO, &DXI, 1));  /* accumulate: twice */
+    float *dxi2 = host(&DXI, nin);
+    for (size_t i = 0; i < nin; i++) assert_float_equal(dxi2[i], 2 * dxi[i], 1e-6);
+    assert_int_equal(eos_shortcut_a_forward(rt, N, Ci, H, W, Ci + 1, &XI, &YO), EOS_ERR_INVALID_ARG);
+    free(xi); free(ro); free(yo); free(dxi); free(dxi2);
+    eos_tensor_free(&XI); eos_tensor_free(&YO); eos_tensor_free(&RO); eos_tensor_free(&DXI);
+}
+
+static void test_pooling(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 3, C = 5, H = 7, W = 6 };
+    size_t n = N * C * H * W;
+    float *x = rnd(n, -1, 1), *r = rnd(N * C, -1, 1);
+    eos_tensor X = dev(rt, x, n), Y = dev(rt, NULL, N * C), R = dev(rt, r, N * C), DX = dev(rt, NULL, n);
+    EOS_ASSERT_OK(eos_avgpool_forward(rt, N, C, H * W, &X, &Y));
+    EOS_ASSERT_OK(eos_avgpool_backward(rt, N, C, H * W, &R, &DX));
+    float *y = host(&Y, N * C), *dx = host(&DX, n);
+    for (int p = 0; p < N * C; p++) {
+        double s = 0;
+        for (int k = 0; k < H * W; k++) s += x[p * H * W + k];
+        assert_float_equal(y[p], s / (H * W), 1e-6);
+        for (int k = 0; k < H * W; k++) assert_float_equal(dx[p * H * W + k], r[p] / (H * W), 1e-7);
+    }
+    free(y); free(dx);
+    eos_tensor_free(&Y); eos_tensor_free(&R);
+    /* max pool 3x3 stride 2 (overlapping windows) and 2x2 stride 2 */
+    static const int ks[2][2] = {{3, 2}, {2, 2}};
+    for (int t = 0; t < 2; t++) {
+        int K = ks[t][0], S = ks[t][1], OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+        size_t no = (size_t)N * C * OH * OW;
+        float *ro = rnd(no, -1, 1), *want = malloc(no * sizeof *want);
+        eos_tensor MY = dev(rt, NULL, no), ARG = dev(rt, NULL, no), RO = dev(rt, ro, no);
+        EOS_ASSERT_OK(eos_maxpool_forward(rt, N, C, H, W, K, S, &X, &MY, &ARG));
+        EOS_ASSERT_OK(eos_maxpool_backward(rt, N, C, H, W, K, S, &RO, &ARG, &DX));
+        float *my = host(&MY, no), *mdx = host(&DX, n);
+        eos_ref_maxpool(N, C, H, W, K, S, x, want);
+        expect_close("maxpool forward", my, want, no, 0, 0);
+        for (int k = 0; k < 8; k++) {  /* finite differences (values are distinct, so it is smooth locally) */
+            size_t i = eos_rng_below(&g_rng, (uint32_t)n);
+            float h = 1e-4f, keep = x[i];
+            x[i] = keep + h;
+            eos_ref_maxpool(N, C, H, W, K, S, x, want);
+            double lp = dot(want, ro, no);
+            x[i] = keep - h;
+            eos_ref_maxpool(N, C, H, W, K, S, x, want);
+            double lm = dot(want, ro, no);
+            x[i] = keep;
+            assert_float_equal(mdx[i], (lp - lm) / (2 * h), 1e-3);
+        }
+        free(ro); free(want); free(my); free(mdx);
+        eos_tensor_free(&MY); eos_tensor_free(&ARG); eos_tensor_free(&RO);
+    }
+    free(x); free(r);
+    eos_tensor_free(&X); eos_tensor_free(&DX);
+}
+
+/* ---- linear, loss, SGD ------------------------------------------------------------------ */
+
+static void test_linear(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 5, F = 64, K = 10 };
+    float *x = rnd(N * F, -1, 1), *w = rnd(K * F, -1, 1), *b = rnd(K, -1, 1), *r = rnd(N * K, -1, 1);
+    eos_tensor X = dev(rt, x, N * F), Wt = dev(rt, w, K * F), B = dev(rt, b, K), Y = dev(rt, NULL, N * K);
+    eos_tensor R = dev(rt, r, N * K), DX = dev(rt, NULL, N * F), DW = dev(rt, NULL, K * F), DB = dev(rt, NULL, K);
+    EOS_ASSERT_OK(eos_linear_forward(rt, N, F, K, &X, &Wt, &B, &Y));
+    EOS_ASSERT_OK(eos_linear_backward(rt, N, F, K, &X, &Wt, &R, &DX, &DW, &DB));
+    float *y = host(&Y, N * K), *dx = host(&DX, N * F), *dw = host(&DW, K * F), *db = host(&DB, K);
+    float want[N * F > K * F ? N * F : K * F];
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < K; k++) want[i * K + k] = b[k];
+    eos_ref_gemm(0, 1, N, K, F, 1.0f, x, F, w, F, 1.0f, want, K);
+    expect_close("linear forward", y, want, N * K, 1e-5, 1e-4);
+    eos_ref_gemm(1, 0, K, F, N, 1.0f, r, K, x, F, 0.0f, want, F);
+    expect_close("linear dw", dw, want, K * F, 1e-5, 1e-4);
+    eos_ref_gemm(0, 0, N, F, K, 1.0f, r, K, w, F, 0.0f, want, F);
+    expect_close("linear dx", dx, want, N * F, 1e-5, 1e-4);
+    for (int k = 0; k < K; k++) {
+        double s = 0;
+        for (int i = 0; i < N; i++) s += r[i * K + k];
+        assert_float_equal(db[k], s, 1e-5);
+    }
+    eos_tensor *all[] = {&X, &Wt, &B, &Y, &R, &DX, &DW, &DB};
+    for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
+    free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(db);
+}
+
+static void test_softmax_ce(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 6, K = 7 };
+    float *z = rnd(N * K, -3, 3);
+    z[0] = 80.0f;   /* extreme logits: exp would overflow without the max shift */
+    z[9] = -95.0f;
+    z[K * 2 + 3] = 60.0f;
+    int32_t labels[N] = {0, 1, 3, 6, 2, 0};
+    float weights[K] = {1.0f, 2.0f, 0.5f, 1.5f, 1.0f, 3.0f, 0.25f};
+    eos_tensor Z = dev(rt, z, N * K), DZ = dev(rt, NULL, N * K), LD = {0}, WD = {0}, PS = {0};
+    for (int weighted = 0; weighted < 2; weighted++) {
+        float loss, want_dz[N * K];
+        EOS_ASSERT_OK(eos_softmax_ce(rt, N, K, &Z, labels, weighted ? weights : NULL, &LD, &WD, &PS, &DZ, &loss));
+        double want = eos_ref_softmax_ce(N, K, z, labels, weighted ? weights : NULL, want_dz);
+        assert_true(isfinite(loss));
+        assert_float_equal(loss, want, 1e-5 * (1 + fabs(want)));
+        float *dz = host(&DZ, N * K);
+        expect_close("softmax_ce dz", dz, want_dz, N * K, 1e-6, 1e-4);
+        for (int t = 0; t < 8; t++) {  /* finite differences of the mean loss */
+            size_t i = eos_rng_below(&g_rng, N * K);
+            float h = 1e-3f, keep = z[i], tmp[N * K];
+            z[i] = keep + h;
+            double lp = eos_ref_softmax_ce(N, K, z, labels, weighted ? weights : NULL, tmp);
+            z[i] = keep - h;
+            double lm = eos_ref_softmax_ce(N, K, z, labels, weighted ? weights : NULL, tmp);
+            z[i] = keep;
+            assert_float_equal(dz[i], (lp - lm) / (2 * h), 1e-4);
+        }
+        free(dz);
+    }
+    int32_t bad[N] = {0, 1, 7, 0, 0, 0};
+    float loss;
+    assert_int_equal(eos_softmax_ce(rt, N, K, &Z, bad, NULL, &LD, &WD, &PS, &DZ, &loss), EOS_ERR_INVALID_ARG);
+    eos_tensor_free(&Z); eos_tensor_free(&DZ); eos_tensor_free(&LD); eos_tensor_free(&WD); eos_tensor_free(&PS);
+    free(z);
+}
+
+static void test_sgd(void **state) {
+    eos_runtime_t rt = *state;
+    size_t n = 257;
+    float *p = rnd(n, -1, 1), *g = rnd(n, -1, 1), buf[257] = {0}, want[257];
+    memcpy(want, p, sizeof want);
+    eos_tensor P = dev(rt, p, n), G = dev(rt, g, n), B = dev(rt, NULL, n);
+    for (int step = 0; step < 3; step++) {
+        float lr = 0.1f / (float)(step + 1);
+        EOS_ASSERT_OK(eos_sgd_step(rt, n, &P, &G, &B, lr, 0.9f, 2e-4f));
+        for (size_t i = 0; i < n; i++) {  /* torch.optim.SGD: d = g + wd p; buf = m buf + d; p -= lr buf */
+            float d = g[i] + 2e-4f * want[i];
+            buf[i] = step ? 0.9f * buf[i] + d : d;
+            want[i] -= lr * buf[i];
+        }
+    }
+    float *got = host(&P, n);
+    expect_close("sgd", got, want, n, 1e-6, 1e-5);
+    eos_tensor_free(&P); eos_tensor_free(&G); eos_tensor_free(&B);
+    free(p); free(g); free(got);
+}
+
+int main(void) {
+    eos_rng_seed(&g_rng, 77, 7);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_relu_add_shortcut),
+        cmocka_unit_test(test_pooling),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_softmax_ce),
+        cmocka_unit_test(test_sgd),
+    };
+    return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
+}
