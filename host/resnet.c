@@ -110,3 +110,414 @@ size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count) {
     }
     return total;
 }
+
+/* ---- the network on a device ------------------------------------------------------------ */
+
+#include "eos/layers.h"
+
+#include <math.h>
+
+/* One state-dict entry: a learnable tensor (value, grad, momentum), a BN buffer (value), or a
+ * BN step counter (count). Entries follow eos_resnet_param_specs' order: stem conv1 (0), bn1
+ * (1..5), then per block 12 entries (conv1, bn1 x5, conv2, bn2 x5), then linear.weight/.bias. */
+typedef struct {
+    eos_param_spec spec;
+    size_t numel;
+    int learnable;
+    eos_tensor value, grad, mom;
+    int64_t count;
+} entry;
+
+enum { BN_W = 0, BN_B = 1, BN_RM = 2, BN_RV = 3, BN_NBT = 4 };
+
+typedef struct {
+    eos_tensor c1, a1, c2, out, sc;  /* conv1 out, relu(bn1), conv2 out, block out, option-A shortcut */
+    eos_tensor m1, s1, m2, s2;       /* saved batch mean / invstd of bn1, bn2 (C) */
+} block_act;
+
+struct eos_resnet {
+    eos_runtime_t rt;
+    int n, cin, classes;
+    entry *e;
+    size_t ne;
+    /* activations for cap_n images of h x w */
+    int cap_n, h, w;
+    eos_tensor x, c0, a0, m0, s0, feat, logits, dlogits, dfeat;
+    block_act *b;
+    eos_tensor g[4];  /* gradient buffers, each the size of the largest activation */
+    eos_workspace ws;
+    eos_tensor labels_dev, weights_dev, per_sample;
+    int last_n;
+};
+
+int eos_resnet_blocks_per_stage(eos_resnet_t m) { return m->n; }
+int eos_resnet_classes(eos_resnet_t m) { return m->classes; }
+int eos_resnet_in_channels(eos_resnet_t m) { return m->cin; }
+
+static int block_width(int b, int n) { return 16 << (b / n); }
+static int block_stride(int b, int n) { return b > 0 && b % n == 0 ? 2 : 1; }
+static size_t block_base(int b) { return 6 + 12 * (size_t)b; }
+
+static void free_acts(eos_resnet_t m) {
+    eos_tensor *t[] = {&m->x, &m->c0, &m->a0, &m->m0, &m->s0, &m->feat, &m->logits, &m->dlogits, &m->dfeat,
+                       &m->g[0], &m->g[1], &m->g[2], &m->g[3]};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) eos_tensor_free(t[i]);
+    if (m->b)
+        for (int i = 0; i < 3 * m->n; i++) {
+            eos_tensor *u[] = {&m->b[i].c1, &m->b[i].a1, &m->b[i].c2, &m->b[i].out, &m->b[i].sc,
+                               &m->b[i].m1, &m->b[i].s1, &m->b[i].m2, &m->b[i].s2};
+            for (size_t k = 0; k < 9; k++) eos_tensor_free(u[k]);
+        }
+    m->cap_n = 0;
+}
+
+void eos_resnet_free(eos_resnet_t m) {
+    if (!m) return;
+    free_acts(m);
+    free(m->b);
+    for (size_t i = 0; i < m->ne; i++) {
+        eos_tensor_free(&m->e[i].value);
+        eos_tensor_free(&m->e[i].grad);
+        eos_tensor_free(&m->e[i].mom);
+    }
+    free(m->e);
+    eos_workspace_free(&m->ws);
+    eos_tensor_free(&m->labels_dev);
+    eos_tensor_free(&m->weights_dev);
+    eos_tensor_free(&m->per_sample);
+    free(m);
+}
+
+static eos_status alloc1(eos_runtime_t rt, eos_tensor *t, size_t n) { return eos_tensor_alloc(rt, t, 1, &n); }
+
+/* The network's tensors, uninitialised. */
+static eos_status build(eos_runtime_t rt, int n, int cin, int classes, eos_resnet_t *out) {
+    *out = NULL;
+    eos_resnet_t m = calloc(1, sizeof *m);
+    if (!m) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "resnet");
+    m->rt = rt;
+    m->n = n;
+    m->cin = cin;
+    m->classes = classes;
+    m->b = calloc((size_t)(3 * n), sizeof *m->b);
+    eos_param_spec *spec;
+    size_t ns;
+    eos_status st = m->b ? eos_resnet_param_specs(n, cin, classes, &spec, &ns) : EOS_ERR_OUT_OF_MEMORY;
+    if (st != EOS_OK) {
+        free(m->b);
+        free(m);
+        if (st == EOS_ERR_OUT_OF_MEMORY) EOS_FAIL(st, NULL, "resnet blocks");
+        return st;
+    }
+    m->e = calloc(ns, sizeof *m->e);
+    if (!m->e) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "resnet entries");
+    m->ne = m->e ? ns : 0;
+    for (size_t i = 0; st == EOS_OK && i < ns; i++) {
+        entry *e = &m->e[i];
+        e->spec = spec[i];
+        e->numel = 1;
+        for (int d = 0; d < spec[i].ndim; d++) e->numel *= (size_t)spec[i].shape[d];
+        if (spec[i].dtype == EOS_DTYPE_I64) continue;
+        const char *dot = strrchr(spec[i].name, '.');
+        e->learnable = !strcmp(dot, ".weight") || !strcmp(dot, ".bias");
+        st = alloc1(rt, &e->value, e->numel);
+        if (st == EOS_OK && e->learnable) st = alloc1(rt, &e->grad, e->numel);
+        if (st == EOS_OK && e->learnable) st = alloc1(rt, &e->mom, e->numel);
+        if (st == EOS_OK && e->learnable) st = eos_tensor_fill(&e->mom, 0.0f);
+        if (st == EOS_OK && e->learnable) st = eos_tensor_fill(&e->grad, 0.0f);
+    }
+    free(spec);
+    if (st != EOS_OK) {
+        eos_resnet_free(m);
+        return st;
+    }
+    *out = m;
+    return EOS_OK;
+}
+
+static entry *find(eos_resnet_t m, const char *name) {
+    for (size_t i = 0; i < m->ne; i++)
+        if (!strcmp(m->e[i].spec.name, name)) return &m->e[i];
+    return NULL;
+}
+
+eos_status eos_resnet_create(eos_runtime_t rt, int n, int cin, int classes, uint64_t seed, eos_resnet_t *out) {
+    EOS_TRY(build(rt, n, cin, classes, out));
+    eos_resnet_t m = *out;
+    eos_rng r;
+    eos_rng_seed(&r, seed, 0x494e4954);  /* "INIT" */
+    eos_status st = EOS_OK;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++) {
+        entry *e = &m->e[i];
+        if (e->spec.dtype == EOS_DTYPE_I64) continue;
+        const char *name = e->spec.name, *dot = strrchr(name, '.');
+        int is_bn = strstr(name, "bn") != NULL;
+        if (is_bn) {  /* gamma 1, beta 0, running mean 0, running var 1 (PyTorch) */
+            float v = !strcmp(dot, ".weight") || !strcmp(dot, ".running_var") ? 1.0f : 0.0f;
+            st = eos_tensor_fill(&e->value, v);
+            continue;
+        }
+        float *h = malloc(e->numel * sizeof *h);
+        if (!h) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "init"); break; }
+        int64_t fan_in = e->spec.ndim == 4 ? e->spec.shape[1] * e->spec.shape[2] * e->spec.shape[3] : 64;
+        if (!strcmp(dot, ".weight")) {  /* Kaiming normal, fan_in, gain sqrt(2) */
+            float sd = (float)sqrt(2.0 / (double)fan_in);
+            for (size_t k = 0; k < e->numel; k++) h[k] = sd * eos_rng_normal(&r);
+        } else {  /* nn.Linear's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+            float bound = 1.0f / sqrtf((float)fan_in);
+            for (size_t k = 0; k < e->numel; k++) h[k] = bound * (2.0f * eos_rng_uniform(&r) - 1.0f);
+        }
+        st = eos_tensor_upload(&e->value, h, e->numel);
+        free(h);
+    }
+    if (st != EOS_OK) {
+        eos_resnet_free(m);
+        *out = NULL;
+    }
+    return st;
+}
+
+eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out) {
+    *out = NULL;
+    eos_safetensors f;
+    EOS_TRY(eos_safetensors_read(path, &f));
+    const eos_named_tensor *w0 = eos_safetensors_find(&f, "conv1.weight"), *lw = eos_safetensors_find(&f, "linear.weight");
+    int n = 0;
+    for (;; n++) {
+        char name[64];
+        snprintf(name, sizeof name, "layer1.%d.conv1.weight", n);
+        if (!eos_safetensors_find(&f, name)) break;
+    }
+    if (!w0 || !lw || w0->ndim != 4 || lw->ndim != 2 || n == 0) {
+        eos_safetensors_free(&f);
+        EOS_FAIL(EOS_ERR_FORMAT, "a ResNet-s model has conv1.weight, layer1.0.conv1.weight, ... and linear.weight",
+                 "%s is not a ResNet-s model (%s)", path,
+                 !w0 ? "no conv1.weight" : !lw ? "no linear.weight" : n == 0 ? "no layer1.0.conv1.weight" : "bad shapes");
+    }
+    int cin = (int)w0->shape[1], classes = (int)lw->shape[0];
+    eos_param_spec *spec;
+    size_t ns;
+    eos_status st = eos_resnet_param_specs(n, cin, classes, &spec, &ns);
+    if (st == EOS_OK) {
+        st = eos_safetensors_check(&f, spec, ns, path);
+        free(spec);
+    }
+    if (st == EOS_OK) st = build(rt, n, cin, classes, out);
+    for (size_t i = 0; st == EOS_OK && i < (*out)->ne; i++) {
+        entry *e = &(*out)->e[i];
+        const eos_named_tensor *t = eos_safetensors_find(&f, e->spec.name);
+        if (e->spec.dtype == EOS_DTYPE_I64) e->count = *(const int64_t *)t->data;
+        else st = eos_tensor_upload(&e->value, t->data, e->numel);
+    }
+    eos_safetensors_free(&f);
+    if (st != EOS_OK && *out) {
+        eos_resnet_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+eos_status eos_resnet_save(eos_resnet_t m, const char *path) {
+    eos_named_tensor *t = calloc(m->ne, sizeof *t);
+    if (!t) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "saving %s", path);
+    eos_status st = EOS_OK;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++) {
+        entry *e = &m->e[i];
+        snprintf(t[i].name, sizeof t[i].name, "%s", e->spec.name);
+        t[i].dtype = e->spec.dtype;
+        t[i].ndim = e->spec.ndim;
+        for (int d = 0; d < e->spec.ndim; d++) t[i].shape[d] = e->spec.shape[d];
+        if (e->spec.dtype == EOS_DTYPE_I64) {
+            t[i].data = &e->count;
+            continue;
+        }
+        t[i].data = malloc(e->numel * sizeof(float));
+        st = t[i].data ? eos_tensor_download(&e->value, t[i].data, e->numel)
+                       : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "saving %s", path);
+    }
+    if (st == EOS_OK) st = eos_safetensors_write(path, t, m->ne);
+    for (size_t i = 0; i < m->ne; i++)
+        if (m->e[i].spec.dtype != EOS_DTYPE_I64) free(t[i].data);
+    free(t);
+    return st;
+}
+
+eos_status eos_resnet_get(eos_resnet_t m, const char *name, int grad, float *host, size_t n) {
+    entry *e = find(m, name);
+    if (!e) EOS_FAIL(EOS_ERR_NOT_FOUND, NULL, "the network has no tensor '%s'", name);
+    if (e->spec.dtype == EOS_DTYPE_I64) {
+        if (n != 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s is a scalar", name);
+        host[0] = (float)e->count;
+        return EOS_OK;
+    }
+    if (grad && !e->learnable) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s has no gradient", name);
+    return eos_tensor_download(grad ? &e->grad : &e->value, host, n);
+}
+
+eos_status eos_resnet_set(eos_resnet_t m, const char *name, const float *host, size_t n) {
+    entry *e = find(m, name);
+    if (!e || e->spec.dtype == EOS_DTYPE_I64) EOS_FAIL(EOS_ERR_NOT_FOUND, NULL, "the network has no float tensor '%s'", name);
+    return eos_tensor_upload(&e->value, host, n);
+}
+
+/* Activations for N images of h x w (kept when they already fit). */
+static eos_status ensure_acts(eos_resnet_t m, int N, int h, int w) {
+    if (m->cap_n >= N && m->h == h && m->w == w) return EOS_OK;
+    free_acts(m);
+    eos_runtime_t rt = m->rt;
+    size_t big = (size_t)N * 16 * h * w;
+    EOS_TRY(alloc1(rt, &m->x, (size_t)N * m->cin * h * w));
+    EOS_TRY(alloc1(rt, &m->c0, big));
+    EOS_TRY(alloc1(rt, &m->a0, big));
+    EOS_TRY(alloc1(rt, &m->m0, 16));
+    EOS_TRY(alloc1(rt, &m->s0, 16));
+    int H = h, W = w;
+    for (int b = 0; b < 3 * m->n; b++) {
+        int C = block_width(b, m->n), s = block_stride(b, m->n);
+        int OH = (H + 2 - 3) / s + 1, OW = (W + 2 - 3) / s + 1;
+        size_t sz = (size_t)N * C * OH * OW;
+        block_act *a = &m->b[b];
+        EOS_TRY(alloc1(rt, &a->c1, sz));
+        EOS_TRY(alloc1(rt, &a->a1, sz));
+        EOS_TRY(alloc1(rt, &a->c2, sz));
+        EOS_TRY(alloc1(rt, &a->out, sz));
+        if (s != 1 || (b > 0 && C != block_width(b - 1, m->n))) EOS_TRY(alloc1(rt, &a->sc, sz));
+        EOS_TRY(alloc1(rt, &a->m1, (size_t)C));
+        EOS_TRY(alloc1(rt, &a->s1, (size_t)C));
+        EOS_TRY(alloc1(rt, &a->m2, (size_t)C));
+        EOS_TRY(alloc1(rt, &a->s2, (size_t)C));
+        H = OH;
+        W = OW;
+    }
+    EOS_TRY(alloc1(rt, &m->feat, (size_t)N * 64));
+    EOS_TRY(alloc1(rt, &m->dfeat, (size_t)N * 64));
+    EOS_TRY(alloc1(rt, &m->logits, (size_t)N * m->classes));
+    EOS_TRY(alloc1(rt, &m->dlogits, (size_t)N * m->classes));
+    for (int i = 0; i < 4; i++) EOS_TRY(alloc1(rt, &m->g[i], big));
+    m->cap_n = N;
+    m->h = h;
+    m->w = w;
+    return EOS_OK;
+}
+
+static const float k_bn_momentum = 0.1f, k_bn_eps = 1e-5f;
+
+/* bn entry base -> (gamma, beta, running mean, running var) tensors */
+#define BN_ARGS(m, base) &(m)->e[(base) + BN_W].value, &(m)->e[(base) + BN_B].value, &(m)->e[(base) + BN_RM].value, &(m)->e[(base) + BN_RV].value
+
+static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int C, int HW, const eos_tensor *x,
+                             eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res, eos_tensor *y) {
+    if (train) {
+        m->e[base + BN_NBT].count++;
+        return eos_batchnorm_forward_train(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_momentum,
+                                           k_bn_eps, y);
+    }
+    return eos_batchnorm_forward_eval(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_eps, y);
+}
+
+eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, const float *x) {
+    if (N < 1 || h < 1 || w < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet forward: N=%d h=%d w=%d", N, h, w);
+    EOS_TRY(ensure_acts(m, N, h, w));
+    eos_runtime_t rt = m->rt;
+    size_t nx = (size_t)N * m->cin * h * w;
+    EOS_CL_CHECK(clEnqueueWriteBuffer(eos_runtime_queue(rt), m->x.buf, CL_FALSE, 0, nx * sizeof(float), x, 0, NULL, NULL),
+                 "uploading a batch of %d images", N);
+    eos_conv_shape cs = {N, m->cin, h, w, 16, 3, 1, 1};
+    EOS_TRY(eos_conv2d_forward(rt, &cs, &m->x, &m->e[0].value, NULL, &m->c0, &m->ws));
+    EOS_TRY(bn_forward(m, train, 1, N, 16, h * w, &m->c0, &m->m0, &m->s0, NULL, &m->a0));
+    const eos_tensor *in = &m->a0;
+    int H = h, W = w, Cin = 16;
+    for (int b = 0; b < 3 * m->n; b++) {
+        int C = block_width(b, m->n), s = block_stride(b, m->n);
+        int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1;
+        block_act *a = &m->b[b];
+        size_t base = block_base(b);
+        eos_conv_shape c1 = {N, Cin, H, W, C, 3, s, 1}, c2 = {N, C, OH, OW, C, 3, 1, 1};
+        EOS_TRY(eos_conv2d_forward(rt, &c1, in, &m->e[base].value, NULL, &a->c1, &m->ws));
+        EOS_TRY(bn_forward(m, train, base + 1, N, C, OH * OW, &a->c1, &a->m1, &a->s1, NULL, &a->a1));
+        EOS_TRY(eos_conv2d_forward(rt, &c2, &a->a1, &m->e[base + 6].value, NULL, &a->c2, &m->ws));
+        const eos_tensor *sc = in;
+        if (a->sc.buf) {
+            EOS_TRY(eos_shortcut_a_forward(rt, N, Cin, H, W, C, in, &a->sc));
+            sc = &a->sc;
+        }
+        EOS_TRY(bn_forward(m, train, base + 7, N, C, OH * OW, &a->c2, &a->m2, &a->s2, sc, &a->out));
+        in = &a->out;
+        H = OH;
+        W = OW;
+        Cin = C;
+    }
+    EOS_TRY(eos_avgpool_forward(rt, N, 64, H * W, in, &m->feat));
+    size_t lw = m->ne - 2;
+    EOS_TRY(eos_linear_forward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->e[lw + 1].value, &m->logits));
+    m->last_n = N;
+    return EOS_OK;
+}
+
+eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *features) {
+    if (N > m->last_n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet outputs: asked for %d, the last forward had %d", N, m->last_n);
+    cl_command_queue q = eos_runtime_queue(m->rt);
+    if (logits)
+        EOS_CL_CHECK(clEnqueueReadBuffer(q, m->logits.buf, CL_TRUE, 0, (size_t)N * m->classes * sizeof(float), logits, 0,
+                                         NULL, NULL), "reading logits");
+    if (features)
+        EOS_CL_CHECK(clEnqueueReadBuffer(q, m->feat.buf, CL_TRUE, 0, (size_t)N * 64 * sizeof(float), features, 0, NULL,
+                                         NULL), "reading features");
+    return EOS_OK;
+}
+
+eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss) {
+    if (N != m->last_n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet backward for %d images after a forward of %d", N, m->last_n);
+    eos_runtime_t rt = m->rt;
+    EOS_TRY(eos_softmax_ce(rt, N, m->classes, &m->logits, labels, class_weights, &m->labels_dev, &m->weights_dev,
+                           &m->per_sample, &m->dlogits, loss));
+    size_t lw = m->ne - 2;
+    EOS_TRY(eos_linear_backward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->dlogits, &m->dfeat,
+                                &m->e[lw].grad, &m->e[lw + 1].grad));
+    /* spatial size at the end */
+    int hs[64], ws_[64], H = m->h, W = m->w;
+    for (int b = 0; b < 3 * m->n; b++) {
+        hs[b] = H;
+        ws_[b] = W;
+        int s = block_stride(b, m->n);
+        H = (H - 1) / s + 1;
+        W = (W - 1) / s + 1;
+    }
+    eos_tensor *G = &m->g[0], *T1 = &m->g[1], *T2 = &m->g[2], *T3 = &m->g[3];
+    EOS_TRY(eos_avgpool_backward(rt, N, 64, H * W, &m->dfeat, G));
+    for (int b = 3 * m->n - 1; b >= 0; b--) {
+        int C = block_width(b, m->n), s = block_stride(b, m->n), Cin = b ? block_width(b - 1, m->n) : 16;
+        int Hi = hs[b], Wi = ws_[b], OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
+        size_t sz = (size_t)N * C * OH * OW, base = block_base(b);
+        block_act *a = &m->b[b];
+        const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;
+        EOS_TRY(eos_relu_backward(rt, sz, G, &a->out, G));
+        EOS_TRY(eos_batchnorm_backward(rt, N, C, OH * OW, G, &a->c2, &a->m2, &a->s2, &m->e[base + 7].value, T1,
+                                       &m->e[base + 7].grad, &m->e[base + 8].grad));
+        eos_conv_shape c2 = {N, C, OH, OW, C, 3, 1, 1}, c1 = {N, Cin, Hi, Wi, C, 3, s, 1};
+        EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL, &m->ws));
+        EOS_TRY(eos_relu_backward(rt, sz, T2, &a->a1, T2));
+        EOS_TRY(eos_batchnorm_backward(rt, N, C, OH * OW, T2, &a->c1, &a->m1, &a->s1, &m->e[base + 1].value, T1,
+                                       &m->e[base + 1].grad, &m->e[base + 2].grad));
+        EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
+        if (a->sc.buf) EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
+        else EOS_TRY(eos_add_inplace(rt, sz, T3, G));
+        eos_tensor *t = G;  /* T3 now holds d(block input) */
+        G = T3;
+        T3 = t;
+    }
+    size_t sz0 = (size_t)N * 16 * m->h * m->w;
+    EOS_TRY(eos_relu_backward(rt, sz0, G, &m->a0, G));
+    EOS_TRY(eos_batchnorm_backward(rt, N, 16, m->h * m->w, G, &m->c0, &m->m0, &m->s0, &m->e[1].value, T1,
+                                   &m->e[1].grad, &m->e[2].grad));
+    eos_conv_shape cs = {N, m->cin, m->h, m->w, 16, 3, 1, 1};
+    return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
+}
+
+eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float weight_decay) {
+    for (size_t i = 0; i < m->ne; i++)
+        if (m->e[i].learnable)
+            EOS_TRY(eos_sgd_step(m->rt, m->e[i].numel, &m->e[i].value, &m->e[i].grad, &m->e[i].mom, lr, momentum,
+                                 weight_decay));
+    return EOS_OK;
+}

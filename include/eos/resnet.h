@@ -5,6 +5,7 @@
 #define EOS_RESNET_H
 
 #include "eos/checkpoint.h"
+#include "eos/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,6 +23,44 @@ eos_status eos_resnet_param_specs(int blocks_per_stage, int in_channels, int cla
 
 /* Learnable parameters (conv and linear weights, linear bias, BN weight and bias). */
 size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count);
+
+/* ---- the network on a device ------------------------------------------------------------
+ * Usage:
+ *     eos_resnet_t m;
+ *     eos_resnet_create(rt, 5, 3, 10, seed, &m);             // resnet32, Kaiming-normal init
+ *     eos_resnet_forward(m, 1, N, H, W, x);                  // training mode, x (N, C, H, W) on the host
+ *     eos_resnet_backward(m, N, labels, NULL, &loss);        // softmax CE, gradients of every parameter
+ *     eos_resnet_sgd_step(m, lr, 0.9f, 2e-4f);
+ *     eos_resnet_save(m, "model.safetensors");
+ * Activations are kept on the device for the largest batch seen and reused. */
+
+typedef struct eos_resnet *eos_resnet_t;
+
+eos_status eos_resnet_create(eos_runtime_t rt, int blocks_per_stage, int in_channels, int classes, uint64_t seed,
+                             eos_resnet_t *out);
+/* Load a safetensors file with PyTorch's names; the architecture (blocks, input channels,
+ * classes) is read from the file, and every name and shape is checked before any is used. */
+eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out);
+eos_status eos_resnet_save(eos_resnet_t m, const char *path);
+void eos_resnet_free(eos_resnet_t m);
+
+int eos_resnet_blocks_per_stage(eos_resnet_t m);
+int eos_resnet_classes(eos_resnet_t m);
+int eos_resnet_in_channels(eos_resnet_t m);
+#define EOS_RESNET_FEATURES 64
+
+/* Forward x (N, C, H, W); train selects batch statistics (and updates the running ones). */
+eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int H, int W, const float *x);
+/* After a forward: logits (N, classes) and/or features (N, 64), either may be NULL. */
+eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *features);
+/* After a training forward: softmax cross-entropy against labels (N) with optional class
+ * weights (classes), mean loss in *loss, and the gradient of every parameter. */
+eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss);
+eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float weight_decay);
+
+/* A state-dict tensor by PyTorch name: its value, or (grad = 1) its gradient, into host (n). */
+eos_status eos_resnet_get(eos_resnet_t m, const char *name, int grad, float *host, size_t n);
+eos_status eos_resnet_set(eos_resnet_t m, const char *name, const float *host, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,200 @@
+/* ResNet-s pinned to PyTorch (tests/golden/make_resnet_golden.py): a ResNet-8 on a fixed batch
+ * of 8 images: logits, loss, every parameter gradient and the BN running statistics after one
+ * training step, the losses of 5 SGD steps and two weights after them, and the evaluation
+ * logits of a PyTorch-made model. Plus save/load round trips and the initialisation. */
+#include "test_common.h"
+#include "ref/gemm_ref.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    char name[128];
+    int ndim;
+    uint32_t dims[8];
+    size_t numel;
+    float *data;
+} golden;
+
+static golden *g_gold;
+static size_t g_ngold;
+
+static void load_golden(void) {
+    FILE *f = fopen(EOS_GOLDEN_DIR "/resnet8_golden.bin", "rb");
+    if (!f) fail_msg("cannot open %s", EOS_GOLDEN_DIR "/resnet8_golden.bin");
+    char magic[8];
+    uint32_t hdr[2];
+    assert_int_equal(fread(magic, 1, 8, f), 8);
+    assert_memory_equal(magic, "EOSGOLD1", 8);
+    assert_int_equal(fread(hdr, 4, 2, f), 2);
+    assert_int_equal(hdr[0], 1);
+    g_ngold = hdr[1];
+    g_gold = calloc(g_ngold, sizeof *g_gold);
+    for (size_t i = 0; i < g_ngold; i++) {
+        uint32_t len, nd;
+        assert_int_equal(fread(&len, 4, 1, f), 1);
+        assert_true(len < sizeof g_gold[i].name);
+        assert_int_equal(fread(g_gold[i].name, 1, len, f), len);
+        assert_int_equal(fread(&nd, 4, 1, f), 1);
+        g_gold[i].ndim = (int)nd;
+        assert_int_equal(fread(g_gold[i].dims, 4, nd, f), nd);
+        g_gold[i].numel = 1;
+        for (uint32_t d = 0; d < nd; d++) g_gold[i].numel *= g_gold[i].dims[d];
+        g_gold[i].data = malloc(g_gold[i].numel * sizeof(float));
+        assert_int_equal(fread(g_gold[i].data, 4, g_gold[i].numel, f), g_gold[i].numel);
+    }
+    fclose(f);
+}
+
+static const golden *gold(const char *name) {
+    for (size_t i = 0; i < g_ngold; i++)
+        if (!strcmp(g_gold[i].name, name)) return &g_gold[i];
+    fail_msg("golden tensor %s missing", name);
+    return NULL;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n, double atol, double rtol) {
+    size_t worst;
+    double v = eos_ref_max_violation(got, want, n, atol, rtol, &worst);
+    if (v > 1.0) fail_msg("%s: element %zu got %.7g, PyTorch %.7g (%.2fx tolerance)", what, worst, got[worst], want[worst], v);
+}
+
+static double max_abs(const float *v, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
+    return m;
+}
+
+static void test_one_step_matches_pytorch(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_init.safetensors", &m));
+    assert_int_equal(eos_resnet_blocks_per_stage(m), 1);
+    assert_int_equal(eos_resnet_classes(m), 10);
+    const golden *x = gold("input"), *yl = gold("labels");
+    int32_t labels[8];
+    for (int i = 0; i < 8; i++) labels[i] = (int32_t)yl->data[i];
+    EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 32, 32, x->data));
+    float logits[80], loss;
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, logits, NULL));
+    /* tolerances: float32 through 8 layers; PyTorch and CLBlast sum in different orders. The
+     * golden batch keeps every ReLU input >= 5e-6 from zero, so both sides agree on every mask. */
+    expect_close("logits", logits, gold("logits")->data, 80, 1e-4, 1e-4);
+    EOS_ASSERT_OK(eos_resnet_backward(m, 8, labels, NULL, &loss));
+    assert_float_equal(loss, gold("loss")->data[0], 1e-5);
+    size_t checked = 0;
+    for (size_t i = 0; i < g_ngold; i++) {
+        const golden *g = &g_gold[i];
+        int is_grad = !strncmp(g->name, "grad.", 5), is_state = !strncmp(g->name, "state.", 6);
+        if (!is_grad && !is_state) continue;
+        float *got = malloc(g->numel * sizeof *got);
+        EOS_ASSERT_OK(eos_resnet_get(m, g->name + (is_grad ? 5 : 6), is_grad, got, g->numel));
+        /* gradients: relative to the tensor's largest entry (small entries are cancellation noise) */
+        double atol = is_grad ? 2e-4 * max_abs(g->data, g->numel) + 1e-7 : 1e-5;
+        expect_close(g->name, got, g->data, g->numel, atol, 1e-3);
+        free(got);
+        checked++;
+    }
+    assert_int_equal(checked, 23 + 14);  /* 23 learnable tensors, running mean and var of 7 BNs */
+    float nbt;
+    EOS_ASSERT_OK(eos_resnet_get(m, "layer2.0.bn2.num_batches_tracked", 0, &nbt, 1));
+    assert_float_equal(nbt, 1.0f, 0);
+
+    /* 5 SGD steps on the same batch (the first one uses the gradients above) */
+    const golden *l5 = gold("losses5");
+    float losses[5] = {loss};
+    EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
+    for (int s = 1; s < 5; s++) {
+        EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 32, 32, x->data));
+        EOS_ASSERT_OK(eos_resnet_backward(m, 8, labels, NULL, &losses[s]));
+        EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
+    }
+    expect_close("losses of 5 SGD steps", losses, l5->data, 5, 1e-4, 2e-3);
+    const char *after[] = {"linear.weight", "conv1.weight"};
+    for (int k = 0; k < 2; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "after5.%s", after[k]);
+        const golden *g = gold(key);
+        float *got = malloc(g->numel * sizeof *got);
+        EOS_ASSERT_OK(eos_resnet_get(m, after[k], 0, got, g->numel));
+        expect_close(key, got, g->data, g->numel, 1e-4 * max_abs(g->data, g->numel), 1e-3);
+        free(got);
+    }
+    eos_resnet_free(m);
+}
+
+static void test_pytorch_model_predictions(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 32, 32, gold("input")->data));
+    float logits[80];
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, logits, NULL));
+    const float *want = gold("eval_logits")->data;
+    expect_close("eval logits", logits, want, 80, 1e-4, 1e-4);
+    for (int i = 0; i < 8; i++) {  /* the same predicted class */
+        int a = 0, b = 0;
+        for (int c = 1; c < 10; c++) {
+            if (logits[i * 10 + c] > logits[i * 10 + a]) a = c;
+            if (want[i * 10 + c] > want[i * 10 + b]) b = c;
+        }
+        assert_int_equal(a, b);
+    }
+    /* evaluation does not move the running statistics */
+    float nbt;
+    EOS_ASSERT_OK(eos_resnet_get(m, "bn1.num_batches_tracked", 0, &nbt, 1));
+    assert_float_equal(nbt, 7.0f, 0);
+    eos_resnet_free(m);
+}
+
+static void test_save_load_and_init(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m, back;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 2, 3, 7, 42, &m));  /* resnet14, 7 classes */
+    /* Kaiming normal: std sqrt(2 / fan_in) */
+    float w[32 * 32 * 9];
+    EOS_ASSERT_OK(eos_resnet_get(m, "layer2.1.conv2.weight", 0, w, 32 * 32 * 9));
+    double s = 0, s2 = 0;
+    for (int i = 0; i < 32 * 32 * 9; i++) { s += w[i]; s2 += (double)w[i] * w[i]; }
+    double sd = sqrt(s2 / (32 * 32 * 9) - pow(s / (32 * 32 * 9), 2));
+    assert_float_equal(sd, sqrt(2.0 / (32 * 9)), 0.03 * sqrt(2.0 / (32 * 9)));
+    float gamma[16];
+    EOS_ASSERT_OK(eos_resnet_get(m, "layer1.0.bn1.weight", 0, gamma, 16));
+    for (int i = 0; i < 16; i++) assert_float_equal(gamma[i], 1.0f, 0);
+
+    const char *base = getenv("EOS_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/resnet14_roundtrip.safetensors", base && base[0] ? base : "/tmp");
+    EOS_ASSERT_OK(eos_resnet_save(m, path));
+    EOS_ASSERT_OK(eos_resnet_load(rt, path, &back));
+    assert_int_equal(eos_resnet_blocks_per_stage(back), 2);
+    assert_int_equal(eos_resnet_classes(back), 7);
+    eos_rng r;
+    eos_rng_seed(&r, 1, 2);
+    float x[4 * 3 * 16 * 16], la[28], lb[28];
+    test_fill_uniform(&r, x, sizeof x / sizeof x[0], -1, 1);
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 4, 16, 16, x));
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 4, la, NULL));
+    EOS_ASSERT_OK(eos_resnet_forward(back, 0, 4, 16, 16, x));
+    EOS_ASSERT_OK(eos_resnet_outputs(back, 4, lb, NULL));
+    assert_memory_equal(la, lb, sizeof la);
+    eos_resnet_free(back);
+    eos_resnet_free(m);
+    /* a file of another network is refused, naming what is wrong */
+    eos_resnet_t bad;
+    assert_int_equal(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.txt", &bad), EOS_ERR_FORMAT);
+    assert_null(bad);
+}
+
+int main(void) {
+    load_golden();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_step_matches_pytorch),
+        cmocka_unit_test(test_pytorch_model_predictions),
+        cmocka_unit_test(test_save_load_and_init),
+    };
+    int rc = cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
+    for (size_t i = 0; i < g_ngold; i++) free(g_gold[i].data);
+    free(g_gold);
+    return rc;
+}
