@@ -106,10 +106,17 @@ eos_status eos_gemm(eos_runtime_t rt, eos_transpose ta, eos_transpose tb, size_t
                     eos_tensor *C, size_t off_c, size_t ldc) {
     if (M == 0 || N == 0) return EOS_OK;
     EOS_TRY(gemm_check(rt, ta, tb, M, N, K, A, off_a, lda, 0, B, off_b, ldb, 0, C, off_c, ldc, 0, 1));
+    int prof = getenv("EOS_PROFILE") != NULL;
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha,
                                        A->buf, off_a, lda, B->buf, off_b, ldb, beta, C->buf, off_c, ldc,
                                        &rt->queue, NULL);
+    if (prof) {
+        clFinish(rt->queue);
+        static const char *names[4] = {"gemm NN (CLBlast)", "gemm NT (CLBlast)", "gemm TN (CLBlast)", "gemm TT (CLBlast)"};
+        eos__profile_add(names[(ta ? 2 : 0) + (tb ? 1 : 0)], eos__now() - t0);
+    }
     return clblast_status(s, "CLBlastSgemm", M, N, K);
 }
 
@@ -123,9 +130,15 @@ eos_status eos_gemm_batched(eos_runtime_t rt, eos_transpose ta, eos_transpose tb
     if (batch > 1 && stride_c < (M - 1) * ldc + N)
         EOS_FAIL(EOS_ERR_INVALID_ARG, "stride_c must be at least (M - 1) * ldc + N",
                  "gemm_batched: output matrices overlap (stride_c %zu, M %zu, N %zu, ldc %zu)", stride_c, M, N, ldc);
+    int prof = getenv("EOS_PROFILE") != NULL;
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
         tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A->buf, off_a, lda, stride_a,
         B->buf, off_b, ldb, stride_b, beta, C->buf, off_c, ldc, stride_c, batch, &rt->queue, NULL);
+    if (prof) {
+        clFinish(rt->queue);
+        eos__profile_add("gemm batched (CLBlast)", eos__now() - t0);
+    }
     return clblast_status(s, "CLBlastSgemmStridedBatched", M, N, K);
 }

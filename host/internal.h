@@ -123,6 +123,9 @@ eos_status eos__atomic_open(eos__atomic_file *a, const char *path);
 eos_status eos__atomic_commit(eos__atomic_file *a);
 void eos__atomic_abort(eos__atomic_file *a);
 
+/* EOS_PROFILE=1 bookkeeping (host/runtime.c): add wall seconds to a named row. */
+void eos__profile_add(const char *name, double seconds);
+
 /* Monotonic wall clock in seconds. */
 double eos__now(void);
 

@@ -151,6 +151,7 @@ struct eos_resnet {
 };
 
 int eos_resnet_blocks_per_stage(eos_resnet_t m) { return m->n; }
+eos_runtime_t eos_resnet_runtime(eos_resnet_t m) { return m->rt; }
 int eos_resnet_classes(eos_resnet_t m) { return m->classes; }
 int eos_resnet_in_channels(eos_resnet_t m) { return m->cin; }
 

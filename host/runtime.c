@@ -467,6 +467,41 @@ eos_status eos_runtime_build_all(eos_runtime_t rt) {
     return EOS_OK;
 }
 
+/* EOS_PROFILE=1: wait for every kernel and add its wall time to a table printed to stderr at
+ * exit, a quick way to see where a step goes (the benchmarks do it properly). */
+#define PROF_MAX 64
+static struct { const char *name; double seconds; long calls; } g_prof[PROF_MAX];
+static int g_prof_n = -1;
+
+static void prof_report(void) {
+    double total = 0;
+    for (int i = 0; i < g_prof_n; i++) total += g_prof[i].seconds;
+    fprintf(stderr, "EOS_PROFILE: %.3f s in kernels\n", total);
+    for (int i = 0; i < g_prof_n; i++)
+        fprintf(stderr, "  %-28s %8.3f s %5.1f%% %8ld calls\n", g_prof[i].name, g_prof[i].seconds,
+                100 * g_prof[i].seconds / (total > 0 ? total : 1), g_prof[i].calls);
+}
+
+static int prof_on(void) {
+    if (g_prof_n < 0) {
+        g_prof_n = 0;
+        if (getenv("EOS_PROFILE") && getenv("EOS_PROFILE")[0] == '1') atexit(prof_report);
+        else g_prof_n = -2;
+    }
+    return g_prof_n >= 0;
+}
+
+void eos__profile_add(const char *name, double seconds) {
+    int i = 0;
+    while (i < g_prof_n && strcmp(g_prof[i].name, name)) i++;
+    if (i == g_prof_n) {
+        if (g_prof_n == PROF_MAX) return;
+        g_prof[g_prof_n++].name = name;
+    }
+    g_prof[i].seconds += seconds;
+    g_prof[i].calls++;
+}
+
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what) {
     if (n == 0) return EOS_OK;
     size_t global = n, local = 0;
@@ -476,8 +511,14 @@ eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *w
         local = kwg ? (kwg < 256 ? kwg : 256) : 64;
         global = (n + local - 1) / local * local;
     }
+    int prof = prof_on();
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL),
                  "launching %s over %zu items on %s", what, n, rt->dev.name);
+    if (prof) {
+        clFinish(rt->queue);
+        eos__profile_add(what, eos__now() - t0);
+    }
     return EOS_OK;
 }
 
@@ -526,7 +567,13 @@ eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *ke
     EOS_TRY(set_args(k, kernel, args, nargs));
     size_t local = reduce_local(rt, k), global = groups * local;
     EOS_CL_CHECK(clSetKernelArg(k, (cl_uint)nargs, local * sizeof(float), NULL), "%s: local scratch", kernel);
+    int prof = prof_on();
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
                  "launching %s over %zu groups of %zu on %s", kernel, groups, local, rt->dev.name);
+    if (prof) {
+        clFinish(rt->queue);
+        eos__profile_add(kernel, eos__now() - t0);
+    }
     return EOS_OK;
 }

@@ -23,6 +23,15 @@ int cmd_cache(int argc, char **argv);
 void usage_cache(FILE *out);
 int cmd_dataset(int argc, char **argv);
 void usage_dataset(FILE *out);
+int cmd_train(int argc, char **argv);
+void usage_train(FILE *out);
+int cmd_evaluate(int argc, char **argv);
+void usage_evaluate(FILE *out);
+
+/* mkdir -p; prints why on failure (returns -1) */
+int cli_mkdirs(const char *dir);
+/* The metrics table: ACC, BAC, GM, FM, then per-class recall */
+void cli_print_metrics(const eos_metrics *m, const char (*names)[64]);
 
 /* Print the last library error under a one-line context ("eos check: opening the device")
  * and return the exit code 1. */

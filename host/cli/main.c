@@ -11,6 +11,8 @@ static const cli_command k_commands[] = {
     {"check", "build every kernel and check them and the GEMM against plain-C references", cmd_check, usage_check},
     {"cache", "show or clear the kernel cache", cmd_cache, usage_cache},
     {"dataset", "describe a dataset and its long-tailed subset", cmd_dataset, usage_dataset},
+    {"train", "phase 1: train a CIFAR ResNet on (long-tailed) data", cmd_train, usage_train},
+    {"evaluate", "metrics of a model on a dataset's test split", cmd_evaluate, usage_evaluate},
 };
 #define NCOMMANDS (sizeof k_commands / sizeof k_commands[0])
 

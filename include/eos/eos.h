@@ -15,5 +15,7 @@
 #include "eos/resnet.h"
 #include "eos/embeddings.h"
 #include "eos/layers.h"
+#include "eos/metrics.h"
+#include "eos/train.h"
 
 #endif /* EOS_EOS_H */

@@ -45,6 +45,7 @@ eos_status eos_resnet_save(eos_resnet_t m, const char *path);
 void eos_resnet_free(eos_resnet_t m);
 
 int eos_resnet_blocks_per_stage(eos_resnet_t m);
+eos_runtime_t eos_resnet_runtime(eos_resnet_t m);
 int eos_resnet_classes(eos_resnet_t m);
 int eos_resnet_in_channels(eos_resnet_t m);
 #define EOS_RESNET_FEATURES 64

@@ -1,0 +1,37 @@
+/* Imbalance metrics on a labelled set (GUIDE section 5): ACC; BAC = mean per-class recall;
+ * GM = mean over classes of sqrt(sensitivity * specificity), one class against the rest
+ * (imbalanced-learn's geometric_mean_score(average='macro')); FM = macro F1 (scikit-learn
+ * f1_score(average='macro'), 0 where a class has no predictions and no samples); per-class
+ * recall; the confusion matrix (rows: true class, columns: predicted). */
+#ifndef EOS_METRICS_H
+#define EOS_METRICS_H
+
+#include "eos/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eos_metrics {
+    int classes;
+    size_t n;
+    double acc, bac, gm, fm;
+    double *recall;      /* (classes) */
+    int64_t *confusion;  /* (classes, classes) */
+} eos_metrics;
+
+eos_status eos_metrics_compute(int classes, const int32_t *y_true, const int32_t *y_pred, size_t n, eos_metrics *out);
+void eos_metrics_free(eos_metrics *m);
+
+/* metrics.json: {"acc", "bac", "gm", "fm", "per_class_recall", "confusion", "classes", "n"}
+ * plus extra (a JSON object's members without braces, e.g. "\"epoch\": 3", or NULL); atomic. */
+eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const char (*class_names)[64],
+                                  const char *extra);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
