@@ -112,15 +112,30 @@ static eos_status evaluate(eos_resnet_t m, const eos_dataset *d, const eos_split
 
 eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d, const size_t *indices, size_t n,
                          const eos_train_config *cfg, eos_metrics *final) {
-    (void)rt;
+    (void)rt;  /* the network carries its runtime; the argument keeps the call explicit */
     memset(final, 0, sizeof *final);
     if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0))
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: epochs %d, batch %d, lr %g must be positive", cfg->epochs, cfg->batch, cfg->lr);
+    if (indices && n == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: no training images selected");
     if (eos_resnet_classes(m) != d->classes || eos_resnet_in_channels(m) != d->channels)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: the network has %d classes and %d input channels, the data %d and %d",
                  eos_resnet_classes(m), eos_resnet_in_channels(m), d->classes, d->channels);
+    size_t *all = NULL;
+    if (!indices) {  /* every training image */
+        n = d->train.n;
+        all = malloc((n ? n : 1) * sizeof *all);
+        if (!all) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "train: index of %zu images", n);
+        for (size_t i = 0; i < n; i++) all[i] = i;
+        indices = all;
+    }
     size_t *tr = NULL, *va = NULL, ntr = n, nva = 0;
-    if (cfg->val_split > 0) EOS_TRY(eos_split_stratified(&d->train, d->classes, indices, n, cfg->val_split, cfg->seed, &tr, &ntr, &va, &nva));
+    if (cfg->val_split > 0) {
+        eos_status vs = eos_split_stratified(&d->train, d->classes, indices, n, cfg->val_split, cfg->seed, &tr, &ntr, &va, &nva);
+        if (vs != EOS_OK) {
+            free(all);
+            return vs;
+        }
+    }
     const size_t *train_idx = tr ? tr : indices;
     char path[4096], model_path[4096];
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", cfg->out_dir);
@@ -240,6 +255,6 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         else eos__atomic_commit(&alog);  /* keep the log of a failed run too: it says how far it got */
     }
     eos_loader_free(&L);
-    free(x); free(logits); free(y); free(tr); free(va);
+    free(x); free(logits); free(y); free(tr); free(va); free(all);
     return st;
 }

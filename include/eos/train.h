@@ -40,7 +40,7 @@ typedef struct eos_train_config {
 
 eos_train_config eos_train_defaults(void);
 
-/* Train m on the training images listed in indices (n) of d, evaluate on d's test split, and
+/* Train m on the training images listed in indices (n; NULL: all of them) of d, evaluate on d's test split, and
  * write the run's files into cfg->out_dir (which must exist). *final receives the test metrics
  * of the kept model (free with eos_metrics_free). */
 eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d, const size_t *indices, size_t n,
