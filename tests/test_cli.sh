@@ -48,6 +48,21 @@ expect "dataset long tail last class" 0 '9  truck +5 +2 +1$' "$eos" dataset "$fx
 expect "dataset bad imbalance" 2 "expected none, exp:R or step:R" "$eos" dataset "$fx" --imbalance exp:0
 expect "dataset bad seed" 2 "--seed 'x' is not a non-negative integer" "$eos" dataset "$fx" --seed x
 expect "dataset missing path" 2 "missing PATH" "$eos" dataset
+# eos train / evaluate on the same fixture: a resnet8 for one epoch, then the model evaluated
+run="$fx/run"
+expect "train one epoch" 0 'wrote .*model.safetensors' "$eos" train --data "$fx" --out "$run" --arch resnet8 --epochs 1 --batch 16 --imbalance none --quiet
+expect "train wrote the log" 0 '^1,' cat "$run/train_log.csv"
+expect "train refuses to overwrite" 1 'already holds a model.*--force' "$eos" train --data "$fx" --out "$run" --arch resnet8 --epochs 1
+expect "train --force replaces" 0 'epoch +1/1' "$eos" train --data "$fx" --out "$run" --arch resnet8 --epochs 1 --batch 16 --imbalance none --force --quiet
+expect "evaluate" 0 'ACC [0-9.]+ +BAC [0-9.]+ +GM [0-9.]+ +FM' "$eos" evaluate --model "$run/model.safetensors" --data "$fx" --out "$run/eval"
+expect "evaluate wrote metrics.json" 0 '"per_class_recall"' cat "$run/eval/metrics.json"
+expect "train bad arch" 2 "unknown architecture 'resnet33'" "$eos" train --data "$fx" --out "$run" --arch resnet33
+expect "train bad lr" 2 "--lr 'abc': expected a positive number" "$eos" train --data "$fx" --out "$run" --lr abc
+expect "train missing --out" 2 "--out is required" "$eos" train --data "$fx"
+expect "train missing value" 2 "--epochs needs a value" "$eos" train --data "$fx" --out "$run" --epochs
+expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval"
+expect "train --help" 0 'usage: eos train' "$eos" train --help
+
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"
 expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole number of 3073-byte" "$eos" dataset "$fx"
 expect "dataset missing folder" 1 "dataset folder /nonexistent/eos does not exist" "$eos" dataset /nonexistent/eos
