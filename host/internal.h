@@ -126,6 +126,9 @@ void eos__atomic_abort(eos__atomic_file *a);
 /* EOS_PROFILE=1 bookkeeping (host/runtime.c): add wall seconds to a named row. */
 void eos__profile_add(const char *name, double seconds);
 
+/* kNN tile sizes (queries, references); 0 restores the defaults. For tests. */
+void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
+
 /* Monotonic wall clock in seconds. */
 double eos__now(void);
 

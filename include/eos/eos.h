@@ -17,5 +17,6 @@
 #include "eos/layers.h"
 #include "eos/metrics.h"
 #include "eos/train.h"
+#include "eos/knn.h"
 
 #endif /* EOS_EOS_H */

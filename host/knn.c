@@ -1,0 +1,69 @@
+/* kNN on the device (cl/knn.cl): tiles of -2 q.r from CLBlast merged into running top-k
+ * lists. Memory: the embeddings (n, dim) twice, one tile of distances, the lists (nq, k). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t g_tile_q = 1024, g_tile_r = 16384;
+
+void eos__knn_set_tiles(size_t tile_q, size_t tile_r) {
+    g_tile_q = tile_q ? tile_q : 1024;
+    g_tile_r = tile_r ? tile_r : 16384;
+}
+
+eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
+                   int exclude_self, int32_t *indices, float *dist2) {
+    if (k < 1 || k > EOS_KNN_MAX_K || dim < 1)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: k = %d (1..%d), dim = %d", k, EOS_KNN_MAX_K, dim);
+    if (exclude_self && nq != nr) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: exclude_self needs the queries to be the references");
+    size_t avail = nr - (exclude_self ? 1 : 0);
+    if (nq == 0) return EOS_OK;
+    if ((size_t)k > avail)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "use a smaller --k", "knn: k = %d but only %zu reference points", k, avail);
+    if (nq > 0x7fffffff || nr > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: more than 2^31 points");
+    eos_tensor Q = {0}, R = {0}, qn = {0}, rn = {0}, dots = {0}, bd = {0}, bi = {0};
+    size_t tq = nq < g_tile_q ? nq : g_tile_q, tr = nr < g_tile_r ? nr : g_tile_r;
+    eos_status st = eos_tensor_alloc(rt, &Q, 2, (size_t[]){nq, (size_t)dim});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &R, 2, (size_t[]){nr, (size_t)dim});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &qn, 1, &nq);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &rn, 1, &nr);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */
+    if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
+    if (st == EOS_OK) st = eos_tensor_upload(&R, refs, nr * (size_t)dim);
+    int n_q = (int)nq, n_r = (int)nr, nk = (int)(nq * (size_t)k);
+    if (st == EOS_OK) {
+        eos__arg a[] = {EOS_ARG(Q.buf), EOS_ARG(qn.buf), EOS_ARG(n_q), EOS_ARG(dim)};
+        st = eos__run_1d(rt, "knn.cl", "eos_row_norms", nq, a, EOS_NARGS(a));
+    }
+    if (st == EOS_OK) {
+        eos__arg a[] = {EOS_ARG(R.buf), EOS_ARG(rn.buf), EOS_ARG(n_r), EOS_ARG(dim)};
+        st = eos__run_1d(rt, "knn.cl", "eos_row_norms", nr, a, EOS_NARGS(a));
+    }
+    if (st == EOS_OK) {
+        eos__arg a[] = {EOS_ARG(bd.buf), EOS_ARG(bi.buf), EOS_ARG(nk)};
+        st = eos__run_1d(rt, "knn.cl", "eos_knn_reset", (size_t)nk, a, EOS_NARGS(a));
+    }
+    for (size_t q0 = 0; st == EOS_OK && q0 < nq; q0 += tq) {
+        int qq = (int)(nq - q0 < tq ? nq - q0 : tq);
+        for (size_t r0 = 0; st == EOS_OK && r0 < nr; r0 += tr) {
+            int rr = (int)(nr - r0 < tr ? nr - r0 : tr);
+            /* dots (qq, rr) = Q[q0:] R[r0:]^T */
+            st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)qq, (size_t)rr, (size_t)dim, 1.0f, &Q, q0 * (size_t)dim,
+                          (size_t)dim, &R, r0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0, (size_t)rr);
+            if (st != EOS_OK) break;
+            int q0i = (int)q0, r0i = (int)r0;
+            eos__arg a[] = {EOS_ARG(dots.buf), EOS_ARG(qn.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf), EOS_ARG(bi.buf),
+                            EOS_ARG(qq), EOS_ARG(rr), EOS_ARG(k), EOS_ARG(q0i), EOS_ARG(r0i), EOS_ARG(exclude_self)};
+            st = eos__run_1d(rt, "knn.cl", "eos_knn_merge", (size_t)qq, a, EOS_NARGS(a));
+        }
+    }
+    if (st == EOS_OK && dist2) st = eos_tensor_download(&bd, dist2, (size_t)nk);
+    if (st == EOS_OK) /* the index list is int32 in float-sized slots: read the bytes as they are */
+        st = eos_tensor_download(&bi, (float *)indices, (size_t)nk);
+    eos_tensor *all[] = {&Q, &R, &qn, &rn, &dots, &bd, &bi};
+    for (size_t i = 0; i < 7; i++) eos_tensor_free(all[i]);
+    return st;
+}

@@ -1,0 +1,28 @@
+/* k-nearest neighbours on the device (Euclidean): squared distances as |q|^2 + |r|^2 - 2 q.r
+ * with CLBlast for the products, and a selection kernel that merges tile after tile into each
+ * query's top-k, so memory stays bounded (tiles of at most 1024 queries x 16384 references)
+ * for 100,000 samples and more. Ties are broken by the smaller index on every device. */
+#ifndef EOS_KNN_H
+#define EOS_KNN_H
+
+#include "eos/runtime.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EOS_KNN_MAX_K 64
+
+/* For each of the nq queries (nq, dim), the k nearest of the nr references (nr, dim):
+ * indices (nq, k) into the references and squared distances (nq, k), nearest first.
+ * With exclude_self (queries and references the same array, nq == nr), a point is not its own
+ * neighbour. dist2 may be NULL. */
+eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
+                   int exclude_self, int32_t *indices, float *dist2);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

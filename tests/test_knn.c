@@ -1,0 +1,92 @@
+/* kNN on the device against a brute-force host search in double: random embeddings across
+ * several tiles, duplicates (ties go to the smaller index), self-exclusion and bad arguments. */
+#include "test_common.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The k nearest in double, ties by index. */
+static void brute(const float *q, size_t nq, const float *r, size_t nr, int dim, int k, int self, int32_t *idx,
+                  double *dist) {
+    for (size_t i = 0; i < nq; i++) {
+        for (int j = 0; j < k; j++) { dist[i * k + j] = INFINITY; idx[i * k + j] = -1; }
+        for (size_t t = 0; t < nr; t++) {
+            if (self && t == i) continue;
+            double s = 0;
+            for (int d = 0; d < dim; d++) {
+                double v = (double)q[i * dim + d] - r[t * dim + d];
+                s += v * v;
+            }
+            int j = k - 1;
+            if (!(s < dist[i * k + j])) continue;
+            while (j > 0 && s < dist[i * k + j - 1]) {
+                dist[i * k + j] = dist[i * k + j - 1];
+                idx[i * k + j] = idx[i * k + j - 1];
+                j--;
+            }
+            dist[i * k + j] = s;
+            idx[i * k + j] = (int32_t)t;
+        }
+    }
+}
+
+static void check(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int self, size_t tq, size_t tr) {
+    eos_rng g;
+    eos_rng_seed(&g, nq + nr, (uint64_t)k);
+    float *q = malloc(nq * dim * sizeof *q), *r = self ? q : malloc(nr * dim * sizeof *r);
+    for (size_t i = 0; i < nq * dim; i++) q[i] = eos_rng_normal(&g);
+    if (!self) for (size_t i = 0; i < nr * dim; i++) r[i] = eos_rng_normal(&g);
+    int32_t *got = malloc(nq * k * sizeof *got), *want = malloc(nq * k * sizeof *want);
+    float *gd = malloc(nq * k * sizeof *gd);
+    double *wd = malloc(nq * k * sizeof *wd);
+    eos__knn_set_tiles(tq, tr);
+    EOS_ASSERT_OK(eos_knn(rt, q, nq, r, nr, dim, k, self, got, gd));
+    eos__knn_set_tiles(0, 0);
+    brute(q, nq, r, nr, dim, k, self, want, wd);
+    size_t differ = 0;
+    for (size_t i = 0; i < nq * k; i++) {
+        /* the distances agree; an index may differ only where two candidates are as near as
+         * float32 can tell, which random normal data makes rare */
+        assert_float_equal(gd[i], wd[i], 1e-4 * (1 + wd[i]));
+        differ += got[i] != want[i];
+    }
+    assert_true(differ <= nq * k / 1000);
+    free(q); if (!self) free(r);
+    free(got); free(want); free(gd); free(wd);
+}
+
+static void test_against_brute_force(void **state) {
+    eos_runtime_t rt = *state;
+    check(rt, 700, 700, 64, 10, 1, 256, 300);    /* self-neighbours, 3 x 3 tiles, partial tiles */
+    check(rt, 333, 1500, 16, 5, 0, 128, 1000);   /* separate query and reference sets */
+    check(rt, 50, 50, 3, 49, 1, 0, 0);           /* k = every other point */
+    check(rt, 200, 200, 64, 1, 1, 0, 0);
+}
+
+static void test_ties_and_errors(void **state) {
+    eos_runtime_t rt = *state;
+    /* 6 copies of one point and 2 of another: neighbours of a copy are the other copies, in
+     * index order, then the far points */
+    float x[8 * 2] = {1, 1, 1, 1, 5, 5, 1, 1, 1, 1, 1, 1, 5, 5, 1, 1};
+    int32_t idx[8 * 5];
+    float d[8 * 5];
+    EOS_ASSERT_OK(eos_knn(rt, x, 8, x, 8, 2, 5, 1, idx, d));
+    int32_t want0[5] = {1, 3, 4, 5, 7};
+    assert_memory_equal(idx, want0, sizeof want0);
+    int32_t want2[5] = {6, 0, 1, 3, 4};
+    assert_memory_equal(idx + 2 * 5, want2, sizeof want2);
+    assert_float_equal(d[2 * 5 + 0], 0.0f, 0);
+    assert_float_equal(d[2 * 5 + 1], 32.0f, 1e-4);
+    assert_int_equal(eos_knn(rt, x, 8, x, 8, 2, 8, 1, idx, d), EOS_ERR_INVALID_ARG);  /* only 7 others */
+    assert_int_equal(eos_knn(rt, x, 8, x, 8, 2, 0, 1, idx, d), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_knn(rt, x, 8, x, 8, 2, EOS_KNN_MAX_K + 1, 0, idx, d), EOS_ERR_INVALID_ARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_brute_force),
+        cmocka_unit_test(test_ties_and_errors),
+    };
+    return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
+}
