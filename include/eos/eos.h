@@ -18,5 +18,6 @@
 #include "eos/metrics.h"
 #include "eos/train.h"
 #include "eos/knn.h"
+#include "eos/oversample.h"
 
 #endif /* EOS_EOS_H */
