@@ -2,6 +2,7 @@
  * lists. Memory: the embeddings (n, dim) twice, one tile of distances, the lists (nq, k). */
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,5 +66,43 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
         st = eos_tensor_download(&bi, (float *)indices, (size_t)nk);
     eos_tensor *all[] = {&Q, &R, &qn, &rn, &dots, &bd, &bi};
     for (size_t i = 0; i < 7; i++) eos_tensor_free(all[i]);
+    return st;
+}
+
+/* rows of x whose label is c, copied contiguously */
+static float *gather(const float *x, const int32_t *y, size_t n, int dim, int c, size_t *m) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += y[i] == c;
+    float *out = malloc((k ? k : 1) * (size_t)dim * sizeof *out);
+    if (!out) return NULL;
+    *m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] == c) memcpy(out + (*m)++ * (size_t)dim, x + i * (size_t)dim, (size_t)dim * sizeof *out);
+    return out;
+}
+
+eos_status eos_embedding_gap(eos_runtime_t rt, const float *train_x, const int32_t *train_y, size_t ntrain,
+                             const float *test_x, const int32_t *test_y, size_t ntest, int dim, int classes,
+                             double *test_gap, double *train_gap) {
+    eos_status st = EOS_OK;
+    for (int c = 0; c < classes && st == EOS_OK; c++) {
+        size_t mt = 0, ms = 0;
+        float *tr = gather(train_x, train_y, ntrain, dim, c, &mt), *te = gather(test_x, test_y, ntest, dim, c, &ms);
+        int32_t *idx = malloc(((mt > ms ? mt : ms) + 1) * sizeof *idx);
+        float *d = malloc(((mt > ms ? mt : ms) + 1) * sizeof *d);
+        if (!tr || !te || !idx || !d) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "embedding gap");
+        test_gap[c] = train_gap[c] = NAN;
+        if (st == EOS_OK && mt >= 1 && ms >= 1 && (st = eos_knn(rt, te, ms, tr, mt, dim, 1, 0, idx, d)) == EOS_OK) {
+            double s = 0;
+            for (size_t i = 0; i < ms; i++) s += sqrt((double)d[i]);
+            test_gap[c] = s / (double)ms;
+        }
+        if (st == EOS_OK && mt >= 2 && (st = eos_knn(rt, tr, mt, tr, mt, dim, 1, 1, idx, d)) == EOS_OK) {
+            double s = 0;
+            for (size_t i = 0; i < mt; i++) s += sqrt((double)d[i]);
+            train_gap[c] = s / (double)mt;
+        }
+        free(tr); free(te); free(idx); free(d);
+    }
     return st;
 }

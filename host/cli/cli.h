@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 typedef struct cli_command {
     const char *name;
@@ -46,6 +47,22 @@ const cli_command *cli_find(const char *name);
  * `flag=VALUE` (advancing *i), -1 when the value is missing, 0 when it is another flag. */
 int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
 int cli_is_help(const char *arg);
+
+/* Inside an option loop (int i, r; const char *v; a cli_command self): true when argv[i] is
+ * `name VALUE` or `name=VALUE` (v set); a missing value is a usage error (exit 2). */
+#define CLI_FLAG(name)                                                                   \
+    ((r = cli_flag_value(argc, argv, &i, name, &v)) != 0 &&                             \
+     (r > 0 || (cli_usage_error(&self, name " needs a value"), exit(2), 0)))
+
+int cmd_embed(int argc, char **argv);
+void usage_embed(FILE *out);
+int cmd_resample(int argc, char **argv);
+void usage_resample(FILE *out);
+int cmd_finetune(int argc, char **argv);
+void usage_finetune(FILE *out);
+
+/* Parse an integer >= lo; 0 on success. */
+int cli_parse_int(const char *s, int lo, int *out);
 
 /* Parse a non-negative decimal integer; 0 on success. */
 int cli_parse_u64(const char *text, uint64_t *out);

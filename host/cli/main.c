@@ -13,6 +13,9 @@ static const cli_command k_commands[] = {
     {"dataset", "describe a dataset and its long-tailed subset", cmd_dataset, usage_dataset},
     {"train", "phase 1: train a CIFAR ResNet on (long-tailed) data", cmd_train, usage_train},
     {"evaluate", "metrics of a model on a dataset's test split", cmd_evaluate, usage_evaluate},
+    {"embed", "phase 2 input: embeddings of the training and test sets, and the embedding gap", cmd_embed, usage_embed},
+    {"resample", "phase 2: balance embeddings with EOS or a baseline", cmd_resample, usage_resample},
+    {"finetune", "phase 3: train the linear head on embeddings, put it back on the model", cmd_finetune, usage_finetune},
 };
 #define NCOMMANDS (sizeof k_commands / sizeof k_commands[0])
 

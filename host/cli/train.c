@@ -131,7 +131,7 @@ static void on_progress(const eos_train_progress *p, void *user) {
     fflush(stdout);
 }
 
-static int parse_int(const char *s, int lo, int *out) {
+int cli_parse_int(const char *s, int lo, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > 1000000000) return -1;
@@ -147,23 +147,21 @@ int cmd_train(int argc, char **argv) {
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         int r;
-#define FLAG(name) ((r = cli_flag_value(argc, argv, &i, name, &v)) != 0 && (r > 0 || (cli_usage_error(&self, name " needs a value"), exit(2), 0)))
-        if (FLAG("--data")) data = v;
-        else if (FLAG("--out")) out = v;
-        else if (FLAG("--imbalance")) imb_text = v;
-        else if (FLAG("--arch")) arch = v;
-        else if (FLAG("--device")) device = v;
-        else if (FLAG("--epochs")) { if (parse_int(v, 1, &epochs)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
-        else if (FLAG("--batch")) { if (parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
-        else if (FLAG("--eval-every")) { if (parse_int(v, 1, &eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
-        else if (FLAG("--lr")) { char *e; lr = strtod(v, &e); if (*e || !(lr > 0) || !isfinite(lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
-        else if (FLAG("--val-split")) { char *e; val = strtod(v, &e); if (*e || !(val >= 0 && val < 1)) return cli_usage_error(&self, "--val-split '%s': expected a fraction in [0, 1)", v); }
-        else if (FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
+        if (CLI_FLAG("--data")) data = v;
+        else if (CLI_FLAG("--out")) out = v;
+        else if (CLI_FLAG("--imbalance")) imb_text = v;
+        else if (CLI_FLAG("--arch")) arch = v;
+        else if (CLI_FLAG("--device")) device = v;
+        else if (CLI_FLAG("--epochs")) { if (cli_parse_int(v, 1, &epochs)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--eval-every")) { if (cli_parse_int(v, 1, &eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--lr")) { char *e; lr = strtod(v, &e); if (*e || !(lr > 0) || !isfinite(lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
+        else if (CLI_FLAG("--val-split")) { char *e; val = strtod(v, &e); if (*e || !(val >= 0 && val < 1)) return cli_usage_error(&self, "--val-split '%s': expected a fraction in [0, 1)", v); }
+        else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
         else if (!strcmp(argv[i], "--force")) force = 1;
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
         else if (!strcmp(argv[i], "--skip-bad")) skip_bad = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
-#undef FLAG
     }
     if (!data) return cli_usage_error(&self, "--data is required");
     if (!out) return cli_usage_error(&self, "--out is required");
@@ -245,14 +243,12 @@ int cmd_evaluate(int argc, char **argv) {
     int batch = 256;
     for (int i = 1; i < argc; i++) {
         int r;
-#define FLAG(name) ((r = cli_flag_value(argc, argv, &i, name, &v)) != 0 && (r > 0 || (cli_usage_error(&self, name " needs a value"), exit(2), 0)))
-        if (FLAG("--model")) model = v;
-        else if (FLAG("--data")) data = v;
-        else if (FLAG("--out")) out = v;
-        else if (FLAG("--device")) device = v;
-        else if (FLAG("--batch")) { if (parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        if (CLI_FLAG("--model")) model = v;
+        else if (CLI_FLAG("--data")) data = v;
+        else if (CLI_FLAG("--out")) out = v;
+        else if (CLI_FLAG("--device")) device = v;
+        else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
-#undef FLAG
     }
     if (!model || !data || !out) return cli_usage_error(&self, "--model, --data and --out are required");
     eos_runtime_t rt;

@@ -19,5 +19,6 @@
 #include "eos/train.h"
 #include "eos/knn.h"
 #include "eos/oversample.h"
+#include "eos/finetune.h"
 
 #endif /* EOS_EOS_H */

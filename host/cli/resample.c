@@ -1,0 +1,80 @@
+/* `eos resample`: phase 2 on a CSV of embeddings: EOS or a baseline balances every class to
+ * the largest one's count. */
+#include "cli.h"
+
+#include <string.h>
+#include <time.h>
+
+void usage_resample(FILE *out) {
+    fprintf(out,
+            "usage: eos resample --in CSV --out CSV [--method eos] [--k 10] [--seed N] [--device SPEC]\n\n"
+            "Balances every class of an embedding CSV (label,f0,f1,...) to the largest class's count and\n"
+            "writes the original rows followed by the new ones.\n\n"
+            "methods:\n"
+            "  eos          Expansive Over-Sampling (default): base + r (enemy - base), bases = samples with\n"
+            "               an enemy among their k nearest neighbours (all classes), r ~ U(0, 1)\n"
+            "  ros          random over-sampling (copies)\n"
+            "  smote        SMOTE: interpolation towards one of the k nearest of the same class\n"
+            "  borderline   Borderline-SMOTE 1: SMOTE from samples with k/2 <= enemies < k\n"
+            "  adasyn       ADASYN: SMOTE, more samples where more neighbours are enemies\n"
+            "  none         copy the input\n\n"
+            "options:\n"
+            "  --in CSV, --out CSV   input and output embedding files (the output is written atomically)\n"
+            "  --method M            see above (default eos)\n"
+            "  --k N                 neighbours (default 10, at most 64)\n"
+            "  --seed N              seed of the draws (default 0)\n"
+            "  --device SPEC         device for the neighbour search\n\n"
+            "example:\n  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_eos.csv --method eos\n");
+}
+
+int cmd_resample(int argc, char **argv) {
+    static const cli_command self = {"resample", "", NULL, usage_resample};
+    const char *in = NULL, *out = NULL, *method_text = "eos", *device = NULL, *v;
+    int k = 10;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (CLI_FLAG("--in")) in = v;
+        else if (CLI_FLAG("--out")) out = v;
+        else if (CLI_FLAG("--method")) method_text = v;
+        else if (CLI_FLAG("--device")) device = v;
+        else if (CLI_FLAG("--k")) { if (cli_parse_int(v, 1, &k) || k > EOS_KNN_MAX_K) return cli_usage_error(&self, "--k '%s': expected 1..%d", v, EOS_KNN_MAX_K); }
+        else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
+        else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
+    }
+    if (!in || !out) return cli_usage_error(&self, "--in and --out are required");
+    eos_resample_method method;
+    if (eos_resample_parse(method_text, &method) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    eos_embeddings e;
+    if (eos_embeddings_read_csv(in, 256, &e) != EOS_OK) return cli_fail("reading the embeddings");
+    int classes = 0;
+    for (size_t i = 0; i < e.n; i++) if (e.labels[i] + 1 > classes) classes = e.labels[i] + 1;
+    eos_runtime_t rt = NULL;
+    int rc = 0;
+    if (method != EOS_RESAMPLE_NONE && method != EOS_RESAMPLE_ROS && eos_runtime_init(&rt, device) != EOS_OK) {
+        eos_embeddings_free(&e);
+        return cli_fail("opening the device");
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    eos_embeddings bal;
+    eos_resample_report rep;
+    if (eos_resample(rt, &e, classes, method, k, seed, &bal, &rep) != EOS_OK) {
+        rc = cli_fail("resampling");
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        printf("%s, k %d, seed %llu: %zu rows -> %zu (%zu new) in %.2f s\n", eos_resample_name(method), k,
+               (unsigned long long)seed, e.n, bal.n, rep.synthetic, secs);
+        printf("  %5s %8s %8s %9s\n", "class", "before", "after", "bases");
+        for (int c = 0; c < classes && c < 256; c++)
+            printf("  %5d %8zu %8zu %9zu%s\n", c, rep.before[c], rep.after[c], rep.eligible[c],
+                   rep.fallback[c] ? "  (no base for this method: copies used)" : "");
+        if (eos_embeddings_write_csv(out, &bal) != EOS_OK) rc = cli_fail("writing the output");
+        else printf("wrote %s\n", out);
+        eos_embeddings_free(&bal);
+    }
+    eos_embeddings_free(&e);
+    eos_runtime_free(rt);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* Phase 3: the linear head trained on embeddings, on the device with the same layers as the
+ * network's head (linear, softmax cross-entropy, SGD). Prediction is a host loop: 64 x classes
+ * multiply-adds per row, faster than a round trip. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+eos_status eos_head_init(eos_head *h, int classes, int dim, uint64_t seed) {
+    memset(h, 0, sizeof *h);
+    if (classes < 1 || dim < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "head: %d classes, %d features", classes, dim);
+    h->classes = classes;
+    h->dim = dim;
+    h->weight = malloc((size_t)classes * dim * sizeof *h->weight);
+    h->bias = malloc((size_t)classes * sizeof *h->bias);
+    if (!h->weight || !h->bias) {
+        eos_head_free(h);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "head");
+    }
+    eos_rng r;
+    eos_rng_seed(&r, seed, 0x48454144);  /* "HEAD" */
+    float sd = sqrtf(2.0f / (float)dim), bound = 1.0f / sqrtf((float)dim);
+    for (size_t i = 0; i < (size_t)classes * dim; i++) h->weight[i] = sd * eos_rng_normal(&r);
+    for (int c = 0; c < classes; c++) h->bias[c] = bound * (2.0f * eos_rng_uniform(&r) - 1.0f);
+    return EOS_OK;
+}
+
+void eos_head_free(eos_head *h) {
+    if (!h) return;
+    free(h->weight);
+    free(h->bias);
+    memset(h, 0, sizeof *h);
+}
+
+eos_finetune_config eos_finetune_defaults(void) {
+    eos_finetune_config c = {10, 128, 0.1f, 0.9f, 2e-4f, 0};
+    return c;
+}
+
+void eos_head_predict(const eos_head *h, const eos_embeddings *x, int32_t *pred) {
+    for (size_t i = 0; i < x->n; i++) {
+        int best = 0;
+        double bv = -INFINITY;
+        for (int c = 0; c < h->classes; c++) {
+            double v = h->bias[c];
+            for (int j = 0; j < h->dim; j++) v += (double)h->weight[(size_t)c * h->dim + j] * x->x[i * x->dim + j];
+            if (v > bv) {
+                bv = v;
+                best = c;
+            }
+        }
+        pred[i] = best;
+    }
+}
+
+eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *train, const eos_finetune_config *cfg,
+                        float *final_loss) {
+    if ((int)train->dim != h->dim) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: embeddings have %zu features, the head %d", train->dim, h->dim);
+    if (train->n == 0 || cfg->epochs < 1 || cfg->batch < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: %zu rows, %d epochs, batch %d", train->n, cfg->epochs, cfg->batch);
+    for (size_t i = 0; i < train->n; i++)
+        if (train->labels[i] < 0 || train->labels[i] >= h->classes)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: row %zu has label %d, the head has %d classes", i, train->labels[i], h->classes);
+    int C = h->classes, D = h->dim, B = cfg->batch;
+    size_t n = train->n;
+    eos_tensor W = {0}, Bs = {0}, dW = {0}, dB = {0}, mW = {0}, mB = {0}, X = {0}, Y = {0}, dY = {0};
+    eos_tensor lab = {0}, wts = {0}, per = {0};
+    size_t *order = malloc(n * sizeof *order);
+    float *xb = malloc((size_t)B * D * sizeof *xb);
+    int32_t *yb = malloc((size_t)B * sizeof *yb);
+    eos_status st = (order && xb && yb) ? EOS_OK : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "finetune buffers");
+    size_t wn = (size_t)C * D, cn = (size_t)C, xn = (size_t)B * D, yn = (size_t)B * C;
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &W, 1, &wn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &dW, 1, &wn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &mW, 1, &wn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &Bs, 1, &cn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &dB, 1, &cn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &mB, 1, &cn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &X, 1, &xn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &Y, 1, &yn);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &dY, 1, &yn);
+    if (st == EOS_OK) st = eos_tensor_upload(&W, h->weight, wn);
+    if (st == EOS_OK) st = eos_tensor_upload(&Bs, h->bias, cn);
+    if (st == EOS_OK) st = eos_tensor_fill(&mW, 0.0f);
+    if (st == EOS_OK) st = eos_tensor_fill(&mB, 0.0f);
+    eos_rng r;
+    eos_rng_seed(&r, cfg->seed, 0x46494e45);  /* "FINE" */
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    double loss_sum = 0;
+    for (int e = 0; st == EOS_OK && e < cfg->epochs; e++) {
+        /* the paper's warm-up: lr * (e+1)/5 for the first 5 epochs, then lr (no decay in 10) */
+        float lr = eos_lr_schedule(cfg->lr, e, 200);
+        for (size_t i = n; i > 1; i--) {
+            size_t j = eos_rng_below(&r, (uint32_t)i), t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        loss_sum = 0;
+        for (size_t at = 0; st == EOS_OK && at < n; at += (size_t)B) {
+            int b = (int)(n - at < (size_t)B ? n - at : (size_t)B);
+            for (int i = 0; i < b; i++) {
+                memcpy(xb + (size_t)i * D, train->x + order[at + i] * D, (size_t)D * sizeof *xb);
+                yb[i] = train->labels[order[at + i]];
+            }
+            float loss;
+            st = eos_tensor_upload(&X, xb, xn);  /* the tail of a partial batch is ignored */
+            if (st == EOS_OK) st = eos_linear_forward(rt, b, D, C, &X, &W, &Bs, &Y);
+            if (st == EOS_OK) st = eos_softmax_ce(rt, b, C, &Y, yb, NULL, &lab, &wts, &per, &dY, &loss);
+            if (st == EOS_OK) st = eos_linear_backward(rt, b, D, C, &X, &W, &dY, NULL, &dW, &dB);
+            if (st == EOS_OK) st = eos_sgd_step(rt, wn, &W, &dW, &mW, lr, cfg->momentum, cfg->weight_decay);
+            if (st == EOS_OK) st = eos_sgd_step(rt, cn, &Bs, &dB, &mB, lr, cfg->momentum, cfg->weight_decay);
+            if (st == EOS_OK && !isfinite(loss))
+                st = eos__error_set(EOS_ERR_NUMERIC, __FILE__, __LINE__, NULL, "try a smaller --lr",
+                                    "finetune: the loss became %g in epoch %d", loss, e + 1);
+            loss_sum += (double)loss * b;
+        }
+    }
+    if (st == EOS_OK) st = eos_tensor_download(&W, h->weight, wn);
+    if (st == EOS_OK) st = eos_tensor_download(&Bs, h->bias, cn);
+    if (st == EOS_OK && final_loss) *final_loss = (float)(loss_sum / n);
+    eos_tensor *all[] = {&W, &Bs, &dW, &dB, &mW, &mB, &X, &Y, &dY, &lab, &wts, &per};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) eos_tensor_free(all[i]);
+    free(order); free(xb); free(yb);
+    return st;
+}
