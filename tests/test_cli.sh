@@ -62,6 +62,15 @@ expect "train missing --out" 2 "--out is required" "$eos" train --data "$fx"
 expect "train missing value" 2 "--epochs needs a value" "$eos" train --data "$fx" --out "$run" --epochs
 expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval"
 expect "train --help" 0 'usage: eos train' "$eos" train --help
+# phases 2 and 3 on that model: embeddings, EOS, the head
+expect "embed" 0 'embedding gap' "$eos" embed --model "$run/model.safetensors" --data "$fx" --out "$run/emb" --imbalance exp:5
+expect "embed csv header" 0 '^label,f0,f1,.*,f63$' head -1 "$run/emb/train_emb.csv"
+expect "resample eos" 0 'eos, k 5, seed 0: 22 rows -> 50 \(28 new\)' "$eos" resample --in "$run/emb/train_emb.csv" --out "$run/emb/train_eos.csv" --k 5
+expect "resample bad method" 2 "unknown method 'magic'" "$eos" resample --in "$run/emb/train_emb.csv" --out "$run/x.csv" --method magic
+expect "resample ragged csv" 1 'line 3: 2 fields, expected 3' sh -c "printf 'label,f0,f1\n0,1,2\n1,2\n' > '$run/bad.csv' && '$eos' resample --in '$run/bad.csv' --out '$run/x.csv'"
+expect "finetune" 0 'wrote .*model.safetensors \(the model with the new head\)' "$eos" finetune --train "$run/emb/train_eos.csv" --test "$run/emb/test_emb.csv" --model "$run/model.safetensors" --out "$run/ft"
+expect "finetune model evaluates" 0 'ACC [0-9.]+' "$eos" evaluate --model "$run/ft/model.safetensors" --data "$fx" --out "$run/ft/eval"
+expect "finetune without model" 0 'head 10 x 64' "$eos" finetune --train "$run/emb/train_eos.csv" --out "$run/ft2"
 
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"
 expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole number of 3073-byte" "$eos" dataset "$fx"
