@@ -34,7 +34,7 @@ eos_status eos_metrics_compute(int C, const int32_t *y_true, const int32_t *y_pr
     }
     int64_t correct = 0;
     int present = 0;
-    double bac = 0, gm = 0, fm = 0;
+    double bac = 0, sens_sum = 0, spec_sum = 0, fm = 0;
     for (int c = 0; c < C; c++) {
         int64_t tp = out->confusion[(size_t)c * C + c], actual = 0, predicted = 0;
         for (int k = 0; k < C; k++) {
@@ -51,12 +51,15 @@ eos_status eos_metrics_compute(int C, const int32_t *y_true, const int32_t *y_pr
             bac += recall;
             present++;
         }
-        gm += sqrt(recall * spec);
+        sens_sum += recall;
+        spec_sum += spec;
         fm += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
     }
     out->acc = n ? (double)correct / n : 0.0;
     out->bac = present ? bac / present : 0.0;  /* scikit-learn's balanced_accuracy: classes present */
-    out->gm = gm / C;
+    /* imbalanced-learn's geometric_mean_score(average='macro'): sqrt of the macro-averaged
+     * sensitivity times the macro-averaged specificity (not the mean of per-class roots) */
+    out->gm = sqrt((sens_sum / C) * (spec_sum / C));
     out->fm = fm / C;
     return EOS_OK;
 }

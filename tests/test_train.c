@@ -39,8 +39,9 @@ static void test_metrics(void **state) {
     assert_float_equal(m.bac, (0.75 + 0.5 + 1.0) / 3, 1e-12);
     /* F1: class 0 P=1 R=.75 -> 6/7; class 1 P=.5 R=.5 -> .5; class 2 P=2/3 R=1 -> .8 */
     assert_float_equal(m.fm, (6.0 / 7 + 0.5 + 0.8) / 3, 1e-12);
-    /* GM: sqrt(sens*spec): class 0 sqrt(.75*1); class 1 sqrt(.5*5/6); class 2 sqrt(1*5/6) */
-    assert_float_equal(m.gm, (sqrt(0.75) + sqrt(0.5 * 5.0 / 6) + sqrt(5.0 / 6)) / 3, 1e-12);
+    /* GM (imbalanced-learn, macro): sqrt(mean sensitivity x mean specificity); specificities
+     * 1, 5/6, 5/6 */
+    assert_float_equal(m.gm, sqrt((0.75 + 0.5 + 1.0) / 3 * (1.0 + 5.0 / 6 + 5.0 / 6) / 3), 1e-12);
     assert_int_equal(m.confusion[0 * 3 + 1], 1);
     assert_int_equal(m.confusion[1 * 3 + 2], 1);
     eos_metrics_free(&m);

@@ -1,6 +1,7 @@
 /* Imbalance metrics on a labelled set (GUIDE section 5): ACC; BAC = mean per-class recall;
- * GM = mean over classes of sqrt(sensitivity * specificity), one class against the rest
- * (imbalanced-learn's geometric_mean_score(average='macro')); FM = macro F1 (scikit-learn
+ * GM = imbalanced-learn's geometric_mean_score(average='macro'): sqrt(mean over classes of the
+ * sensitivity x mean over classes of the specificity), one class against the rest (GUIDE
+ * section 5 words it as a mean of per-class roots; the library it names computes this); FM = macro F1 (scikit-learn
  * f1_score(average='macro'), 0 where a class has no predictions and no samples); per-class
  * recall; the confusion matrix (rows: true class, columns: predicted). */
 #ifndef EOS_METRICS_H
