@@ -7,6 +7,7 @@
 #include <string.h>
 
 static const cli_command k_commands[] = {
+    {"pipeline", "the three phases in one command, with the comparison table", cmd_pipeline, usage_pipeline},
     {"devices", "list every OpenCL platform and device", cmd_devices, usage_devices},
     {"check", "build every kernel and check them and the GEMM against plain-C references", cmd_check, usage_check},
     {"cache", "show or clear the kernel cache", cmd_cache, usage_cache},
