@@ -72,6 +72,14 @@ expect "finetune" 0 'wrote .*model.safetensors \(the model with the new head\)' 
 expect "finetune model evaluates" 0 'ACC [0-9.]+' "$eos" evaluate --model "$run/ft/model.safetensors" --data "$fx" --out "$run/ft/eval"
 expect "finetune without model" 0 'head 10 x 64' "$eos" finetune --train "$run/emb/train_eos.csv" --out "$run/ft2"
 
+# eos synth and a whole quick pipeline on a small generated dataset
+syn="$fx/synth"
+expect "synth" 0 'wrote 4 classes x \(12 train \+ 4 test\)' "$eos" synth --out "$syn" --classes 4 --train-per-class 12 --test-per-class 4
+expect "pipeline" 0 'eos \+ head +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick --epochs 1 --methods eos,ros,none --quiet
+expect "pipeline summary" 0 '"method": "eos \+ head"' cat "$fx/pipe/summary.json"
+expect "pipeline refuses to overwrite" 1 'already holds results' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick
+expect "pipeline bad method" 2 "unknown method 'magic'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,magic
+
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"
 expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole number of 3073-byte" "$eos" dataset "$fx"
 expect "dataset missing folder" 1 "dataset folder /nonexistent/eos does not exist" "$eos" dataset /nonexistent/eos

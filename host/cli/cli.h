@@ -62,6 +62,8 @@ int cmd_finetune(int argc, char **argv);
 void usage_finetune(FILE *out);
 int cmd_pipeline(int argc, char **argv);
 void usage_pipeline(FILE *out);
+int cmd_synth(int argc, char **argv);
+void usage_synth(FILE *out);
 
 /* Parse an integer >= lo; 0 on success. */
 int cli_parse_int(const char *s, int lo, int *out);

@@ -12,6 +12,7 @@ static const cli_command k_commands[] = {
     {"check", "build every kernel and check them and the GEMM against plain-C references", cmd_check, usage_check},
     {"cache", "show or clear the kernel cache", cmd_cache, usage_cache},
     {"dataset", "describe a dataset and its long-tailed subset", cmd_dataset, usage_dataset},
+    {"synth", "write a small generated image dataset", cmd_synth, usage_synth},
     {"train", "phase 1: train a CIFAR ResNet on (long-tailed) data", cmd_train, usage_train},
     {"evaluate", "metrics of a model on a dataset's test split", cmd_evaluate, usage_evaluate},
     {"embed", "phase 2 input: embeddings of the training and test sets, and the embedding gap", cmd_embed, usage_embed},
