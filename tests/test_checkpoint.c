@@ -8,18 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void tmpdir(char *buf, size_t n, const char *tag) {
-    const char *base = getenv("EOS_TEST_TMP");
-    if (!base || !base[0]) base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
-    if (!mkdtemp(buf)) fail_msg("mkdtemp: %s", strerror(errno));
-}
 
 static void test_roundtrip(void **state) {
     (void)state;
     char dir[512], path[1024];
-    tmpdir(dir, sizeof dir, "st");
+    test_tmpdir(dir, sizeof dir, "st");
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     float w[2 * 3 * 4], b[5], s = 3.5f;
     int64_t steps = 1234567890123LL;

@@ -3,12 +3,15 @@
 #ifndef EOS_TEST_COMMON_H
 #define EOS_TEST_COMMON_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "eos/eos.h"
@@ -37,6 +40,15 @@ static inline int test_runtime_setup(void **state) {
 static inline int test_runtime_teardown(void **state) {
     eos_runtime_free((eos_runtime_t)*state);
     return 0;
+}
+
+/* A fresh empty folder under $EOS_TEST_TMP (or /tmp) named tag-XXXXXX. */
+static inline void test_tmpdir(char *buf, size_t n, const char *tag) {
+    const char *base = getenv("EOS_TEST_TMP");
+    if (!base || !base[0]) base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
+    if (!mkdtemp(buf)) fail_msg("mkdtemp %s: %s", buf, strerror(errno));
 }
 
 static inline void test_fill_uniform(eos_rng *r, float *x, size_t n, float lo, float hi) {

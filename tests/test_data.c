@@ -11,13 +11,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static void tmpdir(char *buf, size_t n, const char *tag) {
-    const char *base = getenv("EOS_TEST_TMP");
-    if (!base || !base[0]) base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
-    if (!mkdtemp(buf)) fail_msg("mkdtemp: %s", strerror(errno));
-}
 
 static void mkdirf(const char *fmt, const char *a, const char *b) {
     char p[1024];
@@ -51,7 +44,7 @@ static void write_png(const char *path, int c, int i, int channels, int w, int h
 
 /* root/{train,test}/{a_cls,b_cls,c_cls}: train 3, 2, 1 images (one BMP); test 1 each. */
 static void make_folder_dataset(char *root, size_t n) {
-    tmpdir(root, n, "folders");
+    test_tmpdir(root, n, "folders");
     static const char *cls[] = {"b_cls", "a_cls", "c_cls"};  /* created unsorted on purpose */
     static const int sorted_index[] = {1, 0, 2};
     static const int ntrain[] = {2, 3, 1};
@@ -120,7 +113,7 @@ static void test_folder_errors(void **state) {
     char root[512], path[1200];
     /* missing folder, and a folder of no known layout */
     load_expect_fail("/nonexistent/eos-data", 0, EOS_ERR_IO, "/nonexistent/eos-data");
-    tmpdir(root, sizeof root, "empty");
+    test_tmpdir(root, sizeof root, "empty");
     load_expect_fail(root, 0, EOS_ERR_FORMAT, root);
 
     /* a class with no images */
@@ -175,7 +168,7 @@ static void test_folder_errors(void **state) {
 /* ---- CIFAR-10 binary ------------------------------------------------------------------ */
 
 static void make_cifar(char *root, size_t n, int per_batch) {
-    tmpdir(root, n, "cifar");
+    test_tmpdir(root, n, "cifar");
     uint8_t rec[3073 * 4];
     for (int b = 1; b <= 6; b++) {
         int count = b == 6 ? 3 : per_batch;
@@ -265,7 +258,7 @@ static void write_idx(const char *dir, const char *name, int gz, uint32_t magic,
 }
 
 static void make_idx(char *root, size_t n, int gz) {
-    tmpdir(root, n, gz ? "idxgz" : "idx");
+    test_tmpdir(root, n, gz ? "idxgz" : "idx");
     write_idx(root, "train-images-idx3-ubyte", gz, 0x803, 6, 7, 5, 0);
     write_idx(root, "train-labels-idx1-ubyte", gz, 0x801, 6, 0, 0, 0);
     write_idx(root, "t10k-images-idx3-ubyte", gz, 0x803, 4, 7, 5, 0);

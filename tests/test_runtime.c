@@ -10,13 +10,6 @@
 #include <unistd.h>
 
 /* A fresh empty folder for this test. */
-static void make_tmpdir(char *buf, size_t n, const char *tag) {
-    const char *base = getenv("EOS_TEST_TMP");
-    if (!base || !base[0]) base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(buf, n, "%s/%s-XXXXXX", base, tag);
-    if (!mkdtemp(buf)) fail_msg("mkdtemp %s: %s", buf, strerror(errno));
-}
 
 static void write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -175,7 +168,7 @@ static void only_entry(const char *dir, char *path, size_t n) {
 static void test_cache_hit_and_rebuild(void **state) {
     (void)state;
     char dir[512], path[1024];
-    make_tmpdir(dir, sizeof dir, "cache");
+    test_tmpdir(dir, sizeof dir, "cache");
     char *old = getenv("EOS_CACHE_DIR") ? strdup(getenv("EOS_CACHE_DIR")) : NULL;
     setenv("EOS_CACHE_DIR", dir, 1);
 
@@ -250,7 +243,7 @@ static void test_cache_hit_and_rebuild(void **state) {
 static void test_cache_file_format(void **state) {
     (void)state;
     char dir[512], path[1024];
-    make_tmpdir(dir, sizeof dir, "cachefmt");
+    test_tmpdir(dir, sizeof dir, "cachefmt");
     const unsigned char bin[] = "driver binary bytes";
     eos__cache_result r;
 
@@ -299,7 +292,7 @@ static void test_cache_file_format(void **state) {
 static void test_kernel_dir_and_build_errors(void **state) {
     (void)state;
     char dir[512], path[1024];
-    make_tmpdir(dir, sizeof dir, "kernels");
+    test_tmpdir(dir, sizeof dir, "kernels");
     snprintf(path, sizeof path, "%s/elementwise.cl", dir);
     setenv("EOS_KERNEL_DIR", dir, 1);
 

@@ -29,6 +29,14 @@ void usage_train(FILE *out);
 int cmd_evaluate(int argc, char **argv);
 void usage_evaluate(FILE *out);
 
+/* The training progress display: a bar on a terminal, plain lines every 30 s otherwise, one
+ * line per epoch always (user: a cli_progress_state). */
+typedef struct {
+    int tty, quiet;
+    double last_print;
+} cli_progress_state;
+void cli_train_progress(const eos_train_progress *p, void *user);
+
 /* mkdir -p; prints why on failure (returns -1) */
 int cli_mkdirs(const char *dir);
 /* The metrics table: ACC, BAC, GM, FM, then per-class recall */

@@ -48,31 +48,6 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void progress_line(const eos_train_progress *p, void *user) {
-    int quiet = *(int *)user;
-    static double last;
-    if (p->epoch_done) {
-        if (!quiet && isatty(STDOUT_FILENO)) printf("\r\033[K");
-        printf("  epoch %d/%d  loss %.4f  train acc %.4f%s", p->epoch + 1, p->epochs, p->loss, p->train_acc,
-               p->test_bac >= 0 ? "" : "\n");
-        if (p->test_bac >= 0) printf("  test BAC %.4f\n", p->test_bac);
-        fflush(stdout);
-        return;
-    }
-    if (quiet) return;
-    double now = wall();
-    int tty = isatty(STDOUT_FILENO);
-    if (now - last < (tty ? 0.2 : 30)) return;
-    last = now;
-    if (tty)
-        printf("\r\033[K  epoch %d/%d step %zu/%zu  loss %.4f  %.0f img/s  ETA %.0f s", p->epoch + 1, p->epochs, p->step,
-               p->steps, p->loss, p->images_per_second, p->eta_seconds);
-    else
-        printf("  epoch %d/%d step %zu/%zu  loss %.4f  %.0f img/s  ETA %.0f s\n", p->epoch + 1, p->epochs, p->step, p->steps,
-               p->loss, p->images_per_second, p->eta_seconds);
-    fflush(stdout);
-}
-
 static void json_metrics(FILE *f, const char *name, const eos_metrics *m) {
     fprintf(f, "    {\"method\": \"%s\", \"acc\": %.6f, \"bac\": %.6f, \"gm\": %.6f, \"fm\": %.6f, \"per_class_recall\": [",
             name, m->acc, m->bac, m->gm, m->fm);
@@ -151,8 +126,9 @@ int cmd_pipeline(int argc, char **argv) {
         cfg.seed = seed;
         cfg.out_dir = dir;
         cfg.eval_every = epochs;  /* the test set once, at the end */
-        cfg.progress = progress_line;
-        cfg.user = &quiet;
+        cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
+        cfg.progress = cli_train_progress;
+        cfg.user = &ps;
         if (eos_train_run(rt, m, &d, idx, n, &cfg, &rows[0].m) != EOS_OK) rc = cli_fail("phase 1");
         snprintf(rows[nrows++].name, sizeof rows[0].name, "phase 1 (CE)");
     }

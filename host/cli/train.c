@@ -88,10 +88,6 @@ static void fmt_time(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%dm%02ds", mi, se);
 }
 
-typedef struct {
-    int tty, quiet;
-    double last_print;
-} progress_state;
 
 static double wall(void) {
     struct timespec ts;
@@ -99,8 +95,8 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void on_progress(const eos_train_progress *p, void *user) {
-    progress_state *ps = user;
+void cli_train_progress(const eos_train_progress *p, void *user) {
+    cli_progress_state *ps = user;
     char eta[32];
     fmt_time(p->eta_seconds, eta, sizeof eta);
     if (p->epoch_done) {
@@ -207,7 +203,7 @@ int cmd_train(int argc, char **argv) {
     if (eos_resnet_create(rt, blocks, d.channels, d.classes, seed, &m) != EOS_OK) {
         rc = cli_fail("creating the network");
     } else {
-        progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
+        cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
         eos_train_config cfg = eos_train_defaults();
         cfg.epochs = epochs;
         cfg.batch = batch;
@@ -216,7 +212,7 @@ int cmd_train(int argc, char **argv) {
         cfg.val_split = val;
         cfg.out_dir = out;
         cfg.eval_every = eval_every;
-        cfg.progress = on_progress;
+        cfg.progress = cli_train_progress;
         cfg.user = &ps;
         eos_metrics met;
         if (eos_train_run(rt, m, &d, idx, n, &cfg, &met) != EOS_OK) {
