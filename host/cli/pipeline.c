@@ -19,7 +19,7 @@ void usage_pipeline(FILE *out) {
             "per-class recall on the test set. Writes DIR/phase1/, DIR/embeddings/, DIR/<method>/ and\n"
             "DIR/summary.json.\n\n"
             "profiles:\n"
-            "  quick   resnet8, exp:100, 3 epochs, batch 128 (minutes on a 2-core CPU: a weak backbone, but\n"
+            "  quick   resnet8, exp:100, 2 epochs, batch 128 (minutes on a 2-core CPU: a weak backbone, but\n"
             "          the re-balanced heads already move the minority recall)\n"
             "  paper   GUIDE section 5: resnet32, exp:100, 200 epochs, batch 128, lr 0.1 (default)\n\n"
             "options:\n"
@@ -78,7 +78,7 @@ int cmd_pipeline(int argc, char **argv) {
     if (!data || !out) return cli_usage_error(&self, "--data and --out are required");
     const char *arch;
     int epochs;
-    if (!strcmp(profile, "quick")) { arch = "resnet8"; epochs = 3; }
+    if (!strcmp(profile, "quick")) { arch = "resnet8"; epochs = 2; }
     else if (!strcmp(profile, "paper")) { arch = "resnet32"; epochs = 200; }
     else return cli_usage_error(&self, "--profile '%s': expected quick or paper", profile);
     if (arch_override) arch = arch_override;
