@@ -421,7 +421,7 @@ eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, co
     EOS_TRY(ensure_acts(m, N, h, w));
     eos_runtime_t rt = m->rt;
     size_t nx = (size_t)N * m->cin * h * w;
-    EOS_CL_CHECK(clEnqueueWriteBuffer(eos_runtime_queue(rt), m->x.buf, CL_FALSE, 0, nx * sizeof(float), x, 0, NULL, NULL),
+    EOS_CL_CHECK(clEnqueueWriteBuffer(eos_runtime_queue(rt), m->x.buf, CL_TRUE, 0, nx * sizeof(float), x, 0, NULL, NULL),
                  "uploading a batch of %d images", N);
     eos_conv_shape cs = {N, m->cin, h, w, 16, 3, 1, 1};
     EOS_TRY(eos_conv2d_forward(rt, &cs, &m->x, &m->e[0].value, NULL, &m->c0, &m->ws));
