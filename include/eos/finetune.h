@@ -11,6 +11,13 @@
 extern "C" {
 #endif
 
+/* Usage:
+ *     eos_head h; eos_head_init(&h, 10, 64, seed);
+ *     eos_finetune_config cfg = eos_finetune_defaults();
+ *     eos_finetune(rt, &h, &balanced, &cfg, &loss);
+ *     eos_head_predict(&h, &test, pred);
+ */
+
 typedef struct eos_head {
     int classes, dim;
     float *weight;  /* (classes, dim), as PyTorch's linear.weight */

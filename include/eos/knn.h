@@ -13,6 +13,11 @@
 extern "C" {
 #endif
 
+/* Usage:
+ *     int32_t idx[n * 10]; float d2[n * 10];
+ *     eos_knn(rt, x, n, x, n, 64, 10, 1, idx, d2);       // 10 neighbours of every row, not itself
+ */
+
 #define EOS_KNN_MAX_K 64
 
 /* For each of the nq queries (nq, dim), the k nearest of the nr references (nr, dim):

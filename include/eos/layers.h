@@ -12,6 +12,16 @@
 extern "C" {
 #endif
 
+/* Usage (a conv + BN + ReLU block, training):
+ *     eos_workspace ws = {0};
+ *     eos_conv_shape s = {N, 16, 32, 32, 32, 3, 2, 1};                 // 16 -> 32 channels, stride 2
+ *     eos_conv2d_forward(rt, &s, &x, &w, NULL, &c, &ws);
+ *     eos_batchnorm_forward_train(rt, N, 32, 16 * 16, &c, &g, &b, &rm, &rv, &mean, &invstd,
+ *                                 NULL, 1, 0.1f, 1e-5f, &y);
+ *     ... eos_relu_backward, eos_batchnorm_backward, eos_conv2d_backward in reverse ...
+ *     eos_workspace_free(&ws);
+ */
+
 /* Scratch buffers shared by the layers, grown on demand (eos_workspace_free at the end). */
 typedef struct eos_workspace {
     eos_tensor col, tmp, dcol;

@@ -16,6 +16,13 @@
 extern "C" {
 #endif
 
+/* Usage:
+ *     eos_metrics m;
+ *     eos_metrics_compute(10, y_true, y_pred, n, &m);      // m.bac, m.recall[c], m.confusion[t * 10 + p]
+ *     eos_metrics_write_json("out/metrics.json", &m, names, NULL);
+ *     eos_metrics_free(&m);
+ */
+
 typedef struct eos_metrics {
     int classes;
     size_t n;

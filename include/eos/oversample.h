@@ -24,6 +24,11 @@
 extern "C" {
 #endif
 
+/* Usage:
+ *     eos_embeddings balanced; eos_resample_report rep;
+ *     eos_resample(rt, &train, 10, EOS_RESAMPLE_EOS, 10, seed, &balanced, &rep);
+ */
+
 typedef enum {
     EOS_RESAMPLE_NONE = 0,
     EOS_RESAMPLE_EOS,

@@ -13,6 +13,13 @@
 extern "C" {
 #endif
 
+/* Usage:
+ *     eos_train_config cfg = eos_train_defaults();        // the paper's schedule
+ *     cfg.epochs = 20; cfg.out_dir = "runs/ce";
+ *     eos_metrics test;
+ *     eos_train_run(rt, model, &dataset, indices, n, &cfg, &test);
+ */
+
 /* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate. */
 float eos_lr_schedule(float base_lr, int epoch, int epochs);
 
