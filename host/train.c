@@ -35,6 +35,12 @@ static int32_t argmax(const float *v, int n) {
 
 eos_status eos_predict(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices, size_t n,
                        int batch, int32_t *pred, float *features) {
+    return eos_predict_progress(m, d, split, indices, n, batch, pred, features, NULL, NULL);
+}
+
+eos_status eos_predict_progress(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                                size_t n, int batch, int32_t *pred, float *features, eos_progress_fn progress,
+                                void *user) {
     if (!indices) n = split->n;
     eos_loader L;
     eos_loader_options o = eos_loader_defaults(d, (size_t)batch);
@@ -51,6 +57,7 @@ eos_status eos_predict(eos_resnet_t m, const eos_dataset *d, const eos_split *sp
         if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, features ? features + done * 64 : NULL);
         for (size_t i = 0; st == EOS_OK && pred && i < b; i++) pred[done + i] = argmax(logits + i * C, C);
         done += b;
+        if (st == EOS_OK && progress) progress(done, n, user);
     }
     free(x); free(logits); free(y);
     eos_loader_free(&L);

@@ -37,6 +37,16 @@ typedef struct {
 } cli_progress_state;
 void cli_train_progress(const eos_train_progress *p, void *user);
 
+/* Progress of a pass over images (eos_progress_fn; user: a cli_count_state): a counter on a
+ * terminal, a line every 30 s otherwise, a final line with the rate. */
+typedef struct {
+    const char *what;
+    int tty, quiet;
+    double start, last_print;
+} cli_count_state;
+void cli_count_progress(size_t done, size_t total, void *user);
+cli_count_state cli_count_begin(const char *what, int quiet);
+
 /* mkdir -p; prints why on failure (returns -1) */
 int cli_mkdirs(const char *dir);
 /* The metrics table: ACC, BAC, GM, FM, then per-class recall */

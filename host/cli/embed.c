@@ -75,8 +75,11 @@ int cmd_embed(int argc, char **argv) {
     }
     if (!rc) {
         for (size_t i = 0; i < n; i++) ytr[i] = d.train.labels[idx[i]];
-        if (eos_predict(m, &d, &d.train, idx, n, batch, NULL, ftr) != EOS_OK ||
-            eos_predict(m, &d, &d.test, NULL, 0, batch, NULL, fte) != EOS_OK)
+        cli_count_state ca = cli_count_begin("training set", 0);
+        eos_status es = eos_predict_progress(m, &d, &d.train, idx, n, batch, NULL, ftr, cli_count_progress, &ca);
+        cli_count_state cb = cli_count_begin("test set", 0);
+        if (es == EOS_OK) es = eos_predict_progress(m, &d, &d.test, NULL, 0, batch, NULL, fte, cli_count_progress, &cb);
+        if (es != EOS_OK)
             rc = cli_fail("computing embeddings");
     }
     char path[4200];

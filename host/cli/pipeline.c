@@ -144,8 +144,11 @@ int cmd_pipeline(int argc, char **argv) {
         else if (cli_mkdirs(dir)) rc = 1;
         else {
             for (size_t i = 0; i < n; i++) ytr[i] = d.train.labels[idx[i]];
-            if (eos_predict(m, &d, &d.train, idx, n, 256, NULL, ftr) != EOS_OK ||
-                eos_predict(m, &d, &d.test, NULL, 0, 256, NULL, fte) != EOS_OK)
+            cli_count_state ca = cli_count_begin("training embeddings", quiet);
+            eos_status es = eos_predict_progress(m, &d, &d.train, idx, n, 256, NULL, ftr, cli_count_progress, &ca);
+            cli_count_state cb = cli_count_begin("test embeddings", quiet);
+            if (es == EOS_OK) es = eos_predict_progress(m, &d, &d.test, NULL, 0, 256, NULL, fte, cli_count_progress, &cb);
+            if (es != EOS_OK)
                 rc = cli_fail("computing embeddings");
         }
         if (!rc) {

@@ -127,6 +127,27 @@ void cli_train_progress(const eos_train_progress *p, void *user) {
     fflush(stdout);
 }
 
+cli_count_state cli_count_begin(const char *what, int quiet) {
+    cli_count_state s = {what, isatty(STDOUT_FILENO), quiet, wall(), 0};
+    return s;
+}
+
+void cli_count_progress(size_t done, size_t total, void *user) {
+    cli_count_state *s = user;
+    double now = wall(), rate = done / (now - s->start > 1e-9 ? now - s->start : 1e-9);
+    if (done == total) {
+        if (s->tty && !s->quiet) printf("\r\033[K");
+        printf("  %s: %zu images in %.1f s (%.0f img/s)\n", s->what, total, now - s->start, rate);
+        fflush(stdout);
+        return;
+    }
+    if (s->quiet || now - s->last_print < (s->tty ? 0.2 : 30)) return;
+    s->last_print = now;
+    if (s->tty) printf("\r\033[K  %s: %zu/%zu images  %.0f img/s  ETA %.0f s", s->what, done, total, rate, (total - done) / rate);
+    else printf("  %s: %zu/%zu images  %.0f img/s  ETA %.0f s\n", s->what, done, total, rate, (total - done) / rate);
+    fflush(stdout);
+}
+
 int cli_parse_int(const char *s, int lo, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
@@ -272,7 +293,8 @@ int cmd_evaluate(int argc, char **argv) {
         eos_metrics met;
         char path[4200];
         snprintf(path, sizeof path, "%s/metrics.json", out);
-        if (!pred || eos_predict(m, &d, &d.test, NULL, 0, batch, pred, NULL) != EOS_OK ||
+        cli_count_state cs = cli_count_begin("test set", 0);
+        if (!pred || eos_predict_progress(m, &d, &d.test, NULL, 0, batch, pred, NULL, cli_count_progress, &cs) != EOS_OK ||
             eos_metrics_compute(d.classes, d.test.labels, pred, d.test.n, &met) != EOS_OK) {
             rc = cli_fail("evaluating");
         } else {

@@ -59,6 +59,12 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
 eos_status eos_predict(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices, size_t n,
                        int batch, int32_t *pred, float *features);
 
+/* The same, calling progress(done, total, user) after every batch (progress may be NULL). */
+typedef void (*eos_progress_fn)(size_t done, size_t total, void *user);
+eos_status eos_predict_progress(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                                size_t n, int batch, int32_t *pred, float *features, eos_progress_fn progress,
+                                void *user);
+
 /* Stratified hold-out: per class, round(fraction * n_c) of the listed images (at least 1 when a
  * class has 2 or more) go to val, chosen by a seeded shuffle. Both outputs malloc'd. */
 eos_status eos_split_stratified(const eos_split *s, int classes, const size_t *indices, size_t n, double fraction,
