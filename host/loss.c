@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logits, const int32_t *labels,
                           const float *weights, eos_tensor *labels_dev, eos_tensor *weights_dev,
@@ -57,6 +59,83 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
         double s = 0;
         for (int i = 0; i < N; i++) s += host[i];
         *loss = (float)(s / wsum);
+    }
+    free(host);
+    return st;
+}
+
+eos_status eos_loss_parse(const char *name, eos_loss_spec *out) {
+    memset(out, 0, sizeof *out);
+    if (name && !strcasecmp(name, "ce")) out->kind = EOS_LOSS_CE;
+    else if (name && !strcasecmp(name, "focal")) { out->kind = EOS_LOSS_FOCAL; out->gamma = 2.0f; }
+    else if (name && !strcasecmp(name, "asl")) { out->kind = EOS_LOSS_ASL; out->gamma_pos = 0.0f; out->gamma_neg = 4.0f; out->eps = 0.1f; }
+    else EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown loss '%s': expected ce, focal or asl", name ? name : "");
+    return EOS_OK;
+}
+
+void eos_class_balanced_weights(const size_t *counts, int C, double beta, float *weights) {
+    double sum = 0, w[4096];
+    int n = C < 4096 ? C : 4096;
+    for (int c = 0; c < n; c++) {
+        double eff = (1.0 - pow(beta, (double)counts[c])) / (1.0 - beta);  /* effective number */
+        w[c] = counts[c] ? 1.0 / eff : 0.0;
+        sum += w[c];
+    }
+    for (int c = 0; c < n; c++) weights[c] = (float)(sum > 0 ? w[c] / sum * C : 1.0);
+}
+
+eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec, int N, int K,
+                                     const eos_tensor *logits, const int32_t *labels, const float *weights,
+                                     eos_tensor *labels_dev, eos_tensor *weights_dev, eos_tensor *per_sample,
+                                     eos_tensor *dlogits, float *loss) {
+    if (spec->kind == EOS_LOSS_CE)
+        return eos_softmax_ce(rt, N, K, logits, labels, weights, labels_dev, weights_dev, per_sample, dlogits, loss);
+    if (N < 1 || K < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loss: N=%d K=%d", N, K);
+    EOS_TRY(eos__need(logits, (size_t)N * K, "loss logits"));
+    EOS_TRY(eos__need(dlogits, (size_t)N * K, "loss dlogits"));
+    EOS_TRY(eos_tensor_reserve(rt, labels_dev, (size_t)N));
+    EOS_TRY(eos_tensor_reserve(rt, per_sample, (size_t)N));
+    float *host = malloc((size_t)N * sizeof *host);
+    if (!host) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "loss labels");
+    for (int i = 0; i < N; i++) {
+        if (labels[i] < 0 || labels[i] >= K) {
+            int bad = labels[i];
+            free(host);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loss: label %d of sample %d is outside 0..%d", bad, i, K - 1);
+        }
+        host[i] = (float)labels[i];
+    }
+    eos_status st = EOS_OK;
+    cl_int e = clEnqueueWriteBuffer(eos_runtime_queue(rt), labels_dev->buf, CL_TRUE, 0, (size_t)N * sizeof(float), host, 0, NULL, NULL);
+    if (e == CL_SUCCESS && weights && spec->kind == EOS_LOSS_FOCAL) {
+        if ((st = eos_tensor_reserve(rt, weights_dev, (size_t)K)) != EOS_OK) { free(host); return st; }
+        e = clEnqueueWriteBuffer(eos_runtime_queue(rt), weights_dev->buf, CL_TRUE, 0, (size_t)K * sizeof(float), weights, 0, NULL, NULL);
+    }
+    if (e != CL_SUCCESS) {
+        free(host);
+        EOS_CL_CHECK(e, "loss: uploading labels");
+    }
+    float inv_n = 1.0f / (float)N;
+    if (spec->kind == EOS_LOSS_FOCAL) {
+        int has_w = weights != NULL;
+        cl_mem wbuf = weights ? weights_dev->buf : NULL;
+        eos__arg a[] = {EOS_ARG(logits->buf), EOS_ARG(labels_dev->buf), EOS_ARG(wbuf), EOS_ARG(has_w), EOS_ARG(spec->gamma),
+                        EOS_ARG(inv_n), EOS_ARG(per_sample->buf), EOS_ARG(dlogits->buf), EOS_ARG(N), EOS_ARG(K)};
+        st = eos__run_1d(rt, "loss.cl", "eos_focal", (size_t)N, a, EOS_NARGS(a));
+    } else {
+        eos__arg a[] = {EOS_ARG(logits->buf), EOS_ARG(labels_dev->buf), EOS_ARG(spec->gamma_pos), EOS_ARG(spec->gamma_neg),
+                        EOS_ARG(spec->eps), EOS_ARG(inv_n), EOS_ARG(per_sample->buf), EOS_ARG(dlogits->buf), EOS_ARG(N), EOS_ARG(K)};
+        st = eos__run_1d(rt, "loss.cl", "eos_asl", (size_t)N, a, EOS_NARGS(a));
+    }
+    if (st == EOS_OK) {
+        e = clEnqueueReadBuffer(eos_runtime_queue(rt), per_sample->buf, CL_TRUE, 0, (size_t)N * sizeof(float), host, 0, NULL, NULL);
+        if (e != CL_SUCCESS) {
+            free(host);
+            EOS_CL_CHECK(e, "loss: reading the losses");
+        }
+        double s = 0;
+        for (int i = 0; i < N; i++) s += host[i];
+        *loss = (float)(s / N);
     }
     free(host);
     return st;

@@ -111,6 +111,27 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
                           const float *weights, eos_tensor *labels_dev, eos_tensor *weights_dev,
                           eos_tensor *per_sample, eos_tensor *dlogits, float *loss);
 
+/* The losses of the cost-sensitive baselines (host/loss.c; cl/loss.cl), each forward and
+ * gradient in one kernel:
+ *   ce     softmax cross-entropy, PyTorch's weighted mean (as eos_softmax_ce)
+ *   focal  Lin et al. as LDAM-DRW implements it: mean of (1 - exp(-ce_i))^gamma ce_i, ce_i weighted
+ *   asl    ASL single-label (Ridnik et al.): gamma_pos, gamma_neg, label smoothing eps */
+typedef enum { EOS_LOSS_CE = 0, EOS_LOSS_FOCAL, EOS_LOSS_ASL } eos_loss_kind;
+typedef struct eos_loss_spec {
+    eos_loss_kind kind;
+    float gamma;                    /* focal: 2 */
+    float gamma_pos, gamma_neg, eps; /* asl: 0, 4, 0.1 */
+} eos_loss_spec;
+/* "ce", "focal", "asl" with the references' defaults */
+eos_status eos_loss_parse(const char *name, eos_loss_spec *out);
+/* As eos_softmax_ce, for any of the losses (weights apply to ce and focal). */
+eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec, int N, int K,
+                                     const eos_tensor *logits, const int32_t *labels, const float *weights,
+                                     eos_tensor *labels_dev, eos_tensor *weights_dev, eos_tensor *per_sample,
+                                     eos_tensor *dlogits, float *loss);
+/* Class-balanced weights (Cui et al.): (1 - beta) / (1 - beta^n_c), normalised to sum to C. */
+void eos_class_balanced_weights(const size_t *counts, int C, double beta, float *weights);
+
 /* ---- SGD (host/optim.c; cl/optim.cl) -------------------------------------------------- */
 
 /* p -= lr * (buf = momentum * buf + grad + weight_decay * p), PyTorch semantics; all (n) */
