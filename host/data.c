@@ -221,12 +221,48 @@ eos_status eos_loader_init(eos_loader *L, const eos_dataset *d, const eos_split 
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: index %zu is past the split's %zu images", bad, split->n);
         }
     }
+    if (opt->class_weights) {
+        L->cum = malloc((L->n ? L->n : 1) * sizeof *L->cum);
+        if (!L->cum) {
+            eos_loader_free(L);
+            EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "loader sampling weights");
+        }
+        double acc = 0;
+        for (size_t i = 0; i < L->n; i++) {
+            float w = opt->class_weights[split->labels[L->indices[i]]];
+            if (!(w >= 0)) {
+                eos_loader_free(L);
+                EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: class weight %g is negative", w);
+            }
+            L->cum[i] = acc += w;
+        }
+        if (!(acc > 0)) {
+            eos_loader_free(L);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loader: the class weights of the images sum to 0");
+        }
+    }
+    L->opt.class_weights = NULL;  /* not kept: the caller's array may go */
     eos_loader_start_epoch(L, 0);
     return EOS_OK;
 }
 
 void eos_loader_start_epoch(eos_loader *L, unsigned epoch) {
     eos_rng_seed(&L->rng, L->opt.seed, epoch);
+    if (L->cum) {  /* class-balanced: with replacement */
+        double total = L->cum[L->n - 1];
+        for (size_t k = 0; k < L->n; k++) {
+            double u = (double)eos_rng_u32(&L->rng) / 4294967296.0 * total;
+            size_t lo = 0, hi = L->n - 1;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (L->cum[mid] > u) hi = mid;
+                else lo = mid + 1;
+            }
+            L->order[k] = L->indices[lo];
+        }
+        L->pos = 0;
+        return;
+    }
     memcpy(L->order, L->indices, L->n * sizeof *L->order);
     if (L->opt.shuffle)
         for (size_t i = L->n; i > 1; i--) {
@@ -276,6 +312,7 @@ size_t eos_loader_next(eos_loader *L, float *x, int32_t *y) {
 }
 
 void eos_loader_free(eos_loader *L) {
+    free(L->cum);
     free(L->order);
     free(L->indices);
     memset(L, 0, sizeof *L);

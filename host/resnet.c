@@ -468,9 +468,16 @@ eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *featu
 }
 
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss) {
+    return eos_resnet_backward_loss(m, N, labels, NULL, class_weights, loss);
+}
+
+eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels, const eos_loss_spec *spec,
+                                    const float *class_weights, float *loss) {
+    static const eos_loss_spec ce = {EOS_LOSS_CE, 0, 0, 0, 0};
+    if (!spec) spec = &ce;
     if (N != m->last_n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet backward for %d images after a forward of %d", N, m->last_n);
     eos_runtime_t rt = m->rt;
-    EOS_TRY(eos_softmax_ce(rt, N, m->classes, &m->logits, labels, class_weights, &m->labels_dev, &m->weights_dev,
+    EOS_TRY(eos_loss_forward_backward(rt, spec, N, m->classes, &m->logits, labels, class_weights, &m->labels_dev, &m->weights_dev,
                            &m->per_sample, &m->dlogits, loss));
     size_t lw = m->ne - 2;
     EOS_TRY(eos_linear_backward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->dlogits, &m->dfeat,

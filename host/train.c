@@ -14,6 +14,19 @@ float eos_lr_schedule(float base_lr, int epoch, int epochs) {
     return base_lr;
 }
 
+static const char *k_rules[] = {"none", "reweight", "resample", "drw"};
+
+eos_status eos_rule_parse(const char *name, eos_train_rule *out) {
+    for (int i = 0; i < 4; i++)
+        if (name && !strcmp(name, k_rules[i])) {
+            *out = (eos_train_rule)i;
+            return EOS_OK;
+        }
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown rule '%s': expected none, reweight, resample or drw", name ? name : "");
+}
+
+const char *eos_rule_name(eos_train_rule r) { return (unsigned)r < 4 ? k_rules[r] : "?"; }
+
 eos_train_config eos_train_defaults(void) {
     eos_train_config c;
     memset(&c, 0, sizeof c);
@@ -23,6 +36,7 @@ eos_train_config eos_train_defaults(void) {
     c.momentum = 0.9f;
     c.weight_decay = 2e-4f;
     c.eval_every = 1;
+    c.beta = 0.9999;
     return c;
 }
 
@@ -148,14 +162,26 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", cfg->out_dir);
     snprintf(path, sizeof path, "%s/train_log.csv", cfg->out_dir);
 
+    /* class-balanced weights of the images trained on (reweight, resample, drw) */
+    float cbw[256];
+    size_t counts[256] = {0};
+    int C = d->classes;
+    if (cfg->rule != EOS_RULE_NONE) {
+        if (C > 256) {
+            free(tr); free(va); free(all);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: class-balanced rules support up to 256 classes");
+        }
+        for (size_t i = 0; i < ntr; i++) counts[d->train.labels[(tr ? tr : indices)[i]]]++;
+        eos_class_balanced_weights(counts, C, cfg->beta, cbw);
+    }
     eos_loader L;
     eos_loader_options o = eos_loader_defaults(d, (size_t)cfg->batch);
     o.shuffle = 1;
+    if (cfg->rule == EOS_RULE_RESAMPLE) o.class_weights = cbw;
     o.augment = d->height >= 16 && d->width >= 16;  /* pad-4 crops only make sense on real images */
     o.seed = cfg->seed;
     eos_status st = eos_loader_init(&L, d, &d->train, train_idx, ntr, &o);
     size_t img = (size_t)d->channels * d->height * d->width;
-    int C = d->classes;
     float *x = malloc((size_t)cfg->batch * img * sizeof *x), *logits = malloc((size_t)cfg->batch * C * sizeof *logits);
     int32_t *y = malloc((size_t)cfg->batch * sizeof *y);
     FILE *log = NULL;
@@ -167,6 +193,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     }
     double t_start = eos__now(), best_fm = -1;
     size_t steps = eos_loader_batches(&L);
+    if (cfg->max_steps > 0 && steps > (size_t)cfg->max_steps) steps = (size_t)cfg->max_steps;
+    int drw_from = (int)(0.8 * cfg->epochs);  /* LDAM-DRW: epoch 160 of 200 */
     eos_train_progress p;
     memset(&p, 0, sizeof p);
     p.epochs = cfg->epochs;
@@ -179,10 +207,11 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         p.epoch = e;
         p.epoch_done = 0;
         p.step = 0;
-        while (st == EOS_OK && (b = eos_loader_next(&L, x, y)) > 0) {
+        const float *weights = cfg->rule == EOS_RULE_REWEIGHT || (cfg->rule == EOS_RULE_DRW && e >= drw_from) ? cbw : NULL;
+        while (st == EOS_OK && p.step < steps && (b = eos_loader_next(&L, x, y)) > 0) {
             float loss;
             st = eos_resnet_forward(m, 1, (int)b, d->height, d->width, x);
-            if (st == EOS_OK) st = eos_resnet_backward(m, (int)b, y, NULL, &loss);
+            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)b, y, &cfg->loss, weights, &loss);
             if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, NULL);
             if (st == EOS_OK) st = eos_resnet_sgd_step(m, lr, cfg->momentum, cfg->weight_decay);
             if (st != EOS_OK) break;

@@ -62,6 +62,10 @@ expect "train missing --out" 2 "--out is required" "$eos" train --data "$fx"
 expect "train missing value" 2 "--epochs needs a value" "$eos" train --data "$fx" --out "$run" --epochs
 expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval"
 expect "train --help" 0 'usage: eos train' "$eos" train --help
+expect "train focal + drw (short)" 0 'loss focal, rule drw' "$eos" train --data "$fx" --out "$fx/focal" --arch resnet8 --epochs 2 --max-steps 1 --batch 8 --loss focal --rule drw --quiet
+expect "train bad loss" 2 "unknown loss 'hinge'" "$eos" train --data "$fx" --out "$fx/x" --loss hinge
+expect "train bad rule" 2 "unknown rule 'often'" "$eos" train --data "$fx" --out "$fx/x" --rule often
+expect "train gamma without focal" 2 '--gamma applies to --loss focal' "$eos" train --data "$fx" --out "$fx/x" --gamma 1
 # phases 2 and 3 on that model: embeddings, EOS, the head
 expect "embed" 0 'embedding gap' "$eos" embed --model "$run/model.safetensors" --data "$fx" --out "$run/emb" --imbalance exp:5
 expect "embed csv header" 0 '^label,f0,f1,.*,f63$' head -1 "$run/emb/train_emb.csv"

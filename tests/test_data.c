@@ -565,8 +565,37 @@ static void test_loader_augmentation(void **state) {
     eos_dataset_free(&d);
 }
 
+static void test_loader_class_balanced_sampling(void **state) {
+    (void)state;
+    size_t per[3] = {300, 60, 12};
+    eos_dataset d;
+    fake_dataset(&d, 3, per, 1, 1, 1);
+    float w[3] = {1.0f / 300, 1.0f / 60, 1.0f / 12};  /* inverse frequency: each class equally likely */
+    eos_loader_options o = eos_loader_defaults(&d, 64);
+    o.class_weights = w;
+    o.seed = 5;
+    eos_loader L;
+    EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, NULL, 0, &o));
+    size_t seen[3] = {0}, total = 0, b;
+    float x[64];
+    int32_t y[64];
+    for (unsigned e = 0; e < 10; e++) {
+        eos_loader_start_epoch(&L, e);
+        while ((b = eos_loader_next(&L, x, y)) > 0)
+            for (size_t i = 0; i < b; i++) seen[y[i]]++, total++;
+    }
+    assert_int_equal(total, 3720);  /* n draws per epoch */
+    for (int c = 0; c < 3; c++) assert_true(fabs((double)seen[c] / total - 1.0 / 3) < 0.03);
+    eos_loader_free(&L);
+    float bad[3] = {1, -1, 1};
+    o.class_weights = bad;
+    assert_int_equal(eos_loader_init(&L, &d, &d.train, NULL, 0, &o), EOS_ERR_INVALID_ARG);
+    eos_dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loader_class_balanced_sampling),
         cmocka_unit_test(test_image_folders),
         cmocka_unit_test(test_folder_errors),
         cmocka_unit_test(test_cifar10_binary),

@@ -204,8 +204,43 @@ static void test_stratified_split(void **state) {
     eos_dataset_free(&d);
 }
 
+/* every loss and rule runs through eos_train_run (two short epochs) and gives finite results */
+static void test_losses_and_rules_run(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset(&d, 16, 4, 4);
+    size_t idx[40];
+    size_t k = 0;
+    for (size_t i = 0; i < 64 && k < 40; i++)
+        if (d.train.labels[i] != 3 || i % 8 == 3) idx[k++] = i;  /* class 3 made rare */
+    const char *losses[] = {"ce", "focal", "asl"};
+    for (int l = 0; l < 3; l++)
+        for (int r = 0; r < 4; r++) {
+            char dir[1024];
+            test_tmpdir(dir, sizeof dir, "rules");
+            eos_resnet_t m;
+            EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, 1, &m));
+            eos_train_config cfg = eos_train_defaults();
+            cfg.epochs = 2;
+            cfg.batch = 8;
+            cfg.max_steps = 2;
+            cfg.out_dir = dir;
+            EOS_ASSERT_OK(eos_loss_parse(losses[l], &cfg.loss));
+            cfg.rule = (eos_train_rule)r;
+            eos_metrics met;
+            EOS_ASSERT_OK(eos_train_run(rt, m, &d, idx, k, &cfg, &met));
+            assert_true(met.acc >= 0 && met.acc <= 1 && isfinite(met.fm));
+            eos_metrics_free(&met);
+            eos_resnet_free(m);
+        }
+    eos_train_rule rule;
+    assert_int_equal(eos_rule_parse("sometimes", &rule), EOS_ERR_INVALID_ARG);
+    eos_dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_losses_and_rules_run),
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_stratified_split),

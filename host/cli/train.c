@@ -29,6 +29,15 @@ void usage_train(FILE *out) {
             "  --batch N          default 128\n"
             "  --lr X             base learning rate (default 0.1)\n"
             "  --val-split F      hold out a stratified fraction F of the training set (default 0: off)\n"
+            "  --loss L           ce (default), focal (Lin et al., --gamma 2) or asl (Ridnik et al., single\n"
+            "                     label: gamma_pos 0, gamma_neg 4, label smoothing 0.1)\n"
+            "  --rule R           none (default), reweight (class-balanced weights from the start),\n"
+            "                     resample (class-balanced sampler with replacement), drw (weights from\n"
+            "                     80%% of the epochs on, LDAM-DRW's deferred re-weighting); the weights\n"
+            "                     enter ce and focal; asl keeps its own asymmetric weighting\n"
+            "  --gamma X          focal loss gamma (default 2)\n"
+            "  --beta X           class-balanced weights' beta, Cui et al. (default 0.9999)\n"
+            "  --max-steps N      stop every epoch after N batches (smoke runs; default: whole epochs)\n"
             "  --eval-every N     test BAC every N epochs (default 1; always after the last)\n"
             "  --seed N           seed of the subset, initial weights, batches and crops (default 0)\n"
             "  --device SPEC      index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
@@ -159,8 +168,9 @@ int cli_parse_int(const char *s, int lo, int *out) {
 int cmd_train(int argc, char **argv) {
     static const cli_command self = {"train", "", NULL, usage_train};
     const char *data = NULL, *out = NULL, *imb_text = "exp:100", *arch = "resnet32", *device = NULL, *v;
-    int epochs = 200, batch = 128, eval_every = 1, force = 0, quiet = 0, skip_bad = 0;
-    double lr = 0.1, val = 0;
+    int epochs = 200, batch = 128, eval_every = 1, force = 0, quiet = 0, skip_bad = 0, max_steps = 0;
+    double lr = 0.1, val = 0, gamma = -1, beta = 0.9999;
+    const char *loss_text = "ce", *rule_text = "none";
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -171,6 +181,11 @@ int cmd_train(int argc, char **argv) {
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--epochs")) { if (cli_parse_int(v, 1, &epochs)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--loss")) loss_text = v;
+        else if (CLI_FLAG("--rule")) rule_text = v;
+        else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--gamma")) { char *e; gamma = strtod(v, &e); if (*e || !(gamma >= 0) || !isfinite(gamma)) return cli_usage_error(&self, "--gamma '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--beta")) { char *e; beta = strtod(v, &e); if (*e || !(beta > 0 && beta < 1)) return cli_usage_error(&self, "--beta '%s': expected a number in (0, 1)", v); }
         else if (CLI_FLAG("--eval-every")) { if (cli_parse_int(v, 1, &eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--lr")) { char *e; lr = strtod(v, &e); if (*e || !(lr > 0) || !isfinite(lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
         else if (CLI_FLAG("--val-split")) { char *e; val = strtod(v, &e); if (*e || !(val >= 0 && val < 1)) return cli_usage_error(&self, "--val-split '%s': expected a fraction in [0, 1)", v); }
@@ -186,6 +201,14 @@ int cmd_train(int argc, char **argv) {
     if (eos_imbalance_parse(imb_text, &imb) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     int blocks;
     if (eos_resnet_blocks(arch, &blocks) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    eos_loss_spec loss;
+    eos_train_rule rule;
+    if (eos_loss_parse(loss_text, &loss) != EOS_OK || eos_rule_parse(rule_text, &rule) != EOS_OK)
+        return cli_usage_error(&self, "%s", eos_last_error()->message);
+    if (gamma >= 0) {
+        if (loss.kind != EOS_LOSS_FOCAL) return cli_usage_error(&self, "--gamma applies to --loss focal");
+        loss.gamma = (float)gamma;
+    }
     char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", out);
     if (!force && access(model_path, F_OK) == 0) {
@@ -216,8 +239,8 @@ int cmd_train(int argc, char **argv) {
            d.channels, d.height, d.width, wall() - t0);
     printf("train: %zu images (%s, seed %llu): ", n, imb_text, (unsigned long long)seed);
     for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
-    printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g%s\n", d.test.n, arch, blocks,
-           epochs, batch, lr, val > 0 ? ", validation hold-out" : "");
+    printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d.test.n,
+           arch, blocks, epochs, batch, lr, loss_text, rule_text, val > 0 ? ", validation hold-out" : "");
     fflush(stdout);
     eos_resnet_t m;
     int rc = 0;
@@ -233,6 +256,10 @@ int cmd_train(int argc, char **argv) {
         cfg.val_split = val;
         cfg.out_dir = out;
         cfg.eval_every = eval_every;
+        cfg.loss = loss;
+        cfg.rule = rule;
+        cfg.beta = beta;
+        cfg.max_steps = max_steps;
         cfg.progress = cli_train_progress;
         cfg.user = &ps;
         eos_metrics met;

@@ -107,6 +107,10 @@ typedef struct eos_loader_options {
     int drop_last;     /* drop the last partial batch instead of returning it */
     uint64_t seed;
     float mean[EOS_MAX_CHANNELS], std[EOS_MAX_CHANNELS];  /* on the [0, 1] scale */
+    /* class-balanced resampling: when set (one weight per class), every epoch draws n images
+     * with replacement, image i with probability proportional to class_weights[label_i],
+     * instead of a permutation. Read at eos_loader_init. */
+    const float *class_weights;
 } eos_loader_options;
 
 /* Defaults: shuffle and augment off, pad 4, keep the last batch, seed 0, and the
@@ -123,6 +127,7 @@ typedef struct eos_loader {
     size_t *order;     /* (n) the images of this epoch, in order */
     size_t *indices;   /* (n) the images the loader draws from */
     size_t n, pos;
+    double *cum;       /* (n) cumulative sampling weights when resampling, else NULL */
     eos_loader_options opt;
     eos_rng rng;       /* this epoch's crops and flips */
 } eos_loader;
@@ -130,8 +135,9 @@ typedef struct eos_loader {
 eos_status eos_loader_init(eos_loader *L, const eos_dataset *d, const eos_split *split, const size_t *indices,
                            size_t n, const eos_loader_options *opt);
 /* Start epoch e: the order and every crop and flip are drawn from PCG32 seeded (seed, e), so an
- * epoch is the same whenever it is replayed. Draws: the Fisher-Yates shuffle first, then per
- * image in batch order: x offset, y offset (each below 2 * pad + 1), flip (below 2). */
+ * epoch is the same whenever it is replayed. Draws: the Fisher-Yates shuffle (or, when
+ * resampling, n uniform draws located in the cumulative weights) first, then per image in batch
+ * order: x offset, y offset (each below 2 * pad + 1), flip (below 2). */
 void eos_loader_start_epoch(eos_loader *L, unsigned epoch);
 /* The next batch into x (B, C, H, W) and y (B); returns B, 0 when the epoch is over. */
 size_t eos_loader_next(eos_loader *L, float *x, int32_t *y);

@@ -57,6 +57,10 @@ eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *featu
 /* After a training forward: softmax cross-entropy against labels (N) with optional class
  * weights (classes), mean loss in *loss, and the gradient of every parameter. */
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss);
+/* The same with another loss (eos_loss_spec, include/eos/layers.h); spec NULL is cross-entropy. */
+struct eos_loss_spec;
+eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels, const struct eos_loss_spec *spec,
+                                    const float *class_weights, float *loss);
 eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float weight_decay);
 
 /* A state-dict tensor by PyTorch name: its value, or (grad = 1) its gradient, into host (n). */

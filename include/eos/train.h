@@ -6,6 +6,7 @@
 #define EOS_TRAIN_H
 
 #include "eos/data.h"
+#include "eos/layers.h"
 #include "eos/metrics.h"
 #include "eos/resnet.h"
 
@@ -34,6 +35,16 @@ typedef struct eos_train_progress {
     int best;                  /* this epoch is the kept one so far */
 } eos_train_progress;
 
+/* Cost-sensitive rules (GUIDE section 5's baselines, after LDAM-DRW), all with the class-balanced
+ * weights of Cui et al. (beta, default 0.9999) of the training set:
+ *   none      plain loss
+ *   reweight  the weights in the loss from the first epoch
+ *   resample  a class-balanced sampler (with replacement) instead of the weights
+ *   drw       deferred re-weighting: no weights until 80% of the epochs (160 of 200), then the weights */
+typedef enum { EOS_RULE_NONE = 0, EOS_RULE_REWEIGHT, EOS_RULE_RESAMPLE, EOS_RULE_DRW } eos_train_rule;
+eos_status eos_rule_parse(const char *name, eos_train_rule *out);
+const char *eos_rule_name(eos_train_rule rule);
+
 typedef struct eos_train_config {
     int epochs, batch;
     float lr, momentum, weight_decay;
@@ -41,6 +52,10 @@ typedef struct eos_train_config {
     double val_split;          /* 0: keep the last epoch; else hold out this stratified fraction */
     const char *out_dir;       /* model.safetensors, train_log.csv, metrics.json */
     int eval_every;            /* test BAC every this many epochs (and always at the end); 1 = each */
+    eos_loss_spec loss;        /* ce (default), focal, asl */
+    eos_train_rule rule;       /* none (default), reweight, resample, drw */
+    double beta;               /* class-balanced weights' beta (0.9999) */
+    int max_steps;             /* > 0: stop each epoch after this many batches (smoke runs) */
     void (*progress)(const eos_train_progress *p, void *user);
     void *user;
 } eos_train_config;
