@@ -95,3 +95,44 @@ __kernel void eos_asl(__global const float *z, __global const float *labels, con
         dz[i * C + k] = -inv_n * (t * A - p * sum_ta);
     }
 }
+
+/* LDAM (Cao et al.): z = s * (cos - m_y at the target), the logits of the margin loss; the
+ * gradient back to cos is s * dz (eos_scale). cos, z: (N, C); margins: (C). */
+__kernel void eos_ldam_logits(__global const float *cosv, __global const float *labels, __global const float *margins,
+                              const float s, __global float *z, const int N, const int C) {
+    const int i = get_global_id(0);
+    if (i >= N * C) return;
+    const int c = i % C, y = (int)labels[i / C];
+    z[i] = s * (cosv[i] - (c == y ? margins[y] : 0.0f));
+}
+
+/* y = a * x over n */
+__kernel void eos_scale(__global const float *x, __global float *y, const float a, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = a * x[i];
+}
+
+/* Unit vectors, as F.normalize (eps 1e-12): vector v has L elements at x[v * V + j * S].
+ * Rows of (N, F): count N, L F, S 1, V F. Columns of (F, C): count C, L F, S C, V 1. */
+__kernel void eos_normalize_vectors(__global const float *x, __global float *y, __global float *norms, const int count,
+                                    const int L, const int S, const int V) {
+    const int v = get_global_id(0);
+    if (v >= count) return;
+    float s = 0.0f;
+    for (int j = 0; j < L; j++) s += x[v * V + j * S] * x[v * V + j * S];
+    const float nrm = fmax(sqrt(s), 1e-12f);
+    norms[v] = nrm;
+    for (int j = 0; j < L; j++) y[v * V + j * S] = x[v * V + j * S] / nrm;
+}
+
+/* The backward of eos_normalize_vectors: dx = (dy - y (y . dy)) / |x| per vector */
+__kernel void eos_normalize_vectors_backward(__global const float *dy, __global const float *y,
+                                             __global const float *norms, __global float *dx, const int count,
+                                             const int L, const int S, const int V) {
+    const int v = get_global_id(0);
+    if (v >= count) return;
+    float d = 0.0f;
+    for (int j = 0; j < L; j++) d += y[v * V + j * S] * dy[v * V + j * S];
+    const float nrm = norms[v];
+    for (int j = 0; j < L; j++) dx[v * V + j * S] = (dy[v * V + j * S] - y[v * V + j * S] * d) / nrm;
+}

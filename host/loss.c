@@ -140,3 +140,41 @@ eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec
     free(host);
     return st;
 }
+
+void eos_ldam_margins(const size_t *counts, int K, float max_m, float *margins) {
+    double top = 0;
+    for (int c = 0; c < K; c++) {
+        margins[c] = counts[c] ? (float)(1.0 / sqrt(sqrt((double)counts[c]))) : 0.0f;
+        if (margins[c] > top) top = margins[c];
+    }
+    for (int c = 0; c < K; c++) margins[c] = top > 0 ? (float)(margins[c] * (max_m / top)) : 0.0f;
+}
+
+eos_status eos_ldam_loss(eos_runtime_t rt, int N, int K, const eos_tensor *cosv, const int32_t *labels,
+                         const float *margins, float s, const float *weights, eos_tensor *z, eos_tensor *labels_dev,
+                         eos_tensor *margins_dev, eos_tensor *weights_dev, eos_tensor *per_sample, eos_tensor *dz,
+                         eos_tensor *dcos, float *loss) {
+    size_t nk = (size_t)N * K;
+    EOS_TRY(eos__need(cosv, nk, "ldam cos"));
+    EOS_TRY(eos__need(dcos, nk, "ldam dcos"));
+    EOS_TRY(eos_tensor_reserve(rt, z, nk));
+    EOS_TRY(eos_tensor_reserve(rt, dz, nk));
+    EOS_TRY(eos_tensor_reserve(rt, margins_dev, (size_t)K));
+    EOS_TRY(eos_tensor_reserve(rt, labels_dev, (size_t)N));
+    /* the CE call below validates the labels and uploads them; the margin kernel needs them first */
+    float *lab = malloc((size_t)N * sizeof *lab);
+    if (!lab) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "ldam labels");
+    for (int i = 0; i < N; i++) lab[i] = (float)(labels[i] >= 0 && labels[i] < K ? labels[i] : 0);
+    cl_int e = clEnqueueWriteBuffer(eos_runtime_queue(rt), labels_dev->buf, CL_TRUE, 0, (size_t)N * sizeof(float), lab, 0, NULL, NULL);
+    free(lab);
+    EOS_CL_CHECK(e, "ldam: uploading labels");
+    EOS_CL_CHECK(clEnqueueWriteBuffer(eos_runtime_queue(rt), margins_dev->buf, CL_TRUE, 0, (size_t)K * sizeof(float), margins, 0,
+                                      NULL, NULL), "ldam: uploading margins");
+    int n = (int)nk;
+    eos__arg a[] = {EOS_ARG(cosv->buf), EOS_ARG(labels_dev->buf), EOS_ARG(margins_dev->buf), EOS_ARG(s), EOS_ARG(z->buf),
+                    EOS_ARG(N), EOS_ARG(K)};
+    EOS_TRY(eos__run_1d(rt, "loss.cl", "eos_ldam_logits", nk, a, EOS_NARGS(a)));
+    EOS_TRY(eos_softmax_ce(rt, N, K, z, labels, weights, labels_dev, weights_dev, per_sample, dz, loss));
+    eos__arg b[] = {EOS_ARG(dz->buf), EOS_ARG(dcos->buf), EOS_ARG(s), EOS_ARG(n)};
+    return eos__run_1d(rt, "loss.cl", "eos_scale", nk, b, EOS_NARGS(b));
+}

@@ -132,6 +132,25 @@ eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec
 /* Class-balanced weights (Cui et al.): (1 - beta) / (1 - beta^n_c), normalised to sum to C. */
 void eos_class_balanced_weights(const size_t *counts, int C, double beta, float *weights);
 
+/* LDAM (Cao et al.), as LDAM-DRW implements it: a normalised linear head (weight (F, K), as
+ * its NormedLinear: cos = normalize(x, rows) x normalize(w, columns)) and the margin loss
+ * CE(s * (cos - m_y at the target), y, weights), margins m_c proportional to n_c^(-1/4) with the
+ * largest max_m (0.5), s = 30. xn (N, F), xnorm (N), wn (F, K), wnorm (K) are kept for backward. */
+void eos_ldam_margins(const size_t *counts, int K, float max_m, float *margins);
+eos_status eos_normed_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
+                                     eos_tensor *xn, eos_tensor *xnorm, eos_tensor *wn, eos_tensor *wnorm,
+                                     eos_tensor *cosv);
+/* dw (F, K) overwritten, dx (N, F) too unless NULL; scratch (max(N, K) * F) */
+eos_status eos_normed_linear_backward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *xn,
+                                      const eos_tensor *xnorm, const eos_tensor *wn, const eos_tensor *wnorm,
+                                      const eos_tensor *dcos, eos_tensor *dx, eos_tensor *dw, eos_tensor *scratch);
+/* cos (N, K) -> dcos (N, K) and the mean loss; z, labels_dev, margins_dev, weights_dev, per_sample, dz
+ * are scratch tensors (grown as needed). */
+eos_status eos_ldam_loss(eos_runtime_t rt, int N, int K, const eos_tensor *cosv, const int32_t *labels,
+                         const float *margins, float s, const float *weights, eos_tensor *z, eos_tensor *labels_dev,
+                         eos_tensor *margins_dev, eos_tensor *weights_dev, eos_tensor *per_sample, eos_tensor *dz,
+                         eos_tensor *dcos, float *loss);
+
 /* ---- SGD (host/optim.c; cl/optim.cl) -------------------------------------------------- */
 
 /* p -= lr * (buf = momentum * buf + grad + weight_decay * p), PyTorch semantics; all (n) */
