@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     int blocks;
     eos_runtime_t rt;
     eos_resnet_t m;
-    if (eos_resnet_blocks(arch, &blocks) || eos_runtime_init(&rt, spec) || eos_resnet_create(rt, blocks, 3, 10, 1, &m)) {
+    if (eos_resnet_blocks(arch, &blocks) || eos_runtime_init(&rt, spec) || eos_resnet_create(rt, blocks, 3, 10, EOS_RESNET_HEAD_LINEAR, 1, &m)) {
         fprintf(stderr, "bench_train: %s\n", eos_last_error_message());
         return 1;
     }

@@ -69,7 +69,8 @@ eos_status eos_loss_parse(const char *name, eos_loss_spec *out) {
     if (name && !strcasecmp(name, "ce")) out->kind = EOS_LOSS_CE;
     else if (name && !strcasecmp(name, "focal")) { out->kind = EOS_LOSS_FOCAL; out->gamma = 2.0f; }
     else if (name && !strcasecmp(name, "asl")) { out->kind = EOS_LOSS_ASL; out->gamma_pos = 0.0f; out->gamma_neg = 4.0f; out->eps = 0.1f; }
-    else EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown loss '%s': expected ce, focal or asl", name ? name : "");
+    else if (name && !strcasecmp(name, "ldam")) { out->kind = EOS_LOSS_LDAM; out->s = 30.0f; out->max_m = 0.5f; }
+    else EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown loss '%s': expected ce, focal, asl or ldam", name ? name : "");
     return EOS_OK;
 }
 
@@ -88,6 +89,9 @@ eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec
                                      const eos_tensor *logits, const int32_t *labels, const float *weights,
                                      eos_tensor *labels_dev, eos_tensor *weights_dev, eos_tensor *per_sample,
                                      eos_tensor *dlogits, float *loss) {
+    if (spec->kind == EOS_LOSS_LDAM)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "LDAM works on the cosines of a normalised head: eos_ldam_loss",
+                 "loss: ldam cannot be applied to plain logits");
     if (spec->kind == EOS_LOSS_CE)
         return eos_softmax_ce(rt, N, K, logits, labels, weights, labels_dev, weights_dev, per_sample, dlogits, loss);
     if (N < 1 || K < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "loss: N=%d K=%d", N, K);

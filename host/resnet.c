@@ -63,12 +63,15 @@ static void add_bn(spec_list *l, const char *prefix, int64_t ch) {
     add(l, name, EOS_DTYPE_I64, 0, 0, 0, 0, 0);
 }
 
-eos_status eos_resnet_param_specs(int n, int in_channels, int classes, eos_param_spec **specs, size_t *count) {
+eos_status eos_resnet_param_specs(int n, int in_channels, int classes, eos_resnet_head head, eos_param_spec **specs,
+                                  size_t *count) {
     *specs = NULL;
     *count = 0;
     if (n < 1 || in_channels < 1 || classes < 1)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet spec: blocks %d, input channels %d, classes %d must all be >= 1", n,
                  in_channels, classes);
+    if (head != EOS_RESNET_HEAD_LINEAR && head != EOS_RESNET_HEAD_NORMED)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet spec: unknown head kind %d", (int)head);
     spec_list l = {0};
     add_conv(&l, "conv1", 16, in_channels);
     add_bn(&l, "bn1", 16);
@@ -88,8 +91,12 @@ eos_status eos_resnet_param_specs(int n, int in_channels, int classes, eos_param
             in = width[s];  /* option-A shortcuts have no parameters */
         }
     }
-    add(&l, "linear.weight", EOS_DTYPE_F32, 2, classes, 64, 0, 0);
-    add(&l, "linear.bias", EOS_DTYPE_F32, 1, classes, 0, 0, 0);
+    if (head == EOS_RESNET_HEAD_NORMED) {
+        add(&l, "linear.weight", EOS_DTYPE_F32, 2, 64, classes, 0, 0);
+    } else {
+        add(&l, "linear.weight", EOS_DTYPE_F32, 2, classes, 64, 0, 0);
+        add(&l, "linear.bias", EOS_DTYPE_F32, 1, classes, 0, 0, 0);
+    }
     if (l.oom) {
         free(l.v);
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "resnet spec");
@@ -119,7 +126,8 @@ size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count) {
 
 /* One state-dict entry: a learnable tensor (value, grad, momentum), a BN buffer (value), or a
  * BN step counter (count). Entries follow eos_resnet_param_specs' order: stem conv1 (0), bn1
- * (1..5), then per block 12 entries (conv1, bn1 x5, conv2, bn2 x5), then linear.weight/.bias. */
+ * (1..5), then per block 12 entries (conv1, bn1 x5, conv2, bn2 x5), then linear.weight and (a
+ * LINEAR head) linear.bias. */
 typedef struct {
     eos_param_spec spec;
     size_t numel;
@@ -138,6 +146,7 @@ typedef struct {
 struct eos_resnet {
     eos_runtime_t rt;
     int n, cin, classes;
+    eos_resnet_head head;
     entry *e;
     size_t ne;
     /* activations for cap_n images of h x w */
@@ -147,6 +156,9 @@ struct eos_resnet {
     eos_tensor g[4];  /* gradient buffers, each the size of the largest activation */
     eos_workspace ws;
     eos_tensor labels_dev, weights_dev, per_sample;
+    /* NORMED head: normalised features xn (N, 64), their norms (N), normalised weight wn (64, K),
+     * its column norms (K), LDAM's scaled logits z and dz (N, K), margins (K), scratch */
+    eos_tensor xn, xnorm, wn, wnorm, z, dz, margins_dev, scratch;
     int last_n;
 };
 
@@ -154,6 +166,9 @@ int eos_resnet_blocks_per_stage(eos_resnet_t m) { return m->n; }
 eos_runtime_t eos_resnet_runtime(eos_resnet_t m) { return m->rt; }
 int eos_resnet_classes(eos_resnet_t m) { return m->classes; }
 int eos_resnet_in_channels(eos_resnet_t m) { return m->cin; }
+eos_resnet_head eos_resnet_head_kind(eos_resnet_t m) { return m->head; }
+/* index of linear.weight (linear.bias follows it in a LINEAR head) */
+static size_t head_index(eos_resnet_t m) { return m->ne - (m->head == EOS_RESNET_HEAD_NORMED ? 1 : 2); }
 
 static int block_width(int b, int n) { return 16 << (b / n); }
 static int block_stride(int b, int n) { return b > 0 && b % n == 0 ? 2 : 1; }
@@ -183,16 +198,16 @@ void eos_resnet_free(eos_resnet_t m) {
     }
     free(m->e);
     eos_workspace_free(&m->ws);
-    eos_tensor_free(&m->labels_dev);
-    eos_tensor_free(&m->weights_dev);
-    eos_tensor_free(&m->per_sample);
+    eos_tensor *t[] = {&m->labels_dev, &m->weights_dev, &m->per_sample, &m->xn, &m->xnorm, &m->wn,
+                       &m->wnorm, &m->z, &m->dz, &m->margins_dev, &m->scratch};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) eos_tensor_free(t[i]);
     free(m);
 }
 
 static eos_status alloc1(eos_runtime_t rt, eos_tensor *t, size_t n) { return eos_tensor_alloc(rt, t, 1, &n); }
 
 /* The network's tensors, uninitialised. */
-static eos_status build(eos_runtime_t rt, int n, int cin, int classes, eos_resnet_t *out) {
+static eos_status build(eos_runtime_t rt, int n, int cin, int classes, eos_resnet_head head, eos_resnet_t *out) {
     *out = NULL;
     eos_resnet_t m = calloc(1, sizeof *m);
     if (!m) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "resnet");
@@ -200,10 +215,11 @@ static eos_status build(eos_runtime_t rt, int n, int cin, int classes, eos_resne
     m->n = n;
     m->cin = cin;
     m->classes = classes;
+    m->head = head;
     m->b = calloc((size_t)(3 * n), sizeof *m->b);
     eos_param_spec *spec;
     size_t ns;
-    eos_status st = m->b ? eos_resnet_param_specs(n, cin, classes, &spec, &ns) : EOS_ERR_OUT_OF_MEMORY;
+    eos_status st = m->b ? eos_resnet_param_specs(n, cin, classes, head, &spec, &ns) : EOS_ERR_OUT_OF_MEMORY;
     if (st != EOS_OK) {
         free(m->b);
         free(m);
@@ -242,8 +258,9 @@ static entry *find(eos_resnet_t m, const char *name) {
     return NULL;
 }
 
-eos_status eos_resnet_create(eos_runtime_t rt, int n, int cin, int classes, uint64_t seed, eos_resnet_t *out) {
-    EOS_TRY(build(rt, n, cin, classes, out));
+eos_status eos_resnet_create(eos_runtime_t rt, int n, int cin, int classes, eos_resnet_head head, uint64_t seed,
+                             eos_resnet_t *out) {
+    EOS_TRY(build(rt, n, cin, classes, head, out));
     eos_resnet_t m = *out;
     eos_rng r;
     eos_rng_seed(&r, seed, 0x494e4954);  /* "INIT" */
@@ -261,7 +278,17 @@ eos_status eos_resnet_create(eos_runtime_t rt, int n, int cin, int classes, uint
         float *h = malloc(e->numel * sizeof *h);
         if (!h) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "init"); break; }
         int64_t fan_in = e->spec.ndim == 4 ? e->spec.shape[1] * e->spec.shape[2] * e->spec.shape[3] : 64;
-        if (!strcmp(dot, ".weight")) {  /* Kaiming normal, fan_in, gain sqrt(2) */
+        if (head == EOS_RESNET_HEAD_NORMED && i == head_index(m)) {
+            /* NormedLinear: U(-1, 1), every column (64) scaled to unit norm */
+            int K = classes;
+            for (size_t k = 0; k < e->numel; k++) h[k] = 2.0f * eos_rng_uniform(&r) - 1.0f;
+            for (int c = 0; c < K; c++) {
+                double s2 = 0;
+                for (int f = 0; f < 64; f++) s2 += (double)h[f * K + c] * h[f * K + c];
+                float inv = s2 > 0 ? (float)(1.0 / sqrt(s2)) : 1.0f;
+                for (int f = 0; f < 64; f++) h[f * K + c] *= inv;
+            }
+        } else if (!strcmp(dot, ".weight")) {  /* Kaiming normal, fan_in, gain sqrt(2) */
             float sd = (float)sqrt(2.0 / (double)fan_in);
             for (size_t k = 0; k < e->numel; k++) h[k] = sd * eos_rng_normal(&r);
         } else {  /* nn.Linear's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
@@ -283,6 +310,8 @@ eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out
     eos_safetensors f;
     EOS_TRY(eos_safetensors_read(path, &f));
     const eos_named_tensor *w0 = eos_safetensors_find(&f, "conv1.weight"), *lw = eos_safetensors_find(&f, "linear.weight");
+    /* no linear.bias: LDAM's normalised head, weight (64, classes) */
+    eos_resnet_head head = eos_safetensors_find(&f, "linear.bias") ? EOS_RESNET_HEAD_LINEAR : EOS_RESNET_HEAD_NORMED;
     int n = 0;
     for (;; n++) {
         char name[64];
@@ -295,15 +324,15 @@ eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out
                  "%s is not a ResNet-s model (%s)", path,
                  !w0 ? "no conv1.weight" : !lw ? "no linear.weight" : n == 0 ? "no layer1.0.conv1.weight" : "bad shapes");
     }
-    int cin = (int)w0->shape[1], classes = (int)lw->shape[0];
+    int cin = (int)w0->shape[1], classes = (int)lw->shape[head == EOS_RESNET_HEAD_NORMED ? 1 : 0];
     eos_param_spec *spec;
     size_t ns;
-    eos_status st = eos_resnet_param_specs(n, cin, classes, &spec, &ns);
+    eos_status st = eos_resnet_param_specs(n, cin, classes, head, &spec, &ns);
     if (st == EOS_OK) {
         st = eos_safetensors_check(&f, spec, ns, path);
         free(spec);
     }
-    if (st == EOS_OK) st = build(rt, n, cin, classes, out);
+    if (st == EOS_OK) st = build(rt, n, cin, classes, head, out);
     for (size_t i = 0; st == EOS_OK && i < (*out)->ne; i++) {
         entry *e = &(*out)->e[i];
         const eos_named_tensor *t = eos_safetensors_find(&f, e->spec.name);
@@ -449,8 +478,12 @@ eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, co
         Cin = C;
     }
     EOS_TRY(eos_avgpool_forward(rt, N, 64, H * W, in, &m->feat));
-    size_t lw = m->ne - 2;
-    EOS_TRY(eos_linear_forward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->e[lw + 1].value, &m->logits));
+    size_t lw = head_index(m);
+    if (m->head == EOS_RESNET_HEAD_NORMED)
+        EOS_TRY(eos_normed_linear_forward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->xn, &m->xnorm, &m->wn,
+                                          &m->wnorm, &m->logits));
+    else
+        EOS_TRY(eos_linear_forward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->e[lw + 1].value, &m->logits));
     m->last_n = N;
     return EOS_OK;
 }
@@ -473,15 +506,30 @@ eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, con
 
 eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels, const eos_loss_spec *spec,
                                     const float *class_weights, float *loss) {
-    static const eos_loss_spec ce = {EOS_LOSS_CE, 0, 0, 0, 0};
+    static const eos_loss_spec ce = {.kind = EOS_LOSS_CE};
     if (!spec) spec = &ce;
     if (N != m->last_n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet backward for %d images after a forward of %d", N, m->last_n);
     eos_runtime_t rt = m->rt;
-    EOS_TRY(eos_loss_forward_backward(rt, spec, N, m->classes, &m->logits, labels, class_weights, &m->labels_dev, &m->weights_dev,
-                           &m->per_sample, &m->dlogits, loss));
-    size_t lw = m->ne - 2;
-    EOS_TRY(eos_linear_backward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->dlogits, &m->dfeat,
-                                &m->e[lw].grad, &m->e[lw + 1].grad));
+    size_t lw = head_index(m);
+    if (m->head == EOS_RESNET_HEAD_NORMED) {
+        if (spec->kind != EOS_LOSS_LDAM)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, "train a network with a normalised head with the ldam loss",
+                     "resnet backward: this network has LDAM's normalised head, which takes only the LDAM loss");
+        if (!spec->margins) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet backward: the LDAM loss needs its margins");
+        EOS_TRY(eos_ldam_loss(rt, N, m->classes, &m->logits, labels, spec->margins, spec->s, class_weights, &m->z,
+                              &m->labels_dev, &m->margins_dev, &m->weights_dev, &m->per_sample, &m->dz, &m->dlogits,
+                              loss));
+        EOS_TRY(eos_normed_linear_backward(rt, N, 64, m->classes, &m->xn, &m->xnorm, &m->wn, &m->wnorm, &m->dlogits,
+                                           &m->dfeat, &m->e[lw].grad, &m->scratch));
+    } else {
+        if (spec->kind == EOS_LOSS_LDAM)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, "create the network with EOS_RESNET_HEAD_NORMED (eos train --loss ldam does)",
+                     "resnet backward: the LDAM loss needs LDAM's normalised head; this network has a linear one");
+        EOS_TRY(eos_loss_forward_backward(rt, spec, N, m->classes, &m->logits, labels, class_weights, &m->labels_dev,
+                                          &m->weights_dev, &m->per_sample, &m->dlogits, loss));
+        EOS_TRY(eos_linear_backward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->dlogits, &m->dfeat,
+                                    &m->e[lw].grad, &m->e[lw + 1].grad));
+    }
     /* spatial size at the end */
     int hs[64], ws_[64], H = m->h, W = m->w;
     for (int b = 0; b < 3 * m->n; b++) {
@@ -528,4 +576,66 @@ eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float w
             EOS_TRY(eos_sgd_step(m->rt, m->e[i].numel, &m->e[i].value, &m->e[i].grad, &m->e[i].mom, lr, momentum,
                                  weight_decay));
     return EOS_OK;
+}
+
+eos_status eos_resnet_linear_head(eos_resnet_t m, float *weight, float *bias) {
+    int K = m->classes;
+    size_t lw = head_index(m);
+    if (m->head == EOS_RESNET_HEAD_LINEAR) {
+        EOS_TRY(eos_tensor_download(&m->e[lw].value, weight, (size_t)K * 64));
+        return eos_tensor_download(&m->e[lw + 1].value, bias, (size_t)K);
+    }
+    float *w = malloc((size_t)K * 64 * sizeof *w);  /* (64, K) */
+    if (!w) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "reading the head");
+    eos_status st = eos_tensor_download(&m->e[lw].value, w, (size_t)K * 64);
+    for (int c = 0; st == EOS_OK && c < K; c++) {
+        double s2 = 0;
+        for (int f = 0; f < 64; f++) s2 += (double)w[f * K + c] * w[f * K + c];
+        float inv = (float)(1.0 / fmax(sqrt(s2), 1e-12));  /* F.normalize's eps */
+        for (int f = 0; f < 64; f++) weight[c * 64 + f] = w[f * K + c] * inv;
+        bias[c] = 0.0f;
+    }
+    free(w);
+    return st;
+}
+
+eos_status eos_resnet_replace_head(eos_resnet_t m, const float *weight, const float *bias) {
+    int K = m->classes;
+    if (m->head == EOS_RESNET_HEAD_NORMED) {
+        entry *e = realloc(m->e, (m->ne + 1) * sizeof *e);
+        if (!e) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "replacing the head");
+        m->e = e;
+        entry *w = &e[m->ne - 1], *b = &e[m->ne];
+        eos_tensor_free(&w->value);
+        eos_tensor_free(&w->grad);
+        eos_tensor_free(&w->mom);
+        memset(w, 0, 2 * sizeof *w);
+        snprintf(w->spec.name, sizeof w->spec.name, "linear.weight");
+        w->spec.dtype = EOS_DTYPE_F32;
+        w->spec.ndim = 2;
+        w->spec.shape[0] = K;
+        w->spec.shape[1] = 64;
+        w->numel = (size_t)K * 64;
+        snprintf(b->spec.name, sizeof b->spec.name, "linear.bias");
+        b->spec.dtype = EOS_DTYPE_F32;
+        b->spec.ndim = 1;
+        b->spec.shape[0] = K;
+        b->numel = (size_t)K;
+        w->learnable = b->learnable = 1;
+        m->ne++;
+        m->head = EOS_RESNET_HEAD_LINEAR;
+        for (int i = 0; i < 2; i++) {
+            entry *t = i ? b : w;
+            EOS_TRY(alloc1(m->rt, &t->value, t->numel));
+            EOS_TRY(alloc1(m->rt, &t->grad, t->numel));
+            EOS_TRY(alloc1(m->rt, &t->mom, t->numel));
+        }
+    }
+    size_t lw = head_index(m);
+    for (int i = 0; i < 2; i++) {
+        EOS_TRY(eos_tensor_fill(&m->e[lw + i].grad, 0.0f));
+        EOS_TRY(eos_tensor_fill(&m->e[lw + i].mom, 0.0f));
+    }
+    EOS_TRY(eos_tensor_upload(&m->e[lw].value, weight, (size_t)K * 64));
+    return eos_tensor_upload(&m->e[lw + 1].value, bias, (size_t)K);
 }

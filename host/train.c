@@ -27,6 +27,21 @@ eos_status eos_rule_parse(const char *name, eos_train_rule *out) {
 
 const char *eos_rule_name(eos_train_rule r) { return (unsigned)r < 4 ? k_rules[r] : "?"; }
 
+eos_status eos_train_variant_parse(const char *name, eos_loss_spec *loss, eos_train_rule *rule) {
+    char buf[64];
+    if (!name || strlen(name) >= sizeof buf)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "phase-1 variant '%s': expected LOSS or LOSS-RULE", name ? name : "");
+    snprintf(buf, sizeof buf, "%s", name);
+    char *dash = strchr(buf, '-');
+    if (dash) *dash = 0;
+    *rule = EOS_RULE_NONE;
+    if (eos_loss_parse(buf, loss) != EOS_OK || (dash && eos_rule_parse(dash + 1, rule) != EOS_OK))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL,
+                 "phase-1 variant '%s': expected LOSS or LOSS-RULE with LOSS ce, focal, asl or ldam and RULE reweight, "
+                 "resample or drw (for example ldam-drw)", name);
+    return EOS_OK;
+}
+
 eos_train_config eos_train_defaults(void) {
     eos_train_config c;
     memset(&c, 0, sizeof c);
@@ -141,6 +156,15 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     if (eos_resnet_classes(m) != d->classes || eos_resnet_in_channels(m) != d->channels)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: the network has %d classes and %d input channels, the data %d and %d",
                  eos_resnet_classes(m), eos_resnet_in_channels(m), d->classes, d->channels);
+    int normed = eos_resnet_head_kind(m) == EOS_RESNET_HEAD_NORMED, ldam = cfg->loss.kind == EOS_LOSS_LDAM;
+    if (normed != ldam)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, normed ? "a model trained with --loss ldam continues with --loss ldam"
+                                             : "create the network with EOS_RESNET_HEAD_NORMED for the LDAM loss",
+                 "train: the %s loss needs %s head; this network has %s one", ldam ? "ldam" : "chosen",
+                 ldam ? "LDAM's normalised" : "a linear", normed ? "a normalised" : "a linear");
+    if (d->classes > 256 && (cfg->rule != EOS_RULE_NONE || ldam))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: class-balanced rules and LDAM support up to 256 classes, the data has %d",
+                 d->classes);
     size_t *all = NULL;
     if (!indices) {  /* every training image */
         n = d->train.n;
@@ -162,17 +186,16 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", cfg->out_dir);
     snprintf(path, sizeof path, "%s/train_log.csv", cfg->out_dir);
 
-    /* class-balanced weights of the images trained on (reweight, resample, drw) */
-    float cbw[256];
+    /* class-balanced weights (reweight, resample, drw) and LDAM's margins, from the images trained on */
+    float cbw[256], margins[256];
     size_t counts[256] = {0};
     int C = d->classes;
-    if (cfg->rule != EOS_RULE_NONE) {
-        if (C > 256) {
-            free(tr); free(va); free(all);
-            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: class-balanced rules support up to 256 classes");
-        }
-        for (size_t i = 0; i < ntr; i++) counts[d->train.labels[(tr ? tr : indices)[i]]]++;
+    eos_loss_spec spec = cfg->loss;
+    if (cfg->rule != EOS_RULE_NONE || ldam) {
+        for (size_t i = 0; i < ntr; i++) counts[d->train.labels[train_idx[i]]]++;
         eos_class_balanced_weights(counts, C, cfg->beta, cbw);
+        eos_ldam_margins(counts, C, cfg->loss.max_m, margins);
+        spec.margins = margins;
     }
     eos_loader L;
     eos_loader_options o = eos_loader_defaults(d, (size_t)cfg->batch);
@@ -211,7 +234,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         while (st == EOS_OK && p.step < steps && (b = eos_loader_next(&L, x, y)) > 0) {
             float loss;
             st = eos_resnet_forward(m, 1, (int)b, d->height, d->width, x);
-            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)b, y, &cfg->loss, weights, &loss);
+            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)b, y, &spec, weights, &loss);
             if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, NULL);
             if (st == EOS_OK) st = eos_resnet_sgd_step(m, lr, cfg->momentum, cfg->weight_decay);
             if (st != EOS_OK) break;

@@ -85,7 +85,7 @@ static void test_golden_from_pytorch(void **state) {
     EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));
     eos_param_spec *spec;
     size_t n;
-    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, &spec, &n));
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, EOS_RESNET_HEAD_LINEAR, &spec, &n));
     EOS_ASSERT_OK(eos_safetensors_check(&f, spec, n, "resnet8_torch.safetensors"));
     assert_int_equal(f.count, n);
     /* same order as PyTorch's state_dict */
@@ -131,7 +131,7 @@ static void test_write_for_pytorch(void **state) {
     (void)state;
     eos_param_spec *spec;
     size_t n;
-    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, &spec, &n));
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 10, EOS_RESNET_HEAD_LINEAR, &spec, &n));
     eos_named_tensor *t = calloc(n, sizeof *t);
     for (size_t k = 0; k < n; k++) {
         snprintf(t[k].name, sizeof t[k].name, "%s", spec[k].name);
@@ -171,7 +171,7 @@ static void test_spec_and_mismatches(void **state) {
     int blocks;
     EOS_ASSERT_OK(eos_resnet_blocks("resnet32", &blocks));
     assert_int_equal(blocks, 5);
-    EOS_ASSERT_OK(eos_resnet_param_specs(blocks, 3, 10, &spec, &n));
+    EOS_ASSERT_OK(eos_resnet_param_specs(blocks, 3, 10, EOS_RESNET_HEAD_LINEAR, &spec, &n));
     assert_int_equal(eos_resnet_param_count(spec, n), 464154);  /* GUIDE section 5 */
     free(spec);
     assert_int_equal(eos_resnet_blocks("resnet33", &blocks), EOS_ERR_INVALID_ARG);
@@ -180,7 +180,7 @@ static void test_spec_and_mismatches(void **state) {
     /* a ResNet-8 file checked against a 5-class ResNet-8 and with tensors missing and extra */
     eos_safetensors f;
     EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));
-    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 5, &spec, &n));
+    EOS_ASSERT_OK(eos_resnet_param_specs(1, 3, 5, EOS_RESNET_HEAD_LINEAR, &spec, &n));
     snprintf(f.tensors[3].name, sizeof f.tensors[3].name, "bn1.running_mean_renamed");
     assert_int_equal(eos_safetensors_check(&f, spec, n, "model.safetensors"), EOS_ERR_FORMAT);
     const char *m = eos_last_error()->message;

@@ -66,6 +66,12 @@ expect "train focal + drw (short)" 0 'loss focal, rule drw' "$eos" train --data 
 expect "train bad loss" 2 "unknown loss 'hinge'" "$eos" train --data "$fx" --out "$fx/x" --loss hinge
 expect "train bad rule" 2 "unknown rule 'often'" "$eos" train --data "$fx" --out "$fx/x" --rule often
 expect "train gamma without focal" 2 '--gamma applies to --loss focal' "$eos" train --data "$fx" --out "$fx/x" --gamma 1
+expect "train ldam-drw (short)" 0 'loss ldam, rule drw' "$eos" train --data "$fx" --out "$fx/ldam" --arch resnet8 --epochs 2 --max-steps 1 --batch 8 --loss ldam --rule drw --quiet
+expect "ldam model has no bias" 1 '^0$' sh -c "grep -c '\"linear.bias\"' '$fx/ldam/model.safetensors'"
+expect "ldam model evaluates" 0 'ACC [0-9.]+' "$eos" evaluate --model "$fx/ldam/model.safetensors" --data "$fx" --out "$fx/ldam/eval"
+expect "train asl flags" 0 'loss asl' "$eos" train --data "$fx" --out "$fx/asl" --arch resnet8 --epochs 1 --max-steps 1 --batch 8 --loss asl --gamma-neg 2 --smoothing 0.05 --quiet
+expect "train ldam flag on ce" 2 '--ldam-s and --max-m apply to --loss ldam' "$eos" train --data "$fx" --out "$fx/x" --max-m 0.3
+expect "train bad smoothing" 2 "--smoothing '1.5': expected a number in \[0, 1\)" "$eos" train --data "$fx" --out "$fx/x" --loss asl --smoothing 1.5
 # phases 2 and 3 on that model: embeddings, EOS, the head
 expect "embed" 0 'embedding gap' "$eos" embed --model "$run/model.safetensors" --data "$fx" --out "$run/emb" --imbalance exp:5
 expect "embed csv header" 0 '^label,f0,f1,.*,f63$' head -1 "$run/emb/train_emb.csv"
@@ -74,14 +80,21 @@ expect "resample bad method" 2 "unknown method 'magic'" "$eos" resample --in "$r
 expect "resample ragged csv" 1 'line 3: 2 fields, expected 3' sh -c "printf 'label,f0,f1\n0,1,2\n1,2\n' > '$run/bad.csv' && '$eos' resample --in '$run/bad.csv' --out '$run/x.csv'"
 expect "finetune" 0 'wrote .*model.safetensors \(the model with the new head\)' "$eos" finetune --train "$run/emb/train_eos.csv" --test "$run/emb/test_emb.csv" --model "$run/model.safetensors" --out "$run/ft"
 expect "finetune model evaluates" 0 'ACC [0-9.]+' "$eos" evaluate --model "$run/ft/model.safetensors" --data "$fx" --out "$run/ft/eval"
+expect "embed an ldam model" 0 'embedding gap' "$eos" embed --model "$fx/ldam/model.safetensors" --data "$fx" --out "$fx/ldam/emb" --imbalance exp:5
+expect "finetune an ldam model" 0 'the model with the new head' "$eos" finetune --train "$fx/ldam/emb/train_emb.csv" --model "$fx/ldam/model.safetensors" --out "$fx/ldam/ft"
+expect "the fine-tuned ldam model has a linear head" 0 '"linear.bias"' sh -c "head -c 4000 '$fx/ldam/ft/model.safetensors' | tr -c '[:print:]' ' '"
 expect "finetune without model" 0 'head 10 x 64' "$eos" finetune --train "$run/emb/train_eos.csv" --out "$run/ft2"
 
 # eos synth and a whole quick pipeline on a small generated dataset
 syn="$fx/synth"
 expect "synth" 0 'wrote 4 classes x \(12 train \+ 4 test\)' "$eos" synth --out "$syn" --classes 4 --train-per-class 12 --test-per-class 4
-expect "pipeline" 0 'eos \+ head +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick --epochs 1 --methods eos,ros,none --quiet
-expect "pipeline summary" 0 '"method": "eos \+ head"' cat "$fx/pipe/summary.json"
+expect "pipeline" 0 'ce \+ eos +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick --epochs 1 --methods eos,ros,none --quiet
+expect "pipeline summary" 0 '"method": "ce \+ eos"' cat "$fx/pipe/summary.json"
 expect "pipeline refuses to overwrite" 1 'already holds results' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick
+expect "pipeline with baselines" 0 'ldam-drw +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe3" --profile quick --epochs 2 --max-steps 1 --methods eos,ldam-drw,focal --quiet
+expect "pipeline baselines in the summary" 0 '"method": "focal".*' cat "$fx/pipe3/summary.json"
+expect "pipeline baseline folder" 0 'model.safetensors' ls "$fx/pipe3/phase1-ldam-drw"
+expect "pipeline bad baseline" 2 "unknown method 'ldam-often'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,ldam-often
 expect "pipeline bad method" 2 "unknown method 'magic'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,magic
 
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"

@@ -19,9 +19,12 @@ typedef struct {
 static golden *g_gold;
 static size_t g_ngold;
 
-static void load_golden(void) {
-    FILE *f = fopen(EOS_GOLDEN_DIR "/resnet8_golden.bin", "rb");
-    if (!f) fail_msg("cannot open %s", EOS_GOLDEN_DIR "/resnet8_golden.bin");
+/* read an EOSGOLD1 file into g_gold (freeing what was there) */
+static void load_golden(const char *path) {
+    for (size_t i = 0; i < g_ngold; i++) free(g_gold[i].data);
+    free(g_gold);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
     char magic[8];
     uint32_t hdr[2];
     assert_int_equal(fread(magic, 1, 8, f), 8);
@@ -68,6 +71,7 @@ static double max_abs(const float *v, size_t n) {
 static void test_one_step_matches_pytorch(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m;
+    load_golden(EOS_GOLDEN_DIR "/resnet8_golden.bin");
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_init.safetensors", &m));
     assert_int_equal(eos_resnet_blocks_per_stage(m), 1);
     assert_int_equal(eos_resnet_classes(m), 10);
@@ -126,6 +130,7 @@ static void test_one_step_matches_pytorch(void **state) {
 static void test_pytorch_model_predictions(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m;
+    load_golden(EOS_GOLDEN_DIR "/resnet8_golden.bin");
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
     EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 32, 32, gold("input")->data));
     float logits[80];
@@ -150,7 +155,7 @@ static void test_pytorch_model_predictions(void **state) {
 static void test_save_load_and_init(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m, back;
-    EOS_ASSERT_OK(eos_resnet_create(rt, 2, 3, 7, 42, &m));  /* resnet14, 7 classes */
+    EOS_ASSERT_OK(eos_resnet_create(rt, 2, 3, 7, EOS_RESNET_HEAD_LINEAR, 42, &m));  /* resnet14, 7 classes */
     /* Kaiming normal: std sqrt(2 / fan_in) */
     float w[32 * 32 * 9];
     EOS_ASSERT_OK(eos_resnet_get(m, "layer2.1.conv2.weight", 0, w, 32 * 32 * 9));
@@ -186,12 +191,132 @@ static void test_save_load_and_init(void **state) {
     assert_null(bad);
 }
 
+/* LDAM-DRW on a whole ResNet-8 (make_resnet_ldam_golden.py): the normalised head read from a
+ * PyTorch file (linear.weight (64, 10), no bias), the LDAM loss with class weights through every
+ * layer, SGD steps without and then with the weights, and the head handed to phase 3. */
+static void test_ldam_network_matches_pytorch(void **state) {
+    eos_runtime_t rt = *state;
+    load_golden(EOS_GOLDEN_DIR "/resnet8_ldam_golden.bin");
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_ldam_init.safetensors", &m));
+    assert_int_equal(eos_resnet_head_kind(m), EOS_RESNET_HEAD_NORMED);
+    assert_int_equal(eos_resnet_classes(m), 10);
+    const golden *x = gold("input"), *yl = gold("labels"), *cnt = gold("counts"), *cw = gold("weights");
+    int32_t labels[8];
+    for (int i = 0; i < 8; i++) labels[i] = (int32_t)yl->data[i];
+    size_t counts[10];
+    for (int c = 0; c < 10; c++) counts[c] = (size_t)cnt->data[c];
+    float margins[10];
+    eos_ldam_margins(counts, 10, 0.5f, margins);
+    eos_loss_spec spec;
+    EOS_ASSERT_OK(eos_loss_parse("ldam", &spec));
+    spec.margins = margins;
+
+    EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 16, 16, x->data));
+    float cosv[80], loss;
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, cosv, NULL));
+    expect_close("cosines", cosv, gold("cos")->data, 80, 1e-5, 1e-4);
+    /* the wrong loss for this head is refused, and leaves the gradients alone */
+    eos_loss_spec ce;
+    EOS_ASSERT_OK(eos_loss_parse("ce", &ce));
+    assert_int_equal(eos_resnet_backward_loss(m, 8, labels, &ce, NULL, &loss), EOS_ERR_INVALID_ARG);
+    EOS_ASSERT_OK(eos_resnet_backward_loss(m, 8, labels, &spec, cw->data, &loss));
+    assert_float_equal(loss, gold("loss")->data[0], 2e-4 * gold("loss")->data[0]);
+    size_t checked = 0;
+    for (size_t i = 0; i < g_ngold; i++) {
+        const golden *g = &g_gold[i];
+        if (strncmp(g->name, "grad.", 5)) continue;
+        float *got = malloc(g->numel * sizeof *got);
+        EOS_ASSERT_OK(eos_resnet_get(m, g->name + 5, 1, got, g->numel));
+        expect_close(g->name, got, g->data, g->numel, 5e-4 * max_abs(g->data, g->numel) + 1e-7, 2e-3);
+        free(got);
+        checked++;
+    }
+    assert_int_equal(checked, 5);
+    eos_resnet_free(m);
+
+    /* 5 SGD steps from the file: 3 unweighted, 2 weighted (DRW's switch) */
+    EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_ldam_init.safetensors", &m));
+    float losses[5];
+    for (int s = 0; s < 5; s++) {
+        EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 16, 16, x->data));
+        EOS_ASSERT_OK(eos_resnet_backward_loss(m, 8, labels, &spec, s >= 3 ? cw->data : NULL, &losses[s]));
+        EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
+    }
+    expect_close("LDAM losses of 5 SGD steps", losses, gold("losses5")->data, 5, 1e-3, 3e-3);
+    const golden *wa = gold("after5.linear.weight");
+    float w[640];
+    EOS_ASSERT_OK(eos_resnet_get(m, "linear.weight", 0, w, 640));
+    expect_close("linear.weight after 5 steps", w, wa->data, 640, 1e-3 * max_abs(wa->data, 640), 3e-3);
+
+    /* phase 3's view: a linear head ranking the classes as the cosines do */
+    float lw[640], lb[10], lin[80];
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 16, 16, x->data));
+    float feat[8 * 64];
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, cosv, feat));
+    EOS_ASSERT_OK(eos_resnet_linear_head(m, lw, lb));
+    for (int i = 0; i < 8; i++) {
+        double fn = 0;
+        for (int f = 0; f < 64; f++) fn += (double)feat[i * 64 + f] * feat[i * 64 + f];
+        for (int c = 0; c < 10; c++) {
+            double z = lb[c];
+            for (int f = 0; f < 64; f++) z += (double)feat[i * 64 + f] * lw[c * 64 + f];
+            lin[i * 10 + c] = (float)(z / sqrt(fn));  /* = the cosine */
+        }
+    }
+    expect_close("linear head / |features| = cosines", lin, cosv, 80, 1e-5, 1e-4);
+    /* putting a plain head on turns the network into a LINEAR one, saved with linear.bias */
+    for (int c = 0; c < 10; c++) lb[c] = 0.25f * (float)c;
+    EOS_ASSERT_OK(eos_resnet_replace_head(m, lw, lb));
+    assert_int_equal(eos_resnet_head_kind(m), EOS_RESNET_HEAD_LINEAR);
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 16, 16, x->data));
+    float after[80];
+    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, after, NULL));
+    for (int i = 0; i < 8; i++)
+        for (int c = 0; c < 10; c++) {
+            double z = lb[c];
+            for (int f = 0; f < 64; f++) z += (double)feat[i * 64 + f] * lw[c * 64 + f];
+            lin[i * 10 + c] = (float)z;
+        }
+    expect_close("logits of the replaced head", after, lin, 80, 1e-5, 1e-4);
+    const char *base = getenv("EOS_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/resnet8_ldam_replaced.safetensors", base && base[0] ? base : "/tmp");
+    EOS_ASSERT_OK(eos_resnet_save(m, path));
+    eos_resnet_free(m);
+    EOS_ASSERT_OK(eos_resnet_load(rt, path, &m));
+    assert_int_equal(eos_resnet_head_kind(m), EOS_RESNET_HEAD_LINEAR);
+    float bias[10];
+    EOS_ASSERT_OK(eos_resnet_get(m, "linear.bias", 0, bias, 10));
+    assert_float_equal(bias[9], 2.25f, 0);
+    eos_resnet_free(m);
+}
+
+/* a new NORMED network: unit-norm weight columns, no bias tensor */
+static void test_normed_head_init(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 5, EOS_RESNET_HEAD_NORMED, 9, &m));
+    float w[64 * 5];
+    EOS_ASSERT_OK(eos_resnet_get(m, "linear.weight", 0, w, 64 * 5));
+    for (int c = 0; c < 5; c++) {
+        double s2 = 0, mx = 0;
+        for (int f = 0; f < 64; f++) { s2 += (double)w[f * 5 + c] * w[f * 5 + c]; mx = fmax(mx, fabs(w[f * 5 + c])); }
+        assert_float_equal(s2, 1.0, 1e-5);
+        assert_true(mx > 0.15 && mx < 0.4);  /* U(-1, 1) of 64 entries, scaled by about 1/sqrt(64/3) */
+    }
+    float b;
+    assert_int_equal(eos_resnet_get(m, "linear.bias", 0, &b, 1), EOS_ERR_NOT_FOUND);
+    eos_resnet_free(m);
+}
+
 int main(void) {
-    load_golden();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_step_matches_pytorch),
         cmocka_unit_test(test_pytorch_model_predictions),
         cmocka_unit_test(test_save_load_and_init),
+        cmocka_unit_test(test_ldam_network_matches_pytorch),
+        cmocka_unit_test(test_normed_head_init),
     };
     int rc = cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
     for (size_t i = 0; i < g_ngold; i++) free(g_gold[i].data);

@@ -92,7 +92,7 @@ static void test_training_smoke(void **state) {
     eos_dataset d;
     make_dataset(&d, 32, 8, 1);
     eos_resnet_t m;
-    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, 5, &m));
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 5, &m));
     eos_loader L;
     eos_loader_options o = eos_loader_defaults(&d, 32);
     o.shuffle = 1;
@@ -137,7 +137,7 @@ static void test_train_run_writes_files(void **state) {
     mkdir(base && base[0] ? base : "/tmp", 0755);
     assert_non_null(mkdtemp(dir));
     eos_resnet_t m;
-    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, 3, &m));
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 3, &m));
     eos_train_config cfg = eos_train_defaults();
     cfg.epochs = 3;
     cfg.batch = 16;
@@ -213,13 +213,13 @@ static void test_losses_and_rules_run(void **state) {
     size_t k = 0;
     for (size_t i = 0; i < 64 && k < 40; i++)
         if (d.train.labels[i] != 3 || i % 8 == 3) idx[k++] = i;  /* class 3 made rare */
-    const char *losses[] = {"ce", "focal", "asl"};
-    for (int l = 0; l < 3; l++)
+    const char *losses[] = {"ce", "focal", "asl", "ldam"};
+    for (int l = 0; l < 4; l++)
         for (int r = 0; r < 4; r++) {
             char dir[1024];
             test_tmpdir(dir, sizeof dir, "rules");
             eos_resnet_t m;
-            EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, 1, &m));
+            EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, l == 3 ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR, 1, &m));
             eos_train_config cfg = eos_train_defaults();
             cfg.epochs = 2;
             cfg.batch = 8;
@@ -235,6 +235,36 @@ static void test_losses_and_rules_run(void **state) {
         }
     eos_train_rule rule;
     assert_int_equal(eos_rule_parse("sometimes", &rule), EOS_ERR_INVALID_ARG);
+    /* a loss and a head that do not belong together are refused before any step */
+    {
+        char dir[1024];
+        test_tmpdir(dir, sizeof dir, "mismatch");
+        eos_resnet_t m;
+        EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 1, &m));
+        eos_train_config cfg = eos_train_defaults();
+        cfg.epochs = 1;
+        cfg.out_dir = dir;
+        EOS_ASSERT_OK(eos_loss_parse("ldam", &cfg.loss));
+        eos_metrics met;
+        assert_int_equal(eos_train_run(rt, m, &d, idx, k, &cfg, &met), EOS_ERR_INVALID_ARG);
+        assert_non_null(strstr(eos_last_error()->message, "normalised"));
+        eos_resnet_free(m);
+    }
+    /* phase-1 variant names */
+    eos_loss_spec loss;
+    EOS_ASSERT_OK(eos_train_variant_parse("ldam-drw", &loss, &rule));
+    assert_int_equal(loss.kind, EOS_LOSS_LDAM);
+    assert_int_equal(rule, EOS_RULE_DRW);
+    assert_float_equal(loss.s, 30.0f, 0);
+    assert_float_equal(loss.max_m, 0.5f, 0);
+    EOS_ASSERT_OK(eos_train_variant_parse("focal", &loss, &rule));
+    assert_int_equal(loss.kind, EOS_LOSS_FOCAL);
+    assert_int_equal(rule, EOS_RULE_NONE);
+    assert_float_equal(loss.gamma, 2.0f, 0);
+    EOS_ASSERT_OK(eos_train_variant_parse("ce-resample", &loss, &rule));
+    assert_int_equal(rule, EOS_RULE_RESAMPLE);
+    assert_int_equal(eos_train_variant_parse("ldam-often", &loss, &rule), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_train_variant_parse("hinge", &loss, &rule), EOS_ERR_INVALID_ARG);
     eos_dataset_free(&d);
 }
 

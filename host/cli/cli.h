@@ -85,6 +85,8 @@ void usage_synth(FILE *out);
 
 /* Parse an integer >= lo; 0 on success. */
 int cli_parse_int(const char *s, int lo, int *out);
+/* a number in [lo, hi] (the whole string); 0 on success */
+int cli_parse_real(const char *s, double lo, double hi, double *out);
 
 /* Parse a non-negative decimal integer; 0 on success. */
 int cli_parse_u64(const char *text, uint64_t *out);

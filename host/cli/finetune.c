@@ -11,8 +11,10 @@ void usage_finetune(FILE *out) {
             "SGD lr 0.1 with a 5-epoch warm-up, momentum 0.9, weight decay 2e-4 (GUIDE section 5). Writes\n"
             "DIR/head.safetensors (linear.weight, linear.bias). With --model, the head starts from the\n"
             "model's and DIR/model.safetensors is the model with the new head in place; without, a new\n"
-            "head is initialised, so embeddings made elsewhere work too. With --test, prints the metrics on\n"
-            "those embeddings and writes DIR/metrics.json.\n\n"
+            "head is initialised, so embeddings made elsewhere work too. A model with LDAM's normalised head\n"
+            "(eos train --loss ldam) starts from its unit-norm weight columns and bias 0, which rank the\n"
+            "classes as its cosines do, and comes back with a plain linear head. With --test, prints the\n"
+            "metrics on those embeddings and writes DIR/metrics.json.\n\n"
             "options:\n"
             "  --train CSV     training embeddings (label,f0,...)\n"
             "  --test CSV      test embeddings (optional)\n"
@@ -64,8 +66,7 @@ int cmd_finetune(int argc, char **argv) {
         } else {
             classes = eos_resnet_classes(m);
             rc = eos_head_init(&h, classes, EOS_RESNET_FEATURES, cfg.seed) != EOS_OK ||
-                 eos_resnet_get(m, "linear.weight", 0, h.weight, (size_t)classes * 64) != EOS_OK ||
-                 eos_resnet_get(m, "linear.bias", 0, h.bias, (size_t)classes) != EOS_OK;
+                 eos_resnet_linear_head(m, h.weight, h.bias) != EOS_OK;
             if (rc) rc = cli_fail("reading the model's head");
         }
     } else if (!rc && eos_head_init(&h, classes, (int)tr.dim, cfg.seed) != EOS_OK) {
@@ -84,8 +85,7 @@ int cmd_finetune(int argc, char **argv) {
     }
     if (!rc && m) {
         snprintf(path, sizeof path, "%s/model.safetensors", out);
-        if (eos_resnet_set(m, "linear.weight", h.weight, (size_t)classes * 64) != EOS_OK ||
-            eos_resnet_set(m, "linear.bias", h.bias, (size_t)classes) != EOS_OK || eos_resnet_save(m, path) != EOS_OK)
+        if (eos_resnet_replace_head(m, h.weight, h.bias) != EOS_OK || eos_resnet_save(m, path) != EOS_OK)
             rc = cli_fail("writing the model with the new head");
         else printf("wrote %s (the model with the new head)\n", path);
     }

@@ -4,6 +4,7 @@
  * model with every re-balanced head; DIR/summary.json holds the same. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -13,11 +14,12 @@ void usage_pipeline(FILE *out) {
     fprintf(out,
             "usage: eos pipeline --data PATH --out DIR [--profile quick|paper] [--methods eos,ros,...]\n"
             "                    [--device SPEC] [--seed N] [--force] [--quiet]\n\n"
-            "Runs phase 1 (train ResNet-s on the long-tailed training set), phase 2 (embeddings, then\n"
-            "each re-balancing method) and phase 3 (the linear head fine-tuned on each balanced set), and\n"
-            "prints one table: the phase-1 model against each re-balanced head, with ACC, BAC, GM, FM and\n"
-            "per-class recall on the test set. Writes DIR/phase1/, DIR/embeddings/, DIR/<method>/ and\n"
-            "DIR/summary.json.\n\n"
+            "Runs phase 1 (train ResNet-s with cross-entropy on the long-tailed training set), phase 2\n"
+            "(embeddings, then each re-balancing method) and phase 3 (the linear head fine-tuned on each\n"
+            "balanced set), and prints one table: the phase-1 model, any cost-sensitive baselines, and CE +\n"
+            "each re-balancing method, with ACC, BAC, GM, FM and per-class recall on the test set. Writes\n"
+            "DIR/phase1/ (the CE model), DIR/phase1-<variant>/ (each baseline), DIR/embeddings/,\n"
+            "DIR/<method>/ (head.safetensors, metrics.json) and DIR/summary.json.\n\n"
             "profiles:\n"
             "  quick   resnet8, exp:100, 2 epochs, batch 128 (minutes on a 2-core CPU: a weak backbone, but\n"
             "          the re-balanced heads already move the minority recall)\n"
@@ -26,21 +28,38 @@ void usage_pipeline(FILE *out) {
             "  --data PATH      dataset folder (see `eos dataset --help`)\n"
             "  --out DIR        output folder, created if missing\n"
             "  --profile P      quick or paper (default paper)\n"
-            "  --methods LIST   comma-separated from eos, ros, smote, borderline, adasyn, none\n"
-            "                   (default eos,ros,smote,borderline,adasyn)\n"
+            "  --methods LIST   comma-separated, of two kinds (default eos,ros,smote,borderline,adasyn):\n"
+            "                   re-balancing of the CE model's embeddings, then a new head:\n"
+            "                     eos, ros, smote, borderline, adasyn, none (the head retrained unbalanced)\n"
+            "                   phase-1 baselines, each a network trained with the same schedule:\n"
+            "                     LOSS or LOSS-RULE, LOSS one of ce, focal, asl, ldam and RULE one of\n"
+            "                     reweight, resample, drw (see `eos train --help`), for example\n"
+            "                     --methods eos,ldam-drw,focal,asl,ce-drw\n"
+            "                   the CE model is always trained: it is the phase-1 row and the backbone\n"
+            "                   the re-balancing methods use\n"
             "  --epochs N       override the profile's epochs\n"
             "  --arch A         override the profile's network\n"
+            "  --max-steps N    stop every epoch after N batches (smoke runs)\n"
             "  --seed N         seed of everything (default 0)\n"
             "  --device SPEC    index, cpu, gpu or part of a device name\n"
             "  --force          replace the results already in DIR\n"
             "  --quiet          no progress bar\n\n"
-            "example:\n  eos pipeline --data data/cifar10-jpg --out runs/quick --profile quick\n");
+            "example:\n  eos pipeline --data data/cifar10-jpg --out runs/quick --profile quick\n"
+            "  eos pipeline --data data/cifar10-jpg --out runs/paper --methods eos,ldam-drw,focal\n");
 }
 
 typedef struct {
-    char name[32];
+    char name[40];
     eos_metrics m;
 } row;
+
+typedef struct {
+    char name[32];
+    eos_loss_spec loss;
+    eos_train_rule rule;
+} variant;
+
+enum { MAX_METHODS = 16 };
 
 static double wall(void) {
     struct timespec ts;
@@ -55,11 +74,39 @@ static void json_metrics(FILE *f, const char *name, const eos_metrics *m) {
     fprintf(f, "]}");
 }
 
+/* Train one phase-1 network (variant v) into dir; *keep receives it when keep is not NULL. */
+static int train_variant(eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n, int blocks, int epochs,
+                         int max_steps, uint64_t seed, const variant *v, const char *dir, int quiet, eos_resnet_t *keep,
+                         eos_metrics *met) {
+    eos_resnet_t m = NULL;
+    eos_resnet_head head = v->loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
+    if (cli_mkdirs(dir)) return 1;
+    if (eos_resnet_create(rt, blocks, d->channels, d->classes, head, seed, &m) != EOS_OK) return cli_fail("creating the network");
+    eos_train_config cfg = eos_train_defaults();
+    cfg.epochs = epochs;
+    cfg.seed = seed;
+    cfg.out_dir = dir;
+    cfg.eval_every = epochs;  /* the test set once, at the end */
+    cfg.loss = v->loss;
+    cfg.rule = v->rule;
+    cfg.max_steps = max_steps;
+    cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
+    cfg.progress = cli_train_progress;
+    cfg.user = &ps;
+    if (eos_train_run(rt, m, d, idx, n, &cfg, met) != EOS_OK) {
+        eos_resnet_free(m);
+        return cli_fail("phase 1");
+    }
+    if (keep) *keep = m;
+    else eos_resnet_free(m);
+    return 0;
+}
+
 int cmd_pipeline(int argc, char **argv) {
     static const cli_command self = {"pipeline", "", NULL, usage_pipeline};
     const char *data = NULL, *out = NULL, *profile = "paper", *methods = "eos,ros,smote,borderline,adasyn";
     const char *device = NULL, *arch_override = NULL, *v;
-    int epochs_override = 0, force = 0, quiet = 0;
+    int epochs_override = 0, force = 0, quiet = 0, max_steps = 0;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -70,6 +117,7 @@ int cmd_pipeline(int argc, char **argv) {
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--arch")) arch_override = v;
         else if (CLI_FLAG("--epochs")) { if (cli_parse_int(v, 1, &epochs_override)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
         else if (!strcmp(argv[i], "--force")) force = 1;
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
@@ -85,14 +133,34 @@ int cmd_pipeline(int argc, char **argv) {
     if (epochs_override) epochs = epochs_override;
     int blocks;
     if (eos_resnet_blocks(arch, &blocks) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
-    eos_resample_method list[8];
-    int nm = 0;
-    char mbuf[256];
+    /* the methods: re-balancing methods and phase-1 variants; "ce" is always variant 0 */
+    eos_resample_method list[MAX_METHODS];
+    variant vars[MAX_METHODS + 1];
+    int nm = 0, nv = 1;
+    memset(vars, 0, sizeof vars);
+    snprintf(vars[0].name, sizeof vars[0].name, "ce");
+    eos_train_variant_parse("ce", &vars[0].loss, &vars[0].rule);
+    char mbuf[512];
     snprintf(mbuf, sizeof mbuf, "%s", methods);
     for (char *tok = strtok(mbuf, ","); tok; tok = strtok(NULL, ",")) {
-        if (nm == 8) return cli_usage_error(&self, "--methods: at most 8");
-        if (eos_resample_parse(tok, &list[nm]) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
-        nm++;
+        if (nm + nv > MAX_METHODS) return cli_usage_error(&self, "--methods: at most %d", MAX_METHODS);
+        variant w;
+        memset(&w, 0, sizeof w);
+        if (eos_resample_parse(tok, &list[nm]) == EOS_OK) {
+            for (int k = 0; k < nm; k++)
+                if (list[k] == list[nm]) return cli_usage_error(&self, "--methods: '%s' is listed twice", tok);
+            nm++;
+        } else if (eos_train_variant_parse(tok, &w.loss, &w.rule) == EOS_OK) {
+            snprintf(w.name, sizeof w.name, "%s", tok);
+            int dup = 0;
+            for (int k = 0; k < nv; k++) dup |= vars[k].loss.kind == w.loss.kind && vars[k].rule == w.rule;
+            if (dup && strcmp(tok, "ce")) return cli_usage_error(&self, "--methods: '%s' is listed twice", tok);
+            if (!dup) vars[nv++] = w;
+        } else {
+            return cli_usage_error(&self,
+                                   "--methods: unknown method '%s': expected eos, ros, smote, borderline, adasyn, none, or "
+                                   "a phase-1 baseline LOSS[-RULE] (ce, focal, asl, ldam; reweight, resample, drw)", tok);
+        }
     }
     char path[4300], dir[4200];
     snprintf(path, sizeof path, "%s/summary.json", out);
@@ -108,32 +176,26 @@ int cmd_pipeline(int argc, char **argv) {
     size_t *idx = NULL, n = 0;
     float *ftr = NULL, *fte = NULL;
     int32_t *ytr = NULL, *pred = NULL;
-    row rows[9];
+    row rows[2 * MAX_METHODS + 1];
     int nrows = 0, rc = 0;
     memset(rows, 0, sizeof rows);
     if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
     printf("EOS-CL pipeline, profile %s: %s, exp:100, %d epochs, methods %s\ndevice: %s\n", profile, arch, epochs, methods,
            eos_runtime_device(rt)->name);
-    snprintf(dir, sizeof dir, "%s/phase1", out);
     if (eos_dataset_load(data, NULL, &d) != EOS_OK) rc = cli_fail("loading the dataset");
     else if (eos_imbalance_select(&d, &imb, seed, &idx, &n, NULL) != EOS_OK) rc = cli_fail("selecting the long-tailed subset");
-    else if (cli_mkdirs(dir)) rc = 1;
-    else if (eos_resnet_create(rt, blocks, d.channels, d.classes, seed, &m) != EOS_OK) rc = cli_fail("creating the network");
-    if (!rc) {
-        printf("\nphase 1: %s on %zu long-tailed training images (%d classes), %zu test images\n", arch, n, d.classes, d.test.n);
-        eos_train_config cfg = eos_train_defaults();
-        cfg.epochs = epochs;
-        cfg.seed = seed;
-        cfg.out_dir = dir;
-        cfg.eval_every = epochs;  /* the test set once, at the end */
-        cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
-        cfg.progress = cli_train_progress;
-        cfg.user = &ps;
-        if (eos_train_run(rt, m, &d, idx, n, &cfg, &rows[0].m) != EOS_OK) rc = cli_fail("phase 1");
-        snprintf(rows[nrows++].name, sizeof rows[0].name, "phase 1 (CE)");
+    /* phase 1: the CE model (kept for phase 2), then each baseline */
+    for (int k = 0; !rc && k < nv; k++) {
+        const variant *w = &vars[k];
+        if (k == 0) snprintf(dir, sizeof dir, "%s/phase1", out);
+        else snprintf(dir, sizeof dir, "%s/phase1-%s", out, w->name);
+        printf("\nphase 1%s: %s, %s (rule %s), on %zu long-tailed training images (%d classes), %zu test images\n",
+               k ? " baseline" : "", arch, w->name, eos_rule_name(w->rule), n, d.classes, d.test.n);
+        rc = train_variant(rt, &d, idx, n, blocks, epochs, max_steps, seed, w, dir, quiet, k == 0 ? &m : NULL, &rows[nrows].m);
+        if (!rc) snprintf(rows[nrows++].name, sizeof rows[0].name, "%.31s", w->name);
     }
-    /* phase 2: embeddings */
-    if (!rc) {
+    /* phase 2: embeddings of the CE model */
+    if (!rc && nm > 0) {
         printf("\nphase 2: embeddings and re-balancing\n");
         snprintf(dir, sizeof dir, "%s/embeddings", out);
         ftr = malloc(n * 64 * sizeof *ftr);
@@ -160,12 +222,14 @@ int cmd_pipeline(int argc, char **argv) {
             printf("  %zu training and %zu test embeddings in %s/\n", n, d.test.n, dir);
         }
     }
-    /* phases 2 and 3 per method */
+    /* phases 2 and 3 per re-balancing method */
     eos_embeddings train_emb = {n, 64, ytr, ftr}, test_emb = {d.test.n, 64, d.test.labels, fte};
     float w0[64 * 256], b0[256];
-    if (!rc && (eos_resnet_get(m, "linear.weight", 0, w0, (size_t)d.classes * 64) != EOS_OK ||
-                eos_resnet_get(m, "linear.bias", 0, b0, (size_t)d.classes) != EOS_OK))
-        rc = cli_fail("reading the head");
+    if (!rc && nm > 0 && d.classes > 256) {
+        fprintf(stderr, "eos pipeline: the re-balancing methods support up to 256 classes, the data has %d\n", d.classes);
+        rc = 1;
+    }
+    if (!rc && nm > 0 && eos_resnet_linear_head(m, w0, b0) != EOS_OK) rc = cli_fail("reading the head");
     for (int k = 0; !rc && k < nm; k++) {
         double tm = wall();
         eos_embeddings bal;
@@ -185,7 +249,7 @@ int cmd_pipeline(int argc, char **argv) {
         if (!rc) {
             eos_head_predict(&h, &test_emb, pred);
             row *rw = &rows[nrows++];
-            snprintf(rw->name, sizeof rw->name, "%s + head", name);
+            snprintf(rw->name, sizeof rw->name, "ce + %s", name);
             if (eos_metrics_compute(d.classes, d.test.labels, pred, d.test.n, &rw->m) != EOS_OK) rc = cli_fail("metrics");
         }
         if (!rc) {
@@ -203,7 +267,8 @@ int cmd_pipeline(int argc, char **argv) {
     }
     /* the table */
     if (!rc) {
-        printf("\nphase 3: test metrics (%zu images; BAC = mean per-class recall)\n\n", d.test.n);
+        printf("\ntest metrics (%zu images; BAC = mean per-class recall): phase-1 networks, then CE + re-balanced head\n\n",
+               d.test.n);
         printf("  %-18s %7s %7s %7s %7s   per-class recall\n", "model", "ACC", "BAC", "GM", "FM");
         for (int r = 0; r < nrows; r++) {
             printf("  %-18s %7.4f %7.4f %7.4f %7.4f  ", rows[r].name, rows[r].m.acc, rows[r].m.bac, rows[r].m.gm, rows[r].m.fm);
@@ -214,14 +279,16 @@ int cmd_pipeline(int argc, char **argv) {
         for (int c = 0; c < d.classes; c++) printf("%s%s", c ? ", " : "", d.class_names[c]);
         printf(")\n");
         snprintf(path, sizeof path, "%s/summary.json", out);
-        FILE *f = fopen(path, "w");
+        char tmp[4400];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);  /* written whole, then renamed: never half a summary */
+        FILE *f = fopen(tmp, "w");
         if (!f) {
-            fprintf(stderr, "eos pipeline: cannot write %s\n", path);
+            fprintf(stderr, "eos pipeline: cannot write %s: %s\n", tmp, strerror(errno));
             rc = 1;
         } else {
             fprintf(f, "{\n  \"profile\": \"%s\",\n  \"arch\": \"%s\",\n  \"epochs\": %d,\n  \"imbalance\": \"exp:100\",\n"
-                       "  \"seed\": %llu,\n  \"device\": \"%s\",\n  \"seconds\": %.1f,\n  \"classes\": [",
-                    profile, arch, epochs, (unsigned long long)seed, eos_runtime_device(rt)->name, wall() - t0);
+                       "  \"seed\": %llu,\n  \"max_steps\": %d,\n  \"device\": \"%s\",\n  \"seconds\": %.1f,\n  \"classes\": [",
+                    profile, arch, epochs, (unsigned long long)seed, max_steps, eos_runtime_device(rt)->name, wall() - t0);
             for (int c = 0; c < d.classes; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", d.class_names[c]);
             fprintf(f, "],\n  \"results\": [\n");
             for (int r = 0; r < nrows; r++) {
@@ -229,8 +296,13 @@ int cmd_pipeline(int argc, char **argv) {
                 fprintf(f, "%s\n", r + 1 < nrows ? "," : "");
             }
             fprintf(f, "  ]\n}\n");
-            fclose(f);
-            printf("\nwrote %s (%.0f s in all)\n", path, wall() - t0);
+            if (fclose(f) != 0 || rename(tmp, path) != 0) {
+                fprintf(stderr, "eos pipeline: cannot write %s: %s\n", path, strerror(errno));
+                remove(tmp);
+                rc = 1;
+            } else {
+                printf("\nwrote %s (%.0f s in all)\n", path, wall() - t0);
+            }
         }
     }
     for (int r = 0; r < nrows; r++) eos_metrics_free(&rows[r].m);

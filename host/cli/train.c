@@ -29,13 +29,21 @@ void usage_train(FILE *out) {
             "  --batch N          default 128\n"
             "  --lr X             base learning rate (default 0.1)\n"
             "  --val-split F      hold out a stratified fraction F of the training set (default 0: off)\n"
-            "  --loss L           ce (default), focal (Lin et al., --gamma 2) or asl (Ridnik et al., single\n"
-            "                     label: gamma_pos 0, gamma_neg 4, label smoothing 0.1)\n"
+            "  --loss L           ce (default), focal (Lin et al., --gamma 2), asl (Ridnik et al., single\n"
+            "                     label: gamma_pos 0, gamma_neg 4, label smoothing 0.1) or ldam (Cao et al.:\n"
+            "                     margins proportional to n_c^(-1/4), largest 0.5, scale 30, on LDAM's\n"
+            "                     normalised head: linear.weight (64, classes) and no bias)\n"
             "  --rule R           none (default), reweight (class-balanced weights from the start),\n"
             "                     resample (class-balanced sampler with replacement), drw (weights from\n"
             "                     80%% of the epochs on, LDAM-DRW's deferred re-weighting); the weights\n"
-            "                     enter ce and focal; asl keeps its own asymmetric weighting\n"
+            "                     enter ce, focal and ldam; asl keeps its own asymmetric weighting.\n"
+            "                     --loss ldam --rule drw is LDAM-DRW\n"
             "  --gamma X          focal loss gamma (default 2)\n"
+            "  --gamma-pos X      asl gamma on the target class (default 0)\n"
+            "  --gamma-neg X      asl gamma on the other classes (default 4)\n"
+            "  --smoothing X      asl label smoothing (default 0.1)\n"
+            "  --ldam-s X         ldam logit scale s (default 30)\n"
+            "  --max-m X          ldam largest margin (default 0.5)\n"
             "  --beta X           class-balanced weights' beta, Cui et al. (default 0.9999)\n"
             "  --max-steps N      stop every epoch after N batches (smoke runs; default: whole epochs)\n"
             "  --eval-every N     test BAC every N epochs (default 1; always after the last)\n"
@@ -157,6 +165,14 @@ void cli_count_progress(size_t done, size_t total, void *user) {
     fflush(stdout);
 }
 
+int cli_parse_real(const char *s, double lo, double hi, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
 int cli_parse_int(const char *s, int lo, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
@@ -169,7 +185,7 @@ int cmd_train(int argc, char **argv) {
     static const cli_command self = {"train", "", NULL, usage_train};
     const char *data = NULL, *out = NULL, *imb_text = "exp:100", *arch = "resnet32", *device = NULL, *v;
     int epochs = 200, batch = 128, eval_every = 1, force = 0, quiet = 0, skip_bad = 0, max_steps = 0;
-    double lr = 0.1, val = 0, gamma = -1, beta = 0.9999;
+    double lr = 0.1, val = 0, gamma = -1, beta = 0.9999, gpos = -1, gneg = -1, smooth = -1, ldam_s = -1, max_m = -1;
     const char *loss_text = "ce", *rule_text = "none";
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -185,6 +201,11 @@ int cmd_train(int argc, char **argv) {
         else if (CLI_FLAG("--rule")) rule_text = v;
         else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--gamma")) { char *e; gamma = strtod(v, &e); if (*e || !(gamma >= 0) || !isfinite(gamma)) return cli_usage_error(&self, "--gamma '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--gamma-pos")) { if (cli_parse_real(v, 0, 1e9, &gpos)) return cli_usage_error(&self, "--gamma-pos '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--gamma-neg")) { if (cli_parse_real(v, 0, 1e9, &gneg)) return cli_usage_error(&self, "--gamma-neg '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--smoothing")) { if (cli_parse_real(v, 0, 0.999, &smooth)) return cli_usage_error(&self, "--smoothing '%s': expected a number in [0, 1)", v); }
+        else if (CLI_FLAG("--ldam-s")) { if (cli_parse_real(v, 1e-6, 1e6, &ldam_s)) return cli_usage_error(&self, "--ldam-s '%s': expected a positive number", v); }
+        else if (CLI_FLAG("--max-m")) { if (cli_parse_real(v, 0, 10, &max_m)) return cli_usage_error(&self, "--max-m '%s': expected a number in [0, 10]", v); }
         else if (CLI_FLAG("--beta")) { char *e; beta = strtod(v, &e); if (*e || !(beta > 0 && beta < 1)) return cli_usage_error(&self, "--beta '%s': expected a number in (0, 1)", v); }
         else if (CLI_FLAG("--eval-every")) { if (cli_parse_int(v, 1, &eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--lr")) { char *e; lr = strtod(v, &e); if (*e || !(lr > 0) || !isfinite(lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
@@ -209,6 +230,15 @@ int cmd_train(int argc, char **argv) {
         if (loss.kind != EOS_LOSS_FOCAL) return cli_usage_error(&self, "--gamma applies to --loss focal");
         loss.gamma = (float)gamma;
     }
+    if ((gpos >= 0 || gneg >= 0 || smooth >= 0) && loss.kind != EOS_LOSS_ASL)
+        return cli_usage_error(&self, "--gamma-pos, --gamma-neg and --smoothing apply to --loss asl");
+    if ((ldam_s >= 0 || max_m >= 0) && loss.kind != EOS_LOSS_LDAM)
+        return cli_usage_error(&self, "--ldam-s and --max-m apply to --loss ldam");
+    if (gpos >= 0) loss.gamma_pos = (float)gpos;
+    if (gneg >= 0) loss.gamma_neg = (float)gneg;
+    if (smooth >= 0) loss.eps = (float)smooth;
+    if (ldam_s >= 0) loss.s = (float)ldam_s;
+    if (max_m >= 0) loss.max_m = (float)max_m;
     char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", out);
     if (!force && access(model_path, F_OK) == 0) {
@@ -244,7 +274,8 @@ int cmd_train(int argc, char **argv) {
     fflush(stdout);
     eos_resnet_t m;
     int rc = 0;
-    if (eos_resnet_create(rt, blocks, d.channels, d.classes, seed, &m) != EOS_OK) {
+    eos_resnet_head head = loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
+    if (eos_resnet_create(rt, blocks, d.channels, d.classes, head, seed, &m) != EOS_OK) {
         rc = cli_fail("creating the network");
     } else {
         cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};

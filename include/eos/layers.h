@@ -115,16 +115,21 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
  * gradient in one kernel:
  *   ce     softmax cross-entropy, PyTorch's weighted mean (as eos_softmax_ce)
  *   focal  Lin et al. as LDAM-DRW implements it: mean of (1 - exp(-ce_i))^gamma ce_i, ce_i weighted
- *   asl    ASL single-label (Ridnik et al.): gamma_pos, gamma_neg, label smoothing eps */
-typedef enum { EOS_LOSS_CE = 0, EOS_LOSS_FOCAL, EOS_LOSS_ASL } eos_loss_kind;
+ *   asl    ASL single-label (Ridnik et al.): gamma_pos, gamma_neg, label smoothing eps
+ *   ldam   LDAM (Cao et al.) on the cosines of a normalised head (eos_ldam_loss below): scale s,
+ *          margins (K) from eos_ldam_margins with the largest max_m; the caller sets margins */
+typedef enum { EOS_LOSS_CE = 0, EOS_LOSS_FOCAL, EOS_LOSS_ASL, EOS_LOSS_LDAM } eos_loss_kind;
 typedef struct eos_loss_spec {
     eos_loss_kind kind;
     float gamma;                    /* focal: 2 */
     float gamma_pos, gamma_neg, eps; /* asl: 0, 4, 0.1 */
+    float s, max_m;                 /* ldam: 30, 0.5 */
+    const float *margins;           /* ldam: (K), not owned */
 } eos_loss_spec;
-/* "ce", "focal", "asl" with the references' defaults */
+/* "ce", "focal", "asl", "ldam" with the references' defaults */
 eos_status eos_loss_parse(const char *name, eos_loss_spec *out);
-/* As eos_softmax_ce, for any of the losses (weights apply to ce and focal). */
+/* As eos_softmax_ce, for ce, focal and asl on plain logits (weights apply to ce and focal);
+ * ldam needs the cosines of a normalised head and goes through eos_ldam_loss. */
 eos_status eos_loss_forward_backward(eos_runtime_t rt, const eos_loss_spec *spec, int N, int K,
                                      const eos_tensor *logits, const int32_t *labels, const float *weights,
                                      eos_tensor *labels_dev, eos_tensor *weights_dev, eos_tensor *per_sample,

@@ -15,11 +15,18 @@ extern "C" {
  * per stage n (depth 6n + 2). */
 eos_status eos_resnet_blocks(const char *arch, int *blocks_per_stage);
 
+/* The classifier head:
+ *   LINEAR  nn.Linear(64, classes): linear.weight (classes, 64), linear.bias (classes)
+ *   NORMED  LDAM-DRW's NormedLinear (Cao et al.): linear.weight (64, classes), no bias; the output
+ *           is the cosine normalize(features) . normalize(weight column), trained with the LDAM
+ *           loss (EOS_LOSS_LDAM). A model file without linear.bias is read as NORMED. */
+typedef enum { EOS_RESNET_HEAD_LINEAR = 0, EOS_RESNET_HEAD_NORMED = 1 } eos_resnet_head;
+
 /* Every state-dict tensor of the network, in PyTorch's state_dict order: conv1.weight,
  * bn1.{weight,bias,running_mean,running_var,num_batches_tracked}, layer{1,2,3}.{i}.{conv1,bn1,
- * conv2,bn2}..., linear.weight (classes, 64), linear.bias (classes). *specs is malloc'd. */
-eos_status eos_resnet_param_specs(int blocks_per_stage, int in_channels, int classes, eos_param_spec **specs,
-                                  size_t *count);
+ * conv2,bn2}..., then the head's tensors (above). *specs is malloc'd. */
+eos_status eos_resnet_param_specs(int blocks_per_stage, int in_channels, int classes, eos_resnet_head head,
+                                  eos_param_spec **specs, size_t *count);
 
 /* Learnable parameters (conv and linear weights, linear bias, BN weight and bias). */
 size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count);
@@ -27,7 +34,7 @@ size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count);
 /* ---- the network on a device ------------------------------------------------------------
  * Usage:
  *     eos_resnet_t m;
- *     eos_resnet_create(rt, 5, 3, 10, seed, &m);             // resnet32, Kaiming-normal init
+ *     eos_resnet_create(rt, 5, 3, 10, EOS_RESNET_HEAD_LINEAR, seed, &m);  // resnet32, Kaiming-normal init
  *     eos_resnet_forward(m, 1, N, H, W, x);                  // training mode, x (N, C, H, W) on the host
  *     eos_resnet_backward(m, N, labels, NULL, &loss);        // softmax CE, gradients of every parameter
  *     eos_resnet_sgd_step(m, lr, 0.9f, 2e-4f);
@@ -36,8 +43,10 @@ size_t eos_resnet_param_count(const eos_param_spec *specs, size_t count);
 
 typedef struct eos_resnet *eos_resnet_t;
 
-eos_status eos_resnet_create(eos_runtime_t rt, int blocks_per_stage, int in_channels, int classes, uint64_t seed,
-                             eos_resnet_t *out);
+/* Conv and linear weights Kaiming normal (fan in), linear bias U(+-1/8); a NORMED head's
+ * columns U(-1, 1) scaled to unit norm (as NormedLinear's renorm). */
+eos_status eos_resnet_create(eos_runtime_t rt, int blocks_per_stage, int in_channels, int classes,
+                             eos_resnet_head head, uint64_t seed, eos_resnet_t *out);
 /* Load a safetensors file with PyTorch's names; the architecture (blocks, input channels,
  * classes) is read from the file, and every name and shape is checked before any is used. */
 eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out);
@@ -48,16 +57,26 @@ int eos_resnet_blocks_per_stage(eos_resnet_t m);
 eos_runtime_t eos_resnet_runtime(eos_resnet_t m);
 int eos_resnet_classes(eos_resnet_t m);
 int eos_resnet_in_channels(eos_resnet_t m);
+eos_resnet_head eos_resnet_head_kind(eos_resnet_t m);
+/* The head as a plain linear layer: weight (classes, 64), bias (classes). A LINEAR head is copied;
+ * a NORMED head gives its unit-norm columns and bias 0, which ranks the classes of every input
+ * exactly as the cosines do (the feature norm is a common positive factor). Phase 3 starts here. */
+eos_status eos_resnet_linear_head(eos_resnet_t m, float *weight, float *bias);
+/* Put a plain linear head (weight (classes, 64), bias (classes)) on the network, turning a NORMED
+ * head into a LINEAR one; the optimiser state of the head starts again from zero. */
+eos_status eos_resnet_replace_head(eos_resnet_t m, const float *weight, const float *bias);
 #define EOS_RESNET_FEATURES 64
 
 /* Forward x (N, C, H, W); train selects batch statistics (and updates the running ones). */
 eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int H, int W, const float *x);
-/* After a forward: logits (N, classes) and/or features (N, 64), either may be NULL. */
+/* After a forward: logits (N, classes) and/or features (N, 64), either may be NULL. The logits
+ * of a NORMED head are its cosines. */
 eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *features);
 /* After a training forward: softmax cross-entropy against labels (N) with optional class
  * weights (classes), mean loss in *loss, and the gradient of every parameter. */
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss);
-/* The same with another loss (eos_loss_spec, include/eos/layers.h); spec NULL is cross-entropy. */
+/* The same with another loss (eos_loss_spec, include/eos/layers.h); spec NULL is cross-entropy.
+ * A NORMED head takes the LDAM loss (and only it); a LINEAR head every other one. */
 struct eos_loss_spec;
 eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels, const struct eos_loss_spec *spec,
                                     const float *class_weights, float *loss);

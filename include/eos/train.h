@@ -44,6 +44,9 @@ typedef struct eos_train_progress {
 typedef enum { EOS_RULE_NONE = 0, EOS_RULE_REWEIGHT, EOS_RULE_RESAMPLE, EOS_RULE_DRW } eos_train_rule;
 eos_status eos_rule_parse(const char *name, eos_train_rule *out);
 const char *eos_rule_name(eos_train_rule rule);
+/* A phase-1 variant named LOSS or LOSS-RULE ("ce", "focal", "asl", "ldam", "ldam-drw",
+ * "ce-reweight", ...): the loss with its references' defaults and the rule (none if absent). */
+eos_status eos_train_variant_parse(const char *name, eos_loss_spec *loss, eos_train_rule *rule);
 
 typedef struct eos_train_config {
     int epochs, batch;
@@ -52,7 +55,7 @@ typedef struct eos_train_config {
     double val_split;          /* 0: keep the last epoch; else hold out this stratified fraction */
     const char *out_dir;       /* model.safetensors, train_log.csv, metrics.json */
     int eval_every;            /* test BAC every this many epochs (and always at the end); 1 = each */
-    eos_loss_spec loss;        /* ce (default), focal, asl */
+    eos_loss_spec loss;        /* ce (default), focal, asl, ldam (needs a NORMED head; margins from the data) */
     eos_train_rule rule;       /* none (default), reweight, resample, drw */
     double beta;               /* class-balanced weights' beta (0.9999) */
     int max_steps;             /* > 0: stop each epoch after this many batches (smoke runs) */

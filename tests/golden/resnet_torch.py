@@ -37,8 +37,20 @@ class BasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
+class NormedLinear(nn.Module):
+    """LDAM-DRW's head: weight (in, out), output normalize(x, dim=1) @ normalize(w, dim=0)."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.weight.data.uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)
+
+    def forward(self, x):
+        return F.normalize(x, dim=1).mm(F.normalize(self.weight, dim=0))
+
+
 class ResNetS(nn.Module):
-    def __init__(self, n, num_classes=10, in_channels=3):
+    def __init__(self, n, num_classes=10, in_channels=3, normed=False):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 16, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
@@ -50,7 +62,7 @@ class ResNetS(nn.Module):
                 planes = width
             layers.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = layers
-        self.linear = nn.Linear(64, num_classes)
+        self.linear = NormedLinear(64, num_classes) if normed else nn.Linear(64, num_classes)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight)

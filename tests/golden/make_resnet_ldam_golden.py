@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Golden tensors pinning EOS-CL's LDAM training of a whole ResNet-8 to PyTorch: the network
+with LDAM-DRW's normalised head (linear.weight (64, 10), no bias), LDAM loss (margins from the
+long-tailed counts, largest 0.5, s = 30) with the class-balanced weights DRW switches on.
+
+  /usr/bin/python3 tests/golden/make_resnet_ldam_golden.py
+
+writes, next to this script:
+  resnet8_ldam_init.safetensors  the seeded network both sides start from
+  resnet8_ldam_golden.bin        (EOSGOLD1, as make_resnet_golden.py) the batch (input (8, 3, 16, 16),
+                                 labels), counts, weights; from one training forward/backward with
+                                 the weights: cosines (8, 10), loss, the gradients of five tensors
+                                 (grad.<name>); the losses of 3 SGD steps without weights then 2 with
+                                 (losses5) and linear.weight after them.
+tests/test_resnet.c compares EOS-CL against every one of them.
+"""
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from make_resnet_golden import relu_margin
+from resnet_torch import ResNetS, save_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COUNTS = np.array([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50], dtype=np.float64)
+GRADS = ["conv1.weight", "layer1.0.conv1.weight", "layer1.0.bn2.weight", "bn1.bias", "linear.weight"]
+
+
+def ldam_loss(cos, y, weight, max_m=0.5, s=30.0):
+    m = 1.0 / np.sqrt(np.sqrt(COUNTS))
+    m = torch.tensor(m * (max_m / np.max(m)), dtype=torch.float32)
+    index = torch.zeros_like(cos, dtype=torch.bool).scatter_(1, y.view(-1, 1), True)
+    batch_m = (m[None, :] @ index.float().t()).view(-1, 1)
+    return F.cross_entropy(s * torch.where(index, cos - batch_m, cos), y, weight=weight)
+
+
+def main():
+    torch.manual_seed(321)
+    model = ResNetS(1, num_classes=10, normed=True)
+    save_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors"), model.state_dict())
+    for seed in range(3, 1000):
+        x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        margin = relu_margin(model, x)
+        if margin >= 5e-6:
+            break
+    print(f"input seed {seed}: smallest |ReLU input| {margin:.3g}")
+    y = torch.tensor([0, 1, 2, 3, 9, 8, 7, 0])
+    beta = 0.9999
+    cw = (1 - beta) / (1 - np.power(beta, COUNTS))
+    cw = torch.tensor(cw / cw.sum() * 10, dtype=torch.float32)
+    out = [("input", x), ("labels", y.float()), ("counts", torch.tensor(COUNTS, dtype=torch.float32)), ("weights", cw)]
+
+    model.train()
+    cos = model(x)
+    loss = ldam_loss(cos, y, cw)
+    loss.backward()
+    out += [("cos", cos.detach()), ("loss", loss.detach().reshape(1))]
+    params = dict(model.named_parameters())
+    for name in GRADS:
+        out.append(("grad." + name, params[name].grad.detach().clone()))
+
+    # 5 SGD steps from the same start: 3 without weights, then 2 with (DRW's switch)
+    model = ResNetS(1, num_classes=10, normed=True)
+    from resnet_torch import load_safetensors
+    model.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors")))
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    losses = []
+    for step in range(5):
+        opt.zero_grad()
+        loss = ldam_loss(model(x), y, cw if step >= 3 else None)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+    out.append(("losses5", torch.tensor(losses)))
+    out.append(("after5.linear.weight", model.linear.weight.detach().clone()))
+
+    with open(os.path.join(HERE, "resnet8_ldam_golden.bin"), "wb") as f:
+        f.write(b"EOSGOLD1")
+        f.write(struct.pack("<II", 1, len(out)))
+        for name, t in out:
+            t = t.float().contiguous()
+            f.write(struct.pack("<I", len(name)) + name.encode())
+            f.write(struct.pack("<I", t.dim()) + b"".join(struct.pack("<I", d) for d in t.shape))
+            f.write(t.numpy().tobytes())
+    print(f"wrote {len(out)} tensors; losses of 5 steps: {[round(v, 5) for v in losses]}")
+
+
+if __name__ == "__main__":
+    main()
