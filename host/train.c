@@ -281,7 +281,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             if (st != EOS_OK) break;
             p.test_acc = tm.acc;
             p.test_bac = tm.bac;
-            eos_metrics_free(&tm);
+            if (last && !nva) *final = tm;  /* the kept model is this one: no second pass */
+            else eos_metrics_free(&tm);
         }
         if (st != EOS_OK) break;
         fprintf(log, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f\n", e + 1, lr, p.loss, p.train_acc, p.val_fm, p.test_acc,
@@ -299,8 +300,6 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             st = evaluate(best, d, &d->test, NULL, 0, cfg->batch, final);
             eos_resnet_free(best);
         }
-    } else if (st == EOS_OK) {
-        st = evaluate(m, d, &d->test, NULL, 0, cfg->batch, final);
     }
     if (st == EOS_OK) {
         char extra[512];
@@ -313,6 +312,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         if (st == EOS_OK) st = eos__atomic_commit(&alog);
         else eos__atomic_commit(&alog);  /* keep the log of a failed run too: it says how far it got */
     }
+    if (st != EOS_OK) eos_metrics_free(final);
     eos_loader_free(&L);
     free(x); free(logits); free(y); free(tr); free(va); free(all);
     return st;
