@@ -1,5 +1,5 @@
-/* safetensors read/write and the name/shape check of a file against a network.
- * The JSON header is parsed by a small strict parser written for this format: objects,
+/* safetensors read/write (with string metadata) and the name/shape check of a file against a
+ * network. The JSON header is parsed by a small strict parser written for this format: objects,
  * arrays, strings and integers, with a depth limit, so a hostile file cannot crash us. */
 #include "internal.h"
 
@@ -9,6 +9,8 @@
 
 #define MAX_HEADER ((uint64_t)100 << 20)
 #define MAX_FILE ((size_t)16 << 30)
+#define MAX_META 4096                 /* metadata entries */
+#define MAX_META_VALUE ((size_t)16 << 20)
 
 /* ---- a minimal JSON reader ------------------------------------------------------------ */
 
@@ -60,9 +62,10 @@ static eos_status jstring(json *j, char *buf, size_t n) {
                 unsigned v = 0;
                 for (int i = 0; i < 4; i++) {
                     char h = *j->p++;
-                    v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                            : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
-                    if (v > 0xffff) return jerr(j, "bad \\u escape");
+                    int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                    if (d < 0) return jerr(j, "bad \\u escape");
+                    v = v * 16 + (unsigned)d;
                 }
                 c = v < 0x80 ? (char)v : '?';
                 break;
@@ -76,6 +79,28 @@ static eos_status jstring(json *j, char *buf, size_t n) {
     if (j->p >= j->end) return jerr(j, "unterminated string");
     j->p++;
     buf[k] = 0;
+    return EOS_OK;
+}
+
+/* A string of any length (up to max bytes) into a malloc'd buffer: its raw length bounds the
+ * decoded one, so the buffer is sized by a first scan to the closing quote. */
+static eos_status jstring_alloc(json *j, size_t max, char **out) {
+    *out = NULL;
+    ws(j);
+    if (j->p >= j->end || *j->p != '"') return jerr(j, "expected a string");
+    const char *q = j->p + 1;
+    while (q < j->end && *q != '"') q += *q == '\\' ? 2 : 1;
+    if (q >= j->end) return jerr(j, "unterminated string");
+    size_t raw = (size_t)(q - j->p - 1);
+    if (raw > max) return jerr(j, "metadata value too long");
+    char *buf = malloc(raw + 1);
+    if (!buf) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: metadata value of %zu bytes", j->name, raw);
+    eos_status st = jstring(j, buf, raw + 1);
+    if (st != EOS_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
     return EOS_OK;
 }
 
@@ -206,7 +231,57 @@ void eos_safetensors_free(eos_safetensors *f) {
     if (!f) return;
     for (size_t i = 0; i < f->count; i++) free(f->tensors[i].data);
     free(f->tensors);
+    for (size_t i = 0; i < 2 * f->meta_count; i++) free(f->meta[i]);
+    free(f->meta);
     memset(f, 0, sizeof *f);
+}
+
+/* "__metadata__": an object; string values are kept, any other value is skipped. */
+static eos_status parse_meta(json *j, eos_safetensors *out) {
+    if (out->meta) return jerr(j, "\"__metadata__\" appears twice");
+    out->meta = calloc(2, sizeof *out->meta);  /* non-NULL marks "seen" */
+    if (!out->meta) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: metadata", j->name);
+    size_t cap = 1;
+    if (!eat(j, '{')) return jerr(j, "\"__metadata__\" is not an object");
+    if (eat(j, '}')) return EOS_OK;
+    do {
+        char key[256];
+        EOS_TRY(jstring(j, key, sizeof key));
+        if (!eat(j, ':')) return jerr(j, "expected ':'");
+        ws(j);
+        if (j->p < j->end && *j->p != '"') {
+            EOS_TRY(jskip(j, 2));
+            continue;
+        }
+        if (eos_safetensors_meta(out, key)) return jerr(j, "a metadata key appears twice");
+        if (out->meta_count == MAX_META) return jerr(j, "too many metadata entries");
+        if (out->meta_count == cap) {
+            char **g = realloc(out->meta, 4 * cap * sizeof *g);
+            if (!g) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: metadata", j->name);
+            out->meta = g;
+            cap *= 2;
+        }
+        char *value;
+        EOS_TRY(jstring_alloc(j, MAX_META_VALUE, &value));
+        size_t n = strlen(key) + 1;
+        char *k = malloc(n);
+        if (!k) {
+            free(value);
+            EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: metadata", j->name);
+        }
+        memcpy(k, key, n);
+        out->meta[2 * out->meta_count] = k;
+        out->meta[2 * out->meta_count + 1] = value;
+        out->meta_count++;
+    } while (eat(j, ','));
+    if (!eat(j, '}')) return jerr(j, "expected ',' or '}' in \"__metadata__\"");
+    return EOS_OK;
+}
+
+const char *eos_safetensors_meta(const eos_safetensors *f, const char *key) {
+    for (size_t i = 0; i < f->meta_count; i++)
+        if (!strcmp(f->meta[2 * i], key)) return f->meta[2 * i + 1];
+    return NULL;
 }
 
 eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *name, eos_safetensors *out) {
@@ -231,7 +306,7 @@ eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *na
             if ((st = jstring(&j, key, sizeof key)) != EOS_OK) goto fail;
             if (!eat(&j, ':')) { st = jerr(&j, "expected ':'"); goto fail; }
             if (!strcmp(key, "__metadata__")) {
-                if ((st = jskip(&j, 1)) != EOS_OK) goto fail;
+                if ((st = parse_meta(&j, out)) != EOS_OK) goto fail;
                 continue;
             }
             if (strlen(key) >= EOS_MAX_TENSOR_NAME) {
@@ -371,9 +446,29 @@ static void sb_json_string(strbuf *b, const char *s) {
 }
 
 eos_status eos_safetensors_write(const char *path, const eos_named_tensor *t, size_t count) {
+    return eos_safetensors_write_meta(path, t, count, NULL, 0);
+}
+
+eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *t, size_t count,
+                                      const char *const *meta, size_t meta_count) {
+    for (size_t i = 0; i < meta_count; i++) {
+        const char *k = meta[2 * i];
+        int dup = !k || !meta[2 * i + 1] || !strcmp(k, "format") || !strcmp(k, "writer");
+        for (size_t m = 0; !dup && m < i; m++) dup = !strcmp(meta[2 * m], k);
+        if (dup || strlen(k) >= 256 || strlen(meta[2 * i + 1]) > MAX_META_VALUE)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: metadata entry %zu ('%s') is missing, reserved, repeated or too long",
+                     path, i, k ? k : "");
+    }
     strbuf h = {0};
     uint64_t off = 0;
-    sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"writer\":\"eos-cl %s\"}", EOS_VERSION);
+    sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"writer\":\"eos-cl %s\"", EOS_VERSION);
+    for (size_t i = 0; i < meta_count; i++) {
+        sb_put(&h, ",");
+        sb_json_string(&h, meta[2 * i]);
+        sb_put(&h, ":");
+        sb_json_string(&h, meta[2 * i + 1]);
+    }
+    sb_put(&h, "}");
     for (size_t i = 0; i < count; i++) {
         if (t[i].dtype != EOS_DTYPE_F32 && t[i].dtype != EOS_DTYPE_I64) {
             free(h.s);

@@ -311,6 +311,23 @@ size_t eos_loader_next(eos_loader *L, float *x, int32_t *y) {
     return B;
 }
 
+size_t eos_loader_skip(eos_loader *L, size_t batches) {
+    size_t done = 0;
+    while (done < batches) {
+        size_t left = L->n - L->pos, B = left < L->opt.batch ? left : L->opt.batch;
+        if (B == 0 || (L->opt.drop_last && B < L->opt.batch)) break;
+        if (L->opt.augment)  /* the same draws eos_loader_next makes, in the same order */
+            for (size_t b = 0; b < B; b++) {
+                eos_rng_below(&L->rng, (uint32_t)(2 * L->opt.pad + 1));
+                eos_rng_below(&L->rng, (uint32_t)(2 * L->opt.pad + 1));
+                eos_rng_below(&L->rng, 2);
+            }
+        L->pos += B;
+        done++;
+    }
+    return done;
+}
+
 void eos_loader_free(eos_loader *L) {
     free(L->cum);
     free(L->order);

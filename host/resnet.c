@@ -639,3 +639,114 @@ eos_status eos_resnet_replace_head(eos_resnet_t m, const float *weight, const fl
     EOS_TRY(eos_tensor_upload(&m->e[lw].value, weight, (size_t)K * 64));
     return eos_tensor_upload(&m->e[lw + 1].value, bias, (size_t)K);
 }
+
+/* ---- training state and memory estimate (checkpoints and out-of-memory hints) ------------ */
+
+void eos_named_tensors_free(eos_named_tensor *t, size_t count) {
+    if (!t) return;
+    for (size_t i = 0; i < count; i++) free(t[i].data);
+    free(t);
+}
+
+/* names and shapes of the state: the state dict, then "mom.<name>" for every learnable tensor */
+static eos_status state_specs(eos_resnet_t m, eos_param_spec **specs, size_t *count) {
+    size_t n = m->ne;
+    for (size_t i = 0; i < m->ne; i++) n += m->e[i].learnable;
+    eos_param_spec *s = calloc(n, sizeof *s);
+    if (!s) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "training state of the network");
+    size_t k = m->ne;
+    for (size_t i = 0; i < m->ne; i++) {
+        s[i] = m->e[i].spec;
+        if (!m->e[i].learnable) continue;
+        s[k] = m->e[i].spec;
+        snprintf(s[k].name, sizeof s[k].name, "mom.%.*s", EOS_MAX_TENSOR_NAME - 5, m->e[i].spec.name);
+        k++;
+    }
+    *specs = s;
+    *count = n;
+    return EOS_OK;
+}
+
+eos_status eos_resnet_state_get(eos_resnet_t m, eos_named_tensor **out, size_t *count) {
+    *out = NULL;
+    *count = 0;
+    eos_param_spec *s;
+    size_t n;
+    EOS_TRY(state_specs(m, &s, &n));
+    eos_named_tensor *t = calloc(n, sizeof *t);
+    eos_status st = t ? EOS_OK : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "training state");
+    size_t k = m->ne;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++) {
+        const entry *e = &m->e[i];
+        for (int mom = 0; st == EOS_OK && mom <= e->learnable; mom++) {
+            size_t at = mom ? k++ : i;
+            eos_named_tensor *x = &t[at];
+            memcpy(x->name, s[at].name, sizeof x->name);
+            x->dtype = e->spec.dtype;
+            x->ndim = e->spec.ndim;
+            for (int d = 0; d < e->spec.ndim; d++) x->shape[d] = e->spec.shape[d];
+            x->numel = e->numel;
+            x->data = malloc(e->numel * (e->spec.dtype == EOS_DTYPE_I64 ? sizeof(int64_t) : sizeof(float)));
+            if (!x->data) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "training state");
+            else if (e->spec.dtype == EOS_DTYPE_I64) *(int64_t *)x->data = e->count;
+            else st = eos_tensor_download(mom ? &e->mom : &e->value, x->data, e->numel);
+        }
+    }
+    free(s);
+    if (st != EOS_OK) {
+        eos_named_tensors_free(t, n);
+        return st;
+    }
+    *out = t;
+    *count = n;
+    return EOS_OK;
+}
+
+eos_status eos_resnet_state_set(eos_resnet_t m, const eos_safetensors *f, const char *path) {
+    eos_param_spec *s;
+    size_t n;
+    EOS_TRY(state_specs(m, &s, &n));
+    eos_status st = eos_safetensors_check(f, s, n, path);  /* every name and shape before any upload */
+    size_t k = m->ne;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++) {
+        entry *e = &m->e[i];
+        for (int mom = 0; st == EOS_OK && mom <= e->learnable; mom++) {
+            const eos_named_tensor *t = eos_safetensors_find(f, s[mom ? k++ : i].name);
+            if (e->spec.dtype == EOS_DTYPE_I64) e->count = *(const int64_t *)t->data;
+            else st = eos_tensor_upload(mom ? &e->mom : &e->value, t->data, e->numel);
+        }
+    }
+    free(s);
+    return st;
+}
+
+void eos_resnet_memory_estimate(int blocks_per_stage, int in_channels, int classes, int H, int W,
+                                eos_resnet_memory *out) {
+    memset(out, 0, sizeof *out);
+    size_t hw = (size_t)H * W, per = (size_t)in_channels * hw + 6 * 16 * hw, big = 16 * hw;
+    /* im2col workspace of the widest convolution: columns, its output, and their gradient */
+    size_t col = (size_t)(in_channels > 16 ? in_channels : 16) * 9 * hw;
+    int h = H, w = W, cin = 16;
+    for (int b = 0; b < 3 * blocks_per_stage; b++) {
+        int C = block_width(b, blocks_per_stage), s = block_stride(b, blocks_per_stage);
+        h = (h - 1) / s + 1;
+        w = (w - 1) / s + 1;
+        size_t sz = (size_t)C * h * w;
+        per += 4 * sz + (s != 1 || C != cin ? sz : 0);
+        size_t c2 = (size_t)C * 9 * h * w;
+        if (c2 > col) col = c2;
+        cin = C;
+    }
+    per += 2 * 64 + 4 * (size_t)classes + 4;
+    size_t ws = 2 * col + 16 * hw;  /* columns and their gradient, the GEMM output */
+    size_t params = 0;
+    eos_param_spec *specs;
+    size_t ns;
+    if (eos_resnet_param_specs(blocks_per_stage, in_channels, classes, EOS_RESNET_HEAD_LINEAR, &specs, &ns) == EOS_OK) {
+        params = eos_resnet_param_count(specs, ns);
+        free(specs);
+    }
+    out->fixed_bytes = 3 * params * sizeof(float) + ((size_t)1 << 20);  /* value, grad, momentum; scratch */
+    out->per_image_bytes = (per + ws) * sizeof(float);
+    out->largest_per_image_bytes = (col > big ? col : big) * sizeof(float);
+}

@@ -31,6 +31,7 @@ const char *eos_status_str(eos_status s) {
     case EOS_ERR_NOT_FOUND: return "EOS_ERR_NOT_FOUND";
     case EOS_ERR_NUMERIC: return "EOS_ERR_NUMERIC";
     case EOS_ERR_INTERNAL: return "EOS_ERR_INTERNAL";
+    case EOS_ERR_INTERRUPTED: return "EOS_ERR_INTERRUPTED";
     /* OpenCL 1.2 */
     case -1: return "CL_DEVICE_NOT_FOUND";
     case -2: return "CL_DEVICE_NOT_AVAILABLE";

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MIB (1024.0 * 1024.0)
@@ -14,6 +15,23 @@ const char *eos_tensor_shape_str(const eos_tensor *t, char *buf, size_t size) {
         off += (size_t)snprintf(buf + off, size - off, "%s%zu", i ? ", " : "", t->shape[i]);
     if (off < size) snprintf(buf + off, size - off, ")");
     return buf;
+}
+
+/* EOS_MEM_LIMIT=MiB caps what the checks below allow (to share a device, or to test the
+ * out-of-memory path); 0 or unset: the device's own limits. */
+static unsigned long long mem_limit_bytes(void) {
+    const char *e = getenv("EOS_MEM_LIMIT");
+    char *end;
+    unsigned long long v = e && *e ? strtoull(e, &end, 10) : 0;
+    return e && *e && !*end && v < (1ULL << 40) ? v << 20 : 0;
+}
+
+void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc) {
+    unsigned long long lim = mem_limit_bytes(), g = rt->dev.global_mem_bytes, a = rt->dev.max_alloc_bytes;
+    if (lim && (!g || lim < g)) g = lim;
+    if (lim && (!a || lim < a)) a = lim;
+    *global = g;
+    *max_alloc = a;
 }
 
 eos_status eos_tensor_alloc(eos_runtime_t rt, eos_tensor *t, int ndim, const size_t *shape) {
@@ -33,23 +51,34 @@ eos_status eos_tensor_alloc(eos_runtime_t rt, eos_tensor *t, int ndim, const siz
     eos_tensor_shape_str(t, s, sizeof s);
     if (numel == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "tensor %s has no elements", s);
     const eos_device_info *d = &rt->dev;
-    size_t bytes = numel * sizeof(float);
-    if (numel > 0xffffffffu || (d->max_alloc_bytes && bytes > d->max_alloc_bytes))
+    unsigned long long global, max_alloc;
+    eos__device_memory(rt, &global, &max_alloc);
+    size_t bytes = numel * sizeof(float), held = rt->stats.bytes_allocated;
+    const char *limited = mem_limit_bytes() ? " (EOS_MEM_LIMIT)" : "";
+    /* asked before the driver is: an over-sized request may otherwise succeed lazily and fail
+     * later at a kernel launch, or swap the whole machine on a CPU device */
+    if (numel > 0xffffffffu || (max_alloc && bytes > max_alloc))
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, "use a smaller batch, or a device with more memory",
                  "tensor %s needs %.1f MiB, more than one allocation may take on %s "
-                 "(largest allocation %.1f MiB, global memory %.1f MiB, %.1f MiB already held)",
-                 s, bytes / MIB, d->name, d->max_alloc_bytes / MIB, d->global_mem_bytes / MIB,
-                 rt->stats.bytes_allocated / MIB);
+                 "(largest allocation %.1f MiB, global memory %.1f MiB%s, %.1f MiB already held)",
+                 s, bytes / MIB, d->name, max_alloc / MIB, global / MIB, limited, held / MIB);
+    if (global && held + bytes > global)
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, "use a smaller batch, or a device with more memory",
+                 "tensor %s needs %.1f MiB, but %.1f MiB of the %.1f MiB of global memory%s of %s are already "
+                 "held (largest allocation %.1f MiB)",
+                 s, bytes / MIB, held / MIB, global / MIB, limited, d->name, max_alloc / MIB);
     cl_int err;
     t->buf = clCreateBuffer(rt->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
         t->buf = NULL;
-        return eos__error_set(err == CL_INVALID_BUFFER_SIZE ? EOS_ERR_OUT_OF_MEMORY : err, __FILE__, __LINE__,
+        int oom = err == CL_INVALID_BUFFER_SIZE || err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+                  err == CL_OUT_OF_HOST_MEMORY;
+        return eos__error_set(oom ? EOS_ERR_OUT_OF_MEMORY : err, __FILE__, __LINE__,
                               "clCreateBuffer", "use a smaller batch, or a device with more memory",
                               "allocating tensor %s (%.1f MiB) on %s failed with %s "
-                              "(global memory %.1f MiB, %.1f MiB already held)",
-                              s, bytes / MIB, d->name, eos_status_str(err), d->global_mem_bytes / MIB,
-                              rt->stats.bytes_allocated / MIB);
+                              "(global memory %.1f MiB%s, largest allocation %.1f MiB, %.1f MiB already held)",
+                              s, bytes / MIB, d->name, eos_status_str(err), global / MIB, limited,
+                              max_alloc / MIB, held / MIB);
     }
     t->numel = numel;
     rt->stats.bytes_allocated += bytes;

@@ -1,5 +1,6 @@
 /* safetensors: round trips, the PyTorch-written golden ResNet-8 (tests/golden/), the
- * name/shape check against ResNet-s, atomic writes, and every kind of damaged file. */
+ * name/shape check against ResNet-s, atomic writes, every kind of damaged file, and the string
+ * metadata training checkpoints carry. */
 #include "test_common.h"
 
 #include <errno.h>
@@ -269,6 +270,64 @@ static void test_damaged_files(void **state) {
     free(buf);
 }
 
+/* string metadata (training checkpoints): written, read back exactly, damaged forms refused */
+static void test_metadata(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "st-meta");
+    snprintf(path, sizeof path, "%s/c.safetensors", dir);
+    float w[3] = {1, 2, 3};
+    eos_named_tensor t[1] = {{"w", EOS_DTYPE_F32, 1, {3}, 0, w}};
+    size_t big = 100000;
+    char *log = malloc(big + 1);
+    for (size_t i = 0; i < big; i++) log[i] = "a,1\n\"\\\x1f\t"[i % 9];  /* quotes, escapes, controls */
+    log[big] = 0;
+    const char *meta[] = {"eos.epoch", "3", "eos.log", log, "empty", "", "utf8", "r\xc3\xa9sum\xc3\xa9"};
+    EOS_ASSERT_OK(eos_safetensors_write_meta(path, t, 1, meta, 4));
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    assert_int_equal(f.count, 1);
+    assert_int_equal(f.meta_count, 6);  /* format and writer first */
+    assert_string_equal(eos_safetensors_meta(&f, "format"), "pt");
+    assert_string_equal(eos_safetensors_meta(&f, "eos.epoch"), "3");
+    assert_string_equal(eos_safetensors_meta(&f, "eos.log"), log);
+    assert_string_equal(eos_safetensors_meta(&f, "empty"), "");
+    assert_string_equal(eos_safetensors_meta(&f, "utf8"), "r\xc3\xa9sum\xc3\xa9");
+    assert_null(eos_safetensors_meta(&f, "nothing"));
+    eos_safetensors_free(&f);
+    free(log);
+    /* reserved, repeated or missing keys are refused and write nothing */
+    const char *reserved[] = {"format", "x"}, *twice[] = {"k", "1", "k", "2"}, *missing[] = {"k", NULL};
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, reserved, 1), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, twice, 2), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, missing, 1), EOS_ERR_INVALID_ARG);
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    assert_string_equal(eos_safetensors_meta(&f, "eos.epoch"), "3");
+    eos_safetensors_free(&f);
+
+    static const uint8_t zeros[8];
+    /* other kinds of value are skipped (PyTorch writes only strings; others may not), escapes decoded */
+    const char *h = "{\"__metadata__\":{\"n\":12,\"o\":{\"x\":[1,2]},\"s\":\"a\\u0041\\n\\\"\"},"
+                    "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    size_t hl = strlen(h);
+    uint8_t *buf = malloc(8 + hl + 8);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, h, hl);
+    memcpy(buf + 8 + hl, zeros, 8);
+    EOS_ASSERT_OK(eos_safetensors_parse(buf, 8 + hl + 8, "m.safetensors", &f));
+    assert_int_equal(f.meta_count, 1);
+    assert_string_equal(eos_safetensors_meta(&f, "s"), "aA\n\"");
+    eos_safetensors_free(&f);
+    free(buf);
+    expect_bad("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, "appears twice");
+    expect_bad("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "\"__metadata__\" appears twice");
+    expect_bad("{\"__metadata__\":[\"k\"]}", 0, "not an object");
+    expect_bad("{\"__metadata__\":{\"k\":\"\\u00zz\"}}", 0, "bad \\u escape");
+    expect_bad("{\"__metadata__\":{\"k\":\"ab\\\"}}", 0, "unterminated string");
+    expect_bad("{\"__metadata__\":{\"k\":\"a\nb\"}}", 0, "control character");
+    expect_bad("{\"__metadata__\":{\"k\" \"v\"}}", 0, "expected ':'");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
@@ -276,6 +335,7 @@ int main(void) {
         cmocka_unit_test(test_write_for_pytorch),
         cmocka_unit_test(test_spec_and_mismatches),
         cmocka_unit_test(test_damaged_files),
+        cmocka_unit_test(test_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* Phase 1 end to end on a small generated dataset (a tiny network, a few steps: the loss must
  * fall), the learning-rate schedule against LDAM-DRW's adjust_learning_rate, the stratified
- * hold-out, and the imbalance metrics on hand-checked confusion matrices. */
+ * hold-out, the imbalance metrics on hand-checked confusion matrices, and reliability: interrupt
+ * and resume to the same weights bit for bit, damaged checkpoints, NaN and out-of-memory stops. */
 #include "test_common.h"
 
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -56,12 +58,12 @@ static void test_metrics(void **state) {
     assert_int_equal(eos_metrics_compute(3, bad, bad, 2, &m), EOS_ERR_INVALID_ARG);
 }
 
-/* 4 classes of 8 x 8 RGB images: a bright square in a class-specific quadrant, with noise. */
-static void make_dataset(eos_dataset *d, size_t per_class_train, size_t per_class_test, uint64_t seed) {
+/* 4 classes of S x S RGB images: a bright square in a class-specific quadrant, with noise. */
+static void make_dataset_sized(eos_dataset *d, size_t per_class_train, size_t per_class_test, uint64_t seed, int S) {
     memset(d, 0, sizeof *d);
     d->classes = 4;
     d->channels = 3;
-    d->height = d->width = 8;
+    d->height = d->width = S;
     d->class_names = calloc(4, sizeof *d->class_names);
     for (int c = 0; c < 4; c++) snprintf(d->class_names[c], 64, "q%d", c);
     eos_rng r;
@@ -71,20 +73,25 @@ static void make_dataset(eos_dataset *d, size_t per_class_train, size_t per_clas
     for (int s = 0; s < 2; s++) {
         size_t n = per[s] * 4;
         sp[s]->n = n;
-        sp[s]->pixels = malloc(n * 192);
+        size_t img = (size_t)3 * S * S;
+        sp[s]->pixels = malloc(n * img);
         sp[s]->labels = malloc(n * sizeof(int32_t));
         for (size_t i = 0; i < n; i++) {
             int c = (int)(i % 4);
             sp[s]->labels[i] = c;
             for (int ch = 0; ch < 3; ch++)
-                for (int y = 0; y < 8; y++)
-                    for (int x = 0; x < 8; x++) {
-                        int in = (y < 4) == (c < 2) && (x < 4) == (c % 2 == 0);
+                for (int y = 0; y < S; y++)
+                    for (int x = 0; x < S; x++) {
+                        int in = (y < S / 2) == (c < 2) && (x < S / 2) == (c % 2 == 0);
                         int v = (in ? 180 : 60) + (int)(eos_rng_below(&r, 60)) - 30;
-                        sp[s]->pixels[i * 192 + (ch * 8 + y) * 8 + x] = (uint8_t)v;
+                        sp[s]->pixels[i * img + (ch * S + y) * S + x] = (uint8_t)v;
                     }
         }
     }
+}
+
+static void make_dataset(eos_dataset *d, size_t per_class_train, size_t per_class_test, uint64_t seed) {
+    make_dataset_sized(d, per_class_train, per_class_test, seed, 8);
 }
 
 static void test_training_smoke(void **state) {
@@ -268,6 +275,413 @@ static void test_losses_and_rules_run(void **state) {
     eos_dataset_free(&d);
 }
 
+
+/* ---- reliability: interrupt and resume, damaged checkpoints, NaN, out of memory ------------- */
+
+static volatile sig_atomic_t g_stop;
+
+/* Acts once, at (epoch, step) after that step (step -1: the epoch's last step; 0: at the end
+ * of the epoch, after its evaluations): sets g_stop, or injects a NaN. */
+typedef struct {
+    int epoch;
+    long step;
+    int inject;  /* 0: stop; 1: NaN into linear.bias (the loss sees it); 2: NaN into bn1.running_var or
+                  * 3: conv1.weight (the loss does not: BN statistics, and ReLU's fmax drops NaN) */
+    int fired;
+    eos_resnet_t m;
+} trigger;
+
+static void trigger_cb(const eos_train_progress *p, void *user) {
+    trigger *t = user;
+    if (!t || t->fired || p->epoch != t->epoch) return;
+    int hit = t->step == 0 ? p->epoch_done
+                           : !p->epoch_done && p->step == (t->step < 0 ? p->steps : (size_t)t->step);
+    if (!hit) return;
+    t->fired = 1;
+    if (!t->inject) {
+        g_stop = 1;
+        return;
+    }
+    const char *name = t->inject == 1 ? "linear.bias" : t->inject == 2 ? "bn1.running_var" : "conv1.weight";
+    size_t n = t->inject == 1 ? 4 : t->inject == 2 ? 16 : 16 * 3 * 9;
+    float v[16 * 3 * 9];
+    for (size_t i = 0; i < n; i++) v[i] = NAN;
+    EOS_ASSERT_OK(eos_resnet_set(t->m, name, v, n));
+}
+
+typedef struct {
+    const char *loss;
+    eos_train_rule rule;
+    double val_split;
+    int max_steps;
+} run_kind;
+
+/* A 3-epoch resnet8 run into dir; init_seed picks the initial weights (a resumed run's must not matter). */
+static eos_status train_once(eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n, const run_kind *k,
+                             const char *dir, uint64_t init_seed, int resume, int batch, float lr, trigger *t,
+                             eos_metrics *met) {
+    eos_resnet_t m;
+    int ldam = !strcmp(k->loss, "ldam");
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, ldam ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR, init_seed, &m));
+    eos_train_config cfg = eos_train_defaults();
+    cfg.epochs = 3;
+    cfg.batch = batch;
+    cfg.lr = lr;
+    cfg.seed = 7;
+    cfg.val_split = k->val_split;
+    cfg.max_steps = k->max_steps;
+    cfg.rule = k->rule;
+    EOS_ASSERT_OK(eos_loss_parse(k->loss, &cfg.loss));
+    cfg.out_dir = dir;
+    cfg.resume = resume;
+    cfg.stop = &g_stop;
+    cfg.run_args = "test";
+    if (t) {
+        t->m = m;
+        cfg.progress = trigger_cb;
+        cfg.user = t;
+    }
+    g_stop = 0;
+    eos_status st = eos_train_run(rt, m, d, idx, n, &cfg, met);
+    eos_resnet_free(m);
+    return st;
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)len + 1);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    b[len] = 0;
+    *n = (size_t)len;
+    return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* The final weights, BN statistics and momentum of two runs agree bit for bit, and so do their
+ * models and their logs (but for the timing columns). */
+static void assert_same_run(const char *a, const char *b) {
+    char pa[1200], pb[1200];
+    snprintf(pa, sizeof pa, "%s/%s", a, EOS_TRAIN_CHECKPOINT);
+    snprintf(pb, sizeof pb, "%s/%s", b, EOS_TRAIN_CHECKPOINT);
+    eos_safetensors fa, fb;
+    EOS_ASSERT_OK(eos_safetensors_read(pa, &fa));
+    EOS_ASSERT_OK(eos_safetensors_read(pb, &fb));
+    assert_int_equal(fa.count, fb.count);
+    size_t moms = 0;
+    for (size_t i = 0; i < fa.count; i++) {
+        const eos_named_tensor *x = &fa.tensors[i], *y = eos_safetensors_find(&fb, x->name);
+        if (!y) fail_msg("%s lacks %s", pb, x->name);
+        assert_int_equal(x->numel, y->numel);
+        if (memcmp(x->data, y->data, x->numel * (x->dtype == EOS_DTYPE_I64 ? 8 : 4)))
+            fail_msg("%s differs between %s and %s", x->name, a, b);
+        moms += !strncmp(x->name, "mom.", 4);
+    }
+    assert_true(moms > 10);
+    const char *keys[] = {"eos.epoch", "eos.step", "eos.best_fm", "eos.config", "eos.data"};
+    for (int k = 0; k < 5; k++) assert_string_equal(eos_safetensors_meta(&fa, keys[k]), eos_safetensors_meta(&fb, keys[k]));
+    eos_safetensors_free(&fa);
+    eos_safetensors_free(&fb);
+    size_t na, nb;
+    snprintf(pa, sizeof pa, "%s/model.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/model.safetensors", b);
+    uint8_t *ma = slurp(pa, &na), *mb = slurp(pb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ma, mb, na);
+    free(ma);
+    free(mb);
+    /* the log: the first 7 columns (epoch .. test_bac) of every line */
+    snprintf(pa, sizeof pa, "%s/train_log.csv", a);
+    snprintf(pb, sizeof pb, "%s/train_log.csv", b);
+    char *la = (char *)slurp(pa, &na), *lb = (char *)slurp(pb, &nb);
+    char *sa, *sb, *ra = strtok_r(la, "\n", &sa), *rb = strtok_r(lb, "\n", &sb);
+    int lines = 0;
+    for (; ra && rb; ra = strtok_r(NULL, "\n", &sa), rb = strtok_r(NULL, "\n", &sb), lines++) {
+        char *ca = ra, *cb = rb;
+        for (int c = 0; c < 7; c++) {
+            ca = strchr(ca, ',');
+            cb = strchr(cb, ',');
+            assert_non_null(ca);
+            assert_non_null(cb);
+            ca++;
+            cb++;
+        }
+        if ((size_t)(ca - ra) != (size_t)(cb - rb) || strncmp(ra, rb, (size_t)(ca - ra))) fail_msg("log lines differ:\n%s\n%s", ra, rb);
+    }
+    assert_null(ra);
+    assert_null(rb);
+    assert_int_equal(lines, 4);
+    free(la);
+    free(lb);
+}
+
+static void test_resume_is_bit_identical(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset_sized(&d, 12, 4, 21, 16);  /* 16 x 16: crops and flips on */
+    size_t idx[48];
+    for (size_t i = 0; i < 48; i++) idx[i] = i;
+    const run_kind kinds[] = {{"ce", EOS_RULE_NONE, 0.25, 0}, {"focal", EOS_RULE_RESAMPLE, 0, 0}, {"ldam", EOS_RULE_DRW, 0, 3}};
+    /* where to stop: mid-epoch, after an epoch's last step (its evaluations pending), at an epoch's
+     * end, at the last epoch's end (the final evaluation), and twice in one run */
+    const trigger points[][2] = {{{0, 2, 0, 0, NULL}, {-1, 0, 0, 0, NULL}},
+                                 {{1, -1, 0, 0, NULL}, {-1, 0, 0, 0, NULL}},
+                                 {{0, 0, 0, 0, NULL}, {-1, 0, 0, 0, NULL}},
+                                 {{2, 0, 0, 0, NULL}, {-1, 0, 0, 0, NULL}},
+                                 {{0, 1, 0, 0, NULL}, {1, 3, 0, 0, NULL}}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char ref[1024];
+        test_tmpdir(ref, sizeof ref, "resume-ref");
+        eos_metrics want, got;
+        EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &kinds[k], ref, 5, 0, 8, 0.05f, NULL, &want));
+        size_t npoints = k == 0 ? sizeof points / sizeof points[0] : 1;
+        for (size_t p = 0; p < npoints; p++) {
+            char dir[1024];
+            test_tmpdir(dir, sizeof dir, "resume");
+            int resume = 0, stops = 0;
+            for (int round = 0; round < 3; round++) {
+                trigger t = round < 2 ? points[p][round] : (trigger){-1, 0, 0, 0, NULL};
+                /* the resumed sessions start from other weights: the checkpoint's must replace them all */
+                eos_status st = train_once(rt, &d, idx, 48, &kinds[k], dir, round ? 100 + (uint64_t)round : 5, resume, 8, 0.05f,
+                                           t.epoch >= 0 ? &t : NULL, &got);
+                if (st == EOS_OK) break;
+                if (st != EOS_ERR_INTERRUPTED) fail_msg("%s: %s", kinds[k].loss, eos_last_error_message());
+                assert_non_null(strstr(eos_last_error()->message, "the state is saved in"));
+                stops++;
+                char ck[1100];
+                snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+                eos_train_checkpoint_info info;
+                EOS_ASSERT_OK(eos_train_checkpoint_read(ck, &info));
+                if (t.step > 0) {  /* stopped right after that step */
+                    assert_int_equal(info.epoch, t.epoch);
+                    assert_int_equal(info.step, (size_t)t.step);
+                } else if (t.step < 0) {
+                    assert_int_equal(info.epoch, t.epoch);
+                    assert_int_equal(info.step, info.steps);
+                } else {
+                    assert_int_equal(info.epoch, t.epoch + 1);
+                    assert_int_equal(info.step, 0);
+                }
+                assert_string_equal(info.run_args, "test");
+                eos_train_checkpoint_info_free(&info);
+                resume = 1;
+            }
+            printf("# %s: stopped %d time(s) at point %zu, resumed to the same weights\n", kinds[k].loss, stops, p);
+            assert_true(stops >= (p == 3 && kinds[k].val_split == 0 ? 0 : 1));
+            assert_same_run(ref, dir);
+            assert_float_equal(got.acc, want.acc, 0);
+            assert_float_equal(got.fm, want.fm, 0);
+            eos_metrics_free(&got);
+        }
+        eos_metrics_free(&want);
+    }
+    eos_dataset_free(&d);
+}
+
+/* a resume that does not belong to the checkpoint, or from a damaged one, is refused and changes nothing */
+static void test_resume_refusals_and_damaged_checkpoints(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset(&d, 12, 4, 22);
+    size_t idx[48];
+    for (size_t i = 0; i < 48; i++) idx[i] = i;
+    const run_kind ce = {"ce", EOS_RULE_NONE, 0, 0};
+    char dir[1024], ck[1100], other[1024];
+    eos_metrics met;
+    test_tmpdir(other, sizeof other, "resume-none");
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, other, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "no checkpoint to resume"));
+    test_tmpdir(dir, sizeof dir, "resume-bad");
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    trigger t = {1, 2, 0, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &t, &met), EOS_ERR_INTERRUPTED);
+    size_t n;
+    uint8_t *good = slurp(ck, &n);
+
+    /* other settings, other images */
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 4, 0.05f, NULL, &met), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "batch 8 in the checkpoint, 4 now"));
+    const run_kind focal = {"focal", EOS_RULE_NONE, 0, 0};
+    assert_int_equal(train_once(rt, &d, idx, 48, &focal, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "loss ce in the checkpoint, focal now"));
+    assert_int_equal(train_once(rt, &d, idx + 4, 44, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "other images"));
+
+    /* damaged files: each is refused with EOS_ERR_FORMAT and a message naming the file */
+    struct {
+        const char *what, *find, *replace, *expect;
+        size_t truncate;
+    } damage[] = {
+        {"truncated", NULL, NULL, "truncated", n / 2},
+        {"header length", NULL, NULL, "header length", 7},
+        {"step not a number", "\"eos.step\":\"2\"", "\"eos.step\":\"x\"", "expected an integer", 0},
+        {"step past the epoch", "\"eos.step\":\"2\"", "\"eos.step\":\"9\"", "expected an integer in [0, 6]", 0},
+        {"generator state", "\"eos.rng\":\"", "\"eos.rng\":\"#", "generator state", 0},
+        {"no format", "\"eos.format\"", "\"eos.formaX\"", "lacks 'eos.format'", 0},
+        {"tensor renamed", "\"layer1.0.conv2.weight\"", "\"layer1.0.conv2.weighX\"", "does not match the network", 0},
+        {"bad json", "\"eos.epoch\":", "\"eos.epoch\" ", "expected ':'", 0},
+    };
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        uint8_t *b = malloc(n);
+        memcpy(b, good, n);
+        size_t len = damage[i].truncate ? damage[i].truncate : n;
+        if (damage[i].find) {
+            uint8_t *at = NULL;
+            size_t fl = strlen(damage[i].find);
+            for (size_t k = 0; k + fl <= n && !at; k++)
+                if (!memcmp(b + k, damage[i].find, fl)) at = b + k;
+            if (!at) fail_msg("%s: '%s' not in the checkpoint", damage[i].what, damage[i].find);
+            memcpy(at, damage[i].replace, strlen(damage[i].replace));  /* a longer one overwrites what follows */
+        }
+        spit(ck, b, len);
+        eos_status st = train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met);
+        if (st != EOS_ERR_FORMAT || !strstr(eos_last_error_message(), damage[i].expect))
+            fail_msg("%s: got %s, want EOS_ERR_FORMAT with '%s':\n%s", damage[i].what, eos_status_str(st),
+                     damage[i].expect, eos_last_error_message());
+        eos_train_checkpoint_info info;
+        st = eos_train_checkpoint_read(ck, &info);
+        eos_train_checkpoint_info_free(&info);
+        size_t m;
+        uint8_t *after = slurp(ck, &m);  /* a refused resume writes nothing */
+        assert_int_equal(m, len);
+        assert_memory_equal(after, b, len);
+        free(after);
+        free(b);
+    }
+    /* a model file is no checkpoint */
+    char model[1100];
+    spit(ck, good, n);
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, other, 1, 0, 8, 0.05f, NULL, &met));
+    eos_metrics_free(&met);
+    snprintf(model, sizeof model, "%s/model.safetensors", other);
+    eos_train_checkpoint_info info;
+    assert_int_equal(eos_train_checkpoint_read(model, &info), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "lacks 'eos.format'"));
+    /* the learning rate may change on resume (after a NaN, say); the temporary file a killed
+     * process left (its pid is gone: above Linux's largest) is cleared away */
+    char stale[1200];
+    snprintf(stale, sizeof stale, "%s.tmp.4194305", ck);
+    spit(stale, good, 16);
+    struct stat sb;
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.02f, NULL, &met));
+    eos_metrics_free(&met);
+    assert_int_not_equal(stat(stale, &sb), 0);
+    EOS_ASSERT_OK(eos_train_checkpoint_read(ck, &info));
+    assert_float_equal(info.lr, 0.02, 1e-9);
+    assert_int_equal(info.epoch, 3);
+    eos_train_checkpoint_info_free(&info);
+    free(good);
+    eos_dataset_free(&d);
+}
+
+static int all_finite(const char *path) {
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    int ok = 1;
+    for (size_t i = 0; i < f.count; i++)
+        for (size_t k = 0; f.tensors[i].dtype == EOS_DTYPE_F32 && k < f.tensors[i].numel; k++)
+            ok &= isfinite(((float *)f.tensors[i].data)[k]) != 0;
+    eos_safetensors_free(&f);
+    return ok;
+}
+
+static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset(&d, 12, 4, 23);
+    size_t idx[48];
+    for (size_t i = 0; i < 48; i++) idx[i] = i;
+    const run_kind ce = {"ce", EOS_RULE_NONE, 0, 0};
+    char dir[1024], ck[1100];
+    eos_metrics met;
+    test_tmpdir(dir, sizeof dir, "nan");
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    /* a NaN in the head: the next loss is NaN; the checkpoint of epoch 1 stays */
+    trigger t = {1, 2, 1, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &t, &met), EOS_ERR_NUMERIC);
+    const char *msg = eos_last_error()->message;
+    printf("# %s\n", msg);
+    assert_non_null(strstr(msg, "epoch 2, step 3 of 6"));
+    assert_non_null(strstr(msg, "smaller --lr"));
+    assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
+    eos_train_checkpoint_info info;
+    EOS_ASSERT_OK(eos_train_checkpoint_read(ck, &info));
+    assert_int_equal(info.epoch, 1);
+    assert_int_equal(info.step, 0);
+    eos_train_checkpoint_info_free(&info);
+    assert_true(all_finite(ck));
+    /* resuming from it goes on */
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met));
+    eos_metrics_free(&met);
+    /* a NaN the loss does not see: found when the weights are checked at the end of the epoch */
+    test_tmpdir(dir, sizeof dir, "nan-conv");
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    trigger w = {1, 2, 3, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &w, &met), EOS_ERR_NUMERIC);
+    msg = eos_last_error()->message;
+    printf("# %s\n", msg);
+    assert_non_null(strstr(msg, "in epoch 2 by step 6 of 6: conv1.weight holds nan"));
+    assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
+    assert_true(all_finite(ck));
+    test_tmpdir(dir, sizeof dir, "nan-bn");
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    trigger u = {0, -1, 2, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &u, &met), EOS_ERR_NUMERIC);
+    msg = eos_last_error()->message;
+    printf("# %s\n", msg);
+    assert_non_null(strstr(msg, "bn1.running_var"));
+    assert_non_null(strstr(msg, "epoch 1"));
+    assert_non_null(strstr(eos_last_error()->hint, "smaller --lr"));
+    struct stat sb;
+    assert_int_not_equal(stat(ck, &sb), 0);  /* never written with a NaN in it */
+    /* and a learning rate far too high */
+    test_tmpdir(dir, sizeof dir, "nan-lr");
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 1e30f, NULL, &met), EOS_ERR_NUMERIC);
+    printf("# lr 1e30: %s\n", eos_last_error()->message);
+    assert_non_null(strstr(eos_last_error_message(), "smaller --lr"));
+    eos_dataset_free(&d);
+}
+
+static void test_out_of_memory_names_a_batch_that_fits(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset_sized(&d, 24, 4, 24, 16);
+    size_t idx[96];
+    for (size_t i = 0; i < 96; i++) idx[i] = i;
+    const run_kind ce = {"ce", EOS_RULE_NONE, 0, 1};
+    char dir[1024];
+    eos_metrics met;
+    test_tmpdir(dir, sizeof dir, "oom");
+    setenv("EOS_MEM_LIMIT", "24", 1);  /* MiB */
+    eos_tensor x;
+    assert_int_equal(eos_tensor_alloc(rt, &x, 1, (size_t[]){32u << 18}), EOS_ERR_OUT_OF_MEMORY);  /* 32 MiB */
+    assert_non_null(strstr(eos_last_error()->message, "32.0 MiB"));
+    assert_non_null(strstr(eos_last_error()->message, "EOS_MEM_LIMIT"));
+    assert_int_equal(train_once(rt, &d, idx, 96, &ce, dir, 1, 0, 96, 0.05f, NULL, &met), EOS_ERR_OUT_OF_MEMORY);
+    const char *msg = eos_last_error()->message, *fit = strstr(msg, "): --batch ");
+    printf("# %s\n", msg);
+    assert_non_null(strstr(msg, "with --batch 96 needs about"));
+    assert_non_null(strstr(msg, "the device has 24 MiB"));
+    assert_non_null(fit);
+    int b = atoi(fit + 11);
+    assert_true(b >= 1 && b < 96);
+    test_tmpdir(dir, sizeof dir, "oom-fit");
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 96, &ce, dir, 1, 0, b, 0.05f, NULL, &met));  /* and it does fit */
+    eos_metrics_free(&met);
+    unsetenv("EOS_MEM_LIMIT");
+    eos_dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses_and_rules_run),
@@ -276,6 +690,10 @@ int main(void) {
         cmocka_unit_test(test_stratified_split),
         cmocka_unit_test(test_training_smoke),
         cmocka_unit_test(test_train_run_writes_files),
+        cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_resume_refusals_and_damaged_checkpoints),
+        cmocka_unit_test(test_nan_stops_and_keeps_the_checkpoint),
+        cmocka_unit_test(test_out_of_memory_names_a_batch_that_fits),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -1,6 +1,7 @@
 /* Model files: safetensors read and write (F32 tensors; I64 accepted on read, as PyTorch's
  * BatchNorm num_batches_tracked), with tensor names and shapes exactly as PyTorch's for the same
- * network, so models move both ways. Writes go to a temporary file renamed into place. */
+ * network, so models move both ways, and the string metadata training checkpoints carry.
+ * Writes go to a temporary file renamed into place. */
 #ifndef EOS_CHECKPOINT_H
 #define EOS_CHECKPOINT_H
 
@@ -21,6 +22,10 @@ extern "C" {
  *
  *     eos_named_tensor t[2] = {...};
  *     eos_safetensors_write("out/model.safetensors", t, 2);  // atomic: temp file + rename
+ *
+ *     const char *meta[] = {"eos.epoch", "3"};               // key, value pairs
+ *     eos_safetensors_write_meta("out/ckpt.safetensors", t, 2, meta, 1);
+ *     eos_safetensors_meta(&f, "eos.epoch");                 // "3", or NULL when absent
  *
  * Format (huggingface safetensors): 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
@@ -43,6 +48,9 @@ typedef struct eos_named_tensor {
 typedef struct eos_safetensors {
     eos_named_tensor *tensors;  /* (count), in file order; data owned by this struct */
     size_t count;
+    char **meta;                /* (2 * meta_count): key, value, ... of "__metadata__"'s string
+                                 * entries (other kinds of value are skipped); owned */
+    size_t meta_count;
 } eos_safetensors;
 
 eos_status eos_safetensors_read(const char *path, eos_safetensors *out);
@@ -50,7 +58,13 @@ eos_status eos_safetensors_read(const char *path, eos_safetensors *out);
 eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *name, eos_safetensors *out);
 /* Write tensors (numel is recomputed from the shape; data must hold that many elements). */
 eos_status eos_safetensors_write(const char *path, const eos_named_tensor *tensors, size_t count);
+/* The same with metadata: meta holds meta_count key, value pairs (keys other than "format" and
+ * "writer", which every file gets, each at most once). */
+eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *tensors, size_t count,
+                                      const char *const *meta, size_t meta_count);
 const eos_named_tensor *eos_safetensors_find(const eos_safetensors *f, const char *name);
+/* A metadata value by key; NULL when the file has none. */
+const char *eos_safetensors_meta(const eos_safetensors *f, const char *key);
 void eos_safetensors_free(eos_safetensors *f);
 
 /* What a network expects: one entry per tensor. */

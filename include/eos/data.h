@@ -141,6 +141,9 @@ eos_status eos_loader_init(eos_loader *L, const eos_dataset *d, const eos_split 
 void eos_loader_start_epoch(eos_loader *L, unsigned epoch);
 /* The next batch into x (B, C, H, W) and y (B); returns B, 0 when the epoch is over. */
 size_t eos_loader_next(eos_loader *L, float *x, int32_t *y);
+/* Pass over the next batches of this epoch without making them (the random draws are made,
+ * so the batches after are exactly those of an uninterrupted epoch); returns how many. */
+size_t eos_loader_skip(eos_loader *L, size_t batches);
 size_t eos_loader_batches(const eos_loader *L);
 void eos_loader_free(eos_loader *L);
 

@@ -86,6 +86,24 @@ eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float w
 eos_status eos_resnet_get(eos_resnet_t m, const char *name, int grad, float *host, size_t n);
 eos_status eos_resnet_set(eos_resnet_t m, const char *name, const float *host, size_t n);
 
+/* The whole training state, for checkpoints: every state-dict tensor (as eos_resnet_save writes
+ * them) followed by the SGD momentum of each learnable one, named "mom.<name>". *t (count) is
+ * malloc'd with its data; free it with eos_named_tensors_free. */
+eos_status eos_resnet_state_get(eos_resnet_t m, eos_named_tensor **t, size_t *count);
+void eos_named_tensors_free(eos_named_tensor *t, size_t count);
+/* Put such a state back; every name and shape is checked first (path names f in messages), so a
+ * file that does not match changes nothing. */
+eos_status eos_resnet_state_set(eos_resnet_t m, const eos_safetensors *f, const char *path);
+
+/* Device memory of training with N images of H x W, about: fixed_bytes + N * per_image_bytes in
+ * all (parameters, gradients and momentum; activations, their gradients and the im2col
+ * workspace), and N * largest_per_image_bytes in the largest single buffer. */
+typedef struct eos_resnet_memory {
+    size_t fixed_bytes, per_image_bytes, largest_per_image_bytes;
+} eos_resnet_memory;
+void eos_resnet_memory_estimate(int blocks_per_stage, int in_channels, int classes, int H, int W,
+                                eos_resnet_memory *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,7 +26,8 @@ enum {
     EOS_ERR_FORMAT,           /* a file was read but its contents are not what was expected */
     EOS_ERR_NOT_FOUND,        /* a named kernel, program or tensor does not exist */
     EOS_ERR_NUMERIC,          /* NaN/Inf or a self-check that disagreed with its reference */
-    EOS_ERR_INTERNAL          /* a bug in EOS-CL */
+    EOS_ERR_INTERNAL,         /* a bug in EOS-CL */
+    EOS_ERR_INTERRUPTED       /* stopped on request (eos_train_config.stop) after saving its state */
 };
 
 /* What went wrong last on this thread. Strings are owned by the library and valid until the

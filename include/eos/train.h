@@ -1,7 +1,8 @@
 /* Phase 1: train ResNet-s end to end (GUIDE section 5), and evaluate a model on a split.
  * The schedule is the paper's, scaled when the run is shorter than 200 epochs: SGD lr 0.1,
  * momentum 0.9, weight decay 2e-4, linear warm-up over the first 5/200 of the epochs, lr x0.01
- * after 160/200 and x0.0001 after 180/200. */
+ * after 160/200 and x0.0001 after 180/200. A run checkpoints every epoch and when asked to stop,
+ * and resumes from its checkpoint to the same final weights as an uninterrupted run. */
 #ifndef EOS_TRAIN_H
 #define EOS_TRAIN_H
 
@@ -9,6 +10,8 @@
 #include "eos/layers.h"
 #include "eos/metrics.h"
 #include "eos/resnet.h"
+
+#include <signal.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,6 +22,12 @@ extern "C" {
  *     cfg.epochs = 20; cfg.out_dir = "runs/ce";
  *     eos_metrics test;
  *     eos_train_run(rt, model, &dataset, indices, n, &cfg, &test);
+ *
+ * Interruption: point cfg.stop at a flag a signal handler sets; the run saves its whole state
+ * (weights, BN statistics, SGD momentum, epoch and step, the loader's position, the log) in
+ * out_dir/checkpoint.safetensors at the next safe point and returns EOS_ERR_INTERRUPTED. The
+ * same call with cfg.resume = 1 continues where it stopped, mid-epoch included, and ends with
+ * the weights an uninterrupted run ends with (same device, bit for bit).
  */
 
 /* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate. */
@@ -61,7 +70,17 @@ typedef struct eos_train_config {
     int max_steps;             /* > 0: stop each epoch after this many batches (smoke runs) */
     void (*progress)(const eos_train_progress *p, void *user);
     void *user;
+    /* Reliability. The checkpoint (EOS_TRAIN_CHECKPOINT in out_dir) is replaced atomically at
+     * the end of every epoch; a run that is not resumed deletes an older one first. */
+    volatile sig_atomic_t *stop; /* non-NULL: once *stop != 0, checkpoint after the current step (or
+                                  * evaluation batch) and return EOS_ERR_INTERRUPTED */
+    int resume;                  /* 1: continue from out_dir's checkpoint; every setting that shapes
+                                  * the weights (and the training images) must be the checkpoint's,
+                                  * except lr, which may change (a warning says so) */
+    const char *run_args;        /* free text kept in the checkpoint (the CLI keeps its command line) */
 } eos_train_config;
+
+#define EOS_TRAIN_CHECKPOINT "checkpoint.safetensors"
 
 eos_train_config eos_train_defaults(void);
 
@@ -70,6 +89,25 @@ eos_train_config eos_train_defaults(void);
  * of the kept model (free with eos_metrics_free). */
 eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d, const size_t *indices, size_t n,
                          const eos_train_config *cfg, eos_metrics *final);
+/* Errors that eos_train_run adds to the library's usual ones:
+ *   EOS_ERR_INTERRUPTED  *cfg->stop was set; the state is in the checkpoint
+ *   EOS_ERR_NUMERIC      NaN or Inf in the loss (checked every step) or in the weights, BN
+ *                        statistics or momentum (checked at every checkpoint); the message names
+ *                        the epoch and step, the last good checkpoint is kept
+ *   EOS_ERR_OUT_OF_MEMORY  the device could not hold the batch: the message gives the memory
+ *                        asked for, the device's, and a --batch that would fit */
+
+/* What a checkpoint holds besides the tensors, read without a device (the CLI's --resume). */
+typedef struct eos_train_checkpoint_info {
+    int epoch, epochs;  /* the epoch in progress, 0-based; epoch == epochs once all are done */
+    size_t step, steps; /* its batches done, and per epoch */
+    double lr;          /* the base learning rate */
+    char *run_args;     /* cfg->run_args of the run (malloc'd; "" when none) */
+} eos_train_checkpoint_info;
+eos_status eos_train_checkpoint_read(const char *path, eos_train_checkpoint_info *info);
+/* The same over a file's bytes (name is used in messages; the fuzz target's entry point). */
+eos_status eos_train_checkpoint_parse(const uint8_t *buf, size_t size, const char *name, eos_train_checkpoint_info *info);
+void eos_train_checkpoint_info_free(eos_train_checkpoint_info *info);
 
 /* Predictions (argmax of the logits) of m in evaluation mode on the images of split listed in
  * indices (NULL: all), batch at a time; pred (n) receives them, features (n, 64) the

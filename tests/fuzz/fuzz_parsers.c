@@ -1,33 +1,120 @@
 /* libFuzzer targets for the parsers that read user files: CIFAR-10 binary, IDX images and
- * labels, embedding CSV and safetensors. Built with -DEOS_FUZZ=ON (clang); each executable is
- * this file compiled with one EOS_FUZZ_<TARGET> defined. A parser may reject its input, but it
- * must never crash, leak or read out of bounds (AddressSanitizer + UBSan watch that). */
+ * labels, embedding CSV, safetensors (and a training checkpoint's metadata). Built with
+ * -DEOS_FUZZ=ON (clang); each executable is this file compiled with one EOS_FUZZ_<TARGET>
+ * defined. A parser may reject its input, but it must never crash, leak or read out of bounds
+ * (AddressSanitizer + UBSan watch that). With EOS_FUZZ_REPLAY it is instead a plain program
+ * that runs every file of the corpus (tests/fuzz/corpus/<target>/, found inputs and crash
+ * regressions included) through its target: the normal test build runs that under ctest. */
 #include "eos/eos.h"
 
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-#if defined(EOS_FUZZ_CIFAR)
+static void fuzz_cifar(const uint8_t *data, size_t size) {
     eos_split s;
     if (eos_cifar10_parse(data, size, "fuzz.bin", &s) == EOS_OK) eos_split_free(&s);
-#elif defined(EOS_FUZZ_IDX)
+}
+
+static void fuzz_idx(const uint8_t *data, size_t size) {
     eos_split s;
     int h, w;
     if (eos_idx_parse_images(data, size, "fuzz-images", &s, &h, &w) == EOS_OK) eos_split_free(&s);
     int32_t *labels;
     size_t n;
     if (eos_idx_parse_labels(data, size, "fuzz-labels", &labels, &n) == EOS_OK) free(labels);
-#elif defined(EOS_FUZZ_CSV)
+}
+
+static void fuzz_csv(const uint8_t *data, size_t size) {
     eos_embeddings e;
     if (eos_embeddings_parse_csv((const char *)data, size, "fuzz.csv", 10, &e) == EOS_OK) eos_embeddings_free(&e);
-#elif defined(EOS_FUZZ_SAFETENSORS)
+}
+
+static void fuzz_safetensors(const uint8_t *data, size_t size) {
     eos_safetensors f;
     if (eos_safetensors_parse(data, size, "fuzz.safetensors", &f) == EOS_OK) eos_safetensors_free(&f);
+    eos_train_checkpoint_info info;
+    if (eos_train_checkpoint_parse(data, size, "fuzz.safetensors", &info) == EOS_OK) eos_train_checkpoint_info_free(&info);
+}
+
+#ifndef EOS_FUZZ_REPLAY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_csv, (void)fuzz_safetensors;  /* one of them runs */
+#if defined(EOS_FUZZ_CIFAR)
+    fuzz_cifar(data, size);
+#elif defined(EOS_FUZZ_IDX)
+    fuzz_idx(data, size);
+#elif defined(EOS_FUZZ_CSV)
+    fuzz_csv(data, size);
+#elif defined(EOS_FUZZ_SAFETENSORS)
+    fuzz_safetensors(data, size);
 #else
-#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS"
+#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS (or EOS_FUZZ_REPLAY)"
 #endif
     return 0;
 }
+#else
+/* usage: fuzz_replay CORPUS_ROOT: every file of CORPUS_ROOT/<target>/ through that target */
+int main(int argc, char **argv) {
+    static const struct {
+        const char *name;
+        void (*run)(const uint8_t *, size_t);
+    } targets[] = {{"cifar", fuzz_cifar}, {"idx", fuzz_idx}, {"csv", fuzz_csv}, {"safetensors", fuzz_safetensors}};
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
+        return 2;
+    }
+    eos_log_set_callback(NULL, NULL, EOS_LOG_OFF);
+    size_t total = 0;
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", argv[1], targets[t].name);
+        DIR *dp = opendir(dir);
+        if (!dp) {
+            fprintf(stderr, "cannot open %s\n", dir);
+            return 1;
+        }
+        size_t files = 0;
+        struct dirent *de;
+        while ((de = readdir(dp))) {
+            if (de->d_name[0] == '.') continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            FILE *f = fopen(path, "rb");
+            if (!f) continue;
+            size_t cap = 1 << 16, n = 0, got;
+            uint8_t *buf = malloc(cap);
+            while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+                n += got;
+                if (n == cap) {
+                    uint8_t *g = realloc(buf, cap *= 2);
+                    if (!g) { free(buf); buf = NULL; }
+                    buf = g;
+                }
+            }
+            fclose(f);
+            if (!buf) {
+                fprintf(stderr, "out of memory reading %s\n", path);
+                return 1;
+            }
+            /* an exact-size copy, so that AddressSanitizer sees any read past the end */
+            uint8_t *exact = malloc(n ? n : 1);
+            if (!exact) return 1;
+            memcpy(exact, buf, n);
+            free(buf);
+            targets[t].run(exact, n);
+            free(exact);
+            files++;
+        }
+        closedir(dp);
+        printf("%-12s %zu files\n", targets[t].name, files);
+        total += files;
+    }
+    printf("replayed %zu corpus files without a crash\n", total);
+    return total ? 0 : 1;
+}
+#endif
