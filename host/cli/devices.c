@@ -23,7 +23,8 @@ static void cl_c_version(const char *s, char *out, size_t n) {
 
 int cmd_devices(int argc, char **argv) {
     static const cli_command self = {"devices", "", NULL, usage_devices};
-    if (argc > 1) return cli_usage_error(&self, "unexpected argument '%s'", argv[1]);
+    if (argc > 1)
+        return cli_usage_error(&self, argv[1][0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", argv[1]);
     eos_device_info *devs;
     int n, def = -1;
     if (eos_devices_list(&devs, &n) != EOS_OK) return cli_fail("listing OpenCL devices");

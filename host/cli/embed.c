@@ -7,7 +7,8 @@
 
 void usage_embed(FILE *out) {
     fprintf(out,
-            "usage: eos embed --model FILE --data PATH --out DIR [--imbalance exp:100] [--seed N] [--device SPEC]\n\n"
+            "usage: eos embed --model FILE --data PATH --out DIR [--imbalance exp:100] [--seed N] [--batch 256]\n"
+            "                 [--device SPEC] [--quiet]\n\n"
             "Writes DIR/train_emb.csv (the long-tailed training set chosen by --imbalance and --seed, as in\n"
             "`eos train`; no augmentation) and DIR/test_emb.csv: a header \"label,f0,...,f63\" and one row\n"
             "per image. Prints the embedding gap per class (mean distance from each test embedding to the\n"
@@ -20,7 +21,10 @@ void usage_embed(FILE *out) {
             "  --imbalance P     none, exp:R or step:R (default exp:100; use what `eos train` used)\n"
             "  --seed N          seed of the long-tailed selection (default 0)\n"
             "  --batch N         images per forward pass (default 256)\n"
-            "  --device SPEC     index, cpu, gpu or part of a device name\n\n"
+            "  --device SPEC     index, cpu, gpu or part of a device name (default: $EOS_DEVICE, else the\n"
+            "                    first GPU, else the first CPU)\n"
+            "  --quiet           no progress bars or periodic lines (default: a bar on a terminal, a line\n"
+            "                    every 30 s otherwise)\n\n"
             "example:\n  eos embed --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/emb\n");
 }
 
@@ -33,7 +37,7 @@ int cmd_embed(int argc, char **argv) {
     static const cli_command self = {"embed", "", NULL, usage_embed};
     const char *model = NULL, *data = NULL, *out = NULL, *imb_text = "exp:100", *device = NULL, *v;
     uint64_t seed = 0;
-    int batch = 256;
+    int batch = 256, quiet = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--model")) model = v;
@@ -43,6 +47,7 @@ int cmd_embed(int argc, char **argv) {
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!model || !data || !out) return cli_usage_error(&self, "--model, --data and --out are required");
@@ -75,10 +80,10 @@ int cmd_embed(int argc, char **argv) {
     }
     if (!rc) {
         for (size_t i = 0; i < n; i++) ytr[i] = d.train.labels[idx[i]];
-        cli_count_state ca = cli_count_begin("training set", 0);
-        eos_status es = eos_predict_progress(m, &d, &d.train, idx, n, batch, NULL, ftr, cli_count_progress, &ca);
-        cli_count_state cb = cli_count_begin("test set", 0);
-        if (es == EOS_OK) es = eos_predict_progress(m, &d, &d.test, NULL, 0, batch, NULL, fte, cli_count_progress, &cb);
+        cli_count_state ca = cli_count_begin("training set", quiet);
+        eos_status es = eos_predict_progress(m, &d, &d.train, idx, n, batch, NULL, ftr, cli_bar_progress, &ca);
+        cli_count_state cb = cli_count_begin("test set", quiet);
+        if (es == EOS_OK) es = eos_predict_progress(m, &d, &d.test, NULL, 0, batch, NULL, fte, cli_bar_progress, &cb);
         if (es != EOS_OK)
             rc = cli_fail("computing embeddings");
     }

@@ -6,7 +6,8 @@
 
 void usage_finetune(FILE *out) {
     fprintf(out,
-            "usage: eos finetune --train CSV --out DIR [--test CSV] [--model FILE] [--epochs 10] [--seed N]\n\n"
+            "usage: eos finetune --train CSV --out DIR [--test CSV] [--model FILE] [--epochs 10] [--batch 128]\n"
+            "                    [--lr 0.1] [--seed N] [--device SPEC]\n\n"
             "Trains only the linear head (64 -> classes) on the embeddings in --train: 10 epochs, batch 128,\n"
             "SGD lr 0.1 with a 5-epoch warm-up, momentum 0.9, weight decay 2e-4 (GUIDE section 5). Writes\n"
             "DIR/head.safetensors (linear.weight, linear.bias). With --model, the head starts from the\n"
@@ -17,14 +18,15 @@ void usage_finetune(FILE *out) {
             "metrics on those embeddings and writes DIR/metrics.json.\n\n"
             "options:\n"
             "  --train CSV     training embeddings (label,f0,...)\n"
-            "  --test CSV      test embeddings (optional)\n"
-            "  --model FILE    ResNet-s safetensors whose head is replaced (optional)\n"
+            "  --test CSV      test embeddings (default: none, no metrics)\n"
+            "  --model FILE    ResNet-s safetensors whose head is replaced (default: none, a new head)\n"
             "  --out DIR       output folder, created if missing\n"
             "  --epochs N      default 10\n"
             "  --batch N       default 128\n"
             "  --lr X          default 0.1\n"
             "  --seed N        seed of the shuffles and of a new head (default 0)\n"
-            "  --device SPEC   index, cpu, gpu or part of a device name\n\n"
+            "  --device SPEC   index, cpu, gpu or part of a device name (default: $EOS_DEVICE, else the first\n"
+            "                  GPU, else the first CPU)\n\n"
             "example:\n  eos finetune --train emb/train_eos.csv --test emb/test_emb.csv --model ce/model.safetensors --out eos\n");
 }
 

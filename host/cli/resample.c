@@ -23,7 +23,8 @@ void usage_resample(FILE *out) {
             "  --method M            see above (default eos)\n"
             "  --k N                 neighbours (default 10, at most 64)\n"
             "  --seed N              seed of the draws (default 0)\n"
-            "  --device SPEC         device for the neighbour search\n\n"
+            "  --device SPEC         device for the neighbour search (default: $EOS_DEVICE, else the first GPU,\n"
+            "                        else the first CPU; ros and none need none)\n\n"
             "example:\n  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_eos.csv --method eos\n");
 }
 

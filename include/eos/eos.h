@@ -20,5 +20,7 @@
 #include "eos/knn.h"
 #include "eos/oversample.h"
 #include "eos/finetune.h"
+#include "eos/projection.h"
+#include "eos/report.h"
 
 #endif /* EOS_EOS_H */

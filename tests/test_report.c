@@ -1,0 +1,341 @@
+/* The run report without a device: the JSON reader on what our writers produce and on damaged
+ * input, the 2-d PCA and projection sample, the SVG charts (balanced tags, escaped names, no NaN
+ * in the output), and eos_report_write on a hand-made run folder, with the missing-file error. */
+#include "test_common.h"
+
+#include "json.h"
+#include "svg.h"
+
+#include <math.h>
+#include <string.h>
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) fail_msg("cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static size_t count(const char *hay, const char *needle) {
+    size_t k = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) k++;
+    return k;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static void test_json_metrics_roundtrip(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-json");
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    int32_t yt[6] = {0, 0, 1, 1, 2, 2}, yp[6] = {0, 1, 1, 1, 2, 0};
+    eos_metrics m;
+    EOS_ASSERT_OK(eos_metrics_compute(3, yt, yp, 6, &m));
+    const char names[3][64] = {"cat \"tabby\"", "dog\\x", "b\xc3\xa9te"};
+    EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, "\"counts_before\": [5, 2, 1],\n  \"note\": null"));
+    eos__json *j;
+    EOS_ASSERT_OK(eos__json_read(path, &j));
+    assert_true(fabs(eos__json_num(j, "bac", -1) - m.bac) < 1e-6);
+    const eos__json *conf = eos__json_get(j, "confusion");
+    assert_non_null(conf);
+    assert_int_equal(conf->kind, EOS__JSON_ARRAY);
+    assert_int_equal(conf->n, 3);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) assert_int_equal((int64_t)conf->items[r].items[c].num, m.confusion[r * 3 + c]);
+    const eos__json *cls = eos__json_get(j, "classes");
+    assert_string_equal(cls->items[0].str, "cat \"tabby\"");
+    assert_string_equal(cls->items[1].str, "dog\\x");
+    assert_string_equal(cls->items[2].str, "b\xc3\xa9te");
+    assert_int_equal(eos__json_get(j, "note")->kind, EOS__JSON_NULL);
+    assert_true(isnan(eos__json_num(j, "note", NAN)));
+    assert_int_equal(eos__json_get(j, "counts_before")->items[1].num, 2);
+    assert_null(eos__json_get(j, "absent"));
+    eos__json_free(j);
+    eos_metrics_free(&m);
+}
+
+static void test_json_escapes(void **state) {
+    (void)state;
+    const char *t = "{\"a\": \"\\u00e9\\n\\t\\\"\\/\\ud83d\\ude00\", \"b\": [true, false, -1.5e3, 0], \"c\": {}}";
+    eos__json *j;
+    EOS_ASSERT_OK(eos__json_parse(t, strlen(t), "t.json", &j));
+    assert_string_equal(eos__json_str(j, "a", ""), "\xc3\xa9\n\t\"/\xf0\x9f\x98\x80");
+    const eos__json *b = eos__json_get(j, "b");
+    assert_int_equal(b->n, 4);
+    assert_true(b->items[0].num == 1 && b->items[1].num == 0 && b->items[2].num == -1500);
+    assert_int_equal(eos__json_get(j, "c")->n, 0);
+    eos__json_free(j);
+}
+
+static void expect_bad_json(const char *t, const char *needle) {
+    eos__json *j = (eos__json *)1;
+    eos_status st = eos__json_parse(t, strlen(t), "bad.json", &j);
+    if (st != EOS_ERR_FORMAT) fail_msg("'%s': got %s, want EOS_ERR_FORMAT", t, eos_status_str(st));
+    assert_null(j);
+    if (!strstr(eos_last_error()->message, needle)) fail_msg("'%s': message lacks '%s':\n%s", t, needle, eos_last_error()->message);
+}
+
+static void test_json_damaged(void **state) {
+    (void)state;
+    expect_bad_json("", "bad.json, line 1: the file ends");
+    expect_bad_json("{\"a\": 1,\n}", "line 2: expected a member name");
+    expect_bad_json("{\"a\": [1, 2}", "expected ',' or ']'");
+    expect_bad_json("{\"a\": \"open}", "not closed");
+    expect_bad_json("{\"a\": 1.2.3}", "a bad number");
+    expect_bad_json("{\"a\": nul}", "expected a value");
+    expect_bad_json("{\"a\": 1} x", "text after the end");
+    expect_bad_json("{\"a\" 1}", "expected ':'");
+    expect_bad_json("[\"\\q\"]", "unknown escape");
+    expect_bad_json("[\"\\u12\"]", "bad \\u escape");
+    expect_bad_json("[1e999]", "a bad number");
+    char deep[300];
+    memset(deep, '[', 200);
+    deep[200] = 0;
+    expect_bad_json(deep, "nested too deep");
+    /* every prefix of a valid file is an error, never a crash */
+    const char *full = "{\"x\": [1, {\"y\": \"z\\u00e9\"}, null, true], \"w\": -0.5}";
+    for (size_t n = 0; n < strlen(full); n++) {
+        eos__json *j;
+        if (eos__json_parse(full, n, "prefix", &j) == EOS_OK) fail_msg("prefix %zu parsed", n);
+    }
+}
+
+/* ---- PCA and the projection ----------------------------------------------------------- */
+
+static void test_projection_fit_finds_the_main_direction(void **state) {
+    (void)state;
+    enum { N = 400, D = 8 };
+    float *x = malloc(N * D * sizeof *x);
+    eos_rng r;
+    eos_rng_seed(&r, 11, 3);
+    /* variance 100 along (1, 2, 0, ...)/sqrt 5, 4 along e3, 0.01 elsewhere; mean 3 */
+    for (int i = 0; i < N; i++) {
+        float a = 10 * eos_rng_normal(&r), b = 2 * eos_rng_normal(&r);
+        for (int j = 0; j < D; j++) x[i * D + j] = 3 + 0.1f * eos_rng_normal(&r);
+        x[i * D + 0] += a / sqrtf(5);
+        x[i * D + 1] += 2 * a / sqrtf(5);
+        x[i * D + 3] += b;
+    }
+    double mean[D], comp[2 * D], var[2];
+    EOS_ASSERT_OK(eos_projection_fit(x, N, D, mean, comp, var));
+    for (int j = 0; j < D; j++) assert_true(fabs(mean[j] - 3) < 1.5);
+    assert_true(fabs(comp[0] - 1 / sqrt(5)) < 0.02 && fabs(comp[1] - 2 / sqrt(5)) < 0.02);  /* largest entry positive */
+    assert_true(fabs(fabs(comp[D + 3]) - 1) < 0.02 && comp[D + 3] > 0);
+    double dot = 0, n0 = 0, n1 = 0;
+    for (int j = 0; j < D; j++) dot += comp[j] * comp[D + j], n0 += comp[j] * comp[j], n1 += comp[D + j] * comp[D + j];
+    assert_true(fabs(dot) < 1e-9 && fabs(n0 - 1) < 1e-9 && fabs(n1 - 1) < 1e-9);
+    assert_true(var[0] > 0.9 && var[0] < 1 && var[1] > 0.02 && var[1] < 0.06);
+    assert_int_equal(eos_projection_fit(x, 1, D, mean, comp, var), EOS_ERR_INVALID_ARG);
+    free(x);
+}
+
+static void test_projection_sample(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-proj");
+    snprintf(path, sizeof path, "%s/projection.csv", dir);
+    /* 3 classes: 300, 40, 5 real rows; then 0, 260, 295 synthetic ones placed far away along the
+     * real rows' direction of largest variance (x3 = 1000) */
+    size_t real[3] = {300, 40, 5}, syn[3] = {0, 260, 295}, n = 0, nr = 345;
+    eos_embeddings e = {900, 4, malloc(900 * sizeof(int32_t)), malloc(900 * 4 * sizeof(float))};
+    eos_rng r;
+    eos_rng_seed(&r, 1, 1);
+    for (int pass = 0; pass < 2; pass++)
+        for (int c = 0; c < 3; c++)
+            for (size_t i = 0; i < (pass ? syn[c] : real[c]); i++, n++) {
+                e.labels[n] = c;
+                for (int j = 0; j < 4; j++) e.x[n * 4 + j] = (float)c + eos_rng_normal(&r) * (j + 1);
+                if (pass) e.x[n * 4 + 3] = 1000;
+            }
+    assert_int_equal(n, 900);
+    double var[2];
+    EOS_ASSERT_OK(eos_projection_write(path, &e, nr, 100, 7, var));
+    char *text = slurp(path, NULL);
+    assert_memory_equal(text, "label,synthetic,pc1,pc2\n", 24);
+    size_t got[2][3] = {{0}};
+    int far_real = 0, near_syn = 0;
+    for (char *line = strchr(text, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        int c, s;
+        double p1, p2;
+        assert_int_equal(sscanf(line, "%d,%d,%lf,%lf", &c, &s, &p1, &p2), 4);
+        got[s][c]++;
+        /* the synthetic rows sit at x3 = 1000, far from every real row on the plane of the real ones */
+        if (!s && fabs(p1) > 100) far_real++;
+        if (s && fabs(p1) + fabs(p2) < 100) near_syn++;
+    }
+    size_t want[2][3] = {{100, 40, 5}, {0, 100, 100}};
+    for (int s = 0; s < 2; s++)
+        for (int c = 0; c < 3; c++) assert_int_equal(got[s][c], want[s][c]);
+    assert_int_equal(far_real, 0);
+    assert_int_equal(near_syn, 0);
+    /* the same seed draws the same sample */
+    char *first = text;
+    EOS_ASSERT_OK(eos_projection_write(path, &e, nr, 100, 7, var));
+    text = slurp(path, NULL);
+    assert_string_equal(first, text);
+    free(first);
+    free(text);
+    eos_embeddings_free(&e);
+}
+
+/* ---- the charts ----------------------------------------------------------------------------- */
+
+static void test_svg_charts(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const char *names[3] = {"a<b", "c&d", "\"e\""};
+    double ex[3] = {1, 2, 3}, ey[3] = {0.5, NAN, 0.25}, ey2[3] = {2, 1, 0};
+    eos__svg_series s[2] = {{"ce", 3, ex, ey}, {"focal <1>", 3, ex, ey2}};
+    eos__svg_line_chart(f, "chart-a", "Loss & co", "epoch", "loss", s, 2, (eos__svg_range){0, NAN}, 360, 300);
+    double v[6] = {1, 2, 3, 4, NAN, 0};
+    eos__svg_bar_chart(f, "chart-b", "Bars", "n", 3, names, 2, names, v, (eos__svg_range){0, NAN}, "%.0f", 600, 300);
+    eos__svg_hbar_chart(f, "chart-c", "Times", "s", 3, names, ex, "%.1f s", 600);
+    int64_t conf[9] = {5, 0, 1, 0, 0, 0, 2, 2, 2};  /* a class without test images too */
+    eos__svg_heatmap(f, "chart-d", "Confusion", 3, conf, names, 360);
+    double px[4] = {0, 1, 2, 3}, py[4] = {1, 1, 0, 0};
+    int32_t lab[4] = {0, 1, 2, 1};
+    uint8_t syn[4] = {0, 0, 1, 1};
+    eos__svg_scatter(f, "chart-e", "Scatter", "PC1", "PC2", 4, px, py, lab, syn, 3, names, "eos", 800, 400);
+    /* degenerate inputs draw something sane: one point, all values equal, no points */
+    double one[1] = {1}, flat[1] = {0.7};
+    eos__svg_series s1 = {"only", 1, one, flat};
+    eos__svg_line_chart(f, "chart-f", "One point", "epoch", "x", &s1, 1, (eos__svg_range){NAN, NAN}, 360, 300);
+    eos__svg_scatter(f, "chart-g", "Empty", "x", "y", 0, px, py, lab, syn, 3, names, "eos", 400, 300);
+    fclose(f);
+    assert_int_equal(count(buf, "<svg "), 7);
+    assert_int_equal(count(buf, "</svg>"), 7);
+    assert_int_equal(count(buf, "<text"), count(buf, "</text>"));
+    for (char id = 'a'; id <= 'g'; id++) {
+        char want[32];
+        snprintf(want, sizeof want, "id=\"chart-%c\"", id);
+        assert_non_null(strstr(buf, want));
+    }
+    assert_non_null(strstr(buf, "a&lt;b"));
+    assert_non_null(strstr(buf, "c&amp;d"));
+    assert_non_null(strstr(buf, "&quot;e&quot;"));
+    assert_null(strstr(buf, "a<b"));
+    assert_null(strstr(buf, "nan"));
+    assert_null(strstr(buf, "inf"));
+    assert_null(strstr(buf, "NaN"));
+    free(buf);
+}
+
+/* ---- a whole (hand-made) run folder ------------------------------------------------------- */
+
+static void make_run(const char *dir) {
+    char path[1024];
+    const char names[2][64] = {"cat", "dog"};
+    snprintf(path, sizeof path, "%s/phase1", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/eos", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/embeddings", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    spit(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 3, \"imbalance\": \"exp:100\",\n"
+               "  \"seed\": 0, \"max_steps\": 0, \"eval_every\": 1, \"data\": \"d\", \"methods\": \"eos\", \"device\": \"cpu <x>\",\n"
+               "  \"train_images\": 12, \"test_images\": 8, \"embedding_images_per_second\": 100.0, \"seconds\": 75.5,\n"
+               "  \"classes\": [\"cat\", \"dog\"],\n"
+               "  \"timings\": [{\"step\": \"phase 1: train ce\", \"seconds\": 70.0}, {\"step\": \"phase 3: head on eos\", \"seconds\": 0.1}],\n"
+               "  \"projection\": {\"method\": \"eos\", \"file\": \"embeddings/projection.csv\", \"real\": 12, \"synthetic\": 8, "
+               "\"per_class\": 120, \"variance\": [0.5, 0.2]},\n"
+               "  \"results\": [\n"
+               "    {\"method\": \"ce\", \"dir\": \"phase1\", \"acc\": 0.5, \"bac\": 0.5, \"gm\": 0.0, \"fm\": 0.33, \"per_class_recall\": [1.0, 0.0]},\n"
+               "    {\"method\": \"ce + eos\", \"dir\": \"eos\", \"acc\": 0.75, \"bac\": 0.75, \"gm\": 0.7, \"fm\": 0.73, \"per_class_recall\": [0.75, 0.75]}\n"
+               "  ]\n}\n");
+    snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
+    spit(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
+               "1,0.1,1.2,0.5,-1,0.5,0.5,20.0,60.5\n2,0.1,0.9,0.6,-1,-1,-1,25.0,61.0\n3,0.001,0.7,0.7,-1,0.5,0.5,25.0,59.5\n");
+    int32_t yt[8] = {0, 0, 0, 0, 1, 1, 1, 1}, p1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, p2[8] = {0, 0, 0, 1, 1, 1, 1, 0};
+    eos_metrics m;
+    EOS_ASSERT_OK(eos_metrics_compute(2, yt, p1, 8, &m));
+    snprintf(path, sizeof path, "%s/phase1/metrics.json", dir);
+    EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, NULL));
+    eos_metrics_free(&m);
+    EOS_ASSERT_OK(eos_metrics_compute(2, yt, p2, 8, &m));
+    snprintf(path, sizeof path, "%s/eos/metrics.json", dir);
+    EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, "\"method\": \"eos\", \"counts_before\": [10, 2], \"counts_after\": [10, 10], \"synthetic\": 8"));
+    eos_metrics_free(&m);
+    snprintf(path, sizeof path, "%s/embeddings/embed_metrics.json", dir);
+    spit(path, "{\"model\": \"m\", \"classes\": [\"cat\", \"dog\"], \"test_gap\": [1.5, null], \"train_gap\": [1.0, 2.0]}\n");
+    snprintf(path, sizeof path, "%s/embeddings/projection.csv", dir);
+    spit(path, "label,synthetic,pc1,pc2\n0,0,1.5,2\n0,0,-1,0.5\n1,0,3,-2\n1,1,2,-1\n1,1,2.5,0\n");
+}
+
+static void test_report_page(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-run");
+    make_run(dir);
+    EOS_ASSERT_OK(eos_report_write(dir, NULL));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    static const char *k_ids[] = {"chart-recall", "chart-loss", "chart-train-acc", "chart-test-bac", "chart-counts",
+                                  "chart-confusion-0", "chart-confusion-1", "chart-projection", "chart-gap", "chart-timings",
+                                  "metrics-table", "settings"};
+    for (size_t i = 0; i < sizeof k_ids / sizeof *k_ids; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "id=\"%s\"", k_ids[i]);
+        if (!strstr(html, want)) fail_msg("the page has no %s", want);
+    }
+    assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    assert_non_null(strstr(html, "</html>\n"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http"));
+    assert_null(strstr(html, "nan"));
+    assert_non_null(strstr(html, "cpu &lt;x&gt;"));  /* the device name, escaped */
+    assert_int_equal(count(html, "<svg "), count(html, "</svg>"));
+    free(html);
+
+    /* a folder that is not a finished run: the error names the missing file */
+    snprintf(path, sizeof path, "%s/embeddings/projection.csv", dir);
+    remove(path);
+    assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "projection.csv is missing"));
+    assert_non_null(strstr(eos_last_error()->message, "not a finished `eos pipeline` run"));
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    remove(path);
+    assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "summary.json is missing"));
+    /* a damaged file: named, with its line */
+    spit(path, "{\n  \"classes\": [\"cat\", \"dog\"],\n  \"results\": [\n");
+    assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "summary.json, line 4"));
+    /* an older summary.json without the folder of each result */
+    spit(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"phase 1 (CE)\", \"acc\": 0.5}]}");
+    assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "has no \"method\" or \"dir\""));
+    /* a result folder outside the run is refused */
+    spit(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"ce\", \"dir\": \"../x\"}]}");
+    assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_metrics_roundtrip),
+        cmocka_unit_test(test_json_escapes),
+        cmocka_unit_test(test_json_damaged),
+        cmocka_unit_test(test_projection_fit_finds_the_main_direction),
+        cmocka_unit_test(test_projection_sample),
+        cmocka_unit_test(test_svg_charts),
+        cmocka_unit_test(test_report_page),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
