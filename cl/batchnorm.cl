@@ -24,13 +24,20 @@ __kernel void eos_bn_stats(__global const float *x, __global float *mean, __glob
     const int c = get_group_id(0);
     const uint l = get_local_id(0), L = get_local_size(0);
     const uint M = (uint)(N * HW);
+    /* row by row (contiguous, no index division): one work-item per channel on CPUs vectorises */
     float s = 0.0f;
-    for (uint k = l; k < M; k += L) s += x[((k / (uint)HW) * (uint)C + (uint)c) * (uint)HW + k % (uint)HW];
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * HW;
+        for (uint h = l; h < (uint)HW; h += L) s += row[h];
+    }
     const float mu = eos_group_sum(s, scratch) / (float)M;
     float q = 0.0f;
-    for (uint k = l; k < M; k += L) {
-        const float d = x[((k / (uint)HW) * (uint)C + (uint)c) * (uint)HW + k % (uint)HW] - mu;
-        q += d * d;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = x + ((size_t)n * C + c) * HW;
+        for (uint h = l; h < (uint)HW; h += L) {
+            const float d = row[h] - mu;
+            q += d * d;
+        }
     }
     const float var = eos_group_sum(q, scratch) / (float)M;
     if (l == 0) {
@@ -74,10 +81,12 @@ __kernel void eos_bn_backward_reduce(__global const float *dy, __global const fl
     const uint M = (uint)(N * HW);
     const float mu = mean[c], is = invstd[c];
     float sg = 0.0f, sb = 0.0f;
-    for (uint k = l; k < M; k += L) {
-        const uint i = ((k / (uint)HW) * (uint)C + (uint)c) * (uint)HW + k % (uint)HW;
-        sb += dy[i];
-        sg += dy[i] * (x[i] - mu) * is;
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * HW;
+        for (uint h = l; h < (uint)HW; h += L) {
+            sb += dy[base + h];
+            sg += dy[base + h] * (x[base + h] - mu) * is;
+        }
     }
     const float g = eos_group_sum(sg, scratch);
     const float b = eos_group_sum(sb, scratch);

@@ -65,3 +65,79 @@ __kernel void eos_knn_reset(__global float *best_d, __global int *best_i, const 
     best_d[i] = INFINITY;
     best_i[i] = -1;
 }
+
+/* ---- fused distances + selection, the CPU path ---------------------------------------------
+ * Rp: the references in panels of 32 (Rp[(b * D + d) * 32 + j] = r[32 b + j][d], zero padding);
+ * one work-item owns QB = 16 queries and walks every panel once: per panel, 2 queries at a time,
+ * 2 x 32 dot products in 8 float8 accumulators (the panel stays in L1 for all 16 queries), then
+ * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge. */
+#define KNN_QB 16
+
+static void eos_knn_insert(float *d, int *id, const int k, const float v, const int ref) {
+    if (!eos_knn_less(v, ref, d[k - 1], id[k - 1])) return;
+    int j = k - 1;
+    while (j > 0 && eos_knn_less(v, ref, d[j - 1], id[j - 1])) {
+        d[j] = d[j - 1];
+        id[j] = id[j - 1];
+        j--;
+    }
+    d[j] = v;
+    id[j] = ref;
+}
+
+__kernel void eos_knn_fused(__global const float *Q, __global const float *qn, __global const float *Rp,
+                            __global const float *rn, __global float *best_d, __global int *best_i, const int nq,
+                            const int nr, const int D, const int k, const int exclude_self) {
+    const int q0 = get_global_id(0) * KNN_QB;
+    if (q0 >= nq) return;
+    const int nqb = min(KNN_QB, nq - q0), NB = (nr + 31) / 32;
+    float d[KNN_QB * EOS_KNN_MAX_K];
+    int id[KNN_QB * EOS_KNN_MAX_K];
+    for (int i = 0; i < KNN_QB * k; i++) { d[i] = INFINITY; id[i] = -1; }
+    for (int b = 0; b < NB; b++) {
+        __global const float *P = Rp + (size_t)b * D * 32;
+        for (int t = 0; t < nqb; t += 2) {
+            const int qa = q0 + t, qb = q0 + min(t + 1, nqb - 1);
+            __global const float *xa = Q + (size_t)qa * D, *xb = Q + (size_t)qb * D;
+            float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+            __global const float *p = P;
+            for (int e = 0; e < D; e++, p += 32) {
+                const float8 r0 = vload8(0, p), r1 = vload8(1, p), r2 = vload8(2, p), r3 = vload8(3, p);
+                const float u = xa[e], w = xb[e];
+                a0 = mad((float8)u, r0, a0); a1 = mad((float8)u, r1, a1);
+                a2 = mad((float8)u, r2, a2); a3 = mad((float8)u, r3, a3);
+                c0 = mad((float8)w, r0, c0); c1 = mad((float8)w, r1, c1);
+                c2 = mad((float8)w, r2, c2); c3 = mad((float8)w, r3, c3);
+            }
+            float da[32], dc[32];
+            vstore8(a0, 0, da); vstore8(a1, 1, da); vstore8(a2, 2, da); vstore8(a3, 3, da);
+            vstore8(c0, 0, dc); vstore8(c1, 1, dc); vstore8(c2, 2, dc); vstore8(c3, 3, dc);
+            const float na = qn[qa], nb = qn[qb];
+            const int jmax = min(32, nr - b * 32), two = t + 1 < nqb;
+            for (int j = 0; j < jmax; j++) {
+                const int ref = b * 32 + j;
+                const float r2n = rn[ref];
+                if (!(exclude_self && ref == qa))
+                    eos_knn_insert(d + t * k, id + t * k, k, fmax(na + r2n - 2.0f * da[j], 0.0f), ref);
+                if (two && !(exclude_self && ref == qb))
+                    eos_knn_insert(d + (t + 1) * k, id + (t + 1) * k, k, fmax(nb + r2n - 2.0f * dc[j], 0.0f), ref);
+            }
+        }
+    }
+    for (int t = 0; t < nqb; t++)
+        for (int j = 0; j < k; j++) {
+            best_d[(size_t)(q0 + t) * k + j] = d[t * k + j];
+            best_i[(size_t)(q0 + t) * k + j] = id[t * k + j];
+        }
+}
+
+/* Rp panels (as above) from r (n, D); one work-item per (panel b, feature d) */
+__kernel void eos_knn_pack(__global const float *r, __global float *Rp, const int n, const int D) {
+    const int e = get_global_id(0), b = get_global_id(1);
+    if (e >= D) return;
+    __global float *dst = Rp + ((size_t)b * D + e) * 32;
+    for (int j = 0; j < 32; j++) {
+        const int i = b * 32 + j;
+        dst[j] = i < n ? r[(size_t)i * D + e] : 0.0f;
+    }
+}

@@ -1,17 +1,25 @@
-/* conv2d, forward and backward, as im2col + CLBlast GEMM (cl/im2col.cl).
- * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and
- * P = N*OH*OW columns of the column matrix.
- *   forward:  col = im2col(x) (Kc, P); tmp (K, P) = w (K, Kc) x col; y = swap(tmp) (+ b)
- *   backward: tmp = swap(dy) (K, P); dw = tmp x col^T; db = sum dy; dcol = w^T x tmp; dx = col2im(dcol)
- * The algorithm stays behind these two functions so faster kernels can replace it per device. */
+/* conv2d, forward and backward, with two algorithms behind one pair of functions:
+ *   gemm   im2col + CLBlast GEMM (cl/im2col.cl), for any device:
+ *            forward:  col = im2col(x) (Kc, P); tmp (K, P) = w (K, Kc) x col; y = swap(tmp) (+ b)
+ *            backward: tmp = swap(dy) (K, P); dw = tmp x col^T; db = sum dy; dcol = w^T x tmp;
+ *                      dx = col2im(dcol)
+ *   panel  the same products on packed 32-pixel panels with float8-tiled kernels of our own
+ *          (cl/conv_panel.cl), written for CPUs, split over the pixels for dw (no atomics)
+ * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
+ * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
+ * timing both on the first call (eos_conv_algo_for), remembered in the runtime and in
+ * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO). */
 #include "internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void eos_workspace_free(eos_workspace *ws) {
     eos_tensor_free(&ws->col);
     eos_tensor_free(&ws->tmp);
     eos_tensor_free(&ws->dcol);
+    eos_tensor_free(&ws->part);
 }
 
 eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel) {
@@ -30,6 +38,12 @@ static eos_status check_shape(const eos_conv_shape *s, int *OH, int *OW) {
     return EOS_OK;
 }
 
+static eos_status bias_grad(eos_runtime_t rt, const eos_conv_shape *s, int HW, const eos_tensor *dy, eos_tensor *db) {
+    int N = s->N, K = s->K;
+    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(db->buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(HW)};
+    return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)K, a, EOS_NARGS(a));
+}
+
 static eos_status im2col(eos_runtime_t rt, const eos_conv_shape *s, int OH, int OW, const eos_tensor *x,
                          eos_tensor *col) {
     size_t Kc = (size_t)s->C * s->R * s->R, P = (size_t)s->N * OH * OW;
@@ -43,8 +57,8 @@ static eos_status swap01(eos_runtime_t rt, const eos_tensor *src, eos_tensor *ds
     return eos__run_1d(rt, "im2col.cl", "eos_swap01", (size_t)A * B * S, a, EOS_NARGS(a));
 }
 
-eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                              const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+static eos_status forward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t Kc = (size_t)s->C * s->R * s->R, P = (size_t)s->N * OH * OW, HW = (size_t)OH * OW;
@@ -67,9 +81,9 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
     return EOS_OK;
 }
 
-eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                               eos_workspace *ws) {
+static eos_status backward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                                eos_workspace *ws) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t Kc = (size_t)s->C * s->R * s->R, P = (size_t)s->N * OH * OW, HW = (size_t)OH * OW;
@@ -85,11 +99,7 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
     EOS_TRY(im2col(rt, s, OH, OW, x, &ws->col));
     EOS_TRY(eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)s->K, Kc, P, 1.0f, &ws->tmp, 0, P, &ws->col, 0, P, 0.0f, dw,
                      0, Kc));
-    if (db) {
-        int N = s->N, K = s->K, S = (int)HW;
-        eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(db->buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(S)};
-        EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)K, a, EOS_NARGS(a)));
-    }
+    if (db) EOS_TRY(bias_grad(rt, s, (int)HW, dy, db));
     if (dx) {
         EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, Kc * P));
         EOS_TRY(eos_gemm(rt, EOS_TRANS, EOS_NO_TRANS, Kc, P, (size_t)s->K, 1.0f, w, 0, Kc, &ws->tmp, 0, P, 0.0f,
@@ -100,4 +110,290 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
         EOS_TRY(eos__run_1d(rt, "im2col.cl", "eos_col2im", (size_t)s->N * s->C * s->H * s->W, a, EOS_NARGS(a)));
     }
     return EOS_OK;
+}
+
+/* ---- panel: float8-tiled kernels on packed panels (cl/conv_panel.cl) ---------------------- */
+
+enum { TILE = 32, PANELS_PER_SPLIT = 16 };
+
+static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+static eos_status forward_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    int Kc = s->C * s->R * s->R, HW = OH * OW;
+    size_t P = (size_t)s->N * HW, Pp = round_up(P, TILE), NB = Pp / TILE;
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * Kc, "conv2d w"));
+    EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
+    if (b) EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
+    EOS_TRY(eos_tensor_reserve(rt, &ws->col, (size_t)Kc * Pp));   /* colp panel(Kc, P) */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * Pp)); /* yp panel(K, P) */
+    {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
+                        EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad), EOS_ARG(OH), EOS_ARG(OW),
+                        EOS_ARG(Kc)};
+        size_t g[2] = {(size_t)s->C, NB};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_im2col_panel", 2, g, a, EOS_NARGS(a)));
+    }
+    {
+        int one = 1;
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(Kc), EOS_ARG(one), EOS_ARG(ws->col.buf), EOS_ARG(ws->tmp.buf),
+                        EOS_ARG(s->K), EOS_ARG(Kc)};
+        size_t g[2] = {(size_t)(s->K + 1) / 2, NB};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_gemm_panel", 2, g, a, EOS_NARGS(a)));
+    }
+    int has_b = b != NULL;
+    cl_mem bb = b ? b->buf : w->buf;  /* any valid buffer when unused */
+    eos__arg a[] = {EOS_ARG(ws->tmp.buf), EOS_ARG(y->buf), EOS_ARG(bb), EOS_ARG(has_b), EOS_ARG(s->N), EOS_ARG(s->K),
+                    EOS_ARG(HW)};
+    size_t g = (size_t)s->N * s->K;
+    return eos__run_nd(rt, "conv_panel.cl", "eos_panel_to_nchw", 1, &g, a, EOS_NARGS(a));
+}
+
+static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                 const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                                 eos_workspace *ws) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    int Kc = s->C * s->R * s->R, Kcp = (int)round_up((size_t)Kc, TILE), HW = OH * OW;
+    size_t P = (size_t)s->N * HW, Pp = round_up(P, TILE);
+    int NB = (int)(Pp / TILE), per = PANELS_PER_SPLIT, S = (NB + per - 1) / per;
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d backward x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * Kc, "conv2d backward w"));
+    EOS_TRY(eos__need(dy, (size_t)s->K * P, "conv2d backward dy"));
+    EOS_TRY(eos__need(dw, (size_t)s->K * Kc, "conv2d backward dw"));
+    if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
+    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
+    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * Pp));          /* dyp panel(K, P) */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->col, Pp * (size_t)Kcp));           /* colT (Pp, Kcp) */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->part, (size_t)S * s->K * Kcp));    /* (S, K, Kcp) */
+    {
+        eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->tmp.buf), EOS_ARG(s->N), EOS_ARG(s->K), EOS_ARG(HW)};
+        size_t g[2] = {(size_t)s->K, (size_t)NB};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_nchw_to_panel", 2, g, a, EOS_NARGS(a)));
+    }
+    {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
+                        EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad), EOS_ARG(OH), EOS_ARG(OW),
+                        EOS_ARG(Kc), EOS_ARG(Kcp)};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_im2col_t", 1, &Pp, a, EOS_NARGS(a)));
+    }
+    {
+        eos__arg a[] = {EOS_ARG(ws->tmp.buf), EOS_ARG(ws->col.buf), EOS_ARG(ws->part.buf), EOS_ARG(s->K), EOS_ARG(Kcp),
+                        EOS_ARG(NB), EOS_ARG(per)};
+        size_t g[3] = {(size_t)Kcp / TILE, (size_t)(s->K + 1) / 2, (size_t)S};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_partial", 3, g, a, EOS_NARGS(a)));
+    }
+    {
+        eos__arg a[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(S), EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(Kcp)};
+        size_t g = (size_t)s->K * Kc;
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &g, a, EOS_NARGS(a)));
+    }
+    if (db) EOS_TRY(bias_grad(rt, s, HW, dy, db));
+    if (!dx) return EOS_OK;
+    EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, (size_t)Kc * Pp));  /* dcolp panel(Kc, P) */
+    {
+        int one = 1;  /* A = w^T: A(m, k) = w[k * Kc + m] */
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(one), EOS_ARG(Kc), EOS_ARG(ws->tmp.buf), EOS_ARG(ws->dcol.buf),
+                        EOS_ARG(Kc), EOS_ARG(s->K)};
+        size_t g[2] = {(size_t)(Kc + 1) / 2, (size_t)NB};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_gemm_panel", 2, g, a, EOS_NARGS(a)));
+    }
+    eos__arg a[] = {EOS_ARG(ws->dcol.buf), EOS_ARG(dx->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H), EOS_ARG(s->W),
+                    EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad), EOS_ARG(OH), EOS_ARG(OW), EOS_ARG(Kc)};
+    size_t g = (size_t)s->N * s->C * s->H;
+    return eos__run_nd(rt, "conv_panel.cl", "eos_col2im_panel", 1, &g, a, EOS_NARGS(a));
+}
+
+/* ---- the choice per device and shape ------------------------------------------------------ */
+
+static const char *k_algo_names[] = {"auto", "gemm", "panel"};
+
+const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < 3 ? k_algo_names[a] : "?"; }
+
+eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
+    *out = EOS_CONV_AUTO;
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, k_algo_names[i])) {
+            *out = (eos_conv_algo)i;
+            return EOS_OK;
+        }
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm or panel", name ? name : "");
+}
+
+void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a) { rt->conv_force = (int)a; }
+
+static void shape_key(const eos_conv_shape *s, int k[8]) {
+    k[0] = s->N; k[1] = s->C; k[2] = s->H; k[3] = s->W; k[4] = s->K; k[5] = s->R; k[6] = s->stride; k[7] = s->pad;
+}
+
+static void remember(eos_runtime_t rt, const int key[8], int algo) {
+    int n = rt->nconv_choice;
+    if (n == (int)(sizeof rt->conv_choice / sizeof rt->conv_choice[0])) n = 0;  /* full: start over */
+    memcpy(rt->conv_choice[n].shape, key, sizeof rt->conv_choice[n].shape);
+    rt->conv_choice[n].algo = algo;
+    rt->nconv_choice = n + 1;
+}
+
+static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
+    /* one token: the device, its platform and driver (spaces -> '_') */
+    snprintf(buf, n, "%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    for (char *c = buf; *c; c++)
+        if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
+    return buf;
+}
+
+/* <cache>/conv-algos.txt: "device N C H W K R stride pad algo" per line; bad lines are ignored */
+static void load_choices(eos_runtime_t rt) {
+    rt->conv_loaded = 1;
+    if (!rt->cache_dir[0]) return;
+    char path[1200], id[700], line[1024], dev[700], algo[16];
+    snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    device_id(rt, id, sizeof id);
+    while (fgets(line, sizeof line, f)) {
+        int k[8];
+        eos_conv_algo a = EOS_CONV_AUTO;
+        if (sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7],
+                   algo) == 10 &&
+            !strcmp(dev, id) && eos_conv_algo_parse(algo, &a) == EOS_OK && a != EOS_CONV_AUTO)
+            remember(rt, k, (int)a);
+    }
+    fclose(f);
+}
+
+static void store_choice(eos_runtime_t rt, const int k[8], int algo) {
+    if (!rt->cache_dir[0]) return;
+    char path[1200], id[700];
+    snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
+    FILE *f = fopen(path, "a");  /* one short line per append: a torn line is just ignored */
+    if (!f) return;
+    fprintf(f, "%s %d %d %d %d %d %d %d %d %s\n", device_id(rt, id, sizeof id), k[0], k[1], k[2], k[3], k[4], k[5], k[6],
+            k[7], k_algo_names[algo]);
+    fclose(f);
+}
+
+void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n) {
+    size_t used = 0;
+    if (n) buf[0] = 0;
+    for (int i = 0; i < rt->nconv_choice && used < n; i++) {
+        const int *k = rt->conv_choice[i].shape;
+        int w = snprintf(buf + used, n - used, "%d %d %d %d %d %d %d %d %s;", k[0], k[1], k[2], k[3], k[4], k[5], k[6],
+                         k[7], k_algo_names[rt->conv_choice[i].algo]);
+        if (w < 0 || (size_t)w >= n - used) {  /* never a cut entry */
+            buf[used] = 0;
+            break;
+        }
+        used += (size_t)w;
+    }
+}
+
+void eos__conv_choices_import(eos_runtime_t rt, const char *list) {
+    if (!rt->conv_loaded) load_choices(rt);  /* the file first, so the list has the last word */
+    for (const char *p = list; p && *p;) {
+        int k[8], used = 0;
+        char algo[16];
+        eos_conv_algo a = EOS_CONV_AUTO;
+        if (sscanf(p, "%d %d %d %d %d %d %d %d %15[a-z]%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], algo,
+                   &used) == 9 &&
+            eos_conv_algo_parse(algo, &a) == EOS_OK && a != EOS_CONV_AUTO)
+            remember(rt, k, (int)a);
+        const char *semi = strchr(p, ';');
+        if (!semi) break;
+        p = semi + 1;
+    }
+}
+
+/* forward + backward (with dx) of one algorithm, seconds */
+static eos_status time_once(eos_runtime_t rt, int algo, const eos_conv_shape *s, eos_tensor *t, eos_workspace *ws,
+                            double *sec) {
+    EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
+    double t0 = eos__now();
+    if (algo == EOS_CONV_PANEL) {
+        EOS_TRY(forward_panel(rt, s, &t[0], &t[1], NULL, &t[2], ws));
+        EOS_TRY(backward_panel(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
+    } else {
+        EOS_TRY(forward_gemm(rt, s, &t[0], &t[1], NULL, &t[2], ws));
+        EOS_TRY(backward_gemm(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
+    }
+    EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
+    *sec = eos__now() - t0;
+    return EOS_OK;
+}
+
+static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R,
+           ny = (size_t)s->N * s->K * OH * OW;
+    size_t sizes[5] = {nx, nw, ny, nx, nw};  /* x, w, y (= dy), dx, dw */
+    eos_tensor t[5];
+    memset(t, 0, sizeof t);
+    eos_workspace ws;
+    memset(&ws, 0, sizeof ws);
+    eos_status st = EOS_OK;
+    for (int i = 0; st == EOS_OK && i < 5; i++) {
+        st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
+        if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
+    }
+    double best[3] = {1e30, 1e30, 1e30};
+    for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
+        for (int a = EOS_CONV_GEMM; st == EOS_OK && a <= EOS_CONV_PANEL; a++) {
+            double sec = 0;
+            st = time_once(rt, a, s, t, &ws, &sec);
+            if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
+        }
+    for (int i = 0; i < 5; i++) eos_tensor_free(&t[i]);
+    eos_workspace_free(&ws);
+    if (st != EOS_OK) return st;
+    *algo = best[EOS_CONV_PANEL] <= best[EOS_CONV_GEMM] ? EOS_CONV_PANEL : EOS_CONV_GEMM;
+    if (getenv("EOS_CONV_VERBOSE"))
+        fprintf(stderr, "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms -> %s\n", s->N, s->C, s->H, s->W,
+                s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL], k_algo_names[*algo]);
+    return EOS_OK;
+}
+
+eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out) {
+    if (rt->conv_force == EOS_CONV_AUTO) {
+        const char *env = getenv("EOS_CONV_ALGO");
+        eos_conv_algo a = EOS_CONV_AUTO;
+        if (env && env[0] && eos_conv_algo_parse(env, &a) == EOS_OK && a != EOS_CONV_AUTO) rt->conv_force = (int)a;
+    }
+    if (rt->conv_force != EOS_CONV_AUTO) {
+        *out = (eos_conv_algo)rt->conv_force;
+        return EOS_OK;
+    }
+    if (!rt->conv_loaded) load_choices(rt);
+    int key[8];
+    shape_key(s, key);
+    for (int i = rt->nconv_choice - 1; i >= 0; i--)
+        if (!memcmp(rt->conv_choice[i].shape, key, sizeof key)) {
+            *out = (eos_conv_algo)rt->conv_choice[i].algo;
+            return EOS_OK;
+        }
+    int algo;
+    EOS_TRY(measure(rt, s, &algo));
+    remember(rt, key, algo);
+    store_choice(rt, key, algo);
+    *out = (eos_conv_algo)algo;
+    return EOS_OK;
+}
+
+eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                              const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+    eos_conv_algo a;
+    EOS_TRY(eos_conv_algo_for(rt, s, &a));
+    return a == EOS_CONV_PANEL ? forward_panel(rt, s, x, w, b, y, ws) : forward_gemm(rt, s, x, w, b, y, ws);
+}
+
+eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                               eos_workspace *ws) {
+    eos_conv_algo a;
+    EOS_TRY(eos_conv_algo_for(rt, s, &a));
+    return a == EOS_CONV_PANEL ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
+                               : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
 }

@@ -102,7 +102,7 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
                 memcpy(xb + (size_t)i * D, train->x + order[at + i] * D, (size_t)D * sizeof *xb);
                 yb[i] = train->labels[order[at + i]];
             }
-            float loss;
+            float loss = 0;
             st = eos_tensor_upload(&X, xb, xn);  /* the tail of a partial batch is ignored */
             if (st == EOS_OK) st = eos_linear_forward(rt, b, D, C, &X, &W, &Bs, &Y);
             if (st == EOS_OK) st = eos_softmax_ce(rt, b, C, &Y, yb, NULL, &lab, &wts, &per, &dY, &loss);

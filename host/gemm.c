@@ -106,7 +106,7 @@ eos_status eos_gemm(eos_runtime_t rt, eos_transpose ta, eos_transpose tb, size_t
                     eos_tensor *C, size_t off_c, size_t ldc) {
     if (M == 0 || N == 0) return EOS_OK;
     EOS_TRY(gemm_check(rt, ta, tb, M, N, K, A, off_a, lda, 0, B, off_b, ldb, 0, C, off_c, ldc, 0, 1));
-    int prof = getenv("EOS_PROFILE") != NULL;
+    int prof = getenv("EOS_PROFILE") != NULL || rt->ev_prof;
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha,
@@ -115,7 +115,9 @@ eos_status eos_gemm(eos_runtime_t rt, eos_transpose ta, eos_transpose tb, size_t
     if (prof) {
         clFinish(rt->queue);
         static const char *names[4] = {"gemm NN (CLBlast)", "gemm NT (CLBlast)", "gemm TN (CLBlast)", "gemm TT (CLBlast)"};
-        eos__profile_add(names[(ta ? 2 : 0) + (tb ? 1 : 0)], eos__now() - t0);
+        const char *name = names[(ta ? 2 : 0) + (tb ? 1 : 0)];
+        if (rt->ev_prof) eos__prof_seconds(rt, name, eos__now() - t0);
+        else eos__profile_add(name, eos__now() - t0);
     }
     return clblast_status(s, "CLBlastSgemm", M, N, K);
 }
@@ -130,7 +132,7 @@ eos_status eos_gemm_batched(eos_runtime_t rt, eos_transpose ta, eos_transpose tb
     if (batch > 1 && stride_c < (M - 1) * ldc + N)
         EOS_FAIL(EOS_ERR_INVALID_ARG, "stride_c must be at least (M - 1) * ldc + N",
                  "gemm_batched: output matrices overlap (stride_c %zu, M %zu, N %zu, ldc %zu)", stride_c, M, N, ldc);
-    int prof = getenv("EOS_PROFILE") != NULL;
+    int prof = getenv("EOS_PROFILE") != NULL || rt->ev_prof;
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
@@ -138,7 +140,8 @@ eos_status eos_gemm_batched(eos_runtime_t rt, eos_transpose ta, eos_transpose tb
         B->buf, off_b, ldb, stride_b, beta, C->buf, off_c, ldc, stride_c, batch, &rt->queue, NULL);
     if (prof) {
         clFinish(rt->queue);
-        eos__profile_add("gemm batched (CLBlast)", eos__now() - t0);
+        if (rt->ev_prof) eos__prof_seconds(rt, "gemm batched (CLBlast)", eos__now() - t0);
+        else eos__profile_add("gemm batched (CLBlast)", eos__now() - t0);
     }
     return clblast_status(s, "CLBlastSgemmStridedBatched", M, N, K);
 }

@@ -105,7 +105,33 @@ struct eos_runtime {
     size_t nkernels, cap_kernels;
     eos_runtime_stats stats;
     int gemm_ready;              /* CLBlast parameters for this device applied */
+    /* convolution algorithm per layer shape (host/conv.c): measured once per device and shape,
+     * kept here and in cache_dir/conv-algos.txt; conv_force set by eos_runtime_set_conv_algo */
+    struct {
+        int shape[8];            /* N C H W K R stride pad */
+        int algo;
+    } conv_choice[128];
+    int nconv_choice, conv_force, conv_loaded;
+    /* event profiling (eos_runtime_profile_start): device seconds and calls per kernel name */
+    int ev_prof, nev;
+    struct {
+        const char *name;
+        double seconds;
+        long calls;
+    } ev[96];
 };
+/* With event profiling on, wait for ev, add its device time to name's row and release it;
+ * nothing when ev is NULL. Launchers pass an event only when rt->ev_prof is set. */
+void eos__prof_event(eos_runtime_t rt, const char *name, cl_event ev);
+/* The same with seconds measured by the caller (CLBlast, several kernels per call: clFinish
+ * around the call while event profiling is on). */
+void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds);
+
+/* The convolution choices made so far on rt as "N C H W K R stride pad algo;..." (host/conv.c),
+ * for checkpoints; import puts such a list back (NULL or bad entries are ignored), so a resumed
+ * run uses the algorithms the interrupted one used. */
+void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n);
+void eos__conv_choices_import(eos_runtime_t rt, const char *list);
 
 /* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
 void eos__gemm_release(eos_runtime_t rt);
@@ -129,6 +155,10 @@ void eos__profile_add(const char *name, double seconds);
 /* kNN tile sizes (queries, references); 0 restores the defaults. For tests. */
 void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
 
+/* The device memory the tensor allocator allows (host/tensor.c): the device's global memory and
+ * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */
+void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc);
+
 /* Monotonic wall clock in seconds. */
 double eos__now(void);
 
@@ -148,6 +178,11 @@ eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel
  * kernel's last argument is local memory of that many floats, appended here. */
 eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups,
                            const eos__arg *args, size_t nargs);
+
+/* A dims-d range (dims 1..3) of global[] work-items: one work-item per work-group on CPUs
+ * (what PoCL runs fastest for the float8-tiled kernels), the driver's choice elsewhere. */
+eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
+                       const eos__arg *args, size_t nargs);
 
 /* Check that a tensor holds at least n elements. */
 eos_status eos__need(const eos_tensor *t, size_t n, const char *what);

@@ -1,5 +1,7 @@
-/* kNN on the device (cl/knn.cl): tiles of -2 q.r from CLBlast merged into running top-k
- * lists. Memory: the embeddings (n, dim) twice, one tile of distances, the lists (nq, k). */
+/* kNN on the device (cl/knn.cl), two ways: on CPUs one fused kernel computes the distances in
+ * float8 register tiles over packed reference panels and keeps each query's top-k list in
+ * private memory; elsewhere tiles of q.r from CLBlast are merged into running top-k lists.
+ * Memory: the embeddings (n, dim) twice, the lists (nq, k), and a distance tile (tiled path). */
 #include "internal.h"
 
 #include <math.h>
@@ -29,7 +31,11 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &R, 2, (size_t[]){nr, (size_t)dim});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &qn, 1, &nq);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &rn, 1, &nr);
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
+    /* CPUs: distances and selection fused, no distance tile in memory (cl/knn.cl); elsewhere the
+     * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
+    const char *env = getenv("EOS_KNN_ALGO");
+    int fused = env && env[0] ? !strcmp(env, "fused") : eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+    if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */
     if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
@@ -47,7 +53,25 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
         eos__arg a[] = {EOS_ARG(bd.buf), EOS_ARG(bi.buf), EOS_ARG(nk)};
         st = eos__run_1d(rt, "knn.cl", "eos_knn_reset", (size_t)nk, a, EOS_NARGS(a));
     }
-    for (size_t q0 = 0; st == EOS_OK && q0 < nq; q0 += tq) {
+    if (st == EOS_OK && fused) {
+        size_t nb = (nr + 31) / 32;
+        eos_tensor Rp = {0};
+        st = eos_tensor_alloc(rt, &Rp, 2, (size_t[]){nb * 32, (size_t)dim});
+        if (st == EOS_OK) {
+            eos__arg a[] = {EOS_ARG(R.buf), EOS_ARG(Rp.buf), EOS_ARG(n_r), EOS_ARG(dim)};
+            size_t g[2] = {(size_t)dim, nb};
+            st = eos__run_nd(rt, "knn.cl", "eos_knn_pack", 2, g, a, EOS_NARGS(a));
+        }
+        if (st == EOS_OK) {
+            eos__arg a[] = {EOS_ARG(Q.buf), EOS_ARG(qn.buf), EOS_ARG(Rp.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf),
+                            EOS_ARG(bi.buf), EOS_ARG(n_q), EOS_ARG(n_r), EOS_ARG(dim), EOS_ARG(k), EOS_ARG(exclude_self)};
+            size_t g = (nq + 15) / 16;
+            st = eos__run_nd(rt, "knn.cl", "eos_knn_fused", 1, &g, a, EOS_NARGS(a));
+        }
+        eos_tensor_free(&Rp);
+        tq = nq;  /* the tiled loop below has nothing left to do */
+    }
+    for (size_t q0 = 0; st == EOS_OK && !fused && q0 < nq; q0 += tq) {
         int qq = (int)(nq - q0 < tq ? nq - q0 : tq);
         for (size_t r0 = 0; st == EOS_OK && r0 < nr; r0 += tr) {
             int rr = (int)(nr - r0 < tr ? nr - r0 : tr);

@@ -513,8 +513,11 @@ eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *w
     }
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
-    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL),
+    cl_event ev = NULL;
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL,
+                                        rt->ev_prof ? &ev : NULL),
                  "launching %s over %zu items on %s", what, n, rt->dev.name);
+    eos__prof_event(rt, what, ev);
     if (prof) {
         clFinish(rt->queue);
         eos__profile_add(what, eos__now() - t0);
@@ -569,11 +572,79 @@ eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *ke
     EOS_CL_CHECK(clSetKernelArg(k, (cl_uint)nargs, local * sizeof(float), NULL), "%s: local scratch", kernel);
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
-    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
+    cl_event ev = NULL;
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, &local, 0, NULL, rt->ev_prof ? &ev : NULL),
                  "launching %s over %zu groups of %zu on %s", kernel, groups, local, rt->dev.name);
+    eos__prof_event(rt, kernel, ev);
     if (prof) {
         clFinish(rt->queue);
         eos__profile_add(kernel, eos__now() - t0);
     }
     return EOS_OK;
+}
+
+eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
+                       const eos__arg *args, size_t nargs) {
+    size_t total = 1, ones[3] = {1, 1, 1};
+    for (unsigned d = 0; d < dims; d++) total *= global[d];
+    if (total == 0) return EOS_OK;
+    cl_kernel k;
+    EOS_TRY(eos_runtime_kernel(rt, program, kernel, &k));
+    EOS_TRY(set_args(k, kernel, args, nargs));
+    int prof = prof_on();
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
+    cl_event ev = NULL;
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, global, rt->dev.type == EOS_DEVICE_CPU ? ones : NULL, 0,
+                                        NULL, rt->ev_prof ? &ev : NULL),
+                 "launching %s over %zu items on %s", kernel, total, rt->dev.name);
+    eos__prof_event(rt, kernel, ev);
+    if (prof) {
+        clFinish(rt->queue);
+        eos__profile_add(kernel, eos__now() - t0);
+    }
+    return EOS_OK;
+}
+
+/* ---- device-side timing from OpenCL events (eos bench) ------------------------------------ */
+
+void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds) {
+    int i = 0;
+    while (i < rt->nev && strcmp(rt->ev[i].name, name)) i++;
+    if (i == (int)(sizeof rt->ev / sizeof rt->ev[0])) return;
+    if (i == rt->nev) {
+        rt->ev[i].name = name;
+        rt->ev[i].seconds = 0;
+        rt->ev[i].calls = 0;
+        rt->nev++;
+    }
+    rt->ev[i].seconds += seconds;
+    rt->ev[i].calls++;
+}
+
+void eos__prof_event(eos_runtime_t rt, const char *name, cl_event ev) {
+    if (!ev) return;
+    cl_ulong a = 0, b = 0;
+    if (clWaitForEvents(1, &ev) == CL_SUCCESS &&
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) == CL_SUCCESS &&
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) == CL_SUCCESS && b >= a)
+        eos__prof_seconds(rt, name, 1e-9 * (double)(b - a));
+    clReleaseEvent(ev);
+}
+
+void eos_runtime_profile_start(eos_runtime_t rt) {
+    clFinish(rt->queue);
+    rt->ev_prof = 1;
+    rt->nev = 0;
+}
+
+void eos_runtime_profile_stop(eos_runtime_t rt) { rt->ev_prof = 0; }
+
+size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t max) {
+    size_t n = (size_t)rt->nev < max ? (size_t)rt->nev : max;
+    for (size_t i = 0; i < n; i++) {
+        out[i].name = rt->ev[i].name;
+        out[i].seconds = rt->ev[i].seconds;
+        out[i].calls = rt->ev[i].calls;
+    }
+    return n;
 }

@@ -58,10 +58,16 @@ static void check(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int se
 
 static void test_against_brute_force(void **state) {
     eos_runtime_t rt = *state;
-    check(rt, 700, 700, 64, 10, 1, 256, 300);    /* self-neighbours, 3 x 3 tiles, partial tiles */
-    check(rt, 333, 1500, 16, 5, 0, 128, 1000);   /* separate query and reference sets */
-    check(rt, 50, 50, 3, 49, 1, 0, 0);           /* k = every other point */
-    check(rt, 200, 200, 64, 1, 1, 0, 0);
+    static const char *algos[] = {"gemm", "fused"};  /* both paths, whatever the device */
+    for (int a = 0; a < 2; a++) {
+        setenv("EOS_KNN_ALGO", algos[a], 1);
+        check(rt, 700, 700, 64, 10, 1, 256, 300);    /* self-neighbours, 3 x 3 tiles, partial tiles */
+        check(rt, 333, 1500, 16, 5, 0, 128, 1000);   /* separate query and reference sets */
+        check(rt, 50, 50, 3, 49, 1, 0, 0);           /* k = every other point */
+        check(rt, 200, 200, 64, 1, 1, 0, 0);
+        check(rt, 37, 45, 7, 3, 0, 0, 0);            /* odd counts: partial panels and query blocks */
+    }
+    unsetenv("EOS_KNN_ALGO");
 }
 
 static void test_ties_and_errors(void **state) {

@@ -2,6 +2,7 @@
  * plus finite-difference checks of the backward passes: for L = sum(y * r) the device's
  * gradient with dy = r must match (L(v + h) - L(v - h)) / 2h evaluated with the reference. */
 #include "test_common.h"
+#include "internal.h"
 #include "ref/gemm_ref.h"
 #include "ref/layers_ref.h"
 
@@ -109,9 +110,47 @@ static void test_conv2d(void **state) {
         {4, 16, 16, 16, 32, 3, 2, 1, 0},
         {2, 3, 4, 4, 2, 4, 1, 0, 1},   /* kernel as large as the image: 1x1 output */
     };
-    eos_workspace ws = {0};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv(rt, &cases[i], &ws);
-    eos_workspace_free(&ws);
+    /* every algorithm against the plain-C reference, then the automatic choice */
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_AUTO};
+    for (size_t a = 0; a < 3; a++) {
+        eos_runtime_set_conv_algo(rt, algos[a]);
+        eos_workspace ws = {0};
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            eos_conv_shape s = {cases[i].N, cases[i].C, cases[i].H, cases[i].W, cases[i].K, cases[i].R, cases[i].stride,
+                                cases[i].pad};
+            eos_conv_algo used;
+            EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
+            assert_true(algos[a] == EOS_CONV_AUTO ? used != EOS_CONV_AUTO : used == algos[a]);
+            run_conv(rt, &cases[i], &ws);
+        }
+        eos_workspace_free(&ws);
+    }
+    eos_conv_algo parsed;
+    assert_int_equal(eos_conv_algo_parse("winograd-9", &parsed), EOS_ERR_INVALID_ARG);
+    /* the automatic choices were written to the cache, one line per shape, for the next run */
+    const char *dir = eos_runtime_cache_dir(rt);
+    if (dir[0]) {
+        char path[1200], line[1024];
+        snprintf(path, sizeof path, "%s/conv-algos.txt", dir);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        int found = 0;
+        while (fgets(line, sizeof line, f)) found |= strstr(line, " 2 3 7 6 4 3 1 1 ") != NULL;
+        fclose(f);
+        assert_true(found);
+    }
+    /* a checkpoint's list of choices overrides the measured ones (and survives a round trip) */
+    eos_conv_shape s0 = {2, 3, 7, 6, 4, 3, 1, 1};
+    eos_conv_algo used;
+    static const char *lists[] = {"2 3 7 6 4 3 1 1 gemm;", "1 1 1 1 1 1 1 1 nonsense; 2 3 7 6 4 3 1 1 panel;"};
+    for (int i = 0; i < 2; i++) {
+        eos__conv_choices_import(rt, lists[i]);
+        EOS_ASSERT_OK(eos_conv_algo_for(rt, &s0, &used));
+        assert_int_equal(used, i == 0 ? EOS_CONV_GEMM : EOS_CONV_PANEL);
+    }
+    char list[4096];
+    eos__conv_choices_export(rt, list, sizeof list);
+    assert_non_null(strstr(list, "2 3 7 6 4 3 1 1 panel;"));
 }
 
 /* ---- batch norm ------------------------------------------------------------------------- */

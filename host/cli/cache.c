@@ -13,11 +13,12 @@ void usage_cache(FILE *out) {
             "usage: eos cache [--clear]\n\n"
             "Prints the kernel cache folder, its entries and their size. Entries are built OpenCL\n"
             "programs keyed by device, driver version, kernel source and build options; stale or\n"
-            "corrupt entries are rebuilt automatically, so clearing is never required.\n\n"
+            "corrupt entries are rebuilt automatically, so clearing is never required. conv-algos.txt\n"
+            "holds the convolution algorithm measured fastest per device and layer shape (timed once).\n\n"
             "The folder is $EOS_CACHE_DIR, else $XDG_CACHE_HOME/eos-cl, else ~/.cache/eos-cl;\n"
             "EOS_CACHE_DIR=off turns the cache off.\n\n"
             "options:\n"
-            "  --clear   delete every cache entry\n\n"
+            "  --clear   delete every cache entry and the convolution choices (default: only list them)\n\n"
             "example:\n  eos cache\n  eos cache --clear\n");
 }
 
@@ -72,6 +73,21 @@ int cmd_cache(int argc, char **argv) {
     }
     closedir(d);
     printf("kernel cache: %s\n  %zu entr%s, %.1f KiB\n", dir, n, n == 1 ? "y" : "ies", bytes / 1024.0);
-    if (clear) printf("  removed %zu entr%s\n", removed, removed == 1 ? "y" : "ies");
+    /* the convolution algorithm measured per device and layer shape (host/conv.c) */
+    char algos[1100];
+    snprintf(algos, sizeof algos, "%s/conv-algos.txt", dir);
+    FILE *f = fopen(algos, "r");
+    if (f) {
+        size_t lines = 0;
+        int ch;
+        while ((ch = fgetc(f)) != EOF) lines += ch == '\n';
+        fclose(f);
+        printf("  conv-algos.txt: %zu measured convolution choice%s\n", lines, lines == 1 ? "" : "s");
+        if (clear && unlink(algos) != 0) {
+            fprintf(stderr, "eos cache: cannot remove %s: %s\n", algos, strerror(errno));
+            failed = 1;
+        }
+    }
+    if (clear) printf("  removed %zu entr%s%s\n", removed, removed == 1 ? "y" : "ies", f ? " and the convolution choices" : "");
     return failed;
 }

@@ -111,6 +111,18 @@ typedef struct eos_runtime_stats {
 
 eos_runtime_stats eos_runtime_get_stats(eos_runtime_t rt);
 
+/* Device-side kernel times from OpenCL events (for benchmarks: every launch waits for its event
+ * while this is on). start clears the table; read copies up to max rows (name, device seconds,
+ * calls) of what ran since; stop turns it off. Names are the kernels' (CLBlast's as "gemm ..."). */
+typedef struct eos_kernel_time {
+    const char *name;
+    double seconds;
+    long calls;
+} eos_kernel_time;
+void eos_runtime_profile_start(eos_runtime_t rt);
+size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t max);
+void eos_runtime_profile_stop(eos_runtime_t rt);
+
 /* Names of the programs compiled into this binary, for listings and tests. */
 size_t eos_program_count(void);
 const char *eos_program_name(size_t i);

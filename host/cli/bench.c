@@ -1,0 +1,392 @@
+/* `eos bench`: throughput of the workloads users run, on one device or on every device found.
+ * Each measurement validates its output first (a falling finite loss, kNN rows against a brute
+ * force search, a balanced EOS output), then times with the wall clock and, for one step, with
+ * OpenCL event profiling. With --device all, one table compares the devices and checks that their
+ * outputs agree. Speed comparisons against PyTorch live in benchmarks/compare.sh. */
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+void usage_bench(FILE *out) {
+    fprintf(out,
+            "usage: eos bench train|infer|layers|knn|eos [options]\n\n"
+            "Times one workload after checking its output:\n"
+            "  train    ResNet-s training steps (forward, backward, SGD) on a fixed random batch; checks\n"
+            "           that the loss is finite and falls over 3 warm-up steps\n"
+            "  infer    evaluation-mode forward passes (embedding extraction)\n"
+            "  layers   one training step with every kernel timed by OpenCL events: where the time goes,\n"
+            "           and the convolution algorithm chosen for each layer shape\n"
+            "  knn      the k nearest neighbours of every embedding among the others (what EOS needs);\n"
+            "           checks 20 rows against a brute-force search\n"
+            "  eos      kNN + EOS generation balancing long-tailed embeddings (exp:100 over 10 classes);\n"
+            "           checks that every class ends at the largest class's count\n"
+            "Prints one line per measurement (images per second or ms, and the device); with --device all,\n"
+            "one table over every OpenCL device, with a check that the outputs agree.\n\n"
+            "options:\n"
+            "  --arch A        train/infer/layers network (default resnet32)\n"
+            "  --batch N       images per step (default 128)\n"
+            "  --steps N       timed steps or repetitions (default 5)\n"
+            "  --n N           knn/eos: embeddings (default 12406, CIFAR-10-LT's training set)\n"
+            "  --dim D         knn/eos: embedding size (default 64)\n"
+            "  --k K           knn/eos: neighbours (default 10)\n"
+            "  --emb CSV       knn/eos: use these embeddings (label,f0,...) instead of generated ones\n"
+            "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape), gemm, panel\n"
+            "  --device SPEC   index, cpu, gpu, part of a name, or all (default: first GPU, else CPU)\n\n"
+            "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n");
+}
+
+typedef struct {
+    const char *what, *arch, *emb;
+    int batch, steps, n, dim, k;
+    eos_conv_algo conv;
+} bench_opts;
+
+typedef struct {
+    int ok;
+    double per_sec;      /* images/s (train, infer) or 1/s (knn, eos) */
+    double ms;           /* wall ms per step / per call */
+    double device_ms;    /* kernel ms per step from events */
+    float *check;        /* output compared across devices */
+    size_t ncheck;
+} bench_result;
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_time(const void *a, const void *b) {
+    double x = ((const eos_kernel_time *)a)->seconds, y = ((const eos_kernel_time *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+static double profiled_ms(eos_runtime_t rt, eos_kernel_time *rows, size_t max, size_t *nrows) {
+    size_t n = eos_runtime_profile_read(rt, rows, max);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += rows[i].seconds;
+    if (nrows) *nrows = n;
+    return 1e3 * s;
+}
+
+/* ---- ResNet workloads ---------------------------------------------------------------------- */
+
+static int train_step(eos_resnet_t m, int batch, const float *x, const int32_t *y, float *loss) {
+    return eos_resnet_forward(m, 1, batch, 32, 32, x) || eos_resnet_backward(m, batch, y, NULL, loss) ||
+           eos_resnet_sgd_step(m, 0.05f, 0.9f, 2e-4f);
+}
+
+static int bench_resnet(eos_runtime_t rt, const bench_opts *o, int verbose, bench_result *r) {
+    int blocks;
+    if (eos_resnet_blocks(o->arch, &blocks) != EOS_OK) return cli_fail("bench");
+    eos_resnet_t m;
+    if (eos_resnet_create(rt, blocks, 3, 10, EOS_RESNET_HEAD_LINEAR, 1, &m) != EOS_OK) return cli_fail("creating the network");
+    int B = o->batch, rc = 0;
+    size_t nx = (size_t)B * 3 * 32 * 32;
+    float *x = malloc(nx * sizeof *x), *logits = malloc((size_t)B * 10 * sizeof *logits);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    if (!x || !logits || !y) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    eos_rng g;
+    eos_rng_seed(&g, 1, 1);
+    for (size_t i = 0; !rc && i < nx; i++) x[i] = eos_rng_normal(&g);
+    for (int i = 0; !rc && i < B; i++) y[i] = i % 10;
+    int infer = !strcmp(o->what, "infer");
+    float losses[3] = {0};
+    if (!rc && infer) {
+        /* check: the logits of the fresh network (compared across devices); then one warm-up */
+        if (eos_resnet_forward(m, 0, B, 32, 32, x) || eos_resnet_outputs(m, B, logits, NULL)) rc = cli_fail("inference");
+        for (int i = 0; !rc && i < B * 10; i++)
+            if (!isfinite(logits[i])) { fprintf(stderr, "eos bench: validation failed: logit %d is %g\n", i, logits[i]); rc = 1; }
+        r->ncheck = (size_t)B * 10;
+    } else if (!rc) {
+        /* warm-up and validation: 3 steps on the same batch lower a finite loss */
+        for (int s = 0; !rc && s < 3; s++)
+            if (train_step(m, B, x, y, &losses[s])) rc = cli_fail("training step");
+        if (!rc && (!isfinite(losses[2]) || !(losses[2] < losses[0]))) {
+            fprintf(stderr, "eos bench: validation failed: loss %g after 3 steps (first %g)\n", losses[2], losses[0]);
+            rc = 1;
+        }
+        r->ncheck = 3;
+    }
+    if (!rc) {
+        r->check = malloc(r->ncheck * sizeof *r->check);
+        if (r->check) memcpy(r->check, infer ? logits : losses, r->ncheck * sizeof *r->check);
+    }
+    int steps = !strcmp(o->what, "layers") ? 0 : o->steps;
+    if (!rc && steps > 0) {
+        eos_runtime_finish(rt);
+        double t0 = wall();
+        float loss;
+        for (int s = 0; !rc && s < steps; s++) {
+            if (infer) rc = eos_resnet_forward(m, 0, B, 32, 32, x) || eos_resnet_outputs(m, B, logits, NULL);
+            else rc = train_step(m, B, x, y, &loss);
+        }
+        eos_runtime_finish(rt);
+        if (rc) rc = cli_fail("timed steps");
+        r->ms = 1e3 * (wall() - t0) / steps;
+        r->per_sec = B / (r->ms / 1e3);
+    }
+    eos_kernel_time rows[96];
+    size_t nrows = 0;
+    if (!rc) {  /* one step with every kernel timed by its event */
+        eos_runtime_profile_start(rt);
+        float loss;
+        double t0 = wall();
+        if (infer) rc = eos_resnet_forward(m, 0, B, 32, 32, x) || eos_resnet_outputs(m, B, logits, NULL);
+        else rc = train_step(m, B, x, y, &loss);
+        eos_runtime_finish(rt);
+        double w = 1e3 * (wall() - t0);
+        r->device_ms = profiled_ms(rt, rows, 96, &nrows);
+        eos_runtime_profile_stop(rt);
+        if (rc) rc = cli_fail("profiled step");
+        if (steps == 0) {
+            r->ms = w;
+            r->per_sec = B / (w / 1e3);
+        }
+    }
+    if (!rc && verbose && !strcmp(o->what, "layers")) {
+        qsort(rows, nrows, sizeof rows[0], cmp_time);
+        printf("one training step of %s, batch %d, by kernel (OpenCL event times; %.1f ms in kernels, %.1f ms wall):\n",
+               o->arch, B, r->device_ms, r->ms);
+        printf("  %-28s %10s %7s %7s\n", "kernel", "ms", "share", "calls");
+        for (size_t i = 0; i < nrows; i++)
+            printf("  %-28s %10.2f %6.1f%% %7ld\n", rows[i].name, 1e3 * rows[i].seconds,
+                   100 * 1e3 * rows[i].seconds / (r->device_ms > 0 ? r->device_ms : 1), rows[i].calls);
+        printf("convolution algorithm per layer shape (batch %d):\n", B);
+        int H = 32, Cin = 3;
+        for (int st = 0; st < 4; st++) {  /* the stem, then the first block of each stage and the rest */
+            int C = st == 0 ? 16 : 16 << (st - 1);
+            for (int v = 0; v < (st == 0 ? 1 : 2); v++) {
+                int stride = st >= 2 && v == 0 ? 2 : 1, cin = st == 0 ? 3 : v == 0 ? Cin : C;
+                eos_conv_shape cs = {B, cin, H, H, C, 3, stride, 1};
+                eos_conv_algo a;
+                if (eos_conv_algo_for(rt, &cs, &a) != EOS_OK) { rc = cli_fail("conv algorithm"); break; }
+                int oh = (H - 1) / stride + 1;
+                printf("  %3d -> %3d channels, %2dx%-2d stride %d: %s\n", cin, C, H, H, stride, eos_conv_algo_name(a));
+                if (stride == 2) H = oh;
+            }
+            Cin = C;
+        }
+    }
+    r->ok = !rc;
+    free(x); free(y); free(logits);
+    eos_resnet_free(m);
+    return rc;
+}
+
+/* ---- kNN and EOS ----------------------------------------------------------------------------- */
+
+static int make_embeddings(const bench_opts *o, eos_embeddings *e) {
+    if (o->emb) {
+        if (eos_embeddings_read_csv(o->emb, 0, e) != EOS_OK) return cli_fail("reading the embeddings");
+        return 0;
+    }
+    /* exp:100 over 10 classes scaled to n rows; class means apart, unit noise */
+    size_t counts[10], total = 0;
+    double raw = 0;
+    for (int c = 0; c < 10; c++) raw += pow(0.01, c / 9.0);
+    for (int c = 0; c < 10; c++) total += counts[c] = (size_t)fmax(2, floor(o->n * pow(0.01, c / 9.0) / raw));
+    if (total < (size_t)o->n) { counts[0] += (size_t)o->n - total; total = (size_t)o->n; }  /* exactly n rows */
+    e->n = total;
+    e->dim = (size_t)o->dim;
+    e->labels = malloc(total * sizeof *e->labels);
+    e->x = malloc(total * e->dim * sizeof *e->x);
+    if (!e->labels || !e->x) { fprintf(stderr, "eos bench: out of memory\n"); return 1; }
+    eos_rng g;
+    eos_rng_seed(&g, 7, 7);
+    size_t i = 0;
+    for (int c = 0; c < 10; c++)
+        for (size_t j = 0; j < counts[c]; j++, i++) {
+            e->labels[i] = c;
+            for (size_t d = 0; d < e->dim; d++) e->x[i * e->dim + d] = (d % 10 == (size_t)c ? 3.0f : 0.0f) + eos_rng_normal(&g);
+        }
+    return 0;
+}
+
+static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
+    eos_embeddings e = {0};
+    if (make_embeddings(o, &e)) { eos_embeddings_free(&e); return 1; }
+    int k = o->k, rc = 0, is_eos = !strcmp(o->what, "eos");
+    int32_t *idx = malloc(e.n * k * sizeof *idx);
+    float *d = malloc(e.n * k * sizeof *d);
+    double *t = malloc((size_t)o->steps * sizeof *t);
+    if (!idx || !d || !t) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    /* warm-up (builds kernels) and validation */
+    if (!rc && eos_knn(rt, e.x, e.n, e.x, e.n, (int)e.dim, k, 1, idx, d) != EOS_OK) rc = cli_fail("knn");
+    for (size_t s = 0; !rc && s < 20; s++) {  /* the k-th distance of sampled rows against brute force */
+        size_t i = s * (e.n / 20);
+        double best[256];
+        for (int j = 0; j < k; j++) best[j] = INFINITY;
+        for (size_t q = 0; q < e.n; q++) {
+            if (q == i) continue;
+            double v = 0;
+            for (size_t c = 0; c < e.dim; c++) v += pow((double)e.x[i * e.dim + c] - e.x[q * e.dim + c], 2);
+            int j = k - 1;
+            if (!(v < best[j])) continue;
+            while (j > 0 && v < best[j - 1]) { best[j] = best[j - 1]; j--; }
+            best[j] = v;
+        }
+        if (fabs(d[i * k + k - 1] - best[k - 1]) > 1e-3 * (1 + best[k - 1])) {
+            fprintf(stderr, "eos bench: validation failed: row %zu: k-th distance %g, brute force %g\n", i, d[i * k + k - 1], best[k - 1]);
+            rc = 1;
+        }
+    }
+    eos_resample_report rep;
+    eos_embeddings out = {0};
+    if (!rc && is_eos) {
+        if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+        size_t cnt[10] = {0}, top = 0;
+        for (size_t i = 0; !rc && i < e.n; i++) if (e.labels[i] >= 0 && e.labels[i] < 10) cnt[e.labels[i]]++;
+        for (int c = 0; c < 10; c++) top = cnt[c] > top ? cnt[c] : top;
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; !rc && i < out.n; i++) if (out.labels[i] >= 0 && out.labels[i] < 10) cnt[out.labels[i]]++;
+        for (int c = 0; !rc && c < 10; c++)
+            if (cnt[c] != top) { fprintf(stderr, "eos bench: validation failed: class %d has %zu rows after EOS, expected %zu\n", c, cnt[c], top); rc = 1; }
+        for (size_t i = 0; !rc && i < out.n * out.dim; i++)
+            if (!isfinite(out.x[i])) { fprintf(stderr, "eos bench: validation failed: non-finite EOS value\n"); rc = 1; }
+        eos_embeddings_free(&out);
+    }
+    if (!rc) {
+        r->ncheck = 1;
+        r->check = malloc(sizeof *r->check);
+        double s = 0;
+        for (size_t i = 0; i < e.n; i++) s += d[i * k + k - 1];
+        if (r->check) r->check[0] = (float)(s / e.n);  /* mean k-th distance */
+    }
+    for (int s = 0; !rc && s < o->steps; s++) {
+        double t0 = wall();
+        if (is_eos) {
+            if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+            eos_embeddings_free(&out);
+        } else if (eos_knn(rt, e.x, e.n, e.x, e.n, (int)e.dim, k, 1, idx, d) != EOS_OK) {
+            rc = cli_fail("knn");
+        }
+        t[s] = wall() - t0;
+    }
+    if (!rc) {
+        qsort(t, (size_t)o->steps, sizeof *t, cmp_double);
+        r->ms = 1e3 * t[o->steps / 2];
+        r->per_sec = 1e3 / r->ms;
+        eos_runtime_profile_start(rt);
+        if (is_eos) {
+            if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+            eos_embeddings_free(&out);
+        } else if (eos_knn(rt, e.x, e.n, e.x, e.n, (int)e.dim, k, 1, idx, d) != EOS_OK) {
+            rc = cli_fail("knn");
+        }
+        eos_runtime_finish(rt);
+        eos_kernel_time rows[96];
+        r->device_ms = profiled_ms(rt, rows, 96, NULL);
+        eos_runtime_profile_stop(rt);
+    }
+    r->ok = !rc;
+    free(idx); free(d); free(t);
+    eos_embeddings_free(&e);
+    return rc;
+}
+
+static int run_one(eos_runtime_t rt, const bench_opts *o, int verbose, bench_result *r) {
+    memset(r, 0, sizeof *r);
+    eos_runtime_set_conv_algo(rt, o->conv);
+    if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos")) return bench_knn(rt, o, r);
+    return bench_resnet(rt, o, verbose, r);
+}
+
+static void print_line(const bench_opts *o, const bench_result *r, const eos_device_info *dev, const char *emb) {
+    if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos"))
+        printf("eos-cl %s %s k %d: median %.1f ms (kernels %.1f ms)  device=%s\n", o->what, emb, o->k, r->ms, r->device_ms,
+               dev->name);
+    else
+        printf("eos-cl %s %s batch %d: %.1f ms/step  %.1f images/s  (kernels %.1f ms/step)  device=%s\n", o->what, o->arch,
+               o->batch, r->ms, r->per_sec, r->device_ms, dev->name);
+}
+
+int cmd_bench(int argc, char **argv) {
+    static const cli_command self = {"bench", "", NULL, usage_bench};
+    bench_opts o = {NULL, "resnet32", NULL, 128, 5, 12406, 64, 10, EOS_CONV_AUTO};
+    const char *device = NULL, *v;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (CLI_FLAG("--arch")) o.arch = v;
+        else if (CLI_FLAG("--device")) device = v;
+        else if (CLI_FLAG("--emb")) o.emb = v;
+        else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm or panel", v); }
+        else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o.batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--steps")) { if (cli_parse_int(v, 1, &o.steps)) return cli_usage_error(&self, "--steps '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--n")) { if (cli_parse_int(v, 21, &o.n)) return cli_usage_error(&self, "--n '%s': expected an integer >= 21", v); }
+        else if (CLI_FLAG("--dim")) { if (cli_parse_int(v, 1, &o.dim)) return cli_usage_error(&self, "--dim '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--k")) { if (cli_parse_int(v, 1, &o.k) || o.k > 256) return cli_usage_error(&self, "--k '%s': expected an integer in 1..256", v); }
+        else if (argv[i][0] != '-' && !o.what) o.what = argv[i];
+        else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
+    }
+    static const char *whats[] = {"train", "infer", "layers", "knn", "eos"};
+    int known = 0;
+    for (int i = 0; o.what && i < 5; i++) known |= !strcmp(o.what, whats[i]);
+    if (!known) return cli_usage_error(&self, o.what ? "unknown workload '%s': expected train, infer, layers, knn or eos" : "missing the workload (train, infer, layers, knn or eos)", o.what);
+    if (eos_resnet_blocks(o.arch, &(int){0}) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    char emb[64];
+    if (o.emb) snprintf(emb, sizeof emb, "%s", "file");
+    else snprintf(emb, sizeof emb, "%d x %d", o.n, o.dim);
+
+    if (!device || strcmp(device, "all")) {
+        eos_runtime_t rt;
+        if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
+        bench_result r;
+        int rc = run_one(rt, &o, 1, &r);
+        if (!rc && strcmp(o.what, "layers")) print_line(&o, &r, eos_runtime_device(rt), emb);
+        free(r.check);
+        eos_runtime_free(rt);
+        return rc;
+    }
+    eos_device_info *devs;
+    int nd;
+    if (eos_devices_list(&devs, &nd) != EOS_OK) return cli_fail("listing the devices");
+    bench_result *res = calloc((size_t)(nd ? nd : 1), sizeof *res);
+    if (!res) { eos_devices_free(devs); fprintf(stderr, "eos bench: out of memory\n"); return 1; }
+    int failures = 0;
+    for (int d = 0; d < nd; d++) {
+        char spec[16];
+        snprintf(spec, sizeof spec, "%d", devs[d].index);
+        eos_runtime_t rt;
+        printf("device %d: %s (%s) ...\n", devs[d].index, devs[d].name, devs[d].platform_name);
+        fflush(stdout);
+        if (eos_runtime_init(&rt, spec) != EOS_OK) { cli_fail("opening the device"); failures++; continue; }
+        if (run_one(rt, &o, 0, &res[d])) failures++;
+        else print_line(&o, &res[d], eos_runtime_device(rt), emb);
+        eos_runtime_free(rt);
+    }
+    const char *unit = !strcmp(o.what, "knn") || !strcmp(o.what, "eos") ? "calls/s" : "images/s";
+    printf("\n%s on every device (%s):\n  %-3s %-36s %-22s %10s %10s %12s  %s\n", o.what,
+           strcmp(unit, "images/s") ? emb : o.arch, "#", "device", "driver", unit, "ms/step", "kernel ms", "output");
+    int ref = -1;
+    for (int d = 0; d < nd; d++) {
+        char agree[96] = "failed";
+        if (res[d].ok && ref < 0) {
+            ref = d;
+            snprintf(agree, sizeof agree, "reference");
+        } else if (res[d].ok) {
+            /* train: the losses of the 3 warm-up steps; infer: the logits; knn/eos: the mean k-th distance */
+            double worst = 0, scale = 0;
+            for (size_t i = 0; i < res[d].ncheck && i < res[ref].ncheck; i++) {
+                worst = fmax(worst, fabs((double)res[d].check[i] - res[ref].check[i]));
+                scale = fmax(scale, fabs((double)res[ref].check[i]));
+            }
+            int same = worst <= 1e-3 * (1 + scale);
+            snprintf(agree, sizeof agree, "%s (max diff %.2g)", same ? "agrees" : "DIFFERS", worst);
+            failures += !same;
+        }
+        printf("  %-3d %-36.36s %-22.22s %10.1f %10.1f %12.1f  %s\n", devs[d].index, devs[d].name, devs[d].driver_version,
+               res[d].per_sec, res[d].ms, res[d].device_ms, agree);
+    }
+    for (int d = 0; d < nd; d++) free(res[d].check);
+    free(res);
+    eos_devices_free(devs);
+    return failures ? 1 : 0;
+}
