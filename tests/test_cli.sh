@@ -31,6 +31,19 @@ expect "unknown option" 2 "unknown option '--bogus'" "$eos" check --bogus
 expect "unknown command" 2 "unknown command 'frobnicate'" "$eos" frobnicate
 expect "check --help" 0 'usage: eos check' "$eos" check --help
 expect "help lists commands" 0 'devices.*' "$eos" --help
+# every command (as `eos --help` lists them) explains itself and refuses what it does not know
+cmds=$("$eos" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
+ncmds=$(printf '%s\n' "$cmds" | grep -c .)
+if [ "$ncmds" -ge 12 ]; then ok "eos --help lists $ncmds commands"; else bad "eos --help lists the commands" "$cmds"; fi
+for c in $cmds; do
+    expect "$c --help" 0 "^usage: eos $c" "$eos" "$c" --help
+    expect "$c --help has options or says it has none" 0 '^(options:|  --|usage: eos [a-z]+$)' "$eos" "$c" --help
+    expect "$c --help has an example" 0 "^example:" "$eos" "$c" --help
+    expect "$c --help example uses it" 0 "^  eos $c( |$)" "$eos" "$c" --help
+    expect "eos help $c" 0 "^usage: eos $c" "$eos" help "$c"
+    expect "$c unknown flag" 2 "unknown option '--no-such-flag'" "$eos" "$c" --no-such-flag
+    expect "$c unknown flag shows the usage" 2 "^usage: eos $c" "$eos" "$c" --no-such-flag
+done
 expect "cache shows the folder" 0 "kernel cache: $EOS_CACHE_DIR" "$eos" cache
 expect "EOS_DEVICE is honoured" 1 "no OpenCL device matches" env EOS_DEVICE=no-such-device-xyz "$eos" check
 
@@ -90,12 +103,29 @@ syn="$fx/synth"
 expect "synth" 0 'wrote 4 classes x \(12 train \+ 4 test\)' "$eos" synth --out "$syn" --classes 4 --train-per-class 12 --test-per-class 4
 expect "pipeline" 0 'ce \+ eos +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick --epochs 1 --methods eos,ros,none --quiet
 expect "pipeline summary" 0 '"method": "ce \+ eos"' cat "$fx/pipe/summary.json"
+expect "pipeline embedding gap" 0 '"test_gap": \[' cat "$fx/pipe/embeddings/embed_metrics.json"
+expect "pipeline class counts" 0 '"counts_after": \[12, 12, 0, 0\]' cat "$fx/pipe/eos/metrics.json"
+expect "pipeline projection" 0 '^label,synthetic,pc1,pc2$' head -1 "$fx/pipe/embeddings/projection.csv"
+expect "pipeline report" 0 'id="chart-projection"' cat "$fx/pipe/report.html"
+expect "report again" 0 "wrote $fx/again.html" "$eos" report "$fx/pipe" --out "$fx/again.html"
+expect "report is the pipeline's page" 0 '^same$' sh -c "cmp -s '$fx/pipe/report.html' '$fx/again.html' && echo same"
+expect "report of a folder that is not a run" 1 "summary.json is missing .*not a finished \`eos pipeline\` run" "$eos" report "$fx"
+expect "report names the missing file" 1 'projection.csv is missing' sh -c "mkdir -p '$fx/half' && cp -r '$fx/pipe/.' '$fx/half/' && rm '$fx/half/embeddings/projection.csv' && '$eos' report '$fx/half'"
+expect "report without DIR" 2 'missing DIR' "$eos" report
+expect "report --out without value" 2 '--out needs a value' "$eos" report "$fx/pipe" --out
 expect "pipeline refuses to overwrite" 1 'already holds results' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick
 expect "pipeline with baselines" 0 'ldam-drw +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe3" --profile quick --epochs 2 --max-steps 1 --methods eos,ldam-drw,focal --quiet
 expect "pipeline baselines in the summary" 0 '"method": "focal".*' cat "$fx/pipe3/summary.json"
 expect "pipeline baseline folder" 0 'model.safetensors' ls "$fx/pipe3/phase1-ldam-drw"
 expect "pipeline bad baseline" 2 "unknown method 'ldam-often'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,ldam-often
 expect "pipeline bad method" 2 "unknown method 'magic'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,magic
+expect "bench train" 0 'eos-cl train resnet8 batch 8: [0-9.]+ ms/step +[0-9.]+ images/s' "$eos" bench train --arch resnet8 --batch 8 --steps 1
+expect "bench layers" 0 'convolution algorithm per layer shape' "$eos" bench layers --arch resnet8 --batch 8
+expect "bench infer on every device" 0 'agrees|reference' "$eos" bench infer --arch resnet8 --batch 8 --steps 1 --device all
+expect "bench knn" 0 'eos-cl knn 300 x 16 k 5: median' "$eos" bench knn --n 300 --dim 16 --k 5 --steps 1
+expect "bench eos" 0 'eos-cl eos 300 x 16 k 5: median' "$eos" bench eos --n 300 --dim 16 --k 5 --steps 1
+expect "bench bad workload" 2 "unknown workload 'fly'" "$eos" bench fly
+expect "bench bad conv" 2 "--conv 'fft': expected auto, gemm or panel" "$eos" bench train --conv fft
 
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"
 expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole number of 3073-byte" "$eos" dataset "$fx"

@@ -37,15 +37,16 @@ typedef struct {
 } cli_progress_state;
 void cli_train_progress(const eos_train_progress *p, void *user);
 
-/* Progress of a pass over images (eos_progress_fn; user: a cli_count_state): a counter on a
- * terminal, a line every 30 s otherwise, a final line with the rate. */
+/* Progress of a pass over images (eos_progress_fn; user: a cli_count_state from
+ * cli_count_begin): a bar with the ETA on a terminal, a line every 30 s otherwise, a final line
+ * with the rate (host/cli/progress.c). */
 typedef struct {
     const char *what;
     int tty, quiet;
     double start, last_print;
 } cli_count_state;
-void cli_count_progress(size_t done, size_t total, void *user);
 cli_count_state cli_count_begin(const char *what, int quiet);
+void cli_bar_progress(size_t done, size_t total, void *user);
 
 /* mkdir -p; prints why on failure (returns -1) */
 int cli_mkdirs(const char *dir);
@@ -78,10 +79,14 @@ int cmd_resample(int argc, char **argv);
 void usage_resample(FILE *out);
 int cmd_finetune(int argc, char **argv);
 void usage_finetune(FILE *out);
+int cmd_bench(int argc, char **argv);
+void usage_bench(FILE *out);
 int cmd_pipeline(int argc, char **argv);
 void usage_pipeline(FILE *out);
 int cmd_synth(int argc, char **argv);
 void usage_synth(FILE *out);
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *out);
 
 /* Parse an integer >= lo; 0 on success. */
 int cli_parse_int(const char *s, int lo, int *out);

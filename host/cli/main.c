@@ -18,6 +18,8 @@ static const cli_command k_commands[] = {
     {"embed", "phase 2 input: embeddings of the training and test sets, and the embedding gap", cmd_embed, usage_embed},
     {"resample", "phase 2: balance embeddings with EOS or a baseline", cmd_resample, usage_resample},
     {"finetune", "phase 3: train the linear head on embeddings, put it back on the model", cmd_finetune, usage_finetune},
+    {"report", "the HTML report (SVG charts) of a finished pipeline run", cmd_report, usage_report},
+    {"bench", "time training, inference, layers, kNN or EOS on one device or all of them", cmd_bench, usage_bench},
 };
 #define NCOMMANDS (sizeof k_commands / sizeof k_commands[0])
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,9 +21,19 @@ void usage_train(FILE *out) {
             "DIR/train_log.csv and DIR/metrics.json (acc, bac, gm, fm, per_class_recall, confusion).\n"
             "The model kept is the last epoch's; with --val-split, the epoch with the best validation\n"
             "macro-F1. The test set is never used to choose.\n\n"
+            "Every epoch ends with DIR/checkpoint.safetensors (weights, BN statistics, SGD momentum,\n"
+            "epoch and step, the batch order's state, the log), replaced atomically. Ctrl-C (or SIGTERM)\n"
+            "saves one after the current step and exits (status 130, 143 for SIGTERM); a second Ctrl-C\n"
+            "quits at once and the last checkpoint stays whole. `eos train --resume DIR` continues\n"
+            "with the run's own options, to the same weights an uninterrupted run ends with. A NaN or\n"
+            "Inf in the loss or the weights stops the run naming the epoch and step, keeping the last\n"
+            "good checkpoint (a smaller --lr is the usual cure: --resume DIR --lr X).\n\n"
             "options:\n"
             "  --data PATH        dataset folder (see `eos dataset --help`)\n"
             "  --out DIR          output folder, created if missing\n"
+            "  --resume DIR       continue the run in DIR from its checkpoint with its own options; options\n"
+            "                     given too must agree with them, except --data, --device, --eval-every,\n"
+            "                     --quiet and --lr (default: start a new run)\n"
             "  --imbalance P      none, exp:R or step:R (default exp:100)\n"
             "  --arch A           resnet8|14|20|32|44|56|110 (default resnet32)\n"
             "  --epochs N         default 200\n"
@@ -50,14 +61,15 @@ void usage_train(FILE *out) {
             "  --seed N           seed of the subset, initial weights, batches and crops (default 0)\n"
             "  --device SPEC      index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
             "  --skip-bad         skip unreadable images instead of stopping\n"
-            "  --force            replace the results already in DIR\n"
+            "  --force            replace the results (or the interrupted run) already in DIR (default: refuse)\n"
             "  --quiet            no progress bar\n\n"
-            "example:\n  eos train --data data/cifar10-jpg --out runs/ce --arch resnet32 --epochs 200\n");
+            "example:\n  eos train --data data/cifar10-jpg --out runs/ce --arch resnet32 --epochs 200\n"
+            "  eos train --resume runs/ce          # after Ctrl-C\n");
 }
 
 void usage_evaluate(FILE *out) {
     fprintf(out,
-            "usage: eos evaluate --model FILE --data PATH --out DIR [--device SPEC] [--batch N]\n\n"
+            "usage: eos evaluate --model FILE --data PATH --out DIR [--device SPEC] [--batch N] [--force] [--quiet]\n\n"
             "Evaluates a model (safetensors with PyTorch's ResNet-s names, made by EOS-CL or by PyTorch)\n"
             "on the test split of PATH, prints ACC, BAC, GM, FM and the per-class recall, and writes\n"
             "DIR/metrics.json. The architecture is read from the file.\n\n"
@@ -66,7 +78,9 @@ void usage_evaluate(FILE *out) {
             "  --data PATH     dataset folder (see `eos dataset --help`)\n"
             "  --out DIR       output folder, created if missing\n"
             "  --batch N       images per forward pass (default 256)\n"
-            "  --device SPEC   index, cpu, gpu or part of a device name\n\n"
+            "  --device SPEC   index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
+            "  --force         replace DIR/metrics.json if it is there (default: refuse)\n"
+            "  --quiet         no progress bar\n\n"
             "example:\n  eos evaluate --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/eval\n");
 }
 
@@ -149,22 +163,6 @@ cli_count_state cli_count_begin(const char *what, int quiet) {
     return s;
 }
 
-void cli_count_progress(size_t done, size_t total, void *user) {
-    cli_count_state *s = user;
-    double now = wall(), rate = done / (now - s->start > 1e-9 ? now - s->start : 1e-9);
-    if (done == total) {
-        if (s->tty && !s->quiet) printf("\r\033[K");
-        printf("  %s: %zu images in %.1f s (%.0f img/s)\n", s->what, total, now - s->start, rate);
-        fflush(stdout);
-        return;
-    }
-    if (s->quiet || now - s->last_print < (s->tty ? 0.2 : 30)) return;
-    s->last_print = now;
-    if (s->tty) printf("\r\033[K  %s: %zu/%zu images  %.0f img/s  ETA %.0f s", s->what, done, total, rate, (total - done) / rate);
-    else printf("  %s: %zu/%zu images  %.0f img/s  ETA %.0f s\n", s->what, done, total, rate, (total - done) / rate);
-    fflush(stdout);
-}
-
 int cli_parse_real(const char *s, double lo, double hi, double *out) {
     char *end;
     double v = strtod(s, &end);
@@ -181,127 +179,281 @@ int cli_parse_int(const char *s, int lo, int *out) {
     return 0;
 }
 
-int cmd_train(int argc, char **argv) {
+/* Ctrl-C and SIGTERM: the first asks the training loop to checkpoint at its next safe point and
+ * stop; a second one exits at once. The checkpoint is only ever replaced by a rename, so an
+ * exit at any moment leaves the last good one whole. */
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+    if (g_stop) _exit(128 + sig);
+    g_stop = sig;
+    static const char msg[] = "\neos train: stopping at the next step to save a checkpoint "
+                              "(press Ctrl-C again to quit at once)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+}
+
+typedef struct {
+    const char *data, *out, *imb_text, *arch, *device, *loss_text, *rule_text;
+    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps;
+    double lr, val, gamma, beta, gpos, gneg, smooth, ldam_s, max_m;
+    uint64_t seed;
+} train_opts;
+
+/* Parse argv[1..argc-1] into o; returns -1 when fine, else the exit code of a usage error. */
+static int parse_train(int argc, char **argv, train_opts *o) {
     static const cli_command self = {"train", "", NULL, usage_train};
-    const char *data = NULL, *out = NULL, *imb_text = "exp:100", *arch = "resnet32", *device = NULL, *v;
-    int epochs = 200, batch = 128, eval_every = 1, force = 0, quiet = 0, skip_bad = 0, max_steps = 0;
-    double lr = 0.1, val = 0, gamma = -1, beta = 0.9999, gpos = -1, gneg = -1, smooth = -1, ldam_s = -1, max_m = -1;
-    const char *loss_text = "ce", *rule_text = "none";
-    uint64_t seed = 0;
+    const char *v;
     for (int i = 1; i < argc; i++) {
         int r;
-        if (CLI_FLAG("--data")) data = v;
-        else if (CLI_FLAG("--out")) out = v;
-        else if (CLI_FLAG("--imbalance")) imb_text = v;
-        else if (CLI_FLAG("--arch")) arch = v;
-        else if (CLI_FLAG("--device")) device = v;
-        else if (CLI_FLAG("--epochs")) { if (cli_parse_int(v, 1, &epochs)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
-        else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
-        else if (CLI_FLAG("--loss")) loss_text = v;
-        else if (CLI_FLAG("--rule")) rule_text = v;
-        else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
-        else if (CLI_FLAG("--gamma")) { char *e; gamma = strtod(v, &e); if (*e || !(gamma >= 0) || !isfinite(gamma)) return cli_usage_error(&self, "--gamma '%s': expected a number >= 0", v); }
-        else if (CLI_FLAG("--gamma-pos")) { if (cli_parse_real(v, 0, 1e9, &gpos)) return cli_usage_error(&self, "--gamma-pos '%s': expected a number >= 0", v); }
-        else if (CLI_FLAG("--gamma-neg")) { if (cli_parse_real(v, 0, 1e9, &gneg)) return cli_usage_error(&self, "--gamma-neg '%s': expected a number >= 0", v); }
-        else if (CLI_FLAG("--smoothing")) { if (cli_parse_real(v, 0, 0.999, &smooth)) return cli_usage_error(&self, "--smoothing '%s': expected a number in [0, 1)", v); }
-        else if (CLI_FLAG("--ldam-s")) { if (cli_parse_real(v, 1e-6, 1e6, &ldam_s)) return cli_usage_error(&self, "--ldam-s '%s': expected a positive number", v); }
-        else if (CLI_FLAG("--max-m")) { if (cli_parse_real(v, 0, 10, &max_m)) return cli_usage_error(&self, "--max-m '%s': expected a number in [0, 10]", v); }
-        else if (CLI_FLAG("--beta")) { char *e; beta = strtod(v, &e); if (*e || !(beta > 0 && beta < 1)) return cli_usage_error(&self, "--beta '%s': expected a number in (0, 1)", v); }
-        else if (CLI_FLAG("--eval-every")) { if (cli_parse_int(v, 1, &eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
-        else if (CLI_FLAG("--lr")) { char *e; lr = strtod(v, &e); if (*e || !(lr > 0) || !isfinite(lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
-        else if (CLI_FLAG("--val-split")) { char *e; val = strtod(v, &e); if (*e || !(val >= 0 && val < 1)) return cli_usage_error(&self, "--val-split '%s': expected a fraction in [0, 1)", v); }
-        else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
-        else if (!strcmp(argv[i], "--force")) force = 1;
-        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-        else if (!strcmp(argv[i], "--skip-bad")) skip_bad = 1;
+        if (CLI_FLAG("--data")) o->data = v;
+        else if (CLI_FLAG("--out")) o->out = v;
+        else if (CLI_FLAG("--resume")) continue;  /* handled by cmd_train */
+        else if (CLI_FLAG("--imbalance")) o->imb_text = v;
+        else if (CLI_FLAG("--arch")) o->arch = v;
+        else if (CLI_FLAG("--device")) o->device = v;
+        else if (CLI_FLAG("--epochs")) { if (cli_parse_int(v, 1, &o->epochs)) return cli_usage_error(&self, "--epochs '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o->batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--loss")) o->loss_text = v;
+        else if (CLI_FLAG("--rule")) o->rule_text = v;
+        else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &o->max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--gamma")) { char *e; o->gamma = strtod(v, &e); if (*e || !(o->gamma >= 0) || !isfinite(o->gamma)) return cli_usage_error(&self, "--gamma '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--gamma-pos")) { if (cli_parse_real(v, 0, 1e9, &o->gpos)) return cli_usage_error(&self, "--gamma-pos '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--gamma-neg")) { if (cli_parse_real(v, 0, 1e9, &o->gneg)) return cli_usage_error(&self, "--gamma-neg '%s': expected a number >= 0", v); }
+        else if (CLI_FLAG("--smoothing")) { if (cli_parse_real(v, 0, 0.999, &o->smooth)) return cli_usage_error(&self, "--smoothing '%s': expected a number in [0, 1)", v); }
+        else if (CLI_FLAG("--ldam-s")) { if (cli_parse_real(v, 1e-6, 1e6, &o->ldam_s)) return cli_usage_error(&self, "--ldam-s '%s': expected a positive number", v); }
+        else if (CLI_FLAG("--max-m")) { if (cli_parse_real(v, 0, 10, &o->max_m)) return cli_usage_error(&self, "--max-m '%s': expected a number in [0, 10]", v); }
+        else if (CLI_FLAG("--beta")) { char *e; o->beta = strtod(v, &e); if (*e || !(o->beta > 0 && o->beta < 1)) return cli_usage_error(&self, "--beta '%s': expected a number in (0, 1)", v); }
+        else if (CLI_FLAG("--eval-every")) { if (cli_parse_int(v, 1, &o->eval_every)) return cli_usage_error(&self, "--eval-every '%s': expected a positive integer", v); }
+        else if (CLI_FLAG("--lr")) { char *e; o->lr = strtod(v, &e); if (*e || !(o->lr > 0) || !isfinite(o->lr)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
+        else if (CLI_FLAG("--val-split")) { char *e; o->val = strtod(v, &e); if (*e || !(o->val >= 0 && o->val < 1)) return cli_usage_error(&self, "--val-split '%s': expected a fraction in [0, 1)", v); }
+        else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &o->seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
+        else if (!strcmp(argv[i], "--force")) o->force = 1;
+        else if (!strcmp(argv[i], "--quiet")) o->quiet = 1;
+        else if (!strcmp(argv[i], "--skip-bad")) o->skip_bad = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
-    if (!data) return cli_usage_error(&self, "--data is required");
-    if (!out) return cli_usage_error(&self, "--out is required");
+    return -1;
+}
+
+/* The arguments a resumed run needs again, joined by '\x1f' (kept in the checkpoint): all but
+ * --resume, --force and --quiet. */
+static char *join_args(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = malloc(n), *p = s;
+    if (!s) return NULL;
+    *p = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "--quiet") || !strncmp(argv[i], "--resume=", 9)) continue;
+        if (!strcmp(argv[i], "--resume")) { i++; continue; }
+        p += sprintf(p, "%s%s", p == s ? "" : "\x1f", argv[i]);
+    }
+    return s;
+}
+
+int cmd_train(int argc, char **argv) {
+    static const cli_command self = {"train", "", NULL, usage_train};
+    const char *resume = NULL, *v;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (CLI_FLAG("--resume")) resume = v;
+        else if (argv[i][0] == '-' && argv[i][1] == '-' && i + 1 < argc && argv[i + 1][0] != '-' &&
+                 strcmp(argv[i], "--force") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--skip-bad"))
+            i++;  /* a flag's value */
+    }
+    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none", .epochs = 200,
+                    .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
+                    .smooth = -1, .ldam_s = -1, .max_m = -1};
+    int rc;
+    /* --resume DIR: the run's own arguments first, then those given now (the later wins), then --out DIR */
+    char **args = malloc((size_t)(argc + 3) * sizeof *args), *saved = NULL;
+    int nargs = 0;
+    eos_train_checkpoint_info info = {0};
+    char ckpt[4200];
+    if (!args) return cli_fail("arguments");
+    args[nargs++] = argv[0];
+    if (resume) {
+        snprintf(ckpt, sizeof ckpt, "%s/%s", resume, EOS_TRAIN_CHECKPOINT);
+        if (access(ckpt, F_OK) != 0) {
+            fprintf(stderr, "eos train: nothing to resume in %s: it has no %s (a run writes one at the end of every epoch "
+                    "and when interrupted)\n", resume, EOS_TRAIN_CHECKPOINT);
+            free(args);
+            return 1;
+        }
+        if (eos_train_checkpoint_read(ckpt, &info) != EOS_OK) {
+            free(args);
+            return cli_fail("reading the checkpoint to resume");
+        }
+        size_t k = 1;
+        for (const char *c = info.run_args; *c; c++) k += *c == '\x1f';
+        char **more = realloc(args, (argc + 3 + k) * sizeof *args);
+        saved = malloc(strlen(info.run_args) + 1);
+        if (!more || !saved) {
+            free(more ? more : args);
+            free(saved);
+            eos_train_checkpoint_info_free(&info);
+            return cli_fail("arguments");
+        }
+        args = more;
+        strcpy(saved, info.run_args);
+        int skip = 0;  /* the saved --out and its value: --out DIR comes last */
+        for (char *tok = saved; *saved && tok;) {
+            char *sep = strchr(tok, '\x1f');
+            if (sep) *sep = 0;
+            if (skip) skip = 0;
+            else if (!strcmp(tok, "--out")) skip = 1;
+            else if (strncmp(tok, "--out=", 6)) args[nargs++] = tok;
+            tok = sep ? sep + 1 : NULL;
+        }
+    }
+    for (int i = 1; i < argc; i++) args[nargs++] = argv[i];
+    if (resume) {
+        args[nargs++] = "--out";
+        args[nargs++] = (char *)resume;
+    }
+    rc = parse_train(nargs, args, &o);
+    char *run_args = rc < 0 ? join_args(nargs, args) : NULL;
+    free(args);  /* o points into argv and saved, which stay */
+    if (rc >= 0) goto done;
+    rc = 2;
+    if (resume && o.force) { rc = cli_usage_error(&self, "--resume continues a run, --force starts one again: give one of them"); goto done; }
+    if (!o.data) { rc = cli_usage_error(&self, "--data is required"); goto done; }
+    if (!o.out) { rc = cli_usage_error(&self, "--out is required"); goto done; }
     eos_imbalance imb;
-    if (eos_imbalance_parse(imb_text, &imb) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    if (eos_imbalance_parse(o.imb_text, &imb) != EOS_OK) { rc = cli_usage_error(&self, "%s", eos_last_error()->message); goto done; }
     int blocks;
-    if (eos_resnet_blocks(arch, &blocks) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    if (eos_resnet_blocks(o.arch, &blocks) != EOS_OK) { rc = cli_usage_error(&self, "%s", eos_last_error()->message); goto done; }
     eos_loss_spec loss;
     eos_train_rule rule;
-    if (eos_loss_parse(loss_text, &loss) != EOS_OK || eos_rule_parse(rule_text, &rule) != EOS_OK)
-        return cli_usage_error(&self, "%s", eos_last_error()->message);
-    if (gamma >= 0) {
-        if (loss.kind != EOS_LOSS_FOCAL) return cli_usage_error(&self, "--gamma applies to --loss focal");
-        loss.gamma = (float)gamma;
+    if (eos_loss_parse(o.loss_text, &loss) != EOS_OK || eos_rule_parse(o.rule_text, &rule) != EOS_OK) {
+        rc = cli_usage_error(&self, "%s", eos_last_error()->message);
+        goto done;
     }
-    if ((gpos >= 0 || gneg >= 0 || smooth >= 0) && loss.kind != EOS_LOSS_ASL)
-        return cli_usage_error(&self, "--gamma-pos, --gamma-neg and --smoothing apply to --loss asl");
-    if ((ldam_s >= 0 || max_m >= 0) && loss.kind != EOS_LOSS_LDAM)
-        return cli_usage_error(&self, "--ldam-s and --max-m apply to --loss ldam");
-    if (gpos >= 0) loss.gamma_pos = (float)gpos;
-    if (gneg >= 0) loss.gamma_neg = (float)gneg;
-    if (smooth >= 0) loss.eps = (float)smooth;
-    if (ldam_s >= 0) loss.s = (float)ldam_s;
-    if (max_m >= 0) loss.max_m = (float)max_m;
-    char model_path[4200];
-    snprintf(model_path, sizeof model_path, "%s/model.safetensors", out);
-    if (!force && access(model_path, F_OK) == 0) {
-        fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", out, model_path);
-        return 1;
+    if (o.gamma >= 0) {
+        if (loss.kind != EOS_LOSS_FOCAL) { rc = cli_usage_error(&self, "--gamma applies to --loss focal"); goto done; }
+        loss.gamma = (float)o.gamma;
     }
-    if (cli_mkdirs(out)) return 1;
+    if ((o.gpos >= 0 || o.gneg >= 0 || o.smooth >= 0) && loss.kind != EOS_LOSS_ASL) {
+        rc = cli_usage_error(&self, "--gamma-pos, --gamma-neg and --smoothing apply to --loss asl");
+        goto done;
+    }
+    if ((o.ldam_s >= 0 || o.max_m >= 0) && loss.kind != EOS_LOSS_LDAM) {
+        rc = cli_usage_error(&self, "--ldam-s and --max-m apply to --loss ldam");
+        goto done;
+    }
+    if (o.gpos >= 0) loss.gamma_pos = (float)o.gpos;
+    if (o.gneg >= 0) loss.gamma_neg = (float)o.gneg;
+    if (o.smooth >= 0) loss.eps = (float)o.smooth;
+    if (o.ldam_s >= 0) loss.s = (float)o.ldam_s;
+    if (o.max_m >= 0) loss.max_m = (float)o.max_m;
+    rc = 1;
+    if (!resume && !o.force) {
+        /* never replace results, finished or not, without being told to */
+        static const char *kept[] = {"model.safetensors", EOS_TRAIN_CHECKPOINT, "metrics.json", "train_log.csv"};
+        for (int k = 0; k < 4; k++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/%s", o.out, kept[k]);
+            if (access(p, F_OK) != 0) continue;
+            eos_train_checkpoint_info ci;
+            if (k == 0)
+                fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", o.out, p);
+            else if (k == 1 && eos_train_checkpoint_read(p, &ci) == EOS_OK) {
+                fprintf(stderr, "eos train: %s holds an interrupted run (epoch %d of %d, step %zu of %zu): continue it with "
+                        "`eos train --resume %s`, or start again with --force\n", o.out, ci.epoch + 1, ci.epochs, ci.step,
+                        ci.steps, o.out);
+                eos_train_checkpoint_info_free(&ci);
+            } else
+                fprintf(stderr, "eos train: %s already holds the results of a run (%s); use --force to replace them, or "
+                        "another --out\n", o.out, p);
+            goto done;
+        }
+    }
+    if (cli_mkdirs(o.out)) goto done;
 
     eos_runtime_t rt;
-    if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
+    if (eos_runtime_init(&rt, o.device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
     eos_dataset d;
-    eos_dataset_options dopt = {skip_bad, 0};
+    eos_dataset_options dopt = {o.skip_bad, 0};
     double t0 = wall();
-    if (eos_dataset_load(data, &dopt, &d) != EOS_OK) {
+    if (eos_dataset_load(o.data, &dopt, &d) != EOS_OK) {
+        rc = cli_fail(resume ? "loading the dataset (give --data PATH if it moved since the run began)" : "loading the dataset");
         eos_runtime_free(rt);
-        return cli_fail("loading the dataset");
+        goto done;
     }
     size_t *idx, n;
     size_t *counts = calloc((size_t)d.classes, sizeof *counts);
-    if (!counts || eos_imbalance_select(&d, &imb, seed, &idx, &n, counts) != EOS_OK) {
+    if (!counts || eos_imbalance_select(&d, &imb, o.seed, &idx, &n, counts) != EOS_OK) {
         free(counts);
         eos_dataset_free(&d);
         eos_runtime_free(rt);
-        return cli_fail("selecting the long-tailed subset");
+        rc = cli_fail("selecting the long-tailed subset");
+        goto done;
     }
     printf("device: %s (%s)\n", eos_runtime_device(rt)->name, eos_runtime_device(rt)->platform_name);
-    printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", data, eos_data_layout_str(d.layout), d.classes,
+    printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", o.data, eos_data_layout_str(d.layout), d.classes,
            d.channels, d.height, d.width, wall() - t0);
-    printf("train: %zu images (%s, seed %llu): ", n, imb_text, (unsigned long long)seed);
+    printf("train: %zu images (%s, seed %llu): ", n, o.imb_text, (unsigned long long)o.seed);
     for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
     printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d.test.n,
-           arch, blocks, epochs, batch, lr, loss_text, rule_text, val > 0 ? ", validation hold-out" : "");
+           o.arch, blocks, o.epochs, o.batch, o.lr, o.loss_text, o.rule_text, o.val > 0 ? ", validation hold-out" : "");
+    if (resume && info.epoch < info.epochs)
+        printf("resuming %s at epoch %d of %d, after step %zu of %zu\n", ckpt, info.epoch + 1, info.epochs, info.step,
+               info.steps);
+    else if (resume)
+        printf("resuming %s: all %d epochs are done, the final evaluation is left\n", ckpt, info.epochs);
     fflush(stdout);
     eos_resnet_t m;
-    int rc = 0;
     eos_resnet_head head = loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
-    if (eos_resnet_create(rt, blocks, d.channels, d.classes, head, seed, &m) != EOS_OK) {
+    if (eos_resnet_create(rt, blocks, d.channels, d.classes, head, o.seed, &m) != EOS_OK) {
         rc = cli_fail("creating the network");
     } else {
-        cli_progress_state ps = {isatty(STDOUT_FILENO), quiet, 0};
+        cli_progress_state ps = {isatty(STDOUT_FILENO), o.quiet, 0};
         eos_train_config cfg = eos_train_defaults();
-        cfg.epochs = epochs;
-        cfg.batch = batch;
-        cfg.lr = (float)lr;
-        cfg.seed = seed;
-        cfg.val_split = val;
-        cfg.out_dir = out;
-        cfg.eval_every = eval_every;
+        cfg.epochs = o.epochs;
+        cfg.batch = o.batch;
+        cfg.lr = (float)o.lr;
+        cfg.seed = o.seed;
+        cfg.val_split = o.val;
+        cfg.out_dir = o.out;
+        cfg.eval_every = o.eval_every;
         cfg.loss = loss;
         cfg.rule = rule;
-        cfg.beta = beta;
-        cfg.max_steps = max_steps;
+        cfg.beta = o.beta;
+        cfg.max_steps = o.max_steps;
         cfg.progress = cli_train_progress;
         cfg.user = &ps;
+        cfg.stop = &g_stop;
+        cfg.resume = resume != NULL;
+        cfg.run_args = run_args;
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        g_stop = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
         eos_metrics met;
-        if (eos_train_run(rt, m, &d, idx, n, &cfg, &met) != EOS_OK) {
-            if (ps.tty && !quiet) printf("\n");
+        eos_status st = eos_train_run(rt, m, &d, idx, n, &cfg, &met);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (st == EOS_ERR_INTERRUPTED) {
+            if (ps.tty && !o.quiet) printf("\n");
+            fflush(stdout);
+            fprintf(stderr, "eos train: %s\ncontinue with: eos train --resume %s\n", eos_last_error()->message, o.out);
+            rc = 128 + (g_stop ? (int)g_stop : SIGINT);
+        } else if (st != EOS_OK) {
+            if (ps.tty && !o.quiet) printf("\n");
+            fflush(stdout);
             rc = cli_fail("training");
         } else {
-            printf("\ntest metrics of the kept model (%s):\n", val > 0 ? "best validation macro-F1" : "last epoch");
+            printf("\ntest metrics of the kept model (%s):\n", o.val > 0 ? "best validation macro-F1" : "last epoch");
             cli_print_metrics(&met, (const char (*)[64])d.class_names);
-            printf("wrote %s/model.safetensors, %s/train_log.csv, %s/metrics.json (%.0f s in all)\n", out, out, out, wall() - t0);
+            printf("wrote %s/model.safetensors, %s/train_log.csv, %s/metrics.json, %s/%s (%.0f s in all)\n", o.out, o.out,
+                   o.out, o.out, EOS_TRAIN_CHECKPOINT, wall() - t0);
             eos_metrics_free(&met);
+            rc = 0;
         }
         eos_resnet_free(m);
     }
@@ -309,16 +461,22 @@ int cmd_train(int argc, char **argv) {
     free(counts);
     eos_dataset_free(&d);
     eos_runtime_free(rt);
+done:
+    free(run_args);
+    free(saved);
+    eos_train_checkpoint_info_free(&info);
     return rc;
 }
 
 int cmd_evaluate(int argc, char **argv) {
     static const cli_command self = {"evaluate", "", NULL, usage_evaluate};
     const char *model = NULL, *data = NULL, *out = NULL, *device = NULL, *v;
-    int batch = 256;
+    int batch = 256, force = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         int r;
-        if (CLI_FLAG("--model")) model = v;
+        if (!strcmp(argv[i], "--force")) force = 1;
+        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if (CLI_FLAG("--model")) model = v;
         else if (CLI_FLAG("--data")) data = v;
         else if (CLI_FLAG("--out")) out = v;
         else if (CLI_FLAG("--device")) device = v;
@@ -332,6 +490,15 @@ int cmd_evaluate(int argc, char **argv) {
     if (eos_resnet_load(rt, model, &m) != EOS_OK) {
         eos_runtime_free(rt);
         return cli_fail("loading the model");
+    }
+    char metrics_path[4200];
+    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.json", out);
+    if (!force && access(metrics_path, F_OK) == 0) {  /* checked once the model is known to be one */
+        fprintf(stderr, "eos evaluate: %s already holds results (%s); use --force to replace them, or another --out\n",
+                out, metrics_path);
+        eos_resnet_free(m);
+        eos_runtime_free(rt);
+        return 1;
     }
     eos_dataset d;
     if (eos_dataset_load(data, NULL, &d) != EOS_OK) {
@@ -351,8 +518,8 @@ int cmd_evaluate(int argc, char **argv) {
         eos_metrics met;
         char path[4200];
         snprintf(path, sizeof path, "%s/metrics.json", out);
-        cli_count_state cs = cli_count_begin("test set", 0);
-        if (!pred || eos_predict_progress(m, &d, &d.test, NULL, 0, batch, pred, NULL, cli_count_progress, &cs) != EOS_OK ||
+        cli_count_state cs = cli_count_begin("test set", quiet);
+        if (!pred || eos_predict_progress(m, &d, &d.test, NULL, 0, batch, pred, NULL, cli_bar_progress, &cs) != EOS_OK ||
             eos_metrics_compute(d.classes, d.test.labels, pred, d.test.n, &met) != EOS_OK) {
             rc = cli_fail("evaluating");
         } else {
