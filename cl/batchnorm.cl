@@ -107,3 +107,47 @@ __kernel void eos_bn_backward_apply(__global const float *dy, __global const flo
     const float xhat = (x[i] - mean[c]) * invstd[c];
     dx[i] = gamma[c] * invstd[c] * (dy[i] - dbeta[c] * inv_m - xhat * dgamma[c] * inv_m);
 }
+
+/* The two element-wise passes above, one work-item per (n, c) row of HW values: no index
+ * division per element and float8 arithmetic along the row (the CPU path, host/batchnorm.c). */
+__kernel void eos_bn_apply_rows(__global const float *x, __global float *y, __global const float *mean,
+                                __global const float *invstd, __global const float *gamma, __global const float *beta,
+                                __global const float *residual, const int has_residual, const int relu, const int C,
+                                const int HW, const int rows) {
+    const int i = get_global_id(0);
+    if (i >= rows) return;
+    const int c = i % C;
+    const float sc = gamma[c] * invstd[c], sh = beta[c] - mean[c] * sc;
+    const size_t base = (size_t)i * HW;
+    int h = 0;
+    for (; h + 8 <= HW; h += 8) {
+        float8 v = mad(vload8(0, x + base + h), (float8)sc, (float8)sh);
+        if (has_residual) v += vload8(0, residual + base + h);
+        if (relu) v = fmax(v, (float8)0.0f);
+        vstore8(v, 0, y + base + h);
+    }
+    for (; h < HW; h++) {
+        float v = x[base + h] * sc + sh;
+        if (has_residual) v += residual[base + h];
+        y[base + h] = relu ? fmax(v, 0.0f) : v;
+    }
+}
+
+__kernel void eos_bn_backward_apply_rows(__global const float *dy, __global const float *x,
+                                         __global const float *mean, __global const float *invstd,
+                                         __global const float *gamma, __global const float *dgamma,
+                                         __global const float *dbeta, __global float *dx, const int C, const int HW,
+                                         const float inv_m, const int rows) {
+    const int i = get_global_id(0);
+    if (i >= rows) return;
+    const int c = i % C;
+    const float is = invstd[c], k = gamma[c] * is, mu = mean[c];
+    const float b = dbeta[c] * inv_m, g = dgamma[c] * inv_m * is;  /* dx = k (dy - b - (x - mu) g) */
+    const size_t base = (size_t)i * HW;
+    int h = 0;
+    for (; h + 8 <= HW; h += 8) {
+        const float8 xv = vload8(0, x + base + h), d = vload8(0, dy + base + h);
+        vstore8((float8)k * (d - (float8)b - (xv - (float8)mu) * (float8)g), 0, dx + base + h);
+    }
+    for (; h < HW; h++) dx[base + h] = k * (dy[base + h] - b - (x[base + h] - mu) * g);
+}

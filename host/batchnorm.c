@@ -4,6 +4,9 @@
  * and the ReLU that follow it in a ResNet block. Shapes: x, y (N, C, HW); per-channel (C). */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static eos_status check(int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma, const eos_tensor *beta,
                         const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *residual,
                         const eos_tensor *y) {
@@ -19,12 +22,28 @@ static eos_status check(int N, int C, int HW, const eos_tensor *x, const eos_ten
     return EOS_OK;
 }
 
+/* CPUs take the row kernels (one work-item per (n, c) row, float8 along it), other devices
+ * one work-item per element; EOS_BN_PATH=rows|elements forces one (the tests run both). */
+static int by_rows(eos_runtime_t rt) {
+    const char *e = getenv("EOS_BN_PATH");
+    if (e && e[0]) return !strcmp(e, "rows");
+    return eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+}
+
 static eos_status apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma,
                         const eos_tensor *beta, const eos_tensor *mean, const eos_tensor *invstd,
                         const eos_tensor *residual, int relu, eos_tensor *y) {
     cl_uint total = (cl_uint)((size_t)N * C * HW);
     cl_mem res = residual ? residual->buf : NULL;
     int has_res = residual != NULL;
+    if (by_rows(rt)) {
+        int rows = N * C;
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(y->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
+                        EOS_ARG(beta->buf), EOS_ARG(res), EOS_ARG(has_res), EOS_ARG(relu), EOS_ARG(C), EOS_ARG(HW),
+                        EOS_ARG(rows)};
+        size_t g = (size_t)rows;
+        return eos__run_nd(rt, "batchnorm.cl", "eos_bn_apply_rows", 1, &g, a, EOS_NARGS(a));
+    }
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(y->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
                     EOS_ARG(beta->buf), EOS_ARG(res), EOS_ARG(has_res), EOS_ARG(relu), EOS_ARG(C), EOS_ARG(HW),
                     EOS_ARG(total)};
@@ -69,6 +88,14 @@ eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const 
                     EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
     EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
     float inv_m = 1.0f / (float)((size_t)N * HW);
+    if (by_rows(rt)) {
+        int rows = N * C;
+        eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
+                        EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(dx->buf), EOS_ARG(C), EOS_ARG(HW),
+                        EOS_ARG(inv_m), EOS_ARG(rows)};
+        size_t g = (size_t)rows;
+        return eos__run_nd(rt, "batchnorm.cl", "eos_bn_backward_apply_rows", 1, &g, a, EOS_NARGS(a));
+    }
     cl_uint total = (cl_uint)n;
     eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),
                     EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(dx->buf), EOS_ARG(C), EOS_ARG(HW),

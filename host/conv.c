@@ -5,6 +5,8 @@
  *                      dx = col2im(dcol)
  *   panel  the same products on packed 32-pixel panels with float8-tiled kernels of our own
  *          (cl/conv_panel.cl), written for CPUs, split over the pixels for dw (no atomics)
+ *   direct 3x3, stride 1, pad 1 on rows of 32 or 8 pixels without any column matrix
+ *          (cl/conv_direct.cl): dx is the forward kernel on flipped weights
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
  * timing both on the first call (eos_conv_algo_for), remembered in the runtime and in
@@ -20,6 +22,7 @@ void eos_workspace_free(eos_workspace *ws) {
     eos_tensor_free(&ws->tmp);
     eos_tensor_free(&ws->dcol);
     eos_tensor_free(&ws->part);
+    eos_tensor_free(&ws->wt);
 }
 
 eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel) {
@@ -207,20 +210,82 @@ static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, cons
     return eos__run_nd(rt, "conv_panel.cl", "eos_col2im_panel", 1, &g, a, EOS_NARGS(a));
 }
 
+/* ---- direct: 3x3 stride-1 convolution without a column matrix (cl/conv_direct.cl) ----------- */
+
+static int direct_fits(const eos_conv_shape *s) {
+    return s->R == 3 && s->stride == 1 && s->pad == 1 && (s->W == 8 || s->W == 32);
+}
+
+static eos_status direct_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x,
+                             const eos_tensor *w, eos_tensor *y) {
+    const char *name = W == 32 ? "eos_conv3x3_w32" : "eos_conv3x3_w8";
+    int G = W == 32 ? 2 : 8;  /* output channels per work-item */
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H)};
+    size_t g[3] = {(size_t)H, (size_t)((K + G - 1) / G), (size_t)N};
+    return eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a));
+}
+
+static eos_status forward_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                 const eos_tensor *b, eos_tensor *y) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    size_t P = (size_t)s->N * OH * OW;
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
+    EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
+    EOS_TRY(direct_run(rt, s->N, s->C, s->H, s->W, s->K, x, w, y));
+    if (!b) return EOS_OK;
+    EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
+    int K = s->K, S = OH * OW;
+    cl_uint n = (cl_uint)((size_t)s->K * P);
+    eos__arg a[] = {EOS_ARG(y->buf), EOS_ARG(b->buf), EOS_ARG(K), EOS_ARG(S), EOS_ARG(n)};
+    return eos__run_1d(rt, "elementwise.cl", "eos_bias_add", n, a, EOS_NARGS(a));
+}
+
+static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                  const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                                  eos_workspace *ws) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    size_t nw = (size_t)s->K * s->C * 9;
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d backward x"));
+    EOS_TRY(eos__need(w, nw, "conv2d backward w"));
+    EOS_TRY(eos__need(dy, (size_t)s->N * s->K * OH * OW, "conv2d backward dy"));
+    EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
+    if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
+    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
+    {
+        const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : "eos_conv3x3_dw_w8";
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
+                        EOS_ARG(s->H)};
+        size_t g[2] = {(size_t)s->C, (size_t)s->K};
+        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
+    }
+    if (db) EOS_TRY(bias_grad(rt, s, OH * OW, dy, db));
+    if (!dx) return EOS_OK;
+    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));  /* w' (C, K, 3, 3) */
+    {
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->K), EOS_ARG(s->C)};
+        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_flip", 1, &nw, a, EOS_NARGS(a)));
+    }
+    return direct_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, dx);
+}
+
 /* ---- the choice per device and shape ------------------------------------------------------ */
 
-static const char *k_algo_names[] = {"auto", "gemm", "panel"};
+static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct"};
 
-const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < 3 ? k_algo_names[a] : "?"; }
+const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < 4 ? k_algo_names[a] : "?"; }
 
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
     *out = EOS_CONV_AUTO;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (name && !strcmp(name, k_algo_names[i])) {
             *out = (eos_conv_algo)i;
             return EOS_OK;
         }
-    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm or panel", name ? name : "");
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm, panel or direct",
+             name ? name : "");
 }
 
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a) { rt->conv_force = (int)a; }
@@ -238,8 +303,9 @@ static void remember(eos_runtime_t rt, const int key[8], int algo) {
 }
 
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
-    /* one token: the device, its platform and driver (spaces -> '_') */
-    snprintf(buf, n, "%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    /* one token: the set of algorithms (bump when one is added or changed), the device, its
+     * platform and driver (spaces -> '_'); lines of another token are ignored */
+    snprintf(buf, n, "v6|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
@@ -312,7 +378,10 @@ static eos_status time_once(eos_runtime_t rt, int algo, const eos_conv_shape *s,
                             double *sec) {
     EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
     double t0 = eos__now();
-    if (algo == EOS_CONV_PANEL) {
+    if (algo == EOS_CONV_DIRECT) {
+        EOS_TRY(forward_direct(rt, s, &t[0], &t[1], NULL, &t[2]));
+        EOS_TRY(backward_direct(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
+    } else if (algo == EOS_CONV_PANEL) {
         EOS_TRY(forward_panel(rt, s, &t[0], &t[1], NULL, &t[2], ws));
         EOS_TRY(backward_panel(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
     } else {
@@ -339,9 +408,10 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
         st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
         if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
     }
-    double best[3] = {1e30, 1e30, 1e30};
+    double best[4] = {1e30, 1e30, 1e30, 1e30};
+    int last = direct_fits(s) ? EOS_CONV_DIRECT : EOS_CONV_PANEL;
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
-        for (int a = EOS_CONV_GEMM; st == EOS_OK && a <= EOS_CONV_PANEL; a++) {
+        for (int a = EOS_CONV_GEMM; st == EOS_OK && a <= last; a++) {
             double sec = 0;
             st = time_once(rt, a, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
@@ -349,10 +419,13 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
     for (int i = 0; i < 5; i++) eos_tensor_free(&t[i]);
     eos_workspace_free(&ws);
     if (st != EOS_OK) return st;
-    *algo = best[EOS_CONV_PANEL] <= best[EOS_CONV_GEMM] ? EOS_CONV_PANEL : EOS_CONV_GEMM;
+    *algo = EOS_CONV_GEMM;
+    for (int a = EOS_CONV_PANEL; a <= last; a++)
+        if (best[a] < best[*algo]) *algo = a;
     if (getenv("EOS_CONV_VERBOSE"))
-        fprintf(stderr, "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms -> %s\n", s->N, s->C, s->H, s->W,
-                s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL], k_algo_names[*algo]);
+        fprintf(stderr, "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms, direct %.2f ms -> %s\n", s->N,
+                s->C, s->H, s->W, s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL],
+                last == EOS_CONV_DIRECT ? 1e3 * best[EOS_CONV_DIRECT] : -1.0, k_algo_names[*algo]);
     return EOS_OK;
 }
 
@@ -362,15 +435,16 @@ eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv
         eos_conv_algo a = EOS_CONV_AUTO;
         if (env && env[0] && eos_conv_algo_parse(env, &a) == EOS_OK && a != EOS_CONV_AUTO) rt->conv_force = (int)a;
     }
-    if (rt->conv_force != EOS_CONV_AUTO) {
-        *out = (eos_conv_algo)rt->conv_force;
+    if (rt->conv_force != EOS_CONV_AUTO) {  /* direct only where it applies; panel elsewhere */
+        *out = rt->conv_force == EOS_CONV_DIRECT && !direct_fits(s) ? EOS_CONV_PANEL : (eos_conv_algo)rt->conv_force;
         return EOS_OK;
     }
     if (!rt->conv_loaded) load_choices(rt);
     int key[8];
     shape_key(s, key);
     for (int i = rt->nconv_choice - 1; i >= 0; i--)
-        if (!memcmp(rt->conv_choice[i].shape, key, sizeof key)) {
+        if (!memcmp(rt->conv_choice[i].shape, key, sizeof key) &&
+            (rt->conv_choice[i].algo != EOS_CONV_DIRECT || direct_fits(s))) {
             *out = (eos_conv_algo)rt->conv_choice[i].algo;
             return EOS_OK;
         }
@@ -386,6 +460,7 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
+    if (a == EOS_CONV_DIRECT) return forward_direct(rt, s, x, w, b, y);
     return a == EOS_CONV_PANEL ? forward_panel(rt, s, x, w, b, y, ws) : forward_gemm(rt, s, x, w, b, y, ws);
 }
 
@@ -394,6 +469,7 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
                                eos_workspace *ws) {
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
+    if (a == EOS_CONV_DIRECT) return backward_direct(rt, s, x, w, dy, dx, dw, db, ws);
     return a == EOS_CONV_PANEL ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
                                : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
 }

@@ -109,10 +109,15 @@ static void test_conv2d(void **state) {
         {3, 4, 9, 7, 2, 5, 2, 2, 0},   /* 5x5, stride 2, pad 2 */
         {4, 16, 16, 16, 32, 3, 2, 1, 0},
         {2, 3, 4, 4, 2, 4, 1, 0, 1},   /* kernel as large as the image: 1x1 output */
+        {2, 3, 4, 32, 5, 3, 1, 1, 1},  /* direct's shape (rows of 32): odd channel count, bias */
+        {1, 3, 3, 32, 4, 3, 1, 1, 0},
+        {2, 4, 5, 16, 3, 3, 1, 1, 0},  /* rows of 16: direct does not apply */
+        {2, 9, 3, 8, 11, 3, 1, 1, 1},  /* rows of 8, an output channel group cut short */
+        {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_AUTO};
-    for (size_t a = 0; a < 3; a++) {
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_AUTO};
+    for (size_t a = 0; a < 4; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         eos_workspace ws = {0};
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -120,7 +125,9 @@ static void test_conv2d(void **state) {
                                 cases[i].pad};
             eos_conv_algo used;
             EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
-            assert_true(algos[a] == EOS_CONV_AUTO ? used != EOS_CONV_AUTO : used == algos[a]);
+            int fits = s.R == 3 && s.stride == 1 && s.pad == 1 && (s.W == 8 || s.W == 32);
+            if (algos[a] == EOS_CONV_AUTO) assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits));
+            else assert_int_equal(used, algos[a] == EOS_CONV_DIRECT && !fits ? EOS_CONV_PANEL : algos[a]);
             run_conv(rt, &cases[i], &ws);
         }
         eos_workspace_free(&ws);
@@ -155,8 +162,7 @@ static void test_conv2d(void **state) {
 
 /* ---- batch norm ------------------------------------------------------------------------- */
 
-static void test_batchnorm(void **state) {
-    eos_runtime_t rt = *state;
+static void bn_all(eos_runtime_t rt) {
     enum { N = 4, C = 3, HW = 10 };
     size_t n = N * C * HW;
     for (int variant = 0; variant < 3; variant++) {  /* plain, + ReLU, + residual + ReLU */
@@ -214,6 +220,16 @@ static void test_batchnorm(void **state) {
         for (size_t k = 0; k < 9; k++) eos_tensor_free(all[k]);
         free(x); free(g); free(b); free(res); free(y); free(want); free(rm_got); free(rv_got);
     }
+}
+
+/* both kernels of the element-wise passes: rows (CPUs) and one work-item per element (GPUs) */
+static void test_batchnorm(void **state) {
+    eos_runtime_t rt = *state;
+    setenv("EOS_BN_PATH", "rows", 1);
+    bn_all(rt);
+    setenv("EOS_BN_PATH", "elements", 1);
+    bn_all(rt);
+    unsetenv("EOS_BN_PATH");
 }
 
 /* ---- activations, shortcut, pooling ------------------------------------------------- */

@@ -24,7 +24,7 @@ extern "C" {
 
 /* Scratch buffers shared by the layers, grown on demand (eos_workspace_free at the end). */
 typedef struct eos_workspace {
-    eos_tensor col, tmp, dcol, part;
+    eos_tensor col, tmp, dcol, part, wt;
 } eos_workspace;
 void eos_workspace_free(eos_workspace *ws);
 
@@ -41,10 +41,12 @@ typedef struct eos_conv_shape {
 static inline int eos_conv_out(int size, int r, int stride, int pad) { return (size + 2 * pad - r) / stride + 1; }
 
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
- * packed 32-pixel panels (fast on CPUs). AUTO (the default) times both on the first call of each
- * layer shape and keeps the faster, per device, in the runtime and in <kernel cache>/conv-algos.txt;
- * EOS_CONV_ALGO=gemm|panel in the environment or eos_runtime_set_conv_algo forces one. */
-typedef enum { EOS_CONV_AUTO = 0, EOS_CONV_GEMM = 1, EOS_CONV_PANEL = 2 } eos_conv_algo;
+ * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32 or 8
+ * pixels with no column matrix. AUTO (the default) times those that apply on the first call of
+ * each layer shape and keeps the fastest, per device, in the runtime and in
+ * <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct in the environment or
+ * eos_runtime_set_conv_algo forces one (direct falls back to panel where it does not apply). */
+typedef enum { EOS_CONV_AUTO = 0, EOS_CONV_GEMM = 1, EOS_CONV_PANEL = 2, EOS_CONV_DIRECT = 3 } eos_conv_algo;
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a);

@@ -1,0 +1,156 @@
+/* Direct 3x3 convolution, stride 1, pad 1, on rows of 32 or 8 pixels (ResNet-s's first and last
+ * stages): no column matrix at all (host/conv.c, algorithm "direct"). For PoCL's CPU device like
+ * conv_panel.cl: one work-item per work-group, a row held in float8 registers, the kw = 0 and 2
+ * taps as one-lane shifts of it, every accumulator a named register (arrays indexed in loops
+ * measured 3x slower: PoCL kept them in memory). Rows of 16 measured slower than panel and
+ * are left to it.
+ * Legend: x (N, C, H, W), w (K, C, 3, 3), y (N, K, H, W).
+ *   forward:          y = conv(x, w)
+ *   backward data:    dx = conv(dy, w') with w' (C, K, 3, 3) = w transposed and flipped
+ *   backward weights: dw (K, C, 3, 3) = sum over images and rows of dy x shifted x rows */
+
+/* the row r0..r3 moved one pixel right (x[i - 1], zero in front) and left (x[i + 1], zero after) */
+#define EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3)                          \
+    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
+    const float8 L1 = (float8)(r0.s7, r1.s0, r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6);     \
+    const float8 L2 = (float8)(r1.s7, r2.s0, r2.s1, r2.s2, r2.s3, r2.s4, r2.s5, r2.s6);     \
+    const float8 L3 = (float8)(r2.s7, r3.s0, r3.s1, r3.s2, r3.s3, r3.s4, r3.s5, r3.s6);     \
+    const float8 R0 = (float8)(r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6, r0.s7, r1.s0);     \
+    const float8 R1 = (float8)(r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6, r1.s7, r2.s0);     \
+    const float8 R2 = (float8)(r2.s1, r2.s2, r2.s3, r2.s4, r2.s5, r2.s6, r2.s7, r3.s0);     \
+    const float8 R3 = (float8)(r3.s1, r3.s2, r3.s3, r3.s4, r3.s5, r3.s6, r3.s7, 0.0f)
+#define EOS_SHIFTS1(r, L, R)                                                                 \
+    const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);              \
+    const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f)
+
+/* Rows of 32. Work-item (output row oh, output channel pair, image n): 2 x 32 outputs in 8
+ * accumulators. */
+__kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, __global float *y, const int C,
+                              const int K, const int H) {
+    const int oh = get_global_id(0), m0 = get_global_id(1) * 2, n = get_global_id(2);
+    if (oh >= H || m0 >= K) return;
+    const int two = m0 + 1 < K;
+    float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (int c = 0; c < C; c++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 32;
+        __global const float *w0 = w + ((size_t)m0 * C + c) * 9, *w1 = w + ((size_t)(m0 + two) * C + c) * 9;
+        for (int kh = 0; kh < 3; kh++) {
+            const int ih = oh + kh - 1;
+            if (ih < 0 || ih >= H) continue;
+            __global const float *row = xc + ih * 32;
+            const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row);
+            EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
+            const float u0 = w0[kh * 3], u1 = w0[kh * 3 + 1], u2 = w0[kh * 3 + 2];
+            const float v0 = w1[kh * 3], v1 = w1[kh * 3 + 1], v2 = w1[kh * 3 + 2];
+            a0 = mad((float8)u0, L0, mad((float8)u1, r0, mad((float8)u2, R0, a0)));
+            a1 = mad((float8)u0, L1, mad((float8)u1, r1, mad((float8)u2, R1, a1)));
+            a2 = mad((float8)u0, L2, mad((float8)u1, r2, mad((float8)u2, R2, a2)));
+            a3 = mad((float8)u0, L3, mad((float8)u1, r3, mad((float8)u2, R3, a3)));
+            b0 = mad((float8)v0, L0, mad((float8)v1, r0, mad((float8)v2, R0, b0)));
+            b1 = mad((float8)v0, L1, mad((float8)v1, r1, mad((float8)v2, R1, b1)));
+            b2 = mad((float8)v0, L2, mad((float8)v1, r2, mad((float8)v2, R2, b2)));
+            b3 = mad((float8)v0, L3, mad((float8)v1, r3, mad((float8)v2, R3, b3)));
+        }
+    }
+    __global float *y0 = y + (((size_t)n * K + m0) * H + oh) * 32;
+    vstore8(a0, 0, y0); vstore8(a1, 1, y0); vstore8(a2, 2, y0); vstore8(a3, 3, y0);
+    if (two) {
+        __global float *y1 = y0 + (size_t)H * 32;
+        vstore8(b0, 0, y1); vstore8(b1, 1, y1); vstore8(b2, 2, y1); vstore8(b3, 3, y1);
+    }
+}
+
+/* Rows of 8. Work-item (output row oh, group of 8 output channels, image n): 8 x 8 outputs in 8
+ * accumulators; channels past K reuse the last weights and are not stored. */
+#define EOS_W8_TAP(g, a)                                                                       \
+    {                                                                                          \
+        __global const float *wg = w + ((size_t)min(m0 + (g), K - 1) * C + c) * 9 + kh * 3;    \
+        a = mad((float8)wg[0], L, mad((float8)wg[1], r, mad((float8)wg[2], R, a)));           \
+    }
+__kernel void eos_conv3x3_w8(__global const float *x, __global const float *w, __global float *y, const int C,
+                             const int K, const int H) {
+    const int oh = get_global_id(0), m0 = get_global_id(1) * 8, n = get_global_id(2);
+    if (oh >= H || m0 >= K) return;
+    float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (int c = 0; c < C; c++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 8;
+        for (int kh = 0; kh < 3; kh++) {
+            const int ih = oh + kh - 1;
+            if (ih < 0 || ih >= H) continue;
+            const float8 r = vload8(0, xc + ih * 8);
+            EOS_SHIFTS1(r, L, R);
+            EOS_W8_TAP(0, a0) EOS_W8_TAP(1, a1) EOS_W8_TAP(2, a2) EOS_W8_TAP(3, a3)
+            EOS_W8_TAP(4, a4) EOS_W8_TAP(5, a5) EOS_W8_TAP(6, a6) EOS_W8_TAP(7, a7)
+        }
+    }
+    const float8 a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int g = 0; g < 8 && m0 + g < K; g++) vstore8(a[g], 0, y + (((size_t)n * K + m0 + g) * H + oh) * 8);
+}
+
+/* w' (C, K, 3, 3) from w (K, C, 3, 3): channels swapped, taps flipped; one work-item per tap */
+__kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, const int K, const int C) {
+    const int i = get_global_id(0);
+    if (i >= K * C * 9) return;
+    const int t = i % 9, c = (i / 9) % C, k = i / (9 * C);
+    wt[((size_t)c * K + k) * 9 + (8 - t)] = w[i];
+}
+
+/* dw (K, C, 3, 3): work-item (input channel c, output channel m) sums over every image and row
+ * the products of the dy row with the three shifted x rows above, on and below it: one float8
+ * accumulator per tap, summed across lanes at the end. */
+#define EOS_DW_ADD(kh, sl, sc, sr)                    \
+    if (kh == 0) { t0 += sl; t1 += sc; t2 += sr; }    \
+    else if (kh == 1) { t3 += sl; t4 += sc; t5 += sr; } \
+    else { t6 += sl; t7 += sc; t8 += sr; }
+#define EOS_DW_STORE()                                                                                     \
+    __global float *o = dw + ((size_t)m * C + c) * 9;                                                     \
+    const float8 t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8};                                             \
+    for (int i = 0; i < 9; i++)                                                                           \
+        o[i] = ((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7))
+
+__kernel void eos_conv3x3_dw_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                 const int C, const int K, const int H) {
+    const int c = get_global_id(0), m = get_global_id(1);
+    if (c >= C || m >= K) return;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 32, *dm = dy + ((size_t)n * K + m) * H * 32;
+        for (int oh = 0; oh < H; oh++) {
+            const float8 d0 = vload8(0, dm + oh * 32), d1 = vload8(1, dm + oh * 32), d2 = vload8(2, dm + oh * 32),
+                         d3 = vload8(3, dm + oh * 32);
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                __global const float *row = xc + ih * 32;
+                const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row);
+                EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
+                const float8 sl = mad(d0, L0, mad(d1, L1, mad(d2, L2, d3 * L3)));
+                const float8 sc = mad(d0, r0, mad(d1, r1, mad(d2, r2, d3 * r3)));
+                const float8 sr = mad(d0, R0, mad(d1, R1, mad(d2, R2, d3 * R3)));
+                EOS_DW_ADD(kh, sl, sc, sr)
+            }
+        }
+    }
+    EOS_DW_STORE();
+}
+
+__kernel void eos_conv3x3_dw_w8(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                const int C, const int K, const int H) {
+    const int c = get_global_id(0), m = get_global_id(1);
+    if (c >= C || m >= K) return;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 8, *dm = dy + ((size_t)n * K + m) * H * 8;
+        for (int oh = 0; oh < H; oh++) {
+            const float8 d = vload8(0, dm + oh * 8);
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                const float8 r = vload8(0, xc + ih * 8);
+                EOS_SHIFTS1(r, L, R);
+                EOS_DW_ADD(kh, d * L, d * r, d * R)
+            }
+        }
+    }
+    EOS_DW_STORE();
+}
