@@ -290,8 +290,11 @@ eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
 
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a) { rt->conv_force = (int)a; }
 
+/* The batch size is left out (0): one choice per layer shape, made at its first call, holds for
+ * every batch (a partial last batch, evaluation batches), so a run's first step fixes every
+ * choice it will use and a checkpoint taken after it carries them all. */
 static void shape_key(const eos_conv_shape *s, int k[8]) {
-    k[0] = s->N; k[1] = s->C; k[2] = s->H; k[3] = s->W; k[4] = s->K; k[5] = s->R; k[6] = s->stride; k[7] = s->pad;
+    k[0] = 0; k[1] = s->C; k[2] = s->H; k[3] = s->W; k[4] = s->K; k[5] = s->R; k[6] = s->stride; k[7] = s->pad;
 }
 
 static void remember(eos_runtime_t rt, const int key[8], int algo) {
@@ -305,13 +308,13 @@ static void remember(eos_runtime_t rt, const int key[8], int algo) {
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms (bump when one is added or changed), the device, its
      * platform and driver (spaces -> '_'); lines of another token are ignored */
-    snprintf(buf, n, "v6|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    snprintf(buf, n, "v7|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
 }
 
-/* <cache>/conv-algos.txt: "device N C H W K R stride pad algo" per line; bad lines are ignored */
+/* <cache>/conv-algos.txt: "device 0 C H W K R stride pad algo" per line; bad lines are ignored */
 static void load_choices(eos_runtime_t rt) {
     rt->conv_loaded = 1;
     if (!rt->cache_dir[0]) return;

@@ -43,8 +43,8 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32 or 8
  * pixels with no column matrix. AUTO (the default) times those that apply on the first call of
- * each layer shape and keeps the fastest, per device, in the runtime and in
- * <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct in the environment or
+ * each layer shape (whatever the batch size) and keeps the fastest, per device, in the runtime
+ * and in <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct in the environment or
  * eos_runtime_set_conv_algo forces one (direct falls back to panel where it does not apply). */
 typedef enum { EOS_CONV_AUTO = 0, EOS_CONV_GEMM = 1, EOS_CONV_PANEL = 2, EOS_CONV_DIRECT = 3 } eos_conv_algo;
 const char *eos_conv_algo_name(eos_conv_algo a);
