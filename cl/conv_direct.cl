@@ -1,9 +1,8 @@
-/* Direct 3x3 convolution, stride 1, pad 1, on rows of 32 or 8 pixels (ResNet-s's first and last
+/* Direct 3x3 convolution, stride 1, pad 1, on rows of 32, 16 or 8 pixels (ResNet-s's three
  * stages): no column matrix at all (host/conv.c, algorithm "direct"). For PoCL's CPU device like
  * conv_panel.cl: one work-item per work-group, a row held in float8 registers, the kw = 0 and 2
  * taps as one-lane shifts of it, every accumulator a named register (arrays indexed in loops
- * measured 3x slower: PoCL kept them in memory). Rows of 16 measured slower than panel and
- * are left to it.
+ * measured 3x slower: PoCL kept them in memory).
  * Legend: x (N, C, H, W), w (K, C, 3, 3), y (N, K, H, W).
  *   forward:          y = conv(x, w)
  *   backward data:    dx = conv(dy, w') with w' (C, K, 3, 3) = w transposed and flipped
@@ -57,6 +56,44 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
     if (two) {
         __global float *y1 = y0 + (size_t)H * 32;
         vstore8(b0, 0, y1); vstore8(b1, 1, y1); vstore8(b2, 2, y1); vstore8(b3, 3, y1);
+    }
+}
+
+#define EOS_SHIFTS2(r0, r1, L0, L1, R0, R1)                                                   \
+    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
+    const float8 L1 = (float8)(r0.s7, r1.s0, r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6);     \
+    const float8 R0 = (float8)(r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6, r0.s7, r1.s0);     \
+    const float8 R1 = (float8)(r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6, r1.s7, 0.0f)
+
+/* Rows of 16. Work-item (output row oh, group of 4 output channels, image n): 4 x 16 outputs in
+ * 8 accumulators; channels past K reuse the last weights and are not stored. */
+#define EOS_W16_TAP(g, a, b)                                                                   \
+    {                                                                                          \
+        __global const float *wg = w + ((size_t)min(m0 + (g), K - 1) * C + c) * 9 + kh * 3;    \
+        const float u0 = wg[0], u1 = wg[1], u2 = wg[2];                                        \
+        a = mad((float8)u0, L0, mad((float8)u1, r0, mad((float8)u2, R0, a)));                 \
+        b = mad((float8)u0, L1, mad((float8)u1, r1, mad((float8)u2, R1, b)));                 \
+    }
+__kernel void eos_conv3x3_w16(__global const float *x, __global const float *w, __global float *y, const int C,
+                              const int K, const int H) {
+    const int oh = get_global_id(0), m0 = get_global_id(1) * 4, n = get_global_id(2);
+    if (oh >= H || m0 >= K) return;
+    float8 a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+    for (int c = 0; c < C; c++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 16;
+        for (int kh = 0; kh < 3; kh++) {
+            const int ih = oh + kh - 1;
+            if (ih < 0 || ih >= H) continue;
+            const float8 r0 = vload8(0, xc + ih * 16), r1 = vload8(1, xc + ih * 16);
+            EOS_SHIFTS2(r0, r1, L0, L1, R0, R1);
+            EOS_W16_TAP(0, a0, b0) EOS_W16_TAP(1, a1, b1) EOS_W16_TAP(2, a2, b2) EOS_W16_TAP(3, a3, b3)
+        }
+    }
+    const float8 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
+    for (int g = 0; g < 4 && m0 + g < K; g++) {
+        __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * 16;
+        vstore8(a[g], 0, out);
+        vstore8(b[g], 1, out);
     }
 }
 
@@ -128,6 +165,27 @@ __kernel void eos_conv3x3_dw_w32(__global const float *x, __global const float *
                 const float8 sc = mad(d0, r0, mad(d1, r1, mad(d2, r2, d3 * r3)));
                 const float8 sr = mad(d0, R0, mad(d1, R1, mad(d2, R2, d3 * R3)));
                 EOS_DW_ADD(kh, sl, sc, sr)
+            }
+        }
+    }
+    EOS_DW_STORE();
+}
+
+__kernel void eos_conv3x3_dw_w16(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                 const int C, const int K, const int H) {
+    const int c = get_global_id(0), m = get_global_id(1);
+    if (c >= C || m >= K) return;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 16, *dm = dy + ((size_t)n * K + m) * H * 16;
+        for (int oh = 0; oh < H; oh++) {
+            const float8 d0 = vload8(0, dm + oh * 16), d1 = vload8(1, dm + oh * 16);
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                const float8 r0 = vload8(0, xc + ih * 16), r1 = vload8(1, xc + ih * 16);
+                EOS_SHIFTS2(r0, r1, L0, L1, R0, R1);
+                EOS_DW_ADD(kh, mad(d0, L0, d1 * L1), mad(d0, r0, d1 * r1), mad(d0, R0, d1 * R1))
             }
         }
     }

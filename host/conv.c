@@ -5,7 +5,7 @@
  *                      dx = col2im(dcol)
  *   panel  the same products on packed 32-pixel panels with float8-tiled kernels of our own
  *          (cl/conv_panel.cl), written for CPUs, split over the pixels for dw (no atomics)
- *   direct 3x3, stride 1, pad 1 on rows of 32 or 8 pixels without any column matrix
+ *   direct 3x3, stride 1, pad 1 on rows of 32, 16 or 8 pixels without any column matrix
  *          (cl/conv_direct.cl): dx is the forward kernel on flipped weights
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
@@ -213,13 +213,13 @@ static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, cons
 /* ---- direct: 3x3 stride-1 convolution without a column matrix (cl/conv_direct.cl) ----------- */
 
 static int direct_fits(const eos_conv_shape *s) {
-    return s->R == 3 && s->stride == 1 && s->pad == 1 && (s->W == 8 || s->W == 32);
+    return s->R == 3 && s->stride == 1 && s->pad == 1 && (s->W == 8 || s->W == 16 || s->W == 32);
 }
 
 static eos_status direct_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x,
                              const eos_tensor *w, eos_tensor *y) {
-    const char *name = W == 32 ? "eos_conv3x3_w32" : "eos_conv3x3_w8";
-    int G = W == 32 ? 2 : 8;  /* output channels per work-item */
+    const char *name = W == 32 ? "eos_conv3x3_w32" : W == 16 ? "eos_conv3x3_w16" : "eos_conv3x3_w8";
+    int G = 64 / W;  /* output channels per work-item: 2, 4, 8 */
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H)};
     size_t g[3] = {(size_t)H, (size_t)((K + G - 1) / G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a));
@@ -255,7 +255,7 @@ static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, con
     if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
     if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
     {
-        const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : "eos_conv3x3_dw_w8";
+        const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : s->W == 16 ? "eos_conv3x3_dw_w16" : "eos_conv3x3_dw_w8";
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
                         EOS_ARG(s->H)};
         size_t g[2] = {(size_t)s->C, (size_t)s->K};
@@ -308,7 +308,7 @@ static void remember(eos_runtime_t rt, const int key[8], int algo) {
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms (bump when one is added or changed), the device, its
      * platform and driver (spaces -> '_'); lines of another token are ignored */
-    snprintf(buf, n, "v7|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    snprintf(buf, n, "v8|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;

@@ -33,7 +33,7 @@ void usage_bench(FILE *out) {
             "  --k K           knn/eos: neighbours (default 10)\n"
             "  --emb CSV       knn/eos: use these embeddings (label,f0,...) instead of generated ones\n"
             "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape), gemm, panel,\n"
-            "                  direct (3x3 stride 1 on rows of 32 or 8; panel elsewhere)\n"
+            "                  direct (3x3 stride 1 on rows of 32, 16 or 8; panel elsewhere)\n"
             "  --device SPEC   index, cpu, gpu, part of a name, or all (default: first GPU, else CPU)\n\n"
             "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n");
 }

@@ -41,7 +41,7 @@ typedef struct eos_conv_shape {
 static inline int eos_conv_out(int size, int r, int stride, int pad) { return (size + 2 * pad - r) / stride + 1; }
 
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
- * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32 or 8
+ * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
  * pixels with no column matrix. AUTO (the default) times those that apply on the first call of
  * each layer shape (whatever the batch size) and keeps the fastest, per device, in the runtime
  * and in <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct in the environment or
