@@ -1,7 +1,8 @@
 /* The one GEMM wrapper over CLBlast (row-major SGEMM and its strided-batched form).
  * It checks every extent against the tensors before calling CLBlast, so a wrong leading
  * dimension is a clear message instead of a silent overrun, and it applies the measured
- * CLBlast parameters for devices CLBlast's own database does not know (table below). */
+ * CLBlast parameters for devices CLBlast's own database does not know (table below), and those
+ * CLBlast's tuner measured on this device (benchmarks/clblast_tune.sh, kept in the kernel cache). */
 #include "internal.h"
 
 #include <clblast_c.h>
@@ -35,6 +36,49 @@ static const struct {
     {"Portable Computing Language", EOS_DEVICE_CPU, "GemmRoutine", 1, {"XGEMM_MIN_INDIRECT_SIZE"}, {EOS_POCL_MIN_INDIRECT}},
 };
 
+/* Parameters measured on this very device by CLBlast's own tuner (benchmarks/clblast_tune.sh):
+ * <kernel cache>/clblast-tuned.txt, lines "DEVICE KERNEL NAME=VALUE ...", DEVICE the device name
+ * with '_' for spaces. Applied after the table above, so they win; bad lines are skipped. */
+static void apply_tuned_file(eos_runtime_t rt) {
+    if (!rt->cache_dir[0]) return;
+    char path[1200], dev[300], line[4096];
+    snprintf(path, sizeof path, "%s/clblast-tuned.txt", rt->cache_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    snprintf(dev, sizeof dev, "%s", rt->dev.name);
+    for (char *c = dev; *c; c++)
+        if (*c == ' ') *c = '_';
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+        if (!tok || strcmp(tok, dev)) continue;
+        const char *kernel = strtok_r(NULL, " \t\n", &save);
+        char *names[MAX_PARAMS * 2];
+        size_t values[MAX_PARAMS * 2], n = 0;
+        int bad = !kernel;
+        while (!bad && (tok = strtok_r(NULL, " \t\n", &save)) != NULL) {
+            char *eq = strchr(tok, '='), *end;
+            if (!eq || n == MAX_PARAMS * 2) { bad = 1; break; }
+            *eq = 0;
+            unsigned long v = strtoul(eq + 1, &end, 10);
+            if (*end || eq[1] == 0) { bad = 1; break; }
+            names[n] = tok;
+            values[n++] = v;
+        }
+        if (bad || n == 0) {
+            eos__log(EOS_LOG_WARN, "%s: skipping a malformed line for %s", path, rt->dev.name);
+            continue;
+        }
+        CLBlastStatusCode s = CLBlastOverrideParameters(rt->dev.device, kernel, CLBlastPrecisionSingle, n,
+                                                        (const char **)names, values);
+        if (s != CLBlastSuccess)
+            eos__log(EOS_LOG_WARN, "CLBlast refused the %s parameters of %s for %s (%s)", kernel, path, rt->dev.name,
+                     eos_status_str(s));
+        else
+            eos__log(EOS_LOG_INFO, "CLBlast %s parameters for %s from %s", kernel, rt->dev.name, path);
+    }
+    fclose(f);
+}
+
 static eos_status gemm_prepare(eos_runtime_t rt) {
     if (rt->gemm_ready) return EOS_OK;
     rt->gemm_ready = 1;
@@ -50,6 +94,7 @@ static eos_status gemm_prepare(eos_runtime_t rt) {
             eos__log(EOS_LOG_WARN, "CLBlast refused the tuned %s parameters for %s (%s); using its defaults",
                      k_clblast_table[i].kernel, rt->dev.name, eos_status_str(s));
     }
+    apply_tuned_file(rt);  /* after the table: this device's own measurements win */
     return EOS_OK;
 }
 

@@ -85,6 +85,36 @@ static void test_shapes_against_reference(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
 }
 
+/* Parameters from clblast-tuned.txt in the kernel cache (benchmarks/clblast_tune.sh) are applied
+ * when a runtime opens the device: a line for this device (CLBlast's defaults for a CPU, spelled
+ * out) and malformed ones that must be skipped; the GEMM stays right either way. */
+static void test_tuned_file(void **state) {
+    eos_runtime_t rt0 = *state;
+    const char *dir = eos_runtime_cache_dir(rt0);
+    if (!dir[0]) skip();
+    char path[1200], dev[300];
+    snprintf(path, sizeof path, "%s/clblast-tuned.txt", dir);
+    snprintf(dev, sizeof dev, "%s", eos_runtime_device(rt0)->name);
+    for (char *c = dev; *c; c++) if (*c == ' ') *c = '_';
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s Xgemm GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=8 MDIMC=8 MWG=32 NDIMB=8 NDIMC=8 NWG=32 SA=0 SB=0 STRM=0 "
+               "STRN=0 VWM=1 VWN=1\n", dev);
+    fprintf(f, "%s Xgemm MWG=lots\n%s\nsome_other_device Xgemm MWG=64\n", dev, dev);
+    fclose(f);
+    eos_runtime_t rt;
+    EOS_ASSERT_OK(eos_runtime_init(&rt, eos_runtime_device(rt0)->name));
+    static const gemm_case cases[] = {
+        {64, 64, 64, 1, 1, -1.0f, 1.0f, 0, 0, 1},
+        {128, 256, 160, 0, 0, 1.0f, 0.0f, 0, 0, 1},  /* 128^3 and up take the indirect Xgemm kernel */
+    };
+    eos_rng r;
+    eos_rng_seed(&r, 77, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(rt, &cases[i], &r);
+    eos_runtime_free(rt);
+    remove(path);
+}
+
 static void test_batched_against_reference(void **state) {
     eos_runtime_t rt = *state;
     static const gemm_case cases[] = {
@@ -167,6 +197,7 @@ int main(void) {
         cmocka_unit_test(test_batched_against_reference),
         cmocka_unit_test(test_beta_zero_ignores_nan),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_tuned_file),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }
