@@ -11,6 +11,19 @@
 /* (d, i) before (e, j)? */
 static int eos_knn_less(float d, int i, float e, int j) { return d < e || (d == e && i < j); }
 
+/* Insert (v, ref) into the sorted list d, id of k entries when it belongs there. */
+static void eos_knn_insert(float *d, int *id, const int k, const float v, const int ref) {
+    if (!eos_knn_less(v, ref, d[k - 1], id[k - 1])) return;
+    int j = k - 1;
+    while (j > 0 && eos_knn_less(v, ref, d[j - 1], id[j - 1])) {
+        d[j] = d[j - 1];
+        id[j] = id[j - 1];
+        j--;
+    }
+    d[j] = v;
+    id[j] = ref;
+}
+
 /* Merge one tile into the running lists. dots (Q, R): q.r for queries q0 .. q0+Q-1 and
  * references r0 .. r0+R-1; qn (all queries), rn (all references): squared norms; best_d,
  * best_i (all queries, k): the lists (start at +inf / -1). With exclude_self, reference j is
@@ -32,16 +45,7 @@ __kernel void eos_knn_merge(__global const float *dots, __global const float *qn
     for (int r = 0; r < R; r++) {
         const int ref = r0 + r;
         if (exclude_self && ref == q) continue;
-        const float v = fmax(nq + rn[ref] - 2.0f * row[r], 0.0f);
-        if (!eos_knn_less(v, ref, d[k - 1], id[k - 1])) continue;
-        int j = k - 1;  /* insertion into the sorted list */
-        while (j > 0 && eos_knn_less(v, ref, d[j - 1], id[j - 1])) {
-            d[j] = d[j - 1];
-            id[j] = id[j - 1];
-            j--;
-        }
-        d[j] = v;
-        id[j] = ref;
+        eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * row[r], 0.0f), ref);
     }
     for (int j = 0; j < k; j++) {
         best_d[(size_t)q * k + j] = d[j];
@@ -73,17 +77,6 @@ __kernel void eos_knn_reset(__global float *best_d, __global int *best_i, const 
  * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge. */
 #define KNN_QB 16
 
-static void eos_knn_insert(float *d, int *id, const int k, const float v, const int ref) {
-    if (!eos_knn_less(v, ref, d[k - 1], id[k - 1])) return;
-    int j = k - 1;
-    while (j > 0 && eos_knn_less(v, ref, d[j - 1], id[j - 1])) {
-        d[j] = d[j - 1];
-        id[j] = id[j - 1];
-        j--;
-    }
-    d[j] = v;
-    id[j] = ref;
-}
 
 __kernel void eos_knn_fused(__global const float *Q, __global const float *qn, __global const float *Rp,
                             __global const float *rn, __global float *best_d, __global int *best_i, const int nq,
