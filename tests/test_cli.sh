@@ -2,22 +2,7 @@
 # The `eos` CLI as a user meets it: listings, exit codes and the messages of bad input.
 # usage: test_cli.sh path/to/eos
 eos="$1"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "[       OK ] $1"; }
-bad() { fail=$((fail + 1)); echo "[  FAILED  ] $1"; printf '%s\n' "$2" | sed 's/^/    /'; }
-
-# expect NAME WANT_RC REGEX CMD...: run CMD, check its exit code and that its output matches REGEX
-expect() {
-    name=$1 want_rc=$2 regex=$3
-    shift 3
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want_rc" ]; then bad "$name" "exit code $rc, expected $want_rc; output:
-$out"
-    elif ! printf '%s\n' "$out" | grep -Eq -- "$regex"; then bad "$name" "output does not match /$regex/:
-$out"
-    else ok "$name"; fi
-}
+. "$(dirname "$0")/cli_common.sh"
 
 expect "devices lists a device" 0 '^\* ?[0-9]+ +(CPU|GPU)' "$eos" devices
 expect "devices has the columns" 0 'type +device .*CUs +global mem +max WG +OpenCL C +driver' "$eos" devices
@@ -132,5 +117,4 @@ expect "dataset truncated batch" 1 "data_batch_2.bin: 31730 bytes is not a whole
 expect "dataset missing folder" 1 "dataset folder /nonexistent/eos does not exist" "$eos" dataset /nonexistent/eos
 rm -rf "$fx"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,22 +5,7 @@
 # results, not enough device memory).
 # usage: test_resume.sh path/to/eos
 eos="$1"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "[       OK ] $1"; }
-bad() { fail=$((fail + 1)); echo "[  FAILED  ] $1"; printf '%s\n' "$2" | sed 's/^/    /'; }
-
-# expect NAME WANT_RC REGEX CMD...: run CMD, check its exit code and that its output matches REGEX
-expect() {
-    name=$1 want_rc=$2 regex=$3
-    shift 3
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want_rc" ]; then bad "$name" "exit code $rc, expected $want_rc; output:
-$out"
-    elif ! printf '%s\n' "$out" | grep -Eq -- "$regex"; then bad "$name" "output does not match /$regex/:
-$out"
-    else ok "$name"; fi
-}
+. "$(dirname "$0")/cli_common.sh"
 
 fx=$(mktemp -d "${EOS_TEST_TMP:-/tmp}/resume-cli-XXXXXX" 2>/dev/null || mktemp -d)
 "$eos" synth --out "$fx/syn" --classes 4 --train-per-class 40 --test-per-class 8 >/dev/null || { echo "synth failed"; exit 1; }
@@ -96,5 +81,4 @@ expect "NaN names epoch, step and --lr" 1 'loss became (nan|inf|-nan) at epoch 1
     train --out "$fx/nan" --lr 1e30 --epochs 1
 
 rm -rf "$fx"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
