@@ -515,8 +515,12 @@ static void remove_stale_temps(const char *dir) {
     closedir(dp);
 }
 
-/* An out-of-memory failure of the training step, with what the batch needs and what would fit. */
-static eos_status oom_hint(eos_status st, eos_resnet_t m, const eos_dataset *d, int batch) {
+/* An out-of-memory failure of the training step, with what the batch needs and what would fit.
+ * images: those of the pass that failed; a --batch above it runs as one batch of them all, so
+ * that is what is sized, and the batch suggested is always a smaller one, never more than the
+ * train_images the run trains on. */
+static eos_status oom_hint(eos_status st, eos_resnet_t m, const eos_dataset *d, int batch, size_t images,
+                           size_t train_images) {
     if (st != EOS_ERR_OUT_OF_MEMORY && st != CL_MEM_OBJECT_ALLOCATION_FAILURE && st != CL_OUT_OF_RESOURCES &&
         st != -2050 /* CLBlastInsufficientMemoryTemp */)
         return st;
@@ -526,21 +530,27 @@ static eos_status oom_hint(eos_status st, eos_resnet_t m, const eos_dataset *d, 
     eos_resnet_memory_estimate(eos_resnet_blocks_per_stage(m), d->channels, d->classes, d->height, d->width, &mem);
     unsigned long long global, max_alloc;
     eos__device_memory(eos_resnet_runtime(m), &global, &max_alloc);
-    double mib = 1024.0 * 1024.0, need = (double)mem.fixed_bytes + (double)batch * mem.per_image_bytes;
+    size_t eff = images && (size_t)batch > images ? images : (size_t)batch;  /* the images of one step */
+    double mib = 1024.0 * 1024.0, need = (double)mem.fixed_bytes + (double)eff * mem.per_image_bytes;
     /* leave a tenth of the device to the driver and CLBlast's own buffers */
     double room = 0.9 * (double)global - (double)mem.fixed_bytes;
     double fit = room > 0 ? room / mem.per_image_bytes : 0;
     if (max_alloc && (double)max_alloc / mem.largest_per_image_bytes < fit) fit = (double)max_alloc / mem.largest_per_image_bytes;
+    /* a smaller batch than the one that failed, and no more than the training set */
+    double cap = fit;
+    if (eff > 1 && (double)(eff - 1) < cap) cap = (double)(eff - 1);
+    if (train_images && (double)train_images < cap) cap = (double)train_images;
     long b = 1;
-    while (b * 2 <= fit && b * 2 <= 1 << 20) b *= 2;  /* a power of two */
-    char suggest[160];
-    if (fit < 1) snprintf(suggest, sizeof suggest, "even one image of %d x %d does not fit", d->height, d->width);
+    while (b * 2 <= cap && b * 2 <= 1 << 20) b *= 2;  /* a power of two */
+    char suggest[160], sized[96] = "";
+    if (fit < 1 || eff <= 1) snprintf(suggest, sizeof suggest, "even one image of %d x %d does not fit", d->height, d->width);
     else snprintf(suggest, sizeof suggest, "--batch %ld would fit", b);
+    if (eff < (size_t)batch) snprintf(sized, sizeof sized, " (%zu images per step: all there are)", eff);
     return eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL,
                           "use a smaller --batch, or a device with more memory (--device)",
-                          "%s\ntraining resnet%d on %d x %d images with --batch %d needs about %.0f MiB of device memory "
+                          "%s\ntraining resnet%d on %d x %d images with --batch %d%s needs about %.0f MiB of device memory "
                           "(%.1f MiB per image); the device has %.0f MiB (largest allocation %.0f MiB): %s",
-                          was, 6 * eos_resnet_blocks_per_stage(m) + 2, d->height, d->width, batch, need / mib,
+                          was, 6 * eos_resnet_blocks_per_stage(m) + 2, d->height, d->width, batch, sized, need / mib,
                           mem.per_image_bytes / mib, global / mib, max_alloc / mib, suggest);
 }
 
@@ -705,7 +715,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, NULL);
             if (st == EOS_OK) st = eos_resnet_sgd_step(m, lr, cfg->momentum, cfg->weight_decay);
             if (st != EOS_OK) {
-                st = oom_hint(st, m, d, cfg->batch);
+                st = oom_hint(st, m, d, cfg->batch, ntr, ntr);
                 break;
             }
             saved = 0;
@@ -765,7 +775,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             eos_metrics vm;
             st = evaluate(m, d, &d->train, va, nva, cfg->batch, &vm, cfg->stop);
             if (st == EOS_ERR_INTERRUPTED) { st = EOS_OK; STOP_HERE(); }
-            if (st != EOS_OK) { st = oom_hint(st, m, d, cfg->batch); break; }
+            if (st != EOS_OK) { st = oom_hint(st, m, d, cfg->batch, nva, ntr); break; }
             p.val_fm = vm.fm;
             eos_metrics_free(&vm);
             if (p.val_fm > rs.best_fm) {
@@ -785,7 +795,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
                 st = EOS_OK;
                 STOP_HERE();
             }
-            if (st != EOS_OK) { st = oom_hint(st, m, d, cfg->batch); break; }
+            if (st != EOS_OK) { st = oom_hint(st, m, d, cfg->batch, d->test.n, ntr); break; }
             p.test_acc = tm.acc;
             p.test_bac = tm.bac;
             if (last && !nva) {  /* the kept model is this one: no second pass */

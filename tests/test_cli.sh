@@ -58,7 +58,7 @@ expect "train bad arch" 2 "unknown architecture 'resnet33'" "$eos" train --data 
 expect "train bad lr" 2 "--lr 'abc': expected a positive number" "$eos" train --data "$fx" --out "$run" --lr abc
 expect "train missing --out" 2 "--out is required" "$eos" train --data "$fx"
 expect "train missing value" 2 "--epochs needs a value" "$eos" train --data "$fx" --out "$run" --epochs
-expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval"
+expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval2"
 expect "train --help" 0 'usage: eos train' "$eos" train --help
 expect "train focal + drw (short)" 0 'loss focal, rule drw' "$eos" train --data "$fx" --out "$fx/focal" --arch resnet8 --epochs 2 --max-steps 1 --batch 8 --loss focal --rule drw --quiet
 expect "train bad loss" 2 "unknown loss 'hinge'" "$eos" train --data "$fx" --out "$fx/x" --loss hinge

@@ -48,8 +48,32 @@ typedef struct {
 cli_count_state cli_count_begin(const char *what, int quiet);
 void cli_bar_progress(size_t done, size_t total, void *user);
 
-/* mkdir -p; prints why on failure (returns -1) */
+/* ---- where commands write (host/cli/outputs.c) ---------------------------------------------
+ * Every command that writes calls one of the checks below before it opens a device or loads
+ * anything, so a bad --out costs nothing: --out is a folder or can be created (a file is named
+ * as such), results already there are replaced only with --force, and an output is never one of
+ * the command's own inputs, --force or not. Each prints why and returns 1 (the exit code). */
+typedef struct {
+    const char *flag;  /* how the message names it: "--model" */
+    const char *path;  /* NULL: not given */
+} cli_input;
+
+/* --out DIR: a folder, or a path where one can be created, writable */
+int cli_out_check_dir(const char *cmd, const char *dir);
+/* --out DIR and the files DIR/names[i] the command writes: none of them an input, none there
+ * unless force */
+int cli_out_check_files(const char *cmd, const char *dir, const char *const *names, int nnames, int force,
+                        const cli_input *in, int nin);
+/* --out FILE: not a folder, not an input, not there unless force, its folder usable */
+int cli_out_check_file(const char *cmd, const char *file, int force, const cli_input *in, int nin);
+/* true when a and b are the same file (device and inode), or, when one is not there yet, the
+ * same name in the same folder however the paths spell it */
+int cli_same_file(const char *a, const char *b);
+/* the folder part and the name of path ("a/b/" -> "a", "b"; "b" -> ".", "b"); -1 if too long */
+int cli_split_path(const char *path, char *dir, size_t dn, char *base, size_t bn);
+/* mkdir -p of a folder / of a file's folder; prints why on failure (returns -1) */
 int cli_mkdirs(const char *dir);
+int cli_mkdirs_for(const char *file);
 /* The metrics table: ACC, BAC, GM, FM, then per-class recall */
 void cli_print_metrics(const eos_metrics *m, const char (*names)[64]);
 

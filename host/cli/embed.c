@@ -8,7 +8,7 @@
 void usage_embed(FILE *out) {
     fprintf(out,
             "usage: eos embed --model FILE --data PATH --out DIR [--imbalance exp:100] [--seed N] [--batch 256]\n"
-            "                 [--device SPEC] [--quiet]\n\n"
+            "                 [--device SPEC] [--force] [--quiet]\n\n"
             "Writes DIR/train_emb.csv (the long-tailed training set chosen by --imbalance and --seed, as in\n"
             "`eos train`; no augmentation) and DIR/test_emb.csv: a header \"label,f0,...,f63\" and one row\n"
             "per image. Prints the embedding gap per class (mean distance from each test embedding to the\n"
@@ -23,6 +23,7 @@ void usage_embed(FILE *out) {
             "  --batch N         images per forward pass (default 256)\n"
             "  --device SPEC     index, cpu, gpu or part of a device name (default: $EOS_DEVICE, else the\n"
             "                    first GPU, else the first CPU)\n"
+            "  --force           replace the files above if DIR holds them (default: refuse); never the model\n"
             "  --quiet           no progress bars or periodic lines (default: a bar on a terminal, a line\n"
             "                    every 30 s otherwise)\n\n"
             "example:\n  eos embed --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/emb\n");
@@ -37,7 +38,7 @@ int cmd_embed(int argc, char **argv) {
     static const cli_command self = {"embed", "", NULL, usage_embed};
     const char *model = NULL, *data = NULL, *out = NULL, *imb_text = "exp:100", *device = NULL, *v;
     uint64_t seed = 0;
-    int batch = 256, quiet = 0;
+    int batch = 256, quiet = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--model")) model = v;
@@ -48,11 +49,15 @@ int cmd_embed(int argc, char **argv) {
         else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if (!strcmp(argv[i], "--force")) force = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!model || !data || !out) return cli_usage_error(&self, "--model, --data and --out are required");
     eos_imbalance imb;
     if (eos_imbalance_parse(imb_text, &imb) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    static const char *const writes[] = {"train_emb.csv", "test_emb.csv", "embed_metrics.json"};
+    const cli_input in[] = {{"--model", model}};
+    if (cli_out_check_files("embed", out, writes, 3, force, in, 1)) return 1;
     eos_runtime_t rt;
     if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
     eos_resnet_t m = NULL;

@@ -7,7 +7,7 @@
 void usage_finetune(FILE *out) {
     fprintf(out,
             "usage: eos finetune --train CSV --out DIR [--test CSV] [--model FILE] [--epochs 10] [--batch 128]\n"
-            "                    [--lr 0.1] [--seed N] [--device SPEC]\n\n"
+            "                    [--lr 0.1] [--seed N] [--device SPEC] [--force]\n\n"
             "Trains only the linear head (64 -> classes) on the embeddings in --train: 10 epochs, batch 128,\n"
             "SGD lr 0.1 with a 5-epoch warm-up, momentum 0.9, weight decay 2e-4 (GUIDE section 5). Writes\n"
             "DIR/head.safetensors (linear.weight, linear.bias). With --model, the head starts from the\n"
@@ -26,7 +26,9 @@ void usage_finetune(FILE *out) {
             "  --lr X          default 0.1\n"
             "  --seed N        seed of the shuffles and of a new head (default 0)\n"
             "  --device SPEC   index, cpu, gpu or part of a device name (default: $EOS_DEVICE, else the first\n"
-            "                  GPU, else the first CPU)\n\n"
+            "                  GPU, else the first CPU)\n"
+            "  --force         replace the files above if DIR holds them (default: refuse); never an input:\n"
+            "                  --out DIR with --model DIR/model.safetensors is refused even so\n\n"
             "example:\n  eos finetune --train emb/train_eos.csv --test emb/test_emb.csv --model ce/model.safetensors --out eos\n");
 }
 
@@ -34,6 +36,7 @@ int cmd_finetune(int argc, char **argv) {
     static const cli_command self = {"finetune", "", NULL, usage_finetune};
     const char *train = NULL, *test = NULL, *model = NULL, *out = NULL, *device = NULL, *v;
     eos_finetune_config cfg = eos_finetune_defaults();
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--train")) train = v;
@@ -45,9 +48,16 @@ int cmd_finetune(int argc, char **argv) {
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &cfg.batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--lr")) { char *e; cfg.lr = strtof(v, &e); if (*e || !(cfg.lr > 0)) return cli_usage_error(&self, "--lr '%s': expected a positive number", v); }
         else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &cfg.seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
+        else if (!strcmp(argv[i], "--force")) force = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!train || !out) return cli_usage_error(&self, "--train and --out are required");
+    const char *writes[3] = {"head.safetensors"};
+    int nw = 1;
+    if (model) writes[nw++] = "model.safetensors";
+    if (test) writes[nw++] = "metrics.json";
+    const cli_input in[] = {{"--train", train}, {"--test", test}, {"--model", model}};
+    if (cli_out_check_files("finetune", out, writes, nw, force, in, 3)) return 1;
     eos_embeddings tr = {0}, te = {0};
     if (eos_embeddings_read_csv(train, 256, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
     int classes = 0, rc = 0;

@@ -263,11 +263,19 @@ int cmd_pipeline(int argc, char **argv) {
         }
     }
     char path[4300], dir[4200];
-    snprintf(path, sizeof path, "%s/summary.json", out);
-    if (!force && access(path, F_OK) == 0) {
-        fprintf(stderr, "eos pipeline: %s already holds results (%s); use --force to replace them, or another --out\n", out, path);
-        return 1;
+    /* everything the run writes: its files and its folders, an unfinished run's included */
+    const char *writes[3 * MAX_METHODS + 4];
+    char names[2 * MAX_METHODS + 1][48];
+    int nw = 0;
+    writes[nw++] = "summary.json";
+    writes[nw++] = "report.html";
+    for (int k = 0; k < nv; k++) {
+        snprintf(names[k], sizeof names[k], k ? "phase1-%.31s" : "phase1", vars[k].name);
+        writes[nw++] = names[k];
     }
+    if (nm > 0) writes[nw++] = "embeddings";
+    for (int k = 0; k < nm; k++) writes[nw++] = eos_resample_name(list[k]);
+    if (cli_out_check_files("pipeline", out, writes, nw, force, NULL, 0)) return 1;
     double t0 = wall();
     eos_imbalance imb = {EOS_IMBALANCE_EXP, 100.0};
     eos_runtime_t rt = NULL;

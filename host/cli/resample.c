@@ -7,7 +7,7 @@
 
 void usage_resample(FILE *out) {
     fprintf(out,
-            "usage: eos resample --in CSV --out CSV [--method eos] [--k 10] [--seed N] [--device SPEC]\n\n"
+            "usage: eos resample --in CSV --out CSV [--method eos] [--k 10] [--seed N] [--device SPEC] [--force]\n\n"
             "Balances every class of an embedding CSV (label,f0,f1,...) to the largest class's count and\n"
             "writes the original rows followed by the new ones.\n\n"
             "methods:\n"
@@ -19,19 +19,21 @@ void usage_resample(FILE *out) {
             "  adasyn       ADASYN: SMOTE, more samples where more neighbours are enemies\n"
             "  none         copy the input\n\n"
             "options:\n"
-            "  --in CSV, --out CSV   input and output embedding files (the output is written atomically)\n"
+            "  --in CSV, --out CSV   input and output embedding files (the output is written atomically, its\n"
+            "                        folder created if missing)\n"
             "  --method M            see above (default eos)\n"
             "  --k N                 neighbours (default 10, at most 64)\n"
             "  --seed N              seed of the draws (default 0)\n"
             "  --device SPEC         device for the neighbour search (default: $EOS_DEVICE, else the first GPU,\n"
-            "                        else the first CPU; ros and none need none)\n\n"
+            "                        else the first CPU; ros and none need none)\n"
+            "  --force               replace --out if it exists (default: refuse); never --in itself\n\n"
             "example:\n  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_eos.csv --method eos\n");
 }
 
 int cmd_resample(int argc, char **argv) {
     static const cli_command self = {"resample", "", NULL, usage_resample};
     const char *in = NULL, *out = NULL, *method_text = "eos", *device = NULL, *v;
-    int k = 10;
+    int k = 10, force = 0;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -41,9 +43,12 @@ int cmd_resample(int argc, char **argv) {
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--k")) { if (cli_parse_int(v, 1, &k) || k > EOS_KNN_MAX_K) return cli_usage_error(&self, "--k '%s': expected 1..%d", v, EOS_KNN_MAX_K); }
         else if (CLI_FLAG("--seed")) { if (cli_parse_u64(v, &seed)) return cli_usage_error(&self, "--seed '%s': expected a non-negative integer", v); }
+        else if (!strcmp(argv[i], "--force")) force = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!in || !out) return cli_usage_error(&self, "--in and --out are required");
+    const cli_input inputs[] = {{"--in", in}};
+    if (cli_out_check_file("resample", out, force, inputs, 1)) return 1;
     eos_resample_method method;
     if (eos_resample_parse(method_text, &method) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     eos_embeddings e;
@@ -71,7 +76,8 @@ int cmd_resample(int argc, char **argv) {
         for (int c = 0; c < classes && c < 256; c++)
             printf("  %5d %8zu %8zu %9zu%s\n", c, rep.before[c], rep.after[c], rep.eligible[c],
                    rep.fallback[c] ? "  (no base for this method: copies used)" : "");
-        if (eos_embeddings_write_csv(out, &bal) != EOS_OK) rc = cli_fail("writing the output");
+        if (cli_mkdirs_for(out)) rc = 1;
+        else if (eos_embeddings_write_csv(out, &bal) != EOS_OK) rc = cli_fail("writing the output");
         else printf("wrote %s\n", out);
         eos_embeddings_free(&bal);
     }

@@ -84,24 +84,6 @@ void usage_evaluate(FILE *out) {
             "example:\n  eos evaluate --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/eval\n");
 }
 
-int cli_mkdirs(const char *dir) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-                fprintf(stderr, "eos: cannot create folder %s: %s\n", buf, strerror(errno));
-                return -1;
-            }
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
-
 void cli_print_metrics(const eos_metrics *m, const char (*names)[64]) {
     printf("  ACC %.4f   BAC %.4f   GM %.4f   FM %.4f   (%zu images)\n", m->acc, m->bac, m->gm, m->fm, m->n);
     printf("  per-class recall:\n");
@@ -348,26 +330,37 @@ int cmd_train(int argc, char **argv) {
     if (o.ldam_s >= 0) loss.s = (float)o.ldam_s;
     if (o.max_m >= 0) loss.max_m = (float)o.max_m;
     rc = 1;
+    if (cli_out_check_dir("train", o.out)) goto done;  /* before the device and the data: a bad --out costs nothing */
     if (!resume && !o.force) {
-        /* never replace results, finished or not, without being told to */
-        static const char *kept[] = {"model.safetensors", EOS_TRAIN_CHECKPOINT, "metrics.json", "train_log.csv"};
-        for (int k = 0; k < 4; k++) {
-            char p[4200];
-            snprintf(p, sizeof p, "%s/%s", o.out, kept[k]);
-            if (access(p, F_OK) != 0) continue;
-            eos_train_checkpoint_info ci;
-            if (k == 0)
-                fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", o.out, p);
-            else if (k == 1 && eos_train_checkpoint_read(p, &ci) == EOS_OK) {
-                fprintf(stderr, "eos train: %s holds an interrupted run (epoch %d of %d, step %zu of %zu): continue it with "
-                        "`eos train --resume %s`, or start again with --force\n", o.out, ci.epoch + 1, ci.epochs, ci.step,
-                        ci.steps, o.out);
-                eos_train_checkpoint_info_free(&ci);
-            } else
-                fprintf(stderr, "eos train: %s already holds the results of a run (%s); use --force to replace them, or "
-                        "another --out\n", o.out, p);
+        /* never replace results, finished or not, without being told to. The checkpoint comes first:
+         * a run with --val-split has its best model on disk from the first epoch on, and an
+         * unfinished run is to be continued, not only replaced. Unfinished: epochs left, or all done
+         * but the final evaluation (metrics.json) not written. */
+        char p[4200];
+        eos_train_checkpoint_info ci;
+        snprintf(p, sizeof p, "%s/%s", o.out, EOS_TRAIN_CHECKPOINT);
+        if (access(p, F_OK) == 0 && eos_train_checkpoint_read(p, &ci) == EOS_OK) {
+            char mj[4200];
+            snprintf(mj, sizeof mj, "%s/metrics.json", o.out);
+            int unfinished = ci.epoch < ci.epochs || access(mj, F_OK) != 0;
+            char where[96];
+            if (ci.epoch < ci.epochs)
+                snprintf(where, sizeof where, "epoch %d of %d, step %zu of %zu", ci.epoch + 1, ci.epochs, ci.step, ci.steps);
+            else
+                snprintf(where, sizeof where, "all %d epochs done, the final evaluation left", ci.epochs);
+            if (unfinished)
+                fprintf(stderr, "eos train: %s holds an interrupted run (%s): continue it with `eos train --resume %s`, "
+                        "or start again with --force\n", o.out, where, o.out);
+            eos_train_checkpoint_info_free(&ci);
+            if (unfinished) goto done;
+        }
+        snprintf(p, sizeof p, "%s/model.safetensors", o.out);
+        if (access(p, F_OK) == 0) {
+            fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", o.out, p);
             goto done;
         }
+        static const char *const kept[] = {EOS_TRAIN_CHECKPOINT, "metrics.json", "train_log.csv"};
+        if (cli_out_check_files("train", o.out, kept, 3, 0, NULL, 0)) goto done;
     }
     if (cli_mkdirs(o.out)) goto done;
 
@@ -397,6 +390,9 @@ int cmd_train(int argc, char **argv) {
     for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
     printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d.test.n,
            o.arch, blocks, o.epochs, o.batch, o.lr, o.loss_text, o.rule_text, o.val > 0 ? ", validation hold-out" : "");
+    if ((size_t)o.batch > n)  /* clamped, not refused: a small data set keeps the default --batch */
+        printf("note: --batch %d is more than the %zu training images: each step takes all of them (batch %zu)\n", o.batch,
+               n, n);
     if (resume && info.epoch < info.epochs)
         printf("resuming %s at epoch %d of %d, after step %zu of %zu\n", ckpt, info.epoch + 1, info.epochs, info.step,
                info.steps);
@@ -484,21 +480,15 @@ int cmd_evaluate(int argc, char **argv) {
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!model || !data || !out) return cli_usage_error(&self, "--model, --data and --out are required");
+    static const char *const writes[] = {"metrics.json"};
+    const cli_input in[] = {{"--model", model}};
+    if (cli_out_check_files("evaluate", out, writes, 1, force, in, 1)) return 1;
     eos_runtime_t rt;
     if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
     eos_resnet_t m;
     if (eos_resnet_load(rt, model, &m) != EOS_OK) {
         eos_runtime_free(rt);
         return cli_fail("loading the model");
-    }
-    char metrics_path[4200];
-    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.json", out);
-    if (!force && access(metrics_path, F_OK) == 0) {  /* checked once the model is known to be one */
-        fprintf(stderr, "eos evaluate: %s already holds results (%s); use --force to replace them, or another --out\n",
-                out, metrics_path);
-        eos_resnet_free(m);
-        eos_runtime_free(rt);
-        return 1;
     }
     eos_dataset d;
     if (eos_dataset_load(data, NULL, &d) != EOS_OK) {
