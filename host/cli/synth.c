@@ -198,15 +198,18 @@ int cmd_synth(int argc, char **argv) {
             return 1;
         }
         if (move_splits(out, old)) {
-            move_splits(old, out);
-            remove_tree(old);
+            /* put back what moved; old is removed only once empty (rmdir) */
+            if (move_splits(old, out) == 0) rmdir(old);
+            else fprintf(stderr, "eos synth: the old dataset is in %s\n", old);
             remove_tree(tmp);
             return 1;
         }
     }
     if (cli_mkdirs(out) || move_splits(tmp, out)) {
-        /* put back what was there; the new images stay in tmp for the user to see */
-        if (there > 0 && !move_splits(old, out)) remove_tree(old);
+        /* undo: the new splits back into tmp (left for the user to see), the old ones back in place */
+        move_splits(out, tmp);
+        if (there > 0 && move_splits(old, out) == 0) rmdir(old);
+        else if (there > 0) fprintf(stderr, "eos synth: the old dataset is in %s\n", old);
         fprintf(stderr, "eos synth: the new images are left in %s\n", tmp);
         return 1;
     }
