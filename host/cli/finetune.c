@@ -49,7 +49,7 @@ int cmd_finetune(int argc, char **argv) {
     }
     if (!train || !out) return cli_usage_error(&self, "--train and --out are required");
     eos_embeddings tr = {0}, te = {0};
-    if (eos_embeddings_read_csv(train, 256, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
+    if (eos_embeddings_read_csv(train, EOS_MAX_CLASSES, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
     int classes = 0, rc = 0;
     for (size_t i = 0; i < tr.n; i++) if (tr.labels[i] + 1 > classes) classes = tr.labels[i] + 1;
     eos_runtime_t rt = NULL;
