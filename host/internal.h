@@ -155,6 +155,11 @@ void eos__profile_add(const char *name, double seconds);
 /* kNN tile sizes (queries, references); 0 restores the defaults. For tests. */
 void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
 
+/* Fault injection, for the tests of the error paths: after n more successful calls, the next
+ * eos_knn fails with EOS_ERR_INTERNAL (once; then the hook is off again). n < 0 turns it off,
+ * which is the state at start: nothing outside the tests calls this. */
+void eos__knn_fail_after(long n);
+
 /* The device memory the tensor allocator allows (host/tensor.c): the device's global memory and
  * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */
 void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc);

@@ -15,8 +15,16 @@ void eos__knn_set_tiles(size_t tile_q, size_t tile_r) {
     g_tile_r = tile_r ? tile_r : 16384;
 }
 
+/* Fault injection for the tests (internal.h): the number of calls still allowed to succeed, -1
+ * when off. Only the tests set it; a real run never reaches the injected failure. */
+static long g_knn_fail_after = -1;
+
+void eos__knn_fail_after(long n) { g_knn_fail_after = n < 0 ? -1 : n; }
+
 eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
                    int exclude_self, int32_t *indices, float *dist2) {
+    if (g_knn_fail_after >= 0 && g_knn_fail_after-- == 0)
+        EOS_FAIL(EOS_ERR_INTERNAL, NULL, "knn: failure injected by eos__knn_fail_after (a test hook)");
     if (k < 1 || k > EOS_KNN_MAX_K || dim < 1)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: k = %d (1..%d), dim = %d", k, EOS_KNN_MAX_K, dim);
     if (exclude_self && nq != nr) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: exclude_self needs the queries to be the references");

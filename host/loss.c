@@ -36,6 +36,8 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
     }
     if (e == CL_SUCCESS && st == EOS_OK) e = clFinish(eos_runtime_queue(rt));
     if (st != EOS_OK || e != CL_SUCCESS) {
+        /* the labels' write is non-blocking: it may still read host, which must outlive it */
+        clFinish(eos_runtime_queue(rt));
         free(host);
         if (st != EOS_OK) return st;
         EOS_CL_CHECK(e, "softmax_ce: uploading labels");

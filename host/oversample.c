@@ -69,49 +69,81 @@ static eos_status class_knn(eos_runtime_t rt, const eos_embeddings *in, const si
     return st;
 }
 
+void eos_resample_report_free(eos_resample_report *rep) {
+    if (!rep) return;
+    free(rep->before);
+    free(rep->after);
+    free(rep->eligible);
+    free(rep->fallback);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* One way out of eos_resample: every buffer is NULL until it is allocated and freed once, at
+ * done:, whichever path led there (the neighbour lists used to be freed before a failure
+ * jumped to a cleanup that freed them again). */
 eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
                         uint64_t seed, eos_embeddings *out, eos_resample_report *rep) {
     memset(out, 0, sizeof *out);
     memset(rep, 0, sizeof *rep);
-    if (classes < 1 || classes > 256) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: %d classes (1..256)", classes);
+    if (classes < 1 || classes > EOS_MAX_CLASSES)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: %d classes, expected 1..%d", classes, EOS_MAX_CLASSES);
     if (k < 1 || k > EOS_KNN_MAX_K) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: k = %d (1..%d)", k, EOS_KNN_MAX_K);
-    rep->classes = classes;
     size_t dim = in->dim, n = in->n, nmax = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (in->labels[i] < 0 || in->labels[i] >= classes)
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: row %zu has label %d, expected 0..%d", i, in->labels[i], classes - 1);
-        rep->before[in->labels[i]]++;
-    }
-    for (int c = 0; c < classes; c++) if (rep->before[c] > nmax) nmax = rep->before[c];
     rows r = {NULL, NULL, 0, 0, dim};
-    int32_t *nbr = NULL;  /* (n, k) over all classes */
+    int32_t *nbr = NULL, *cn = NULL;  /* (n, kk) over all classes; (m, kc) within the class */
+    float *tmp = NULL;
+    size_t *members = NULL, *bases = NULL, *quota = NULL;
+    double *weight = NULL;
     eos_status st = EOS_OK;
+    rep->classes = classes;
+    rep->before = calloc((size_t)classes, sizeof *rep->before);
+    rep->after = calloc((size_t)classes, sizeof *rep->after);
+    rep->eligible = calloc((size_t)classes, sizeof *rep->eligible);
+    rep->fallback = calloc((size_t)classes, sizeof *rep->fallback);
+    if (!rep->before || !rep->after || !rep->eligible || !rep->fallback) goto oom;
+    for (size_t i = 0; i < n; i++) rep->before[in->labels[i]]++;
+    for (int c = 0; c < classes; c++) {
+        /* an empty class cannot be grown (no base to copy or interpolate from) and would leave
+         * the head a class it never sees: refused, as image folders refuse an empty class */
+        if (rep->before[c] == 0) {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
+                                "every class 0..classes-1 needs at least one row: add rows of it or number the classes "
+                                "without gaps",
+                                "resample: class %d has no rows (classes 0..%d, %zu rows)", c, classes - 1, n);
+            goto done;
+        }
+        if (rep->before[c] > nmax) nmax = rep->before[c];
+    }
     for (size_t i = 0; i < n; i++)
         if (push(&r, in->x + i * dim, in->labels[i])) goto oom;
 
     int needs_global = method == EOS_RESAMPLE_EOS || method == EOS_RESAMPLE_BORDERLINE || method == EOS_RESAMPLE_ADASYN;
     int kk = k;
-    if (needs_global && method != EOS_RESAMPLE_NONE) {
+    if (needs_global) {
         if ((size_t)kk > n - 1) kk = (int)(n - 1);
-        if (kk < 1) { st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "resample: too few rows (%zu)", n); goto fail; }
+        if (kk < 1) {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "resample: too few rows (%zu)", n);
+            goto done;
+        }
         nbr = malloc(n * (size_t)kk * sizeof *nbr);
         if (!nbr) goto oom;
-        if ((st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL)) != EOS_OK) goto fail;
+        if ((st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL)) != EOS_OK) goto done;
     }
     eos_rng g;
     eos_rng_seed(&g, seed, 0x454f53);  /* "EOS" */
-    float *tmp = malloc(dim * sizeof *tmp);
-    size_t *members = malloc((n ? n : 1) * sizeof *members), *bases = malloc((n ? n : 1) * sizeof *bases);
-    double *weight = malloc((n ? n : 1) * sizeof *weight);
-    size_t *quota = malloc((n ? n : 1) * sizeof *quota);
-    if (!tmp || !members || !bases || !weight || !quota) {
-        free(tmp); free(members); free(bases); free(weight); free(quota);
-        goto oom;
-    }
-    for (int c = 0; method != EOS_RESAMPLE_NONE && c < classes && st == EOS_OK; c++) {
+    tmp = malloc(dim * sizeof *tmp);
+    members = malloc((n ? n : 1) * sizeof *members);
+    bases = malloc((n ? n : 1) * sizeof *bases);
+    weight = malloc((n ? n : 1) * sizeof *weight);
+    quota = malloc((n ? n : 1) * sizeof *quota);
+    if (!tmp || !members || !bases || !weight || !quota) goto oom;
+    for (int c = 0; method != EOS_RESAMPLE_NONE && c < classes; c++) {
         size_t m = 0, need = nmax - rep->before[c];
         for (size_t i = 0; i < n; i++) if (in->labels[i] == c) members[m++] = i;
-        if (need == 0 || m == 0) continue;
+        if (need == 0) continue;
         /* per sample of the class: its enemies among the global neighbours */
         size_t nb = 0;
         if (needs_global)
@@ -135,12 +167,11 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
             if (method != EOS_RESAMPLE_ROS) rep->fallback[c] = 1;
             rep->eligible[c] = m;
             for (size_t s = 0; s < need; s++)
-                if (push(&r, in->x + members[eos_rng_below(&g, (uint32_t)m)] * dim, c)) goto oom2;
+                if (push(&r, in->x + members[eos_rng_below(&g, (uint32_t)m)] * dim, c)) goto oom;
             continue;
         }
         rep->eligible[c] = nb;
-        int32_t *cn = NULL;
-        if (within && (st = class_knn(rt, in, members, m, kc, &cn)) != EOS_OK) break;
+        if (within && (st = class_knn(rt, in, members, m, kc, &cn)) != EOS_OK) goto done;
         if (method == EOS_RESAMPLE_ADASYN) {
             /* shares proportional to the enemy fraction, rounded by largest remainder to sum to need */
             double total = 0;
@@ -164,7 +195,7 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
                     size_t t = bases[b];
                     size_t o = members[cn[t * kc + eos_rng_below(&g, (uint32_t)kc)]];
                     interpolate(in->x + members[t] * dim, in->x + o * dim, eos_rng_uniform(&g), dim, tmp);
-                    if (push(&r, tmp, c)) { free(cn); goto oom2; }
+                    if (push(&r, tmp, c)) goto oom;
                 }
         } else {
             for (size_t s = 0; s < need; s++) {
@@ -179,28 +210,27 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
                     other = (size_t)en[eos_rng_below(&g, (uint32_t)ne)];
                 }
                 interpolate(in->x + base * dim, in->x + other * dim, eos_rng_uniform(&g), dim, tmp);
-                if (push(&r, tmp, c)) { free(cn); goto oom2; }
+                if (push(&r, tmp, c)) goto oom;
             }
         }
         free(cn);
+        cn = NULL;
     }
-    free(tmp); free(members); free(bases); free(weight); free(quota);
-    free(nbr);
-    if (st != EOS_OK) goto fail;
     for (size_t i = 0; i < r.n; i++) rep->after[r.y[i]]++;
     rep->synthetic = r.n - n;
     out->n = r.n;
     out->dim = dim;
     out->x = r.x;
     out->labels = r.y;
-    return EOS_OK;
-oom2:
-    free(tmp); free(members); free(bases); free(weight); free(quota);
+    r.x = NULL;
+    r.y = NULL;
+    goto done;
 oom:
     st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "resample: %zu rows of %zu", r.n, dim);
-fail:
+done:
+    free(cn); free(nbr); free(tmp); free(members); free(bases); free(weight); free(quota);
     free(r.x);
     free(r.y);
-    free(nbr);
+    if (st != EOS_OK) eos_resample_report_free(rep);
     return st;
 }

@@ -571,9 +571,6 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
                                              : "create the network with EOS_RESNET_HEAD_NORMED for the LDAM loss",
                  "train: the %s loss needs %s head; this network has %s one", ldam ? "ldam" : "chosen",
                  ldam ? "LDAM's normalised" : "a linear", normed ? "a normalised" : "a linear");
-    if (d->classes > 256 && (cfg->rule != EOS_RULE_NONE || ldam))
-        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: class-balanced rules and LDAM support up to 256 classes, the data has %d",
-                 d->classes);
     size_t *all = NULL;
     if (!indices) {  /* every training image */
         n = d->train.n;
@@ -599,10 +596,14 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     snprintf(metrics_path, sizeof metrics_path, "%s/metrics.json", cfg->out_dir);
 
     /* class-balanced weights (reweight, resample, drw) and LDAM's margins, from the images trained on */
-    float cbw[256], margins[256];
-    size_t counts[256] = {0};
     int C = d->classes;
+    float *cbw = calloc((size_t)C, sizeof *cbw), *margins = calloc((size_t)C, sizeof *margins);  /* (classes) */
+    size_t *counts = calloc((size_t)C, sizeof *counts);                                            /* (classes) */
     eos_loss_spec spec = cfg->loss;
+    if (!cbw || !margins || !counts) {
+        free(cbw); free(margins); free(counts); free(tr); free(va); free(all);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "train: per-class tables of %d classes", C);
+    }
     if (cfg->rule != EOS_RULE_NONE || ldam) {
         for (size_t i = 0; i < ntr; i++) counts[d->train.labels[train_idx[i]]]++;
         eos_class_balanced_weights(counts, C, cfg->beta, cbw);
@@ -856,5 +857,6 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     free(log.s);
     eos_loader_free(&L);
     free(x); free(logits); free(y); free(tr); free(va); free(all);
+    free(cbw); free(margins); free(counts);
     return st;
 }

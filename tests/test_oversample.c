@@ -4,6 +4,8 @@
  * base to an allowed partner, at a fraction in [0, 1). */
 #include "test_common.h"
 
+#include "internal.h"  /* eos__knn_fail_after: the fault-injection hook */
+
 #include <math.h>
 #include <string.h>
 
@@ -103,7 +105,9 @@ static void run(eos_runtime_t rt, eos_resample_method method, int k) {
     }
     /* the same seed gives the same rows */
     eos_embeddings again;
+    eos_resample_report_free(&rep);
     EOS_ASSERT_OK(eos_resample(rt, &in, 3, method, k, 9, &again, &rep));
+    eos_resample_report_free(&rep);
     assert_memory_equal(again.x, out.x, out.n * DIM * sizeof(float));
     eos_embeddings_free(&again);
     eos_embeddings_free(&out);
@@ -134,12 +138,142 @@ static void test_parse_and_edges(void **state) {
     assert_int_equal(out.n, 8);
     assert_true(out.x[6] == 100.0f || out.x[6] == 100.1f);
     eos_embeddings_free(&out);
+    eos_resample_report_free(&rep);
     EOS_ASSERT_OK(eos_resample(rt, &in, 2, EOS_RESAMPLE_NONE, 10, 1, &out, &rep));
     assert_int_equal(out.n, 6);
     eos_embeddings_free(&out);
+    eos_resample_report_free(&rep);
     in.labels[5] = 7;
     assert_int_equal(eos_resample(rt, &in, 2, EOS_RESAMPLE_EOS, 1, 1, &out, &rep), EOS_ERR_INVALID_ARG);
+    assert_null(rep.before);
     eos_embeddings_free(&in);
+}
+
+/* A failing neighbour search returns its error and leaves nothing behind (issue 13: the
+ * within-class search failing in borderline and adasyn freed the global list twice). The
+ * hook fails the (n+1)-th eos_knn: n = 1 is the within-class search of the first class to grow,
+ * n = 0 the search over all classes. */
+static void test_knn_failure(void **state) {
+    eos_runtime_t rt = *state;
+    static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE,
+                                                  EOS_RESAMPLE_ADASYN};
+    eos_embeddings in, out;
+    make_set(&in, 5);
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        for (long after = 0; after <= 1; after++) {
+            eos_resample_report rep;
+            eos__knn_fail_after(after);
+            eos_status st = eos_resample(rt, &in, 3, methods[m], 10, 9, &out, &rep);
+            eos__knn_fail_after(-1);
+            /* eos searches once (n = 1 is never reached), smote only within classes */
+            int fails = methods[m] != EOS_RESAMPLE_EOS || after == 0;
+            if (!fails) {
+                EOS_ASSERT_OK(st);
+                eos_embeddings_free(&out);
+                eos_resample_report_free(&rep);
+                continue;
+            }
+            if (st != EOS_ERR_INTERNAL)
+                fail_msg("%s, knn failing after %ld calls: status %s, expected the injected EOS_ERR_INTERNAL",
+                         eos_resample_name(methods[m]), after, eos_status_str(st));
+            assert_non_null(strstr(eos_last_error_message(), "injected"));
+            assert_null(out.x);
+            assert_null(out.labels);
+            assert_int_equal(out.n, 0);
+            assert_null(rep.before);
+            assert_null(rep.after);
+        }
+    eos_embeddings_free(&in);
+}
+
+/* More than 256 classes (issue 13: the report's tables and the class bound stopped at 256):
+ * 300 classes of 2 or 3 rows in 3-d are balanced to 3 rows each by EOS and by ROS, and a head
+ * of 300 classes is trained on the result. */
+static void test_many_classes(void **state) {
+    eos_runtime_t rt = *state;
+    enum { K = 300, D = 3 };
+    eos_embeddings in = {0};
+    size_t n = 0;
+    for (int c = 0; c < K; c++) n += c % 2 ? 2 : 3;
+    in.n = n;
+    in.dim = D;
+    in.x = malloc(n * D * sizeof(float));
+    in.labels = malloc(n * sizeof(int32_t));
+    eos_rng r;
+    eos_rng_seed(&r, 11, 3);
+    size_t i = 0;
+    for (int c = 0; c < K; c++)
+        for (int t = 0; t < (c % 2 ? 2 : 3); t++, i++) {
+            in.labels[i] = c;
+            for (int j = 0; j < D; j++) in.x[i * D + j] = (j == 0 ? 0.1f * c : 0.0f) + 0.05f * eos_rng_normal(&r);
+        }
+    static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_ROS};
+    for (size_t m = 0; m < 2; m++) {
+        eos_embeddings out;
+        eos_resample_report rep;
+        EOS_ASSERT_OK(eos_resample(rt, &in, K, methods[m], 5, 1, &out, &rep));
+        assert_int_equal(rep.classes, K);
+        assert_int_equal(out.n, 3 * K);
+        assert_int_equal(rep.synthetic, 3 * K - n);
+        size_t counts[K] = {0};
+        for (size_t t = 0; t < out.n; t++) counts[out.labels[t]]++;
+        for (int c = 0; c < K; c++) {
+            assert_int_equal(rep.before[c], c % 2 ? 2 : 3);
+            assert_int_equal(rep.after[c], 3);
+            assert_int_equal(counts[c], 3);
+        }
+        if (methods[m] == EOS_RESAMPLE_EOS) {
+            eos_head h;
+            eos_finetune_config cfg = eos_finetune_defaults();
+            cfg.epochs = 2;
+            cfg.batch = 64;
+            float loss = NAN;
+            EOS_ASSERT_OK(eos_head_init(&h, K, D, 1));
+            EOS_ASSERT_OK(eos_finetune(rt, &h, &out, &cfg, &loss));
+            assert_true(isfinite(loss));
+            int32_t *pred = malloc(out.n * sizeof *pred);
+            eos_head_predict(&h, &out, pred);
+            for (size_t t = 0; t < out.n; t++) assert_true(pred[t] >= 0 && pred[t] < K);
+            free(pred);
+            eos_head_free(&h);
+        }
+        eos_resample_report_free(&rep);
+        eos_embeddings_free(&out);
+    }
+    /* the bound is stated, not a silent cut */
+    eos_embeddings out;
+    eos_resample_report rep;
+    assert_int_equal(eos_resample(rt, &in, EOS_MAX_CLASSES + 1, EOS_RESAMPLE_ROS, 5, 1, &out, &rep), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error_message(), "65536"));
+    eos_embeddings_free(&in);
+}
+
+/* A class with no rows is refused, naming it (issue 13: it was left at 0 rows, silently), for
+ * every method: in the middle of the labels and at the end. */
+static void test_empty_class_refused(void **state) {
+    eos_runtime_t rt = *state;
+    float xs[4] = {0, 0.5f, 3, 3.5f};
+    int32_t ys[4] = {0, 0, 2, 2};
+    eos_embeddings in = {4, 1, ys, xs}, out;
+    for (int m = EOS_RESAMPLE_NONE; m <= EOS_RESAMPLE_ADASYN; m++)
+        for (int classes = 3; classes <= 4; classes++) {
+            eos_resample_report rep;
+            eos_status st = eos_resample(rt, &in, classes, (eos_resample_method)m, 1, 1, &out, &rep);
+            if (st != EOS_ERR_INVALID_ARG)
+                fail_msg("%s, %d classes, class 1 empty: status %s, expected EOS_ERR_INVALID_ARG",
+                         eos_resample_name((eos_resample_method)m), classes, eos_status_str(st));
+            assert_non_null(strstr(eos_last_error_message(), "class 1 has no rows"));
+            assert_null(out.x);
+            assert_null(rep.before);
+        }
+    ys[1] = 1;  /* every class of 3 has a row now; a 4th is empty at the end */
+    eos_resample_report rep;
+    assert_int_equal(eos_resample(rt, &in, 4, EOS_RESAMPLE_ROS, 1, 1, &out, &rep), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error_message(), "class 3 has no rows"));
+    EOS_ASSERT_OK(eos_resample(rt, &in, 3, EOS_RESAMPLE_ROS, 1, 1, &out, &rep));
+    assert_int_equal(out.n, 6);
+    eos_resample_report_free(&rep);
+    eos_embeddings_free(&out);
 }
 
 int main(void) {
@@ -150,6 +284,9 @@ int main(void) {
         cmocka_unit_test(test_borderline),
         cmocka_unit_test(test_adasyn),
         cmocka_unit_test(test_parse_and_edges),
+        cmocka_unit_test(test_knn_failure),
+        cmocka_unit_test(test_many_classes),
+        cmocka_unit_test(test_empty_class_refused),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -275,6 +275,55 @@ static void test_losses_and_rules_run(void **state) {
     eos_dataset_free(&d);
 }
 
+/* More than 256 classes (issue 13): class-balanced rules and LDAM's margins used fixed tables
+ * of 256 and refused larger data; 300 classes of 8 x 8 grey images, one or two of each, a
+ * step of each rule and of LDAM-DRW. */
+static void test_many_classes_rules_and_ldam(void **state) {
+    eos_runtime_t rt = *state;
+    enum { K = 300, S = 8 };
+    eos_dataset d;
+    memset(&d, 0, sizeof d);
+    d.classes = K;
+    d.channels = 1;
+    d.height = d.width = S;
+    d.class_names = calloc(K, sizeof *d.class_names);
+    for (int c = 0; c < K; c++) snprintf(d.class_names[c], 64, "c%d", c);
+    eos_split *sp[2] = {&d.train, &d.test};
+    eos_rng r;
+    eos_rng_seed(&r, 3, 9);
+    for (int s = 0; s < 2; s++) {
+        size_t n = s == 0 ? K + K / 2 : K;  /* training: every class once, the first half twice */
+        sp[s]->n = n;
+        sp[s]->pixels = malloc(n * S * S);
+        sp[s]->labels = malloc(n * sizeof(int32_t));
+        for (size_t i = 0; i < n; i++) {
+            sp[s]->labels[i] = (int32_t)(i % K);
+            for (int p = 0; p < S * S; p++) sp[s]->pixels[i * S * S + p] = (uint8_t)eos_rng_below(&r, 256);
+        }
+    }
+    static const struct { const char *variant; eos_resnet_head head; } runs[] = {
+        {"ce-reweight", EOS_RESNET_HEAD_LINEAR}, {"ce-resample", EOS_RESNET_HEAD_LINEAR}, {"ldam-drw", EOS_RESNET_HEAD_NORMED}};
+    for (size_t v = 0; v < sizeof runs / sizeof runs[0]; v++) {
+        char dir[1024];
+        test_tmpdir(dir, sizeof dir, "classes300");
+        eos_resnet_t m;
+        EOS_ASSERT_OK(eos_resnet_create(rt, 1, 1, K, runs[v].head, 1, &m));
+        eos_train_config cfg = eos_train_defaults();
+        cfg.epochs = 1;
+        cfg.batch = 64;
+        cfg.max_steps = 1;
+        cfg.out_dir = dir;
+        EOS_ASSERT_OK(eos_train_variant_parse(runs[v].variant, &cfg.loss, &cfg.rule));
+        eos_metrics met;
+        EOS_ASSERT_OK(eos_train_run(rt, m, &d, NULL, 0, &cfg, &met));
+        assert_int_equal(met.classes, K);
+        assert_true(met.acc >= 0 && met.acc <= 1);
+        eos_metrics_free(&met);
+        eos_resnet_free(m);
+    }
+    eos_dataset_free(&d);
+}
+
 
 /* ---- reliability: interrupt and resume, damaged checkpoints, NaN, out of memory ------------- */
 
@@ -685,6 +734,7 @@ static void test_out_of_memory_names_a_batch_that_fits(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses_and_rules_run),
+        cmocka_unit_test(test_many_classes_rules_and_ldam),
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_stratified_split),

@@ -186,7 +186,7 @@ static int bench_resnet(eos_runtime_t rt, const bench_opts *o, int verbose, benc
 
 static int make_embeddings(const bench_opts *o, eos_embeddings *e) {
     if (o->emb) {
-        if (eos_embeddings_read_csv(o->emb, 0, e) != EOS_OK) return cli_fail("reading the embeddings");
+        if (eos_embeddings_read_csv(o->emb, EOS_MAX_CLASSES, e) != EOS_OK) return cli_fail("reading the embeddings");
         return 0;
     }
     /* exp:100 over 10 classes scaled to n rows; class means apart, unit noise */
@@ -241,18 +241,23 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
     }
     eos_resample_report rep;
     eos_embeddings out = {0};
+    int classes = 0;  /* 10 for the generated set; the labels of a --emb file decide its own */
+    for (size_t i = 0; i < e.n; i++) if (e.labels[i] + 1 > classes) classes = e.labels[i] + 1;
     if (!rc && is_eos) {
-        if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
-        size_t cnt[10] = {0}, top = 0;
-        for (size_t i = 0; !rc && i < e.n; i++) if (e.labels[i] >= 0 && e.labels[i] < 10) cnt[e.labels[i]]++;
-        for (int c = 0; c < 10; c++) top = cnt[c] > top ? cnt[c] : top;
-        memset(cnt, 0, sizeof cnt);
-        for (size_t i = 0; !rc && i < out.n; i++) if (out.labels[i] >= 0 && out.labels[i] < 10) cnt[out.labels[i]]++;
-        for (int c = 0; !rc && c < 10; c++)
+        if (eos_resample(rt, &e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+        size_t *cnt = calloc((size_t)classes + 1, sizeof *cnt), top = 0;
+        if (!rc && !cnt) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+        for (size_t i = 0; !rc && i < e.n; i++) cnt[e.labels[i]]++;
+        for (int c = 0; !rc && c < classes; c++) top = cnt[c] > top ? cnt[c] : top;
+        if (cnt) memset(cnt, 0, (size_t)classes * sizeof *cnt);
+        for (size_t i = 0; !rc && i < out.n; i++) if (out.labels[i] >= 0 && out.labels[i] < classes) cnt[out.labels[i]]++;
+        for (int c = 0; !rc && c < classes; c++)
             if (cnt[c] != top) { fprintf(stderr, "eos bench: validation failed: class %d has %zu rows after EOS, expected %zu\n", c, cnt[c], top); rc = 1; }
         for (size_t i = 0; !rc && i < out.n * out.dim; i++)
             if (!isfinite(out.x[i])) { fprintf(stderr, "eos bench: validation failed: non-finite EOS value\n"); rc = 1; }
+        free(cnt);
         eos_embeddings_free(&out);
+        eos_resample_report_free(&rep);
     }
     if (!rc) {
         r->ncheck = 1;
@@ -264,8 +269,9 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
     for (int s = 0; !rc && s < o->steps; s++) {
         double t0 = wall();
         if (is_eos) {
-            if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+            if (eos_resample(rt, &e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
             eos_embeddings_free(&out);
+            eos_resample_report_free(&rep);
         } else if (eos_knn(rt, e.x, e.n, e.x, e.n, (int)e.dim, k, 1, idx, d) != EOS_OK) {
             rc = cli_fail("knn");
         }
@@ -277,8 +283,9 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
         r->per_sec = 1e3 / r->ms;
         eos_runtime_profile_start(rt);
         if (is_eos) {
-            if (eos_resample(rt, &e, 10, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
+            if (eos_resample(rt, &e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep) != EOS_OK) rc = cli_fail("eos");
             eos_embeddings_free(&out);
+            eos_resample_report_free(&rep);
         } else if (eos_knn(rt, e.x, e.n, e.x, e.n, (int)e.dim, k, 1, idx, d) != EOS_OK) {
             rc = cli_fail("knn");
         }

@@ -100,9 +100,13 @@ int cmd_embed(int argc, char **argv) {
         if (!rc && write_split(path, fte, d.test.labels, d.test.n) != EOS_OK) rc = cli_fail("writing test_emb.csv");
     }
     if (!rc) {
-        double tg[256], trg[256];
-        int C = d.classes < 256 ? d.classes : 256;
-        if (eos_embedding_gap(rt, ftr, ytr, n, fte, d.test.labels, d.test.n, EOS_RESNET_FEATURES, C, tg, trg) != EOS_OK) {
+        int C = d.classes;  /* every class, however many */
+        double *tg = malloc((size_t)C * sizeof *tg), *trg = malloc((size_t)C * sizeof *trg);
+        size_t *cnt = calloc((size_t)C, sizeof *cnt);
+        if (!tg || !trg || !cnt) {
+            fprintf(stderr, "eos embed: out of memory\n");
+            rc = 1;
+        } else if (eos_embedding_gap(rt, ftr, ytr, n, fte, d.test.labels, d.test.n, EOS_RESNET_FEATURES, C, tg, trg) != EOS_OK) {
             rc = cli_fail("measuring the embedding gap");
         } else {
             printf("embeddings of %s: %zu training rows (%s, seed %llu), %zu test rows, 64 features\n", model, n, imb_text,
@@ -112,10 +116,9 @@ int cmd_embed(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/embed_metrics.json", out);
             FILE *f = fopen(path, "w");
             if (f) fprintf(f, "{\n  \"model\": \"%s\",\n  \"classes\": [", model);
+            for (size_t i = 0; i < n; i++) cnt[ytr[i]]++;
             for (int c = 0; c < C; c++) {
-                size_t cnt = 0;
-                for (size_t i = 0; i < n; i++) cnt += ytr[i] == c;
-                printf("  %3d  %-14s %8zu %10.4f %12.4f %8.2f\n", c, d.class_names[c], cnt, tg[c], trg[c], tg[c] / trg[c]);
+                printf("  %3d  %-14s %8zu %10.4f %12.4f %8.2f\n", c, d.class_names[c], cnt[c], tg[c], trg[c], tg[c] / trg[c]);
                 if (f) fprintf(f, "%s\"%s\"", c ? ", " : "", d.class_names[c]);
             }
             if (f) {
@@ -128,6 +131,7 @@ int cmd_embed(int argc, char **argv) {
                 printf("wrote %s\n", path);
             }
         }
+        free(tg); free(trg); free(cnt);
     }
     free(ftr); free(fte); free(ytr); free(idx);
     eos_dataset_free(&d);

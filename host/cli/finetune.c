@@ -59,7 +59,7 @@ int cmd_finetune(int argc, char **argv) {
     const cli_input in[] = {{"--train", train}, {"--test", test}, {"--model", model}};
     if (cli_out_check_files("finetune", out, writes, nw, force, in, 3)) return 1;
     eos_embeddings tr = {0}, te = {0};
-    if (eos_embeddings_read_csv(train, 256, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
+    if (eos_embeddings_read_csv(train, EOS_MAX_CLASSES, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
     int classes = 0, rc = 0;
     for (size_t i = 0; i < tr.n; i++) if (tr.labels[i] + 1 > classes) classes = tr.labels[i] + 1;
     eos_runtime_t rt = NULL;

@@ -169,7 +169,23 @@ static void resample_extra(char *buf, size_t cap, const char *method, const eos_
     ADD("],\n  \"synthetic\": %zu,\n  \"seconds_resample\": %.3f,\n  \"seconds_head\": %.3f,\n  \"head_loss\": %.6f",
         rep->synthetic, seconds_resample, seconds_head, isfinite(loss) ? loss : -1.0);
 #undef ADD
-    if (k >= cap && cap) buf[0] = 0;  /* cannot happen for 256 classes in 16 KiB; never half a member */
+    if (k >= cap && cap) buf[0] = 0;  /* cannot happen: the caller sizes buf by the class count; never half a member */
+}
+
+/* The first class with no image among the selected training images, or -1 (*largest: the
+ * largest class's count, for the message). */
+static int first_empty_class(const eos_dataset *d, const size_t *idx, size_t n, size_t *largest) {
+    size_t *cnt = calloc((size_t)d->classes, sizeof *cnt);
+    int empty = -1;
+    *largest = 0;
+    if (!cnt) return -1;  /* the re-balancing names the class itself */
+    for (size_t i = 0; i < n; i++) cnt[d->train.labels[idx[i]]]++;
+    for (int c = 0; c < d->classes; c++) {
+        if (!cnt[c] && empty < 0) empty = c;
+        if (cnt[c] > *largest) *largest = cnt[c];
+    }
+    free(cnt);
+    return empty;
 }
 
 /* Train one phase-1 network (variant v) into dir; *keep receives it when keep is not NULL. */
@@ -297,6 +313,20 @@ int cmd_pipeline(int argc, char **argv) {
            eos_runtime_device(rt)->name);
     if (eos_dataset_load(data, NULL, &d) != EOS_OK) rc = cli_fail("loading the dataset");
     else if (eos_imbalance_select(&d, &imb, seed, &idx, &n, NULL) != EOS_OK) rc = cli_fail("selecting the long-tailed subset");
+    else if (nm > 0 && d.classes > EOS_MAX_CLASSES) {  /* refused before any training, not after phase 1 */
+        fprintf(stderr, "eos pipeline: %s has %d classes; the re-balancing methods take at most %d\n", data, d.classes,
+                EOS_MAX_CLASSES);
+        rc = 1;
+    }
+    size_t largest = 0;
+    int empty = rc || nm == 0 ? -1 : first_empty_class(&d, idx, n, &largest);
+    if (empty >= 0) {  /* the re-balancing refuses a class with no rows: said now, before any training */
+        fprintf(stderr, "eos pipeline: the long-tailed training set (exp:100 of %s) has no image of class %d (%s): "
+                "exp:100 keeps about 1/100 of the largest class's %zu images for the rarest class, and the "
+                "re-balancing methods need at least one of every class; use a dataset with more training images "
+                "per class\n", data, empty, d.class_names[empty], largest);
+        rc = 1;
+    }
     /* phase 1: the CE model (kept for phase 2), then each baseline */
     for (int k = 0; !rc && k < nv; k++) {
         const variant *w = &vars[k];
@@ -346,25 +376,32 @@ int cmd_pipeline(int argc, char **argv) {
             printf("  %zu training and %zu test embeddings in %s/\n", n, d.test.n, dir);
         }
         /* the per-class embedding gap (as `eos embed` measures it) */
-        if (!rc && d.classes <= 256) {
-            double tg[256], trg[256], tgap = wall();
-            size_t ntr[256] = {0}, nte[256] = {0};
-            for (size_t i = 0; i < n; i++) ntr[ytr[i]]++;
-            for (size_t i = 0; i < d.test.n; i++) nte[d.test.labels[i]]++;
-            snprintf(path, sizeof path, "%s/embed_metrics.json", dir);
+        if (!rc) {
+            size_t C = (size_t)d.classes;
+            double *tg = malloc(C * sizeof *tg), *trg = malloc(C * sizeof *trg), tgap = wall();
+            size_t *ntr = calloc(C, sizeof *ntr), *nte = calloc(C, sizeof *nte);
             char model[4300];
+            snprintf(path, sizeof path, "%s/embed_metrics.json", dir);
             snprintf(model, sizeof model, "%s/phase1/model.safetensors", out);
-            if (eos_embedding_gap(rt, ftr, ytr, n, fte, d.test.labels, d.test.n, 64, d.classes, tg, trg) != EOS_OK)
-                rc = cli_fail("measuring the embedding gap");
-            else if (write_gap(path, model, &d, d.classes, tg, trg, ntr, nte))
+            if (!tg || !trg || !ntr || !nte) {
+                fprintf(stderr, "eos pipeline: out of memory\n");
                 rc = 1;
-            else {
-                printf("  embedding gap (test / train, leave-one-out), per class:");
-                for (int c = 0; c < d.classes; c++) printf(" %.2f", tg[c] / trg[c]);
-                printf("\n");
-                snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embedding gap");
-                times[ntimes++].seconds = wall() - tgap;
+            } else {
+                for (size_t i = 0; i < n; i++) ntr[ytr[i]]++;
+                for (size_t i = 0; i < d.test.n; i++) nte[d.test.labels[i]]++;
+                if (eos_embedding_gap(rt, ftr, ytr, n, fte, d.test.labels, d.test.n, 64, d.classes, tg, trg) != EOS_OK)
+                    rc = cli_fail("measuring the embedding gap");
+                else if (write_gap(path, model, &d, d.classes, tg, trg, ntr, nte))
+                    rc = 1;
+                else {
+                    printf("  embedding gap (test / train, leave-one-out), per class:");
+                    for (int c = 0; c < d.classes; c++) printf(" %.2f", tg[c] / trg[c]);
+                    printf("\n");
+                    snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embedding gap");
+                    times[ntimes++].seconds = wall() - tgap;
+                }
             }
+            free(tg); free(trg); free(ntr); free(nte);
         }
     }
     /* the projection shows the EOS-balanced set, or the first other method's */
@@ -377,10 +414,12 @@ int cmd_pipeline(int argc, char **argv) {
     if (proj_cap < 10) proj_cap = 10;
     /* phases 2 and 3 per re-balancing method */
     eos_embeddings train_emb = {n, 64, ytr, ftr}, test_emb = {d.test.n, 64, d.test.labels, fte};
-    float w0[64 * 256], b0[256];
-    if (!rc && nm > 0 && d.classes > 256) {
-        fprintf(stderr, "eos pipeline: the re-balancing methods support up to 256 classes, the data has %d\n", d.classes);
-        rc = 1;
+    /* the trained head, (classes, 64) and (classes): every method's head starts from it */
+    float *w0 = NULL, *b0 = NULL;
+    if (!rc && nm > 0) {
+        w0 = malloc((size_t)d.classes * 64 * sizeof *w0);
+        b0 = malloc((size_t)d.classes * sizeof *b0);
+        if (!w0 || !b0) { fprintf(stderr, "eos pipeline: out of memory\n"); rc = 1; }
     }
     if (!rc && nm > 0 && eos_resnet_linear_head(m, w0, b0) != EOS_OK) rc = cli_fail("reading the head");
     for (int k = 0; !rc && k < nm; k++) {
@@ -404,6 +443,7 @@ int cmd_pipeline(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/embeddings/projection.csv", out);
             if (eos_projection_write(path, &bal, n, proj_cap, seed, pvar) != EOS_OK) {
                 eos_embeddings_free(&bal);
+                eos_resample_report_free(&rep);
                 rc = fail_line(live, "writing the 2-d projection");
                 break;
             }
@@ -413,7 +453,12 @@ int cmd_pipeline(int argc, char **argv) {
         double th = wall();
         eos_finetune_config fc = eos_finetune_defaults();
         fc.seed = seed;
-        if (eos_head_init(&h, d.classes, 64, seed) != EOS_OK) { eos_embeddings_free(&bal); rc = fail_line(live, "head"); break; }
+        if (eos_head_init(&h, d.classes, 64, seed) != EOS_OK) {
+            eos_embeddings_free(&bal);
+            eos_resample_report_free(&rep);
+            rc = fail_line(live, "head");
+            break;
+        }
         memcpy(h.weight, w0, (size_t)d.classes * 64 * sizeof *w0);  /* start from the trained head */
         memcpy(h.bias, b0, (size_t)d.classes * sizeof *b0);
         if (eos_finetune(rt, &h, &bal, &fc, &loss) != EOS_OK) rc = fail_line(live, "fine-tuning the head");
@@ -430,11 +475,15 @@ int cmd_pipeline(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/head.safetensors", dir);
             if (eos_safetensors_write(path, t, 2) != EOS_OK) rc = fail_line(live, "writing the head");
             snprintf(path, sizeof path, "%s/metrics.json", dir);
-            char extra[16384];
+            /* three per-class lists of at most 21 characters a number, and the fixed members */
+            size_t cap = 1024 + 3 * 24 * (size_t)d.classes;
+            char *extra = malloc(cap);
             double th_s = wall() - th;
-            resample_extra(extra, sizeof extra, name, &rep, d.classes, tr_s, th_s, loss);
+            if (!extra) { fprintf(stderr, "%seos pipeline: out of memory\n", live ? "\n" : ""); rc = 1; }
+            else resample_extra(extra, cap, name, &rep, d.classes, tr_s, th_s, loss);
             if (!rc && eos_metrics_write_json(path, &rows[nrows - 1].m, (const char (*)[64])d.class_names, extra) != EOS_OK)
                 rc = fail_line(live, "writing metrics.json");
+            free(extra);
             snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: re-balance %s", name);
             times[ntimes++].seconds = tr_s;
             snprintf(times[ntimes].step, sizeof times[0].step, "phase 3: head on %s", name);
@@ -444,6 +493,7 @@ int cmd_pipeline(int argc, char **argv) {
         }
         eos_head_free(&h);
         eos_embeddings_free(&bal);
+        eos_resample_report_free(&rep);
     }
     /* the table */
     if (!rc) {
@@ -511,7 +561,7 @@ int cmd_pipeline(int argc, char **argv) {
         }
     }
     for (int r = 0; r < nrows; r++) eos_metrics_free(&rows[r].m);
-    free(ftr); free(fte); free(ytr); free(pred); free(idx);
+    free(ftr); free(fte); free(ytr); free(pred); free(idx); free(w0); free(b0);
     eos_resnet_free(m);
     eos_dataset_free(&d);
     eos_runtime_free(rt);

@@ -9,7 +9,8 @@ void usage_resample(FILE *out) {
     fprintf(out,
             "usage: eos resample --in CSV --out CSV [--method eos] [--k 10] [--seed N] [--device SPEC] [--force]\n\n"
             "Balances every class of an embedding CSV (label,f0,f1,...) to the largest class's count and\n"
-            "writes the original rows followed by the new ones.\n\n"
+            "writes the original rows followed by the new ones. The classes are 0..the largest label (at most\n"
+            "65536) and each needs at least one row.\n\n"
             "methods:\n"
             "  eos          Expansive Over-Sampling (default): base + r (enemy - base), bases = samples with\n"
             "               an enemy among their k nearest neighbours (all classes), r ~ U(0, 1)\n"
@@ -52,9 +53,30 @@ int cmd_resample(int argc, char **argv) {
     eos_resample_method method;
     if (eos_resample_parse(method_text, &method) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     eos_embeddings e;
-    if (eos_embeddings_read_csv(in, 256, &e) != EOS_OK) return cli_fail("reading the embeddings");
+    if (eos_embeddings_read_csv(in, EOS_MAX_CLASSES, &e) != EOS_OK) return cli_fail("reading the embeddings");
     int classes = 0;
     for (size_t i = 0; i < e.n; i++) if (e.labels[i] + 1 > classes) classes = e.labels[i] + 1;
+    /* the classes are 0..largest label: one with no rows is a gap (a class left empty, or
+     * labels not numbered 0..N-1), refused before any work, as an empty image folder is */
+    unsigned char *seen = calloc((size_t)classes + 1, 1);
+    if (!seen) {
+        eos_embeddings_free(&e);
+        fprintf(stderr, "eos resample: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < e.n; i++) seen[e.labels[i]] = 1;
+    int gap = -1;
+    for (int c = 0; c < classes && gap < 0; c++) if (!seen[c]) gap = c;
+    free(seen);
+    if (e.n == 0 || gap >= 0) {
+        if (e.n == 0) fprintf(stderr, "eos resample: %s has no rows (only a header)\n", in);
+        else
+            fprintf(stderr, "eos resample: %s: class %d has no rows, but labels run up to %d: every class 0..%d needs at "
+                    "least one row to be balanced; add rows of it or number the classes without gaps\n", in, gap,
+                    classes - 1, classes - 1);
+        eos_embeddings_free(&e);
+        return 1;
+    }
     eos_runtime_t rt = NULL;
     int rc = 0;
     if (method != EOS_RESAMPLE_NONE && method != EOS_RESAMPLE_ROS && eos_runtime_init(&rt, device) != EOS_OK) {
@@ -73,13 +95,14 @@ int cmd_resample(int argc, char **argv) {
         printf("%s, k %d, seed %llu: %zu rows -> %zu (%zu new) in %.2f s\n", eos_resample_name(method), k,
                (unsigned long long)seed, e.n, bal.n, rep.synthetic, secs);
         printf("  %5s %8s %8s %9s\n", "class", "before", "after", "bases");
-        for (int c = 0; c < classes && c < 256; c++)
+        for (int c = 0; c < classes; c++)
             printf("  %5d %8zu %8zu %9zu%s\n", c, rep.before[c], rep.after[c], rep.eligible[c],
                    rep.fallback[c] ? "  (no base for this method: copies used)" : "");
         if (cli_mkdirs_for(out)) rc = 1;
         else if (eos_embeddings_write_csv(out, &bal) != EOS_OK) rc = cli_fail("writing the output");
         else printf("wrote %s\n", out);
         eos_embeddings_free(&bal);
+        eos_resample_report_free(&rep);
     }
     eos_embeddings_free(&e);
     eos_runtime_free(rt);

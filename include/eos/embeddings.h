@@ -20,6 +20,10 @@ extern "C" {
  *     eos_embeddings_free(&e);
  */
 
+/* The most classes the embedding tools take (resample, finetune, a CSV's labels 0..65535):
+ * far above any long-tailed benchmark, low enough that per-class tables stay small. */
+#define EOS_MAX_CLASSES 65536
+
 typedef struct eos_embeddings {
     size_t n, dim;
     int32_t *labels;  /* (n) */

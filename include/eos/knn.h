@@ -27,9 +27,10 @@ extern "C" {
 eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
                    int exclude_self, int32_t *indices, float *dist2);
 
-/* The embedding gap the paper studies, per class c (classes <= 256): test_gap[c] = mean over
- * test rows of c of the distance to the nearest training row of c; train_gap[c] = the same
- * within the training rows of c, leaving each row out. NaN where a class has too few rows.
+/* The embedding gap the paper studies, per class c (test_gap and train_gap hold classes values):
+ * test_gap[c] = mean over test rows of c of the distance to the nearest training row of c;
+ * train_gap[c] = the same within the training rows of c, leaving each row out. NaN where a
+ * class has too few rows.
  * train_x (ntrain, dim), test_x (ntest, dim). */
 eos_status eos_embedding_gap(eos_runtime_t rt, const float *train_x, const int32_t *train_y, size_t ntrain,
                              const float *test_x, const int32_t *test_y, size_t ntest, int dim, int classes,

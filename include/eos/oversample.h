@@ -27,6 +27,8 @@ extern "C" {
 /* Usage:
  *     eos_embeddings balanced; eos_resample_report rep;
  *     eos_resample(rt, &train, 10, EOS_RESAMPLE_EOS, 10, seed, &balanced, &rep);
+ *     ... rep.after[c] ...
+ *     eos_resample_report_free(&rep); eos_embeddings_free(&balanced);
  */
 
 typedef enum {
@@ -41,16 +43,20 @@ typedef enum {
 eos_status eos_resample_parse(const char *name, eos_resample_method *out);
 const char *eos_resample_name(eos_resample_method m);
 
+/* Per class, sized by the class count (malloc'd by eos_resample, released by
+ * eos_resample_report_free; all NULL after a failure). */
 typedef struct eos_resample_report {
     int classes;
-    size_t before[256], after[256];  /* per class (first 256 classes) */
-    size_t eligible[256];            /* bases the method could draw from */
-    int fallback[256];               /* 1: the method had no base in this class; copies were used */
+    size_t *before, *after;  /* (classes) rows per class in the input and the output */
+    size_t *eligible;        /* (classes) bases the method could draw from */
+    int *fallback;           /* (classes) 1: the method had no base in this class; copies were used */
     size_t synthetic;
 } eos_resample_report;
+void eos_resample_report_free(eos_resample_report *report);
 
 /* in (n, dim) with labels 0..classes-1 -> out (balanced); k neighbours (1..64); rt may be NULL
- * for ros and none. */
+ * for ros and none. classes is 1..EOS_MAX_CLASSES and every class needs at least one row
+ * (EOS_ERR_INVALID_ARG naming the first empty class otherwise: there is nothing to grow it from). */
 eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
                         uint64_t seed, eos_embeddings *out, eos_resample_report *report);
 
