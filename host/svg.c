@@ -3,20 +3,29 @@
  * page's stylesheet supplies the fonts (classes t: title, ax: axis label, tk: tick label). */
 #include "svg.h"
 
+#include "json.h"
+
 #include <math.h>
 #include <string.h>
 
 enum { TITLE_H = 30, LEGEND_ROW = 18 };
 
 void eos__svg_text(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
+    while (s && *s) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = eos__utf8_char(s);
+        switch (c) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default:
+            /* the page is UTF-8: a byte that is not (a folder name can be any bytes), or a control
+             * character, which HTML does not allow in text, becomes U+FFFD */
+            if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) fputs("\xef\xbf\xbd", f);
+            else fwrite(s, 1, n, f);
         }
+        s += n ? n : 1;
     }
 }
 

@@ -46,7 +46,7 @@ static void test_json_metrics_roundtrip(void **state) {
     int32_t yt[6] = {0, 0, 1, 1, 2, 2}, yp[6] = {0, 1, 1, 1, 2, 0};
     eos_metrics m;
     EOS_ASSERT_OK(eos_metrics_compute(3, yt, yp, 6, &m));
-    const char names[3][64] = {"cat \"tabby\"", "dog\\x", "b\xc3\xa9te"};
+    const char *names[3] = {"cat \"tabby\"", "dog\\x", "b\xc3\xa9te"};
     EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, "\"counts_before\": [5, 2, 1],\n  \"note\": null"));
     eos__json *j;
     EOS_ASSERT_OK(eos__json_read(path, &j));
@@ -241,7 +241,7 @@ static void test_svg_charts(void **state) {
 
 static void make_run(const char *dir) {
     char path[1024];
-    const char names[2][64] = {"cat", "dog"};
+    const char *names[2] = {"cat", "dog"};
     snprintf(path, sizeof path, "%s/phase1", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/eos", dir);

@@ -51,7 +51,7 @@ void cli_bar_progress(size_t done, size_t total, void *user);
 /* mkdir -p; prints why on failure (returns -1) */
 int cli_mkdirs(const char *dir);
 /* The metrics table: ACC, BAC, GM, FM, then per-class recall */
-void cli_print_metrics(const eos_metrics *m, const char (*names)[64]);
+void cli_print_metrics(const eos_metrics *m, const char *const *names);
 
 /* Print the last library error under a one-line context ("eos check: opening the device")
  * and return the exit code 1. */
