@@ -30,7 +30,6 @@ for s in train test; do
     mv "$syn/$s/class00" "$syn/$s/$one" && mv "$syn/$s/class01" "$syn/$s/$two" && mv "$syn/$s/class02" "$syn/$s/$badname"
 done
 expect "dataset lists both long names" 0 "${pre}_one .*" "$eos" dataset "$syn"
-expect "dataset keeps 3 classes" 0 '3 classes|classes: *3' "$eos" dataset "$syn"
 expect "dataset lists the second long name" 0 "${pre}_two" "$eos" dataset "$syn"
 expect "pipeline on the names" 0 'ce \+ eos +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/run" --profile quick --epochs 1 \
     --max-steps 1 --methods eos --quiet
@@ -49,8 +48,8 @@ utf8_json "embed's embed_metrics.json" "$fx/emb/embed_metrics.json"
 cp -r "$fx/run" "$fx/doc"
 log="$fx/doc/phase1/train_log.csv"
 # every numeric field of the data rows huge or tiny, the epoch kept
-awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { for (i = 2; i <= NF; i++) $i = (i % 2 ? "1e308" : "-1e308"); print }
-         END { }' "$log" > "$log.new" && mv "$log.new" "$log"
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { for (i = 2; i <= NF; i++) $i = (i % 2 ? "1e308" : "-1e308"); print }' \
+    "$log" > "$log.new" && mv "$log.new" "$log"
 sed 's/"per_class_recall": \[[-0-9.e]*/"per_class_recall": [1e300/; s/"seconds": [0-9.]*/"seconds": 1e300/g;
      s/"embedding_images_per_second": [0-9.]*/"embedding_images_per_second": -1e300/; s/"seed": [0-9]*/"seed": 1e300/' \
     "$fx/doc/summary.json" > "$fx/doc/s.json" && mv "$fx/doc/s.json" "$fx/doc/summary.json"
