@@ -55,7 +55,7 @@ sed 's/"per_class_recall": \[[-0-9.e]*/"per_class_recall": [1e300/; s/"seconds":
     "$fx/doc/summary.json" > "$fx/doc/s.json" && mv "$fx/doc/s.json" "$fx/doc/summary.json"
 expect "report of the doctored run" 0 'wrote' "$eos" report "$fx/doc"
 page="$fx/doc/report.html"
-expect "the doctored values reach the page" 0 '^1e300 in$' sh -c "grep -q 1e300 '$fx/doc/summary.json' && echo '1e300 in'"
+expect "the doctored recall is shown short" 0 '1e\+300' cat "$page"
 expect "no inf or nan in the page" 0 '^clean$' sh -c "grep -Eiq '(^|[^a-z])(-?inf|nan)([^a-z]|\$)' '$page' || echo clean"
 expect "no number over 20 characters" 0 '^clean$' sh -c "grep -Eq '[0-9.]{21,}' '$page' || echo clean"
 utf8_json "the doctored report" "$page"
