@@ -40,6 +40,7 @@ void eos_dataset_free(eos_dataset *d) {
     if (!d) return;
     eos_split_free(&d->train);
     eos_split_free(&d->test);
+    for (int c = 0; d->class_names && c < d->classes; c++) free(d->class_names[c]);
     free(d->class_names);
     memset(d, 0, sizeof *d);
 }

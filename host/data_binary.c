@@ -70,8 +70,9 @@ static eos_status set_class_names(eos_dataset *d, int classes, const char *const
     d->class_names = calloc((size_t)classes, sizeof *d->class_names);
     if (!d->class_names) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class names");
     for (int c = 0; c < classes; c++) {
-        if (names) snprintf(d->class_names[c], sizeof d->class_names[c], "%s", names[c]);
-        else snprintf(d->class_names[c], sizeof d->class_names[c], "%d", c);
+        char num[16];
+        snprintf(num, sizeof num, "%d", c);
+        if (!(d->class_names[c] = strdup(names ? names[c] : num))) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class names");
     }
     return EOS_OK;
 }

@@ -317,12 +317,11 @@ eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, e
         st = decode_split(&train, C, H, W, threads, opt->skip_bad, &out->train, &out->skipped);
         if (st == EOS_OK) st = decode_split(&test, C, H, W, threads, opt->skip_bad, &out->test, &out->skipped);
     }
-    if (st == EOS_OK) {
+    if (st == EOS_OK) {  /* the folder names, whole (never cut: two long names stay two classes) */
         out->classes = (int)nc;
-        out->class_names = calloc(nc, sizeof *out->class_names);
-        if (!out->class_names) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "class names");
-        for (size_t c = 0; st == EOS_OK && c < nc; c++)
-            snprintf(out->class_names[c], sizeof out->class_names[c], "%s", classes[c]);
+        out->class_names = classes;
+        classes = NULL;
+        nc = 0;
     }
     free_names(classes, nc);
     free_names(test_classes, ntc);

@@ -1,8 +1,11 @@
 /* A strict, bounded JSON reader (RFC 8259 values, nesting at most 64 deep) for the report's
- * inputs: the JSON files EOS-CL writes. Errors name the file and the line. */
+ * inputs: the JSON files EOS-CL writes. Errors name the file and the line. Also the one JSON
+ * string writer (eos/json.h), which keeps every file valid UTF-8 whatever bytes a name holds. */
 #include "json.h"
 
 #include "internal.h"
+
+#include "eos/json.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -234,4 +237,80 @@ double eos__json_num(const eos__json *j, const char *key, double fallback) {
 const char *eos__json_str(const eos__json *j, const char *key, const char *fallback) {
     const eos__json *v = eos__json_get(j, key);
     return v && v->kind == EOS__JSON_STRING ? v->str : fallback;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+size_t eos__utf8_char(const char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char b = u[0];
+    if (b < 0x80) return b ? 1 : 0;
+    /* the lead byte gives the length and the allowed range of the second byte (RFC 3629,
+     * table 3-7 of the Unicode standard): no overlong forms, no surrogates, nothing past U+10FFFF */
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 2;
+    else if (b == 0xe0) n = 3, lo = 0xa0;
+    else if (b >= 0xe1 && b <= 0xec) n = 3;
+    else if (b == 0xed) n = 3, hi = 0x9f;
+    else if (b >= 0xee && b <= 0xef) n = 3;
+    else if (b == 0xf0) n = 4, lo = 0x90;
+    else if (b >= 0xf1 && b <= 0xf3) n = 4;
+    else if (b == 0xf4) n = 4, hi = 0x8f;
+    else return 0;
+    if (u[1] < lo || u[1] > hi) return 0;  /* also stops at the terminating NUL */
+    for (size_t i = 2; i < n; i++)
+        if (u[i] < 0x80 || u[i] > 0xbf) return 0;
+    return n;
+}
+
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t cap, len;
+} sink;
+
+static void put(sink *k, const char *s, size_t n) {
+    if (k->f) fwrite(s, 1, n, k->f);
+    for (size_t i = 0; i < n && k->buf; i++)
+        if (k->len + i + 1 < k->cap) k->buf[k->len + i] = s[i];
+    k->len += n;
+}
+
+static void write_string(sink *k, const char *s) {
+    if (!s) { put(k, "null", 4); return; }
+    put(k, "\"", 1);
+    while (*s) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = eos__utf8_char(s);
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            put(k, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\b' ? "\\b"
+                              : c == '\f' ? "\\f" : NULL;
+            if (named) put(k, named, 2);
+            else put(k, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", c));
+        } else if (n == 0) {
+            put(k, "\xef\xbf\xbd", 3);  /* U+FFFD for a byte that is not UTF-8 */
+            n = 1;
+        } else {
+            put(k, s, n);
+        }
+        s += n ? n : 1;
+    }
+    put(k, "\"", 1);
+}
+
+void eos_json_write_string(FILE *f, const char *s) {
+    sink k = {f, NULL, 0, 0};
+    write_string(&k, s);
+}
+
+size_t eos_json_format_string(char *buf, size_t cap, const char *s) {
+    sink k = {NULL, buf, cap, 0};
+    write_string(&k, s);
+    if (buf && cap) buf[k.len < cap ? k.len : cap - 1] = 0;
+    return k.len;
 }

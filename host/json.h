@@ -33,4 +33,8 @@ double eos__json_num(const eos__json *j, const char *key, double fallback);
 /* A string member, or fallback. */
 const char *eos__json_str(const eos__json *j, const char *key, const char *fallback);
 
+/* The length (1 to 4) of the valid UTF-8 character at s, or 0 when s does not begin one (or is
+ * at its terminating NUL). Shared by the JSON writer and the report's HTML escaper. */
+size_t eos__utf8_char(const char *s);
+
 #endif

@@ -64,7 +64,7 @@ eos_status eos_metrics_compute(int C, const int32_t *y_true, const int32_t *y_pr
     return EOS_OK;
 }
 
-eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const char (*names)[64], const char *extra) {
+eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const char *const *names, const char *extra) {
     eos__atomic_file a;
     EOS_TRY(eos__atomic_open(&a, path));
     FILE *f = a.f;
@@ -81,13 +81,10 @@ eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const 
     }
     fprintf(f, "\n  ],\n  \"classes\": [");
     for (int c = 0; c < C; c++) {
-        fprintf(f, "%s\"", c ? ", " : "");
-        for (const char *p = names ? names[c] : ""; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', f);
-            if ((unsigned char)*p >= 0x20) fputc(*p, f);
-        }
-        if (!names) fprintf(f, "%d", c);
-        fputc('"', f);
+        char num[16];
+        snprintf(num, sizeof num, "%d", c);
+        fprintf(f, "%s", c ? ", " : "");
+        eos_json_write_string(f, names ? names[c] : num);  /* valid UTF-8 whatever the folder name's bytes */
     }
     fprintf(f, "]%s%s\n}\n", extra && extra[0] ? ",\n  " : "", extra ? extra : "");
     return eos__atomic_commit(&a);

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { PAGE_W = 1100, MAX_CLASSES = 1000, MAX_RESULTS = 64 };
+/* MAX_CLASSES: the image-folder loader's own bound; a run's JSON files (64 MiB at most) bound it
+ * further. Above HEATMAP_MAX classes a confusion matrix would not be legible as cells. */
+enum { PAGE_W = 1100, MAX_CLASSES = 1000000, MAX_RESULTS = 64, HEATMAP_MAX = 200 };
 
 typedef struct {
     const char *name, *dir;
@@ -111,11 +113,11 @@ static eos_status load_metrics(run *r, result *res) {
     size_t C = (size_t)r->C;
     const eos__json *conf = eos__json_get(m, "confusion");
     eos_status st = EOS_OK;
-    res->confusion = malloc(C * C * sizeof *res->confusion);
-    if (!res->confusion) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s", rel);
-    else if (!conf || conf->kind != EOS__JSON_ARRAY || conf->n != C)
+    if (!conf || conf->kind != EOS__JSON_ARRAY || conf->n != C)  /* checked first: C x C is only allocated when there */
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is damaged or from another run",
                             "%s/%s: \"confusion\" is not a %zu x %zu matrix", r->dir, rel, C, C);
+    else if (!(res->confusion = malloc(C * C * sizeof *res->confusion)))
+        st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s", rel);
     for (size_t i = 0; st == EOS_OK && i < C; i++) {
         const eos__json *row = &conf->items[i];
         if (row->kind != EOS__JSON_ARRAY || row->n != C) {
@@ -352,8 +354,23 @@ static const char k_style[] =
 
 static void esc(FILE *f, const char *s) { eos__svg_text(f, s); }
 
+/* Every number the page prints goes through here: "-" for a missing (or non-finite) value,
+ * fmt up to 1e9 and %.4g beyond, so a doctored 1e300 is 6 characters, not 300 digits. */
+static const char *num(char *buf, size_t n, const char *fmt, double v) {
+    if (!isfinite(v)) snprintf(buf, n, "-");
+    else if (fabs(v) >= 1e9) snprintf(buf, n, "%.4g", v);
+    else snprintf(buf, n, fmt, v);
+    return buf;
+}
+
+/* An integer setting from summary.json, clamped (a huge number is no int to convert) */
+static int json_int(const eos__json *j, const char *key, int fallback) {
+    double v = eos__json_num(j, key, fallback);
+    return !(v > -1e9) ? -1000000000 : v > 1e9 ? 1000000000 : (int)v;
+}
+
 static void fmt_seconds(double s, char *buf, size_t n) {
-    if (!isfinite(s) || s < 0) snprintf(buf, n, "-");
+    if (!isfinite(s) || s < 0 || s > 1e12) snprintf(buf, n, "-");
     else if (s < 60) snprintf(buf, n, "%.1f s", s);
     else if (s < 3600) snprintf(buf, n, "%d min %02d s", (int)(s / 60), (int)s % 60);
     else snprintf(buf, n, "%d h %02d min", (int)(s / 3600), (int)(s / 60) % 60);
@@ -364,7 +381,7 @@ static double mean_ips(const curve *c) {
     double s = 0;
     int k = 0;
     for (size_t i = 0; i < c->n; i++)
-        if (isfinite(c->ips[i])) s += c->ips[i], k++;
+        if (isfinite(c->ips[i]) && c->ips[i] <= 1e12) s += c->ips[i], k++;  /* no sum of 1e308s to inf */
     return k ? s / k : NAN;
 }
 
@@ -405,7 +422,7 @@ static void page_head(FILE *f, const run *r) {
     esc(f, eos__json_str(s, "profile", "?"));
     fprintf(f, " &middot; ");
     esc(f, eos__json_str(s, "arch", "?"));
-    fprintf(f, ", %d epochs, ", (int)eos__json_num(s, "epochs", 0));
+    fprintf(f, ", %d epochs, ", json_int(s, "epochs", 0));
     esc(f, eos__json_str(s, "imbalance", "?"));
     fprintf(f, " &middot; ");
     esc(f, eos__json_str(s, "device", "?"));
@@ -418,20 +435,21 @@ static void page_head(FILE *f, const run *r) {
     }
     char v[64], w[160];
     fprintf(f, "<div class=\"cards\">\n");
-    snprintf(v, sizeof v, "%.3f", p1->bac);
+    num(v, sizeof v, "%.3f", p1->bac);
     snprintf(w, sizeof w, "test BAC of the phase-1 model (%s)", p1->name);
     card(f, v, w);
     if (eos) {
-        snprintf(v, sizeof v, "%.3f", eos->bac);
+        num(v, sizeof v, "%.3f", eos->bac);
         snprintf(w, sizeof w, "test BAC after EOS and a new head (%s)", eos->name);
         card(f, v, w);
     }
     if (best && best != eos) {
-        snprintf(v, sizeof v, "%.3f", best->bac);
+        num(v, sizeof v, "%.3f", best->bac);
         snprintf(w, sizeof w, "best re-balanced head: %s", best->name);
         card(f, v, w);
     }
-    snprintf(v, sizeof v, "%.0f img/s", mean_ips(&r->curves[0]));
+    num(v, sizeof v - 8, "%.0f", mean_ips(&r->curves[0]));
+    strcat(v, " img/s");
     snprintf(w, sizeof w, "phase-1 training speed (%s)", r->curves[0].name);
     card(f, v, w);
     card(f, secs, "the whole run");
@@ -461,8 +479,9 @@ static void section_results(FILE *f, const run *r) {
         fprintf(f, "<tr><td>");
         esc(f, x->name);
         fprintf(f, "</td>");
-        for (int k = 0; k < 4; k++) fprintf(f, "<td%s>%.4f</td>", m[k] == best[k] ? " class=\"best\"" : "", m[k]);
-        for (int c = 0; per_class && c < r->C; c++) fprintf(f, "<td>%.2f</td>", x->recall[c]);
+        char b[32];
+        for (int k = 0; k < 4; k++) fprintf(f, "<td%s>%s</td>", m[k] == best[k] ? " class=\"best\"" : "", num(b, sizeof b, "%.4f", m[k]));
+        for (int c = 0; per_class && c < r->C; c++) fprintf(f, "<td>%s</td>", num(b, sizeof b, "%.2f", x->recall[c]));
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
@@ -479,7 +498,7 @@ static void section_results(FILE *f, const run *r) {
 }
 
 static void section_curves(FILE *f, const run *r) {
-    int every = (int)eos__json_num(r->summary, "eval_every", 1);
+    int every = json_int(r->summary, "eval_every", 1);
     char when[64] = "after every epoch";
     if (every > 1) snprintf(when, sizeof when, "every %d epochs and after the last", every);
     fprintf(f, "<h2>Phase 1: training</h2>\n<p>Per epoch: the mean training loss and accuracy (augmented batches) and the "
@@ -537,6 +556,11 @@ static void section_counts(FILE *f, const run *r) {
 }
 
 static void section_confusion(FILE *f, const run *r) {
+    if (r->C > HEATMAP_MAX) {
+        fprintf(f, "<h2>Confusion matrices</h2>\n<p>Not drawn for %d classes (cells below a pixel): each result's "
+                   "metrics.json holds its matrix.</p>\n", r->C);
+        return;
+    }
     fprintf(f, "<h2>Confusion matrices</h2>\n<p>Rows: the true class; columns: the predicted one. The colour is the fraction "
                "of the true class's test images, the number the count.</p>\n<div class=\"row\" id=\"chart-confusion\">\n");
     for (int i = 0; i < r->nres; i++) {
@@ -557,13 +581,15 @@ static void section_embeddings(FILE *f, const run *r) {
     fprintf(f, "<h2>Phase 2: where the new samples go</h2>\n<p>The 64-d training embeddings of the phase-1 CE network "
                "projected on their first two principal components (PCA of the real samples), with the samples that ");
     esc(f, method);
-    fprintf(f, " added: at most %d real and %d synthetic points per class, drawn at random (%.0f real and %.0f synthetic "
+    char nreal[32], nsyn[32], p0[32], p1[32];
+    fprintf(f, " added: at most %d real and %d synthetic points per class, drawn at random (%s real and %s synthetic "
                "rows in all).</p>\n",
-            (int)eos__json_num(proj, "per_class", 0), (int)eos__json_num(proj, "per_class", 0),
-            eos__json_num(proj, "real", NAN), eos__json_num(proj, "synthetic", NAN));
+            json_int(proj, "per_class", 0), json_int(proj, "per_class", 0),
+            num(nreal, sizeof nreal, "%.0f", eos__json_num(proj, "real", NAN)),
+            num(nsyn, sizeof nsyn, "%.0f", eos__json_num(proj, "synthetic", NAN)));
     char xl[64], yl[64], title[160];
-    snprintf(xl, sizeof xl, "PC1 (%.0f%% of the variance)", 100 * v0);
-    snprintf(yl, sizeof yl, "PC2 (%.0f%%)", 100 * v1);
+    snprintf(xl, sizeof xl, "PC1 (%s%% of the variance)", num(p0, sizeof p0, "%.0f", 100 * v0));
+    snprintf(yl, sizeof yl, "PC2 (%s%%)", num(p1, sizeof p1, "%.0f", 100 * v1));
     snprintf(title, sizeof title, "Training embeddings, real and synthetic (%s)", method);
     eos__svg_scatter(f, "chart-projection", title, xl, yl, r->np, r->px, r->py, r->plab, r->psyn, r->C, r->classes, method,
                      PAGE_W, 560);
@@ -590,8 +616,9 @@ static void section_run(FILE *f, const run *r) {
     static const char *k_nums[] = {"epochs", "seed", "max_steps", "eval_every", "train_images", "test_images"};
     for (size_t k = 0; k < sizeof k_nums / sizeof *k_nums; k++) {
         double x = eos__json_num(s, k_nums[k], NAN);
-        if (isfinite(x)) snprintf(buf, sizeof buf, "%.0f", x);
-        else snprintf(buf, sizeof buf, "-");
+        /* a seed is up to 20 digits, and printed whole */
+        if (isfinite(x) && fabs(x) < 1e20) snprintf(buf, sizeof buf, "%.0f", x);
+        else num(buf, sizeof buf, "%.0f", x);
         kv(f, k_nums[k], buf);
     }
     snprintf(buf, sizeof buf, "%d", r->C);
@@ -607,17 +634,19 @@ static void section_run(FILE *f, const run *r) {
         fmt_seconds(t, buf, sizeof buf);
         fprintf(f, "<tr><td>");
         esc(f, c->name);
-        fprintf(f, "</td><td>%zu</td><td>%s</td><td>%.1f</td></tr>\n", c->n, buf, mean_ips(c));
+        char ips[32];
+        fprintf(f, "</td><td>%zu</td><td>%s</td><td>%s</td></tr>\n", c->n, buf, num(ips, sizeof ips, "%.1f", mean_ips(c)));
     }
     double er = eos__json_num(s, "embedding_images_per_second", NAN);
-    if (isfinite(er)) fprintf(f, "<tr><td>embeddings (inference)</td><td></td><td></td><td>%.1f</td></tr>\n", er);
+    if (isfinite(er)) fprintf(f, "<tr><td>embeddings (inference)</td><td></td><td></td><td>%s</td></tr>\n", num(buf, sizeof buf, "%.1f", er));
     fprintf(f, "</table>\n</div>\n");
     const eos__json *t = eos__json_get(s, "timings");
-    if (t && t->kind == EOS__JSON_ARRAY && t->n > 0 && t->n <= 256) {
-        const char *labels[256];
-        double v[256];
+    if (t && t->kind == EOS__JSON_ARRAY && t->n > 0 && t->n <= 100000) {
+        const char **labels = malloc(t->n * sizeof *labels);
+        double *v = malloc(t->n * sizeof *v);
         int n = 0;
-        for (size_t i = 0; i < t->n; i++) {
+        if (!labels || !v) t = NULL;  /* no memory: the chart is left out, the page is still whole */
+        for (size_t i = 0; t && i < t->n; i++) {
             const char *step = eos__json_str(&t->items[i], "step", NULL);
             double sec = eos__json_num(&t->items[i], "seconds", NAN);
             if (!step || !isfinite(sec)) continue;
@@ -625,6 +654,8 @@ static void section_run(FILE *f, const run *r) {
             v[n++] = sec;
         }
         if (n) eos__svg_hbar_chart(f, "chart-timings", "Where the time went", "seconds", n, labels, v, "%.1f s", PAGE_W);
+        free(labels);
+        free(v);
     }
 }
 

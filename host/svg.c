@@ -3,20 +3,42 @@
  * page's stylesheet supplies the fonts (classes t: title, ax: axis label, tk: tick label). */
 #include "svg.h"
 
+#include "json.h"
+
 #include <math.h>
 #include <string.h>
 
-enum { TITLE_H = 30, LEGEND_ROW = 18 };
+enum { TITLE_H = 30, LEGEND_ROW = 18, MAX_TICKS = 100 };
+
+/* The charts draw values up to this size; beyond it (a damaged file, a diverged run: 1e308,
+ * inf) a value counts as missing, so no coordinate overflows and no label runs to 300 digits. */
+#define VALUE_MAX 1e12
+
+static int usable(double v) { return isfinite(v) && fabs(v) <= VALUE_MAX; }
+
+/* Where v falls in [lo, hi], clamped to [0, 1]: a value outside a fixed range (a recall above 1)
+ * is drawn at its edge, never outside the chart. */
+static double unit(double v, double lo, double hi) {
+    double t = (v - lo) / (hi - lo);
+    return !(t > 0) ? 0 : t > 1 ? 1 : t;
+}
 
 void eos__svg_text(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
+    while (s && *s) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = eos__utf8_char(s);
+        switch (c) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default:
+            /* the page is UTF-8: a byte that is not (a folder name can be any bytes), or a control
+             * character, which HTML does not allow in text, becomes U+FFFD */
+            if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) fputs("\xef\xbf\xbd", f);
+            else fwrite(s, 1, n, f);
         }
+        s += n ? n : 1;
     }
 }
 
@@ -63,11 +85,12 @@ static int decimals(double step) {
 static double axis_range(double dlo, double dhi, eos__svg_range fix, double *lo, double *hi) {
     *lo = isfinite(fix.lo) ? fix.lo : dlo;
     *hi = isfinite(fix.hi) ? fix.hi : dhi;
-    if (!isfinite(*lo) || !isfinite(*hi)) *lo = 0, *hi = 1;
-    if (*hi <= *lo) {
+    if (!usable(*lo) || !usable(*hi)) *lo = 0, *hi = 1;
+    /* flat: also when the difference is lost in rounding, so that a tick step always moves t */
+    if (!(*hi - *lo > 1e-9 * fmax(fabs(*lo), fabs(*hi)))) {
         double pad = fabs(*lo) > 0 ? 0.1 * fabs(*lo) : 1;
         if (!isfinite(fix.lo)) *lo -= pad;
-        if (!isfinite(fix.hi) || *hi <= *lo) *hi = *lo + 2 * pad;
+        if (!isfinite(fix.hi) || !(*hi - *lo > 1e-9 * fmax(fabs(*lo), fabs(*hi)))) *hi = *lo + 2 * pad;
     }
     double step = nice_step(*hi - *lo, 5);
     if (!isfinite(fix.lo)) *lo = floor(*lo / step + 1e-9) * step;
@@ -79,8 +102,11 @@ static double axis_range(double dlo, double dhi, eos__svg_range fix, double *lo,
 static void y_axis(FILE *f, double x0, double x1, double y0, double y1, double lo, double hi, double step,
                    const char *ylabel) {
     int d = decimals(step);
-    for (double t = ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * step; t += step) {
-        double y = y1 - (t - lo) / (hi - lo) * (y1 - y0);
+    double first = ceil(lo / step - 1e-9) * step;
+    for (int k = 0; k <= MAX_TICKS; k++) {
+        double t = first + k * step;
+        if (t > hi + 1e-9 * step) break;
+        double y = y1 - unit(t, lo, hi) * (y1 - y0);
         char buf[32];
         snprintf(buf, sizeof buf, "%.*f", d, fabs(t) < 1e-12 ? 0.0 : t);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", x0, y, x1, y);
@@ -123,7 +149,7 @@ void eos__svg_line_chart(FILE *f, const char *id, const char *title, const char 
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int k = 0; k < ns; k++)
         for (size_t i = 0; i < s[k].n; i++) {
-            if (!isfinite(s[k].y[i])) continue;
+            if (!usable(s[k].x[i]) || !usable(s[k].y[i])) continue;
             xmin = fmin(xmin, s[k].x[i]), xmax = fmax(xmax, s[k].x[i]);
             ymin = fmin(ymin, s[k].y[i]), ymax = fmax(ymax, s[k].y[i]);
         }
@@ -144,10 +170,12 @@ void eos__svg_line_chart(FILE *f, const char *id, const char *title, const char 
     if (xhi - xlo < 1) xlo -= 0.5, xhi += 0.5;
     double pad = 0.03 * (xhi - xlo);
     xlo -= pad, xhi += pad;
-    double xstep = fmax(1, nice_step(xmax - xmin, 8));
-    for (double t = ceil(xmin / xstep - 1e-9) * xstep; t <= xmax + 1e-9; t += xstep) {
+    double xstep = fmax(1, nice_step(xmax - xmin, 8)), xfirst = ceil(xmin / xstep - 1e-9) * xstep;
+    for (int k = 0; k <= MAX_TICKS; k++) {
+        double t = xfirst + k * xstep;
+        if (t > xmax + 1e-9) break;
         char buf[32];
-        double px = x0 + (t - xlo) / (xhi - xlo) * (x1 - x0);
+        double px = x0 + unit(t, xlo, xhi) * (x1 - x0);
         snprintf(buf, sizeof buf, "%.0f", t);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>\n", px, y1, px, y1 + 4);
         label(f, px, y1 + 16, "tk", "middle", 0, buf);
@@ -159,20 +187,21 @@ void eos__svg_line_chart(FILE *f, const char *id, const char *title, const char 
         fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", col);
         int pen = 0;
         for (size_t i = 0; i < s[k].n; i++) {
-            if (!isfinite(s[k].y[i])) continue;  /* epochs without a value are skipped, the line joins the others */
-            double px = x0 + (s[k].x[i] - xlo) / (xhi - xlo) * (x1 - x0);
-            double py = y1 - (s[k].y[i] - lo) / (hi - lo) * (y1 - y0);
+            /* epochs without a value (or with an absurd one) are skipped, the line joins the others */
+            if (!usable(s[k].x[i]) || !usable(s[k].y[i])) continue;
+            double px = x0 + unit(s[k].x[i], xlo, xhi) * (x1 - x0);
+            double py = y1 - unit(s[k].y[i], lo, hi) * (y1 - y0);
             fprintf(f, "%c%.1f %.1f", pen ? 'L' : 'M', px, py);
             pen = 1;
         }
         fprintf(f, "\"/>\n<g fill=\"%s\">", col);
         size_t shown = 0;
-        for (size_t i = 0; i < s[k].n; i++) shown += isfinite(s[k].y[i]);
+        for (size_t i = 0; i < s[k].n; i++) shown += usable(s[k].x[i]) && usable(s[k].y[i]);
         if (shown <= 60)
             for (size_t i = 0; i < s[k].n; i++) {
-                if (!isfinite(s[k].y[i])) continue;
-                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>", x0 + (s[k].x[i] - xlo) / (xhi - xlo) * (x1 - x0),
-                        y1 - (s[k].y[i] - lo) / (hi - lo) * (y1 - y0));
+                if (!usable(s[k].x[i]) || !usable(s[k].y[i])) continue;
+                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>", x0 + unit(s[k].x[i], xlo, xhi) * (x1 - x0),
+                        y1 - unit(s[k].y[i], lo, hi) * (y1 - y0));
             }
         fprintf(f, "</g>\n");
     }
@@ -205,7 +234,7 @@ void eos__svg_bar_chart(FILE *f, const char *id, const char *title, const char *
     double bw = 0.8 * slot / (nseries > 0 ? nseries : 1);
     double vmax = -INFINITY, vmin = INFINITY;
     for (int k = 0; k < nseries * ngroups; k++)
-        if (isfinite(v[k])) vmax = fmax(vmax, v[k]), vmin = fmin(vmin, v[k]);
+        if (usable(v[k])) vmax = fmax(vmax, v[k]), vmin = fmin(vmin, v[k]);
     if (!isfinite(vmax)) vmin = 0, vmax = 1;
     if (!isfinite(yfix.lo)) yfix.lo = fmin(0, vmin);
     double lo, hi, step = axis_range(vmin, vmax, yfix, &lo, &hi);
@@ -215,7 +244,7 @@ void eos__svg_bar_chart(FILE *f, const char *id, const char *title, const char *
         show = 1;
         for (int k = 0; k < nseries * ngroups && show; k++) {
             char buf[32];
-            snprintf(buf, sizeof buf, value_fmt, isfinite(v[k]) ? v[k] : 0);
+            snprintf(buf, sizeof buf, value_fmt, usable(v[k]) ? v[k] : 0);
             show = text_w(buf, 10) <= bw + 0.2 * slot / (nseries > 0 ? nseries : 1);
         }
     }
@@ -229,9 +258,9 @@ void eos__svg_bar_chart(FILE *f, const char *id, const char *title, const char *
         fprintf(f, "<g fill=\"%s\">", col);
         for (int g = 0; g < ngroups; g++) {
             double val = v[(size_t)s * ngroups + g];
-            if (!isfinite(val)) continue;
+            if (!usable(val)) continue;  /* missing: no bar */
             double bx = x0 + g * slot + 0.1 * slot + s * bw;
-            double top = y1 - (fmin(val, hi) - lo) / (hi - lo) * (y1 - y0), base = y1 - (fmax(0, lo) - lo) / (hi - lo) * (y1 - y0);
+            double top = y1 - unit(val, lo, hi) * (y1 - y0), base = y1 - unit(fmax(0, lo), lo, hi) * (y1 - y0);
             double h = fabs(base - top);
             if (val != 0 && h < 1) h = 1;  /* a tiny value still shows */
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>", bx, fmin(top, base - h), bw * 0.92, h);
@@ -244,11 +273,11 @@ void eos__svg_bar_chart(FILE *f, const char *id, const char *title, const char *
         if (show)
             for (int g = 0; g < ngroups; g++) {
                 double val = v[(size_t)s * ngroups + g];
-                if (!isfinite(val)) continue;
+                if (!usable(val)) continue;
                 char buf[32];
                 snprintf(buf, sizeof buf, value_fmt, val);
                 double bx = x0 + g * slot + 0.1 * slot + s * bw + bw * 0.46;
-                double top = y1 - (fmin(val, hi) - lo) / (hi - lo) * (y1 - y0);
+                double top = y1 - unit(val, lo, hi) * (y1 - y0);
                 fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"val\" text-anchor=\"middle\">%s</text>", bx, top - 3, buf);
             }
     }
@@ -260,7 +289,7 @@ void eos__svg_hbar_chart(FILE *f, const char *id, const char *title, const char 
     double widest = 0, vmax = 0;
     for (int i = 0; i < n; i++) {
         widest = fmax(widest, text_w(labels[i], 11));
-        if (isfinite(v[i])) vmax = fmax(vmax, v[i]);
+        if (usable(v[i])) vmax = fmax(vmax, v[i]);
     }
     double x0 = 16 + fmin(widest, 260), x1 = width - 70, y0 = TITLE_H + 10, row = 22;
     int height = (int)(y0 + n * row + 44);
@@ -268,8 +297,10 @@ void eos__svg_hbar_chart(FILE *f, const char *id, const char *title, const char 
     double y1 = y0 + n * row;
     open_svg(f, id, title, width, height);
     int d = decimals(step);
-    for (double t = 0; t <= hi + 1e-9 * step; t += step) {
-        double px = x0 + t / hi * (x1 - x0);
+    for (int k = 0; k <= MAX_TICKS; k++) {
+        double t = k * step;
+        if (t > hi + 1e-9 * step) break;
+        double px = x0 + unit(t, 0, hi) * (x1 - x0);
         char buf[32];
         snprintf(buf, sizeof buf, "%.*f", d, t);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", px, y0, px, y1);
@@ -279,12 +310,13 @@ void eos__svg_hbar_chart(FILE *f, const char *id, const char *title, const char 
     if (xlabel) label(f, (x0 + x1) / 2, height - 8, "ax", "middle", 0, xlabel);
     for (int i = 0; i < n; i++) {
         char col[32], buf[32];
-        double val = isfinite(v[i]) ? v[i] : 0, w = val / hi * (x1 - x0), ry = y0 + i * row;
+        double val = usable(v[i]) ? v[i] : 0, w = unit(val, 0, hi) * (x1 - x0), ry = y0 + i * row;
         eos__svg_colour(0, col, sizeof col);
         label(f, x0 - 6, ry + row * 0.68, "tk", "end", 0, labels[i]);
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x0, ry + 3,
                 w > 0 && w < 1 ? 1 : w, row - 6, col);
-        snprintf(buf, sizeof buf, value_fmt, val);
+        if (usable(v[i])) snprintf(buf, sizeof buf, value_fmt, val);
+        else snprintf(buf, sizeof buf, "-");  /* missing */
         label(f, x0 + w + 5, ry + row * 0.68, "val", "start", 0, buf);
     }
     fprintf(f, "</svg>\n");
@@ -359,6 +391,7 @@ void eos__svg_scatter(FILE *f, const char *id, const char *title, const char *xl
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     size_t nreal = 0, nsyn = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!usable(x[i]) || !usable(y[i])) continue;  /* drawn nowhere, counted nowhere */
         xmin = fmin(xmin, x[i]), xmax = fmax(xmax, x[i]), ymin = fmin(ymin, y[i]), ymax = fmax(ymax, y[i]);
         if (syn[i]) nsyn++;
         else nreal++;
@@ -370,8 +403,11 @@ void eos__svg_scatter(FILE *f, const char *id, const char *title, const char *xl
     open_svg(f, id, title, width, height);
     y_axis(f, x0, x1, y0, y1, ylo, yhi, ystep, ylabel);
     int d = decimals(xstep);
-    for (double t = ceil(xlo / xstep - 1e-9) * xstep; t <= xhi + 1e-9 * xstep; t += xstep) {
-        double px = x0 + (t - xlo) / (xhi - xlo) * (x1 - x0);
+    double xfirst = ceil(xlo / xstep - 1e-9) * xstep;
+    for (int k = 0; k <= MAX_TICKS; k++) {
+        double t = xfirst + k * xstep;
+        if (t > xhi + 1e-9 * xstep) break;
+        double px = x0 + unit(t, xlo, xhi) * (x1 - x0);
         char buf[32];
         snprintf(buf, sizeof buf, "%.*f", d, fabs(t) < 1e-12 ? 0.0 : t);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", px, y0, px, y1);
@@ -386,8 +422,8 @@ void eos__svg_scatter(FILE *f, const char *id, const char *title, const char *xl
             if (pass == 0) fprintf(f, "<g fill=\"%s\" fill-opacity=\"0.7\">", col);
             else fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.4\" d=\"", col);
             for (size_t i = 0; i < n; i++) {
-                if (lab[i] != c || syn[i] != pass) continue;
-                double px = x0 + (x[i] - xlo) / (xhi - xlo) * (x1 - x0), py = y1 - (y[i] - ylo) / (yhi - ylo) * (y1 - y0);
+                if (lab[i] != c || syn[i] != pass || !usable(x[i]) || !usable(y[i])) continue;
+                double px = x0 + unit(x[i], xlo, xhi) * (x1 - x0), py = y1 - unit(y[i], ylo, yhi) * (y1 - y0);
                 if (pass == 0) fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\"/>", px, py);
                 else fprintf(f, "M%.1f %.1fl5 5m0-5l-5 5", px - 2.5, py - 2.5);
             }

@@ -20,7 +20,7 @@ typedef struct eos__svg_range {
     double lo, hi;
 } eos__svg_range;
 
-/* Text with &, <, >, " escaped. */
+/* Text with &, <, >, " escaped, and U+FFFD for bytes that are not UTF-8 and for control characters. */
 void eos__svg_text(FILE *f, const char *s);
 /* The colour of series or class i: Tableau 10, then evenly spread hues. */
 void eos__svg_colour(int i, char *buf, size_t n);

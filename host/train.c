@@ -848,7 +848,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         char extra[512];
         snprintf(extra, sizeof extra, "\"epochs\": %d, \"kept\": \"%s\", \"train_images\": %zu, \"val_images\": %zu, \"seconds\": %.1f",
                  cfg->epochs, nva ? "best validation macro-F1" : "last epoch", ntr, nva, SESSION_SECONDS());
-        st = eos_metrics_write_json(metrics_path, final, (const char (*)[64])d->class_names, extra);
+        st = eos_metrics_write_json(metrics_path, final, (const char *const *)d->class_names, extra);
     }
 #undef STOP_HERE
 #undef SESSION_SECONDS

@@ -1,13 +1,16 @@
 /* The run report without a device: the JSON reader on what our writers produce and on damaged
  * input, the 2-d PCA and projection sample, the SVG charts (balanced tags, escaped names, no NaN
- * in the output), and eos_report_write on a hand-made run folder, with the missing-file error. */
+ * in the output), and eos_report_write on a hand-made run folder, with the missing-file error;
+ * the JSON string writer on bytes that are not UTF-8, and pages of doctored, hostile values. */
 #include "test_common.h"
 
 #include "json.h"
 #include "svg.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -46,7 +49,7 @@ static void test_json_metrics_roundtrip(void **state) {
     int32_t yt[6] = {0, 0, 1, 1, 2, 2}, yp[6] = {0, 1, 1, 1, 2, 0};
     eos_metrics m;
     EOS_ASSERT_OK(eos_metrics_compute(3, yt, yp, 6, &m));
-    const char names[3][64] = {"cat \"tabby\"", "dog\\x", "b\xc3\xa9te"};
+    const char *names[3] = {"cat \"tabby\"", "dog\\x", "b\xc3\xa9te"};
     EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, "\"counts_before\": [5, 2, 1],\n  \"note\": null"));
     eos__json *j;
     EOS_ASSERT_OK(eos__json_read(path, &j));
@@ -113,6 +116,108 @@ static void test_json_damaged(void **state) {
         eos__json *j;
         if (eos__json_parse(full, n, "prefix", &j) == EOS_OK) fail_msg("prefix %zu parsed", n);
     }
+}
+
+/* the whole buffer is valid UTF-8 (the check the JSON writer and the HTML escaper promise) */
+static int valid_utf8(const char *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        if (!s[i]) return 0;
+        size_t n = eos__utf8_char(s + i);
+        if (n == 0) return 0;
+        i += n;
+    }
+    return 1;
+}
+
+static void expect_literal(const char *in, const char *want) {
+    char buf[256];
+    size_t n = eos_json_format_string(buf, sizeof buf, in);
+    if (strcmp(buf, want)) fail_msg("'%s' -> '%s', want '%s'", in, buf, want);
+    assert_int_equal(n, strlen(want));
+    assert_true(valid_utf8(buf, n));
+    eos__json *j;  /* and our own strict reader takes it back */
+    EOS_ASSERT_OK(eos__json_parse(buf, n, "literal", &j));
+    assert_int_equal(j->kind, EOS__JSON_STRING);
+    eos__json_free(j);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+static void test_json_writer_invalid_utf8(void **state) {
+    (void)state;
+    expect_literal("plain", "\"plain\"");
+    expect_literal("q\"b\\s/", "\"q\\\"b\\\\s/\"");
+    expect_literal("\x01\n\t\r\x1f\x7f", "\"\\u0001\\n\\t\\r\\u001f\\u007f\"");
+    /* valid UTF-8 passes unchanged: 2, 3 and 4 bytes, the edges of the ranges */
+    expect_literal("b\xc3\xa9te \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf", "\"b\xc3\xa9te \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf\"");
+    /* each byte that begins no valid character becomes one U+FFFD */
+    expect_literal("bad\xffname", "\"bad" FFFD "name\"");
+    expect_literal("\x80\xbf", "\"" FFFD FFFD "\"");                 /* stray continuation bytes */
+    expect_literal("cut\xc3", "\"cut" FFFD "\"");                     /* a name cut inside a character */
+    expect_literal("\xe2\x82", "\"" FFFD FFFD "\"");                  /* a 3-byte character cut after 2 */
+    expect_literal("\xc0\xaf", "\"" FFFD FFFD "\"");                  /* overlong '/' */
+    expect_literal("\xe0\x80\xaf", "\"" FFFD FFFD FFFD "\"");         /* overlong, 3 bytes */
+    expect_literal("\xed\xa0\x80", "\"" FFFD FFFD FFFD "\"");         /* a surrogate */
+    expect_literal("\xf4\x90\x80\x80", "\"" FFFD FFFD FFFD FFFD "\""); /* above U+10FFFF */
+    expect_literal("\xf8\x88\x80\x80\x80", "\"" FFFD FFFD FFFD FFFD FFFD "\"");
+    expect_literal("\xc3\"", "\"" FFFD "\\\"\"");                     /* the quote after a cut lead byte stays escaped */
+    /* snprintf's contract: the whole length back, the buffer cut and terminated */
+    char small[5];
+    assert_int_equal(eos_json_format_string(small, sizeof small, "abcdef"), 8);
+    assert_string_equal(small, "\"abc");
+    assert_int_equal(eos_json_format_string(NULL, 0, "a\xff"), 2 + 1 + 3);
+    char nul[8];
+    assert_int_equal(eos_json_format_string(nul, sizeof nul, NULL), 4);
+    assert_string_equal(nul, "null");
+    /* the file writer: every byte value 1..255 in a name, the file still valid UTF-8 and JSON */
+    char all[256];
+    for (int i = 0; i < 255; i++) all[i] = (char)(i + 1);
+    all[255] = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    eos_json_write_string(f, all);
+    fclose(f);
+    assert_true(valid_utf8(buf, len));
+    eos__json *j;
+    EOS_ASSERT_OK(eos__json_parse(buf, len, "all bytes", &j));
+    assert_int_equal(j->kind, EOS__JSON_STRING);
+    assert_memory_equal(j->str, all, 127);  /* ASCII comes back as it was */
+    eos__json_free(j);
+    free(buf);
+}
+
+/* metrics.json of class names that are not UTF-8, or long and alike: whole, valid, distinct */
+static void test_metrics_json_names_whole_and_valid(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-names");
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    char a[128], b[128];
+    memset(a, 'x', 62);
+    memcpy(a + 62, "\xc3\xa9", 2);  /* a 2-byte character across byte 63 */
+    memset(a + 64, 'y', 10);
+    strcpy(b, a);
+    strcpy(a + 74, "_one");
+    strcpy(b + 74, "_two");
+    const char *names[3] = {a, b, "bad\xffname\x01"};
+    int32_t yt[3] = {0, 1, 2};
+    eos_metrics m;
+    EOS_ASSERT_OK(eos_metrics_compute(3, yt, yt, 3, &m));
+    EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, NULL));
+    eos_metrics_free(&m);
+    size_t len;
+    char *text = slurp(path, &len);
+    assert_true(valid_utf8(text, len));
+    free(text);
+    eos__json *j;
+    EOS_ASSERT_OK(eos__json_read(path, &j));
+    const eos__json *cls = eos__json_get(j, "classes");
+    assert_int_equal(cls->n, 3);
+    assert_string_equal(cls->items[0].str, a);
+    assert_string_equal(cls->items[1].str, b);
+    assert_string_equal(cls->items[2].str, "bad" FFFD "name\x01");
+    eos__json_free(j);
 }
 
 /* ---- PCA and the projection ----------------------------------------------------------- */
@@ -237,11 +342,59 @@ static void test_svg_charts(void **state) {
     free(buf);
 }
 
+/* No "inf" or "nan" as a word, and no run of digits and dots over 20 characters. */
+static void expect_sane_numbers(const char *text, const char *what) {
+    for (const char *p = text; *p; p++) {
+        if ((!strncasecmp(p, "inf", 3) || !strncasecmp(p, "nan", 3)) && (p == text || !isalpha((unsigned char)p[-1])) &&
+            !isalpha((unsigned char)p[3]))
+            fail_msg("%s: '%.40s' at offset %zu", what, p > text + 20 ? p - 20 : text, (size_t)(p - text));
+        size_t run = strspn(p, "0123456789.");
+        if (run > 20) fail_msg("%s: a number of %zu characters: '%.40s'", what, run, p);
+        if (run) p += run - 1;
+    }
+}
+
+/* Doctored values (1e308, -1e308, inf, 1e300 in every place a number goes): clamped or left
+ * out, never inf/nan coordinates or 300-digit labels, and the tick loops end. */
+static void test_svg_hostile_numbers(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const char *names[3] = {"a", "b\xff", "c"};
+    double ex[5] = {1, 2, 3, 4, 5}, ey[5] = {-1e308, 1e308, INFINITY, 0.5, -INFINITY}, ey2[5] = {1e300, 0.25, NAN, 1e300, 2};
+    eos__svg_series s[2] = {{"ce", 5, ex, ey}, {"focal", 5, ex, ey2}};
+    eos__svg_line_chart(f, "h-a", "Loss", "epoch", "loss", s, 2, (eos__svg_range){0, NAN}, 360, 300);
+    eos__svg_line_chart(f, "h-b", "Acc", "epoch", "acc", s, 2, (eos__svg_range){0, 1}, 360, 300);
+    /* epochs absurd, or so close that a step of 1 is lost in rounding: the loops still end */
+    double hx[3] = {1e300, 1e300, -1e308}, big[3] = {1e11, 1e11 + 1e-4, 3}, fx[2] = {1e17, 1e17}, fy[2] = {1e15, 1e15 + 0.25};
+    eos__svg_series h[2] = {{"x", 3, hx, ex}, {"y", 3, big, big}};
+    eos__svg_line_chart(f, "h-c", "Epochs", "epoch", "v", h, 2, (eos__svg_range){NAN, NAN}, 360, 300);
+    eos__svg_series lost = {"rounding", 2, fx, fy};  /* t += 1 at 1e17, t += 0.05 at 1e15: t never moved */
+    eos__svg_line_chart(f, "h-c2", "Steps lost in rounding", "epoch", "v", &lost, 1, (eos__svg_range){NAN, NAN}, 360, 300);
+    double v[6] = {1e300, -1e308, INFINITY, 0.5, 1e11, -2};
+    eos__svg_bar_chart(f, "h-d", "Recall", "recall", 3, names, 2, names, v, (eos__svg_range){0, 1}, "%.2f", 600, 300);
+    eos__svg_bar_chart(f, "h-e", "Counts", "n", 3, names, 2, names, v, (eos__svg_range){0, NAN}, "%.0f", 600, 300);
+    double t[3] = {1e300, -1e308, 2.5};
+    eos__svg_hbar_chart(f, "h-f", "Times", "s", 3, names, t, "%.1f s", 600);
+    double px[4] = {1e308, -1e308, 1, 2}, py[4] = {0, 1e300, 1, 1 + 1e-13};
+    int32_t lab[4] = {0, 1, 2, 1};
+    uint8_t syn[4] = {0, 1, 0, 1};
+    eos__svg_scatter(f, "h-g", "Scatter", "PC1", "PC2", 4, px, py, lab, syn, 3, names, "eos", 800, 400);
+    fclose(f);
+    assert_int_equal(count(buf, "<svg "), 8);
+    assert_int_equal(count(buf, "</svg>"), 8);
+    expect_sane_numbers(buf, "charts");
+    assert_true(valid_utf8(buf, len));  /* "b\xff" drawn as b U+FFFD */
+    assert_non_null(strstr(buf, "b" FFFD));
+    free(buf);
+}
+
 /* ---- a whole (hand-made) run folder ------------------------------------------------------- */
 
 static void make_run(const char *dir) {
     char path[1024];
-    const char names[2][64] = {"cat", "dog"};
+    const char *names[2] = {"cat", "dog"};
     snprintf(path, sizeof path, "%s/phase1", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/eos", dir);
@@ -327,15 +480,109 @@ static void test_report_page(void **state) {
     assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
 }
 
+/* The page of a run whose files were doctored: huge and infinite numbers in the log, the
+ * summary and the projection, class names that are not UTF-8; the page is whole, valid UTF-8,
+ * and prints no inf, nan or 300-digit number. */
+static void test_report_hostile_values(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-hostile");
+    make_run(dir);
+    snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
+    spit(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
+               "1,0.1,1e308,1e308,-1,0.5,1e300,1e308,1e308\n2,0.1,-1e308,0.6,-1,-1,-1e308,1e300,1e308\n"
+               "3,0.001,0.7,0.7,-1,0.5,0.5,25.0,1e308\n");
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    spit(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 1e300, \"imbalance\": \"exp:100\",\n"
+               "  \"seed\": 1e300, \"max_steps\": -1e300, \"eval_every\": 1e300, \"data\": \"d\xff\", \"methods\": \"eos\", \"device\": \"cpu\",\n"
+               "  \"train_images\": 1e300, \"test_images\": 8, \"embedding_images_per_second\": 1e300, \"seconds\": 1e300,\n"
+               "  \"classes\": [\"c\xc3\", \"dog\"],\n"
+               "  \"timings\": [{\"step\": \"phase 1\", \"seconds\": 1e300}, {\"step\": \"head\", \"seconds\": -1e300}],\n"
+               "  \"projection\": {\"method\": \"eos\", \"file\": \"embeddings/projection.csv\", \"real\": 1e300, \"synthetic\": -1e300, "
+               "\"per_class\": 1e300, \"variance\": [1e300, -1e300]},\n"
+               "  \"results\": [\n"
+               "    {\"method\": \"ce\", \"dir\": \"phase1\", \"acc\": 1e300, \"bac\": -1e300, \"gm\": 0.0, \"fm\": 0.33, \"per_class_recall\": [1e300, -1e308]},\n"
+               "    {\"method\": \"ce + eos\", \"dir\": \"eos\", \"acc\": 0.75, \"bac\": 1e300, \"gm\": 0.7, \"fm\": 0.73, \"per_class_recall\": [0.75, 0.75]}\n"
+               "  ]\n}\n");
+    snprintf(path, sizeof path, "%s/eos/metrics.json", dir);
+    spit(path, "{\"acc\": 0.5, \"confusion\": [[3, 1], [1, 3]], \"counts_before\": [1e300, 2], \"counts_after\": [-1e308, 10], "
+               "\"synthetic\": 1e300}\n");
+    snprintf(path, sizeof path, "%s/embeddings/embed_metrics.json", dir);
+    spit(path, "{\"test_gap\": [1e300, null], \"train_gap\": [-1e308, 2.0]}\n");
+    snprintf(path, sizeof path, "%s/embeddings/projection.csv", dir);
+    spit(path, "label,synthetic,pc1,pc2\n0,0,1e308,2\n0,0,-1e308,0.5\n1,0,3,-1e300\n1,1,2,-1\n1,1,2.5,0\n");
+    EOS_ASSERT_OK(eos_report_write(dir, NULL));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    size_t len;
+    char *html = slurp(path, &len);
+    assert_non_null(strstr(html, "</html>\n"));
+    assert_int_equal(count(html, "<svg "), count(html, "</svg>"));
+    expect_sane_numbers(html, "report.html");
+    assert_true(valid_utf8(html, len));
+    assert_non_null(strstr(html, "c" FFFD));  /* the cut class name, its lone lead byte replaced */
+    assert_non_null(strstr(html, "1e+300"));  /* a huge value is shown short, not as 300 digits */
+    free(html);
+}
+
+/* More classes than any fixed array held (the report used to stop at 1000) */
+static void test_report_many_classes(void **state) {
+    (void)state;
+    enum { C = 1200 };
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-many");
+    snprintf(path, sizeof path, "%s/phase1", dir);
+    mkdir(path, 0755);
+    char **names = malloc(C * sizeof *names);
+    int32_t *y = malloc(C * sizeof *y);
+    for (int c = 0; c < C; c++) {
+        names[c] = malloc(16);
+        snprintf(names[c], 16, "k%d", c);
+        y[c] = c;
+    }
+    eos_metrics m;
+    EOS_ASSERT_OK(eos_metrics_compute(C, y, y, C, &m));
+    snprintf(path, sizeof path, "%s/phase1/metrics.json", dir);
+    EOS_ASSERT_OK(eos_metrics_write_json(path, &m, (const char *const *)names, NULL));
+    eos_metrics_free(&m);
+    snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
+    spit(path, "epoch,train_loss,train_acc,test_bac,images_per_second,seconds\n1,1.0,0.5,0.5,100,2\n");
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"classes\": [");
+    for (int c = 0; c < C; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", names[c]);
+    fprintf(f, "], \"timings\": [");
+    for (int t = 0; t < 300; t++) fprintf(f, "%s{\"step\": \"s%d\", \"seconds\": 1}", t ? ", " : "", t);
+    fprintf(f, "], \"results\": [{\"method\": \"ce\", \"dir\": \"phase1\", \"acc\": 1, \"bac\": 1, \"gm\": 1, \"fm\": 1, "
+               "\"per_class_recall\": [");
+    for (int c = 0; c < C; c++) fprintf(f, "%s1", c ? ", " : "");
+    fprintf(f, "]}]}\n");
+    fclose(f);
+    EOS_ASSERT_OK(eos_report_write(dir, NULL));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    assert_non_null(strstr(html, "k1199"));
+    assert_non_null(strstr(html, ">s299<"));  /* all 300 timings, past the old 256 */
+    assert_non_null(strstr(html, "Not drawn for 1200 classes"));
+    free(html);
+    for (int c = 0; c < C; c++) free(names[c]);
+    free(names);
+    free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_metrics_roundtrip),
         cmocka_unit_test(test_json_escapes),
         cmocka_unit_test(test_json_damaged),
+        cmocka_unit_test(test_json_writer_invalid_utf8),
+        cmocka_unit_test(test_metrics_json_names_whole_and_valid),
         cmocka_unit_test(test_projection_fit_finds_the_main_direction),
         cmocka_unit_test(test_projection_sample),
         cmocka_unit_test(test_svg_charts),
         cmocka_unit_test(test_report_page),
+        cmocka_unit_test(test_svg_hostile_numbers),
+        cmocka_unit_test(test_report_hostile_values),
+        cmocka_unit_test(test_report_many_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,10 @@ static void make_dataset_sized(eos_dataset *d, size_t per_class_train, size_t pe
     d->channels = 3;
     d->height = d->width = S;
     d->class_names = calloc(4, sizeof *d->class_names);
-    for (int c = 0; c < 4; c++) snprintf(d->class_names[c], 64, "q%d", c);
+    for (int c = 0; c < 4; c++) {
+        d->class_names[c] = malloc(8);
+        snprintf(d->class_names[c], 8, "q%d", c);
+    }
     eos_rng r;
     eos_rng_seed(&r, seed, 9);
     eos_split *sp[2] = {&d->train, &d->test};

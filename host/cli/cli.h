@@ -75,7 +75,7 @@ int cli_split_path(const char *path, char *dir, size_t dn, char *base, size_t bn
 int cli_mkdirs(const char *dir);
 int cli_mkdirs_for(const char *file);
 /* The metrics table: ACC, BAC, GM, FM, then per-class recall */
-void cli_print_metrics(const eos_metrics *m, const char (*names)[64]);
+void cli_print_metrics(const eos_metrics *m, const char *const *names);
 
 /* Print the last library error under a one-line context ("eos check: opening the device")
  * and return the exit code 1. */

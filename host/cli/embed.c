@@ -115,11 +115,18 @@ int cmd_embed(int argc, char **argv) {
             printf("  %3s  %-14s %8s %10s %12s %8s\n", "#", "class", "train n", "test gap", "train (LOO)", "ratio");
             snprintf(path, sizeof path, "%s/embed_metrics.json", out);
             FILE *f = fopen(path, "w");
-            if (f) fprintf(f, "{\n  \"model\": \"%s\",\n  \"classes\": [", model);
+            if (f) {  /* the strings escaped and kept valid UTF-8, whatever bytes the names hold */
+                fprintf(f, "{\n  \"model\": ");
+                eos_json_write_string(f, model);
+                fprintf(f, ",\n  \"classes\": [");
+            }
             for (size_t i = 0; i < n; i++) cnt[ytr[i]]++;
             for (int c = 0; c < C; c++) {
                 printf("  %3d  %-14s %8zu %10.4f %12.4f %8.2f\n", c, d.class_names[c], cnt[c], tg[c], trg[c], tg[c] / trg[c]);
-                if (f) fprintf(f, "%s\"%s\"", c ? ", " : "", d.class_names[c]);
+                if (f) {
+                    fprintf(f, "%s", c ? ", " : "");
+                    eos_json_write_string(f, d.class_names[c]);
+                }
             }
             if (f) {
                 fprintf(f, "],\n  \"test_gap\": [");

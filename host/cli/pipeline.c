@@ -81,17 +81,8 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* a JSON string: quotes, backslashes and control characters escaped */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
+/* a JSON string: escaped, and valid UTF-8 whatever the bytes of a folder or class name */
+static void json_str(FILE *f, const char *s) { eos_json_write_string(f, s); }
 
 static void json_metrics(FILE *f, const row *r) {
     const eos_metrics *m = &r->m;
@@ -481,7 +472,7 @@ int cmd_pipeline(int argc, char **argv) {
             double th_s = wall() - th;
             if (!extra) { fprintf(stderr, "%seos pipeline: out of memory\n", live ? "\n" : ""); rc = 1; }
             else resample_extra(extra, cap, name, &rep, d.classes, tr_s, th_s, loss);
-            if (!rc && eos_metrics_write_json(path, &rows[nrows - 1].m, (const char (*)[64])d.class_names, extra) != EOS_OK)
+            if (!rc && eos_metrics_write_json(path, &rows[nrows - 1].m, (const char *const *)d.class_names, extra) != EOS_OK)
                 rc = fail_line(live, "writing metrics.json");
             free(extra);
             snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: re-balance %s", name);

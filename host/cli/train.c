@@ -84,7 +84,7 @@ void usage_evaluate(FILE *out) {
             "example:\n  eos evaluate --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/eval\n");
 }
 
-void cli_print_metrics(const eos_metrics *m, const char (*names)[64]) {
+void cli_print_metrics(const eos_metrics *m, const char *const *names) {
     printf("  ACC %.4f   BAC %.4f   GM %.4f   FM %.4f   (%zu images)\n", m->acc, m->bac, m->gm, m->fm, m->n);
     printf("  per-class recall:\n");
     for (int c = 0; c < m->classes; c++) {
@@ -445,7 +445,7 @@ int cmd_train(int argc, char **argv) {
             rc = cli_fail("training");
         } else {
             printf("\ntest metrics of the kept model (%s):\n", o.val > 0 ? "best validation macro-F1" : "last epoch");
-            cli_print_metrics(&met, (const char (*)[64])d.class_names);
+            cli_print_metrics(&met, (const char *const *)d.class_names);
             printf("wrote %s/model.safetensors, %s/train_log.csv, %s/metrics.json, %s/%s (%.0f s in all)\n", o.out, o.out,
                    o.out, o.out, EOS_TRAIN_CHECKPOINT, wall() - t0);
             eos_metrics_free(&met);
@@ -515,12 +515,20 @@ int cmd_evaluate(int argc, char **argv) {
         } else {
             printf("model: %s (resnet%d, %d classes)\ndevice: %s\n", model, 6 * eos_resnet_blocks_per_stage(m) + 2,
                    d.classes, eos_runtime_device(rt)->name);
-            cli_print_metrics(&met, (const char (*)[64])d.class_names);
-            char extra[4400];
-            snprintf(extra, sizeof extra, "\"model\": \"%s\"", model);
-            for (char *p = extra + 10; *p; p++) if (*p == '\\') *p = '/';
-            if (eos_metrics_write_json(path, &met, (const char (*)[64])d.class_names, extra) != EOS_OK) rc = cli_fail("writing metrics.json");
-            else printf("wrote %s\n", path);
+            cli_print_metrics(&met, (const char *const *)d.class_names);
+            /* the model path as a JSON string: any bytes, escaped and kept valid UTF-8 */
+            size_t need = eos_json_format_string(NULL, 0, model) + 16;
+            char *extra = malloc(need);
+            if (!extra) {
+                fprintf(stderr, "eos evaluate: out of memory\n");
+                rc = 1;
+            } else {
+                int k = snprintf(extra, need, "\"model\": ");
+                eos_json_format_string(extra + k, need - (size_t)k, model);
+                if (eos_metrics_write_json(path, &met, (const char *const *)d.class_names, extra) != EOS_OK) rc = cli_fail("writing metrics.json");
+                else printf("wrote %s\n", path);
+                free(extra);
+            }
             eos_metrics_free(&met);
         }
         free(pred);

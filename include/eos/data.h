@@ -47,7 +47,7 @@ typedef struct eos_split {
 typedef struct eos_dataset {
     eos_data_layout layout;
     int classes;
-    char (*class_names)[64];  /* (classes) */
+    char **class_names;       /* (classes) whole names, each malloc'd; freed by eos_dataset_free */
     int channels, height, width;
     eos_split train, test;
     size_t skipped;           /* unreadable images skipped under skip_bad */

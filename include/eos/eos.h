@@ -22,5 +22,6 @@
 #include "eos/finetune.h"
 #include "eos/projection.h"
 #include "eos/report.h"
+#include "eos/json.h"
 
 #endif /* EOS_EOS_H */

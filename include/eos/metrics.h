@@ -36,7 +36,7 @@ void eos_metrics_free(eos_metrics *m);
 
 /* metrics.json: {"acc", "bac", "gm", "fm", "per_class_recall", "confusion", "classes", "n"}
  * plus extra (a JSON object's members without braces, e.g. "\"epoch\": 3", or NULL); atomic. */
-eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const char (*class_names)[64],
+eos_status eos_metrics_write_json(const char *path, const eos_metrics *m, const char *const *class_names,
                                   const char *extra);
 
 #ifdef __cplusplus
