@@ -188,20 +188,30 @@ typedef eos_status (*header_fn)(const uint8_t *buf, size_t size, const char *nam
 /* Inflate into dst[*len .. want) from the stream; stops at want or at the end of the data.
  * Concatenated gzip members are read on as gzread would; bytes after the last member that
  * are not another member are ignored, as gzread ignores them. */
-static eos_status inflate_some(z_stream *z, int *ended, uint8_t *dst, size_t want, size_t *len, const char *name) {
+static eos_status inflate_some(z_stream *z, size_t *left, int *ended, uint8_t *dst, size_t want, size_t *len,
+                               const char *name) {
     while (*len < want && !*ended) {
+        if (z->avail_in == 0 && *left > 0) {  /* zlib counts input in uInt: hand it over in pieces */
+            z->avail_in = *left < (1u << 30) ? (uInt)*left : (1u << 30);
+            *left -= z->avail_in;
+        }
         size_t room = want - *len;
         z->next_out = dst + *len;
         z->avail_out = room < (1u << 30) ? (uInt)room : (1u << 30);
         int r = inflate(z, Z_NO_FLUSH);
         *len = (size_t)(z->next_out - dst);
         if (r == Z_STREAM_END) {
+            if (z->avail_in < 2 && *left > 0) {  /* the input is one block: extend the window over it */
+                uInt more = *left < (1u << 30) ? (uInt)*left : (1u << 30);
+                z->avail_in += more;
+                *left -= more;
+            }
             if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b) {
                 if (inflateReset(z) != Z_OK) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: cannot restart the gzip stream", name);
             } else {
                 *ended = 1;
             }
-        } else if (r == Z_BUF_ERROR && z->avail_in == 0) {
+        } else if (r == Z_BUF_ERROR && z->avail_in == 0 && *left == 0) {
             *ended = 2;  /* the input ran out inside a member: truncated */
         } else if (r != Z_OK) {
             EOS_FAIL(EOS_ERR_FORMAT, "re-download the file", "%s is not a valid gzip file or is damaged: %s", name,
@@ -231,11 +241,11 @@ static eos_status idx_gunzip(const uint8_t *gz, size_t gz_size, const char *name
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: starting zlib", name);
     z.next_in = (Bytef *)(uintptr_t)gz;
-    z.avail_in = gz_size < (1u << 31) ? (uInt)gz_size : (1u << 31);  /* MAX_DATASET_FILE keeps it smaller */
+    size_t left = gz_size;
     uint8_t head[16], *b = NULL;
     size_t len = 0, need = 0;
     int ended = 0;
-    eos_status st = inflate_some(&z, &ended, head, hdr, &len, name);
+    eos_status st = inflate_some(&z, &left, &ended, head, hdr, &len, name);
     if (st == EOS_OK) st = check(head, len, name, &need);  /* names a short header as such */
     if (st == EOS_OK && (need > MAX_DATASET_FILE || need / DEFLATE_MAX_RATIO > gz_size))
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is damaged or not IDX: re-download it",
@@ -246,7 +256,7 @@ static eos_status idx_gunzip(const uint8_t *gz, size_t gz_size, const char *name
         st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s: %zu bytes", name, need);
     if (st == EOS_OK) {
         memcpy(b, head, hdr);
-        st = inflate_some(&z, &ended, b, need, &len, name);
+        st = inflate_some(&z, &left, &ended, b, need, &len, name);
     }
     if (st == EOS_OK && len < need)
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "re-download the file",
@@ -255,7 +265,7 @@ static eos_status idx_gunzip(const uint8_t *gz, size_t gz_size, const char *name
     if (st == EOS_OK) {  /* one byte more: the stream must end here, and its checksum be right */
         uint8_t extra;
         size_t got = 0;
-        st = inflate_some(&z, &ended, &extra, 1, &got, name);
+        st = inflate_some(&z, &left, &ended, &extra, 1, &got, name);
         if (st == EOS_OK && got)
             st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is damaged or not IDX: re-download it",
                                 "%s holds more data than its header declares (%zu bytes): stopped reading there", name,
