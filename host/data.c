@@ -83,6 +83,43 @@ eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eo
              "and no IDX files", path);
 }
 
+/* Every class needs training images: a class with none cannot be learnt and leaves the per-class
+ * metrics undefined, so it is refused for every layout. Lists the empty classes as ranges. */
+eos_status eos__check_classes(const eos_dataset *d, const char *what, const char *note) {
+    size_t *n = calloc((size_t)d->classes ? (size_t)d->classes : 1, sizeof *n);
+    if (!n) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "counting the classes of %s", what);
+    for (size_t i = 0; i < d->train.n; i++)
+        if (d->train.labels[i] >= 0 && d->train.labels[i] < d->classes) n[d->train.labels[i]]++;
+    char list[1024];
+    size_t off = 0;
+    int empty = 0;
+    for (int c = 0; c < d->classes; c++) {
+        if (n[c]) continue;
+        /* a name only where it says more than the number (IDX classes are named "0", "1", ...);
+         * runs of unnamed classes as ranges */
+        const char *name = d->class_names ? d->class_names[c] : "";
+        char num[16], label[96] = "";
+        snprintf(num, sizeof num, "%d", c);
+        if (name[0] && strcmp(name, num)) snprintf(label, sizeof label, " (%.60s)", name);
+        int e = c;
+        while (!label[0] && e + 1 < d->classes && !n[e + 1]) e++;
+        if (off < sizeof list - 64) {
+            if (e > c) off += (size_t)snprintf(list + off, sizeof list - off, "%s%d..%d", empty ? ", " : "", c, e);
+            else off += (size_t)snprintf(list + off, sizeof list - off, "%s%d%s", empty ? ", " : "", c, label);
+        } else if (off < sizeof list - 4) {
+            off += (size_t)snprintf(list + off, sizeof list - off, ", ...");
+        }
+        empty += e - c + 1;
+        c = e;
+    }
+    free(n);
+    if (empty)
+        EOS_FAIL(EOS_ERR_FORMAT, "every class 0..C-1 needs at least one training image: add images, or remove the class",
+                 "%s (%s): %d of its %d classes have no training images: %s%s", what, eos_data_layout_str(d->layout),
+                 empty, d->classes, list, note ? note : "");
+    return EOS_OK;
+}
+
 /* ---- long-tailed subsets -------------------------------------------------------------- */
 
 eos_status eos_imbalance_parse(const char *text, eos_imbalance *out) {
@@ -134,6 +171,46 @@ eos_status eos_imbalance_select(const eos_dataset *d, const eos_imbalance *imb, 
     }
     for (size_t i = 0; i < s->n; i++) avail[s->labels[i]]++;
     eos_imbalance_counts(imb, avail, C, counts);
+    int zero = 0;
+    for (int c = 0; c < C; c++) zero += counts[c] == 0;
+    for (int c = 0; c < C && st == EOS_OK; c++) {
+        if (counts[c]) continue;
+        const char *name = d->class_names ? d->class_names[c] : "";
+        if (!avail[c]) {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                "class %d (%s) has no training images to take a long-tailed subset from", c, name);
+            break;
+        }
+        /* the largest ratio that keeps one image of every class (as the formula computes it) */
+        size_t n_max = 0;
+        for (int k = 0; k < C; k++) if (avail[k] > n_max) n_max = avail[k];
+        eos_imbalance t = *imb;
+        size_t *tc = malloc((size_t)C * sizeof *tc);
+        double best = 1;
+        for (double r = (double)n_max; tc && r >= 1; r = r > 2 ? floor(r * 0.9) : r - 1) {
+            t.ratio = r;
+            eos_imbalance_counts(&t, avail, C, tc);
+            int ok = 1;
+            for (int k = 0; k < C; k++) ok &= tc[k] > 0;
+            if (ok) { best = r; break; }
+        }
+        free(tc);
+        const char *prof = imb->profile == EOS_IMBALANCE_STEP ? "step" : "exp";
+        char formula[160];
+        if (imb->profile == EOS_IMBALANCE_STEP)
+            snprintf(formula, sizeof formula, "floor(%zu / %g) = 0", n_max, imb->ratio);
+        else
+            snprintf(formula, sizeof formula, "floor(%zu * (1/%g)^(%d/%d)) = 0", n_max, imb->ratio, c, C - 1);
+        char hint[200];
+        snprintf(hint, sizeof hint, "use a smaller ratio, e.g. --imbalance %s:%g (the largest class has %zu images), or "
+                 "a dataset with more images per class", prof, best, n_max);
+        char more[64] = "";
+        if (zero > 1) snprintf(more, sizeof more, " and %d more class(es) after it", zero - 1);
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, hint,
+                            "the long-tailed subset %s:%g leaves class %d (%s)%s with no training images: class %d keeps "
+                            "%s of its %zu", prof, imb->ratio, c, name, more, c, formula, avail[c]);
+    }
+    if (st != EOS_OK) goto done;
     /* positions of each class, in dataset order */
     for (int c = 0; c < C; c++) start[c + 1] = start[c] + avail[c];
     for (size_t i = 0; i < s->n; i++) pos[start[s->labels[i]] + fill[s->labels[i]]++] = i;

@@ -1,12 +1,14 @@
 /* The two binary dataset formats: the CIFAR-10 binary release (records of a label byte and
  * 3072 pixel bytes) and IDX files (MNIST / Fashion-MNIST, plain or gzip). Parsers work on
- * memory so the fuzz targets can drive them; every check names the file and the field. */
+ * memory so the fuzz targets can drive them; every check names the file and the field. A gzip
+ * IDX is inflated header first: never more than the size its header declares (no gzip bombs). */
 #include "internal.h"
 #include "data_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define CIFAR_RECORD 3073u
 #define MAX_DATASET_FILE ((size_t)4 << 30)
@@ -96,6 +98,11 @@ eos_status eos__load_cifar10(const char *dir, eos_dataset *out) {
         st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, NULL, NULL, "CIFAR-10 dataset %s: missing %s", dir, path);
     else if (st == EOS_OK) st = load_cifar_file(path, &out->test);
     if (st == EOS_OK) st = set_class_names(out, 10, k_cifar10_names);
+    if (st == EOS_OK) {
+        char what[2100];
+        snprintf(what, sizeof what, "%s/data_batch_1..5.bin", dir);
+        st = eos__check_classes(out, what, NULL);
+    }
     if (st != EOS_OK) eos_dataset_free(out);
     return st;
 }
@@ -106,9 +113,8 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *name, eos_split *out, int *height,
-                                int *width) {
-    memset(out, 0, sizeof *out);
+/* The 16-byte image header: magic, count, rows, columns; *need = the whole file's size. */
+static eos_status images_header(const uint8_t *buf, size_t size, const char *name, size_t *need) {
     if (size < 16)
         EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: %zu bytes is shorter than an IDX image header (16 bytes)", name, size);
     uint32_t magic = be32(buf);
@@ -119,7 +125,27 @@ eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *nam
     uint32_t n = be32(buf + 4), h = be32(buf + 8), w = be32(buf + 12);
     if (h == 0 || w == 0 || h > 4096 || w > 4096)
         EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: image size %u x %u, expected 1..4096 on each side", name, h, w);
-    size_t need = 16 + (size_t)n * h * w;
+    *need = 16 + (size_t)n * h * w;
+    return EOS_OK;
+}
+
+/* The 8-byte label header: magic, count. */
+static eos_status labels_header(const uint8_t *buf, size_t size, const char *name, size_t *need) {
+    if (size < 8) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: %zu bytes is shorter than an IDX label header (8 bytes)", name, size);
+    uint32_t magic = be32(buf);
+    if (magic != 0x00000801)
+        EOS_FAIL(EOS_ERR_FORMAT, NULL,
+                 "%s: magic number 0x%08x, expected 0x00000801 (IDX, unsigned bytes, 1 dimension: labels)", name, magic);
+    *need = 8 + (size_t)be32(buf + 4);
+    return EOS_OK;
+}
+
+eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *name, eos_split *out, int *height,
+                                int *width) {
+    memset(out, 0, sizeof *out);
+    size_t need = 0;
+    EOS_TRY(images_header(buf, size, name, &need));
+    uint32_t n = be32(buf + 4), h = be32(buf + 8), w = be32(buf + 12);
     if (size != need)
         EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: header says %u images of %u x %u (%zu bytes), the file has %zu bytes%s",
                  name, n, h, w, need, size, size < need ? " (truncated)" : "");
@@ -139,11 +165,8 @@ eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *nam
 eos_status eos_idx_parse_labels(const uint8_t *buf, size_t size, const char *name, int32_t **labels, size_t *n) {
     *labels = NULL;
     *n = 0;
-    if (size < 8) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: %zu bytes is shorter than an IDX label header (8 bytes)", name, size);
-    uint32_t magic = be32(buf);
-    if (magic != 0x00000801)
-        EOS_FAIL(EOS_ERR_FORMAT, NULL,
-                 "%s: magic number 0x%08x, expected 0x00000801 (IDX, unsigned bytes, 1 dimension: labels)", name, magic);
+    size_t need = 0;
+    EOS_TRY(labels_header(buf, size, name, &need));
     uint32_t count = be32(buf + 4);
     if (size != 8 + (size_t)count)
         EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: header says %u labels, the file has %zu%s", name, count, size - 8,
@@ -154,6 +177,134 @@ eos_status eos_idx_parse_labels(const uint8_t *buf, size_t size, const char *nam
     *labels = l;
     *n = count;
     return EOS_OK;
+}
+
+/* ---- gzip IDX, header first ------------------------------------------------------------ */
+
+/* Deflate never expands more than 1032:1, so a stream of gz_size bytes cannot hold more. */
+#define DEFLATE_MAX_RATIO 1032u
+
+typedef eos_status (*header_fn)(const uint8_t *buf, size_t size, const char *name, size_t *need);
+
+/* Inflate into dst[*len .. want) from the stream; stops at want or at the end of the data.
+ * Concatenated gzip members are read on as gzread would; bytes after the last member that
+ * are not another member are ignored, as gzread ignores them. */
+static eos_status inflate_some(z_stream *z, size_t *left, int *ended, uint8_t *dst, size_t want, size_t *len,
+                               const char *name) {
+    while (*len < want && !*ended) {
+        if (z->avail_in == 0 && *left > 0) {  /* zlib counts input in uInt: hand it over in pieces */
+            z->avail_in = *left < (1u << 30) ? (uInt)*left : (1u << 30);
+            *left -= z->avail_in;
+        }
+        size_t room = want - *len;
+        z->next_out = dst + *len;
+        z->avail_out = room < (1u << 30) ? (uInt)room : (1u << 30);
+        int r = inflate(z, Z_NO_FLUSH);
+        *len = (size_t)(z->next_out - dst);
+        if (r == Z_STREAM_END) {
+            if (z->avail_in < 2 && *left > 0) {  /* the input is one block: extend the window over it */
+                uInt more = *left < (1u << 30) ? (uInt)*left : (1u << 30);
+                z->avail_in += more;
+                *left -= more;
+            }
+            if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b) {
+                if (inflateReset(z) != Z_OK) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: cannot restart the gzip stream", name);
+            } else {
+                *ended = 1;
+            }
+        } else if (r == Z_BUF_ERROR && z->avail_in == 0 && *left == 0) {
+            *ended = 2;  /* the input ran out inside a member: truncated */
+        } else if (r != Z_OK) {
+            EOS_FAIL(EOS_ERR_FORMAT, "re-download the file", "%s is not a valid gzip file or is damaged: %s", name,
+                     z->msg ? z->msg : "inflate failed");
+        }
+    }
+    return EOS_OK;
+}
+
+/* Inflate an IDX gzip file in memory: the header first (hdr bytes, checked by check), then
+ * exactly the size it declares. Never inflates more than that plus one byte. */
+static eos_status idx_gunzip(const uint8_t *gz, size_t gz_size, const char *name, size_t hdr, header_fn check,
+                             uint8_t **out, size_t *out_size) {
+    *out = NULL;
+    *out_size = 0;
+    if (gz_size < 2 || gz[0] != 0x1f || gz[1] != 0x8b) {  /* not gzip at all: read as it is, as gzread does */
+        size_t need;
+        EOS_TRY(check(gz, gz_size, name, &need));
+        uint8_t *b = malloc(gz_size ? gz_size : 1);
+        if (!b) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: %zu bytes", name, gz_size);
+        memcpy(b, gz, gz_size);
+        *out = b;
+        *out_size = gz_size;
+        return EOS_OK;
+    }
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: starting zlib", name);
+    z.next_in = (Bytef *)(uintptr_t)gz;
+    size_t left = gz_size;
+    uint8_t head[16], *b = NULL;
+    size_t len = 0, need = 0;
+    int ended = 0;
+    eos_status st = inflate_some(&z, &left, &ended, head, hdr, &len, name);
+    if (st == EOS_OK) st = check(head, len, name, &need);  /* names a short header as such */
+    if (st == EOS_OK && (need > MAX_DATASET_FILE || need / DEFLATE_MAX_RATIO > gz_size))
+        st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is damaged or not IDX: re-download it",
+                            "%s: the header declares %zu bytes, more than %s (%zu bytes compressed)", name, need,
+                            need > MAX_DATASET_FILE ? "a dataset file may hold (4 GiB)" : "this gzip file can hold",
+                            gz_size);
+    if (st == EOS_OK && !(b = malloc(need)))
+        st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s: %zu bytes", name, need);
+    if (st == EOS_OK) {
+        memcpy(b, head, hdr);
+        st = inflate_some(&z, &left, &ended, b, need, &len, name);
+    }
+    if (st == EOS_OK && len < need)
+        st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "re-download the file",
+                            "%s: the header declares %zu bytes, the gzip stream ends after %zu (truncated%s)", name, need,
+                            len, ended == 2 ? "" : " data");
+    if (st == EOS_OK) {  /* one byte more: the stream must end here, and its checksum be right */
+        uint8_t extra;
+        size_t got = 0;
+        st = inflate_some(&z, &left, &ended, &extra, 1, &got, name);
+        if (st == EOS_OK && got)
+            st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the file is damaged or not IDX: re-download it",
+                                "%s holds more data than its header declares (%zu bytes): stopped reading there", name,
+                                need);
+        else if (st == EOS_OK && ended == 2)
+            st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "re-download the file",
+                                "%s: the gzip stream is truncated or damaged", name);
+    }
+    inflateEnd(&z);
+    if (st != EOS_OK) {
+        free(b);
+        return st;
+    }
+    *out = b;
+    *out_size = need;
+    return EOS_OK;
+}
+
+eos_status eos_idx_parse_images_gz(const uint8_t *gz, size_t size, const char *name, eos_split *out, int *height,
+                                   int *width) {
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t n;
+    EOS_TRY(idx_gunzip(gz, size, name, 16, images_header, &buf, &n));
+    eos_status st = eos_idx_parse_images(buf, n, name, out, height, width);
+    free(buf);
+    return st;
+}
+
+eos_status eos_idx_parse_labels_gz(const uint8_t *gz, size_t size, const char *name, int32_t **labels, size_t *count) {
+    *labels = NULL;
+    *count = 0;
+    uint8_t *buf;
+    size_t n;
+    EOS_TRY(idx_gunzip(gz, size, name, 8, labels_header, &buf, &n));
+    eos_status st = eos_idx_parse_labels(buf, n, name, labels, count);
+    free(buf);
+    return st;
 }
 
 /* Find NAME, NAME.gz or the MNIST mirror spelling (train-images.idx3-ubyte) in dir. */
@@ -171,23 +322,25 @@ static eos_status find_idx(const char *dir, const char *stem, const char *dotted
              "IDX dataset %s: missing %s (or %s.gz)", dir, stem, stem);
 }
 
+/* One split; ipath and lpath (2048 bytes each) get the paths of its files. */
 static eos_status load_idx_split(const char *dir, const char *images, const char *images_dotted, const char *labels,
-                                 const char *labels_dotted, eos_split *out, int *h, int *w) {
-    char ipath[2048], lpath[2048];
+                                 const char *labels_dotted, eos_split *out, int *h, int *w, char *ipath, char *lpath) {
     int igz, lgz;
-    EOS_TRY(find_idx(dir, images, images_dotted, ipath, sizeof ipath, &igz));
-    EOS_TRY(find_idx(dir, labels, labels_dotted, lpath, sizeof lpath, &lgz));
+    EOS_TRY(find_idx(dir, images, images_dotted, ipath, 2048, &igz));
+    EOS_TRY(find_idx(dir, labels, labels_dotted, lpath, 2048, &lgz));
     uint8_t *buf;
     size_t size;
-    EOS_TRY(eos__read_file(ipath, igz, MAX_DATASET_FILE, &buf, &size));
-    eos_status st = eos_idx_parse_images(buf, size, ipath, out, h, w);
+    /* a .gz file is read compressed and inflated header first, never past what it declares */
+    EOS_TRY(eos__read_file(ipath, 0, MAX_DATASET_FILE, &buf, &size));
+    eos_status st = igz ? eos_idx_parse_images_gz(buf, size, ipath, out, h, w)
+                        : eos_idx_parse_images(buf, size, ipath, out, h, w);
     free(buf);
     EOS_TRY(st);
-    st = eos__read_file(lpath, lgz, MAX_DATASET_FILE, &buf, &size);
+    st = eos__read_file(lpath, 0, MAX_DATASET_FILE, &buf, &size);
     int32_t *lab = NULL;
     size_t nl = 0;
     if (st == EOS_OK) {
-        st = eos_idx_parse_labels(buf, size, lpath, &lab, &nl);
+        st = lgz ? eos_idx_parse_labels_gz(buf, size, lpath, &lab, &nl) : eos_idx_parse_labels(buf, size, lpath, &lab, &nl);
         free(buf);
     }
     if (st == EOS_OK && nl != out->n)
@@ -205,30 +358,41 @@ static eos_status load_idx_split(const char *dir, const char *images, const char
 
 eos_status eos__load_idx(const char *dir, eos_dataset *out) {
     int h, w, th, tw;
+    char ipath[2048], lpath[2048], tipath[2048], tlpath[2048];
     out->layout = EOS_LAYOUT_IDX;
     out->channels = 1;
     eos_status st = load_idx_split(dir, "train-images-idx3-ubyte", "train-images.idx3-ubyte", "train-labels-idx1-ubyte",
-                                   "train-labels.idx1-ubyte", &out->train, &h, &w);
+                                   "train-labels.idx1-ubyte", &out->train, &h, &w, ipath, lpath);
+    if (st == EOS_OK && out->train.n == 0)
+        st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, "the training images file must hold images",
+                            "IDX dataset %s: %s holds no images (its header counts 0)", dir, ipath);
     if (st == EOS_OK)
         st = load_idx_split(dir, "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte", "t10k-labels-idx1-ubyte",
-                            "t10k-labels.idx1-ubyte", &out->test, &th, &tw);
+                            "t10k-labels.idx1-ubyte", &out->test, &th, &tw, tipath, tlpath);
     if (st == EOS_OK && (th != h || tw != w))
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
                             "IDX dataset %s: training images are %d x %d but test images %d x %d", dir, h, w, th, tw);
+    /* the class count is the largest training label + 1; every class below it needs images
+     * (eos__check_classes), so a stray large label is refused rather than making empty classes */
     int classes = 0;
+    size_t at = 0;
     for (size_t i = 0; st == EOS_OK && i < out->train.n; i++)
-        if (out->train.labels[i] + 1 > classes) classes = out->train.labels[i] + 1;
+        if (out->train.labels[i] + 1 > classes) classes = out->train.labels[i] + 1, at = i;
     for (size_t i = 0; st == EOS_OK && i < out->test.n; i++)
         if (out->test.labels[i] >= classes)
             st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
-                                "IDX dataset %s: test label %d at position %zu never occurs in training (classes 0..%d)",
-                                dir, out->test.labels[i], i, classes - 1);
-    if (st == EOS_OK && out->train.n == 0)
-        st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "IDX dataset %s: no training images", dir);
+                                "IDX dataset %s: %s: test label %d at position %zu never occurs in training (classes "
+                                "0..%d)", dir, tlpath, out->test.labels[i], i, classes - 1);
     if (st == EOS_OK) {
         out->height = h;
         out->width = w;
         st = set_class_names(out, classes, NULL);
+    }
+    if (st == EOS_OK) {
+        char note[160];
+        snprintf(note, sizeof note, " (the class count comes from the largest label, %d at position %zu; labels must "
+                 "run 0..C-1 with every class present)", classes - 1, at);
+        st = eos__check_classes(out, lpath, note);
     }
     if (st != EOS_OK) eos_dataset_free(out);
     return st;

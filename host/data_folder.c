@@ -12,9 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum { IMG_OK = 0, IMG_CORRUPT, IMG_SIZE, IMG_CHANNELS, IMG_IO };
+/* IMG_CORRUPT, IMG_LARGE and IMG_IO are bad files (--skip-bad skips them); IMG_SIZE and
+ * IMG_CHANNELS are good images that do not fit the dataset (always an error). */
+enum { IMG_OK = 0, IMG_CORRUPT, IMG_SIZE, IMG_CHANNELS, IMG_IO, IMG_LARGE };
+
+#define MAX_SIDE 4096  /* pixels a side; also keeps a decoded image far below 2^31 bytes */
+
+/* A symbolic link that cannot be followed (dangling, or a loop): lstat sees it, stat does not. */
+static int is_broken_link(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) && stat(path, &sb) != 0;
+}
 
 typedef struct {
     char **paths;     /* (n) */
@@ -66,7 +77,17 @@ static eos_status sorted_entries(const char *dir, int want_dirs, char ***names, 
         if (e->d_name[0] == '.') continue;
         char path[4096 + 512];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int keep = want_dirs ? eos__is_dir(path) : (has_image_ext(e->d_name) && eos__is_file(path));
+        /* a link that leads nowhere may have been an image or a class: never ignored quietly. In a
+         * class folder it is listed, and fails to read like any unreadable image (or is skipped
+         * and counted with --skip-bad); as a class folder it is an error. */
+        int broken = is_broken_link(path);
+        if (broken && want_dirs) {
+            st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, NULL, "remove the link or point it at a class folder",
+                                "%s is a symbolic link that cannot be followed (%s)", path,
+                                stat(path, &(struct stat){0}) != 0 && errno == ELOOP ? "a loop" : "dangling");
+            break;
+        }
+        int keep = want_dirs ? eos__is_dir(path) : broken || (has_image_ext(e->d_name) && eos__is_file(path));
         if (!keep) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -123,18 +144,97 @@ static int read_whole(const char *path, file_buf *b, size_t *size) {
     return bad ? -1 : 0;
 }
 
-/* Decode one image into dst (C, H, W). With msg, explain a failure. */
-static int decode_one(const char *path, int C, int H, int W, uint8_t *dst, file_buf *fb, char *msg, size_t msgn) {
-    size_t size;
-    if (read_whole(path, fb, &size) != 0) {
-        if (msg) snprintf(msg, msgn, "cannot read image %s: %s", path, strerror(errno));
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* The size a PNG, BMP or JPEG header declares, read by hand: stb_image refuses a huge image
+ * in every format in turn and then only says "unknown image type". 0 if there is none. */
+static int declared_size(const uint8_t *b, size_t n, long long *w, long long *h) {
+    if (n >= 24 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8) && !memcmp(b + 12, "IHDR", 4)) {
+        *w = be32(b + 16);
+        *h = be32(b + 20);
+        return 1;
+    }
+    if (n >= 26 && b[0] == 'B' && b[1] == 'M') {
+        int32_t bw = (int32_t)((uint32_t)b[18] | (uint32_t)b[19] << 8 | (uint32_t)b[20] << 16 | (uint32_t)b[21] << 24);
+        int32_t bh = (int32_t)((uint32_t)b[22] | (uint32_t)b[23] << 8 | (uint32_t)b[24] << 16 | (uint32_t)b[25] << 24);
+        *w = bw < 0 ? -(long long)bw : bw;
+        *h = bh < 0 ? -(long long)bh : bh;  /* negative: stored top-down */
+        return 1;
+    }
+    if (n >= 4 && b[0] == 0xff && b[1] == 0xd8) {  /* JPEG: walk the segments to the frame header */
+        for (size_t p = 2; p + 9 <= n;) {
+            if (b[p] != 0xff) return 0;
+            uint8_t m = b[p + 1];
+            if (m == 0xff) { p++; continue; }
+            size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
+            if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+                *h = (long long)b[p + 5] << 8 | b[p + 6];
+                *w = (long long)b[p + 7] << 8 | b[p + 8];
+                return 1;
+            }
+            if (len < 2) return 0;
+            p += 2 + len;
+        }
+    }
+    return 0;
+}
+
+/* Why path cannot be read, for a message: a link that leads nowhere says so. */
+static void io_reason(const char *path, int err, char *out, size_t n) {
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        char to[1024];
+        ssize_t k = readlink(path, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        if (err == ELOOP) snprintf(out, n, "a symbolic link loop (to '%s')", to);
+        else snprintf(out, n, "a dangling symbolic link (to '%s': %s)", to, strerror(err));
+        return;
+    }
+    snprintf(out, n, "%s", strerror(err));
+}
+
+/* Read and check the header of one image: IMG_OK with its size and channels, or why not. */
+static int probe_one(const char *path, file_buf *fb, size_t *size, int *w, int *h, int *comp, char *msg, size_t msgn) {
+    if (read_whole(path, fb, size) != 0) {
+        if (msg) {
+            char why[1200];
+            io_reason(path, errno, why, sizeof why);
+            snprintf(msg, msgn, "cannot read image %s: %s", path, why);
+        }
         return IMG_IO;
     }
-    int w, h, comp;
-    if (size > 0x7fffffff || !stbi_info_from_memory(fb->data, (int)size, &w, &h, &comp)) {
+    long long dw, dh;
+    int ok = *size <= 0x7fffffff && stbi_info_from_memory(fb->data, (int)*size, w, h, comp);
+    if (ok ? (*w > MAX_SIDE || *h > MAX_SIDE) : declared_size(fb->data, *size, &dw, &dh) && (dw > MAX_SIDE || dh > MAX_SIDE)) {
+        if (ok) dw = *w, dh = *h;
+        if (msg) snprintf(msg, msgn, "image %s declares %lld x %lld pixels, more than the limit of %d x %d", path, dw, dh,
+                          MAX_SIDE, MAX_SIDE);
+        return IMG_LARGE;
+    }
+    if (!ok) {
         if (msg) snprintf(msg, msgn, "cannot decode image %s: %s (expected a PNG, JPEG or BMP file)", path,
                           stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
         return IMG_CORRUPT;
+    }
+    return IMG_OK;
+}
+
+/* Decode one image into dst (C, H, W). With msg, explain a failure. */
+static int decode_one(const char *path, int C, int H, int W, uint8_t *dst, file_buf *fb, char *msg, size_t msgn) {
+    size_t size;
+    int w, h, comp;
+    int r = probe_one(path, fb, &size, &w, &h, &comp, msg, msgn);
+    if (r != IMG_OK) return r;
+    int dw, dh, dc;
+    uint8_t *px;
+    if (w != W || h != H || comp != C) {  /* a damaged file's header may say anything: corrupt first */
+        px = stbi_load_from_memory(fb->data, (int)size, &dw, &dh, &dc, comp);
+        if (!px) {
+            if (msg) snprintf(msg, msgn, "cannot decode image %s: %s", path,
+                              stbi_failure_reason() ? stbi_failure_reason() : "corrupt data");
+            return IMG_CORRUPT;
+        }
+        stbi_image_free(px);
     }
     if (w != W || h != H) {
         if (msg) snprintf(msg, msgn, "image %s is %d x %d pixels, expected %d x %d like the first image", path, w, h,
@@ -145,8 +245,7 @@ static int decode_one(const char *path, int C, int H, int W, uint8_t *dst, file_
         if (msg) snprintf(msg, msgn, "image %s has %d channel(s), expected %d like the first image", path, comp, C);
         return IMG_CHANNELS;
     }
-    int dw, dh, dc;
-    uint8_t *px = stbi_load_from_memory(fb->data, (int)size, &dw, &dh, &dc, C);
+    px = stbi_load_from_memory(fb->data, (int)size, &dw, &dh, &dc, C);
     if (!px) {
         if (msg) snprintf(msg, msgn, "cannot decode image %s: %s", path,
                           stbi_failure_reason() ? stbi_failure_reason() : "corrupt data");
@@ -209,7 +308,7 @@ static eos_status decode_split(const file_list *files, int C, int H, int W, int 
         if (s == IMG_OK) {
             if (k != i) memmove(out->pixels + k * image, out->pixels + i * image, image);
             out->labels[k++] = files->labels[i];
-        } else if (skip_bad && (s == IMG_CORRUPT || s == IMG_IO)) {
+        } else if (skip_bad && (s == IMG_CORRUPT || s == IMG_IO || s == IMG_LARGE)) {
             (*skipped)++;
         } else {
             char msg[4200];
@@ -221,7 +320,7 @@ static eos_status decode_split(const file_list *files, int C, int H, int W, int 
             free(status);
             eos_split_free(out);
             EOS_FAIL(s == IMG_IO ? EOS_ERR_IO : EOS_ERR_FORMAT,
-                     s == IMG_CORRUPT || s == IMG_IO ? "--skip-bad skips unreadable images and reports how many"
+                     s == IMG_CORRUPT || s == IMG_IO || s == IMG_LARGE ? "--skip-bad skips unreadable images and reports how many"
                                                      : "every image of a dataset must have the same size and channels",
                      "%s", msg);
         }
@@ -283,29 +382,39 @@ eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, e
     if (st == EOS_OK) st = list_split(root, "train", classes, nc, &train);
     if (st == EOS_OK) st = list_split(root, "test", classes, nc, &test);
 
-    /* the first decodable training image sets the size and channels */
+    /* The first training image that decodes whole sets the size and channels. A header alone is
+     * not enough: a damaged file with a readable header would otherwise set a size that every
+     * good image then fails (and --skip-bad could skip only the damaged one). */
     int C = 0, H = 0, W = 0;
+    size_t first = 0;
     for (size_t i = 0; st == EOS_OK && i < train.n && !C; i++) {
         file_buf fb = {0};
         size_t size;
         int w, h, comp;
-        if (read_whole(train.paths[i], &fb, &size) == 0 && size <= 0x7fffffff &&
-            stbi_info_from_memory(fb.data, (int)size, &w, &h, &comp)) {
-            C = comp; H = h; W = w;
-        } else if (!opt->skip_bad) {
-            st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL,
-                                "--skip-bad skips unreadable images and reports how many",
-                                "cannot decode image %s: %s", train.paths[i],
-                                stbi_failure_reason() ? stbi_failure_reason() : "not a PNG, JPEG or BMP file");
+        char msg[4200];
+        int r = probe_one(train.paths[i], &fb, &size, &w, &h, &comp, msg, sizeof msg);
+        if (r == IMG_OK) {
+            int dw, dh, dc;
+            uint8_t *px = stbi_load_from_memory(fb.data, (int)size, &dw, &dh, &dc, comp);
+            if (px) C = comp, H = h, W = w, first = i;
+            else {
+                r = IMG_CORRUPT;
+                snprintf(msg, sizeof msg, "cannot decode image %s: %s", train.paths[i],
+                         stbi_failure_reason() ? stbi_failure_reason() : "corrupt data");
+            }
+            stbi_image_free(px);
         }
+        if (r != IMG_OK && !opt->skip_bad)
+            st = eos__error_set(r == IMG_IO ? EOS_ERR_IO : EOS_ERR_FORMAT, __FILE__, __LINE__, NULL,
+                                "--skip-bad skips unreadable images and reports how many", "%s", msg);
         free(fb.data);
     }
     if (st == EOS_OK && !C)
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "no decodable image under %s", train_dir);
-    if (st == EOS_OK && (C < 1 || C > EOS_MAX_CHANNELS || H < 1 || W < 1 || H > 4096 || W > 4096))
+    if (st == EOS_OK && (C < 1 || C > EOS_MAX_CHANNELS || H < 1 || W < 1 || H > MAX_SIDE || W > MAX_SIDE))
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
-                            "first image %s is %d x %d with %d channels; expected 1..4096 pixels a side and 1..%d channels",
-                            train.paths[0], W, H, C, EOS_MAX_CHANNELS);
+                            "first image %s is %d x %d with %d channels; expected 1..%d pixels a side and 1..%d channels",
+                            train.paths[first], W, H, C, MAX_SIDE, EOS_MAX_CHANNELS);
     if (st == EOS_OK) {
         int threads = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1) threads = 1;
@@ -323,6 +432,7 @@ eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, e
         classes = NULL;
         nc = 0;
     }
+    if (st == EOS_OK) st = eos__check_classes(out, train_dir, NULL);  /* --skip-bad may have emptied a class */
     free_names(classes, nc);
     free_names(test_classes, ntc);
     list_free(&train);

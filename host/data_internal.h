@@ -9,5 +9,7 @@ int eos__is_file(const char *path);
 eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, eos_dataset *out);
 eos_status eos__load_cifar10(const char *dir, eos_dataset *out);
 eos_status eos__load_idx(const char *dir, eos_dataset *out);
+/* EOS_ERR_FORMAT naming what (the files), the classes without training images, then note. */
+eos_status eos__check_classes(const eos_dataset *d, const char *what, const char *note);
 
 #endif

@@ -30,19 +30,24 @@ static size_t count_fields(const char *p, const char *e) {
     return n;
 }
 
-/* Parse field [p, q) as a float; spaces around it are allowed. */
+/* Parse field [p, q) as a float; spaces around it are allowed. Any length is taken (a long
+ * number is copied to the heap): 0.000...1 with many digits is still a number. -2: no memory. */
 static int parse_float(const char *p, const char *q, float *out) {
-    char tmp[64];
+    char small[64];
     while (p < q && (*p == ' ' || *p == '\t')) p++;
     while (q > p && (q[-1] == ' ' || q[-1] == '\t')) q--;
     size_t len = (size_t)(q - p);
-    if (len == 0 || len >= sizeof tmp) return -1;
+    if (len == 0) return -1;
+    char *tmp = len < sizeof small ? small : malloc(len + 1);
+    if (!tmp) return -2;
     memcpy(tmp, p, len);
     tmp[len] = 0;
     char *endp;
     errno = 0;
     float v = strtof(tmp, &endp);
-    if (*endp || !isfinite(v)) return -1;
+    int bad = *endp || !isfinite(v);
+    if (tmp != small) free(tmp);
+    if (bad) return -1;
     *out = v;
     return 0;
 }
@@ -118,11 +123,14 @@ eos_status eos_embeddings_parse_csv(const char *buf, size_t size, const char *na
             f = c + 1;
             c = memchr(f, ',', (size_t)(e - f));
             if (!c) c = e;
-            if (parse_float(f, c, &out->x[r * dim + k]) != 0) {
+            int pr = parse_float(f, c, &out->x[r * dim + k]);
+            if (pr != 0) {
                 int len = (int)(c - f) < 40 ? (int)(c - f) : 40;
                 eos_embeddings_free(out);
-                EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s line %zu, column %zu (f%zu): '%.*s' is not a finite number", name, line,
-                         k + 2, k, len, f);
+                if (pr == -2) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s line %zu: a %zu-character number", name, line,
+                                       (size_t)(c - f));
+                EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s line %zu, column %zu (f%zu): '%.*s%s' is not a finite number", name,
+                         line, k + 2, k, len, f, c - f > len ? "..." : "");
             }
         }
         r++;

@@ -60,14 +60,14 @@ expect "train missing --out" 2 "--out is required" "$eos" train --data "$fx"
 expect "train missing value" 2 "--epochs needs a value" "$eos" train --data "$fx" --out "$run" --epochs
 expect "evaluate a non-model" 1 "loading the model: .*test_batch.bin: header length" "$eos" evaluate --model "$fx/test_batch.bin" --data "$fx" --out "$run/eval2"
 expect "train --help" 0 'usage: eos train' "$eos" train --help
-expect "train focal + drw (short)" 0 'loss focal, rule drw' "$eos" train --data "$fx" --out "$fx/focal" --arch resnet8 --epochs 2 --max-steps 1 --batch 8 --loss focal --rule drw --quiet
+expect "train focal + drw (short)" 0 'loss focal, rule drw' "$eos" train --data "$fx" --out "$fx/focal" --arch resnet8 --imbalance exp:5 --epochs 2 --max-steps 1 --batch 8 --loss focal --rule drw --quiet
 expect "train bad loss" 2 "unknown loss 'hinge'" "$eos" train --data "$fx" --out "$fx/x" --loss hinge
 expect "train bad rule" 2 "unknown rule 'often'" "$eos" train --data "$fx" --out "$fx/x" --rule often
 expect "train gamma without focal" 2 '--gamma applies to --loss focal' "$eos" train --data "$fx" --out "$fx/x" --gamma 1
-expect "train ldam-drw (short)" 0 'loss ldam, rule drw' "$eos" train --data "$fx" --out "$fx/ldam" --arch resnet8 --epochs 2 --max-steps 1 --batch 8 --loss ldam --rule drw --quiet
+expect "train ldam-drw (short)" 0 'loss ldam, rule drw' "$eos" train --data "$fx" --out "$fx/ldam" --arch resnet8 --imbalance exp:5 --epochs 2 --max-steps 1 --batch 8 --loss ldam --rule drw --quiet
 expect "ldam model has no bias" 1 '^0$' sh -c "grep -c '\"linear.bias\"' '$fx/ldam/model.safetensors'"
 expect "ldam model evaluates" 0 'ACC [0-9.]+' "$eos" evaluate --model "$fx/ldam/model.safetensors" --data "$fx" --out "$fx/ldam/eval"
-expect "train asl flags" 0 'loss asl' "$eos" train --data "$fx" --out "$fx/asl" --arch resnet8 --epochs 1 --max-steps 1 --batch 8 --loss asl --gamma-neg 2 --smoothing 0.05 --quiet
+expect "train asl flags" 0 'loss asl' "$eos" train --data "$fx" --out "$fx/asl" --arch resnet8 --imbalance exp:5 --epochs 1 --max-steps 1 --batch 8 --loss asl --gamma-neg 2 --smoothing 0.05 --quiet
 expect "train ldam flag on ce" 2 '--ldam-s and --max-m apply to --loss ldam' "$eos" train --data "$fx" --out "$fx/x" --max-m 0.3
 expect "train bad smoothing" 2 "--smoothing '1.5': expected a number in \[0, 1\)" "$eos" train --data "$fx" --out "$fx/x" --loss asl --smoothing 1.5
 # phases 2 and 3 on that model: embeddings, EOS, the head
@@ -83,14 +83,15 @@ expect "finetune an ldam model" 0 'the model with the new head' "$eos" finetune 
 expect "the fine-tuned ldam model has a linear head" 0 '"linear.bias"' sh -c "head -c 4000 '$fx/ldam/ft/model.safetensors' | tr -c '[:print:]' ' '"
 expect "finetune without model" 0 'head 10 x 64' "$eos" finetune --train "$run/emb/train_eos.csv" --out "$run/ft2"
 
-# eos synth and a whole quick pipeline on a small generated dataset: 100 training images per
-# class, so that exp:100 keeps one of the rarest class (the re-balancing refuses an empty class)
+# eos synth and a whole quick pipeline on a small generated dataset (100 per class: the
+# pipeline's exp:100 keeps 100, 21, 4, 1, and a subset that empties a class is refused)
 syn="$fx/synth"
 expect "synth" 0 'wrote 4 classes x \(100 train \+ 4 test\)' "$eos" synth --out "$syn" --classes 4 --train-per-class 100 --test-per-class 4
 expect "pipeline" 0 'ce \+ eos +[0-9.]+ +[0-9.]+' "$eos" pipeline --data "$syn" --out "$fx/pipe" --profile quick --epochs 1 --methods eos,ros,none --quiet
 expect "pipeline summary" 0 '"method": "ce \+ eos"' cat "$fx/pipe/summary.json"
 expect "pipeline embedding gap" 0 '"test_gap": \[' cat "$fx/pipe/embeddings/embed_metrics.json"
-expect "pipeline class counts" 0 '"counts_after": \[100, 100, 100, 100\]' cat "$fx/pipe/eos/metrics.json"
+expect "pipeline class counts" 0 '"counts_before": \[100, 21, 4, 1\]' cat "$fx/pipe/eos/metrics.json"
+expect "pipeline balanced counts" 0 '"counts_after": \[100, 100, 100, 100\]' cat "$fx/pipe/eos/metrics.json"
 expect "pipeline projection" 0 '^label,synthetic,pc1,pc2$' head -1 "$fx/pipe/embeddings/projection.csv"
 expect "pipeline report" 0 'id="chart-projection"' cat "$fx/pipe/report.html"
 expect "report again" 0 "wrote $fx/again.html" "$eos" report "$fx/pipe" --out "$fx/again.html"

@@ -173,7 +173,7 @@ static void make_cifar(char *root, size_t n, int per_batch) {
     for (int b = 1; b <= 6; b++) {
         int count = b == 6 ? 3 : per_batch;
         for (int r = 0; r < count; r++) {
-            rec[r * 3073] = (uint8_t)((b * 3 + r) % 10);
+            rec[r * 3073] = (uint8_t)((b * 2 + r) % 10);  /* 5 x 2 training records: every class once */
             for (int k = 0; k < 3072; k++) rec[r * 3073 + 1 + k] = (uint8_t)(k * 7 + b * 11 + r);
         }
         char path[1024];
@@ -198,7 +198,7 @@ static void test_cifar10_binary(void **state) {
     for (int b = 1; b <= 5; b++)
         for (int r = 0; r < 2; r++) {
             size_t i = (size_t)(b - 1) * 2 + r;
-            assert_int_equal(d.train.labels[i], (b * 3 + r) % 10);
+            assert_int_equal(d.train.labels[i], (b * 2 + r) % 10);
             assert_int_equal(d.train.pixels[i * 3072 + 1500], (uint8_t)(1500 * 7 + b * 11 + r));
         }
     eos_dataset_free(&d);
@@ -308,6 +308,254 @@ static void test_idx(void **state) {
     load_expect_fail(plain, 0, EOS_ERR_FORMAT, "has 5 labels but");
 }
 
+/* ---- reliability II (issue 13) ------------------------------------------------------ */
+
+static void png_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t n) {
+    uint8_t be[4];
+    put_be32(be, n);
+    fwrite(be, 1, 4, f);
+    fwrite(type, 1, 4, f);
+    if (n) fwrite(data, 1, n, f);
+    uLong crc = crc32(crc32(0, (const Bytef *)type, 4), data, n);
+    put_be32(be, (uint32_t)crc);
+    fwrite(be, 1, 4, f);
+}
+
+/* A PNG whose header declares w x h RGB pixels, with a small (too short) image stream. */
+static void write_png_header_only(const char *path, uint32_t w, uint32_t h) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
+    uint8_t ihdr[13] = {0};
+    put_be32(ihdr, w);
+    put_be32(ihdr + 4, h);
+    ihdr[8] = 8;  /* bit depth */
+    ihdr[9] = 2;  /* RGB */
+    png_chunk(f, "IHDR", ihdr, 13);
+    uint8_t raw[64] = {0}, z[128];
+    uLongf zn = sizeof z;
+    assert_int_equal(compress(z, &zn, raw, sizeof raw), Z_OK);
+    png_chunk(f, "IDAT", z, (uint32_t)zn);
+    png_chunk(f, "IEND", NULL, 0);
+    fclose(f);
+}
+
+/* Item 7: the first training image is damaged but its header reads (64 x 64): the size comes
+ * from the first image that decodes whole, so --skip-bad skips only the damaged one. */
+static void test_skip_bad_damaged_first_image(void **state) {
+    (void)state;
+    char root[512], path[1200];
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/a_cls/0000.png", root);
+    write_png_header_only(path, 64, 64);
+    eos_dataset d;
+    eos_dataset_options o = {1, 2};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.height, FH);
+    assert_int_equal(d.width, FW);
+    assert_int_equal(d.skipped, 1);
+    assert_int_equal(d.train.n, 5);
+    assert_int_equal(d.train.pixels[0], px(0, 1, 0, 0, 0));  /* a_cls image 1 is now the first */
+    eos_dataset_free(&d);
+    /* without --skip-bad: an error naming the damaged file, not a size mismatch of a good one */
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "cannot decode image");
+    assert_non_null(strstr(eos_last_error()->message, "a_cls/0000.png"));
+    /* a damaged image later on with a readable header of another size: corrupt, so skippable */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/b_cls/0000.png", root);
+    write_png_header_only(path, 64, 64);
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.skipped, 1);
+    eos_dataset_free(&d);
+}
+
+/* Item 11: a PNG declaring 100000 x 100000 pixels is "too large", with its size and the limit. */
+static void test_huge_image_message(void **state) {
+    (void)state;
+    char root[512], path[1200];
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/b_cls/0001.png", root);
+    write_png_header_only(path, 100000, 100000);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "declares 100000 x 100000 pixels, more than the limit of 4096 x 4096");
+    eos_dataset d;
+    eos_dataset_options o = {1, 1};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));  /* a bad file like any other under --skip-bad */
+    assert_int_equal(d.skipped, 1);
+    eos_dataset_free(&d);
+}
+
+/* Item 12: a symbolic link loop and a dangling link in class folders are unreadable entries:
+ * an error naming them, or skipped and counted with --skip-bad. */
+static void test_broken_links(void **state) {
+    (void)state;
+    char root[512], path[1200];
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/a_cls/loop", root);
+    assert_int_equal(symlink("loop", path), 0);
+    load_expect_fail(root, 0, EOS_ERR_IO, "a_cls/loop: a symbolic link loop");
+    snprintf(path, sizeof path, "%s/test/c_cls/gone.png", root);
+    assert_int_equal(symlink("/nonexistent/eos/gone.png", path), 0);
+    snprintf(path, sizeof path, "%s/train/a_cls/loop", root);
+    unlink(path);
+    load_expect_fail(root, 0, EOS_ERR_IO, "c_cls/gone.png: a dangling symbolic link");
+    assert_int_equal(symlink("loop", path), 0);
+    eos_dataset d;
+    eos_dataset_options o = {1, 2};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.skipped, 2);
+    assert_int_equal(d.train.n, 6);
+    assert_int_equal(d.test.n, 3);
+    eos_dataset_free(&d);
+    /* a class folder that is a broken link is an error, skipped or not */
+    snprintf(path, sizeof path, "%s/train/z_cls", root);
+    assert_int_equal(symlink("/nonexistent/eos/z_cls", path), 0);
+    load_expect_fail(root, 1, EOS_ERR_IO, "train/z_cls is a symbolic link that cannot be followed");
+}
+
+/* Item 8: a class without training images is refused for every layout, naming the classes. */
+static void test_empty_classes(void **state) {
+    (void)state;
+    char root[512], path[1200];
+    /* CIFAR-10 binary whose training records are all class 0 */
+    make_cifar(root, sizeof root, 2);
+    uint8_t rec[3073] = {0};
+    for (int b = 1; b <= 5; b++) {
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", root, b);
+        write_bytes(path, rec, sizeof rec);
+    }
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "9 of its 10 classes have no training images: 1 (automobile), 2 (bird)");
+    assert_non_null(strstr(eos_last_error()->message, "data_batch_1..5.bin"));
+    /* IDX with one label byte 255: not a 256-class dataset */
+    make_idx(root, sizeof root, 0);
+    uint8_t lab[8 + 6] = {0, 0, 8, 1, 0, 0, 0, 6, 0, 1, 2, 255, 1, 2};
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", root);
+    write_bytes(path, lab, sizeof lab);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "252 of its 256 classes have no training images: 3..254");
+    assert_non_null(strstr(eos_last_error()->message, "largest label, 255 at position 3"));
+    assert_non_null(strstr(eos_last_error()->message, "train-labels-idx1-ubyte"));
+    /* IDX with a gap: labels 0 and 2 only */
+    lab[11] = 0; lab[9] = 0; lab[12] = 0;  /* 0 0 2 0 0 2 */
+    write_bytes(path, lab, sizeof lab);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "1 of its 3 classes have no training images: 1");
+    /* image folders: --skip-bad drops the only image of c_cls */
+    make_folder_dataset(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train/c_cls/0000.png", root);
+    write_bytes(path, "not a png", 9);
+    load_expect_fail(root, 1, EOS_ERR_FORMAT, "1 of its 3 classes have no training images: 2 (c_cls)");
+}
+
+/* Item 11: an IDX whose training file holds no images says so (not "classes 0..-1"). */
+static void test_idx_no_images(void **state) {
+    (void)state;
+    char root[512];
+    make_idx(root, sizeof root, 0);
+    write_idx(root, "train-images-idx3-ubyte", 0, 0x803, 0, 7, 5, 0);
+    write_idx(root, "train-labels-idx1-ubyte", 0, 0x801, 0, 0, 0, 0);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "train-images-idx3-ubyte holds no images");
+}
+
+/* Item 10: a gzip IDX is inflated header first and never past the size the header declares. */
+static size_t gz_deflate_bomb(const uint8_t *head, size_t head_n, size_t zeros, uint8_t **out) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)(head_n + zeros)), n = 0;
+    uint8_t *buf = malloc(cap), *zero = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    assert_non_null(zero);
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    z.next_in = (Bytef *)(uintptr_t)head;
+    z.avail_in = (uInt)head_n;
+    assert_int_equal(deflate(&z, Z_NO_FLUSH), Z_OK);
+    for (size_t left = zeros; left > 0;) {
+        size_t k = left < (1u << 20) ? left : (1u << 20);
+        z.next_in = zero;
+        z.avail_in = (uInt)k;
+        assert_int_equal(deflate(&z, Z_NO_FLUSH), Z_OK);
+        left -= k;
+    }
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    n = cap - z.avail_out;
+    deflateEnd(&z);
+    free(zero);
+    *out = buf;
+    return n;
+}
+
+static void test_idx_gzip_header_first(void **state) {
+    (void)state;
+    /* a header declaring 2 images of 3 x 3 (34 bytes), then 128 MiB of zeros in one member */
+    uint8_t head[16 + 18] = {0};
+    put_be32(head, 0x803);
+    put_be32(head + 4, 2);
+    put_be32(head + 8, 3);
+    put_be32(head + 12, 3);
+    for (int i = 0; i < 18; i++) head[16 + i] = (uint8_t)(i * 9);
+    uint8_t *gz;
+    size_t gz_n = gz_deflate_bomb(head, sizeof head, (size_t)128 << 20, &gz);
+    assert_true(gz_n < (2u << 20));  /* a 2 MB file that would inflate 1000-fold */
+    eos_split s;
+    int h, w;
+    if (eos_idx_parse_images_gz(gz, gz_n, "bomb.gz", &s, &h, &w) != EOS_ERR_FORMAT) fail_msg("the gzip bomb was accepted");
+    assert_non_null(strstr(eos_last_error()->message, "bomb.gz holds more data than its header declares (34 bytes)"));
+    assert_null(s.pixels);
+    free(gz);
+
+    /* the same through the loader, as a dataset file */
+    char root[512], path[1100];
+    make_idx(root, sizeof root, 1);
+    gz_n = gz_deflate_bomb(head, sizeof head, (size_t)16 << 20, &gz);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", root);
+    write_bytes(path, gz, gz_n);
+    free(gz);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "t10k-images-idx3-ubyte.gz holds more data than its header declares");
+
+    /* exactly the declared size inflates and parses like the plain file */
+    gz_n = gz_deflate_bomb(head, sizeof head, 0, &gz);
+    EOS_ASSERT_OK(eos_idx_parse_images_gz(gz, gz_n, "ok.gz", &s, &h, &w));
+    assert_int_equal(s.n, 2);
+    assert_int_equal(h, 3);
+    assert_memory_equal(s.pixels, head + 16, 18);
+    eos_split_free(&s);
+    /* a truncated stream */
+    if (eos_idx_parse_images_gz(gz, gz_n - 10, "cut.gz", &s, &h, &w) != EOS_ERR_FORMAT) fail_msg("a cut stream was accepted");
+    assert_non_null(strstr(eos_last_error()->message, "cut.gz"));
+    free(gz);
+    /* a header declaring far more than the compressed bytes can hold is refused before inflating */
+    put_be32(head + 4, 100000000);
+    gz_n = gz_deflate_bomb(head, 16, 0, &gz);
+    if (eos_idx_parse_images_gz(gz, gz_n, "big.gz", &s, &h, &w) != EOS_ERR_FORMAT) fail_msg("an impossible size was accepted");
+    assert_non_null(strstr(eos_last_error()->message, "more than this gzip file can hold"));
+    free(gz);
+    /* labels: the 8-byte header first, then exactly the count */
+    uint8_t lh[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 2};
+    gz_n = gz_deflate_bomb(lh, sizeof lh, (size_t)1 << 20, &gz);
+    int32_t *labels;
+    size_t nl;
+    if (eos_idx_parse_labels_gz(gz, gz_n, "labels.gz", &labels, &nl) != EOS_ERR_FORMAT) fail_msg("label bomb accepted");
+    assert_non_null(strstr(eos_last_error()->message, "declares (11 bytes)"));
+    free(gz);
+    gz_n = gz_deflate_bomb(lh, sizeof lh, 0, &gz);
+    EOS_ASSERT_OK(eos_idx_parse_labels_gz(gz, gz_n, "labels.gz", &labels, &nl));
+    assert_int_equal(nl, 3);
+    assert_int_equal(labels[2], 2);
+    free(labels);
+    free(gz);
+    /* concatenated gzip members (split inside the header) are read on, as gzread reads them */
+    uint8_t *g1, *g2;
+    size_t n1 = gz_deflate_bomb(lh, 5, 0, &g1), n2 = gz_deflate_bomb(lh + 5, 6, 0, &g2);
+    uint8_t *both = malloc(n1 + n2);
+    assert_non_null(both);
+    memcpy(both, g1, n1);
+    memcpy(both + n1, g2, n2);
+    EOS_ASSERT_OK(eos_idx_parse_labels_gz(both, n1 + n2, "members.gz", &labels, &nl));
+    assert_int_equal(nl, 3);
+    assert_int_equal(labels[1], 1);
+    free(labels);
+    free(g1); free(g2); free(both);
+}
+
 /* ---- long tail ------------------------------------------------------------------------ */
 
 static void test_longtail_counts(void **state) {
@@ -404,6 +652,36 @@ static void test_longtail_selection(void **state) {
     for (size_t i = 0; i < na; i++) if (d.train.labels[a[i]] == 3) last_kept_of_3 = a[i];
     assert_true(last_kept_of_3 > 200);
     free(a); free(b); free(c2);
+    eos_dataset_free(&d);
+}
+
+/* Item 8: a long-tailed subset that leaves a class with no image is refused, with the count. */
+static void test_longtail_empty_class(void **state) {
+    (void)state;
+    size_t per[4] = {20, 20, 20, 20};
+    eos_dataset d;
+    fake_dataset(&d, 4, per, 1, 2, 2);
+    snprintf(d.class_names[2], sizeof d.class_names[2], "two");
+    eos_imbalance imb;
+    size_t *idx = NULL, n;
+    /* exp:100 on 20 per class: 20, floor(20 * 100^(-1/3)) = 4, floor(0.93) = 0, floor(0.2) = 0 */
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:100", &imb));
+    if (eos_imbalance_select(&d, &imb, 0, &idx, &n, NULL) != EOS_ERR_INVALID_ARG) fail_msg("exp:100 on 20 per class accepted");
+    assert_null(idx);
+    const eos_error *e = eos_last_error();
+    assert_non_null(strstr(e->message, "leaves class 2 (two) and 1 more class(es) after it with no training images"));
+    assert_non_null(strstr(e->message, "floor(20 * (1/100)^(2/3)) = 0 of its 20"));
+    assert_non_null(strstr(e->hint, "--imbalance exp:"));
+    EOS_ASSERT_OK(eos_imbalance_parse("step:50", &imb));
+    if (eos_imbalance_select(&d, &imb, 0, &idx, &n, NULL) != EOS_ERR_INVALID_ARG) fail_msg("step:50 on 20 per class accepted");
+    assert_non_null(strstr(eos_last_error()->message, "floor(20 / 50) = 0"));
+    /* the ratio the hint suggests works */
+    const char *sugg = strstr(eos_last_error()->hint, "--imbalance ") + strlen("--imbalance ");
+    char text[32];
+    snprintf(text, sizeof text, "%.*s", (int)strcspn(sugg, " "), sugg);
+    EOS_ASSERT_OK(eos_imbalance_parse(text, &imb));
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, 0, &idx, &n, NULL));
+    free(idx);
     eos_dataset_free(&d);
 }
 
@@ -600,8 +878,15 @@ int main(void) {
         cmocka_unit_test(test_folder_errors),
         cmocka_unit_test(test_cifar10_binary),
         cmocka_unit_test(test_idx),
+        cmocka_unit_test(test_skip_bad_damaged_first_image),
+        cmocka_unit_test(test_huge_image_message),
+        cmocka_unit_test(test_broken_links),
+        cmocka_unit_test(test_empty_classes),
+        cmocka_unit_test(test_idx_no_images),
+        cmocka_unit_test(test_idx_gzip_header_first),
         cmocka_unit_test(test_longtail_counts),
         cmocka_unit_test(test_longtail_selection),
+        cmocka_unit_test(test_longtail_empty_class),
         cmocka_unit_test(test_normalisation),
         cmocka_unit_test(test_loader_plain_batches),
         cmocka_unit_test(test_loader_shuffle),

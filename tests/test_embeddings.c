@@ -91,11 +91,29 @@ static void test_errors_name_the_line(void **state) {
     expect_bad("label,f0,f1\ncat,1,2\n", 0, "label 'cat'");
 }
 
+/* Issue 13 item 11: a number longer than 63 characters is still a number (it was "not a
+ * finite number"); a long field that is not one is reported cut short with "...". */
+static void test_long_numbers(void **state) {
+    (void)state;
+    char text[512], num[160];
+    snprintf(num, sizeof num, "0.%0120d25", 0);  /* 0.000...025, 124 characters: 2.5e-122 underflows to 0 */
+    snprintf(text, sizeof text, "label,f0,f1\n1,%s,  1.50000000000000000000000000000000000000000000000000000000000000000000001  \n", num);
+    eos_embeddings e;
+    EOS_ASSERT_OK(parse(text, 0, &e));
+    assert_int_equal(e.n, 1);
+    assert_true(e.x[0] == 0.0f);
+    assert_true(e.x[1] == 1.5f);
+    eos_embeddings_free(&e);
+    snprintf(text, sizeof text, "label,f0\n0,%0100dx\n", 7);
+    expect_bad(text, 0, "line 2, column 2 (f0): '0000000000000000000000000000000000000000...' is not a finite number");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_exact),
         cmocka_unit_test(test_tolerated_variants),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_long_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,9 @@ void usage_dataset(FILE *out) {
             "options:\n"
             "  --imbalance P   none (default), exp:R or step:R, R = largest / smallest class\n"
             "  --seed N        seed of the selection (default 0)\n"
-            "  --skip-bad      skip unreadable or corrupt images and report how many\n"
-            "                  (default: stop at the first, naming it)\n\n"
+            "  --skip-bad      skip unreadable, corrupt or oversized images (and links that lead\n"
+            "                  nowhere) and report how many (default: stop at the first, naming it);\n"
+            "                  a class left without training images is still an error\n\n"
             "example:\n  eos dataset data/cifar10 --imbalance exp:100\n");
 }
 

@@ -60,7 +60,7 @@ void usage_train(FILE *out) {
             "  --eval-every N     test BAC every N epochs (default 1; always after the last)\n"
             "  --seed N           seed of the subset, initial weights, batches and crops (default 0)\n"
             "  --device SPEC      index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
-            "  --skip-bad         skip unreadable images instead of stopping\n"
+            "  --skip-bad         skip unreadable, corrupt or oversized images instead of stopping\n"
             "  --force            replace the results (or the interrupted run) already in DIR (default: refuse)\n"
             "  --quiet            no progress bar\n\n"
             "example:\n  eos train --data data/cifar10-jpg --out runs/ce --arch resnet32 --epochs 200\n"

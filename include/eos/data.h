@@ -71,6 +71,13 @@ eos_status eos_idx_parse_images(const uint8_t *buf, size_t size, const char *nam
                                 int *height, int *width);
 eos_status eos_idx_parse_labels(const uint8_t *buf, size_t size, const char *name, int32_t **labels,
                                 size_t *n);
+/* The same from a gzip file's bytes: the header is inflated first and checked, then exactly
+ * the size it declares; more data after that, or less, is an error (no gzip bombs). A buffer
+ * that is not gzip is parsed as it is. */
+eos_status eos_idx_parse_images_gz(const uint8_t *gz, size_t size, const char *name, eos_split *out,
+                                   int *height, int *width);
+eos_status eos_idx_parse_labels_gz(const uint8_t *gz, size_t size, const char *name, int32_t **labels,
+                                   size_t *n);
 void eos_split_free(eos_split *s);
 
 /* ---- long-tailed subsets (GUIDE section 5, after LDAM-DRW) ---------------------------- */

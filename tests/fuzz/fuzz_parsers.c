@@ -1,5 +1,5 @@
 /* libFuzzer targets for the parsers that read user files: CIFAR-10 binary, IDX images and
- * labels, embedding CSV, safetensors (and a training checkpoint's metadata). Built with
+ * labels (plain, and gzip inflated header first), embedding CSV, safetensors (and a training checkpoint's metadata). Built with
  * -DEOS_FUZZ=ON (clang); each executable is this file compiled with one EOS_FUZZ_<TARGET>
  * defined. A parser may reject its input, but it must never crash, leak or read out of bounds
  * (AddressSanitizer + UBSan watch that). With EOS_FUZZ_REPLAY it is instead a plain program
@@ -27,6 +27,16 @@ static void fuzz_idx(const uint8_t *data, size_t size) {
     if (eos_idx_parse_labels(data, size, "fuzz-labels", &labels, &n) == EOS_OK) free(labels);
 }
 
+/* gzip IDX: the header is inflated and checked first, then never more than it declares */
+static void fuzz_idxgz(const uint8_t *data, size_t size) {
+    eos_split s;
+    int h, w;
+    if (eos_idx_parse_images_gz(data, size, "fuzz-images.gz", &s, &h, &w) == EOS_OK) eos_split_free(&s);
+    int32_t *labels;
+    size_t n;
+    if (eos_idx_parse_labels_gz(data, size, "fuzz-labels.gz", &labels, &n) == EOS_OK) free(labels);
+}
+
 static void fuzz_csv(const uint8_t *data, size_t size) {
     eos_embeddings e;
     if (eos_embeddings_parse_csv((const char *)data, size, "fuzz.csv", 10, &e) == EOS_OK) eos_embeddings_free(&e);
@@ -43,17 +53,19 @@ static void fuzz_safetensors(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_csv, (void)fuzz_safetensors;  /* one of them runs */
+    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_idxgz, (void)fuzz_csv, (void)fuzz_safetensors;  /* one of them runs */
 #if defined(EOS_FUZZ_CIFAR)
     fuzz_cifar(data, size);
 #elif defined(EOS_FUZZ_IDX)
     fuzz_idx(data, size);
+#elif defined(EOS_FUZZ_IDXGZ)
+    fuzz_idxgz(data, size);
 #elif defined(EOS_FUZZ_CSV)
     fuzz_csv(data, size);
 #elif defined(EOS_FUZZ_SAFETENSORS)
     fuzz_safetensors(data, size);
 #else
-#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS (or EOS_FUZZ_REPLAY)"
+#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_IDXGZ, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS (or EOS_FUZZ_REPLAY)"
 #endif
     return 0;
 }
@@ -63,7 +75,8 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         void (*run)(const uint8_t *, size_t);
-    } targets[] = {{"cifar", fuzz_cifar}, {"idx", fuzz_idx}, {"csv", fuzz_csv}, {"safetensors", fuzz_safetensors}};
+    } targets[] = {{"cifar", fuzz_cifar}, {"idx", fuzz_idx}, {"idxgz", fuzz_idxgz}, {"csv", fuzz_csv},
+                   {"safetensors", fuzz_safetensors}};
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
         return 2;
