@@ -661,7 +661,7 @@ static void test_longtail_empty_class(void **state) {
     size_t per[4] = {20, 20, 20, 20};
     eos_dataset d;
     fake_dataset(&d, 4, per, 1, 2, 2);
-    snprintf(d.class_names[2], sizeof d.class_names[2], "two");
+    d.class_names[2] = strdup("two");  /* owned by the dataset, freed with it */
     eos_imbalance imb;
     size_t *idx = NULL, n;
     /* exp:100 on 20 per class: 20, floor(20 * 100^(-1/3)) = 4, floor(0.93) = 0, floor(0.2) = 0 */
