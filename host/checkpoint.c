@@ -1,8 +1,9 @@
 /* safetensors read/write (with string metadata) and the name/shape check of a file against a
  * network. The JSON header is parsed by a small strict parser written for this format: objects,
  * arrays, strings and integers, with a depth limit, so a hostile file cannot crash us. Every file
- * written carries a CRC-32 per tensor (EOS_SAFETENSORS_CRC_KEY), checked on every read together
- * with the finiteness of every F32 value, so a damaged or diverged model is never used. */
+ * written carries a CRC-32 of its header and one per tensor (EOS_SAFETENSORS_HEADER_CRC_KEY,
+ * EOS_SAFETENSORS_CRC_KEY), checked on every read together with the finiteness of every F32
+ * value, so a damaged or diverged model is never used. */
 #include "internal.h"
 
 #include <errno.h>
@@ -300,6 +301,9 @@ const char *eos_safetensors_meta(const eos_safetensors *f, const char *key) {
 
 /* ---- integrity: checksums and finite values -------------------------------------------- */
 
+/* how every header EOS-CL writes begins: its checksum is the first thing in it */
+#define HEADER_CRC_PREFIX "{\"__metadata__\":{\"" EOS_SAFETENSORS_HEADER_CRC_KEY "\":\""
+
 static uint32_t crc_of(const uint8_t *p, uint64_t n) {
     uLong c = crc32(0L, Z_NULL, 0);
     while (n) {  /* zlib takes uInt lengths */
@@ -313,8 +317,33 @@ static uint32_t crc_of(const uint8_t *p, uint64_t n) {
 
 /* The file's checksums (when it has them: PyTorch's files and older EOS-CL ones have none, and
  * are read as before), then every F32 value finite. order: the tensors in data order. */
-static eos_status verify(const eos_safetensors *f, const uint8_t *data, const span *spans, const size_t *order,
-                         const char *name) {
+static eos_status verify(const eos_safetensors *f, const uint8_t *header, uint64_t hlen, const uint8_t *data,
+                         const span *spans, const size_t *order, const char *name) {
+    /* the header's own checksum sits at a fixed place, the first metadata value, and is taken
+     * with its 8 digits as zeros */
+    const char *hcrc = eos_safetensors_meta(f, EOS_SAFETENSORS_HEADER_CRC_KEY);
+    if (hcrc) {
+        size_t pl = strlen(HEADER_CRC_PREFIX);
+        unsigned long want = 0;
+        int ok = strlen(hcrc) == 8 && hlen >= pl + 8 && !memcmp(header, HEADER_CRC_PREFIX, pl);
+        for (int k = 0; ok && k < 8; k++) {
+            int d = hcrc[k] >= '0' && hcrc[k] <= '9' ? hcrc[k] - '0' : hcrc[k] >= 'a' && hcrc[k] <= 'f' ? hcrc[k] - 'a' + 10 : -1;
+            ok = d >= 0;
+            want = want << 4 | (unsigned long)(d < 0 ? 0 : d);
+        }
+        if (!ok)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged: use a copy you have, or train again",
+                     "%s is damaged: its header checksum (%s) is not 8 hex digits at the start of \"__metadata__\"", name,
+                     EOS_SAFETENSORS_HEADER_CRC_KEY);
+        uint32_t got = crc_of(header, pl);
+        got = (uint32_t)crc32(got, (const Bytef *)"00000000", 8);
+        got = (uint32_t)crc32(got, header + pl + 8, (uInt)(hlen - pl - 8));  /* hlen <= MAX_HEADER (100 MiB) */
+        if (got != (uint32_t)want)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged (changed on disk or in a copy): use a copy you have, or "
+                     "train again; a training checkpoint cannot be resumed, start the run again with --force",
+                     "%s is damaged: its header (names, shapes, metadata) fails its checksum (CRC-32 %08x, the file "
+                     "records %08lx)", name, got, want);
+    }
     const char *crc = eos_safetensors_meta(f, EOS_SAFETENSORS_CRC_KEY);
     if (crc) {
         const char *p = crc;
@@ -461,14 +490,14 @@ eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *na
                                 "%s: the tensors cover %llu bytes but the data section has %llu", name,
                                 (unsigned long long)at, (unsigned long long)data_len);
         /* the layout is sound: now the bytes themselves */
-        if (st == EOS_OK) st = verify(out, data, spans, order, name);
+        if (st == EOS_OK) st = verify(out, buf + 8, hlen, data, spans, order, name);
         free(order);
         if (st != EOS_OK) goto fail;
     } else if (data_len) {
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: %llu data bytes but no tensors", name,
                             (unsigned long long)data_len);
         goto fail;
-    } else if ((st = verify(out, data, spans, NULL, name)) != EOS_OK) {
+    } else if ((st = verify(out, buf + 8, hlen, data, spans, NULL, name)) != EOS_OK) {
         goto fail;
     }
     free(spans);
@@ -540,7 +569,7 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
     for (size_t i = 0; i < meta_count; i++) {
         const char *k = meta[2 * i];
         int dup = !k || !meta[2 * i + 1] || !strcmp(k, "format") || !strcmp(k, "writer") ||
-                  !strcmp(k, EOS_SAFETENSORS_CRC_KEY);
+                  !strcmp(k, EOS_SAFETENSORS_CRC_KEY) || !strcmp(k, EOS_SAFETENSORS_HEADER_CRC_KEY);
         for (size_t m = 0; !dup && m < i; m++) dup = !strcmp(meta[2 * m], k);
         if (dup || strlen(k) >= 256 || strlen(meta[2 * i + 1]) > MAX_META_VALUE)
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: metadata entry %zu ('%s') is missing, reserved, repeated or too long",
@@ -567,7 +596,7 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
     }
     strbuf h = {0};
     uint64_t off = 0;
-    sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"writer\":\"eos-cl %s\"", EOS_VERSION);
+    sb_put(&h, "%s00000000\",\"format\":\"pt\",\"writer\":\"eos-cl %s\"", HEADER_CRC_PREFIX, EOS_VERSION);
     /* one CRC-32 per tensor, in data order (the order the tensors are written in below) */
     sb_put(&h, ",\"%s\":\"", EOS_SAFETENSORS_CRC_KEY);
     for (size_t i = 0; i < count; i++) {
@@ -600,6 +629,9 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
         free(h.s);
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "writing %s: header", path);
     }
+    char hcrc[9];
+    snprintf(hcrc, sizeof hcrc, "%08x", crc_of((const uint8_t *)h.s, h.n));
+    memcpy(h.s + strlen(HEADER_CRC_PREFIX), hcrc, 8);
     eos__atomic_file a;
     eos_status st = eos__atomic_open(&a, path);
     if (st != EOS_OK) {

@@ -288,7 +288,7 @@ static void test_metadata(void **state) {
     eos_safetensors f;
     EOS_ASSERT_OK(eos_safetensors_read(path, &f));
     assert_int_equal(f.count, 1);
-    assert_int_equal(f.meta_count, 7);  /* format, writer and the checksums first */
+    assert_int_equal(f.meta_count, 8);  /* the checksums, format and writer first */
     assert_string_equal(eos_safetensors_meta(&f, "format"), "pt");
     assert_string_equal(eos_safetensors_meta(&f, "eos.epoch"), "3");
     assert_string_equal(eos_safetensors_meta(&f, "eos.log"), log);
@@ -395,21 +395,31 @@ static void test_checksums(void **state) {
     buf[size - 1] ^= 0x01;
     assert_int_equal(eos_safetensors_parse(buf, size, "c.safetensors", &f), EOS_ERR_FORMAT);
     assert_non_null(strstr(eos_last_error()->message, "'bn.num_batches_tracked' fails its checksum"));
-    /* a damaged checksum list (a digit turned into a letter) is refused as damage as well */
-    memcpy(buf, good, size);
-    char *k = NULL;
-    for (uint64_t i = 8; !k && i + 13 <= 8 + hlen; i++)
-        if (!memcmp(buf + i, "\"eos.crc32\":\"", 13)) k = (char *)buf + i;
-    assert_non_null(k);
-    k[13] = 'x';
-    assert_int_equal(eos_safetensors_parse(buf, size, "c.safetensors", &f), EOS_ERR_FORMAT);
-    assert_non_null(strstr(eos_last_error()->message, "c.safetensors is damaged: its metadata eos.crc32 does not hold 4"));
+    /* the header is covered too: a changed checksum digit, a changed letter of the writer */
+    static const char *in_header[] = {"\"eos.crc32\":\"", "\"eos-cl "};
+    for (int h = 0; h < 2; h++) {
+        memcpy(buf, good, size);
+        size_t kl = strlen(in_header[h]);
+        char *k = NULL;
+        for (uint64_t i = 8; !k && i + kl <= 8 + hlen; i++)
+            if (!memcmp(buf + i, in_header[h], kl)) k = (char *)buf + i;
+        assert_non_null(k);
+        k[kl] ^= 0x01;
+        assert_int_equal(eos_safetensors_parse(buf, size, "c.safetensors", &f), EOS_ERR_FORMAT);
+        assert_non_null(strstr(eos_last_error()->message, "c.safetensors is damaged: its header (names, shapes, metadata) "
+                                                          "fails its checksum"));
+    }
+    /* the header checksum is the header's first entry; elsewhere, or not 8 digits, it is damage */
+    expect_bad("{\"__metadata__\":{\"format\":\"pt\",\"eos.header_crc32\":\"00000000\"}}", 0,
+               "its header checksum (eos.header_crc32) is not 8 hex digits at the start");
+    expect_bad("{\"__metadata__\":{\"eos.header_crc32\":\"0000000\"}}", 0, "is not 8 hex digits");
     free(buf);
     free(good);
 
-    /* the reserved key cannot be set by hand */
-    const char *forged[] = {EOS_SAFETENSORS_CRC_KEY, "00000000"};
+    /* the reserved keys cannot be set by hand */
+    const char *forged[] = {EOS_SAFETENSORS_CRC_KEY, "00000000"}, *forged_h[] = {EOS_SAFETENSORS_HEADER_CRC_KEY, "0"};
     assert_int_equal(eos_safetensors_write_meta(path, t, 1, forged, 1), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, forged_h, 1), EOS_ERR_INVALID_ARG);
 
     /* files without the key (PyTorch's, older EOS-CL ones) are read as before */
     EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));

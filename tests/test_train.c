@@ -388,6 +388,20 @@ static void spit(const char *path, const uint8_t *b, size_t n) {
     fclose(f);
 }
 
+/* The header checksum made to match an edited header again (as a tool that rewrites the metadata
+ * would), so that the checks behind it are reached: the 8 digits after the header's opening. */
+static void reseal(uint8_t *b, size_t n) {
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
+    const char *prefix = "{\"__metadata__\":{\"" EOS_SAFETENSORS_HEADER_CRC_KEY "\":\"";
+    size_t pl = strlen(prefix);
+    if (n < 8 + hlen || hlen < pl + 8 || memcmp(b + 8, prefix, pl)) return;  /* cut short: nothing to seal */
+    memcpy(b + 8 + pl, "00000000", 8);
+    char crc[9];
+    snprintf(crc, sizeof crc, "%08lx", crc32(0, b + 8, (uInt)hlen));
+    memcpy(b + 8 + pl, crc, 8);
+}
+
 /* The final weights, BN statistics and momentum of two runs agree bit for bit, and so do their
  * models and their logs (but for the timing columns). */
 static void assert_same_run(const char *a, const char *b) {
@@ -562,6 +576,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
                 if (!memcmp(b + k, damage[i].find, fl)) at = b + k;
             if (!at) fail_msg("%s: '%s' not in the checkpoint", damage[i].what, damage[i].find);
             memcpy(at, damage[i].replace, strlen(damage[i].replace));  /* a longer one overwrites what follows */
+            reseal(b, len);
         }
         spit(ck, b, len);
         eos_status st = train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met);
@@ -578,6 +593,16 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         free(after);
         free(b);
     }
+    /* an edited header without its checksum made to match: damage */
+    uint8_t *e = malloc(n);
+    memcpy(e, good, n);
+    for (size_t k = 0; k + 14 <= n; k++)
+        if (!memcmp(e + k, "\"eos.step\":\"2\"", 14)) e[k + 12] = '3';
+    spit(ck, e, n);
+    free(e);
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_FORMAT);
+    if (!strstr(eos_last_error()->message, "checkpoint.safetensors is damaged: its header (names, shapes, metadata) fails"))
+        fail_msg("an edited header: %s", eos_last_error()->message);
     /* one flipped exponent bit in a weight: refused as damage, naming the file and the tensor */
     spit(ck, good, n);
     flip_data_bit(ck);
@@ -598,6 +623,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         if (!memcmp(b + k, "\"eos.crc32\":\"", 13)) key = (char *)b + k + 13;
     assert_non_null(key);
     memcpy(key, crc, 8);
+    reseal(b, n);
     spit(ck, b, n);
     free(b);
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_NUMERIC);
