@@ -33,7 +33,7 @@ static void fuzz_csv(const uint8_t *data, size_t size) {
 }
 
 /* eos_safetensors_parse checks the checksums (eos.header_crc32, eos.crc32) and the finite
- * values itself, so every input goes through that path; corpus/safetensors/*_crc.safetensors
+ * values itself, so every input goes through that path; the corpus files named *_crc.safetensors
  * are seeds that carry both keys and pass. */
 static void fuzz_safetensors(const uint8_t *data, size_t size) {
     eos_safetensors f;
