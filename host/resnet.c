@@ -330,10 +330,13 @@ eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out
         unsigned long block = strtoul(name + len, &end, 10);
         if (*end != '.') continue;
         if (errno || block >= EOS_RESNET_MAX_BLOCKS) {
-            eos_safetensors_free(&f);
-            EOS_FAIL(EOS_ERR_FORMAT, "the deepest ResNet-s is resnet1202 (200 blocks per stage)",
-                     "%s: tensor '%s' names block %.20s of a stage; a ResNet-s model has 1..%d blocks per stage", path,
-                     name, name + len, EOS_RESNET_MAX_BLOCKS);
+            eos_status st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL,
+                                           "the deepest ResNet-s is resnet1202 (200 blocks per stage)",
+                                           "%s: tensor '%s' names block %.*s of a stage; a ResNet-s model has 1..%d "
+                                           "blocks per stage", path, name, (int)(end - name - len), name + len,
+                                           EOS_RESNET_MAX_BLOCKS);
+            eos_safetensors_free(&f);  /* after the message: name points into f */
+            return st;
         }
         if ((int)block + 1 > n) n = (int)block + 1;
     }
