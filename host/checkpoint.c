@@ -1,16 +1,24 @@
 /* safetensors read/write (with string metadata) and the name/shape check of a file against a
  * network. The JSON header is parsed by a small strict parser written for this format: objects,
- * arrays, strings and integers, with a depth limit, so a hostile file cannot crash us. */
+ * arrays, strings and integers, with a depth limit, so a hostile file cannot crash us. Every file
+ * written carries a CRC-32 of its header and one per tensor (EOS_SAFETENSORS_HEADER_CRC_KEY,
+ * EOS_SAFETENSORS_CRC_KEY), checked on every read together with the finiteness of every F32
+ * value, so a damaged or diverged model is never used. */
 #include "internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define MAX_HEADER ((uint64_t)100 << 20)
 #define MAX_FILE ((size_t)16 << 30)
 #define MAX_META 4096                 /* metadata entries */
 #define MAX_META_VALUE ((size_t)16 << 20)
+/* tensors in one file: a ResNet-s of EOS_RESNET_MAX_BLOCKS blocks per stage has about 7,200 with
+ * its momenta; the bound keeps a hostile header from costing minutes of name comparisons */
+#define MAX_TENSORS ((size_t)1 << 16)
 
 /* ---- a minimal JSON reader ------------------------------------------------------------ */
 
@@ -224,7 +232,14 @@ static eos_status parse_entry(json *j, eos_named_tensor *t, span *s) {
 static const span *g_sort_spans;  /* qsort has no context argument in C11 */
 static int cmp_span(const void *a, const void *b) {
     const span *x = &g_sort_spans[*(const size_t *)a], *y = &g_sort_spans[*(const size_t *)b];
-    return (x->begin > y->begin) - (x->begin < y->begin);
+    /* a zero-length tensor sits before a non-empty one starting at the same byte */
+    if (x->begin != y->begin) return (x->begin > y->begin) - (x->begin < y->begin);
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+static const eos_named_tensor *g_sort_tensors;
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(g_sort_tensors[*(const size_t *)a].name, g_sort_tensors[*(const size_t *)b].name);
 }
 
 void eos_safetensors_free(eos_safetensors *f) {
@@ -284,6 +299,95 @@ const char *eos_safetensors_meta(const eos_safetensors *f, const char *key) {
     return NULL;
 }
 
+/* ---- integrity: checksums and finite values -------------------------------------------- */
+
+/* how every header EOS-CL writes begins: its checksum is the first thing in it */
+#define HEADER_CRC_PREFIX "{\"__metadata__\":{\"" EOS_SAFETENSORS_HEADER_CRC_KEY "\":\""
+
+static uint32_t crc_of(const uint8_t *p, uint64_t n) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n) {  /* zlib takes uInt lengths */
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+/* The file's checksums (when it has them: PyTorch's files and older EOS-CL ones have none, and
+ * are read as before), then every F32 value finite. order: the tensors in data order. */
+static eos_status verify(const eos_safetensors *f, const uint8_t *header, uint64_t hlen, const uint8_t *data,
+                         const span *spans, const size_t *order, const char *name) {
+    /* the header's own checksum sits at a fixed place, the first metadata value, and is taken
+     * with its 8 digits as zeros */
+    const char *hcrc = eos_safetensors_meta(f, EOS_SAFETENSORS_HEADER_CRC_KEY);
+    if (hcrc) {
+        size_t pl = strlen(HEADER_CRC_PREFIX);
+        unsigned long want = 0;
+        int ok = strlen(hcrc) == 8 && hlen >= pl + 8 && !memcmp(header, HEADER_CRC_PREFIX, pl);
+        for (int k = 0; ok && k < 8; k++) {
+            int d = hcrc[k] >= '0' && hcrc[k] <= '9' ? hcrc[k] - '0' : hcrc[k] >= 'a' && hcrc[k] <= 'f' ? hcrc[k] - 'a' + 10 : -1;
+            ok = d >= 0;
+            want = want << 4 | (unsigned long)(d < 0 ? 0 : d);
+        }
+        if (!ok)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged: use a copy you have, or train again",
+                     "%s is damaged: its header checksum (%s) is not 8 hex digits at the start of \"__metadata__\"", name,
+                     EOS_SAFETENSORS_HEADER_CRC_KEY);
+        uint32_t got = crc_of(header, pl);
+        got = (uint32_t)crc32(got, (const Bytef *)"00000000", 8);
+        got = (uint32_t)crc32(got, header + pl + 8, (uInt)(hlen - pl - 8));  /* hlen <= MAX_HEADER (100 MiB) */
+        if (got != (uint32_t)want)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged (changed on disk or in a copy): use a copy you have, or "
+                     "train again; a training checkpoint cannot be resumed, start the run again with --force",
+                     "%s is damaged: its header (names, shapes, metadata) fails its checksum (CRC-32 %08x, the file "
+                     "records %08lx)", name, got, want);
+    }
+    const char *crc = eos_safetensors_meta(f, EOS_SAFETENSORS_CRC_KEY);
+    if (crc) {
+        const char *p = crc;
+        for (size_t i = 0; i < f->count; i++) {
+            const span *s = &spans[order[i]];
+            const eos_named_tensor *t = &f->tensors[order[i]];
+            unsigned long want = 0;
+            int ok = 1;
+            if (i) ok = *p++ == ' ';
+            for (int k = 0; ok && k < 8; k++, p++) {
+                int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+                ok = d >= 0;
+                want = want << 4 | (unsigned long)(d < 0 ? 0 : d);
+            }
+            if (!ok)
+                EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged: use a copy you have, or train again",
+                         "%s is damaged: its metadata %s does not hold %zu checksums (8 hex digits each, one per "
+                         "tensor), at tensor '%s'", name, EOS_SAFETENSORS_CRC_KEY, f->count, t->name);
+            uint32_t got = crc_of(data + s->begin, s->end - s->begin);
+            if (got != (uint32_t)want)
+                EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged (changed on disk or in a copy): use a copy you have, or "
+                         "train again; a training checkpoint cannot be resumed, start the run again with --force",
+                         "%s is damaged: tensor '%s' fails its checksum (CRC-32 %08x, the file records %08lx)", name,
+                         t->name, got, want);
+        }
+        if (*p)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged: use a copy you have, or train again",
+                     "%s is damaged: its metadata %s holds more checksums than its %zu tensors", name,
+                     EOS_SAFETENSORS_CRC_KEY, f->count);
+    }
+    for (size_t i = 0; i < f->count; i++) {
+        const eos_named_tensor *t = &f->tensors[i];
+        if (t->dtype != EOS_DTYPE_F32) continue;
+        const float *v = t->data;
+        for (size_t k = 0; k < t->numel; k++)
+            if (!isfinite(v[k]))
+                EOS_FAIL(EOS_ERR_NUMERIC, "a model holding NaN or Inf cannot be used: its training diverged or the file is "
+                         "damaged; use an earlier copy, or train again (with a smaller --lr)",
+                         "%s: tensor '%s' holds %g at element %zu (every value must be finite)", name, t->name,
+                         (double)v[k], k);
+    }
+    return EOS_OK;
+}
+
 eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *name, eos_safetensors *out) {
     memset(out, 0, sizeof *out);
     if (size < 8) EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s: %zu bytes is too short for a safetensors file (8-byte header length first)", name, size);
@@ -313,11 +417,11 @@ eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *na
                 st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor name '%.60s...' is longer than %d characters", name, key, EOS_MAX_TENSOR_NAME - 1);
                 goto fail;
             }
-            for (size_t i = 0; i < out->count; i++)
-                if (!strcmp(out->tensors[i].name, key)) {
-                    st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor '%s' appears twice", name, key);
-                    goto fail;
-                }
+            if (out->count == MAX_TENSORS) {  /* names are compared for duplicates below, sorted */
+                st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: more than %zu tensors", name,
+                                    MAX_TENSORS);
+                goto fail;
+            }
             if (out->count == cap) {
                 cap = cap ? 2 * cap : 32;
                 eos_named_tensor *g = realloc(out->tensors, cap * sizeof *g);
@@ -362,6 +466,13 @@ eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *na
         size_t *order = malloc(out->count * sizeof *order);
         if (!order) { st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "%s", name); goto fail; }
         for (size_t i = 0; i < out->count; i++) order[i] = i;
+        g_sort_tensors = out->tensors;
+        qsort(order, out->count, sizeof *order, cmp_name);
+        for (size_t i = 1; i < out->count && st == EOS_OK; i++)
+            if (!strcmp(out->tensors[order[i]].name, out->tensors[order[i - 1]].name))
+                st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: tensor '%s' appears twice", name,
+                                    out->tensors[order[i]].name);
+        for (size_t i = 0; i < out->count; i++) order[i] = i;
         g_sort_spans = spans;
         qsort(order, out->count, sizeof *order, cmp_span);
         uint64_t at = 0;
@@ -374,15 +485,19 @@ eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *na
                                     s->begin < at ? "overlaps the previous tensor" : "a hole before it");
             at = s->end;
         }
-        free(order);
         if (st == EOS_OK && at != data_len)
             st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL,
                                 "%s: the tensors cover %llu bytes but the data section has %llu", name,
                                 (unsigned long long)at, (unsigned long long)data_len);
+        /* the layout is sound: now the bytes themselves */
+        if (st == EOS_OK) st = verify(out, buf + 8, hlen, data, spans, order, name);
+        free(order);
         if (st != EOS_OK) goto fail;
     } else if (data_len) {
         st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL, NULL, "%s: %llu data bytes but no tensors", name,
                             (unsigned long long)data_len);
+        goto fail;
+    } else if ((st = verify(out, buf + 8, hlen, data, spans, NULL, name)) != EOS_OK) {
         goto fail;
     }
     free(spans);
@@ -453,15 +568,43 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
                                       const char *const *meta, size_t meta_count) {
     for (size_t i = 0; i < meta_count; i++) {
         const char *k = meta[2 * i];
-        int dup = !k || !meta[2 * i + 1] || !strcmp(k, "format") || !strcmp(k, "writer");
+        int dup = !k || !meta[2 * i + 1] || !strcmp(k, "format") || !strcmp(k, "writer") ||
+                  !strcmp(k, EOS_SAFETENSORS_CRC_KEY) || !strcmp(k, EOS_SAFETENSORS_HEADER_CRC_KEY);
         for (size_t m = 0; !dup && m < i; m++) dup = !strcmp(meta[2 * m], k);
         if (dup || strlen(k) >= 256 || strlen(meta[2 * i + 1]) > MAX_META_VALUE)
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: metadata entry %zu ('%s') is missing, reserved, repeated or too long",
                      path, i, k ? k : "");
     }
+    for (size_t i = 0; i < count; i++) {
+        if (t[i].dtype != EOS_DTYPE_F32 && t[i].dtype != EOS_DTYPE_I64)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' has an unknown dtype", path, t[i].name);
+        if (t[i].ndim < 0 || t[i].ndim > EOS_MAX_TENSOR_DIMS || !t[i].name[0])
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor %zu ('%s') has a bad name or rank", path, i, t[i].name);
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(t[k].name, t[i].name))
+                EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' given twice", path, t[i].name);
+        /* a file we would refuse to read is never written: a diverged model stays in memory */
+        if (t[i].dtype != EOS_DTYPE_F32) continue;
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        const float *v = t[i].data;
+        for (size_t k = 0; k < numel; k++)
+            if (!isfinite(v[k]))
+                EOS_FAIL(EOS_ERR_NUMERIC, "the values come from a diverged run (try a smaller --lr)",
+                         "writing %s: tensor '%s' holds %g at element %zu (every value must be finite)", path, t[i].name,
+                         (double)v[k], k);
+    }
     strbuf h = {0};
     uint64_t off = 0;
-    sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"writer\":\"eos-cl %s\"", EOS_VERSION);
+    sb_put(&h, "%s00000000\",\"format\":\"pt\",\"writer\":\"eos-cl %s\"", HEADER_CRC_PREFIX, EOS_VERSION);
+    /* one CRC-32 per tensor, in data order (the order the tensors are written in below) */
+    sb_put(&h, ",\"%s\":\"", EOS_SAFETENSORS_CRC_KEY);
+    for (size_t i = 0; i < count; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        sb_put(&h, "%s%08x", i ? " " : "", crc_of(t[i].data, (uint64_t)numel * (t[i].dtype == EOS_DTYPE_F32 ? 4 : 8)));
+    }
+    sb_put(&h, "\"");
     for (size_t i = 0; i < meta_count; i++) {
         sb_put(&h, ",");
         sb_json_string(&h, meta[2 * i]);
@@ -470,19 +613,6 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
     }
     sb_put(&h, "}");
     for (size_t i = 0; i < count; i++) {
-        if (t[i].dtype != EOS_DTYPE_F32 && t[i].dtype != EOS_DTYPE_I64) {
-            free(h.s);
-            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' has an unknown dtype", path, t[i].name);
-        }
-        if (t[i].ndim < 0 || t[i].ndim > EOS_MAX_TENSOR_DIMS || !t[i].name[0]) {
-            free(h.s);
-            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor %zu ('%s') has a bad name or rank", path, i, t[i].name);
-        }
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(t[k].name, t[i].name)) {
-                free(h.s);
-                EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "writing %s: tensor '%s' given twice", path, t[i].name);
-            }
         size_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
         uint64_t bytes = numel * (t[i].dtype == EOS_DTYPE_F32 ? 4 : 8);
@@ -499,6 +629,9 @@ eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *
         free(h.s);
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "writing %s: header", path);
     }
+    char hcrc[9];
+    snprintf(hcrc, sizeof hcrc, "%08x", crc_of((const uint8_t *)h.s, h.n));
+    memcpy(h.s + strlen(HEADER_CRC_PREFIX), hcrc, 8);
     eos__atomic_file a;
     eos_status st = eos__atomic_open(&a, path);
     if (st != EOS_OK) {

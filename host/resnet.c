@@ -2,6 +2,7 @@
  * CIFAR ResNet family, used to check model files before any weight is loaded. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,9 @@ eos_status eos_resnet_param_specs(int n, int in_channels, int classes, eos_resne
     if (n < 1 || in_channels < 1 || classes < 1)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet spec: blocks %d, input channels %d, classes %d must all be >= 1", n,
                  in_channels, classes);
+    if (n > EOS_RESNET_MAX_BLOCKS)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "the deepest ResNet-s is resnet1202 (200 blocks per stage)",
+                 "resnet spec: %d blocks per stage, expected 1..%d", n, EOS_RESNET_MAX_BLOCKS);
     if (head != EOS_RESNET_HEAD_LINEAR && head != EOS_RESNET_HEAD_NORMED)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet spec: unknown head kind %d", (int)head);
     spec_list l = {0};
@@ -141,6 +145,7 @@ enum { BN_W = 0, BN_B = 1, BN_RM = 2, BN_RV = 3, BN_NBT = 4 };
 typedef struct {
     eos_tensor c1, a1, c2, out, sc;  /* conv1 out, relu(bn1), conv2 out, block out, option-A shortcut */
     eos_tensor m1, s1, m2, s2;       /* saved batch mean / invstd of bn1, bn2 (C) */
+    int in_h, in_w;                  /* the block's input size (backward: stride 2 is not invertible) */
 } block_act;
 
 struct eos_resnet {
@@ -312,11 +317,28 @@ eos_status eos_resnet_load(eos_runtime_t rt, const char *path, eos_resnet_t *out
     const eos_named_tensor *w0 = eos_safetensors_find(&f, "conv1.weight"), *lw = eos_safetensors_find(&f, "linear.weight");
     /* no linear.bias: LDAM's normalised head, weight (64, classes) */
     eos_resnet_head head = eos_safetensors_find(&f, "linear.bias") ? EOS_RESNET_HEAD_LINEAR : EOS_RESNET_HEAD_NORMED;
+    /* blocks per stage: the highest block index any layer tensor names, bounded before anything
+     * is sized by it (a missing block in between is then reported by the name check) */
     int n = 0;
-    for (;; n++) {
-        char name[64];
-        snprintf(name, sizeof name, "layer1.%d.conv1.weight", n);
-        if (!eos_safetensors_find(&f, name)) break;
+    for (size_t i = 0; i < f.count; i++) {
+        const char *name = f.tensors[i].name;
+        size_t len = strncmp(name, "layer", 5) ? 0 : 5 + strspn(name + 5, "0123456789");
+        if (len <= 5 || name[len] != '.' || name[len + 1] < '0' || name[len + 1] > '9') continue;
+        len++;
+        char *end;
+        errno = 0;
+        unsigned long block = strtoul(name + len, &end, 10);
+        if (*end != '.') continue;
+        if (errno || block >= EOS_RESNET_MAX_BLOCKS) {
+            eos_status st = eos__error_set(EOS_ERR_FORMAT, __FILE__, __LINE__, NULL,
+                                           "the deepest ResNet-s is resnet1202 (200 blocks per stage)",
+                                           "%s: tensor '%s' names block %.*s of a stage; a ResNet-s model has 1..%d "
+                                           "blocks per stage", path, name, (int)(end - name - len), name + len,
+                                           EOS_RESNET_MAX_BLOCKS);
+            eos_safetensors_free(&f);  /* after the message: name points into f */
+            return st;
+        }
+        if ((int)block + 1 > n) n = (int)block + 1;
     }
     if (!w0 || !lw || w0->ndim != 4 || lw->ndim != 2 || n == 0) {
         eos_safetensors_free(&f);
@@ -530,11 +552,11 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         EOS_TRY(eos_linear_backward(rt, N, 64, m->classes, &m->feat, &m->e[lw].value, &m->dlogits, &m->dfeat,
                                     &m->e[lw].grad, &m->e[lw + 1].grad));
     }
-    /* spatial size at the end */
-    int hs[64], ws_[64], H = m->h, W = m->w;
+    /* spatial size at the end; each block's input size kept with the block (any depth) */
+    int H = m->h, W = m->w;
     for (int b = 0; b < 3 * m->n; b++) {
-        hs[b] = H;
-        ws_[b] = W;
+        m->b[b].in_h = H;
+        m->b[b].in_w = W;
         int s = block_stride(b, m->n);
         H = (H - 1) / s + 1;
         W = (W - 1) / s + 1;
@@ -543,7 +565,7 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
     EOS_TRY(eos_avgpool_backward(rt, N, 64, H * W, &m->dfeat, G));
     for (int b = 3 * m->n - 1; b >= 0; b--) {
         int C = block_width(b, m->n), s = block_stride(b, m->n), Cin = b ? block_width(b - 1, m->n) : 16;
-        int Hi = hs[b], Wi = ws_[b], OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
+        int Hi = m->b[b].in_h, Wi = m->b[b].in_w, OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
         size_t sz = (size_t)N * C * OH * OW, base = block_base(b);
         block_act *a = &m->b[b];
         const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;

@@ -494,6 +494,24 @@ static eos_status resume_from(eos_resnet_t m, const ckpt_ctx *c, run_state *rs, 
     return st;
 }
 
+/* What a diverged run says about its checkpoint: the file is named as the last good state only
+ * when it reads back whole now (checksums, finite values), since it is what the user will resume. */
+static void kept_state(char *buf, size_t n, int ck_epoch, size_t ck_step, const char *ckpt_path) {
+    if (ck_epoch < 0) {
+        snprintf(buf, n, "no checkpoint was written yet");
+        return;
+    }
+    eos_safetensors f;
+    if (eos_safetensors_read(ckpt_path, &f) == EOS_OK) {
+        eos_safetensors_free(&f);
+        snprintf(buf, n, "the last good state (epoch %d, step %zu) is kept in %s: resume from it with a smaller --lr",
+                 ck_epoch + 1, ck_step, ckpt_path);
+    } else {
+        snprintf(buf, n, "the checkpoint %s does not pass its checks now (%.2000s): start again with --force", ckpt_path,
+                 eos_last_error()->message);
+    }
+}
+
 /* Temporary files that a killed process left behind (NAME.tmp.PID of a PID that is gone). */
 static void remove_stale_temps(const char *dir) {
     static const char *names[] = {EOS_TRAIN_CHECKPOINT ".tmp.", "model.safetensors.tmp.", "train_log.csv.tmp.",
@@ -723,9 +741,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             rs.rng = L.rng;
             if (!isfinite(loss)) {
                 char kept[4300];
-                if (ck_epoch < 0) snprintf(kept, sizeof kept, "no checkpoint was written yet");
-                else snprintf(kept, sizeof kept, "the last good state (epoch %d, step %zu) is kept in %s: resume from it "
-                              "with a smaller --lr", ck_epoch + 1, ck_step, ckpt_path);
+                kept_state(kept, sizeof kept, ck_epoch, ck_step, ckpt_path);
                 st = eos__error_set(EOS_ERR_NUMERIC, __FILE__, __LINE__, NULL, NULL,
                                     "training diverged: the loss became %g at epoch %d, step %zu of %zu; the learning rate "
                                     "is the usual cause: try a smaller --lr (base lr %g now); %s",
@@ -753,15 +769,11 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         if (st != EOS_OK) break;
         /* the epoch's steps are done: the state is checked now, written after the evaluations */
         if ((st = snapshot(m, &rs, steps, &snap, &nsnap)) != EOS_OK) {
-            char msg[4096];
+            char msg[4096], kept[4300];
             snprintf(msg, sizeof msg, "%s", eos_last_error()->message);
-            if (ck_epoch < 0)
-                st = eos__error_set(st, __FILE__, __LINE__, NULL, "the learning rate is the usual cause: try a smaller --lr",
-                                    "%s (checked at the end of the epoch); no checkpoint was written yet", msg);
-            else
-                st = eos__error_set(st, __FILE__, __LINE__, NULL, "the learning rate is the usual cause: try a smaller --lr",
-                                    "%s (checked at the end of the epoch); the last good state (epoch %d, step %zu) is "
-                                    "kept in %s: resume from it with a smaller --lr", msg, ck_epoch + 1, ck_step, ckpt_path);
+            kept_state(kept, sizeof kept, ck_epoch, ck_step, ckpt_path);
+            st = eos__error_set(st, __FILE__, __LINE__, NULL, "the learning rate is the usual cause: try a smaller --lr",
+                                "%s (checked at the end of the epoch); %s", msg, kept);
             break;
         }
         p.epoch_seconds = eos__now() - t0;

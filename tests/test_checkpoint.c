@@ -1,6 +1,6 @@
 /* safetensors: round trips, the PyTorch-written golden ResNet-8 (tests/golden/), the
- * name/shape check against ResNet-s, atomic writes, every kind of damaged file, and the string
- * metadata training checkpoints carry. */
+ * name/shape check against ResNet-s, atomic writes, every kind of damaged file, the string
+ * metadata training checkpoints carry, and the checksums and finite values every read checks. */
 #include "test_common.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 
 static void test_roundtrip(void **state) {
@@ -287,7 +288,7 @@ static void test_metadata(void **state) {
     eos_safetensors f;
     EOS_ASSERT_OK(eos_safetensors_read(path, &f));
     assert_int_equal(f.count, 1);
-    assert_int_equal(f.meta_count, 6);  /* format and writer first */
+    assert_int_equal(f.meta_count, 8);  /* the checksums, format and writer first */
     assert_string_equal(eos_safetensors_meta(&f, "format"), "pt");
     assert_string_equal(eos_safetensors_meta(&f, "eos.epoch"), "3");
     assert_string_equal(eos_safetensors_meta(&f, "eos.log"), log);
@@ -328,6 +329,149 @@ static void test_metadata(void **state) {
     expect_bad("{\"__metadata__\":{\"k\" \"v\"}}", 0, "expected ':'");
 }
 
+
+/* ---- integrity: per-tensor CRC-32 and finite values ------------------------------------- */
+
+static uint8_t *slurp(const char *path, size_t *size) {
+    FILE *g = fopen(path, "rb");
+    assert_non_null(g);
+    fseek(g, 0, SEEK_END);
+    *size = (size_t)ftell(g);
+    rewind(g);
+    uint8_t *buf = malloc(*size);
+    assert_int_equal(fread(buf, 1, *size, g), *size);
+    fclose(g);
+    return buf;
+}
+
+static void spit(const char *path, const uint8_t *buf, size_t size) {
+    FILE *g = fopen(path, "wb");
+    assert_non_null(g);
+    assert_int_equal(fwrite(buf, 1, size, g), size);
+    fclose(g);
+}
+
+static void test_checksums(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "st-crc");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    float w[4] = {0.5f, -0.25f, 0.125f, 1.5f}, b[2] = {0.1f, -0.2f};
+    int64_t nbt = 7;
+    eos_named_tensor t[4] = {
+        {"conv.weight", EOS_DTYPE_F32, 2, {2, 2}, 0, w},
+        {"empty", EOS_DTYPE_F32, 1, {0}, 0, NULL},
+        {"bn.bias", EOS_DTYPE_F32, 1, {2}, 0, b},
+        {"bn.num_batches_tracked", EOS_DTYPE_I64, 0, {0}, 0, &nbt},
+    };
+    EOS_ASSERT_OK(eos_safetensors_write(path, t, 4));
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    /* one CRC-32 per tensor, zlib's, in data order; an empty tensor's is crc32 of nothing (0) */
+    char want[64];
+    snprintf(want, sizeof want, "%08lx 00000000 %08lx %08lx", crc32(0, (const Bytef *)w, sizeof w),
+             crc32(0, (const Bytef *)b, sizeof b), crc32(0, (const Bytef *)&nbt, sizeof nbt));
+    assert_string_equal(eos_safetensors_meta(&f, EOS_SAFETENSORS_CRC_KEY), want);
+    eos_safetensors_free(&f);
+
+    /* one flipped exponent bit in bn.bias (data bytes 16..23; byte 19 holds b[0]'s sign and
+     * exponent) is refused, naming the file, the tensor, and that the file is damaged */
+    size_t size;
+    uint8_t *good = slurp(path, &size), *buf = malloc(size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | good[i];
+    memcpy(buf, good, size);
+    buf[8 + hlen + 16 + 3] ^= 0x40;
+    spit(path, buf, size);
+    assert_int_equal(eos_safetensors_read(path, &f), EOS_ERR_FORMAT);
+    const char *m = eos_last_error()->message;
+    assert_non_null(strstr(m, path));
+    assert_non_null(strstr(m, "is damaged: tensor 'bn.bias' fails its checksum"));
+    /* the same through the parser the fuzz target drives */
+    assert_int_equal(eos_safetensors_parse(buf, size, "fuzzed.safetensors", &f), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "fuzzed.safetensors is damaged: tensor 'bn.bias'"));
+    /* a flip in the I64 counter too: every dtype is covered */
+    memcpy(buf, good, size);
+    buf[size - 1] ^= 0x01;
+    assert_int_equal(eos_safetensors_parse(buf, size, "c.safetensors", &f), EOS_ERR_FORMAT);
+    assert_non_null(strstr(eos_last_error()->message, "'bn.num_batches_tracked' fails its checksum"));
+    /* the header is covered too: a changed checksum digit, a changed letter of the writer */
+    static const char *in_header[] = {"\"eos.crc32\":\"", "\"eos-cl "};
+    for (int h = 0; h < 2; h++) {
+        memcpy(buf, good, size);
+        size_t kl = strlen(in_header[h]);
+        char *k = NULL;
+        for (uint64_t i = 8; !k && i + kl <= 8 + hlen; i++)
+            if (!memcmp(buf + i, in_header[h], kl)) k = (char *)buf + i;
+        assert_non_null(k);
+        k[kl] ^= 0x01;
+        assert_int_equal(eos_safetensors_parse(buf, size, "c.safetensors", &f), EOS_ERR_FORMAT);
+        assert_non_null(strstr(eos_last_error()->message, "c.safetensors is damaged: its header (names, shapes, metadata) "
+                                                          "fails its checksum"));
+    }
+    /* the header checksum is the header's first entry; elsewhere, or not 8 digits, it is damage */
+    expect_bad("{\"__metadata__\":{\"format\":\"pt\",\"eos.header_crc32\":\"00000000\"}}", 0,
+               "its header checksum (eos.header_crc32) is not 8 hex digits at the start");
+    expect_bad("{\"__metadata__\":{\"eos.header_crc32\":\"0000000\"}}", 0, "is not 8 hex digits");
+    free(buf);
+    free(good);
+
+    /* the reserved keys cannot be set by hand */
+    const char *forged[] = {EOS_SAFETENSORS_CRC_KEY, "00000000"}, *forged_h[] = {EOS_SAFETENSORS_HEADER_CRC_KEY, "0"};
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, forged, 1), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_safetensors_write_meta(path, t, 1, forged_h, 1), EOS_ERR_INVALID_ARG);
+
+    /* files without the key (PyTorch's, older EOS-CL ones) are read as before */
+    EOS_ASSERT_OK(eos_safetensors_read(EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &f));
+    assert_null(eos_safetensors_meta(&f, EOS_SAFETENSORS_CRC_KEY));
+    eos_safetensors_free(&f);
+    float one = 1.0f;
+    assert_int_equal(parse_text("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", &one, 4), EOS_OK);
+    /* a count that does not match, and surplus checksums */
+    expect_bad("{\"__metadata__\":{\"eos.crc32\":\"\"},\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0,
+               "does not hold 1 checksums");
+    expect_bad("{\"__metadata__\":{\"eos.crc32\":\"00000000 00000000\"},"
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0, "more checksums than its 1 tensors");
+    /* an empty tensor at the same offset as a full one is no overlap, in either order */
+    static const uint8_t zeros[4];
+    assert_int_equal(parse_text("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                                "\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", zeros, 4), EOS_OK);
+    assert_int_equal(parse_text("{\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+                                "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", zeros, 4), EOS_OK);
+}
+
+static void test_non_finite_refused(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "st-inf");
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    /* an Inf weight in a file without checksums (as PyTorch would write it) */
+    float v[2] = {0.5f, INFINITY};
+    eos_status st = parse_text("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", v, 8);
+    assert_int_equal(st, EOS_ERR_NUMERIC);
+    assert_non_null(strstr(eos_last_error()->message, "bad.safetensors: tensor 'w' holds inf at element 1"));
+    v[1] = NAN;
+    assert_int_equal(parse_text("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", v, 8), EOS_ERR_NUMERIC);
+    /* and one whose checksum matches (written by a tool that computed it after the damage) */
+    v[1] = -INFINITY;
+    char h[256];
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"eos.crc32\":\"%08lx\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],"
+             "\"data_offsets\":[0,8]}}", crc32(0, (const Bytef *)v, sizeof v));
+    assert_int_equal(parse_text(h, v, 8), EOS_ERR_NUMERIC);
+    assert_non_null(strstr(eos_last_error()->message, "tensor 'w' holds -inf"));
+    /* writing refuses it too, and leaves the file there untouched */
+    float ok[2] = {1, 2};
+    eos_named_tensor t = {"w", EOS_DTYPE_F32, 1, {2}, 0, ok};
+    EOS_ASSERT_OK(eos_safetensors_write(path, &t, 1));
+    t.data = v;
+    assert_int_equal(eos_safetensors_write(path, &t, 1), EOS_ERR_NUMERIC);
+    assert_non_null(strstr(eos_last_error()->message, "tensor 'w' holds -inf"));
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    assert_memory_equal(f.tensors[0].data, ok, sizeof ok);
+    eos_safetensors_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
@@ -336,6 +480,8 @@ int main(void) {
         cmocka_unit_test(test_spec_and_mismatches),
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_checksums),
+        cmocka_unit_test(test_non_finite_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -310,6 +310,69 @@ static void test_normed_head_init(void **state) {
     eos_resnet_free(m);
 }
 
+
+/* Deeper than the 64 blocks the backward once kept sizes for on the stack: 25 blocks per stage
+ * (resnet152, 75 blocks) trains a step on a tiny batch (the ASan build proves no write out of
+ * bounds), and block counts past EOS_RESNET_MAX_BLOCKS are refused where networks are made. */
+static void test_deep_network(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 25, 3, 4, EOS_RESNET_HEAD_LINEAR, 7, &m));
+    eos_rng r;
+    eos_rng_seed(&r, 3, 4);
+    float x[2 * 3 * 8 * 8], loss;
+    int32_t y[2] = {1, 3};
+    test_fill_uniform(&r, x, sizeof x / sizeof x[0], -1, 1);
+    EOS_ASSERT_OK(eos_resnet_forward(m, 1, 2, 8, 8, x));
+    EOS_ASSERT_OK(eos_resnet_backward(m, 2, y, NULL, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    /* the gradient reached the stem through all 75 blocks */
+    float g[16 * 3 * 9];
+    EOS_ASSERT_OK(eos_resnet_get(m, "conv1.weight", 1, g, sizeof g / sizeof g[0]));
+    double s2 = 0;
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        assert_true(isfinite(g[i]));
+        s2 += (double)g[i] * g[i];
+    }
+    assert_true(s2 > 0);
+    eos_resnet_free(m);
+
+    eos_param_spec *spec;
+    size_t n;
+    assert_int_equal(eos_resnet_create(rt, EOS_RESNET_MAX_BLOCKS + 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 7, &m),
+                     EOS_ERR_INVALID_ARG);
+    assert_null(m);
+    assert_non_null(strstr(eos_last_error()->message, "201 blocks per stage, expected 1..200"));
+    assert_int_equal(eos_resnet_param_specs(100000, 3, 4, EOS_RESNET_HEAD_LINEAR, &spec, &n), EOS_ERR_INVALID_ARG);
+    assert_null(spec);
+}
+
+/* A file naming an absurd block (layer1.100000...) is refused from its names, before anything
+ * is sized by the count, with the file, the tensor and the bound in the message. */
+static void test_load_refuses_absurd_blocks(void **state) {
+    eos_runtime_t rt = *state;
+    const char *base = getenv("EOS_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/resnet_absurd_blocks.safetensors", base && base[0] ? base : "/tmp");
+    static const char *names[] = {"layer1.100000.conv1.weight", "layer3.200.bn1.weight", "layer2.99999999999999999999999.conv2.weight"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        float v = 0.5f;
+        eos_named_tensor t[4] = {{"conv1.weight", EOS_DTYPE_F32, 1, {1}, 0, &v},
+                                 {"layer1.0.conv1.weight", EOS_DTYPE_F32, 1, {1}, 0, &v},
+                                 {"", EOS_DTYPE_F32, 1, {1}, 0, &v},
+                                 {"linear.weight", EOS_DTYPE_F32, 1, {1}, 0, &v}};
+        snprintf(t[2].name, sizeof t[2].name, "%s", names[k]);
+        EOS_ASSERT_OK(eos_safetensors_write(path, t, 4));
+        eos_resnet_t m;
+        assert_int_equal(eos_resnet_load(rt, path, &m), EOS_ERR_FORMAT);
+        assert_null(m);
+        const char *msg = eos_last_error()->message;
+        if (!strstr(msg, path) || !strstr(msg, names[k]) || !strstr(msg, "1..200 blocks per stage"))
+            fail_msg("%s: unclear message: %s", names[k], msg);
+    }
+    remove(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_step_matches_pytorch),
@@ -317,6 +380,8 @@ int main(void) {
         cmocka_unit_test(test_save_load_and_init),
         cmocka_unit_test(test_ldam_network_matches_pytorch),
         cmocka_unit_test(test_normed_head_init),
+        cmocka_unit_test(test_deep_network),
+        cmocka_unit_test(test_load_refuses_absurd_blocks),
     };
     int rc = cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
     for (size_t i = 0; i < g_ngold; i++) free(g_gold[i].data);

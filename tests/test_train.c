@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 static void test_lr_schedule(void **state) {
     (void)state;
@@ -343,6 +344,24 @@ typedef struct {
     eos_resnet_t m;
 } trigger;
 
+static const char *g_damage;  /* a file the trigger damages on disk (one flipped bit) as it acts */
+
+/* one exponent bit of the first value in the data section of a safetensors file, flipped in place */
+static void flip_data_bit(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    uint8_t len8[8], byte;
+    assert_int_equal(fread(len8, 1, 8, f), 8);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+    assert_int_equal(fseek(f, (long)(8 + hlen + 3), SEEK_SET), 0);
+    assert_int_equal(fread(&byte, 1, 1, f), 1);
+    byte ^= 0x40;
+    assert_int_equal(fseek(f, (long)(8 + hlen + 3), SEEK_SET), 0);
+    assert_int_equal(fwrite(&byte, 1, 1, f), 1);
+    fclose(f);
+}
+
 static void trigger_cb(const eos_train_progress *p, void *user) {
     trigger *t = user;
     if (!t || t->fired || p->epoch != t->epoch) return;
@@ -350,6 +369,7 @@ static void trigger_cb(const eos_train_progress *p, void *user) {
                            : !p->epoch_done && p->step == (t->step < 0 ? p->steps : (size_t)t->step);
     if (!hit) return;
     t->fired = 1;
+    if (g_damage) flip_data_bit(g_damage);
     if (!t->inject) {
         g_stop = 1;
         return;
@@ -418,6 +438,20 @@ static void spit(const char *path, const uint8_t *b, size_t n) {
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, n, f), n);
     fclose(f);
+}
+
+/* The header checksum made to match an edited header again (as a tool that rewrites the metadata
+ * would), so that the checks behind it are reached: the 8 digits after the header's opening. */
+static void reseal(uint8_t *b, size_t n) {
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
+    const char *prefix = "{\"__metadata__\":{\"" EOS_SAFETENSORS_HEADER_CRC_KEY "\":\"";
+    size_t pl = strlen(prefix);
+    if (n < 8 + hlen || hlen < pl + 8 || memcmp(b + 8, prefix, pl)) return;  /* cut short: nothing to seal */
+    memcpy(b + 8 + pl, "00000000", 8);
+    char crc[9];
+    snprintf(crc, sizeof crc, "%08lx", crc32(0, b + 8, (uInt)hlen));
+    memcpy(b + 8 + pl, crc, 8);
 }
 
 /* The final weights, BN statistics and momentum of two runs agree bit for bit, and so do their
@@ -594,6 +628,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
                 if (!memcmp(b + k, damage[i].find, fl)) at = b + k;
             if (!at) fail_msg("%s: '%s' not in the checkpoint", damage[i].what, damage[i].find);
             memcpy(at, damage[i].replace, strlen(damage[i].replace));  /* a longer one overwrites what follows */
+            reseal(b, len);
         }
         spit(ck, b, len);
         eos_status st = train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met);
@@ -610,6 +645,43 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         free(after);
         free(b);
     }
+    /* an edited header without its checksum made to match: damage */
+    uint8_t *e = malloc(n);
+    memcpy(e, good, n);
+    for (size_t k = 0; k + 14 <= n; k++)
+        if (!memcmp(e + k, "\"eos.step\":\"2\"", 14)) e[k + 12] = '3';
+    spit(ck, e, n);
+    free(e);
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_FORMAT);
+    if (!strstr(eos_last_error()->message, "checkpoint.safetensors is damaged: its header (names, shapes, metadata) fails"))
+        fail_msg("an edited header: %s", eos_last_error()->message);
+    /* one flipped exponent bit in a weight: refused as damage, naming the file and the tensor */
+    spit(ck, good, n);
+    flip_data_bit(ck);
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_FORMAT);
+    const char *msg = eos_last_error()->message;
+    if (!strstr(msg, ck) || !strstr(msg, "is damaged: tensor 'conv1.weight' fails its checksum"))
+        fail_msg("a flipped bit: %s", msg);
+    /* an Inf weight whose checksum was made to match: refused as not finite */
+    uint8_t *b = malloc(n);
+    memcpy(b, good, n);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
+    float inf = INFINITY;
+    memcpy(b + 8 + hlen + 4 * 5, &inf, 4);  /* conv1.weight (16, 3, 3, 3) is first in the data */
+    char crc[9], *key = NULL;
+    snprintf(crc, sizeof crc, "%08lx", crc32(0, b + 8 + hlen, 16 * 3 * 3 * 3 * 4));
+    for (size_t k = 8; k + 13 <= 8 + hlen && !key; k++)
+        if (!memcmp(b + k, "\"eos.crc32\":\"", 13)) key = (char *)b + k + 13;
+    assert_non_null(key);
+    memcpy(key, crc, 8);
+    reseal(b, n);
+    spit(ck, b, n);
+    free(b);
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_NUMERIC);
+    msg = eos_last_error()->message;
+    if (!strstr(msg, ck) || !strstr(msg, "tensor 'conv1.weight' holds inf at element 5"))
+        fail_msg("an Inf weight: %s", msg);
     /* a model file is no checkpoint */
     char model[1100];
     spit(ck, good, n);
@@ -675,6 +747,18 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     /* resuming from it goes on */
     EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met));
     eos_metrics_free(&met);
+    /* the checkpoint damaged on disk after it was written: the run does not call it good */
+    test_tmpdir(dir, sizeof dir, "nan-damaged");
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    trigger dmg = {1, 2, 1, 0, NULL};
+    g_damage = ck;
+    assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &dmg, &met), EOS_ERR_NUMERIC);
+    g_damage = NULL;
+    msg = eos_last_error()->message;
+    printf("# %s\n", msg);
+    assert_null(strstr(msg, "last good state"));
+    assert_non_null(strstr(msg, "does not pass its checks now"));
+    assert_non_null(strstr(msg, "is damaged: tensor 'conv1.weight'"));
     /* a NaN the loss does not see: found when the weights are checked at the end of the epoch */
     test_tmpdir(dir, sizeof dir, "nan-conv");
     snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);

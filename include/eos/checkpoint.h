@@ -29,9 +29,21 @@ extern "C" {
  *
  * Format (huggingface safetensors): 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
- * then the tensor bytes, little-endian, row-major, without holes or overlaps. */
+ * then the tensor bytes, little-endian, row-major, without holes or overlaps.
+ *
+ * Integrity: every file written carries in its metadata EOS_SAFETENSORS_CRC_KEY, one CRC-32
+ * (zlib's crc32) per tensor as 8 lower-case hex digits, separated by single spaces, in the order
+ * of the tensors' data (ascending data_offsets), and EOS_SAFETENSORS_HEADER_CRC_KEY, the CRC-32
+ * of the whole JSON header (padding included) taken with its own 8 digits as "00000000"; that
+ * key is the header's first entry: {"__metadata__":{"eos.header_crc32":"xxxxxxxx",...
+ * Every read (eos_safetensors_read and _parse) checks the checksums that are present (a mismatch
+ * names the file, the tensor or the header, and says the file is damaged) and, in every file,
+ * that every F32 value is finite. Files without the keys (PyTorch's, older EOS-CL ones) are
+ * read as before. Writing refuses NaN and Inf. */
 
 #define EOS_MAX_TENSOR_NAME 128
+#define EOS_SAFETENSORS_CRC_KEY "eos.crc32"
+#define EOS_SAFETENSORS_HEADER_CRC_KEY "eos.header_crc32"
 #define EOS_MAX_TENSOR_DIMS 8
 
 typedef enum { EOS_DTYPE_F32 = 1, EOS_DTYPE_I64 = 2 } eos_dtype;
@@ -58,8 +70,8 @@ eos_status eos_safetensors_read(const char *path, eos_safetensors *out);
 eos_status eos_safetensors_parse(const uint8_t *buf, size_t size, const char *name, eos_safetensors *out);
 /* Write tensors (numel is recomputed from the shape; data must hold that many elements). */
 eos_status eos_safetensors_write(const char *path, const eos_named_tensor *tensors, size_t count);
-/* The same with metadata: meta holds meta_count key, value pairs (keys other than "format" and
- * "writer", which every file gets, each at most once). */
+/* The same with metadata: meta holds meta_count key, value pairs (keys other than "format",
+ * "writer" and the two checksum keys, which every file gets, each at most once). */
 eos_status eos_safetensors_write_meta(const char *path, const eos_named_tensor *tensors, size_t count,
                                       const char *const *meta, size_t meta_count);
 const eos_named_tensor *eos_safetensors_find(const eos_safetensors *f, const char *name);

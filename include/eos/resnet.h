@@ -11,6 +11,10 @@
 extern "C" {
 #endif
 
+/* Blocks per stage are 1..EOS_RESNET_MAX_BLOCKS (resnet1202, the deepest of He et al.'s CIFAR
+ * ResNets), checked where networks are specified, created and loaded. */
+#define EOS_RESNET_MAX_BLOCKS 200
+
 /* "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110" -> blocks
  * per stage n (depth 6n + 2). */
 eos_status eos_resnet_blocks(const char *arch, int *blocks_per_stage);

@@ -93,7 +93,10 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
  *   EOS_ERR_INTERRUPTED  *cfg->stop was set; the state is in the checkpoint
  *   EOS_ERR_NUMERIC      NaN or Inf in the loss (checked every step) or in the weights, BN
  *                        statistics or momentum (checked at every checkpoint); the message names
- *                        the epoch and step, the last good checkpoint is kept
+ *                        the epoch and step, the last good checkpoint is kept (and named as
+ *                        such only when it reads back whole: checksums, finite values)
+ *   EOS_ERR_FORMAT       (resume) the checkpoint is damaged: its checksums do not match; an
+ *                        EOS_ERR_NUMERIC when it holds NaN or Inf (eos_safetensors_read)
  *   EOS_ERR_OUT_OF_MEMORY  the device could not hold the batch: the message gives the memory
  *                        asked for, the device's, and a --batch that would fit */
 

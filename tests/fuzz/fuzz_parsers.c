@@ -42,6 +42,9 @@ static void fuzz_csv(const uint8_t *data, size_t size) {
     if (eos_embeddings_parse_csv((const char *)data, size, "fuzz.csv", 10, &e) == EOS_OK) eos_embeddings_free(&e);
 }
 
+/* eos_safetensors_parse checks the checksums (eos.header_crc32, eos.crc32) and the finite
+ * values itself, so every input goes through that path; the corpus files named *_crc.safetensors
+ * are seeds that carry both keys and pass. */
 static void fuzz_safetensors(const uint8_t *data, size_t size) {
     eos_safetensors f;
     if (eos_safetensors_parse(data, size, "fuzz.safetensors", &f) == EOS_OK) eos_safetensors_free(&f);
