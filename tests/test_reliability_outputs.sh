@@ -94,7 +94,9 @@ expect "pipeline over an unfinished run is refused" 1 'already holds results .*p
 
 # --- report: an existing --out needs --force; the run's own files never ---
 "$eos" synth --out "$fx/syn2" --classes 3 --train-per-class 10 --test-per-class 3 >/dev/null
-"$eos" pipeline --data "$fx/syn2" --out "$fx/p" --profile quick --epochs 1 --max-steps 1 --methods eos --quiet >/dev/null \
+# (the pipeline's exp:100 subset needs 100 images of every class)
+"$eos" synth --out "$fx/syn100" --classes 3 --train-per-class 100 --test-per-class 3 >/dev/null
+"$eos" pipeline --data "$fx/syn100" --out "$fx/p" --profile quick --epochs 1 --max-steps 1 --methods eos --quiet >/dev/null \
     || { bad "pipeline for the report" "failed"; }
 expect "report makes the run's own page again" 0 "wrote $fx/p/report.html" "$eos" report "$fx/p"
 echo mine > "$fx/page.html"

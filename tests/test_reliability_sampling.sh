@@ -48,7 +48,9 @@ expect "resample of a header-only file" 1 'header.csv has no rows' "$eos" resamp
 
 # the pipeline refuses a long-tailed set with an empty class before training, not after phase 1
 expect "synth" 0 'wrote 3 classes' "$eos" synth --out "$t/syn" --classes 3 --train-per-class 12 --test-per-class 2
-expect "pipeline refuses an empty class before training" 1 'has no image of class 2 \(class02\)' \
+expect "pipeline refuses an empty class before training" 1 'leaves class 2 \(class02\) with no training images' \
+    "$eos" pipeline --data "$t/syn" --out "$t/pipe" --profile quick --epochs 1 --methods eos,ros --quiet
+expect "pipeline says what it needs" 1 'at least 100 training images in every class' \
     "$eos" pipeline --data "$t/syn" --out "$t/pipe" --profile quick --epochs 1 --methods eos,ros --quiet
 [ ! -e "$t/pipe/phase1/model.safetensors" ] && ok "pipeline trained nothing" ||
     bad "pipeline trained nothing" "$t/pipe/phase1/model.safetensors exists"

@@ -23,7 +23,7 @@ utf8_json() {
 # ---- item 5: class names share their first 70 bytes, a 2-byte character sits across byte 63,
 # and one name holds a byte that is not UTF-8
 syn="$fx/names"
-expect "synth" 0 'wrote 3 classes' "$eos" synth --out "$syn" --classes 3 --train-per-class 12 --test-per-class 4
+expect "synth" 0 'wrote 3 classes' "$eos" synth --out "$syn" --classes 3 --train-per-class 100 --test-per-class 4
 pre=$(printf 'a%.0s' $(seq 62))$(printf '\303\251')bbbbbbbb   # 62 + 2 + 8 = 72 bytes in common
 one="${pre}_one" two="${pre}_two" badname=$(printf 'bad\377name')
 for s in train test; do

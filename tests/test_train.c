@@ -291,7 +291,10 @@ static void test_many_classes_rules_and_ldam(void **state) {
     d.channels = 1;
     d.height = d.width = S;
     d.class_names = calloc(K, sizeof *d.class_names);
-    for (int c = 0; c < K; c++) snprintf(d.class_names[c], 64, "c%d", c);
+    for (int c = 0; c < K; c++) {  /* heap strings, owned by the dataset */
+        d.class_names[c] = malloc(16);
+        snprintf(d.class_names[c], 16, "c%d", c);
+    }
     eos_split *sp[2] = {&d.train, &d.test};
     eos_rng r;
     eos_rng_seed(&r, 3, 9);
