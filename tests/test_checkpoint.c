@@ -332,25 +332,6 @@ static void test_metadata(void **state) {
 
 /* ---- integrity: per-tensor CRC-32 and finite values ------------------------------------- */
 
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *g = fopen(path, "rb");
-    assert_non_null(g);
-    fseek(g, 0, SEEK_END);
-    *size = (size_t)ftell(g);
-    rewind(g);
-    uint8_t *buf = malloc(*size);
-    assert_int_equal(fread(buf, 1, *size, g), *size);
-    fclose(g);
-    return buf;
-}
-
-static void spit(const char *path, const uint8_t *buf, size_t size) {
-    FILE *g = fopen(path, "wb");
-    assert_non_null(g);
-    assert_int_equal(fwrite(buf, 1, size, g), size);
-    fclose(g);
-}
-
 static void test_checksums(void **state) {
     (void)state;
     char dir[512], path[1024];
@@ -377,12 +358,12 @@ static void test_checksums(void **state) {
     /* one flipped exponent bit in bn.bias (data bytes 16..23; byte 19 holds b[0]'s sign and
      * exponent) is refused, naming the file, the tensor, and that the file is damaged */
     size_t size;
-    uint8_t *good = slurp(path, &size), *buf = malloc(size);
+    uint8_t *good = (uint8_t *)test_read_file(path, &size), *buf = malloc(size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | good[i];
     memcpy(buf, good, size);
     buf[8 + hlen + 16 + 3] ^= 0x40;
-    spit(path, buf, size);
+    test_write_file(path, buf, size);
     assert_int_equal(eos_safetensors_read(path, &f), EOS_ERR_FORMAT);
     const char *m = eos_last_error()->message;
     assert_non_null(strstr(m, path));

@@ -51,6 +51,33 @@ static inline void test_tmpdir(char *buf, size_t n, const char *tag) {
     if (!mkdtemp(buf)) fail_msg("mkdtemp %s: %s", buf, strerror(errno));
 }
 
+/* The whole file at path, NUL-terminated (so text can be searched as a string); *len (when
+ * not NULL) receives its size. Fails the test when the file cannot be read. */
+static inline char *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+/* Write n bytes to path, replacing it. */
+static inline void test_write_file(const char *path, const void *buf, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot write %s: %s", path, strerror(errno));
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static inline void test_write_text(const char *path, const char *text) { test_write_file(path, text, strlen(text)); }
+
 static inline void test_fill_uniform(eos_rng *r, float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * eos_rng_uniform(r);
 }

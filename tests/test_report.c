@@ -12,27 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) fail_msg("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 static size_t count(const char *hay, const char *needle) {
     size_t k = 0;
     for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) k++;
@@ -207,7 +186,7 @@ static void test_metrics_json_names_whole_and_valid(void **state) {
     EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, NULL));
     eos_metrics_free(&m);
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = test_read_file(path, &len);
     assert_true(valid_utf8(text, len));
     free(text);
     eos__json *j;
@@ -270,7 +249,7 @@ static void test_projection_sample(void **state) {
     assert_int_equal(n, 900);
     double var[2];
     EOS_ASSERT_OK(eos_projection_write(path, &e, nr, 100, 7, var));
-    char *text = slurp(path, NULL);
+    char *text = test_read_file(path, NULL);
     assert_memory_equal(text, "label,synthetic,pc1,pc2\n", 24);
     size_t got[2][3] = {{0}};
     int far_real = 0, near_syn = 0;
@@ -291,7 +270,7 @@ static void test_projection_sample(void **state) {
     /* the same seed draws the same sample */
     char *first = text;
     EOS_ASSERT_OK(eos_projection_write(path, &e, nr, 100, 7, var));
-    text = slurp(path, NULL);
+    text = test_read_file(path, NULL);
     assert_string_equal(first, text);
     free(first);
     free(text);
@@ -402,7 +381,7 @@ static void make_run(const char *dir) {
     snprintf(path, sizeof path, "%s/embeddings", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    spit(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 3, \"imbalance\": \"exp:100\",\n"
+    test_write_text(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 3, \"imbalance\": \"exp:100\",\n"
                "  \"seed\": 0, \"max_steps\": 0, \"eval_every\": 1, \"data\": \"d\", \"methods\": \"eos\", \"device\": \"cpu <x>\",\n"
                "  \"train_images\": 12, \"test_images\": 8, \"embedding_images_per_second\": 100.0, \"seconds\": 75.5,\n"
                "  \"classes\": [\"cat\", \"dog\"],\n"
@@ -414,7 +393,7 @@ static void make_run(const char *dir) {
                "    {\"method\": \"ce + eos\", \"dir\": \"eos\", \"acc\": 0.75, \"bac\": 0.75, \"gm\": 0.7, \"fm\": 0.73, \"per_class_recall\": [0.75, 0.75]}\n"
                "  ]\n}\n");
     snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
-    spit(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
+    test_write_text(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
                "1,0.1,1.2,0.5,-1,0.5,0.5,20.0,60.5\n2,0.1,0.9,0.6,-1,-1,-1,25.0,61.0\n3,0.001,0.7,0.7,-1,0.5,0.5,25.0,59.5\n");
     int32_t yt[8] = {0, 0, 0, 0, 1, 1, 1, 1}, p1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, p2[8] = {0, 0, 0, 1, 1, 1, 1, 0};
     eos_metrics m;
@@ -427,9 +406,9 @@ static void make_run(const char *dir) {
     EOS_ASSERT_OK(eos_metrics_write_json(path, &m, names, "\"method\": \"eos\", \"counts_before\": [10, 2], \"counts_after\": [10, 10], \"synthetic\": 8"));
     eos_metrics_free(&m);
     snprintf(path, sizeof path, "%s/embeddings/embed_metrics.json", dir);
-    spit(path, "{\"model\": \"m\", \"classes\": [\"cat\", \"dog\"], \"test_gap\": [1.5, null], \"train_gap\": [1.0, 2.0]}\n");
+    test_write_text(path, "{\"model\": \"m\", \"classes\": [\"cat\", \"dog\"], \"test_gap\": [1.5, null], \"train_gap\": [1.0, 2.0]}\n");
     snprintf(path, sizeof path, "%s/embeddings/projection.csv", dir);
-    spit(path, "label,synthetic,pc1,pc2\n0,0,1.5,2\n0,0,-1,0.5\n1,0,3,-2\n1,1,2,-1\n1,1,2.5,0\n");
+    test_write_text(path, "label,synthetic,pc1,pc2\n0,0,1.5,2\n0,0,-1,0.5\n1,0,3,-2\n1,1,2,-1\n1,1,2.5,0\n");
 }
 
 static void test_report_page(void **state) {
@@ -439,7 +418,7 @@ static void test_report_page(void **state) {
     make_run(dir);
     EOS_ASSERT_OK(eos_report_write(dir, NULL));
     snprintf(path, sizeof path, "%s/report.html", dir);
-    char *html = slurp(path, NULL);
+    char *html = test_read_file(path, NULL);
     static const char *k_ids[] = {"chart-recall", "chart-loss", "chart-train-acc", "chart-test-bac", "chart-counts",
                                   "chart-confusion-0", "chart-confusion-1", "chart-projection", "chart-gap", "chart-timings",
                                   "metrics-table", "settings"};
@@ -468,15 +447,15 @@ static void test_report_page(void **state) {
     assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_IO);
     assert_non_null(strstr(eos_last_error()->message, "summary.json is missing"));
     /* a damaged file: named, with its line */
-    spit(path, "{\n  \"classes\": [\"cat\", \"dog\"],\n  \"results\": [\n");
+    test_write_text(path, "{\n  \"classes\": [\"cat\", \"dog\"],\n  \"results\": [\n");
     assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
     assert_non_null(strstr(eos_last_error()->message, "summary.json, line 4"));
     /* an older summary.json without the folder of each result */
-    spit(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"phase 1 (CE)\", \"acc\": 0.5}]}");
+    test_write_text(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"phase 1 (CE)\", \"acc\": 0.5}]}");
     assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
     assert_non_null(strstr(eos_last_error()->message, "has no \"method\" or \"dir\""));
     /* a result folder outside the run is refused */
-    spit(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"ce\", \"dir\": \"../x\"}]}");
+    test_write_text(path, "{\"classes\": [\"cat\", \"dog\"], \"results\": [{\"method\": \"ce\", \"dir\": \"../x\"}]}");
     assert_int_equal(eos_report_write(dir, NULL), EOS_ERR_FORMAT);
 }
 
@@ -489,11 +468,11 @@ static void test_report_hostile_values(void **state) {
     test_tmpdir(dir, sizeof dir, "report-hostile");
     make_run(dir);
     snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
-    spit(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
+    test_write_text(path, "epoch,lr,train_loss,train_acc,val_fm,test_acc,test_bac,seconds,images_per_second\n"
                "1,0.1,1e308,1e308,-1,0.5,1e300,1e308,1e308\n2,0.1,-1e308,0.6,-1,-1,-1e308,1e300,1e308\n"
                "3,0.001,0.7,0.7,-1,0.5,0.5,25.0,1e308\n");
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    spit(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 1e300, \"imbalance\": \"exp:100\",\n"
+    test_write_text(path, "{\n  \"version\": \"0.1.0\", \"profile\": \"quick\", \"arch\": \"resnet8\", \"epochs\": 1e300, \"imbalance\": \"exp:100\",\n"
                "  \"seed\": 1e300, \"max_steps\": -1e300, \"eval_every\": 1e300, \"data\": \"d\xff\", \"methods\": \"eos\", \"device\": \"cpu\",\n"
                "  \"train_images\": 1e300, \"test_images\": 8, \"embedding_images_per_second\": 1e300, \"seconds\": 1e300,\n"
                "  \"classes\": [\"c\xc3\", \"dog\"],\n"
@@ -505,16 +484,16 @@ static void test_report_hostile_values(void **state) {
                "    {\"method\": \"ce + eos\", \"dir\": \"eos\", \"acc\": 0.75, \"bac\": 1e300, \"gm\": 0.7, \"fm\": 0.73, \"per_class_recall\": [0.75, 0.75]}\n"
                "  ]\n}\n");
     snprintf(path, sizeof path, "%s/eos/metrics.json", dir);
-    spit(path, "{\"acc\": 0.5, \"confusion\": [[3, 1], [1, 3]], \"counts_before\": [1e300, 2], \"counts_after\": [-1e308, 10], "
+    test_write_text(path, "{\"acc\": 0.5, \"confusion\": [[3, 1], [1, 3]], \"counts_before\": [1e300, 2], \"counts_after\": [-1e308, 10], "
                "\"synthetic\": 1e300}\n");
     snprintf(path, sizeof path, "%s/embeddings/embed_metrics.json", dir);
-    spit(path, "{\"test_gap\": [1e300, null], \"train_gap\": [-1e308, 2.0]}\n");
+    test_write_text(path, "{\"test_gap\": [1e300, null], \"train_gap\": [-1e308, 2.0]}\n");
     snprintf(path, sizeof path, "%s/embeddings/projection.csv", dir);
-    spit(path, "label,synthetic,pc1,pc2\n0,0,1e308,2\n0,0,-1e308,0.5\n1,0,3,-1e300\n1,1,2,-1\n1,1,2.5,0\n");
+    test_write_text(path, "label,synthetic,pc1,pc2\n0,0,1e308,2\n0,0,-1e308,0.5\n1,0,3,-1e300\n1,1,2,-1\n1,1,2.5,0\n");
     EOS_ASSERT_OK(eos_report_write(dir, NULL));
     snprintf(path, sizeof path, "%s/report.html", dir);
     size_t len;
-    char *html = slurp(path, &len);
+    char *html = test_read_file(path, &len);
     assert_non_null(strstr(html, "</html>\n"));
     assert_int_equal(count(html, "<svg "), count(html, "</svg>"));
     expect_sane_numbers(html, "report.html");
@@ -545,7 +524,7 @@ static void test_report_many_classes(void **state) {
     EOS_ASSERT_OK(eos_metrics_write_json(path, &m, (const char *const *)names, NULL));
     eos_metrics_free(&m);
     snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
-    spit(path, "epoch,train_loss,train_acc,test_bac,images_per_second,seconds\n1,1.0,0.5,0.5,100,2\n");
+    test_write_text(path, "epoch,train_loss,train_acc,test_bac,images_per_second,seconds\n1,1.0,0.5,0.5,100,2\n");
     snprintf(path, sizeof path, "%s/summary.json", dir);
     FILE *f = fopen(path, "w");
     fprintf(f, "{\"classes\": [");
@@ -559,7 +538,7 @@ static void test_report_many_classes(void **state) {
     fclose(f);
     EOS_ASSERT_OK(eos_report_write(dir, NULL));
     snprintf(path, sizeof path, "%s/report.html", dir);
-    char *html = slurp(path, NULL);
+    char *html = test_read_file(path, NULL);
     assert_non_null(strstr(html, "k1199"));
     assert_non_null(strstr(html, ">s299<"));  /* all 300 timings, past the old 256 */
     assert_non_null(strstr(html, "Not drawn for 1200 classes"));

@@ -422,27 +422,6 @@ static eos_status train_once(eos_runtime_t rt, const eos_dataset *d, const size_
     return st;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    b[len] = 0;
-    *n = (size_t)len;
-    return b;
-}
-
-static void spit(const char *path, const uint8_t *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 /* The header checksum made to match an edited header again (as a tool that rewrites the metadata
  * would), so that the checks behind it are reached: the 8 digits after the header's opening. */
 static void reseal(uint8_t *b, size_t n) {
@@ -484,7 +463,7 @@ static void assert_same_run(const char *a, const char *b) {
     size_t na, nb;
     snprintf(pa, sizeof pa, "%s/model.safetensors", a);
     snprintf(pb, sizeof pb, "%s/model.safetensors", b);
-    uint8_t *ma = slurp(pa, &na), *mb = slurp(pb, &nb);
+    uint8_t *ma = (uint8_t *)test_read_file(pa, &na), *mb = (uint8_t *)test_read_file(pb, &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(ma, mb, na);
     free(ma);
@@ -492,7 +471,7 @@ static void assert_same_run(const char *a, const char *b) {
     /* the log: the first 7 columns (epoch .. test_bac) of every line */
     snprintf(pa, sizeof pa, "%s/train_log.csv", a);
     snprintf(pb, sizeof pb, "%s/train_log.csv", b);
-    char *la = (char *)slurp(pa, &na), *lb = (char *)slurp(pb, &nb);
+    char *la = test_read_file(pa, &na), *lb = test_read_file(pb, &nb);
     char *sa, *sb, *ra = strtok_r(la, "\n", &sa), *rb = strtok_r(lb, "\n", &sb);
     int lines = 0;
     for (; ra && rb; ra = strtok_r(NULL, "\n", &sa), rb = strtok_r(NULL, "\n", &sb), lines++) {
@@ -595,7 +574,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     trigger t = {1, 2, 0, 0, NULL};
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &t, &met), EOS_ERR_INTERRUPTED);
     size_t n;
-    uint8_t *good = slurp(ck, &n);
+    uint8_t *good = (uint8_t *)test_read_file(ck, &n);
 
     /* other settings, other images */
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 4, 0.05f, NULL, &met), EOS_ERR_INVALID_ARG);
@@ -633,7 +612,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
             memcpy(at, damage[i].replace, strlen(damage[i].replace));  /* a longer one overwrites what follows */
             reseal(b, len);
         }
-        spit(ck, b, len);
+        test_write_file(ck, b, len);
         eos_status st = train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met);
         if (st != EOS_ERR_FORMAT || !strstr(eos_last_error_message(), damage[i].expect))
             fail_msg("%s: got %s, want EOS_ERR_FORMAT with '%s':\n%s", damage[i].what, eos_status_str(st),
@@ -642,7 +621,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         st = eos_train_checkpoint_read(ck, &info);
         eos_train_checkpoint_info_free(&info);
         size_t m;
-        uint8_t *after = slurp(ck, &m);  /* a refused resume writes nothing */
+        uint8_t *after = (uint8_t *)test_read_file(ck, &m);  /* a refused resume writes nothing */
         assert_int_equal(m, len);
         assert_memory_equal(after, b, len);
         free(after);
@@ -653,13 +632,13 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     memcpy(e, good, n);
     for (size_t k = 0; k + 14 <= n; k++)
         if (!memcmp(e + k, "\"eos.step\":\"2\"", 14)) e[k + 12] = '3';
-    spit(ck, e, n);
+    test_write_file(ck, e, n);
     free(e);
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_FORMAT);
     if (!strstr(eos_last_error()->message, "checkpoint.safetensors is damaged: its header (names, shapes, metadata) fails"))
         fail_msg("an edited header: %s", eos_last_error()->message);
     /* one flipped exponent bit in a weight: refused as damage, naming the file and the tensor */
-    spit(ck, good, n);
+    test_write_file(ck, good, n);
     flip_data_bit(ck);
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_FORMAT);
     const char *msg = eos_last_error()->message;
@@ -679,7 +658,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     assert_non_null(key);
     memcpy(key, crc, 8);
     reseal(b, n);
-    spit(ck, b, n);
+    test_write_file(ck, b, n);
     free(b);
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.05f, NULL, &met), EOS_ERR_NUMERIC);
     msg = eos_last_error()->message;
@@ -687,7 +666,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         fail_msg("an Inf weight: %s", msg);
     /* a model file is no checkpoint */
     char model[1100];
-    spit(ck, good, n);
+    test_write_file(ck, good, n);
     EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, other, 1, 0, 8, 0.05f, NULL, &met));
     eos_metrics_free(&met);
     snprintf(model, sizeof model, "%s/model.safetensors", other);
@@ -698,7 +677,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
      * process left (its pid is gone: above Linux's largest) is cleared away */
     char stale[1200];
     snprintf(stale, sizeof stale, "%s.tmp.4194305", ck);
-    spit(stale, good, 16);
+    test_write_file(stale, good, 16);
     struct stat sb;
     EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &ce, dir, 1, 1, 8, 0.02f, NULL, &met));
     eos_metrics_free(&met);
