@@ -82,8 +82,8 @@ eos_status eos__atomic_open(eos__atomic_file *a, const char *path) {
     /* O_NONBLOCK and a regular-file check: a FIFO left at the temporary name must not hang us */
     int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
     struct stat sb;
-    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
-        close(fd);
+    if ((fd < 0 && errno == ENXIO) || (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)))) {
+        if (fd >= 0) close(fd);  /* ENXIO: a FIFO that nobody reads */
         EOS_FAIL(EOS_ERR_IO, "remove it, or write somewhere else", "cannot write %s: it is not a regular file",
                  a->tmp);
     }
