@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,10 +323,11 @@ static eos_status program_source(const char *name, const char **text, size_t *si
     if (dir && dir[0]) {
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        FILE *f = fopen(path, "rb");
+        FILE *f = eos__fopen_regular(path, "rb");  /* a FIFO there must not hang the run */
         if (!f)
             EOS_FAIL(EOS_ERR_IO, "EOS_KERNEL_DIR must point at the project's cl/ folder",
-                     "cannot open kernel source %s (EOS_KERNEL_DIR is set)", path);
+                     "cannot open kernel source %s (EOS_KERNEL_DIR is set): %s", path,
+                     errno == EINVAL ? "not a regular file" : strerror(errno));
         char *buf = NULL;
         size_t len = 0, cap = 0, got;
         do {
