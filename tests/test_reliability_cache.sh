@@ -7,6 +7,8 @@ eos="$1"
 
 # a tiny CIFAR-10 binary (one image per class per batch) for the training runs below
 fx=$(tmpdir rel-cache)
+# run by hand, never touch the user's own cache (ctest sets EOS_CACHE_DIR)
+[ -n "${EOS_CACHE_DIR:-}" ] || { EOS_CACHE_DIR="$fx/cache-default"; export EOS_CACHE_DIR; }
 record() { printf "\\$(printf %03o "$1")"; head -c 3072 /dev/zero; }
 for b in 1 2 3 4 5; do for c in 0 1 2 3 4 5 6 7 8 9; do record "$c"; done > "$fx/data_batch_$b.bin"; done
 for c in 0 1 2 3 4 5 6 7 8 9; do record "$c"; done > "$fx/test_batch.bin"
