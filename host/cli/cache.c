@@ -75,12 +75,10 @@ int cmd_cache(int argc, char **argv) {
             algos = 1;
             int fd = open(path, O_RDONLY | O_NONBLOCK);  /* classify found a regular file; never wait */
             FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-            int ch, first = 1;
-            while (f && (ch = fgetc(f)) != EOF) {
-                if (first && ch == '#') algo_lines--;  /* the marker line */
-                first = 0;
-                algo_lines += ch == '\n';
-            }
+            int ch, first = f ? fgetc(f) : EOF;
+            size_t lines = first == '\n';
+            while (f && (ch = fgetc(f)) != EOF) lines += ch == '\n';
+            algo_lines = lines - (first == '#' && lines > 0);  /* not the marker line */
             if (f) fclose(f);
             else if (fd >= 0) close(fd);
         }
