@@ -13,9 +13,11 @@
  * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO). */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void eos_workspace_free(eos_workspace *ws) {
     eos_tensor_free(&ws->col);
@@ -314,22 +316,61 @@ static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     return buf;
 }
 
-/* <cache>/conv-algos.txt: "device 0 C H W K R stride pad algo" per line; bad lines are ignored */
+/* One line of conv-algos.txt, "device N C H W K R stride pad algo": 1 when well formed. */
+static int parse_choice_line(const char *line, char dev[700], int k[8], eos_conv_algo *a) {
+    char algo[16];
+    *a = EOS_CONV_AUTO;
+    if (sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7],
+               algo) != 10)
+        return 0;
+    for (int i = EOS_CONV_AUTO + 1; i < 4; i++)  /* not eos_conv_algo_parse: no last-error for a bad line */
+        if (!strcmp(algo, k_algo_names[i])) *a = (eos_conv_algo)i;
+    return *a != EOS_CONV_AUTO;
+}
+
+int eos__conv_algos_recognise(const char *text, size_t n) {
+    size_t m = strlen(EOS__CONV_ALGOS_MARKER);
+    if (n > m && !memcmp(text, EOS__CONV_ALGOS_MARKER, m) && text[m] == '\n') return 1;
+    /* written before the marker existed: every whole line a choice whose device token is
+     * "v<digits>|..." (device_id below); a last line without '\n' is a torn append or the end
+     * of what was read */
+    int lines = 0;
+    for (size_t i = 0; i < n;) {
+        const char *nl = memchr(text + i, '\n', n - i);
+        if (!nl) break;
+        size_t len = (size_t)(nl - (text + i));
+        char line[1024], dev[700];
+        int k[8];
+        eos_conv_algo a;
+        if (len >= sizeof line) return 0;
+        memcpy(line, text + i, len);
+        line[len] = 0;
+        if (!parse_choice_line(line, dev, k, &a) || dev[0] != 'v' || !strchr(dev, '|') ||
+            strspn(dev + 1, "0123456789") != (size_t)(strchr(dev, '|') - dev - 1) || dev[1] == '|')
+            return 0;
+        lines++;
+        i += len + 1;
+    }
+    return lines > 0;
+}
+
+/* <cache>/conv-algos.txt: the marker line, then "device N C H W K R stride pad algo" per line;
+ * bad lines are ignored. Only a regular file is read (a FIFO there must not hang the run). */
 static void load_choices(eos_runtime_t rt) {
     rt->conv_loaded = 1;
     if (!rt->cache_dir[0]) return;
-    char path[1200], id[700], line[1024], dev[700], algo[16];
+    char path[1200], id[700], line[1024], dev[700];
     snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
+    FILE *f = eos__fopen_regular(path, "r");
+    if (!f) {
+        if (errno == EINVAL) eos__log(EOS_LOG_INFO, "%s ignored: not a regular file", path);
+        return;
+    }
     device_id(rt, id, sizeof id);
     while (fgets(line, sizeof line, f)) {
         int k[8];
-        eos_conv_algo a = EOS_CONV_AUTO;
-        if (sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7],
-                   algo) == 10 &&
-            !strcmp(dev, id) && eos_conv_algo_parse(algo, &a) == EOS_OK && a != EOS_CONV_AUTO)
-            remember(rt, k, (int)a);
+        eos_conv_algo a;
+        if (parse_choice_line(line, dev, k, &a) && !strcmp(dev, id)) remember(rt, k, (int)a);
     }
     fclose(f);
 }
@@ -338,8 +379,11 @@ static void store_choice(eos_runtime_t rt, const int k[8], int algo) {
     if (!rt->cache_dir[0]) return;
     char path[1200], id[700];
     snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
-    FILE *f = fopen(path, "a");  /* one short line per append: a torn line is just ignored */
+    FILE *f = eos__fopen_regular(path, "a");  /* one short line per append: a torn line is just ignored */
     if (!f) return;
+    struct stat sb;
+    /* a new file starts with the marker: `eos cache --clear` deletes only a file that has it */
+    if (fstat(fileno(f), &sb) == 0 && sb.st_size == 0) fprintf(f, "%s\n", EOS__CONV_ALGOS_MARKER);
     fprintf(f, "%s %d %d %d %d %d %d %d %d %s\n", device_id(rt, id, sizeof id), k[0], k[1], k[2], k[3], k[4], k[5], k[6],
             k[7], k_algo_names[algo]);
     fclose(f);
@@ -425,7 +469,8 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
     *algo = EOS_CONV_GEMM;
     for (int a = EOS_CONV_PANEL; a <= last; a++)
         if (best[a] < best[*algo]) *algo = a;
-    if (getenv("EOS_CONV_VERBOSE"))
+    const char *verbose = getenv("EOS_CONV_VERBOSE");
+    if (verbose && !strcmp(verbose, "1"))
         fprintf(stderr, "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms, direct %.2f ms -> %s\n", s->N,
                 s->C, s->H, s->W, s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL],
                 last == EOS_CONV_DIRECT ? 1e3 * best[EOS_CONV_DIRECT] : -1.0, k_algo_names[*algo]);

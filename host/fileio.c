@@ -4,9 +4,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -77,10 +79,22 @@ eos_status eos__atomic_open(eos__atomic_file *a, const char *path) {
     if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path ||
         snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof a->tmp)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "path too long: %s", path);
-    a->f = fopen(a->tmp, "wb");
-    if (!a->f)
+    /* O_NONBLOCK and a regular-file check: a FIFO left at the temporary name must not hang us */
+    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat sb;
+    if ((fd < 0 && errno == ENXIO) || (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)))) {
+        if (fd >= 0) close(fd);  /* ENXIO: a FIFO that nobody reads */
+        EOS_FAIL(EOS_ERR_IO, "remove it, or write somewhere else", "cannot write %s: it is not a regular file",
+                 a->tmp);
+    }
+    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!a->f) {
+        int e = errno;
+        if (fd >= 0) close(fd);
         EOS_FAIL(EOS_ERR_IO, "check that the folder exists and is writable", "cannot write %s: %s", a->tmp,
-                 strerror(errno));
+                 strerror(e));
+    }
     return EOS_OK;
 }
 
@@ -100,4 +114,34 @@ eos_status eos__atomic_commit(eos__atomic_file *a) {
     unlink(a->tmp);
     EOS_FAIL(EOS_ERR_IO, "check free disk space and permissions; the previous file, if any, is untouched",
              "writing %s failed: %s", a->path, strerror(e));
+}
+
+FILE *eos__fopen_regular(const char *path, const char *mode) {
+    struct stat sb;
+    /* stat first: a device is not even opened (opening some has side effects) */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int append = mode[0] == 'a';
+    /* O_NONBLOCK: should a FIFO appear between stat and open, open returns instead of waiting
+     * for a writer (reading) or fails with ENXIO (appending); fstat then refuses it */
+    int fd = open(path, (append ? O_WRONLY | O_APPEND | O_CREAT : O_RDONLY) | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (errno == ENXIO) errno = EINVAL;
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, mode);
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }

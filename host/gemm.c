@@ -43,7 +43,7 @@ static void apply_tuned_file(eos_runtime_t rt) {
     if (!rt->cache_dir[0]) return;
     char path[1200], dev[300], line[4096];
     snprintf(path, sizeof path, "%s/clblast-tuned.txt", rt->cache_dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = eos__fopen_regular(path, "r");  /* a FIFO there must not hang the run */
     if (!f) return;
     snprintf(dev, sizeof dev, "%s", rt->dev.name);
     for (char *c = dev; *c; c++)
@@ -151,7 +151,7 @@ eos_status eos_gemm(eos_runtime_t rt, eos_transpose ta, eos_transpose tb, size_t
                     eos_tensor *C, size_t off_c, size_t ldc) {
     if (M == 0 || N == 0) return EOS_OK;
     EOS_TRY(gemm_check(rt, ta, tb, M, N, K, A, off_a, lda, 0, B, off_b, ldb, 0, C, off_c, ldc, 0, 1));
-    int prof = getenv("EOS_PROFILE") != NULL || rt->ev_prof;
+    int prof = eos__profile_on() || rt->ev_prof;
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha,
@@ -177,7 +177,7 @@ eos_status eos_gemm_batched(eos_runtime_t rt, eos_transpose ta, eos_transpose tb
     if (batch > 1 && stride_c < (M - 1) * ldc + N)
         EOS_FAIL(EOS_ERR_INVALID_ARG, "stride_c must be at least (M - 1) * ldc + N",
                  "gemm_batched: output matrices overlap (stride_c %zu, M %zu, N %zu, ldc %zu)", stride_c, M, N, ldc);
-    int prof = getenv("EOS_PROFILE") != NULL || rt->ev_prof;
+    int prof = eos__profile_on() || rt->ev_prof;
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,

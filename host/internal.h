@@ -81,6 +81,18 @@ void eos__cache_load(const char *dir, const char *key, eos__cache_result *out);
 eos_status eos__cache_store(const char *dir, const char *key, const unsigned char *binary,
                             size_t size);
 void eos__cache_path(const char *dir, const char *key, char *buf, size_t n);
+/* The bytes of one cache entry checked against the key it must hold (key NULL: the header, the
+ * lengths and the checksum only). NULL when good, with the driver's binary at
+ * data + *payload_off, *payload_len bytes long; else why the entry is refused. No I/O: the
+ * fuzz target `cache` (tests/fuzz/fuzz_parsers.c) runs it on arbitrary bytes. */
+const char *eos__cache_parse(const uint8_t *data, size_t size, const char *key, size_t *payload_off,
+                             size_t *payload_len);
+
+/* <kernel cache>/conv-algos.txt (host/conv.c): its first line, the marker that says the cache
+ * wrote it; and whether text (a file's first bytes) is such a file: the marker, or, for a file
+ * written before the marker existed, nothing but well-formed choice lines. */
+#define EOS__CONV_ALGOS_MARKER "# eos-cl convolution choices: device N C H W K R stride pad algo"
+int eos__conv_algos_recognise(const char *text, size_t n);
 
 /* The runtime's insides (opaque to users, shared by the host files). */
 #define EOS__MAX_PROGRAMS 64
@@ -149,8 +161,16 @@ eos_status eos__atomic_open(eos__atomic_file *a, const char *path);
 eos_status eos__atomic_commit(eos__atomic_file *a);
 void eos__atomic_abort(eos__atomic_file *a);
 
+/* fopen for "r", "rb" or "a" that opens only a regular file (for "a", creates one if none is
+ * there) and never blocks: a FIFO, device, socket or folder gives NULL with errno EINVAL;
+ * nothing there gives NULL with errno ENOENT (reading). For the cache folder's files, where
+ * a FIFO once hung `eos check` forever. */
+FILE *eos__fopen_regular(const char *path, const char *mode);
+
 /* EOS_PROFILE=1 bookkeeping (host/runtime.c): add wall seconds to a named row. */
 void eos__profile_add(const char *name, double seconds);
+/* EOS_PROFILE=1 is set (read once); the same test for every profiled call */
+int eos__profile_on(void);
 
 /* kNN tile sizes (queries, references); 0 restores the defaults. For tests. */
 void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
@@ -163,6 +183,10 @@ void eos__knn_fail_after(long n);
 /* The device memory the tensor allocator allows (host/tensor.c): the device's global memory and
  * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */
 void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc);
+/* EOS_MEM_LIMIT's text (NULL or "": no limit) to bytes; 0 when it is not a whole number of MiB
+ * below EOS__MEM_LIMIT_MAX_MIB (host/tensor.c). */
+#define EOS__MEM_LIMIT_MAX_MIB (1ull << 40)
+int eos__mem_limit_parse(const char *text, unsigned long long *bytes);
 
 /* Monotonic wall clock in seconds. */
 double eos__now(void);

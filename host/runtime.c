@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,9 @@ static int contains_nocase(const char *hay, const char *needle) {
     return 0;
 }
 
-eos_status eos_device_select(const eos_device_info *devs, int count, const char *spec, int *index) {
+/* source: how the message names where spec came from ("--device" or "EOS_DEVICE") */
+static eos_status device_select(const eos_device_info *devs, int count, const char *spec, const char *source,
+                                int *index) {
     *index = -1;
     if (!spec || !spec[0]) {
         for (int i = 0; i < count && *index < 0; i++) if (devs[i].type == EOS_DEVICE_GPU) *index = i;
@@ -150,7 +153,12 @@ eos_status eos_device_select(const eos_device_info *devs, int count, const char 
     }
     EOS_FAIL(EOS_ERR_NO_DEVICE,
              "give an index, 'cpu', 'gpu' or part of a device name; `eos devices` lists them",
-             "no OpenCL device matches --device '%s'. Devices found:%s", spec ? spec : "", list);
+             "no OpenCL device matches %s%s'%s'%s. Devices found:%s", source, strcmp(source, "--device") ? "=" : " ",
+             spec ? spec : "", strcmp(source, "--device") ? " (from the environment)" : "", list);
+}
+
+eos_status eos_device_select(const eos_device_info *devs, int count, const char *spec, int *index) {
+    return device_select(devs, count, spec, "--device", index);
 }
 
 /* ---- runtime ------------------------------------------------------------------------ */
@@ -202,13 +210,52 @@ eos_status eos_cache_dir_default(char *buf, size_t size) {
     return EOS_OK;
 }
 
+/* An environment variable whose value is one word of a list: "" or unset is the default. */
+static eos_status env_word(const char *name, const char *const *words, int nocase, const char *expected) {
+    const char *v = getenv(name);
+    if (!v || !v[0]) return EOS_OK;
+    for (; *words; words++)
+        if (nocase ? !strcasecmp(v, *words) : !strcmp(v, *words)) return EOS_OK;
+    EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it", "%s='%s': expected %s", name, v, expected);
+}
+
+eos_status eos_env_check(void) {
+    static const char *const log[] = {"debug", "info", "warn", "error", "off", NULL};
+    static const char *const conv[] = {"auto", "gemm", "panel", "direct", NULL};
+    static const char *const knn[] = {"fused", "gemm", NULL}, *const bn[] = {"rows", "elements", NULL};
+    static const char *const bit[] = {"0", "1", NULL};
+    const char *mem = getenv("EOS_MEM_LIMIT");
+    unsigned long long bytes;
+    if (!eos__mem_limit_parse(mem, &bytes))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it",
+                 "EOS_MEM_LIMIT='%s': expected a whole number of MiB from 0 (no limit) to %llu", mem,
+                 EOS__MEM_LIMIT_MAX_MIB - 1);
+    EOS_TRY(env_word("EOS_LOG", log, 1, "debug, info, warn, error or off"));
+    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel or direct"));
+    EOS_TRY(env_word("EOS_KNN_ALGO", knn, 0, "fused or gemm"));
+    EOS_TRY(env_word("EOS_BN_PATH", bn, 0, "rows or elements"));
+    EOS_TRY(env_word("EOS_PROFILE", bit, 0, "1 (profile) or 0"));
+    EOS_TRY(env_word("EOS_CLBLAST_TUNED", bit, 0, "0 (CLBlast's own defaults) or 1"));
+    EOS_TRY(env_word("EOS_CONV_VERBOSE", bit, 0, "1 (print the timings) or 0"));
+    return EOS_OK;
+}
+
 eos_status eos_runtime_init(eos_runtime_t *out, const char *spec) {
     *out = NULL;
-    if (!spec) spec = getenv("EOS_DEVICE");
+    EOS_TRY(eos_env_check());
+    /* an empty spec is a mistake (--device ""), not "the default": that is NULL */
+    if (spec && !spec[0])
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "give an index, 'cpu', 'gpu' or part of a device name; `eos devices` lists them",
+                 "--device '' is empty: expected an index, cpu, gpu or part of a device name");
+    const char *source = "--device";
+    if (!spec) {
+        spec = getenv("EOS_DEVICE");
+        source = "EOS_DEVICE";
+    }
     eos_device_info *devs;
     int count, idx;
     EOS_TRY(eos_devices_list(&devs, &count));
-    eos_status st = eos_device_select(devs, count, spec, &idx);
+    eos_status st = device_select(devs, count, spec, source, &idx);
     if (st != EOS_OK) {
         eos_devices_free(devs);
         return st;
@@ -276,10 +323,11 @@ static eos_status program_source(const char *name, const char **text, size_t *si
     if (dir && dir[0]) {
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        FILE *f = fopen(path, "rb");
+        FILE *f = eos__fopen_regular(path, "rb");  /* a FIFO there must not hang the run */
         if (!f)
             EOS_FAIL(EOS_ERR_IO, "EOS_KERNEL_DIR must point at the project's cl/ folder",
-                     "cannot open kernel source %s (EOS_KERNEL_DIR is set)", path);
+                     "cannot open kernel source %s (EOS_KERNEL_DIR is set): %s", path,
+                     errno == EINVAL ? "not a regular file" : strerror(errno));
         char *buf = NULL;
         size_t len = 0, cap = 0, got;
         do {
@@ -490,6 +538,8 @@ static int prof_on(void) {
     }
     return g_prof_n >= 0;
 }
+
+int eos__profile_on(void) { return prof_on(); }
 
 void eos__profile_add(const char *name, double seconds) {
     int i = 0;

@@ -18,12 +18,24 @@ const char *eos_tensor_shape_str(const eos_tensor *t, char *buf, size_t size) {
 }
 
 /* EOS_MEM_LIMIT=MiB caps what the checks below allow (to share a device, or to test the
- * out-of-memory path); 0 or unset: the device's own limits. */
+ * out-of-memory path); 0 or unset: the device's own limits. A value that is not a whole number
+ * of MiB below 2^40 is refused by eos_env_check (at eos_runtime_init), never taken as 0. */
+int eos__mem_limit_parse(const char *text, unsigned long long *bytes) {
+    unsigned long long v = 0;
+    *bytes = 0;
+    if (!text || !*text) return 1;
+    for (const char *c = text; *c; c++) {
+        if (*c < '0' || *c > '9') return 0;
+        v = v * 10 + (unsigned long long)(*c - '0');
+        if (v >= EOS__MEM_LIMIT_MAX_MIB) return 0;
+    }
+    *bytes = v << 20;
+    return 1;
+}
+
 static unsigned long long mem_limit_bytes(void) {
-    const char *e = getenv("EOS_MEM_LIMIT");
-    char *end;
-    unsigned long long v = e && *e ? strtoull(e, &end, 10) : 0;
-    return e && *e && !*end && v < (1ULL << 40) ? v << 20 : 0;
+    unsigned long long b;
+    return eos__mem_limit_parse(getenv("EOS_MEM_LIMIT"), &b) ? b : 0;
 }
 
 void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc) {

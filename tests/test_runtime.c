@@ -289,6 +289,155 @@ static void test_cache_file_format(void **state) {
     assert_non_null(strstr(eos_last_error()->message, "/proc/eos-cl-cannot-write-here"));
 }
 
+/* A FIFO (or folder) where the cache reads or writes is a miss, left as it is, and never waited
+ * on: it once hung `eos check` and `eos train` forever (issue 13, item 2). alarm() turns a
+ * hang into a failure. */
+static void test_cache_non_regular(void **state) {
+    (void)state;
+    char dir[512], path[1024], tmp[1100];
+    test_tmpdir(dir, sizeof dir, "cachefifo");
+    const unsigned char bin[] = "driver binary bytes";
+    eos__cache_result r;
+    alarm(60);
+    eos__cache_path(dir, "key A", path, sizeof path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    eos__cache_load(dir, "key A", &r);
+    assert_null(r.binary);
+    assert_int_equal(r.rejected, 0);  /* a miss: not ours, nothing to rebuild over */
+    assert_int_equal(eos__cache_store(dir, "key A", bin, sizeof bin), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "not a regular file"));
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));  /* left as it is */
+    errno = 0;
+    assert_null(eos__fopen_regular(path, "r"));
+    assert_int_equal(errno, EINVAL);
+    assert_null(eos__fopen_regular(path, "a"));
+    assert_int_equal(errno, EINVAL);
+    /* a folder at the entry's name: the same */
+    eos__cache_path(dir, "key B", path, sizeof path);
+    assert_int_equal(mkdir(path, 0755), 0);
+    eos__cache_load(dir, "key B", &r);
+    assert_null(r.binary);
+    assert_int_equal(eos__cache_store(dir, "key B", bin, sizeof bin), EOS_ERR_IO);
+    /* a FIFO at the temporary name of an atomic write is refused, not opened for writing */
+    eos__cache_path(dir, "key C", path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    assert_int_equal(mkfifo(tmp, 0644), 0);
+    assert_int_equal(eos__cache_store(dir, "key C", bin, sizeof bin), EOS_ERR_IO);
+    assert_non_null(strstr(eos_last_error()->message, "not a regular file"));
+    unlink(tmp);
+    EOS_ASSERT_OK(eos__cache_store(dir, "key C", bin, sizeof bin));
+    eos__cache_load(dir, "key C", &r);
+    assert_non_null(r.binary);
+    free(r.binary);
+    alarm(0);
+}
+
+/* The byte-level reader of an entry (also the fuzz target `cache`): every cut, every flipped
+ * byte and lengths declared past the end are refused. */
+static void test_cache_parse(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "cacheparse");
+    const unsigned char bin[] = "driver binary bytes";
+    EOS_ASSERT_OK(eos__cache_store(dir, "key A", bin, sizeof bin));
+    eos__cache_path(dir, "key A", path, sizeof path);
+    uint8_t *data;
+    size_t size, off, len;
+    EOS_ASSERT_OK(eos__read_file(path, 0, 1 << 20, &data, &size));
+    assert_null(eos__cache_parse(data, size, "key A", &off, &len));
+    assert_int_equal(len, sizeof bin);
+    assert_int_equal(off + len, size);
+    assert_memory_equal(data + off, bin, sizeof bin);
+    assert_null(eos__cache_parse(data, size, NULL, &off, &len));
+    assert_non_null(eos__cache_parse(data, size, "key B", &off, &len));
+    for (size_t cut = 0; cut < size; cut++) assert_non_null(eos__cache_parse(data, cut, NULL, &off, &len));
+    for (size_t i = 0; i < size; i++) {
+        data[i] ^= 0x10;
+        assert_non_null(eos__cache_parse(data, size, "key A", &off, &len));
+        data[i] ^= 0x10;
+    }
+    /* key length near SIZE_MAX and a payload length that wraps when added */
+    uint8_t h[40];
+    memcpy(h, data, 32);
+    memset(h + 12, 0xff, 4);
+    assert_non_null(eos__cache_parse(h, sizeof h, NULL, &off, &len));
+    memcpy(h, data, 32);
+    memset(h + 16, 0xff, 8);
+    assert_non_null(eos__cache_parse(h, sizeof h, NULL, &off, &len));
+    free(data);
+}
+
+/* `eos cache --clear` deletes only what eos_cache_file_classify calls the cache's own. */
+static void test_cache_classify(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "cacheclass");
+    const unsigned char bin[] = "driver binary bytes";
+    EOS_ASSERT_OK(eos__cache_store(dir, "key A", bin, sizeof bin));
+    eos__cache_path(dir, "key A", path, sizeof path);
+    assert_int_equal(eos_cache_file_classify(dir, strrchr(path, '/') + 1), EOS_CACHE_FILE_ENTRY);
+    snprintf(path, sizeof path, "%s/0123456789abcdef.bin", dir);
+    write_file(path, "EOSCLPC", 7);  /* too short for the header */
+    assert_int_equal(eos_cache_file_classify(dir, "0123456789abcdef.bin"), EOS_CACHE_FILE_FOREIGN);
+    write_file(path, "some user data that is longer than a cache header, not one", 59);
+    assert_int_equal(eos_cache_file_classify(dir, "0123456789abcdef.bin"), EOS_CACHE_FILE_FOREIGN);
+    assert_int_equal(eos_cache_file_classify(dir, "notes.txt"), EOS_CACHE_FILE_OTHER);
+    assert_int_equal(eos_cache_file_classify(dir, "fedcba9876543210.bin"), EOS_CACHE_FILE_OTHER);  /* absent */
+    snprintf(path, sizeof path, "%s/conv-algos.txt", dir);
+    const char marked[] = EOS__CONV_ALGOS_MARKER "\nv8|x|y|z 8 16 32 32 16 3 1 1 gemm\n";
+    write_file(path, marked, strlen(marked));
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_CONV_ALGOS);
+    const char old[] = "v8|x|y|z 8 16 32 32 16 3 1 1 gemm\nv8|x|y|z 8 16 16 16 32 3 2 1 panel\n";
+    write_file(path, old, strlen(old));
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_CONV_ALGOS);
+    const char mine[] = "v8|x|y|z 8 16 32 32 16 3 1 1 gemm\nmy own notes\n";
+    write_file(path, mine, strlen(mine));
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_FOREIGN);
+    write_file(path, "", 0);
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_FOREIGN);
+    unlink(path);
+    alarm(60);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_FOREIGN);
+    alarm(0);
+}
+
+/* Settings are checked, never ignored (issue 13, items 11 and 12). */
+static void test_settings_checked(void **state) {
+    (void)state;
+    const char *saved = getenv("EOS_DEVICE");
+    char *dev = saved ? strdup(saved) : NULL;
+    eos_runtime_t rt = NULL;
+    assert_int_equal(eos_runtime_init(&rt, ""), EOS_ERR_INVALID_ARG);
+    assert_null(rt);
+    assert_non_null(strstr(eos_last_error()->message, "--device '' is empty"));
+    setenv("EOS_DEVICE", "garbage-xyz", 1);
+    assert_int_equal(eos_runtime_init(&rt, NULL), EOS_ERR_NO_DEVICE);
+    assert_non_null(strstr(eos_last_error()->message, "no OpenCL device matches EOS_DEVICE='garbage-xyz'"));
+    if (dev) setenv("EOS_DEVICE", dev, 1);
+    else unsetenv("EOS_DEVICE");
+    free(dev);
+    static const char *const bad[] = {"abc", "-5", "1e99", " 5", "1099511627776"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("EOS_MEM_LIMIT", bad[i], 1);
+        assert_int_equal(eos_env_check(), EOS_ERR_INVALID_ARG);
+        char want[96];
+        snprintf(want, sizeof want, "EOS_MEM_LIMIT='%s': expected a whole number of MiB", bad[i]);
+        assert_non_null(strstr(eos_last_error()->message, want));
+        assert_int_equal(eos_runtime_init(&rt, NULL), EOS_ERR_INVALID_ARG);
+    }
+    setenv("EOS_MEM_LIMIT", "0", 1);
+    EOS_ASSERT_OK(eos_env_check());
+    unsetenv("EOS_MEM_LIMIT");
+    setenv("EOS_KNN_ALGO", "brute", 1);
+    assert_int_equal(eos_env_check(), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "EOS_KNN_ALGO='brute': expected fused or gemm"));
+    unsetenv("EOS_KNN_ALGO");
+    EOS_ASSERT_OK(eos_env_check());
+}
+
 static void test_kernel_dir_and_build_errors(void **state) {
     (void)state;
     char dir[512], path[1024];
@@ -352,6 +501,10 @@ int main(void) {
         cmocka_unit_test(test_bad_spec_lists_devices),
         cmocka_unit_test(test_status_strings_and_message),
         cmocka_unit_test(test_cache_file_format),
+        cmocka_unit_test(test_cache_non_regular),
+        cmocka_unit_test(test_cache_parse),
+        cmocka_unit_test(test_cache_classify),
+        cmocka_unit_test(test_settings_checked),
         cmocka_unit_test(test_cache_hit_and_rebuild),
         cmocka_unit_test(test_kernel_dir_and_build_errors),
         cmocka_unit_test(test_kernel_lookup),

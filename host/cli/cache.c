@@ -1,9 +1,12 @@
 /* `eos cache`: where the kernel cache lives, what it holds, and --clear to empty it.
- * Only files named like cache entries (16 hex digits + ".bin") are counted or removed. */
+ * Only the cache's own files are counted or removed: named like an entry (16 hex digits +
+ * ".bin") and carrying the cache's header, or conv-algos.txt carrying its marker line
+ * (eos_cache_file_classify). Anything else is left, and said so: the folder may be the wrong one. */
 #include "cli.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,15 +21,9 @@ void usage_cache(FILE *out) {
             "The folder is $EOS_CACHE_DIR, else $XDG_CACHE_HOME/eos-cl, else ~/.cache/eos-cl;\n"
             "EOS_CACHE_DIR=off turns the cache off.\n\n"
             "options:\n"
-            "  --clear   delete every cache entry and the convolution choices (default: only list them)\n\n"
+            "  --clear   delete every cache entry and the convolution choices (default: only list them);\n"
+            "            files that only look like them (named so, without the cache's header) are left\n\n"
             "example:\n  eos cache\n  eos cache --clear\n");
-}
-
-static int is_entry(const char *name) {
-    if (strlen(name) != 20 || strcmp(name + 16, ".bin")) return 0;
-    for (int i = 0; i < 16; i++)
-        if (!strchr("0123456789abcdef", name[i])) return 0;
-    return 1;
 }
 
 int cmd_cache(int argc, char **argv) {
@@ -51,20 +48,42 @@ int cmd_cache(int argc, char **argv) {
         fprintf(stderr, "eos cache: cannot open %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    size_t n = 0, removed = 0;
+    size_t n = 0, removed = 0, left = 0, algo_lines = 0;
     unsigned long long bytes = 0;
-    int failed = 0;
+    int failed = 0, algos = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!is_entry(e->d_name)) continue;
+        eos_cache_file_kind kind = eos_cache_file_classify(dir, e->d_name);
+        if (kind == EOS_CACHE_FILE_OTHER) continue;
         char path[2048];
-        struct stat sb;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (kind == EOS_CACHE_FILE_FOREIGN) {
+            struct stat lb;
+            int regular = lstat(path, &lb) == 0 && S_ISREG(lb.st_mode);
+            fprintf(stderr, "eos cache: %s %s: not written by the kernel cache (%s)\n", clear ? "left" : "not counting",
+                    path, regular ? "no cache header" : "not a regular file");
+            left++;
+            continue;
+        }
+        struct stat sb;
         if (stat(path, &sb) != 0) continue;
-        n++;
-        bytes += (unsigned long long)sb.st_size;
+        if (kind == EOS_CACHE_FILE_ENTRY) {
+            n++;
+            bytes += (unsigned long long)sb.st_size;
+        } else {
+            /* the convolution algorithm measured per device and layer shape (host/conv.c) */
+            algos = 1;
+            int fd = open(path, O_RDONLY | O_NONBLOCK);  /* classify found a regular file; never wait */
+            FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+            int ch, first = f ? fgetc(f) : EOF;
+            size_t lines = first == '\n';
+            while (f && (ch = fgetc(f)) != EOF) lines += ch == '\n';
+            algo_lines = lines - (first == '#' && lines > 0);  /* not the marker line */
+            if (f) fclose(f);
+            else if (fd >= 0) close(fd);
+        }
         if (clear) {
-            if (unlink(path) == 0) removed++;
+            if (unlink(path) == 0) removed += kind == EOS_CACHE_FILE_ENTRY;
             else {
                 fprintf(stderr, "eos cache: cannot remove %s: %s\n", path, strerror(errno));
                 failed = 1;
@@ -73,21 +92,11 @@ int cmd_cache(int argc, char **argv) {
     }
     closedir(d);
     printf("kernel cache: %s\n  %zu entr%s, %.1f KiB\n", dir, n, n == 1 ? "y" : "ies", bytes / 1024.0);
-    /* the convolution algorithm measured per device and layer shape (host/conv.c) */
-    char algos[1100];
-    snprintf(algos, sizeof algos, "%s/conv-algos.txt", dir);
-    FILE *f = fopen(algos, "r");
-    if (f) {
-        size_t lines = 0;
-        int ch;
-        while ((ch = fgetc(f)) != EOF) lines += ch == '\n';
-        fclose(f);
-        printf("  conv-algos.txt: %zu measured convolution choice%s\n", lines, lines == 1 ? "" : "s");
-        if (clear && unlink(algos) != 0) {
-            fprintf(stderr, "eos cache: cannot remove %s: %s\n", algos, strerror(errno));
-            failed = 1;
-        }
-    }
-    if (clear) printf("  removed %zu entr%s%s\n", removed, removed == 1 ? "y" : "ies", f ? " and the convolution choices" : "");
+    if (algos)
+        printf("  conv-algos.txt: %zu measured convolution choice%s\n", algo_lines, algo_lines == 1 ? "" : "s");
+    if (clear) printf("  removed %zu entr%s%s\n", removed, removed == 1 ? "y" : "ies", algos ? " and the convolution choices" : "");
+    if (left)
+        printf("  %s %zu file%s named like the cache's but not written by it (listed above)\n",
+               clear ? "left" : "found", left, left == 1 ? "" : "s");
     return failed;
 }

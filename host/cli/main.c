@@ -112,5 +112,15 @@ int main(int argc, char **argv) {
             cmd->usage(stdout);
             return 0;
         }
+    /* every command that opens a device takes --device; an empty one would quietly mean the
+     * default device, so it is refused here, once for all of them, before any work */
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--device=") || (!strcmp(argv[i], "--device") && i + 1 < argc && !argv[i + 1][0]))
+            return cli_usage_error(cmd, "--device '' is empty: expected an index, cpu, gpu or part of a device name");
+    /* a mistyped EOS_* setting is an error before any work, not a silent default */
+    if (eos_env_check() != EOS_OK) {
+        fprintf(stderr, "eos %s: %s\n", cmd->name, eos_last_error_message());
+        return 2;
+    }
     return cmd->run(argc - 1, argv + 1);
 }

@@ -99,6 +99,26 @@ const char *eos_runtime_cache_dir(eos_runtime_t rt);
 /* Resolve the cache folder from the environment without opening a device ("" when off). */
 eos_status eos_cache_dir_default(char *buf, size_t size);
 
+/* What the file `name` of the cache folder `dir` is, judged by its name and its content, for
+ * `eos cache --clear`, which deletes only the cache's own files: OTHER (a name the cache never
+ * uses, or nothing there), ENTRY (a program entry carrying the cache's header: magic number and
+ * version), CONV_ALGOS (conv-algos.txt carrying the cache's first-line marker, or only
+ * well-formed lines) or FOREIGN (named like one of those but not the cache's: other content,
+ * or not a regular file). Reads a few KiB at most; never blocks on a FIFO. */
+typedef enum eos_cache_file_kind {
+    EOS_CACHE_FILE_OTHER,
+    EOS_CACHE_FILE_ENTRY,
+    EOS_CACHE_FILE_CONV_ALGOS,
+    EOS_CACHE_FILE_FOREIGN
+} eos_cache_file_kind;
+eos_cache_file_kind eos_cache_file_classify(const char *dir, const char *name);
+
+/* Check the EOS_* settings of the environment (EOS_MEM_LIMIT, EOS_LOG, EOS_CONV_ALGO,
+ * EOS_KNN_ALGO, EOS_BN_PATH, EOS_PROFILE, EOS_CLBLAST_TUNED, EOS_CONV_VERBOSE): a value
+ * that would be ignored is EOS_ERR_INVALID_ARG, the message naming the variable, its value
+ * and what is expected. eos_runtime_init calls it; the CLI calls it before any command. */
+eos_status eos_env_check(void);
+
 typedef struct eos_runtime_stats {
     unsigned programs_built;   /* compiled from source */
     unsigned cache_hits;       /* loaded from a cached binary */

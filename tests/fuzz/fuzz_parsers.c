@@ -1,11 +1,14 @@
 /* libFuzzer targets for the parsers that read user files: CIFAR-10 binary, IDX images and
- * labels (plain, and gzip inflated header first), embedding CSV, safetensors (and a training checkpoint's metadata). Built with
+ * labels (plain, and gzip inflated header first), embedding CSV, safetensors (and a training
+ * checkpoint's metadata), a kernel cache entry and the cache's conv-algos.txt recognition
+ * (library internals: host/internal.h). Built with
  * -DEOS_FUZZ=ON (clang); each executable is this file compiled with one EOS_FUZZ_<TARGET>
  * defined. A parser may reject its input, but it must never crash, leak or read out of bounds
  * (AddressSanitizer + UBSan watch that). With EOS_FUZZ_REPLAY it is instead a plain program
  * that runs every file of the corpus (tests/fuzz/corpus/<target>/, found inputs and crash
  * regressions included) through its target: the normal test build runs that under ctest. */
 #include "eos/eos.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -52,11 +55,19 @@ static void fuzz_safetensors(const uint8_t *data, size_t size) {
     if (eos_train_checkpoint_parse(data, size, "fuzz.safetensors", &info) == EOS_OK) eos_train_checkpoint_info_free(&info);
 }
 
+/* a cache entry: header, key and payload lengths, checksum; with and without an expected key */
+static void fuzz_cache(const uint8_t *data, size_t size) {
+    size_t off, len;
+    if (!eos__cache_parse(data, size, NULL, &off, &len) && (off > size || len > size - off)) abort();
+    if (!eos__cache_parse(data, size, "fuzz-key", &off, &len) && (off > size || len > size - off)) abort();
+    (void)eos__conv_algos_recognise((const char *)data, size);
+}
+
 #ifndef EOS_FUZZ_REPLAY
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_idxgz, (void)fuzz_csv, (void)fuzz_safetensors;  /* one of them runs */
+    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_idxgz, (void)fuzz_csv, (void)fuzz_safetensors, (void)fuzz_cache;  /* one runs */
 #if defined(EOS_FUZZ_CIFAR)
     fuzz_cifar(data, size);
 #elif defined(EOS_FUZZ_IDX)
@@ -67,8 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_csv(data, size);
 #elif defined(EOS_FUZZ_SAFETENSORS)
     fuzz_safetensors(data, size);
+#elif defined(EOS_FUZZ_CACHE)
+    fuzz_cache(data, size);
 #else
-#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_IDXGZ, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS (or EOS_FUZZ_REPLAY)"
+#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_IDXGZ, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS, EOS_FUZZ_CACHE (or EOS_FUZZ_REPLAY)"
 #endif
     return 0;
 }
@@ -79,7 +92,7 @@ int main(int argc, char **argv) {
         const char *name;
         void (*run)(const uint8_t *, size_t);
     } targets[] = {{"cifar", fuzz_cifar}, {"idx", fuzz_idx}, {"idxgz", fuzz_idxgz}, {"csv", fuzz_csv},
-                   {"safetensors", fuzz_safetensors}};
+                   {"safetensors", fuzz_safetensors}, {"cache", fuzz_cache}};
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
         return 2;

@@ -3,12 +3,12 @@
 # (default 60), starting from the seeds in tests/fuzz/corpus/<target>/. New interesting inputs
 # go to build-fuzz/corpus/<target>/; a crash leaves crash-* files in build-fuzz/ and fails (copy
 # it into tests/fuzz/corpus/<target>/ once fixed: ctest replays that folder, test_fuzz_corpus).
-#   tests/fuzz/run.sh [SECONDS] [target ...]      targets: cifar idx idxgz csv safetensors
+#   tests/fuzz/run.sh [SECONDS] [target ...]      targets: cifar idx idxgz csv safetensors cache
 #   EOS_FUZZ_BUILD_DIR=build-x tests/fuzz/run.sh  another build folder
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-60}"; shift || true
-targets=("${@:-cifar idx idxgz csv safetensors}")
+targets=("${@:-cifar idx idxgz csv safetensors cache}")
 b="${EOS_FUZZ_BUILD_DIR:-build-fuzz}"
 CC=clang cmake -S . -B "$b" -DEOS_FUZZ=ON -DEOS_BUILD_TESTS=OFF >/dev/null
 cmake --build "$b" -j"$(nproc)" >/dev/null
