@@ -507,7 +507,7 @@ static void kept_state(char *buf, size_t n, int ck_epoch, size_t ck_step, const 
         snprintf(buf, n, "the last good state (epoch %d, step %zu) is kept in %s: resume from it with a smaller --lr",
                  ck_epoch + 1, ck_step, ckpt_path);
     } else {
-        snprintf(buf, n, "the checkpoint %s does not pass its checks now (%.2000s): start again with --force", ckpt_path,
+        snprintf(buf, n, "the checkpoint %s does not pass its checks now (%s): start again with --force", ckpt_path,
                  eos_last_error()->message);
     }
 }
