@@ -33,6 +33,48 @@ eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel) {
     return eos_tensor_alloc(rt, t, 1, &numel);
 }
 
+/* ---- time by shape and direction (eos bench layers) ---------------------------------------- */
+
+const char *eos_conv_dir_name(eos_conv_dir d) {
+    return d == EOS_CONV_FORWARD ? "forward" : d == EOS_CONV_DATA_GRAD ? "data grad"
+         : d == EOS_CONV_WEIGHT_GRAD ? "weight grad" : "?";
+}
+
+/* While event profiling is on, the kernels launched from here on are charged to (s, dir, algo)
+ * as well (eos__prof_seconds adds to rt->conv_ev[conv_scope - 1]); s NULL closes the scope.
+ * Only the entry points open one, so the timing runs of measure() below charge nothing. */
+static void charge(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo algo) {
+    rt->conv_scope = 0;
+    if (!rt->ev_prof || !s) return;
+    int i = 0;
+    while (i < rt->nconv_ev && (memcmp(&rt->conv_ev[i].shape, s, sizeof *s) || rt->conv_ev[i].dir != dir ||
+                                rt->conv_ev[i].algo != algo))
+        i++;
+    if (i == (int)(sizeof rt->conv_ev / sizeof rt->conv_ev[0])) return;  /* full: the kernel table still has it */
+    if (i == rt->nconv_ev) {
+        eos_conv_time *e = &rt->conv_ev[rt->nconv_ev++];
+        int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
+        memset(e, 0, sizeof *e);
+        e->shape = *s;
+        e->dir = dir;
+        e->algo = algo;
+        e->flops = 2.0 * s->N * s->K * s->C * s->R * s->R * (double)OH * OW;
+    }
+    rt->conv_ev[i].calls++;
+    rt->conv_scope = i + 1;
+}
+
+/* In a backward, after the weight gradient: what follows computes dx. */
+static void charge_dx(eos_runtime_t rt, const eos_conv_shape *s) {
+    if (rt->conv_scope > 0) charge(rt, s, EOS_CONV_DATA_GRAD, rt->conv_ev[rt->conv_scope - 1].algo);
+}
+
+size_t eos_conv_profile_read(eos_runtime_t rt, eos_conv_time *out, size_t max) {
+    size_t n = (size_t)rt->nconv_ev < max ? (size_t)rt->nconv_ev : max;
+    memcpy(out, rt->conv_ev, n * sizeof *out);
+    return n;
+}
+
 static eos_status check_shape(const eos_conv_shape *s, int *OH, int *OW) {
     if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->K < 1 || s->R < 1 || s->stride < 1 || s->pad < 0)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d: bad shape N=%d C=%d H=%d W=%d K=%d R=%d stride=%d pad=%d", s->N,
@@ -106,6 +148,7 @@ static eos_status backward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const
                      0, Kc));
     if (db) EOS_TRY(bias_grad(rt, s, (int)HW, dy, db));
     if (dx) {
+        charge_dx(rt, s);
         EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, Kc * P));
         EOS_TRY(eos_gemm(rt, EOS_TRANS, EOS_NO_TRANS, Kc, P, (size_t)s->K, 1.0f, w, 0, Kc, &ws->tmp, 0, P, 0.0f,
                          &ws->dcol, 0, P));
@@ -198,6 +241,7 @@ static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, cons
     }
     if (db) EOS_TRY(bias_grad(rt, s, HW, dy, db));
     if (!dx) return EOS_OK;
+    charge_dx(rt, s);
     EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, (size_t)Kc * Pp));  /* dcolp panel(Kc, P) */
     {
         int one = 1;  /* A = w^T: A(m, k) = w[k * Kc + m] */
@@ -265,6 +309,7 @@ static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, con
     }
     if (db) EOS_TRY(bias_grad(rt, s, OH * OW, dy, db));
     if (!dx) return EOS_OK;
+    charge_dx(rt, s);
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));  /* w' (C, K, 3, 3) */
     {
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->K), EOS_ARG(s->C)};
@@ -508,8 +553,12 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
-    if (a == EOS_CONV_DIRECT) return forward_direct(rt, s, x, w, b, y);
-    return a == EOS_CONV_PANEL ? forward_panel(rt, s, x, w, b, y, ws) : forward_gemm(rt, s, x, w, b, y, ws);
+    charge(rt, s, EOS_CONV_FORWARD, a);
+    eos_status st = a == EOS_CONV_DIRECT  ? forward_direct(rt, s, x, w, b, y)
+                  : a == EOS_CONV_PANEL ? forward_panel(rt, s, x, w, b, y, ws)
+                                        : forward_gemm(rt, s, x, w, b, y, ws);
+    charge(rt, NULL, EOS_CONV_FORWARD, a);
+    return st;
 }
 
 eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
@@ -517,7 +566,10 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
                                eos_workspace *ws) {
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
-    if (a == EOS_CONV_DIRECT) return backward_direct(rt, s, x, w, dy, dx, dw, db, ws);
-    return a == EOS_CONV_PANEL ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
-                               : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
+    charge(rt, s, EOS_CONV_WEIGHT_GRAD, a);  /* each backward switches to the data gradient (charge_dx) */
+    eos_status st = a == EOS_CONV_DIRECT  ? backward_direct(rt, s, x, w, dy, dx, dw, db, ws)
+                  : a == EOS_CONV_PANEL ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
+                                        : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
+    charge(rt, NULL, EOS_CONV_WEIGHT_GRAD, a);
+    return st;
 }

@@ -131,6 +131,10 @@ struct eos_runtime {
         double seconds;
         long calls;
     } ev[96];
+    /* the same time charged to convolution (shape, direction) while host/conv.c has one open:
+     * conv_scope is that row's index + 1, 0 when none is open */
+    int conv_scope, nconv_ev;
+    eos_conv_time conv_ev[64];
 };
 /* With event profiling on, wait for ev, add its device time to name's row and release it;
  * nothing when ev is NULL. Launchers pass an event only when rt->ev_prof is set. */

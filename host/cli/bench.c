@@ -11,23 +11,29 @@
 
 void usage_bench(FILE *out) {
     fprintf(out,
-            "usage: eos bench train|infer|layers|knn|eos [options]\n\n"
+            "usage: eos bench train|infer|layers|knn|eos|peak [options]\n\n"
             "Times one workload after checking its output:\n"
             "  train    ResNet-s training steps (forward, backward, SGD) on a fixed random batch; checks\n"
             "           that the loss is finite and falls over 3 warm-up steps\n"
             "  infer    evaluation-mode forward passes (embedding extraction)\n"
-            "  layers   one training step with every kernel timed by OpenCL events: where the time goes,\n"
-            "           and the convolution algorithm chosen for each layer shape\n"
+            "  layers   one training step with every kernel timed by OpenCL events: where the time goes;\n"
+            "           then every convolution layer shape and direction (forward, data grad, weight grad)\n"
+            "           with its algorithm, ms, GFLOP/s and %% of peak (the peak measured as below, shorter),\n"
+            "           and the time-weighted average %% of peak of the stride-1 convolutions\n"
             "  knn      the k nearest neighbours of every embedding among the others (what EOS needs);\n"
             "           checks 20 rows against a brute-force search\n"
             "  eos      kNN + EOS generation balancing long-tailed embeddings (exp:100 over 10 classes);\n"
             "           checks that every class ends at the largest class's count\n"
+            "  peak     the device's single-precision multiply-add peak in GFLOP/s: 8 independent chains of\n"
+            "           float8, float4 or float FMAs per work-item, 8 work-groups per compute unit; each\n"
+            "           kernel's output checked against its closed form, then --steps launches timed by\n"
+            "           OpenCL events; prints the best kernel's median\n"
             "Prints one line per measurement (images per second or ms, and the device); with --device all,\n"
             "one table over every OpenCL device, with a check that the outputs agree.\n\n"
             "options:\n"
             "  --arch A        train/infer/layers network (default resnet32)\n"
             "  --batch N       images per step (default 128)\n"
-            "  --steps N       timed steps or repetitions (default 5)\n"
+            "  --steps N       timed steps or repetitions; peak: launches per kernel (default 5)\n"
             "  --n N           knn/eos: embeddings (default 12406, CIFAR-10-LT's training set)\n"
             "  --dim D         knn/eos: embedding size (default 64)\n"
             "  --k K           knn/eos: neighbours (default 10)\n"
@@ -35,7 +41,8 @@ void usage_bench(FILE *out) {
             "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape), gemm, panel,\n"
             "                  direct (3x3 stride 1 on rows of 32, 16 or 8; panel elsewhere)\n"
             "  --device SPEC   index, cpu, gpu, part of a name, or all (default: first GPU, else CPU)\n\n"
-            "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n");
+            "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n"
+            "  POCL_AFFINITY=1 eos bench peak\n");
 }
 
 typedef struct {
@@ -46,11 +53,14 @@ typedef struct {
 
 typedef struct {
     int ok;
-    double per_sec;      /* images/s (train, infer) or 1/s (knn, eos) */
+    double per_sec;      /* images/s (train, infer), 1/s (knn, eos) or GFLOP/s (peak) */
     double ms;           /* wall ms per step / per call */
     double device_ms;    /* kernel ms per step from events */
     float *check;        /* output compared across devices */
     size_t ncheck;
+    const char *peak_variant;  /* peak: the best kernel, and the launches its median is of */
+    int peak_runs;
+    double peak_fastest;       /* peak: GFLOP/s of the fastest launch */
 } bench_result;
 
 static double wall(void) {
@@ -75,6 +85,91 @@ static double profiled_ms(eos_runtime_t rt, eos_kernel_time *rows, size_t max, s
     for (size_t i = 0; i < n; i++) s += rows[i].seconds;
     if (nrows) *nrows = n;
     return 1e3 * s;
+}
+
+/* ---- the multiply-add peak and the convolutions' share of it ---------------------------------- */
+
+/* Launches per variant and seconds per launch: `bench peak` (runs = --steps) and `bench layers`
+ * (shorter: it is the yardstick of the table, not the measurement of record) */
+#define PEAK_SECONDS 0.05
+#define LAYERS_PEAK_RUNS 5
+#define LAYERS_PEAK_SECONDS 0.02
+
+static int bench_peak(eos_runtime_t rt, const bench_opts *o, int verbose, bench_result *r) {
+    eos_peak pk;
+    if (eos_peak_measure(rt, o->steps, PEAK_SECONDS, &pk) != EOS_OK) return cli_fail("measuring the peak");
+    if (verbose)
+        for (int v = 0; v < 4; v++)
+            printf("  %-6s FMA chains: %8.1f GFLOP/s%s\n", pk.names[v], pk.variant_gflops[v],
+                   pk.variant == pk.names[v] ? "  (best)" : "");
+    r->ok = 1;
+    r->per_sec = pk.gflops;
+    r->ms = r->device_ms = 1e3 * pk.seconds;
+    r->peak_variant = pk.variant;
+    r->peak_runs = pk.runs;
+    r->peak_fastest = pk.fastest_gflops;
+    return 0;
+}
+
+/* The time-weighted share of peak of a set of rows is their FLOPs over their time, over peak. */
+typedef struct {
+    double flops, seconds;
+} conv_sum;
+
+static double sum_pct(conv_sum c, double peak) {
+    return c.seconds > 0 && peak > 0 ? 100 * 1e-9 * c.flops / c.seconds / peak : 0;
+}
+
+/* eos bench layers: every convolution shape and direction of the profiled step, its GFLOP/s and
+ * its share of the measured peak; rows grouped by shape in the order of the forward pass. The
+ * yardstick is the fastest peak launch, not the median: on a shared machine other work only ever
+ * slows a launch, and a low yardstick would flatter every share. */
+static int print_conv_table(eos_runtime_t rt, const bench_opts *o, double kernel_ms) {
+    eos_conv_time rows[64];
+    size_t n = eos_conv_profile_read(rt, rows, 64);
+    eos_peak pk;
+    if (eos_peak_measure(rt, LAYERS_PEAK_RUNS, LAYERS_PEAK_SECONDS, &pk) != EOS_OK) return cli_fail("measuring the peak");
+    double peak = pk.fastest_gflops;
+    printf("convolutions by layer shape and direction, batch %d (FLOPs = 2 N K C R R OH OW per direction;\n"
+           "peak %.1f GFLOP/s = the fastest of %d launches per FMA kernel, median %.1f, `eos bench peak`):\n",
+           o->batch, peak, pk.runs, pk.gflops);
+    printf("  %-28s %-11s %-9s %5s %9s %9s %10s\n", "shape (N C HxW -> K, stride)", "direction", "algorithm", "calls",
+           "ms", "GFLOP/s", "% of peak");
+    static const eos_conv_dir order[3] = {EOS_CONV_FORWARD, EOS_CONV_DATA_GRAD, EOS_CONV_WEIGHT_GRAD};
+    int printed[64] = {0};
+    conv_sum s1[3] = {{0, 0}, {0, 0}, {0, 0}}, s1all = {0, 0}, all = {0, 0};
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if (printed[i] || (pass == 0 && rows[i].dir != EOS_CONV_FORWARD)) continue;
+            for (int d = 0; d < 3; d++) {
+                for (size_t j = 0; j < n; j++) {
+                    const eos_conv_time *t = &rows[j];
+                    if (printed[j] || t->dir != order[d] || memcmp(&t->shape, &rows[i].shape, sizeof t->shape)) continue;
+                    printed[j] = 1;
+                    const eos_conv_shape *c = &t->shape;
+                    double flops = t->flops * (double)t->calls, gf = t->seconds > 0 ? 1e-9 * flops / t->seconds : 0;
+                    char shape[64];
+                    snprintf(shape, sizeof shape, "%d %d %dx%d -> %d, s%d", c->N, c->C, c->H, c->W, c->K, c->stride);
+                    printf("  %-28s %-11s %-9s %5ld %9.3f %9.1f %9.0f%%\n", shape, eos_conv_dir_name(t->dir),
+                           eos_conv_algo_name(t->algo), t->calls, 1e3 * t->seconds, gf, peak > 0 ? 100 * gf / peak : 0);
+                    all.flops += flops;
+                    all.seconds += t->seconds;
+                    if (c->stride == 1) {
+                        s1[t->dir].flops += flops;
+                        s1[t->dir].seconds += t->seconds;
+                        s1all.flops += flops;
+                        s1all.seconds += t->seconds;
+                    }
+                }
+            }
+        }
+    printf("stride-1 convolutions: %.0f%% of peak on average, weighted by time (forward %.0f%%, data grad %.0f%%, "
+           "weight grad %.0f%%); %.1f ms\n",
+           sum_pct(s1all, peak), sum_pct(s1[EOS_CONV_FORWARD], peak), sum_pct(s1[EOS_CONV_DATA_GRAD], peak),
+           sum_pct(s1[EOS_CONV_WEIGHT_GRAD], peak), 1e3 * s1all.seconds);
+    printf("all convolutions: %.0f%% of peak, %.1f ms = %.0f%% of the step's kernel time\n", sum_pct(all, peak),
+           1e3 * all.seconds, kernel_ms > 0 ? 100 * 1e3 * all.seconds / kernel_ms : 0);
+    return 0;
 }
 
 /* ---- ResNet workloads ---------------------------------------------------------------------- */
@@ -160,21 +255,7 @@ static int bench_resnet(eos_runtime_t rt, const bench_opts *o, int verbose, benc
         for (size_t i = 0; i < nrows; i++)
             printf("  %-28s %10.2f %6.1f%% %7ld\n", rows[i].name, 1e3 * rows[i].seconds,
                    100 * 1e3 * rows[i].seconds / (r->device_ms > 0 ? r->device_ms : 1), rows[i].calls);
-        printf("convolution algorithm per layer shape (batch %d):\n", B);
-        int H = 32, Cin = 3;
-        for (int st = 0; st < 4; st++) {  /* the stem, then the first block of each stage and the rest */
-            int C = st == 0 ? 16 : 16 << (st - 1);
-            for (int v = 0; v < (st == 0 ? 1 : 2); v++) {
-                int stride = st >= 2 && v == 0 ? 2 : 1, cin = st == 0 ? 3 : v == 0 ? Cin : C;
-                eos_conv_shape cs = {B, cin, H, H, C, 3, stride, 1};
-                eos_conv_algo a;
-                if (eos_conv_algo_for(rt, &cs, &a) != EOS_OK) { rc = cli_fail("conv algorithm"); break; }
-                int oh = (H - 1) / stride + 1;
-                printf("  %3d -> %3d channels, %2dx%-2d stride %d: %s\n", cin, C, H, H, stride, eos_conv_algo_name(a));
-                if (stride == 2) H = oh;
-            }
-            Cin = C;
-        }
+        if (!rc) rc = print_conv_table(rt, o, r->device_ms);
     }
     r->ok = !rc;
     free(x); free(y); free(logits);
@@ -304,11 +385,15 @@ static int run_one(eos_runtime_t rt, const bench_opts *o, int verbose, bench_res
     memset(r, 0, sizeof *r);
     eos_runtime_set_conv_algo(rt, o->conv);
     if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos")) return bench_knn(rt, o, r);
+    if (!strcmp(o->what, "peak")) return bench_peak(rt, o, verbose, r);
     return bench_resnet(rt, o, verbose, r);
 }
 
 static void print_line(const bench_opts *o, const bench_result *r, const eos_device_info *dev, const char *emb) {
-    if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos"))
+    if (!strcmp(o->what, "peak"))
+        printf("eos-cl peak %s: %.1f GFLOP/s (%s FMA, median of %d; fastest launch %.1f)\n", dev->name, r->per_sec,
+               r->peak_variant, r->peak_runs, r->peak_fastest);
+    else if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos"))
         printf("eos-cl %s %s k %d: median %.1f ms (kernels %.1f ms)  device=%s\n", o->what, emb, o->k, r->ms, r->device_ms,
                dev->name);
     else
@@ -334,10 +419,10 @@ int cmd_bench(int argc, char **argv) {
         else if (argv[i][0] != '-' && !o.what) o.what = argv[i];
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
-    static const char *whats[] = {"train", "infer", "layers", "knn", "eos"};
+    static const char *whats[] = {"train", "infer", "layers", "knn", "eos", "peak"};
     int known = 0;
-    for (int i = 0; o.what && i < 5; i++) known |= !strcmp(o.what, whats[i]);
-    if (!known) return cli_usage_error(&self, o.what ? "unknown workload '%s': expected train, infer, layers, knn or eos" : "missing the workload (train, infer, layers, knn or eos)", o.what);
+    for (int i = 0; o.what && i < 6; i++) known |= !strcmp(o.what, whats[i]);
+    if (!known) return cli_usage_error(&self, o.what ? "unknown workload '%s': expected train, infer, layers, knn, eos or peak" : "missing the workload (train, infer, layers, knn, eos or peak)", o.what);
     if (eos_resnet_blocks(o.arch, &(int){0}) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     char emb[64];
     if (o.emb) snprintf(emb, sizeof emb, "%s", "file");
@@ -370,13 +455,17 @@ int cmd_bench(int argc, char **argv) {
         else print_line(&o, &res[d], eos_runtime_device(rt), emb);
         eos_runtime_free(rt);
     }
-    const char *unit = !strcmp(o.what, "knn") || !strcmp(o.what, "eos") ? "calls/s" : "images/s";
+    int peak = !strcmp(o.what, "peak");
+    const char *unit = !strcmp(o.what, "knn") || !strcmp(o.what, "eos") ? "calls/s" : peak ? "GFLOP/s" : "images/s";
     printf("\n%s on every device (%s):\n  %-3s %-36s %-22s %10s %10s %12s  %s\n", o.what,
-           strcmp(unit, "images/s") ? emb : o.arch, "#", "device", "driver", unit, "ms/step", "kernel ms", "output");
+           !strcmp(unit, "images/s") ? o.arch : peak ? "multiply-add peak" : emb, "#", "device", "driver", unit,
+           peak ? "ms/launch" : "ms/step", "kernel ms", "output");
     int ref = -1;
     for (int d = 0; d < nd; d++) {
         char agree[96] = "failed";
-        if (res[d].ok && ref < 0) {
+        if (res[d].ok && peak) {  /* devices differ in speed, not in output: each checked its own */
+            snprintf(agree, sizeof agree, "checked (%s)", res[d].peak_variant);
+        } else if (res[d].ok && ref < 0) {
             ref = d;
             snprintf(agree, sizeof agree, "reference");
         } else if (res[d].ok) {

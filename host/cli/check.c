@@ -12,7 +12,8 @@ void usage_check(FILE *out) {
     fprintf(out,
             "usage: eos check [--device SPEC]\n\n"
             "Builds every kernel program for the device (or loads it from the kernel cache), then\n"
-            "checks the fill kernel and the GEMM against plain-C references and prints the times.\n"
+            "checks the fill kernel and the GEMM against plain-C references and prints the times,\n"
+            "then measures the device's multiply-add peak (GFLOP/s, its output checked first).\n"
             "Exit status 0 when every check passes, 1 otherwise.\n\n"
             "options:\n"
             "  --device SPEC   index from `eos devices`, cpu, gpu or part of a device name\n"
@@ -135,6 +136,19 @@ int cmd_check(int argc, char **argv) {
     eos_rng rng;
     eos_rng_seed(&rng, 1, 1);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) failures += check_gemm(rt, shapes[i], &rng);
+    /* the multiply-add peak, short (3 launches of ~10 ms per kernel): the yardstick of `eos bench
+     * layers`' "% of peak"; `eos bench peak` measures it longer */
+    {
+        eos_peak pk;
+        double p0 = now();
+        if (eos_peak_measure(rt, 3, 0.01, &pk) != EOS_OK) {
+            failures++;
+            cli_fail("peak check");
+        } else {
+            printf("  peak %.1f GFLOP/s (%s FMA, median of %d, checked; %.2f s)  ok\n", pk.gflops, pk.variant, pk.runs,
+                   now() - p0);
+        }
+    }
     st = eos_runtime_get_stats(rt);
     double t3 = now();
     printf("device memory: %zu bytes held now, %.1f MiB at most\n", st.bytes_allocated,

@@ -53,6 +53,25 @@ void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a);
 /* The algorithm shape s runs with on rt (timing both when it is not known yet). */
 eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out);
 
+/* Convolution time by layer shape and direction, for `eos bench layers`: while event profiling
+ * is on (eos_runtime_profile_start), the kernel time of every eos_conv2d_forward and
+ * eos_conv2d_backward is also charged to its (shape, direction, algorithm); read copies up to max
+ * rows of what ran since the start, in order of first call. In a backward, the kernels that serve
+ * both gradients (dy's re-layout) and the bias gradient count in the weight gradient; the data
+ * gradient is everything after the weight gradient (for direct, the weight flip too). flops is
+ * one call's 2 * N * K * C * R * R * OH * OW, the same for the three directions. */
+typedef enum { EOS_CONV_FORWARD = 0, EOS_CONV_DATA_GRAD = 1, EOS_CONV_WEIGHT_GRAD = 2 } eos_conv_dir;
+const char *eos_conv_dir_name(eos_conv_dir d);  /* "forward", "data grad", "weight grad" */
+typedef struct eos_conv_time {
+    eos_conv_shape shape;
+    eos_conv_dir dir;
+    eos_conv_algo algo;
+    double seconds;  /* device seconds over every call */
+    long calls;
+    double flops;    /* per call */
+} eos_conv_time;
+size_t eos_conv_profile_read(eos_runtime_t rt, eos_conv_time *out, size_t max);
+
 /* y (N, K, OH, OW) = conv(x (N, C, H, W), w (K, C, R, R)) + b (K); b may be NULL */
 eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws);

@@ -143,6 +143,26 @@ void eos_runtime_profile_start(eos_runtime_t rt);
 size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t max);
 void eos_runtime_profile_stop(eos_runtime_t rt);
 
+/* The device's single-precision multiply-add peak, measured, not assumed (host/peak.c,
+ * cl/peak.cl): for each of four kernels (8 independent chains of float16, float8, float4 or float
+ * multiply-adds per work-item, 8 work-groups per compute unit) the output is checked against its
+ * closed form first, then `runs` launches of about `seconds` each are timed with OpenCL events;
+ * gflops is the best kernel's median (2 FLOPs per multiply-add). fastest_gflops is the fastest
+ * single launch: other work on the device only ever slows a launch, so on a shared machine it is
+ * the closer estimate of what the hardware can do. Fails with EOS_ERR_NUMERIC when a kernel's
+ * output is wrong, EOS_ERR_INVALID_ARG when runs < 1 or seconds <= 0. */
+typedef struct eos_peak {
+    double gflops;               /* the best variant's median */
+    const char *variant;         /* its name: "float16", "float8", "float4" or "float1" */
+    const char *names[4];        /* "float16", "float8", "float4", "float1" */
+    double variant_gflops[4];    /* each variant's median, in that order */
+    double fastest_gflops;       /* the fastest launch of any variant */
+    double seconds;              /* device seconds of one launch of the best variant (median) */
+    int runs;                    /* timed launches per variant */
+    size_t work_items, local_size;
+} eos_peak;
+eos_status eos_peak_measure(eos_runtime_t rt, int runs, double seconds, eos_peak *out);
+
 /* Names of the programs compiled into this binary, for listings and tests. */
 size_t eos_program_count(void);
 const char *eos_program_name(size_t i);

@@ -1,0 +1,156 @@
+/* The device's single-precision multiply-add peak (eos_peak_measure; kernels in cl/peak.cl): the
+ * yardstick `eos bench layers` divides every convolution's GFLOP/s by, and one line of `eos check`.
+ * Validate first, then time: each kernel's output is compared with its closed form before any
+ * launch is timed, and again after the timed launches. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    CHAINS = 8,                  /* independent chains per work-item (cl/peak.cl) */
+    UNROLL = 8,                  /* steps per loop trip (cl/peak.cl) */
+    GROUPS_PER_CU = 8,           /* work-groups per compute unit: every unit busy, tails balanced */
+    MAX_ITERS = 1 << 20,         /* n = 8 * iters <= 2^23: start + n stays an exact float */
+};
+
+static const struct {
+    const char *name, *kernel;
+    int lanes;
+} k_variants[4] = {
+    {"float16", "eos_peak_float16", 16},
+    {"float8", "eos_peak_float8", 8},
+    {"float4", "eos_peak_float4", 4},
+    {"float1", "eos_peak_float1", 1},
+};
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One launch of iters loop trips; *sec: its device time from the event. */
+static eos_status launch(eos_runtime_t rt, cl_kernel k, const char *name, int iters, size_t global, size_t local,
+                         double *sec) {
+    EOS_CL_CHECK(clSetKernelArg(k, 3, sizeof iters, &iters), "%s: iterations", name);
+    cl_event ev;
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, 1, NULL, &global, &local, 0, NULL, &ev),
+                 "launching %s over %zu work-items (groups of %zu) on %s", name, global, local, rt->dev.name);
+    cl_ulong a = 0, b = 0;
+    cl_int err = clWaitForEvents(1, &ev);
+    if (err == CL_SUCCESS) err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
+    if (err == CL_SUCCESS) err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
+    clReleaseEvent(ev);
+    EOS_CL_CHECK(err, "timing %s on %s", name, rt->dev.name);
+    *sec = b > a ? 1e-9 * (double)(b - a) : 0;
+    return EOS_OK;
+}
+
+/* Every work-item must have written 8 chains x lanes x n exactly (cl/peak.cl's closed form). */
+static eos_status validate(const eos_tensor *out, float *host, size_t global, const char *name, int lanes, int iters) {
+    EOS_TRY(eos_tensor_download(out, host, global));
+    double n = (double)UNROLL * iters, want = (double)CHAINS * lanes * n;
+    for (size_t i = 0; i < global; i++)
+        if ((double)host[i] != want)
+            EOS_FAIL(EOS_ERR_NUMERIC,
+                     "the device's compiler or hardware computes multiply-adds wrongly: report the device and driver",
+                     "peak kernel %s (cl/peak.cl): work-item %zu wrote %.9g, expected %.9g (%.0f steps of x = x * 1 + 1 "
+                     "on %d chains of %d lanes)",
+                     name, i, (double)host[i], want, n, CHAINS, lanes);
+    return EOS_OK;
+}
+
+/* One variant: calibrate the loop length to about `seconds` per launch (validating each
+ * calibration launch), then time runs launches; *gflops and *sec from their median, *fastest
+ * from the fastest. */
+static eos_status measure_variant(eos_runtime_t rt, int v, int runs, double seconds, eos_tensor *out, float *host,
+                                  size_t global, size_t local, double *times, double *gflops, double *fastest,
+                                  double *sec) {
+    const char *name = k_variants[v].kernel;
+    int lanes = k_variants[v].lanes;
+    cl_kernel k;
+    EOS_TRY(eos_runtime_kernel(rt, "peak.cl", name, &k));
+    float one = 1.0f;
+    EOS_CL_CHECK(clSetKernelArg(k, 0, sizeof out->buf, &out->buf), "%s: output", name);
+    EOS_CL_CHECK(clSetKernelArg(k, 1, sizeof one, &one), "%s: a", name);
+    EOS_CL_CHECK(clSetKernelArg(k, 2, sizeof one, &one), "%s: b", name);
+    /* grow the loop until a launch lasts a quarter of the target (launch overhead then small),
+     * then scale it to the target */
+    int iters = 64;
+    double t = 0;
+    for (;;) {
+        EOS_TRY(launch(rt, k, name, iters, global, local, &t));
+        EOS_TRY(validate(out, host, global, name, lanes, iters));
+        if (t >= seconds / 4 || iters >= MAX_ITERS) break;
+        double grow = t > 0 ? seconds / t : 64;
+        grow = grow < 2 ? 2 : grow > 64 ? 64 : grow;
+        iters = (double)iters * grow >= MAX_ITERS ? MAX_ITERS : (int)(iters * grow);
+    }
+    if (t > 0 && t < seconds) {
+        double want = iters * (seconds / t);
+        iters = want >= MAX_ITERS ? MAX_ITERS : want < 1 ? 1 : (int)want;
+    }
+    for (int r = 0; r < runs; r++) EOS_TRY(launch(rt, k, name, iters, global, local, &times[r]));
+    EOS_TRY(validate(out, host, global, name, lanes, iters));  /* the timed launches computed it too */
+    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    *sec = times[runs / 2];
+    double flops = 2.0 * CHAINS * lanes * UNROLL * (double)iters * (double)global;
+    *gflops = *sec > 0 ? 1e-9 * flops / *sec : 0;
+    *fastest = times[0] > 0 ? 1e-9 * flops / times[0] : 0;
+    return EOS_OK;
+}
+
+eos_status eos_peak_measure(eos_runtime_t rt, int runs, double seconds, eos_peak *out) {
+    memset(out, 0, sizeof *out);
+    if (runs < 1 || !(seconds > 0))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "peak: runs %d and seconds %g must be positive", runs, seconds);
+    /* CPUs (PoCL): one work-item per group runs the vector code as written; GPUs: full groups */
+    size_t local = 1;
+    if (rt->dev.type != EOS_DEVICE_CPU) {
+        local = rt->dev.max_work_group_size < 256 ? rt->dev.max_work_group_size : 256;
+        if (rt->dev.max_work_item_sizes[0] && local > rt->dev.max_work_item_sizes[0]) local = rt->dev.max_work_item_sizes[0];
+        if (local < 1) local = 1;
+    }
+    size_t cus = rt->dev.compute_units ? rt->dev.compute_units : 1, global = cus * GROUPS_PER_CU * local;
+    eos_tensor buf = {0};
+    float *host = malloc(global * sizeof *host);
+    double *times = malloc((size_t)runs * sizeof *times);
+    eos_status st = EOS_OK;
+    if (!host || !times) {
+        free(host);
+        free(times);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "peak: allocating %zu floats", global);
+    }
+    st = eos_tensor_alloc(rt, &buf, 1, &global);
+    for (int v = 0; st == EOS_OK && v < 4; v++) {
+        out->names[v] = k_variants[v].name;
+        size_t l = local;
+        if (l > 1) {  /* a kernel may allow less than the device (registers) */
+            cl_kernel k;
+            size_t kwg = 0;
+            st = eos_runtime_kernel(rt, "peak.cl", k_variants[v].kernel, &k);
+            if (st != EOS_OK) break;
+            if (clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) ==
+                    CL_SUCCESS && kwg && kwg < l)
+                l = kwg;
+        }
+        size_t g = global / local * l;
+        double sec = 0, fastest = 0;
+        st = measure_variant(rt, v, runs, seconds, &buf, host, g, l, times, &out->variant_gflops[v], &fastest, &sec);
+        if (st == EOS_OK && fastest > out->fastest_gflops) out->fastest_gflops = fastest;
+        if (st == EOS_OK && out->variant_gflops[v] > out->gflops) {
+            out->gflops = out->variant_gflops[v];
+            out->variant = k_variants[v].name;
+            out->seconds = sec;
+            out->work_items = g;
+            out->local_size = l;
+        }
+    }
+    out->runs = runs;
+    eos_tensor_free(&buf);
+    free(host);
+    free(times);
+    if (st == EOS_OK && !out->variant)
+        EOS_FAIL(EOS_ERR_INTERNAL, "the device's event timer reads 0 for every launch", "peak: no kernel took any time");
+    return st;
+}
