@@ -107,11 +107,28 @@ expect "pipeline baseline folder" 0 'model.safetensors' ls "$fx/pipe3/phase1-lda
 expect "pipeline bad baseline" 2 "unknown method 'ldam-often'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,ldam-often
 expect "pipeline bad method" 2 "unknown method 'magic'" "$eos" pipeline --data "$syn" --out "$fx/pipe2" --methods eos,magic
 expect "bench train" 0 'eos-cl train resnet8 batch 8: [0-9.]+ ms/step +[0-9.]+ images/s' "$eos" bench train --arch resnet8 --batch 8 --steps 1
-expect "bench layers" 0 'convolution algorithm per layer shape' "$eos" bench layers --arch resnet8 --batch 8
+expect "bench peak" 0 'eos-cl peak .+: [0-9.]+ GFLOP/s \(float(16|8|4|1) FMA, median of 2; fastest launch [0-9.]+\)' "$eos" bench peak --steps 2
+expect "check measures the peak" 0 '  peak [0-9.]+ GFLOP/s \(float(16|8|4|1) FMA, median of 3, checked; [0-9.]+ s\)  ok' "$eos" check
+expect "bench layers" 0 'stride-1 convolutions: [0-9]+% of peak on average, weighted by time \(forward [0-9]+%, data grad [0-9]+%, weight grad [0-9]+%\)' sh -c "'$eos' bench layers --arch resnet8 --batch 8 > '$fx/layers.txt' 2>&1; rc=\$?; cat '$fx/layers.txt'; exit \$rc"
+expect "bench layers table" 0 '^  8 16 32x32 -> 16, s1 +data grad +(gemm|panel|direct) +2 +[0-9.]+ +[0-9.]+ +[0-9]+%$' cat "$fx/layers.txt"
+# every row of resnet8's 5 shapes x 3 directions + the stem's forward and weight grad (no dx),
+# its GFLOP/s recomputed from the shape (2 N K C 9 OH OW per call) and its % from the peak line
+expect "bench layers GFLOP/s and % of peak" 0 '^17 rows checked$' awk '
+    /^peak [0-9.]+ GFLOP\/s/ { peak = $2 }
+    /^  [0-9]+ [0-9]+ [0-9]+x[0-9]+ -> [0-9]+, s[0-9]+ / {
+        split($3, hw, "x"); s = substr($6, 2) + 0; oh = int((hw[1] - 1) / s) + 1; ow = int((hw[2] - 1) / s) + 1
+        calls = $(NF - 3); ms = $(NF - 2); gf = $(NF - 1); pct = $NF + 0
+        want = 2 * $1 * ($5 + 0) * $2 * 9 * oh * ow * calls / (ms * 1e6)
+        d = gf - want; if (d < 0) d = -d
+        e = pct - 100 * gf / peak; if (e < 0) e = -e
+        if (d > 0.01 * want + want * 0.0006 / ms + 0.06 || e > 0.6 || peak <= 0) { print "bad row: " $0 " (want " want ")"; bad++ }
+        n++
+    }
+    END { if (!bad) print n " rows checked" }' "$fx/layers.txt"
 expect "bench infer on every device" 0 'agrees|reference' "$eos" bench infer --arch resnet8 --batch 8 --steps 1 --device all
 expect "bench knn" 0 'eos-cl knn 300 x 16 k 5: median' "$eos" bench knn --n 300 --dim 16 --k 5 --steps 1
 expect "bench eos" 0 'eos-cl eos 300 x 16 k 5: median' "$eos" bench eos --n 300 --dim 16 --k 5 --steps 1
-expect "bench bad workload" 2 "unknown workload 'fly'" "$eos" bench fly
+expect "bench bad workload" 2 "unknown workload 'fly': expected train, infer, layers, knn, eos or peak" "$eos" bench fly
 expect "bench bad conv" 2 "--conv 'fft': expected auto, gemm, panel or direct" "$eos" bench train --conv fft
 
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"

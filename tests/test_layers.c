@@ -160,6 +160,68 @@ static void test_conv2d(void **state) {
     assert_non_null(strstr(list, "0 3 7 6 4 3 1 1 panel;"));
 }
 
+/* eos bench layers' attribution: with event profiling on, every kernel of a convolution is
+ * charged to exactly one (shape, direction), so the rows add up to the whole kernel table, and
+ * FLOPs follow 2 N K C R R OH OW, for each algorithm's own kernels. */
+static void test_conv_profile(void **state) {
+    eos_runtime_t rt = *state;
+    static const eos_conv_shape a = {2, 4, 5, 16, 6, 3, 1, 1}, b = {2, 5, 8, 8, 6, 3, 2, 1};  /* b: stride 2 */
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT};
+    size_t nmax = 2 * 5 * 16 * 16;
+    eos_tensor X = dev(rt, NULL, nmax), Wt = dev(rt, NULL, nmax), Y = dev(rt, NULL, nmax), DX = dev(rt, NULL, nmax),
+               DW = dev(rt, NULL, nmax);
+    EOS_ASSERT_OK(eos_tensor_fill(&X, 0.5f));
+    EOS_ASSERT_OK(eos_tensor_fill(&Wt, 0.25f));
+    eos_workspace ws = {0};
+    for (size_t k = 0; k < 3; k++) {
+        eos_runtime_set_conv_algo(rt, algos[k]);
+        /* off: nothing is charged */
+        eos_runtime_profile_start(rt);
+        eos_runtime_profile_stop(rt);
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &a, &X, &Wt, NULL, &Y, &ws));
+        eos_conv_time rows[8];
+        assert_int_equal(eos_conv_profile_read(rt, rows, 8), 0);
+
+        eos_runtime_profile_start(rt);
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &a, &X, &Wt, NULL, &Y, &ws));
+        EOS_ASSERT_OK(eos_conv2d_backward(rt, &a, &X, &Wt, &Y, &DX, &DW, NULL, &ws));
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &b, &X, &Wt, NULL, &Y, &ws));
+        EOS_ASSERT_OK(eos_conv2d_backward(rt, &b, &X, &Wt, &Y, NULL, &DW, NULL, &ws));  /* no dx: no data grad row */
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &b, &X, &Wt, NULL, &Y, &ws));               /* a second call */
+        EOS_ASSERT_OK(eos_runtime_finish(rt));
+        size_t n = eos_conv_profile_read(rt, rows, 8);
+        eos_kernel_time kt[96];
+        size_t nk = eos_runtime_profile_read(rt, kt, 96);
+        eos_runtime_profile_stop(rt);
+
+        assert_int_equal(n, 5);
+        const eos_conv_shape *shape[5] = {&a, &a, &a, &b, &b};
+        static const eos_conv_dir dir[5] = {EOS_CONV_FORWARD, EOS_CONV_WEIGHT_GRAD, EOS_CONV_DATA_GRAD,
+                                            EOS_CONV_FORWARD, EOS_CONV_WEIGHT_GRAD};
+        static const long calls[5] = {1, 1, 1, 2, 1};
+        double conv_s = 0, all_s = 0;
+        for (size_t i = 0; i < 5; i++) {
+            const eos_conv_shape *c = shape[i];
+            int OH = (c->H + 2 * c->pad - c->R) / c->stride + 1, OW = (c->W + 2 * c->pad - c->R) / c->stride + 1;
+            assert_memory_equal(&rows[i].shape, c, sizeof *c);
+            assert_int_equal(rows[i].dir, dir[i]);
+            assert_int_equal(rows[i].calls, calls[i]);
+            /* direct does not apply to stride 2: panel runs it */
+            assert_int_equal(rows[i].algo, algos[k] == EOS_CONV_DIRECT && c == &b ? EOS_CONV_PANEL : algos[k]);
+            assert_true(rows[i].flops == 2.0 * c->N * c->K * c->C * c->R * c->R * OH * OW);
+            assert_true(rows[i].seconds > 0);
+            conv_s += rows[i].seconds;
+        }
+        for (size_t i = 0; i < nk; i++) all_s += kt[i].seconds;
+        assert_true(fabs(conv_s - all_s) <= 1e-9 + 1e-9 * all_s);  /* every kernel charged once */
+        assert_string_equal(eos_conv_dir_name(EOS_CONV_DATA_GRAD), "data grad");
+    }
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    eos_workspace_free(&ws);
+    eos_tensor *all[] = {&X, &Wt, &Y, &DX, &DW};
+    for (size_t k = 0; k < 5; k++) eos_tensor_free(all[k]);
+}
+
 /* ---- batch norm ------------------------------------------------------------------------- */
 
 static void bn_all(eos_runtime_t rt) {
@@ -413,6 +475,7 @@ int main(void) {
     eos_rng_seed(&g_rng, 77, 7);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_conv_profile),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_relu_add_shortcut),
         cmocka_unit_test(test_pooling),

@@ -1,5 +1,6 @@
 /* Runtime: device listing and --device specs, kernel building, the on-disk program cache
- * (hits, and corrupt / truncated / stale entries rebuilt), EOS_KERNEL_DIR and build errors. */
+ * (hits, and corrupt / truncated / stale entries rebuilt), EOS_KERNEL_DIR and build errors, and
+ * the measured multiply-add peak (its closed-form check included). */
 #include "test_common.h"
 #include "internal.h"
 
@@ -494,6 +495,60 @@ static void test_kernel_lookup(void **state) {
     assert_non_null(strstr(eos_runtime_build_options(rt), "-DEOS_MAX_WG="));
 }
 
+/* ---- the multiply-add peak (host/peak.c, cl/peak.cl) --------------------------------------- */
+
+static void test_peak(void **state) {
+    eos_runtime_t rt = *state;
+    eos_peak pk;
+    EOS_ASSERT_OK(eos_peak_measure(rt, 3, 0.002, &pk));
+    double best = 0;
+    for (int v = 0; v < 4; v++) {
+        assert_non_null(pk.names[v]);
+        assert_true(pk.variant_gflops[v] > 0);
+        if (pk.variant_gflops[v] > best) best = pk.variant_gflops[v];
+    }
+    assert_true(pk.gflops == best);
+    assert_true(pk.fastest_gflops >= pk.gflops);  /* the best variant's fastest launch is in there */
+    assert_non_null(pk.variant);
+    assert_int_equal(pk.runs, 3);
+    assert_true(pk.seconds > 0 && pk.work_items >= eos_runtime_device(rt)->compute_units);
+    assert_int_equal(eos_peak_measure(rt, 0, 0.01, &pk), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_peak_measure(rt, 3, 0, &pk), EOS_ERR_INVALID_ARG);
+}
+
+/* The closed-form check catches a kernel that skips work: here work-item 1 drops one loop trip
+ * (8 steps of every chain), the kind of error a miscompiled or over-optimised loop makes. */
+static void test_peak_wrong_kernel_caught(void **state) {
+    (void)state;
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "peak-kernel");
+    char *src = test_read_file(EOS_GOLDEN_DIR "/../../cl/peak.cl", NULL);
+    const char *loop = "for (int i = 0; i < iters; i++)";
+    char *at = strstr(src, loop);
+    assert_non_null(at);
+    size_t n = strlen(src) + 64;
+    char *bad = malloc(n);
+    assert_non_null(bad);
+    snprintf(bad, n, "%.*sfor (int i = get_global_id(0) == 1; i < iters; i++)%s", (int)(at - src), src,
+             at + strlen(loop));
+    snprintf(path, sizeof path, "%s/peak.cl", dir);
+    test_write_text(path, bad);
+    setenv("EOS_KERNEL_DIR", dir, 1);
+    eos_runtime_t rt;
+    EOS_ASSERT_OK(eos_runtime_init(&rt, NULL));
+    eos_peak pk;
+    assert_int_equal(eos_peak_measure(rt, 3, 0.002, &pk), EOS_ERR_NUMERIC);
+    const char *m = eos_last_error()->message;
+    assert_non_null(strstr(m, "cl/peak.cl"));
+    assert_non_null(strstr(m, "work-item 1 wrote"));
+    eos_runtime_free(rt);
+    unsetenv("EOS_KERNEL_DIR");
+    unlink(path);
+    rmdir(dir);
+    free(bad);
+    free(src);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_list),
@@ -508,6 +563,8 @@ int main(void) {
         cmocka_unit_test(test_cache_hit_and_rebuild),
         cmocka_unit_test(test_kernel_dir_and_build_errors),
         cmocka_unit_test(test_kernel_lookup),
+        cmocka_unit_test(test_peak),
+        cmocka_unit_test(test_peak_wrong_kernel_caught),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }
