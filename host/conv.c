@@ -10,7 +10,9 @@
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
  * timing both on the first call (eos_conv_algo_for), remembered in the runtime and in
- * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO). */
+ * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO).
+ * While event profiling is on, kernel time is also charged per (shape, direction) for `eos bench
+ * layers` (eos_conv_profile_read). */
 #include "internal.h"
 
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* `eos bench`: throughput of the workloads users run, on one device or on every device found.
  * Each measurement validates its output first (a falling finite loss, kNN rows against a brute
- * force search, a balanced EOS output), then times with the wall clock and, for one step, with
- * OpenCL event profiling. With --device all, one table compares the devices and checks that their
+ * force search, a balanced EOS output, the peak kernels' closed form), then times with the wall
+ * clock and, for one step, with OpenCL event profiling; `layers` sets every convolution against
+ * the measured multiply-add peak (host/peak.c). With --device all, one table compares the devices and checks that their
  * outputs agree. Speed comparisons against PyTorch live in benchmarks/compare.sh. */
 #include "cli.h"
 
@@ -25,9 +26,9 @@ void usage_bench(FILE *out) {
             "  eos      kNN + EOS generation balancing long-tailed embeddings (exp:100 over 10 classes);\n"
             "           checks that every class ends at the largest class's count\n"
             "  peak     the device's single-precision multiply-add peak in GFLOP/s: 8 independent chains of\n"
-            "           float8, float4 or float FMAs per work-item, 8 work-groups per compute unit; each\n"
-            "           kernel's output checked against its closed form, then --steps launches timed by\n"
-            "           OpenCL events; prints the best kernel's median\n"
+            "           float16, float8, float4 or float FMAs per work-item, 8 work-groups per compute unit;\n"
+            "           each kernel's output checked against its closed form, then --steps launches timed\n"
+            "           by OpenCL events; prints the best kernel's median and the fastest launch\n"
             "Prints one line per measurement (images per second or ms, and the device); with --device all,\n"
             "one table over every OpenCL device, with a check that the outputs agree.\n\n"
             "options:\n"
