@@ -13,7 +13,21 @@
  *                     the output transform; outputs past the image edge have no gradient),
  *                     dw = G^T dU G per filter (the adjoint of the filter transform)
  * One work-item per row of tiles (a channel of an image): the transforms only move data, the
- * GEMMs carry the arithmetic. Element e = 4*i + j is the transformed tile's (i, j). */
+ * GEMMs carry the arithmetic. Element e = 4*i + j is the transformed tile's (i, j).
+ * Two layouts of V, M and dM (R rows: C or K), chosen by the host with the GEMM:
+ *   plain (panel = 0): (16, R, T), row-major matrices for CLBlast's strided-batched SGEMM;
+ *   panel (panel = 1): (16, NB, R, 32), T padded to NB*32 tiles, each 32-tile panel contiguous,
+ *     for the float8-tiled GEMMs below (for CPUs, like conv_panel.cl: one work-item per group,
+ *     8 float8 accumulators, contiguous operands). */
+
+#define WTILE 32
+
+/* where element e, row r, tile t lives */
+inline size_t wino_at(const int panel, const int e, const int r, const size_t t, const int R, const size_t T,
+                      const size_t Tp) {
+    return panel ? (size_t)e * R * Tp + (t / WTILE) * WTILE * R + (size_t)r * WTILE + t % WTILE
+                 : ((size_t)e * R + r) * T + t;
+}
 
 /* one row of B^T d B: r = B^T applied to the column (a, b, c, d) */
 #define EOS_BT(a, b, c, d, r0, r1, r2, r3) \
@@ -24,16 +38,21 @@
         r3 = (b) - (d);                    \
     } while (0)
 
-/* V (16, C, T) from x (N, C, H, W); global (TH, C, N) */
+/* V (16, C, T) from x (N, C, H, W); global (TH, C, N). In the panel layout the last image's
+ * last row also zeroes the padding tiles T..Tp-1. */
 __kernel void eos_wino_input(__global const float *x, __global float *V, const int N, const int C, const int H,
-                             const int W, const int TH, const int TW) {
+                             const int W, const int TH, const int TW, const int panel) {
     const int ty = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (ty >= TH || c >= C || n >= N) return;
-    const size_t T = (size_t)N * TH * TW, plane = (size_t)C * T;
+    const size_t T = (size_t)N * TH * TW, Tp = (T + WTILE - 1) / WTILE * WTILE;
+    const size_t plane = panel ? (size_t)C * Tp : (size_t)C * T, t0 = ((size_t)n * TH + ty) * TW;
     __global const float *xc = x + ((size_t)n * C + c) * H * W;
-    __global float *v = V + (size_t)c * T + ((size_t)n * TH + ty) * TW;
+    if (panel && n == N - 1 && ty == TH - 1)  /* the padding tiles: zero, never stale NaNs, as dw sums them */
+        for (size_t t = T; t < Tp; t++)
+            for (int e = 0; e < 16; e++) V[wino_at(panel, e, c, t, C, T, Tp)] = 0.0f;
     const int y0 = 2 * ty - 1;
     for (int tx = 0; tx < TW; tx++) {
+        __global float *v = V + wino_at(panel, 0, c, t0 + tx, C, T, Tp);
         const int x0 = 2 * tx - 1;
         float d[4][4];
         for (int i = 0; i < 4; i++) {
@@ -49,10 +68,10 @@ __kernel void eos_wino_input(__global const float *x, __global float *V, const i
         for (int i = 0; i < 4; i++) {
             float r0, r1, r2, r3;
             EOS_BT(t[i][0], t[i][1], t[i][2], t[i][3], r0, r1, r2, r3);
-            v[(4 * i + 0) * plane + tx] = r0;
-            v[(4 * i + 1) * plane + tx] = r1;
-            v[(4 * i + 2) * plane + tx] = r2;
-            v[(4 * i + 3) * plane + tx] = r3;
+            v[(4 * i + 0) * plane] = r0;
+            v[(4 * i + 1) * plane] = r1;
+            v[(4 * i + 2) * plane] = r2;
+            v[(4 * i + 3) * plane] = r3;
         }
     }
 }
@@ -86,17 +105,19 @@ __kernel void eos_wino_filter(__global const float *w, __global float *U, const 
 
 /* y (N, K, H, W) (+ b (K) when has_b) from M (16, K, T); global (TH, K, N) */
 __kernel void eos_wino_output(__global const float *M, __global float *y, __global const float *b, const int has_b,
-                              const int N, const int K, const int H, const int W, const int TH, const int TW) {
+                              const int N, const int K, const int H, const int W, const int TH, const int TW,
+                              const int panel) {
     const int ty = get_global_id(0), k = get_global_id(1), n = get_global_id(2);
     if (ty >= TH || k >= K || n >= N) return;
-    const size_t T = (size_t)N * TH * TW, plane = (size_t)K * T;
-    __global const float *m = M + (size_t)k * T + ((size_t)n * TH + ty) * TW;
+    const size_t T = (size_t)N * TH * TW, Tp = (T + WTILE - 1) / WTILE * WTILE;
+    const size_t plane = panel ? (size_t)K * Tp : (size_t)K * T, t0 = ((size_t)n * TH + ty) * TW;
     __global float *yk = y + ((size_t)n * K + k) * H * W;
     const float bias = has_b ? b[k] : 0.0f;
     const int oy = 2 * ty, two_rows = oy + 1 < H;
     for (int tx = 0; tx < TW; tx++) {
+        __global const float *m = M + wino_at(panel, 0, k, t0 + tx, K, T, Tp);
         float e[4][4];
-        for (int i = 0; i < 16; i++) e[i / 4][i % 4] = m[i * plane + tx];
+        for (int i = 0; i < 16; i++) e[i / 4][i % 4] = m[i * plane];
         float s[2][4];  /* A^T m */
         for (int j = 0; j < 4; j++) {
             s[0][j] = e[0][j] + e[1][j] + e[2][j];
@@ -111,16 +132,22 @@ __kernel void eos_wino_output(__global const float *M, __global float *y, __glob
     }
 }
 
-/* dM (16, K, T) = A dy A^T per tile from dy (N, K, H, W), zero past the image; global (TH, K, N) */
+/* dM (16, K, T) = A dy A^T per tile from dy (N, K, H, W), zero past the image; global (TH, K, N).
+ * In the panel layout the last image's last row also zeroes the padding tiles T..Tp-1 (the
+ * weight-gradient GEMM sums over whole panels). */
 __kernel void eos_wino_dy(__global const float *dy, __global float *dM, const int N, const int K, const int H,
-                          const int W, const int TH, const int TW) {
+                          const int W, const int TH, const int TW, const int panel) {
     const int ty = get_global_id(0), k = get_global_id(1), n = get_global_id(2);
     if (ty >= TH || k >= K || n >= N) return;
-    const size_t T = (size_t)N * TH * TW, plane = (size_t)K * T;
+    const size_t T = (size_t)N * TH * TW, Tp = (T + WTILE - 1) / WTILE * WTILE;
+    const size_t plane = panel ? (size_t)K * Tp : (size_t)K * T, t0 = ((size_t)n * TH + ty) * TW;
     __global const float *dk = dy + ((size_t)n * K + k) * H * W;
-    __global float *m = dM + (size_t)k * T + ((size_t)n * TH + ty) * TW;
+    if (panel && n == N - 1 && ty == TH - 1)
+        for (size_t t = T; t < Tp; t++)
+            for (int e = 0; e < 16; e++) dM[wino_at(panel, e, k, t, K, T, Tp)] = 0.0f;
     const int oy = 2 * ty;
     for (int tx = 0; tx < TW; tx++) {
+        __global float *m = dM + wino_at(panel, 0, k, t0 + tx, K, T, Tp);
         const int ox = 2 * tx;
         float d[2][2];
         for (int i = 0; i < 2; i++)
@@ -133,10 +160,10 @@ __kernel void eos_wino_dy(__global const float *dy, __global float *dM, const in
             t[3][j] = -d[1][j];
         }
         for (int i = 0; i < 4; i++) {  /* (A d) A^T */
-            m[(4 * i + 0) * plane + tx] = t[i][0];
-            m[(4 * i + 1) * plane + tx] = t[i][0] + t[i][1];
-            m[(4 * i + 2) * plane + tx] = t[i][0] - t[i][1];
-            m[(4 * i + 3) * plane + tx] = -t[i][1];
+            m[(4 * i + 0) * plane] = t[i][0];
+            m[(4 * i + 1) * plane] = t[i][0] + t[i][1];
+            m[(4 * i + 2) * plane] = t[i][0] - t[i][1];
+            m[(4 * i + 3) * plane] = -t[i][1];
         }
     }
 }
@@ -159,5 +186,66 @@ __kernel void eos_wino_dw(__global const float *dU, __global float *dw, const in
         out[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
         out[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
         out[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+    }
+}
+
+/* The 16 products in the panel layout, M[e] panel(K, T) = U[e] (K, C) x V[e] panel(C, T).
+ * Work-item (row pair, panel b, element e): 2 x 32 outputs in 8 float8 accumulators. */
+__kernel void eos_wino_gemm(__global const float *U, __global const float *Vp, __global float *Mp, const int K,
+                            const int C, const int NB) {
+    const int m0 = get_global_id(0) * 2, b = get_global_id(1), e = get_global_id(2);
+    if (m0 >= K || b >= NB || e >= 16) return;
+    const int two = m0 + 1 < K;
+    __global const float *a0 = U + ((size_t)e * K + m0) * C, *a1 = a0 + (two ? C : 0);
+    __global const float *B = Vp + ((size_t)e * NB + b) * C * WTILE;
+    float8 c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+    for (int k = 0; k < C; k++, B += WTILE) {
+        const float8 b0 = vload8(0, B), b1 = vload8(1, B), b2 = vload8(2, B), b3 = vload8(3, B);
+        const float x0 = a0[k], x1 = a1[k];
+        c00 = mad((float8)x0, b0, c00); c01 = mad((float8)x0, b1, c01);
+        c02 = mad((float8)x0, b2, c02); c03 = mad((float8)x0, b3, c03);
+        c10 = mad((float8)x1, b0, c10); c11 = mad((float8)x1, b1, c11);
+        c12 = mad((float8)x1, b2, c12); c13 = mad((float8)x1, b3, c13);
+    }
+    __global float *C0 = Mp + (((size_t)e * NB + b) * K + m0) * WTILE;
+    vstore8(c00, 0, C0); vstore8(c01, 1, C0); vstore8(c02, 2, C0); vstore8(c03, 3, C0);
+    if (two) {
+        __global float *C1 = C0 + WTILE;
+        vstore8(c10, 0, C1); vstore8(c11, 1, C1); vstore8(c12, 2, C1); vstore8(c13, 3, C1);
+    }
+}
+
+/* The weight gradient's products in the panel layout, dU[e] (K, C) = dM[e] panel(K, T) x
+ * V[e] panel(C, T)^T, a sum over every tile (the padding tiles of dM are zero). Work-item
+ * (4 columns, row pair, element e): 2 x 4 dot products as 8 float8 partial sums, the lanes
+ * added at the end (no atomics, one work-item per output: deterministic). */
+__kernel void eos_wino_gemm_dw(__global const float *dMp, __global const float *Vp, __global float *dU, const int K,
+                               const int C, const int NB) {
+    const int c0 = get_global_id(0) * 4, m0 = get_global_id(1) * 2, e = get_global_id(2);
+    if (c0 >= C || m0 >= K || e >= 16) return;
+    const int m1 = min(m0 + 1, K - 1), cc1 = min(c0 + 1, C - 1), cc2 = min(c0 + 2, C - 1), cc3 = min(c0 + 3, C - 1);
+    float8 s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    for (int b = 0; b < NB; b++) {
+        __global const float *D = dMp + ((size_t)e * NB + b) * K * WTILE;
+        __global const float *X = Vp + ((size_t)e * NB + b) * C * WTILE;
+        __global const float *d0 = D + m0 * WTILE, *d1 = D + m1 * WTILE;
+        __global const float *x0 = X + c0 * WTILE, *x1 = X + cc1 * WTILE, *x2 = X + cc2 * WTILE,
+                             *x3 = X + cc3 * WTILE;
+        for (int q = 0; q < 4; q++) {
+            const float8 u = vload8(q, d0), v = vload8(q, d1);
+            const float8 y0 = vload8(q, x0), y1 = vload8(q, x1), y2 = vload8(q, x2), y3 = vload8(q, x3);
+            s00 = mad(u, y0, s00); s01 = mad(u, y1, s01); s02 = mad(u, y2, s02); s03 = mad(u, y3, s03);
+            s10 = mad(v, y0, s10); s11 = mad(v, y1, s11); s12 = mad(v, y2, s12); s13 = mad(v, y3, s13);
+        }
+    }
+    __global float *o0 = dU + ((size_t)e * K + m0) * C + c0, *o1 = dU + ((size_t)e * K + m1) * C + c0;
+    const int nc = min(4, C - c0);
+    const float8 r0[4] = {s00, s01, s02, s03}, r1[4] = {s10, s11, s12, s13};
+    for (int j = 0; j < nc; j++) {
+        const float8 a = r0[j], z = r1[j];
+        const float4 a4 = a.lo + a.hi, z4 = z.lo + z.hi;
+        const float2 a2 = a4.lo + a4.hi, z2 = z4.lo + z4.hi;
+        o0[j] = a2.x + a2.y;
+        if (m1 != m0) o1[j] = z2.x + z2.y;
     }
 }

@@ -8,7 +8,8 @@
  *   direct 3x3, stride 1, pad 1 on rows of 32, 16 or 8 pixels without any column matrix
  *          (cl/conv_direct.cl): dx is the forward kernel on flipped weights
  *   winograd  3x3, stride 1, pad 1, any size: Winograd F(2x2,3x3) (cl/conv_winograd.cl), the
- *          16 products of the transformed domain as batched CLBlast GEMMs; dx and dw too
+ *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
+ *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
  * timing those that apply on the first call (eos_conv_algo_for), remembered in the runtime and in
@@ -282,27 +283,47 @@ static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, con
  * so it is one more candidate of the timed choice, not a replacement. */
 static int wino_fits(const eos_conv_shape *s) { return s->R == 3 && s->stride == 1 && s->pad == 1; }
 
+/* The 16 products: our float8 kernels on 32-tile panels on CPUs (on PoCL several times faster
+ * than CLBlast's strided-batched SGEMM on these thin shapes), CLBlast's strided-batched SGEMM
+ * elsewhere (tuned per device by CLBlast). eos__conv_set_wino_gemm forces one, so that the tests
+ * check both paths on any device. */
+static int g_wino_gemm = -1;
+void eos__conv_set_wino_gemm(int mode) { g_wino_gemm = mode < 0 ? -1 : mode > 0; }
+static int wino_panel(eos_runtime_t rt) {
+    return g_wino_gemm >= 0 ? g_wino_gemm : eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+}
+
+/* floats of V (C = R) or M (K = R) in the layout of the GEMM in use: (16, R, T) or (16, NB, R, 32) */
+static size_t wino_size(int panel, int R, size_t T) { return 16 * (size_t)R * (panel ? round_up(T, TILE) : T); }
+
 /* y (N, K, H, W) = conv(x (N, C, H, W)) with filters already transformed: U (16, K, C); V and M
  * are scratch of 16*C*T and 16*K*T floats */
 static eos_status wino_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x, const eos_tensor *U,
                            const eos_tensor *b, eos_tensor *y, eos_tensor *V, eos_tensor *M) {
-    int TH = (H + 1) / 2, TW = (W + 1) / 2;
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, panel = wino_panel(rt);
     size_t T = (size_t)N * TH * TW;
-    EOS_TRY(eos_tensor_reserve(rt, V, 16 * (size_t)C * T));
-    EOS_TRY(eos_tensor_reserve(rt, M, 16 * (size_t)K * T));
+    EOS_TRY(eos_tensor_reserve(rt, V, wino_size(panel, C, T)));
+    EOS_TRY(eos_tensor_reserve(rt, M, wino_size(panel, K, T)));
     {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(V->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(H), EOS_ARG(W), EOS_ARG(TH),
-                        EOS_ARG(TW)};
+                        EOS_ARG(TW), EOS_ARG(panel)};
         size_t g[3] = {(size_t)TH, (size_t)C, (size_t)N};
         EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_input", 3, g, a, EOS_NARGS(a)));
     }
     /* M[e] (K, T) = U[e] (K, C) x V[e] (C, T), e = 0..15 */
-    EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_NO_TRANS, (size_t)K, T, (size_t)C, 1.0f, U, 0, (size_t)C,
-                             (size_t)K * C, V, 0, T, (size_t)C * T, 0.0f, M, 0, T, (size_t)K * T, 16));
+    if (panel) {
+        int NB = (int)(round_up(T, TILE) / TILE);
+        eos__arg a[] = {EOS_ARG(U->buf), EOS_ARG(V->buf), EOS_ARG(M->buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(NB)};
+        size_t g[3] = {(size_t)(K + 1) / 2, (size_t)NB, 16};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_gemm", 3, g, a, EOS_NARGS(a)));
+    } else {
+        EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_NO_TRANS, (size_t)K, T, (size_t)C, 1.0f, U, 0, (size_t)C,
+                                 (size_t)K * C, V, 0, T, (size_t)C * T, 0.0f, M, 0, T, (size_t)K * T, 16));
+    }
     int has_b = b != NULL;
     cl_mem bb = b ? b->buf : U->buf;  /* any valid buffer when unused */
     eos__arg a[] = {EOS_ARG(M->buf), EOS_ARG(y->buf), EOS_ARG(bb), EOS_ARG(has_b), EOS_ARG(N), EOS_ARG(K), EOS_ARG(H),
-                    EOS_ARG(W), EOS_ARG(TH), EOS_ARG(TW)};
+                    EOS_ARG(W), EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
     size_t g[3] = {(size_t)TH, (size_t)K, (size_t)N};
     return eos__run_nd(rt, "conv_winograd.cl", "eos_wino_output", 3, g, a, EOS_NARGS(a));
 }
@@ -338,32 +359,41 @@ static eos_status backward_wino(eos_runtime_t rt, const eos_conv_shape *s, const
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     if (!wino_fits(s)) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d winograd: needs 3x3, stride 1, pad 1");
-    int N = s->N, C = s->C, H = s->H, W = s->W, K = s->K, TH = (H + 1) / 2, TW = (W + 1) / 2;
+    int N = s->N, C = s->C, H = s->H, W = s->W, K = s->K, TH = (H + 1) / 2, TW = (W + 1) / 2, panel = wino_panel(rt);
     size_t nw = (size_t)K * C * 9, T = (size_t)N * TH * TW;
+    int NB = (int)(round_up(T, TILE) / TILE);
     EOS_TRY(eos__need(x, (size_t)N * C * H * W, "conv2d backward x"));
     EOS_TRY(eos__need(w, nw, "conv2d backward w"));
     EOS_TRY(eos__need(dy, (size_t)N * K * OH * OW, "conv2d backward dy"));
     EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
     if (dx) EOS_TRY(eos__need(dx, (size_t)N * C * H * W, "conv2d backward dx"));
     if (db) EOS_TRY(eos__need(db, (size_t)K, "conv2d backward db"));
-    EOS_TRY(eos_tensor_reserve(rt, &ws->col, 16 * (size_t)C * T));   /* V (16, C, T) of x */
-    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, 16 * (size_t)K * T));   /* dM (16, K, T) of dy */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->col, wino_size(panel, C, T)));  /* V (16, C, T) of x */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, wino_size(panel, K, T)));  /* dM (16, K, T) of dy */
     EOS_TRY(eos_tensor_reserve(rt, &ws->part, 16 * (size_t)K * C));  /* dU (16, K, C) */
     {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(H), EOS_ARG(W),
-                        EOS_ARG(TH), EOS_ARG(TW)};
+                        EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
         size_t g[3] = {(size_t)TH, (size_t)C, (size_t)N};
         EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_input", 3, g, a, EOS_NARGS(a)));
     }
     {
         eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->tmp.buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(H), EOS_ARG(W),
-                        EOS_ARG(TH), EOS_ARG(TW)};
+                        EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
         size_t g[3] = {(size_t)TH, (size_t)K, (size_t)N};
         EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_dy", 3, g, a, EOS_NARGS(a)));
     }
     /* dU[e] (K, C) = dM[e] (K, T) x V[e]^T (T, C) */
-    EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)K, (size_t)C, T, 1.0f, &ws->tmp, 0, T, (size_t)K * T,
-                             &ws->col, 0, T, (size_t)C * T, 0.0f, &ws->part, 0, (size_t)C, (size_t)K * C, 16));
+    if (panel) {
+        eos__arg a[] = {EOS_ARG(ws->tmp.buf), EOS_ARG(ws->col.buf), EOS_ARG(ws->part.buf), EOS_ARG(K), EOS_ARG(C),
+                        EOS_ARG(NB)};
+        size_t g[3] = {(size_t)(C + 3) / 4, (size_t)(K + 1) / 2, 16};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_gemm_dw", 3, g, a, EOS_NARGS(a)));
+    } else {
+        EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)K, (size_t)C, T, 1.0f, &ws->tmp, 0, T,
+                                 (size_t)K * T, &ws->col, 0, T, (size_t)C * T, 0.0f, &ws->part, 0, (size_t)C,
+                                 (size_t)K * C, 16));
+    }
     {
         size_t n = (size_t)K * C;
         eos__arg a[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(K), EOS_ARG(C)};

@@ -259,12 +259,13 @@ static double *wino_abs_sum_dw(int N, int C, int H, int W, int K, const float *x
     return S;
 }
 
-static void expect_bound(const char *what, const float *got, const float *want, const double *S, size_t n,
+static void expect_bound(const char *what, int own, const float *got, const float *want, const double *S, size_t n,
                          double gam) {
     for (size_t i = 0; i < n; i++) {
         double tol = 2 * gam * S[i] + 0x1p-24 * fabs((double)want[i]);
         if (!(fabs((double)got[i] - want[i]) <= tol))
-            fail_msg("%s: element %zu got %.9g want %.9g, bound %.3g", what, i, got[i], want[i], tol);
+            fail_msg("%s (%s GEMMs): element %zu got %.9g want %.9g, bound %.3g", what, own ? "panel" : "CLBlast", i,
+                     got[i], want[i], tol);
     }
 }
 
@@ -277,8 +278,10 @@ static void test_conv2d_winograd(void **state) {
     };
     eos_runtime_set_conv_algo(rt, EOS_CONV_WINOGRAD);
     eos_workspace ws = {0};
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const conv_case *c = &cases[t];
+    /* both GEMM paths (CLBlast's strided-batched SGEMM, our panel kernels) on every shape */
+    for (size_t t = 0; t < 2 * sizeof cases / sizeof cases[0]; t++) {
+        const conv_case *c = &cases[t / 2];
+        eos__conv_set_wino_gemm((int)(t % 2));
         int N = c->N, C = c->C, H = c->H, W = c->W, K = c->K;
         size_t nx = (size_t)N * C * H * W, nw = (size_t)K * C * 9, ny = (size_t)N * K * H * W;
         float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *b = rnd((size_t)K, -1, 1), *r = rnd(ny, -1, 1);
@@ -295,21 +298,22 @@ static void test_conv2d_winograd(void **state) {
         float *wdb = malloc((size_t)K * sizeof *wdb);
         eos_ref_conv2d_forward(N, C, H, W, K, 3, 1, 1, x, w, c->bias ? b : NULL, want);
         double *S = wino_abs_sum(N, C, H, W, K, x, w, 0, c->bias ? b : NULL);
-        expect_bound("winograd forward", y, want, S, ny, gamma_n(C + 12));
+        expect_bound("winograd forward", (int)(t % 2), y, want, S, ny, gamma_n(C + 12));
         free(S);
         eos_ref_conv2d_backward(N, C, H, W, K, 3, 1, 1, x, w, r, wdx, wdw, wdb);
         S = wino_abs_sum(N, K, H, W, C, r, w, 1, NULL);
-        expect_bound("winograd dx", dx, wdx, S, nx, gamma_n(K + 12));
+        expect_bound("winograd dx", (int)(t % 2), dx, wdx, S, nx, gamma_n(K + 12));
         free(S);
         size_t T = (size_t)N * ((H + 1) / 2) * ((W + 1) / 2);
         S = wino_abs_sum_dw(N, C, H, W, K, x, r);
-        expect_bound("winograd dw", dw, wdw, S, nw, gamma_n((double)T + 9));
+        expect_bound("winograd dw", (int)(t % 2), dw, wdw, S, nw, gamma_n((double)T + 9));
         free(S);
         eos_tensor *all[] = {&X, &Wt, &B, &Y, &DY, &DX, &DW, &DB};
         for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
         free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(want); free(wdx); free(wdw); free(wdb);
     }
     eos_workspace_free(&ws);
+    eos__conv_set_wino_gemm(-1);
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
