@@ -57,7 +57,7 @@ typedef enum {
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a);
-/* The algorithm shape s runs with on rt (timing both when it is not known yet). */
+/* The algorithm shape s runs with on rt (timing those that apply when it is not known yet). */
 eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out);
 
 /* y (N, K, OH, OW) = conv(x (N, C, H, W), w (K, C, R, R)) + b (K); b may be NULL */
