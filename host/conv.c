@@ -7,9 +7,12 @@
  *          (cl/conv_panel.cl), written for CPUs, split over the pixels for dw (no atomics)
  *   direct 3x3, stride 1, pad 1 on rows of 32, 16 or 8 pixels without any column matrix
  *          (cl/conv_direct.cl): dx is the forward kernel on flipped weights
+ *   winograd  3x3, stride 1, pad 1, any size: Winograd F(2x2,3x3) (cl/conv_winograd.cl), the
+ *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
+ *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
- * timing both on the first call (eos_conv_algo_for), remembered in the runtime and in
+ * timing those that apply on the first call (eos_conv_algo_for), remembered in the runtime and in
  * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO).
  * While event profiling is on, kernel time is also charged per (shape, direction) for `eos bench
  * layers` (eos_conv_profile_read). */
@@ -320,20 +323,156 @@ static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, con
     return direct_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, dx);
 }
 
+/* ---- winograd: F(2x2,3x3) for 3x3, stride 1, pad 1 (cl/conv_winograd.cl) ------------------- */
+
+/* 2.25x fewer multiplications than the direct sum (16 per 2x2 tile instead of 36), paid for with
+ * transforms that move 4x the input through memory; whether that wins is a matter of the device,
+ * so it is one more candidate of the timed choice, not a replacement. */
+static int wino_fits(const eos_conv_shape *s) { return s->R == 3 && s->stride == 1 && s->pad == 1; }
+
+/* The 16 products: our float8 kernels on 32-tile panels on CPUs (on PoCL several times faster
+ * than CLBlast's strided-batched SGEMM on these thin shapes), CLBlast's strided-batched SGEMM
+ * elsewhere (tuned per device by CLBlast). eos__conv_set_wino_gemm forces one, so that the tests
+ * check both paths on any device. */
+static int g_wino_gemm = -1;
+void eos__conv_set_wino_gemm(int mode) { g_wino_gemm = mode < 0 ? -1 : mode > 0; }
+static int wino_panel(eos_runtime_t rt) {
+    return g_wino_gemm >= 0 ? g_wino_gemm : eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+}
+
+/* floats of V (C = R) or M (K = R) in the layout of the GEMM in use: (16, R, T) or (16, NB, R, 32) */
+static size_t wino_size(int panel, int R, size_t T) { return 16 * (size_t)R * (panel ? round_up(T, TILE) : T); }
+
+/* y (N, K, H, W) = conv(x (N, C, H, W)) with filters already transformed: U (16, K, C); V and M
+ * are scratch of 16*C*T and 16*K*T floats */
+static eos_status wino_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x, const eos_tensor *U,
+                           const eos_tensor *b, eos_tensor *y, eos_tensor *V, eos_tensor *M) {
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, panel = wino_panel(rt);
+    size_t T = (size_t)N * TH * TW;
+    EOS_TRY(eos_tensor_reserve(rt, V, wino_size(panel, C, T)));
+    EOS_TRY(eos_tensor_reserve(rt, M, wino_size(panel, K, T)));
+    {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(V->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(H), EOS_ARG(W), EOS_ARG(TH),
+                        EOS_ARG(TW), EOS_ARG(panel)};
+        size_t g[3] = {(size_t)TH, (size_t)C, (size_t)N};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_input", 3, g, a, EOS_NARGS(a)));
+    }
+    /* M[e] (K, T) = U[e] (K, C) x V[e] (C, T), e = 0..15 */
+    if (panel) {
+        int NB = (int)(round_up(T, TILE) / TILE);
+        eos__arg a[] = {EOS_ARG(U->buf), EOS_ARG(V->buf), EOS_ARG(M->buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(NB)};
+        size_t g[3] = {(size_t)(K + 1) / 2, (size_t)NB, 16};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_gemm", 3, g, a, EOS_NARGS(a)));
+    } else {
+        EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_NO_TRANS, (size_t)K, T, (size_t)C, 1.0f, U, 0, (size_t)C,
+                                 (size_t)K * C, V, 0, T, (size_t)C * T, 0.0f, M, 0, T, (size_t)K * T, 16));
+    }
+    int has_b = b != NULL;
+    cl_mem bb = b ? b->buf : U->buf;  /* any valid buffer when unused */
+    eos__arg a[] = {EOS_ARG(M->buf), EOS_ARG(y->buf), EOS_ARG(bb), EOS_ARG(has_b), EOS_ARG(N), EOS_ARG(K), EOS_ARG(H),
+                    EOS_ARG(W), EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
+    size_t g[3] = {(size_t)TH, (size_t)K, (size_t)N};
+    return eos__run_nd(rt, "conv_winograd.cl", "eos_wino_output", 3, g, a, EOS_NARGS(a));
+}
+
+/* U (16, Ko, Ci) from w: (Ko, Ci, 3, 3) as it is (flip 0), or (Ci, Ko, 3, 3) turned (flip 1) */
+static eos_status wino_filter(eos_runtime_t rt, const eos_tensor *w, int Ko, int Ci, int flip, eos_tensor *U) {
+    size_t n = (size_t)Ko * Ci;
+    EOS_TRY(eos_tensor_reserve(rt, U, 16 * n));
+    eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(U->buf), EOS_ARG(Ko), EOS_ARG(Ci), EOS_ARG(flip)};
+    return eos__run_nd(rt, "conv_winograd.cl", "eos_wino_filter", 1, &n, a, EOS_NARGS(a));
+}
+
+static eos_status forward_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    if (!wino_fits(s)) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d winograd: needs 3x3, stride 1, pad 1");
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
+    EOS_TRY(eos__need(y, (size_t)s->N * s->K * OH * OW, "conv2d y"));
+    if (b) EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
+    /* the filters are transformed on every forward call: once per weight update in training */
+    EOS_TRY(wino_filter(rt, w, s->K, s->C, 0, &ws->wt));
+    return wino_run(rt, s->N, s->C, s->H, s->W, s->K, x, &ws->wt, b, y, &ws->col, &ws->tmp);
+}
+
+/* Both gradients in the Winograd domain: dx is the forward on dy with the turned, transposed
+ * filters; dw is the adjoint of the forward's three steps (see cl/conv_winograd.cl), exact up to
+ * rounding because the forward is the convolution exactly in real arithmetic. */
+static eos_status backward_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                                eos_workspace *ws) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    if (!wino_fits(s)) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d winograd: needs 3x3, stride 1, pad 1");
+    int N = s->N, C = s->C, H = s->H, W = s->W, K = s->K, TH = (H + 1) / 2, TW = (W + 1) / 2, panel = wino_panel(rt);
+    size_t nw = (size_t)K * C * 9, T = (size_t)N * TH * TW;
+    int NB = (int)(round_up(T, TILE) / TILE);
+    EOS_TRY(eos__need(x, (size_t)N * C * H * W, "conv2d backward x"));
+    EOS_TRY(eos__need(w, nw, "conv2d backward w"));
+    EOS_TRY(eos__need(dy, (size_t)N * K * OH * OW, "conv2d backward dy"));
+    EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
+    if (dx) EOS_TRY(eos__need(dx, (size_t)N * C * H * W, "conv2d backward dx"));
+    if (db) EOS_TRY(eos__need(db, (size_t)K, "conv2d backward db"));
+    EOS_TRY(eos_tensor_reserve(rt, &ws->col, wino_size(panel, C, T)));  /* V (16, C, T) of x */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, wino_size(panel, K, T)));  /* dM (16, K, T) of dy */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->part, 16 * (size_t)K * C));  /* dU (16, K, C) */
+    {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(H), EOS_ARG(W),
+                        EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
+        size_t g[3] = {(size_t)TH, (size_t)C, (size_t)N};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_input", 3, g, a, EOS_NARGS(a)));
+    }
+    {
+        eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->tmp.buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(H), EOS_ARG(W),
+                        EOS_ARG(TH), EOS_ARG(TW), EOS_ARG(panel)};
+        size_t g[3] = {(size_t)TH, (size_t)K, (size_t)N};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_dy", 3, g, a, EOS_NARGS(a)));
+    }
+    /* dU[e] (K, C) = dM[e] (K, T) x V[e]^T (T, C) */
+    if (panel) {
+        eos__arg a[] = {EOS_ARG(ws->tmp.buf), EOS_ARG(ws->col.buf), EOS_ARG(ws->part.buf), EOS_ARG(K), EOS_ARG(C),
+                        EOS_ARG(NB)};
+        size_t g[3] = {(size_t)(C + 3) / 4, (size_t)(K + 1) / 2, 16};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_gemm_dw", 3, g, a, EOS_NARGS(a)));
+    } else {
+        EOS_TRY(eos_gemm_batched(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)K, (size_t)C, T, 1.0f, &ws->tmp, 0, T,
+                                 (size_t)K * T, &ws->col, 0, T, (size_t)C * T, 0.0f, &ws->part, 0, (size_t)C,
+                                 (size_t)K * C, 16));
+    }
+    {
+        size_t n = (size_t)K * C;
+        eos__arg a[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(K), EOS_ARG(C)};
+        EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_dw", 1, &n, a, EOS_NARGS(a)));
+    }
+    if (db) EOS_TRY(bias_grad(rt, s, OH * OW, dy, db));
+    if (!dx) return EOS_OK;
+    charge_dx(rt, s);
+    EOS_TRY(wino_filter(rt, w, C, K, 1, &ws->wt));  /* U' (16, C, K) of w' (C, K, 3, 3) */
+    return wino_run(rt, N, K, H, W, C, dy, &ws->wt, NULL, dx, &ws->col, &ws->dcol);
+}
+
 /* ---- the choice per device and shape ------------------------------------------------------ */
 
-static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct"};
+static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct", "winograd"};
+enum { NALGO = (int)(sizeof k_algo_names / sizeof k_algo_names[0]) };
 
-const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < 4 ? k_algo_names[a] : "?"; }
+const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < NALGO ? k_algo_names[a] : "?"; }
+
+/* whether algorithm a can run shape s (gemm and panel run every shape) */
+static int algo_fits(int a, const eos_conv_shape *s) {
+    return a == EOS_CONV_DIRECT ? direct_fits(s) : a == EOS_CONV_WINOGRAD ? wino_fits(s) : 1;
+}
 
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
     *out = EOS_CONV_AUTO;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NALGO; i++)
         if (name && !strcmp(name, k_algo_names[i])) {
             *out = (eos_conv_algo)i;
             return EOS_OK;
         }
-    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm, panel or direct",
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm, panel, direct or winograd",
              name ? name : "");
 }
 
@@ -357,7 +496,7 @@ static void remember(eos_runtime_t rt, const int key[8], int algo) {
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms (bump when one is added or changed), the device, its
      * platform and driver (spaces -> '_'); lines of another token are ignored */
-    snprintf(buf, n, "v8|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    snprintf(buf, n, "v9|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
@@ -370,7 +509,7 @@ static int parse_choice_line(const char *line, char dev[700], int k[8], eos_conv
     if (sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7],
                algo) != 10)
         return 0;
-    for (int i = EOS_CONV_AUTO + 1; i < 4; i++)  /* not eos_conv_algo_parse: no last-error for a bad line */
+    for (int i = EOS_CONV_AUTO + 1; i < NALGO; i++)  /* not eos_conv_algo_parse: no last-error for a bad line */
         if (!strcmp(algo, k_algo_names[i])) *a = (eos_conv_algo)i;
     return *a != EOS_CONV_AUTO;
 }
@@ -472,7 +611,10 @@ static eos_status time_once(eos_runtime_t rt, int algo, const eos_conv_shape *s,
                             double *sec) {
     EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
     double t0 = eos__now();
-    if (algo == EOS_CONV_DIRECT) {
+    if (algo == EOS_CONV_WINOGRAD) {
+        EOS_TRY(forward_wino(rt, s, &t[0], &t[1], NULL, &t[2], ws));
+        EOS_TRY(backward_wino(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
+    } else if (algo == EOS_CONV_DIRECT) {
         EOS_TRY(forward_direct(rt, s, &t[0], &t[1], NULL, &t[2]));
         EOS_TRY(backward_direct(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
     } else if (algo == EOS_CONV_PANEL) {
@@ -502,10 +644,10 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
         st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
         if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
     }
-    double best[4] = {1e30, 1e30, 1e30, 1e30};
-    int last = direct_fits(s) ? EOS_CONV_DIRECT : EOS_CONV_PANEL;
+    double best[NALGO] = {1e30, 1e30, 1e30, 1e30, 1e30};
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
-        for (int a = EOS_CONV_GEMM; st == EOS_OK && a <= last; a++) {
+        for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
+            if (!algo_fits(a, s)) continue;
             double sec = 0;
             st = time_once(rt, a, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
@@ -514,13 +656,15 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
     eos_workspace_free(&ws);
     if (st != EOS_OK) return st;
     *algo = EOS_CONV_GEMM;
-    for (int a = EOS_CONV_PANEL; a <= last; a++)
-        if (best[a] < best[*algo]) *algo = a;
+    for (int a = EOS_CONV_PANEL; a < NALGO; a++)
+        if (algo_fits(a, s) && best[a] < best[*algo]) *algo = a;
     const char *verbose = getenv("EOS_CONV_VERBOSE");
-    if (verbose && !strcmp(verbose, "1"))
-        fprintf(stderr, "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms, direct %.2f ms -> %s\n", s->N,
-                s->C, s->H, s->W, s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL],
-                last == EOS_CONV_DIRECT ? 1e3 * best[EOS_CONV_DIRECT] : -1.0, k_algo_names[*algo]);
+    if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
+        fprintf(stderr,
+                "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms -> %s\n",
+                s->N, s->C, s->H, s->W, s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL],
+                direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0, wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0,
+                k_algo_names[*algo]);
     return EOS_OK;
 }
 
@@ -530,8 +674,8 @@ eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv
         eos_conv_algo a = EOS_CONV_AUTO;
         if (env && env[0] && eos_conv_algo_parse(env, &a) == EOS_OK && a != EOS_CONV_AUTO) rt->conv_force = (int)a;
     }
-    if (rt->conv_force != EOS_CONV_AUTO) {  /* direct only where it applies; panel elsewhere */
-        *out = rt->conv_force == EOS_CONV_DIRECT && !direct_fits(s) ? EOS_CONV_PANEL : (eos_conv_algo)rt->conv_force;
+    if (rt->conv_force != EOS_CONV_AUTO) {  /* direct and winograd only where they apply; panel elsewhere */
+        *out = !algo_fits(rt->conv_force, s) ? EOS_CONV_PANEL : (eos_conv_algo)rt->conv_force;
         return EOS_OK;
     }
     if (!rt->conv_loaded) load_choices(rt);
@@ -539,7 +683,7 @@ eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv
     shape_key(s, key);
     for (int i = rt->nconv_choice - 1; i >= 0; i--)
         if (!memcmp(rt->conv_choice[i].shape, key, sizeof key) &&
-            (rt->conv_choice[i].algo != EOS_CONV_DIRECT || direct_fits(s))) {
+            algo_fits(rt->conv_choice[i].algo, s)) {
             *out = (eos_conv_algo)rt->conv_choice[i].algo;
             return EOS_OK;
         }
@@ -556,9 +700,10 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
     charge(rt, s, EOS_CONV_FORWARD, a);
-    eos_status st = a == EOS_CONV_DIRECT  ? forward_direct(rt, s, x, w, b, y)
-                  : a == EOS_CONV_PANEL ? forward_panel(rt, s, x, w, b, y, ws)
-                                        : forward_gemm(rt, s, x, w, b, y, ws);
+    eos_status st = a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
+                  : a == EOS_CONV_DIRECT   ? forward_direct(rt, s, x, w, b, y)
+                  : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
+                                           : forward_gemm(rt, s, x, w, b, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);
     return st;
 }
@@ -569,9 +714,10 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for(rt, s, &a));
     charge(rt, s, EOS_CONV_WEIGHT_GRAD, a);  /* each backward switches to the data gradient (charge_dx) */
-    eos_status st = a == EOS_CONV_DIRECT  ? backward_direct(rt, s, x, w, dy, dx, dw, db, ws)
-                  : a == EOS_CONV_PANEL ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
-                                        : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
+    eos_status st = a == EOS_CONV_WINOGRAD ? backward_wino(rt, s, x, w, dy, dx, dw, db, ws)
+                  : a == EOS_CONV_DIRECT   ? backward_direct(rt, s, x, w, dy, dx, dw, db, ws)
+                  : a == EOS_CONV_PANEL    ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
+                                           : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
     charge(rt, NULL, EOS_CONV_WEIGHT_GRAD, a);
     return st;
 }

@@ -148,6 +148,9 @@ void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds);
  * run uses the algorithms the interrupted one used. */
 void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n);
 void eos__conv_choices_import(eos_runtime_t rt, const char *list);
+/* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
+ * the tests (both paths on any device) and comparisons. Process-wide. */
+void eos__conv_set_wino_gemm(int mode);
 
 /* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
 void eos__gemm_release(eos_runtime_t rt);

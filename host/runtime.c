@@ -221,7 +221,7 @@ static eos_status env_word(const char *name, const char *const *words, int nocas
 
 eos_status eos_env_check(void) {
     static const char *const log[] = {"debug", "info", "warn", "error", "off", NULL};
-    static const char *const conv[] = {"auto", "gemm", "panel", "direct", NULL};
+    static const char *const conv[] = {"auto", "gemm", "panel", "direct", "winograd", NULL};
     static const char *const knn[] = {"fused", "gemm", NULL}, *const bn[] = {"rows", "elements", NULL};
     static const char *const bit[] = {"0", "1", NULL};
     const char *mem = getenv("EOS_MEM_LIMIT");
@@ -231,7 +231,7 @@ eos_status eos_env_check(void) {
                  "EOS_MEM_LIMIT='%s': expected a whole number of MiB from 0 (no limit) to %llu", mem,
                  EOS__MEM_LIMIT_MAX_MIB - 1);
     EOS_TRY(env_word("EOS_LOG", log, 1, "debug, info, warn, error or off"));
-    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel or direct"));
+    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct or winograd"));
     EOS_TRY(env_word("EOS_KNN_ALGO", knn, 0, "fused or gemm"));
     EOS_TRY(env_word("EOS_BN_PATH", bn, 0, "rows or elements"));
     EOS_TRY(env_word("EOS_PROFILE", bit, 0, "1 (profile) or 0"));

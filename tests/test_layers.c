@@ -116,8 +116,9 @@ static void test_conv2d(void **state) {
         {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_AUTO};
-    for (size_t a = 0; a < 4; a++) {
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_AUTO};
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         eos_workspace ws = {0};
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -125,9 +126,14 @@ static void test_conv2d(void **state) {
                                 cases[i].pad};
             eos_conv_algo used;
             EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
-            int fits = s.R == 3 && s.stride == 1 && s.pad == 1 && (s.W == 8 || s.W == 16 || s.W == 32);
-            if (algos[a] == EOS_CONV_AUTO) assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits));
-            else assert_int_equal(used, algos[a] == EOS_CONV_DIRECT && !fits ? EOS_CONV_PANEL : algos[a]);
+            int wfits = s.R == 3 && s.stride == 1 && s.pad == 1;
+            int fits = wfits && (s.W == 8 || s.W == 16 || s.W == 32);
+            if (algos[a] == EOS_CONV_AUTO)
+                assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits) &&
+                            (used != EOS_CONV_WINOGRAD || wfits));
+            else if (algos[a] == EOS_CONV_DIRECT) assert_int_equal(used, fits ? EOS_CONV_DIRECT : EOS_CONV_PANEL);
+            else if (algos[a] == EOS_CONV_WINOGRAD) assert_int_equal(used, wfits ? EOS_CONV_WINOGRAD : EOS_CONV_PANEL);
+            else assert_int_equal(used, algos[a]);
             run_conv(rt, &cases[i], &ws);
         }
         eos_workspace_free(&ws);
@@ -149,15 +155,166 @@ static void test_conv2d(void **state) {
     /* a checkpoint's list of choices overrides the measured ones (and survives a round trip) */
     eos_conv_shape s0 = {2, 3, 7, 6, 4, 3, 1, 1};
     eos_conv_algo used;
-    static const char *lists[] = {"0 3 7 6 4 3 1 1 gemm;", "1 1 1 1 1 1 1 1 nonsense; 0 3 7 6 4 3 1 1 panel;"};
-    for (int i = 0; i < 2; i++) {
+    static const char *lists[] = {"0 3 7 6 4 3 1 1 gemm;", "1 1 1 1 1 1 1 1 nonsense; 0 3 7 6 4 3 1 1 panel;",
+                                  "0 3 7 6 4 3 1 1 winograd;"};
+    static const eos_conv_algo listed[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_WINOGRAD};
+    char list[4096];
+    for (int i = 0; i < 3; i++) {
         eos__conv_choices_import(rt, lists[i]);
         EOS_ASSERT_OK(eos_conv_algo_for(rt, &s0, &used));
-        assert_int_equal(used, i == 0 ? EOS_CONV_GEMM : EOS_CONV_PANEL);
+        assert_int_equal(used, listed[i]);
+        eos__conv_choices_export(rt, list, sizeof list);
+        char want[64];
+        snprintf(want, sizeof want, "0 3 7 6 4 3 1 1 %s;", eos_conv_algo_name(listed[i]));
+        assert_non_null(strstr(list, want));
     }
-    char list[4096];
-    eos__conv_choices_export(rt, list, sizeof list);
-    assert_non_null(strstr(list, "0 3 7 6 4 3 1 1 panel;"));
+    /* a winograd choice for a shape it cannot run (stride 2) is not taken */
+    eos_conv_shape s2 = {2, 3, 8, 8, 4, 3, 2, 1};
+    eos__conv_choices_import(rt, "0 3 8 8 4 3 2 1 winograd;");
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s2, &used));
+    assert_true(used != EOS_CONV_WINOGRAD && used != EOS_CONV_AUTO);
+}
+
+/* ---- Winograd F(2x2,3x3) against the reference, with a rounding bound --------------------- */
+
+/* The bound. Each output of F(2x2,3x3) is y = A^T [(G g G^T) .* (B^T d B)] A summed over the C
+ * channels: expanded, a sum of products d_pq * g_rs whose coefficients are products of entries
+ * of A^T, G and B^T (0, +-1, +-1/2). The usual forward-error bound of a sum evaluated in float
+ * (Higham, Accuracy and Stability, 3.1) is |got - y| <= gamma_n * S with gamma_n = n u / (1 - n u),
+ * u = 2^-24, n the longest chain of roundings (input transform 2, filter transform 4, product 1,
+ * the channel sum C, output transform 4, bias 1: n = C + 12) and S the sum of the ABSOLUTE
+ * values of every term of the expansion: S = sum_c sum_{p,q,r,s} c_i(r,p) c_j(s,q) |d_pq||g_rs|
+ * (+ |b|), with c_i(r,p) = sum_a |A^T_ia||G_ar||B^T_ap| the 1-d coefficient for output i of
+ * the tile. S counts the 4x4 patch's terms that cancel exactly in real arithmetic, which is where
+ * Winograd loses accuracy against the direct sum (S is about (8/3)^2 = 7 times sum |x||w|
+ * for inputs of even size). dx is the same convolution on dy with the turned filters (n = K + 12);
+ * dw is the adjoint, a sum over the T tiles of the same kind of products of dy and x terms
+ * (n = T + 9: dy transform 2, input transform 2, product 1, the tile sum T, dw transform 4).
+ * The reference is exact up to its final rounding to float (u |want|). We allow 2x the bound for
+ * devices that contract or reorder (mad, FMA): they only shorten the chains. */
+static const double k_AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double k_G[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+static const double k_BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+
+static double wino_coef(int i, int r, int p) {
+    double c = 0;
+    for (int a = 0; a < 4; a++) c += fabs(k_AT[i][a]) * fabs(k_G[a][r]) * fabs(k_BT[a][p]);
+    return c;
+}
+
+static double gamma_n(double n) { double u = 0x1p-24; return n * u / (1 - n * u); }
+
+/* S per output (N, K, H, W) of conv(x (N, C, H, W), w (K, C, 3, 3)) (+ |b|), turned: w is
+ * (C, K, 3, 3) used turned by 180 degrees and transposed (the data gradient's filters) */
+static double *wino_abs_sum(int N, int C, int H, int W, int K, const float *x, const float *w, int turned,
+                            const float *b) {
+    double *S = calloc((size_t)N * K * H * W, sizeof *S);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int oy = 0; oy < H; oy++)
+                for (int ox = 0; ox < W; ox++) {
+                    int i = oy % 2, j = ox % 2, y0 = oy - i - 1, x0 = ox - j - 1;
+                    double acc = b ? fabs(b[k]) : 0;
+                    for (int c = 0; c < C; c++)
+                        for (int p = 0; p < 4; p++)
+                            for (int q = 0; q < 4; q++) {
+                                int iy = y0 + p, ix = x0 + q;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                double d = fabs(x[(((size_t)n * C + c) * H + iy) * W + ix]);
+                                for (int r = 0; r < 3; r++)
+                                    for (int s = 0; s < 3; s++) {
+                                        float g = turned ? w[(((size_t)c * K + k) * 3 + 2 - r) * 3 + 2 - s]
+                                                         : w[(((size_t)k * C + c) * 3 + r) * 3 + s];
+                                        acc += wino_coef(i, r, p) * wino_coef(j, s, q) * d * fabs(g);
+                                    }
+                            }
+                    S[(((size_t)n * K + k) * H + oy) * W + ox] = acc;
+                }
+    return S;
+}
+
+/* S per weight (K, C, 3, 3) of dw = sum over tiles of dy and x terms */
+static double *wino_abs_sum_dw(int N, int C, int H, int W, int K, const float *x, const float *dy) {
+    double *S = calloc((size_t)K * C * 9, sizeof *S);
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < C; c++)
+            for (int r = 0; r < 3; r++)
+                for (int s = 0; s < 3; s++) {
+                    double acc = 0;
+                    for (int n = 0; n < N; n++)
+                        for (int oy = 0; oy < H; oy++)
+                            for (int ox = 0; ox < W; ox++) {
+                                int i = oy % 2, j = ox % 2, y0 = oy - i - 1, x0 = ox - j - 1;
+                                double g = fabs(dy[(((size_t)n * K + k) * H + oy) * W + ox]);
+                                for (int p = 0; p < 4; p++)
+                                    for (int q = 0; q < 4; q++) {
+                                        int iy = y0 + p, ix = x0 + q;
+                                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                        acc += wino_coef(i, r, p) * wino_coef(j, s, q) * g *
+                                               fabs(x[(((size_t)n * C + c) * H + iy) * W + ix]);
+                                    }
+                            }
+                    S[((size_t)k * C + c) * 9 + r * 3 + s] = acc;
+                }
+    return S;
+}
+
+static void expect_bound(const char *what, int own, const float *got, const float *want, const double *S, size_t n,
+                         double gam) {
+    for (size_t i = 0; i < n; i++) {
+        double tol = 2 * gam * S[i] + 0x1p-24 * fabs((double)want[i]);
+        if (!(fabs((double)got[i] - want[i]) <= tol))
+            fail_msg("%s (%s GEMMs): element %zu got %.9g want %.9g, bound %.3g", what, own ? "panel" : "CLBlast", i,
+                     got[i], want[i], tol);
+    }
+}
+
+static void test_conv2d_winograd(void **state) {
+    eos_runtime_t rt = *state;
+    /* odd sizes (partial tiles), channel counts not multiples of 8, N 1 and 3 */
+    static const conv_case cases[] = {
+        {1, 3, 7, 7, 5, 3, 1, 1, 1},  {3, 13, 5, 9, 11, 3, 1, 1, 0}, {3, 5, 8, 8, 9, 3, 1, 1, 1},
+        {1, 17, 1, 3, 6, 3, 1, 1, 0}, {3, 2, 6, 11, 3, 3, 1, 1, 1},
+    };
+    eos_runtime_set_conv_algo(rt, EOS_CONV_WINOGRAD);
+    eos_workspace ws = {0};
+    /* both GEMM paths (CLBlast's strided-batched SGEMM, our panel kernels) on every shape */
+    for (size_t t = 0; t < 2 * sizeof cases / sizeof cases[0]; t++) {
+        const conv_case *c = &cases[t / 2];
+        eos__conv_set_wino_gemm((int)(t % 2));
+        int N = c->N, C = c->C, H = c->H, W = c->W, K = c->K;
+        size_t nx = (size_t)N * C * H * W, nw = (size_t)K * C * 9, ny = (size_t)N * K * H * W;
+        float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *b = rnd((size_t)K, -1, 1), *r = rnd(ny, -1, 1);
+        eos_tensor X = dev(rt, x, nx), Wt = dev(rt, w, nw), B = dev(rt, b, (size_t)K), Y = dev(rt, NULL, ny);
+        eos_tensor DY = dev(rt, r, ny), DX = dev(rt, NULL, nx), DW = dev(rt, NULL, nw), DB = dev(rt, NULL, (size_t)K);
+        eos_conv_shape s = {N, C, H, W, K, 3, 1, 1};
+        eos_conv_algo used;
+        EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
+        assert_int_equal(used, EOS_CONV_WINOGRAD);
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, c->bias ? &B : NULL, &Y, &ws));
+        EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &DY, &DX, &DW, c->bias ? &DB : NULL, &ws));
+        float *y = host(&Y, ny), *dx = host(&DX, nx), *dw = host(&DW, nw);
+        float *want = malloc(ny * sizeof *want), *wdx = malloc(nx * sizeof *wdx), *wdw = malloc(nw * sizeof *wdw);
+        float *wdb = malloc((size_t)K * sizeof *wdb);
+        eos_ref_conv2d_forward(N, C, H, W, K, 3, 1, 1, x, w, c->bias ? b : NULL, want);
+        double *S = wino_abs_sum(N, C, H, W, K, x, w, 0, c->bias ? b : NULL);
+        expect_bound("winograd forward", (int)(t % 2), y, want, S, ny, gamma_n(C + 12));
+        free(S);
+        eos_ref_conv2d_backward(N, C, H, W, K, 3, 1, 1, x, w, r, wdx, wdw, wdb);
+        S = wino_abs_sum(N, K, H, W, C, r, w, 1, NULL);
+        expect_bound("winograd dx", (int)(t % 2), dx, wdx, S, nx, gamma_n(K + 12));
+        free(S);
+        size_t T = (size_t)N * ((H + 1) / 2) * ((W + 1) / 2);
+        S = wino_abs_sum_dw(N, C, H, W, K, x, r);
+        expect_bound("winograd dw", (int)(t % 2), dw, wdw, S, nw, gamma_n((double)T + 9));
+        free(S);
+        eos_tensor *all[] = {&X, &Wt, &B, &Y, &DY, &DX, &DW, &DB};
+        for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
+        free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(want); free(wdx); free(wdw); free(wdb);
+    }
+    eos_workspace_free(&ws);
+    eos__conv_set_wino_gemm(-1);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
 /* eos bench layers' attribution: with event profiling on, every kernel of a convolution is
@@ -475,6 +632,7 @@ int main(void) {
     eos_rng_seed(&g_rng, 77, 7);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_conv_profile),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_relu_add_shortcut),

@@ -42,15 +42,22 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
- * pixels with no column matrix. AUTO (the default) times those that apply on the first call of
+ * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape. AUTO (the default) times those that apply on the first call of
  * each layer shape (whatever the batch size) and keeps the fastest, per device, in the runtime
- * and in <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct in the environment or
- * eos_runtime_set_conv_algo forces one (direct falls back to panel where it does not apply). */
-typedef enum { EOS_CONV_AUTO = 0, EOS_CONV_GEMM = 1, EOS_CONV_PANEL = 2, EOS_CONV_DIRECT = 3 } eos_conv_algo;
+ * and in <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct|winograd in the
+ * environment or eos_runtime_set_conv_algo forces one (direct and winograd fall back to panel
+ * where they do not apply). */
+typedef enum {
+    EOS_CONV_AUTO = 0,
+    EOS_CONV_GEMM = 1,
+    EOS_CONV_PANEL = 2,
+    EOS_CONV_DIRECT = 3,
+    EOS_CONV_WINOGRAD = 4
+} eos_conv_algo;
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a);
-/* The algorithm shape s runs with on rt (timing both when it is not known yet). */
+/* The algorithm shape s runs with on rt (timing those that apply when it is not known yet). */
 eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out);
 
 /* Convolution time by layer shape and direction, for `eos bench layers`: while event profiling
