@@ -20,7 +20,9 @@ static float eos_group_sum(float v, __local float *scratch) {
 /* A work-item's share of one row of HW values: the whole row when the group has one work-item
  * (CPUs: read as float8), else every L-th value from l (GPUs: neighbouring work-items read
  * neighbouring values). */
-static uint eos_row_count(const int HW, const uint l, const uint L) { return l < (uint)HW ? ((uint)HW - 1 - l) / L + 1 : 0; }
+static uint eos_row_count(const int HW, const uint l, const uint L) {
+    return l < (uint)HW ? ((uint)HW - 1 - l) / L + 1 : 0;
+}
 
 static float eos_sum8(const float8 v) {
     const float4 a = v.lo + v.hi;
