@@ -17,29 +17,71 @@ static float eos_group_sum(float v, __local float *scratch) {
     return total;
 }
 
-/* x: (N, C, HW) -> mean, invstd: (C); running_mean, running_var: (C) updated in place */
+/* A work-item's share of one row of HW values: the whole row when the group has one work-item
+ * (CPUs: read as float8), else every L-th value from l (GPUs: neighbouring work-items read
+ * neighbouring values). */
+static uint eos_row_count(const int HW, const uint l, const uint L) {
+    return l < (uint)HW ? ((uint)HW - 1 - l) / L + 1 : 0;
+}
+
+static float eos_sum8(const float8 v) {
+    const float4 a = v.lo + v.hi;
+    const float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+/* sum of (row[h] - shift) over the share; a second call with shift = the share's mean and sq
+ * set gives its sum of squared deviations */
+static float eos_row_sum(__global const float *row, const int HW, const uint l, const uint L, const float shift,
+                         const int sq) {
+    float s = 0.0f;
+    if (L == 1) {
+        float8 s8 = (float8)0.0f;
+        int h = 0;
+        for (; h + 8 <= HW; h += 8) {
+            const float8 d = vload8(0, row + h) - (float8)shift;
+            s8 += sq ? d * d : d;
+        }
+        for (; h < HW; h++) {
+            const float d = row[h] - shift;
+            s += sq ? d * d : d;
+        }
+        return eos_sum8(s8) + s;
+    }
+    for (uint h = l; h < (uint)HW; h += L) {
+        const float d = row[h] - shift;
+        s += sq ? d * d : d;
+    }
+    return s;
+}
+
+/* x: (N, C, HW) -> mean, invstd: (C); running_mean, running_var: (C) updated in place.
+ * One pass over memory: each row's share is summed, then its squared deviations from its own
+ * mean are summed while the row is still in cache, and the (count, mean, M2) of the rows are
+ * merged by Chan et al.'s update, so no large mean is ever subtracted from a large sum of
+ * squares (the textbook one-pass formula's cancellation); float throughout. The work-items'
+ * results are combined exactly the same way: M2 = sum M2_l + n_l (mean_l - mean)^2. */
 __kernel void eos_bn_stats(__global const float *x, __global float *mean, __global float *invstd,
                            __global float *running_mean, __global float *running_var, const int N, const int C,
                            const int HW, const float eps, const float momentum, __local float *scratch) {
     const int c = get_group_id(0);
     const uint l = get_local_id(0), L = get_local_size(0);
     const uint M = (uint)(N * HW);
-    /* row by row (contiguous, no index division): one work-item per channel on CPUs vectorises */
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * HW;
-        for (uint h = l; h < (uint)HW; h += L) s += row[h];
-    }
-    const float mu = eos_group_sum(s, scratch) / (float)M;
-    float q = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * HW;
-        for (uint h = l; h < (uint)HW; h += L) {
-            const float d = row[h] - mu;
-            q += d * d;
+    const uint nb = eos_row_count(HW, l, L);
+    float na = 0.0f, ma = 0.0f, qa = 0.0f;  /* this work-item's count, mean, M2 so far */
+    if (nb > 0)
+        for (int n = 0; n < N; n++) {
+            __global const float *row = x + ((size_t)n * C + c) * HW;
+            const float mb = eos_row_sum(row, HW, l, L, 0.0f, 0) / (float)nb;
+            const float qb = eos_row_sum(row, HW, l, L, mb, 1);
+            const float nn = na + (float)nb, delta = mb - ma;
+            ma += delta * ((float)nb / nn);
+            qa += qb + delta * delta * (na * (float)nb / nn);
+            na = nn;
         }
-    }
-    const float var = eos_group_sum(q, scratch) / (float)M;
+    const float mu = eos_group_sum(na * ma, scratch) / (float)M;
+    const float dm = ma - mu;
+    const float var = eos_group_sum(qa + na * dm * dm, scratch) / (float)M;
     if (l == 0) {
         mean[c] = mu;
         invstd[c] = rsqrt(var + eps);
@@ -72,23 +114,54 @@ __kernel void eos_bn_apply(__global const float *x, __global float *y, __global 
     y[i] = relu ? fmax(v, 0.0f) : v;
 }
 
-/* dgamma = sum dy * xhat, dbeta = sum dy, per channel over (N, HW) */
-__kernel void eos_bn_backward_reduce(__global const float *dy, __global const float *x, __global const float *mean,
-                                     __global const float *invstd, __global float *dgamma, __global float *dbeta,
-                                     const int N, const int C, const int HW, __local float *scratch) {
+/* dgamma = sum d * xhat, dbeta = sum d, per channel over (N, HW), with d = dy, or when relu
+ * d = dy * (y > 0), y the output of the ReLU that followed the batch norm: the ReLU's backward
+ * folded in, no pass of its own. Then d is written over dy, for the apply kernel and for a
+ * residual branch (the lines were just read, so the store is cheap; reading y again in the
+ * apply kernel instead measured slower). One pass; float8 along the rows on CPUs. */
+__kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y, __global const float *x,
+                                     __global const float *mean, __global const float *invstd,
+                                     __global float *dgamma, __global float *dbeta, const int relu, const int N,
+                                     const int C, const int HW, __local float *scratch) {
     const int c = get_group_id(0);
     const uint l = get_local_id(0), L = get_local_size(0);
-    const uint M = (uint)(N * HW);
-    const float mu = mean[c], is = invstd[c];
+    const float mu = mean[c];
     float sg = 0.0f, sb = 0.0f;
     for (int n = 0; n < N; n++) {
         const size_t base = ((size_t)n * C + c) * HW;
-        for (uint h = l; h < (uint)HW; h += L) {
-            sb += dy[base + h];
-            sg += dy[base + h] * (x[base + h] - mu) * is;
+        float rg = 0.0f, rb = 0.0f;  /* this row's share, added to the totals once (shorter sums) */
+        if (L == 1) {
+            float8 g8 = (float8)0.0f, b8 = (float8)0.0f;
+            int h = 0;
+            for (; h + 8 <= HW; h += 8) {
+                float8 d = vload8(0, dy + base + h);
+                if (relu) {
+                    d = select((float8)0.0f, d, isgreater(vload8(0, y + base + h), (float8)0.0f));
+                    vstore8(d, 0, dy + base + h);
+                }
+                b8 += d;
+                g8 += d * (vload8(0, x + base + h) - (float8)mu);
+            }
+            for (; h < HW; h++) {
+                float d = dy[base + h];
+                if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
+                rb += d;
+                rg += d * (x[base + h] - mu);
+            }
+            rb += eos_sum8(b8);
+            rg += eos_sum8(g8);
+        } else {
+            for (uint h = l; h < (uint)HW; h += L) {
+                float d = dy[base + h];
+                if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
+                rb += d;
+                rg += d * (x[base + h] - mu);
+            }
         }
+        sb += rb;
+        sg += rg;
     }
-    const float g = eos_group_sum(sg, scratch);
+    const float g = eos_group_sum(sg, scratch) * invstd[c];
     const float b = eos_group_sum(sb, scratch);
     if (l == 0) {
         dgamma[c] = g;

@@ -1,7 +1,8 @@
 /* batchnorm2d (cl/batchnorm.cl), PyTorch semantics (GUIDE section 5): training normalises with
  * the batch's biased variance and moves the running estimates by momentum, with the unbiased
  * variance; evaluation uses the running estimates. The forward pass can fuse the residual add
- * and the ReLU that follow it in a ResNet block. Shapes: x, y (N, C, HW); per-channel (C). */
+ * and the ReLU that follow it in a ResNet block, and the backward pass folds in that ReLU's
+ * backward (eos_batchnorm_relu_backward). Shapes: x, y (N, C, HW); per-channel (C). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -76,16 +77,27 @@ eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, co
     return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
 }
 
-eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
-                                  const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
-                                  eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
+/* EOS_BN_FUSE=0 runs the ReLU's backward as a pass of its own before the batch norm's (the
+ * reference the tests compare the fused kernel with); unset or 1 folds it into the reduce. */
+static int fused(void) {
+    const char *e = getenv("EOS_BN_FUSE");
+    return !(e && !strcmp(e, "0"));
+}
+
+/* The reduce over (N, HW) per channel, then the element-wise dx. relu: the reduce sees
+ * d = dy * (y > 0) and writes it over dy, which the apply kernel then reads. */
+static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *y, int relu,
+                           const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                           const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
     EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
     size_t n = (size_t)N * C * HW;
     EOS_TRY(eos__need(dy, n, "batchnorm dy"));
+    if (relu) EOS_TRY(eos__need(y, n, "batchnorm relu output y"));
     EOS_TRY(eos__need(dgamma, (size_t)C, "batchnorm dgamma"));
     EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
-    eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
-                    EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
+    cl_mem ybuf = relu ? y->buf : NULL;
+    eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
+                    EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
     EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
     float inv_m = 1.0f / (float)((size_t)N * HW);
     if (by_rows(rt)) {
@@ -101,4 +113,20 @@ eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const 
                     EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(dx->buf), EOS_ARG(C), EOS_ARG(HW),
                     EOS_ARG(inv_m), EOS_ARG(total)};
     return eos__run_1d(rt, "batchnorm.cl", "eos_bn_backward_apply", n, a, EOS_NARGS(a));
+}
+
+eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
+                                  const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
+                                  eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
+    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta);
+}
+
+eos_status eos_batchnorm_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy, const eos_tensor *y,
+                                       const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                                       const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
+                                       eos_tensor *dbeta) {
+    if (fused()) return backward(rt, N, C, HW, dy, y, 1, x, mean, invstd, gamma, dx, dgamma, dbeta);
+    EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
+    EOS_TRY(eos_relu_backward(rt, (size_t)N * C * HW, dy, y, dy));
+    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta);
 }

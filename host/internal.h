@@ -117,6 +117,7 @@ struct eos_runtime {
     size_t nkernels, cap_kernels;
     eos_runtime_stats stats;
     int gemm_ready;              /* CLBlast parameters for this device applied */
+    size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */
     /* convolution algorithm per layer shape (host/conv.c): measured once per device and shape,
      * kept here and in cache_dir/conv-algos.txt; conv_force set by eos_runtime_set_conv_algo */
     struct {

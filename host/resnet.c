@@ -569,14 +569,13 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         size_t sz = (size_t)N * C * OH * OW, base = block_base(b);
         block_act *a = &m->b[b];
         const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;
-        EOS_TRY(eos_relu_backward(rt, sz, G, &a->out, G));
-        EOS_TRY(eos_batchnorm_backward(rt, N, C, OH * OW, G, &a->c2, &a->m2, &a->s2, &m->e[base + 7].value, T1,
-                                       &m->e[base + 7].grad, &m->e[base + 8].grad));
+        /* G becomes dy * (out > 0), the shortcut's gradient too */
+        EOS_TRY(eos_batchnorm_relu_backward(rt, N, C, OH * OW, G, &a->out, &a->c2, &a->m2, &a->s2,
+                                            &m->e[base + 7].value, T1, &m->e[base + 7].grad, &m->e[base + 8].grad));
         eos_conv_shape c2 = {N, C, OH, OW, C, 3, 1, 1}, c1 = {N, Cin, Hi, Wi, C, 3, s, 1};
         EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL, &m->ws));
-        EOS_TRY(eos_relu_backward(rt, sz, T2, &a->a1, T2));
-        EOS_TRY(eos_batchnorm_backward(rt, N, C, OH * OW, T2, &a->c1, &a->m1, &a->s1, &m->e[base + 1].value, T1,
-                                       &m->e[base + 1].grad, &m->e[base + 2].grad));
+        EOS_TRY(eos_batchnorm_relu_backward(rt, N, C, OH * OW, T2, &a->a1, &a->c1, &a->m1, &a->s1,
+                                            &m->e[base + 1].value, T1, &m->e[base + 1].grad, &m->e[base + 2].grad));
         EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
         if (a->sc.buf) EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
         else EOS_TRY(eos_add_inplace(rt, sz, T3, G));
@@ -584,10 +583,8 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         G = T3;
         T3 = t;
     }
-    size_t sz0 = (size_t)N * 16 * m->h * m->w;
-    EOS_TRY(eos_relu_backward(rt, sz0, G, &m->a0, G));
-    EOS_TRY(eos_batchnorm_backward(rt, N, 16, m->h * m->w, G, &m->c0, &m->m0, &m->s0, &m->e[1].value, T1,
-                                   &m->e[1].grad, &m->e[2].grad));
+    EOS_TRY(eos_batchnorm_relu_backward(rt, N, 16, m->h * m->w, G, &m->a0, &m->c0, &m->m0, &m->s0, &m->e[1].value,
+                                        T1, &m->e[1].grad, &m->e[2].grad));
     eos_conv_shape cs = {N, m->cin, m->h, m->w, 16, 3, 1, 1};
     return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
 }

@@ -234,6 +234,7 @@ eos_status eos_env_check(void) {
     EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct or winograd"));
     EOS_TRY(env_word("EOS_KNN_ALGO", knn, 0, "fused or gemm"));
     EOS_TRY(env_word("EOS_BN_PATH", bn, 0, "rows or elements"));
+    EOS_TRY(env_word("EOS_BN_FUSE", bit, 0, "1 (the ReLU's backward inside the batch norm's) or 0"));
     EOS_TRY(env_word("EOS_PROFILE", bit, 0, "1 (profile) or 0"));
     EOS_TRY(env_word("EOS_CLBLAST_TUNED", bit, 0, "0 (CLBlast's own defaults) or 1"));
     EOS_TRY(env_word("EOS_CONV_VERBOSE", bit, 0, "1 (print the timings) or 0"));
@@ -602,12 +603,15 @@ eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel
 }
 
 /* Work-items per reduction group: 1 on CPUs (PoCL runs one work-item's loop fastest and
- * barriers cost), else the largest power of two <= 256 that the kernel allows. */
+ * barriers cost), else the largest power of two <= 256 that the kernel allows.
+ * reduce_local_force (set by tests) caps it on every device, CPUs included, so that the
+ * kernels' many-work-item branch is tested without a GPU. */
 static size_t reduce_local(eos_runtime_t rt, cl_kernel k) {
-    if (rt->dev.type == EOS_DEVICE_CPU) return 1;
+    if (rt->dev.type == EOS_DEVICE_CPU && !rt->reduce_local_force) return 1;
     size_t kwg = 0;
     clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
     size_t cap = kwg && kwg < 256 ? kwg : 256, l = 1;
+    if (rt->reduce_local_force && rt->reduce_local_force < cap) cap = rt->reduce_local_force;
     while (l * 2 <= cap && (l * 2) * sizeof(float) <= rt->dev.local_mem_bytes / 2) l *= 2;
     return l;
 }

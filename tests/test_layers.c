@@ -451,6 +451,112 @@ static void test_batchnorm(void **state) {
     unsetenv("EOS_BN_PATH");
 }
 
+/* ---- batch norm: statistics in one pass, the ReLU's backward folded in ------------------- */
+
+typedef struct { int N, C, HW; } bn_shape;
+
+/* odd sizes: rows shorter than, equal to and longer than a float8, with and without a tail */
+static const bn_shape k_bn_shapes[] = {{3, 5, 13}, {2, 4, 8}, {5, 3, 1}, {4, 2, 67}, {2, 3, 64}, {16, 2, 7}};
+
+/* Statistics of x = offset + U(-1, 1) against the double reference: momentum 1 makes the
+ * running estimates the batch's mean and unbiased variance. With offset 50 the textbook
+ * one-pass float formula E[x^2] - E[x]^2 loses about 3 of float's 7 digits (E[x^2] = 2500.3
+ * has ulp 2.4e-4 against a variance of 0.33), so rtol 1e-4 on the variance tells a careful
+ * method from it; a merge of per-row mean and M2 (Chan et al.) stays near 1e-6. */
+static void bn_stats_case(eos_runtime_t rt, const bn_shape *s, float offset) {
+    int N = s->N, C = s->C, HW = s->HW;
+    size_t n = (size_t)N * C * HW;
+    float *x = rnd(n, offset - 1, offset + 1), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -0.5f, 0.5f);
+    float *rm = calloc(C, sizeof *rm), *rv = calloc(C, sizeof *rv), *y = malloc(n * sizeof *y);
+    for (int c = 0; c < C; c++) rv[c] = 1.0f;
+    eos_tensor X = dev(rt, x, n), G = dev(rt, g, C), B = dev(rt, b, C), RM = dev(rt, rm, C), RV = dev(rt, rv, C);
+    eos_tensor MEAN = dev(rt, NULL, C), IS = dev(rt, NULL, C), Y = dev(rt, NULL, n);
+    EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 0, 1.0f, 1e-5f, &Y));
+    eos_ref_bn_forward_train(N, C, HW, x, g, b, rm, rv, 1.0f, 1e-5f, NULL, 0, y);
+    float *mean = host(&MEAN, C), *rm_got = host(&RM, C), *rv_got = host(&RV, C);
+    /* the mean: float's rounding of values near offset (ulp 4e-6 at 50) */
+    expect_close("bn stats mean", mean, rm, C, 1e-6 * (1 + fabs(offset)), 1e-6);
+    expect_close("bn stats running_mean", rm_got, rm, C, 1e-6 * (1 + fabs(offset)), 1e-6);
+    if (N * HW > 1) expect_close("bn stats unbiased variance", rv_got, rv, C, 0, 1e-4);
+    eos_tensor *all[] = {&X, &G, &B, &RM, &RV, &MEAN, &IS, &Y};
+    for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
+    free(x); free(g); free(b); free(rm); free(rv); free(y); free(mean); free(rm_got); free(rv_got);
+}
+
+/* y = relu(bn(x) [+ res]); the fused backward (EOS_BN_FUSE unset) against the unfused one
+ * (EOS_BN_FUSE=0: eos_relu_backward, then eos_batchnorm_backward) and against the plain-C
+ * reference on dy * (y > 0). Fused and unfused do the same float operations in the same order
+ * (the mask is a selection, not arithmetic), so they agree to a few ulps at most (the compiler
+ * may contract the branches differently); the reference differs by float against double
+ * sums, the tolerance of test_batchnorm. */
+static void bn_fused_case(eos_runtime_t rt, const bn_shape *s, int with_res) {
+    int N = s->N, C = s->C, HW = s->HW;
+    size_t n = (size_t)N * C * HW;
+    float *x = rnd(n, -2, 3), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -0.5f, 0.5f), *res = rnd(n, -1, 1);
+    float *r = rnd(n, -1, 1), *rm = calloc(C, sizeof *rm), *rv = calloc(C, sizeof *rv);
+    eos_tensor X = dev(rt, x, n), G = dev(rt, g, C), B = dev(rt, b, C), RM = dev(rt, rm, C), RV = dev(rt, rv, C);
+    eos_tensor MEAN = dev(rt, NULL, C), IS = dev(rt, NULL, C), Y = dev(rt, NULL, n), RES = dev(rt, res, n);
+    EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, with_res ? &RES : NULL,
+                                              1, 0.1f, 1e-5f, &Y));
+    float *y = host(&Y, n), *ywant = malloc(n * sizeof *ywant);
+    eos_ref_bn_forward_train(N, C, HW, x, g, b, rm, rv, 0.1f, 1e-5f, with_res ? res : NULL, 1, ywant);
+    expect_close("bn+relu forward", y, ywant, n, 1e-5, 1e-4);
+    float *got[2][4];  /* [unfused, fused][dy masked, dx, dgamma, dbeta] */
+    for (int fuse = 0; fuse < 2; fuse++) {
+        if (fuse) unsetenv("EOS_BN_FUSE");
+        else setenv("EOS_BN_FUSE", "0", 1);
+        eos_tensor DY = dev(rt, r, n), DX = dev(rt, NULL, n), DG = dev(rt, NULL, C), DB = dev(rt, NULL, C);
+        EOS_ASSERT_OK(eos_batchnorm_relu_backward(rt, N, C, HW, &DY, &Y, &X, &MEAN, &IS, &G, &DX, &DG, &DB));
+        got[fuse][0] = host(&DY, n);
+        got[fuse][1] = host(&DX, n);
+        got[fuse][2] = host(&DG, C);
+        got[fuse][3] = host(&DB, C);
+        eos_tensor_free(&DY); eos_tensor_free(&DX); eos_tensor_free(&DG); eos_tensor_free(&DB);
+    }
+    unsetenv("EOS_BN_FUSE");
+    /* the reference: the mask from the device's own y (a value at exactly 0 decides the same) */
+    float *dym = malloc(n * sizeof *dym), *wdx = malloc(n * sizeof *wdx), *wdg = malloc(C * sizeof *wdg);
+    float *wdb = malloc(C * sizeof *wdb);
+    for (size_t i = 0; i < n; i++) dym[i] = y[i] > 0 ? r[i] : 0.0f;
+    eos_ref_bn_backward(N, C, HW, x, g, 1e-5f, dym, wdx, wdg, wdb);
+    for (int fuse = 0; fuse < 2; fuse++) {
+        expect_close(fuse ? "fused masked dy" : "unfused masked dy", got[fuse][0], dym, n, 0, 0);
+        expect_close(fuse ? "fused dx" : "unfused dx", got[fuse][1], wdx, n, 1e-5, 1e-3);
+        expect_close(fuse ? "fused dgamma" : "unfused dgamma", got[fuse][2], wdg, C, 1e-5, 1e-4);
+        expect_close(fuse ? "fused dbeta" : "unfused dbeta", got[fuse][3], wdb, C, 1e-5, 1e-4);
+    }
+    expect_close("fused dx against unfused", got[1][1], got[0][1], n, 1e-6, 1e-6);
+    expect_close("fused dgamma against unfused", got[1][2], got[0][2], C, 1e-6, 1e-6);
+    expect_close("fused dbeta against unfused", got[1][3], got[0][3], C, 1e-6, 1e-6);
+    for (int f = 0; f < 2; f++)
+        for (int k = 0; k < 4; k++) free(got[f][k]);
+    eos_tensor *all[] = {&X, &G, &B, &RM, &RV, &MEAN, &IS, &Y, &RES};
+    for (size_t k = 0; k < 9; k++) eos_tensor_free(all[k]);
+    free(x); free(g); free(b); free(res); free(r); free(rm); free(rv); free(y); free(ywant);
+    free(dym); free(wdx); free(wdg); free(wdb);
+}
+
+/* every shape, rows and elements, one work-item per reduction group (CPUs) and several (the
+ * GPUs' branch of the reduction kernels, forced here) */
+static void test_batchnorm_fused(void **state) {
+    eos_runtime_t rt = *state;
+    static const char *paths[] = {"rows", "elements"};
+    static const size_t locals[] = {0, 4, 64};
+    for (size_t p = 0; p < 2; p++)
+        for (size_t l = 0; l < 3; l++) {
+            setenv("EOS_BN_PATH", paths[p], 1);
+            rt->reduce_local_force = locals[l];
+            for (size_t k = 0; k < sizeof k_bn_shapes / sizeof k_bn_shapes[0]; k++) {
+                bn_stats_case(rt, &k_bn_shapes[k], 0.0f);
+                bn_stats_case(rt, &k_bn_shapes[k], 50.0f);
+                bn_fused_case(rt, &k_bn_shapes[k], 0);
+                bn_fused_case(rt, &k_bn_shapes[k], 1);
+            }
+        }
+    rt->reduce_local_force = 0;
+    unsetenv("EOS_BN_PATH");
+}
+
 /* ---- activations, shortcut, pooling ------------------------------------------------- */
 
 static void test_relu_add_shortcut(void **state) {
@@ -635,6 +741,7 @@ int main(void) {
         cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_conv_profile),
         cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_batchnorm_fused),
         cmocka_unit_test(test_relu_add_shortcut),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_linear),

@@ -78,11 +78,12 @@ expect "EOS_LOG=verbose is an error" 2 "EOS_LOG='verbose': expected debug, info,
 expect "EOS_CONV_ALGO=fast is an error" 2 "EOS_CONV_ALGO='fast': expected auto, gemm, panel, direct or winograd" env EOS_CONV_ALGO=fast "$eos" check
 expect "EOS_KNN_ALGO=brute is an error" 2 "EOS_KNN_ALGO='brute': expected fused or gemm" env EOS_KNN_ALGO=brute "$eos" check
 expect "EOS_BN_PATH=row is an error" 2 "EOS_BN_PATH='row': expected rows or elements" env EOS_BN_PATH=row "$eos" check
+expect "EOS_BN_FUSE=yes is an error" 2 "EOS_BN_FUSE='yes': expected 1" env EOS_BN_FUSE=yes "$eos" check
 expect "EOS_PROFILE=yes is an error" 2 "EOS_PROFILE='yes': expected 1" env EOS_PROFILE=yes "$eos" check
 expect "EOS_CLBLAST_TUNED=off is an error" 2 "EOS_CLBLAST_TUNED='off': expected 0" env EOS_CLBLAST_TUNED=off "$eos" check
 expect "EOS_CONV_VERBOSE=yes is an error" 2 "EOS_CONV_VERBOSE='yes': expected 1" env EOS_CONV_VERBOSE=yes "$eos" check
 expect "valid settings pass" 0 'check passed' env EOS_LOG=warn EOS_CONV_ALGO=auto EOS_KNN_ALGO=fused EOS_BN_PATH=rows \
-    EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 "$eos" check
+    EOS_BN_FUSE=0 EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 "$eos" check
 expect "an empty setting is the default" 0 'check passed' env EOS_LOG= EOS_MEM_LIMIT= EOS_DEVICE= "$eos" check
 
 rm -rf "$fx"

@@ -18,7 +18,7 @@ extern "C" {
  *     eos_conv2d_forward(rt, &s, &x, &w, NULL, &c, &ws);
  *     eos_batchnorm_forward_train(rt, N, 32, 16 * 16, &c, &g, &b, &rm, &rv, &mean, &invstd,
  *                                 NULL, 1, 0.1f, 1e-5f, &y);
- *     ... eos_relu_backward, eos_batchnorm_backward, eos_conv2d_backward in reverse ...
+ *     ... eos_batchnorm_relu_backward (dy at y), eos_conv2d_backward in reverse ...
  *     eos_workspace_free(&ws);
  */
 
@@ -106,6 +106,15 @@ eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, co
 eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
                                   const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
                                   eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta);
+/* The backward of y = relu(bn(x) [+ residual]) with the ReLU's backward folded into the batch
+ * norm's (no pass of its own): dy (N, C, HW) is the gradient at y, y the forward's output.
+ * dy is overwritten by dy * (y > 0), which is also the gradient of the residual; dx, dgamma,
+ * dbeta as eos_batchnorm_backward. dx may not alias dy or y. EOS_BN_FUSE=0 runs it unfused
+ * (eos_relu_backward, then eos_batchnorm_backward): the reference the tests compare with. */
+eos_status eos_batchnorm_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy, const eos_tensor *y,
+                                       const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                                       const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
+                                       eos_tensor *dbeta);
 
 /* ---- activations and shortcuts (host/activation.c; cl/elementwise.cl) -------------- */
 
