@@ -1,8 +1,9 @@
 /* Direct 3x3 convolution, stride 1, pad 1, on rows of 32, 16 or 8 pixels (ResNet-s's three
  * stages): no column matrix at all (host/conv.c, algorithm "direct"). For PoCL's CPU device like
  * conv_panel.cl: one work-item per work-group, a row held in float8 registers, the kw = 0 and 2
- * taps as one-lane shifts of it, every accumulator a named register (arrays indexed in loops
- * measured 3x slower: PoCL kept them in memory).
+ * taps as the row one pixel off (unaligned loads inside the row, lane shifts at its ends), every
+ * accumulator a named register (arrays indexed in loops measured 3x slower: PoCL kept them in
+ * memory).
  * Legend: x (N, C, H, W), w (K, C, 3, 3), y (N, K, H, W).
  *   forward:          y = conv(x, w)
  *   backward data:    dx = conv(dy, w') with w' (C, K, 3, 3) = w transposed and flipped
@@ -13,19 +14,25 @@
  * is contracted to an FMA (OpenCL C's default FP_CONTRACT ON); GPUs fuse both. */
 #define EOS_MAD(a, b, c) ((a) * (b) + (c))
 
-/* the row r0..r3 moved one pixel right (x[i - 1], zero in front) and left (x[i + 1], zero after) */
-#define EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3)                          \
-    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
-    const float8 L1 = (float8)(r0.s7, r1.s0, r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6);     \
-    const float8 L2 = (float8)(r1.s7, r2.s0, r2.s1, r2.s2, r2.s3, r2.s4, r2.s5, r2.s6);     \
-    const float8 L3 = (float8)(r2.s7, r3.s0, r3.s1, r3.s2, r3.s3, r3.s4, r3.s5, r3.s6);     \
-    const float8 R0 = (float8)(r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6, r0.s7, r1.s0);     \
-    const float8 R1 = (float8)(r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6, r1.s7, r2.s0);     \
-    const float8 R2 = (float8)(r2.s1, r2.s2, r2.s3, r2.s4, r2.s5, r2.s6, r2.s7, r3.s0);     \
-    const float8 R3 = (float8)(r3.s1, r3.s2, r3.s3, r3.s4, r3.s5, r3.s6, r3.s7, 0.0f)
+/* a row of 8 moved one pixel right (x[i - 1], zero in front) and left (x[i + 1], zero after) */
 #define EOS_SHIFTS1(r, L, R)                                                                 \
     const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);              \
     const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f)
+
+/* The same rows and shifts read from memory: the interior shifts are unaligned loads one float
+ * left or right of the row's own (cheaper than cross-register shuffles on CPUs: `eos bench
+ * layers`), only the row's two ends are shifted in registers, so nothing outside the row is read. */
+#define EOS_LOADS4(row, r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3)                      \
+    const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row); \
+    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
+    const float8 L1 = vload8(0, row + 7), L2 = vload8(0, row + 15), L3 = vload8(0, row + 23);  \
+    const float8 R0 = vload8(0, row + 1), R1 = vload8(0, row + 9), R2 = vload8(0, row + 17);   \
+    const float8 R3 = (float8)(r3.s1, r3.s2, r3.s3, r3.s4, r3.s5, r3.s6, r3.s7, 0.0f)
+#define EOS_LOADS2(row, r0, r1, L0, L1, R0, R1)                                               \
+    const float8 r0 = vload8(0, row), r1 = vload8(1, row);                                  \
+    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
+    const float8 L1 = vload8(0, row + 7), R0 = vload8(0, row + 1);                          \
+    const float8 R1 = (float8)(r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6, r1.s7, 0.0f)
 
 /* Rows of 32. Work-item (output row oh, output channel pair, image n): 2 x 32 outputs in 8
  * accumulators. */
@@ -42,8 +49,7 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
             const int ih = oh + kh - 1;
             if (ih < 0 || ih >= H) continue;
             __global const float *row = xc + ih * 32;
-            const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row);
-            EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
+            EOS_LOADS4(row, r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
             const float u0 = w0[kh * 3], u1 = w0[kh * 3 + 1], u2 = w0[kh * 3 + 2];
             const float v0 = w1[kh * 3], v1 = w1[kh * 3 + 1], v2 = w1[kh * 3 + 2];
             a0 = EOS_MAD((float8)u0, L0, EOS_MAD((float8)u1, r0, EOS_MAD((float8)u2, R0, a0)));
@@ -64,11 +70,6 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
     }
 }
 
-#define EOS_SHIFTS2(r0, r1, L0, L1, R0, R1)                                                   \
-    const float8 L0 = (float8)(0.0f, r0.s0, r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6);      \
-    const float8 L1 = (float8)(r0.s7, r1.s0, r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6);     \
-    const float8 R0 = (float8)(r0.s1, r0.s2, r0.s3, r0.s4, r0.s5, r0.s6, r0.s7, r1.s0);     \
-    const float8 R1 = (float8)(r1.s1, r1.s2, r1.s3, r1.s4, r1.s5, r1.s6, r1.s7, 0.0f)
 
 /* Rows of 16. Work-item (output row oh, group of 4 output channels, image n): 4 x 16 outputs in
  * 8 accumulators; channels past K reuse the last weights and are not stored. */
@@ -89,8 +90,8 @@ __kernel void eos_conv3x3_w16(__global const float *x, __global const float *w, 
         for (int kh = 0; kh < 3; kh++) {
             const int ih = oh + kh - 1;
             if (ih < 0 || ih >= H) continue;
-            const float8 r0 = vload8(0, xc + ih * 16), r1 = vload8(1, xc + ih * 16);
-            EOS_SHIFTS2(r0, r1, L0, L1, R0, R1);
+            __global const float *row = xc + ih * 16;
+            EOS_LOADS2(row, r0, r1, L0, L1, R0, R1);
             EOS_W16_TAP(0, a0, b0) EOS_W16_TAP(1, a1, b1) EOS_W16_TAP(2, a2, b2) EOS_W16_TAP(3, a3, b3)
         }
     }
@@ -164,8 +165,7 @@ __kernel void eos_conv3x3_dw_w32(__global const float *x, __global const float *
                 const int ih = oh + kh - 1;
                 if (ih < 0 || ih >= H) continue;
                 __global const float *row = xc + ih * 32;
-                const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row);
-                EOS_SHIFTS4(r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
+                EOS_LOADS4(row, r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
                 const float8 sl = EOS_MAD(d0, L0, EOS_MAD(d1, L1, EOS_MAD(d2, L2, d3 * L3)));
                 const float8 sc = EOS_MAD(d0, r0, EOS_MAD(d1, r1, EOS_MAD(d2, r2, d3 * r3)));
                 const float8 sr = EOS_MAD(d0, R0, EOS_MAD(d1, R1, EOS_MAD(d2, R2, d3 * R3)));
@@ -188,8 +188,8 @@ __kernel void eos_conv3x3_dw_w16(__global const float *x, __global const float *
             for (int kh = 0; kh < 3; kh++) {
                 const int ih = oh + kh - 1;
                 if (ih < 0 || ih >= H) continue;
-                const float8 r0 = vload8(0, xc + ih * 16), r1 = vload8(1, xc + ih * 16);
-                EOS_SHIFTS2(r0, r1, L0, L1, R0, R1);
+                __global const float *row = xc + ih * 16;
+                EOS_LOADS2(row, r0, r1, L0, L1, R0, R1);
                 EOS_DW_ADD(kh, EOS_MAD(d0, L0, d1 * L1), EOS_MAD(d0, r0, d1 * r1), EOS_MAD(d0, R0, d1 * R1))
             }
         }
