@@ -1,4 +1,4 @@
-/* conv2d, forward and backward, with two algorithms behind one pair of functions:
+/* conv2d, forward and backward, with four algorithms behind one pair of functions:
  *   gemm   im2col + CLBlast GEMM (cl/im2col.cl), for any device:
  *            forward:  col = im2col(x) (Kc, P); tmp (K, P) = w (K, Kc) x col; y = swap(tmp) (+ b)
  *            backward: tmp = swap(dy) (K, P); dw = tmp x col^T; db = sum dy; dcol = w^T x tmp;
@@ -11,9 +11,13 @@
  *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
  *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
- * columns of the column matrix. Which algorithm runs is chosen per device and layer shape by
- * timing those that apply on the first call (eos_conv_algo_for), remembered in the runtime and in
- * <kernel cache>/conv-algos.txt, and can be forced (eos_runtime_set_conv_algo, EOS_CONV_ALGO).
+ * columns of the column matrix. Which algorithm runs is chosen per device, layer shape, batch
+ * size and direction (forward, dx, dw) by timing that direction alone with each algorithm that
+ * applies on its first call (eos_conv_algo_for_dir), remembered in a table of the conv module's
+ * own (grown as needed) and in <kernel cache>/conv-algos.txt, carried by checkpoints
+ * (eos__conv_choices_export/import), and can be forced (eos_runtime_set_conv_algo,
+ * EOS_CONV_ALGO). A backward runs dw, then dx, each with its own choice; when they are the same
+ * algorithm dx reuses dw's re-layout of dy, so the kernels are exactly those of one backward.
  * While event profiling is on, kernel time is also charged per (shape, direction) for `eos bench
  * layers` (eos_conv_profile_read). */
 #include "internal.h"
@@ -67,11 +71,6 @@ static void charge(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, 
     }
     rt->conv_ev[i].calls++;
     rt->conv_scope = i + 1;
-}
-
-/* In a backward, after the weight gradient: what follows computes dx. */
-static void charge_dx(eos_runtime_t rt, const eos_conv_shape *s) {
-    if (rt->conv_scope > 0) charge(rt, s, EOS_CONV_DATA_GRAD, rt->conv_ev[rt->conv_scope - 1].algo);
 }
 
 size_t eos_conv_profile_read(eos_runtime_t rt, eos_conv_time *out, size_t max) {
@@ -133,18 +132,12 @@ static eos_status forward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const 
     return EOS_OK;
 }
 
-static eos_status backward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                                eos_workspace *ws) {
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
+/* dw = swap(dy) x col^T (+ db). Leaves swap(dy) (K, P) in ws->tmp: dx_gemm takes it from there
+ * when the data gradient runs with gemm too (shared), so the pair costs what it did in one. */
+static eos_status dw_gemm(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                          eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
+    int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
     size_t Kc = (size_t)s->C * s->R * s->R, P = (size_t)s->N * OH * OW, HW = (size_t)OH * OW;
-    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d backward x"));
-    EOS_TRY(eos__need(w, (size_t)s->K * Kc, "conv2d backward w"));
-    EOS_TRY(eos__need(dy, (size_t)s->K * P, "conv2d backward dy"));
-    EOS_TRY(eos__need(dw, (size_t)s->K * Kc, "conv2d backward dw"));
-    if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
-    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
     EOS_TRY(eos_tensor_reserve(rt, &ws->col, Kc * P));
     EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * P));
     EOS_TRY(swap01(rt, dy, &ws->tmp, s->N, s->K, (int)HW));  /* (N, K, HW) -> (K, N, HW) */
@@ -152,17 +145,25 @@ static eos_status backward_gemm(eos_runtime_t rt, const eos_conv_shape *s, const
     EOS_TRY(eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)s->K, Kc, P, 1.0f, &ws->tmp, 0, P, &ws->col, 0, P, 0.0f, dw,
                      0, Kc));
     if (db) EOS_TRY(bias_grad(rt, s, (int)HW, dy, db));
-    if (dx) {
-        charge_dx(rt, s);
-        EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, Kc * P));
-        EOS_TRY(eos_gemm(rt, EOS_TRANS, EOS_NO_TRANS, Kc, P, (size_t)s->K, 1.0f, w, 0, Kc, &ws->tmp, 0, P, 0.0f,
-                         &ws->dcol, 0, P));
-        eos__arg a[] = {EOS_ARG(ws->dcol.buf), EOS_ARG(dx->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
-                        EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad),
-                        EOS_ARG(OH), EOS_ARG(OW)};
-        EOS_TRY(eos__run_1d(rt, "im2col.cl", "eos_col2im", (size_t)s->N * s->C * s->H * s->W, a, EOS_NARGS(a)));
-    }
     return EOS_OK;
+}
+
+/* dx = col2im(w^T x swap(dy)); shared: ws->tmp already holds swap(dy) (dw_gemm just ran) */
+static eos_status dx_gemm(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                          eos_tensor *dx, eos_workspace *ws, int shared) {
+    int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
+    size_t Kc = (size_t)s->C * s->R * s->R, P = (size_t)s->N * OH * OW, HW = (size_t)OH * OW;
+    if (!shared) {
+        EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * P));
+        EOS_TRY(swap01(rt, dy, &ws->tmp, s->N, s->K, (int)HW));
+    }
+    EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, Kc * P));
+    EOS_TRY(eos_gemm(rt, EOS_TRANS, EOS_NO_TRANS, Kc, P, (size_t)s->K, 1.0f, w, 0, Kc, &ws->tmp, 0, P, 0.0f, &ws->dcol,
+                     0, P));
+    eos__arg a[] = {EOS_ARG(ws->dcol.buf), EOS_ARG(dx->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
+                    EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad),
+                    EOS_ARG(OH), EOS_ARG(OW)};
+    return eos__run_1d(rt, "im2col.cl", "eos_col2im", (size_t)s->N * s->C * s->H * s->W, a, EOS_NARGS(a));
 }
 
 /* ---- panel: float8-tiled kernels on packed panels (cl/conv_panel.cl) ---------------------- */
@@ -205,28 +206,26 @@ static eos_status forward_panel(eos_runtime_t rt, const eos_conv_shape *s, const
     return eos__run_nd(rt, "conv_panel.cl", "eos_panel_to_nchw", 1, &g, a, EOS_NARGS(a));
 }
 
-static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                                 const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                                 eos_workspace *ws) {
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
+/* dy (N, K, HW) -> panel(K, P) in ws->tmp: the re-layout both gradients read */
+static eos_status dy_panel(eos_runtime_t rt, const eos_conv_shape *s, int HW, int NB, const eos_tensor *dy,
+                           eos_workspace *ws) {
+    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * NB * TILE));
+    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->tmp.buf), EOS_ARG(s->N), EOS_ARG(s->K), EOS_ARG(HW)};
+    size_t g[2] = {(size_t)s->K, (size_t)NB};
+    return eos__run_nd(rt, "conv_panel.cl", "eos_nchw_to_panel", 2, g, a, EOS_NARGS(a));
+}
+
+/* dw (+ db), split over the pixels into partial sums (no atomics). Leaves dy's panel in ws->tmp
+ * for dx_panel (shared). */
+static eos_status dw_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                           eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
+    int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
     int Kc = s->C * s->R * s->R, Kcp = (int)round_up((size_t)Kc, TILE), HW = OH * OW;
     size_t P = (size_t)s->N * HW, Pp = round_up(P, TILE);
     int NB = (int)(Pp / TILE), per = PANELS_PER_SPLIT, S = (NB + per - 1) / per;
-    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d backward x"));
-    EOS_TRY(eos__need(w, (size_t)s->K * Kc, "conv2d backward w"));
-    EOS_TRY(eos__need(dy, (size_t)s->K * P, "conv2d backward dy"));
-    EOS_TRY(eos__need(dw, (size_t)s->K * Kc, "conv2d backward dw"));
-    if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
-    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
-    EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, (size_t)s->K * Pp));          /* dyp panel(K, P) */
     EOS_TRY(eos_tensor_reserve(rt, &ws->col, Pp * (size_t)Kcp));           /* colT (Pp, Kcp) */
     EOS_TRY(eos_tensor_reserve(rt, &ws->part, (size_t)S * s->K * Kcp));    /* (S, K, Kcp) */
-    {
-        eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->tmp.buf), EOS_ARG(s->N), EOS_ARG(s->K), EOS_ARG(HW)};
-        size_t g[2] = {(size_t)s->K, (size_t)NB};
-        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_nchw_to_panel", 2, g, a, EOS_NARGS(a)));
-    }
+    EOS_TRY(dy_panel(rt, s, HW, NB, dy, ws));                              /* dyp panel(K, P) */
     {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
                         EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad), EOS_ARG(OH), EOS_ARG(OW),
@@ -245,8 +244,17 @@ static eos_status backward_panel(eos_runtime_t rt, const eos_conv_shape *s, cons
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &g, a, EOS_NARGS(a)));
     }
     if (db) EOS_TRY(bias_grad(rt, s, HW, dy, db));
-    if (!dx) return EOS_OK;
-    charge_dx(rt, s);
+    return EOS_OK;
+}
+
+/* dx = col2im(w^T x dyp) on panels; shared: ws->tmp already holds dy's panel (dw_panel just ran) */
+static eos_status dx_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                           eos_tensor *dx, eos_workspace *ws, int shared) {
+    int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
+    int Kc = s->C * s->R * s->R, HW = OH * OW;
+    size_t Pp = round_up((size_t)s->N * HW, TILE);
+    int NB = (int)(Pp / TILE);
+    if (!shared) EOS_TRY(dy_panel(rt, s, HW, NB, dy, ws));
     EOS_TRY(eos_tensor_reserve(rt, &ws->dcol, (size_t)Kc * Pp));  /* dcolp panel(Kc, P) */
     {
         int one = 1;  /* A = w^T: A(m, k) = w[k * Kc + m] */
@@ -293,29 +301,23 @@ static eos_status forward_direct(eos_runtime_t rt, const eos_conv_shape *s, cons
     return eos__run_1d(rt, "elementwise.cl", "eos_bias_add", n, a, EOS_NARGS(a));
 }
 
-static eos_status backward_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                                  const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                                  eos_workspace *ws) {
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
+/* dw (+ db) with the direct kernels */
+static eos_status dw_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                            eos_tensor *dw, eos_tensor *db) {
+    const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : s->W == 16 ? "eos_conv3x3_dw_w16" : "eos_conv3x3_dw_w8";
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
+                    EOS_ARG(s->H)};
+    size_t g[2] = {(size_t)s->C, (size_t)s->K};
+    EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
+    if (db) EOS_TRY(bias_grad(rt, s, s->H * s->W, dy, db));
+    return EOS_OK;
+}
+
+/* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3) */
+static eos_status dx_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                            eos_tensor *dx, eos_workspace *ws) {
     size_t nw = (size_t)s->K * s->C * 9;
-    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d backward x"));
-    EOS_TRY(eos__need(w, nw, "conv2d backward w"));
-    EOS_TRY(eos__need(dy, (size_t)s->N * s->K * OH * OW, "conv2d backward dy"));
-    EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
-    if (dx) EOS_TRY(eos__need(dx, (size_t)s->N * s->C * s->H * s->W, "conv2d backward dx"));
-    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
-    {
-        const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : s->W == 16 ? "eos_conv3x3_dw_w16" : "eos_conv3x3_dw_w8";
-        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
-                        EOS_ARG(s->H)};
-        size_t g[2] = {(size_t)s->C, (size_t)s->K};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
-    }
-    if (db) EOS_TRY(bias_grad(rt, s, OH * OW, dy, db));
-    if (!dx) return EOS_OK;
-    charge_dx(rt, s);
-    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));  /* w' (C, K, 3, 3) */
+    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));
     {
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->K), EOS_ARG(s->C)};
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_flip", 1, &nw, a, EOS_NARGS(a)));
@@ -397,24 +399,14 @@ static eos_status forward_wino(eos_runtime_t rt, const eos_conv_shape *s, const 
     return wino_run(rt, s->N, s->C, s->H, s->W, s->K, x, &ws->wt, b, y, &ws->col, &ws->tmp);
 }
 
-/* Both gradients in the Winograd domain: dx is the forward on dy with the turned, transposed
- * filters; dw is the adjoint of the forward's three steps (see cl/conv_winograd.cl), exact up to
- * rounding because the forward is the convolution exactly in real arithmetic. */
-static eos_status backward_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                                eos_workspace *ws) {
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
-    if (!wino_fits(s)) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d winograd: needs 3x3, stride 1, pad 1");
+/* Both gradients in the Winograd domain. dw is the adjoint of the forward's three steps (see
+ * cl/conv_winograd.cl), exact up to rounding because the forward is the convolution exactly in
+ * real arithmetic; it transforms x and dy its own way, so it shares nothing with dx. */
+static eos_status dw_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                          eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
     int N = s->N, C = s->C, H = s->H, W = s->W, K = s->K, TH = (H + 1) / 2, TW = (W + 1) / 2, panel = wino_panel(rt);
-    size_t nw = (size_t)K * C * 9, T = (size_t)N * TH * TW;
+    size_t T = (size_t)N * TH * TW;
     int NB = (int)(round_up(T, TILE) / TILE);
-    EOS_TRY(eos__need(x, (size_t)N * C * H * W, "conv2d backward x"));
-    EOS_TRY(eos__need(w, nw, "conv2d backward w"));
-    EOS_TRY(eos__need(dy, (size_t)N * K * OH * OW, "conv2d backward dy"));
-    EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
-    if (dx) EOS_TRY(eos__need(dx, (size_t)N * C * H * W, "conv2d backward dx"));
-    if (db) EOS_TRY(eos__need(db, (size_t)K, "conv2d backward db"));
     EOS_TRY(eos_tensor_reserve(rt, &ws->col, wino_size(panel, C, T)));  /* V (16, C, T) of x */
     EOS_TRY(eos_tensor_reserve(rt, &ws->tmp, wino_size(panel, K, T)));  /* dM (16, K, T) of dy */
     EOS_TRY(eos_tensor_reserve(rt, &ws->part, 16 * (size_t)K * C));  /* dU (16, K, C) */
@@ -446,17 +438,52 @@ static eos_status backward_wino(eos_runtime_t rt, const eos_conv_shape *s, const
         eos__arg a[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(K), EOS_ARG(C)};
         EOS_TRY(eos__run_nd(rt, "conv_winograd.cl", "eos_wino_dw", 1, &n, a, EOS_NARGS(a)));
     }
-    if (db) EOS_TRY(bias_grad(rt, s, OH * OW, dy, db));
-    if (!dx) return EOS_OK;
-    charge_dx(rt, s);
-    EOS_TRY(wino_filter(rt, w, C, K, 1, &ws->wt));  /* U' (16, C, K) of w' (C, K, 3, 3) */
-    return wino_run(rt, N, K, H, W, C, dy, &ws->wt, NULL, dx, &ws->col, &ws->dcol);
+    if (db) EOS_TRY(bias_grad(rt, s, H * W, dy, db));
+    return EOS_OK;
 }
 
-/* ---- the choice per device and shape ------------------------------------------------------ */
+/* dx: the forward on dy with the turned, transposed filters */
+static eos_status dx_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                          eos_tensor *dx, eos_workspace *ws) {
+    EOS_TRY(wino_filter(rt, w, s->C, s->K, 1, &ws->wt));  /* U' (16, C, K) of w' (C, K, 3, 3) */
+    return wino_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, NULL, dx, &ws->col, &ws->dcol);
+}
+
+/* ---- one direction with a given algorithm -------------------------------------------------- */
+
+static eos_status run_forward(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *x,
+                              const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+    return a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
+         : a == EOS_CONV_DIRECT   ? forward_direct(rt, s, x, w, b, y)
+         : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
+                                  : forward_gemm(rt, s, x, w, b, y, ws);
+}
+
+static eos_status run_dw(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                         eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
+    return a == EOS_CONV_WINOGRAD ? dw_wino(rt, s, x, dy, dw, db, ws)
+         : a == EOS_CONV_DIRECT   ? dw_direct(rt, s, x, dy, dw, db)
+         : a == EOS_CONV_PANEL    ? dw_panel(rt, s, x, dy, dw, db, ws)
+                                  : dw_gemm(rt, s, x, dy, dw, db, ws);
+}
+
+/* shared: run_dw of the same algorithm just ran on this dy and ws (gemm and panel reuse its
+ * re-layout of dy; direct and winograd share nothing) */
+static eos_status run_dx(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                         eos_tensor *dx, eos_workspace *ws, int shared) {
+    return a == EOS_CONV_WINOGRAD ? dx_wino(rt, s, w, dy, dx, ws)
+         : a == EOS_CONV_DIRECT   ? dx_direct(rt, s, w, dy, dx, ws)
+         : a == EOS_CONV_PANEL    ? dx_panel(rt, s, w, dy, dx, ws, shared)
+                                  : dx_gemm(rt, s, w, dy, dx, ws, shared);
+}
+
+/* ---- the choice per device, shape, batch and direction ----------------------------------- */
 
 static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct", "winograd"};
 enum { NALGO = (int)(sizeof k_algo_names / sizeof k_algo_names[0]) };
+/* the directions' words in conv-algos.txt and checkpoint lists, in eos_conv_dir order */
+static const char *k_dir_words[] = {"fwd", "dx", "dw"};
+enum { NDIR = (int)(sizeof k_dir_words / sizeof k_dir_words[0]) };
 
 const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < NALGO ? k_algo_names[a] : "?"; }
 
@@ -465,58 +492,150 @@ static int algo_fits(int a, const eos_conv_shape *s) {
     return a == EOS_CONV_DIRECT ? direct_fits(s) : a == EOS_CONV_WINOGRAD ? wino_fits(s) : 1;
 }
 
+static int word_index(const char *w, const char *const *words, int n, int from) {
+    for (int i = from; i < n; i++)
+        if (!strcmp(w, words[i])) return i;
+    return -1;
+}
+
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
     *out = EOS_CONV_AUTO;
-    for (int i = 0; i < NALGO; i++)
-        if (name && !strcmp(name, k_algo_names[i])) {
-            *out = (eos_conv_algo)i;
-            return EOS_OK;
-        }
+    int i = name ? word_index(name, k_algo_names, NALGO, 0) : -1;
+    if (i >= 0) {
+        *out = (eos_conv_algo)i;
+        return EOS_OK;
+    }
     EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm, panel, direct or winograd",
              name ? name : "");
 }
 
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a) { rt->conv_force = (int)a; }
 
-/* The batch size is left out (0): one choice per layer shape, made at its first call, holds for
- * every batch (a partial last batch, evaluation batches), so a run's first step fixes every
- * choice it will use and a checkpoint taken after it carries them all. */
-static void shape_key(const eos_conv_shape *s, int k[8]) {
-    k[0] = 0; k[1] = s->C; k[2] = s->H; k[3] = s->W; k[4] = s->K; k[5] = s->R; k[6] = s->stride; k[7] = s->pad;
+int eos__conv_set_choice_batch(eos_runtime_t rt, int n) {
+    int prev = rt->conv_batch;
+    rt->conv_batch = n > 0 ? n : 0;
+    return prev;
 }
 
-static void remember(eos_runtime_t rt, const int key[8], int algo) {
-    int n = rt->nconv_choice;
-    if (n == (int)(sizeof rt->conv_choice / sizeof rt->conv_choice[0])) n = 0;  /* full: start over */
-    memcpy(rt->conv_choice[n].shape, key, sizeof rt->conv_choice[n].shape);
-    rt->conv_choice[n].algo = algo;
-    rt->nconv_choice = n + 1;
+/* The table: one entry per (N C H W K R stride pad, direction), grown as needed. Its own module
+ * state, behind the runtime's opaque pointer: the runtime only frees it. */
+typedef struct choice {
+    int key[8];    /* N C H W K R stride pad; N 0: any batch (an entry of a checkpoint from before
+                    * the batch and the direction were part of the key) */
+    int dir, algo;
+    int imported;  /* from a checkpoint's list: wins over conv-algos.txt, so a resumed run computes
+                    * what the interrupted one did whatever the file says now */
+    int used;      /* looked up (or imported) on this runtime: what checkpoints carry */
+} choice;
+
+struct eos__conv_choices {
+    choice *v;
+    size_t n, cap;
+    int loaded;  /* conv-algos.txt read */
+};
+
+void eos__conv_choices_free(eos_runtime_t rt) {
+    if (!rt->conv_choices) return;
+    free(rt->conv_choices->v);
+    free(rt->conv_choices);
+    rt->conv_choices = NULL;
+}
+
+static eos_status table(eos_runtime_t rt, eos__conv_choices **out) {
+    if (!rt->conv_choices && !(rt->conv_choices = calloc(1, sizeof *rt->conv_choices)))
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "convolution choice table");
+    *out = rt->conv_choices;
+    return EOS_OK;
+}
+
+/* Keyed by the batch too: inference times its forward for its own batch size. A caller that runs
+ * one nominal batch in pieces (training's partial last batch, evaluation's) sets the choice batch
+ * (eos__conv_set_choice_batch): every piece then uses the choice made for the whole batch, so a
+ * run's first step fixes every choice it will use and a checkpoint taken after it carries them. */
+static void choice_key(eos_runtime_t rt, const eos_conv_shape *s, int k[8]) {
+    k[0] = rt->conv_batch > 0 ? rt->conv_batch : s->N;
+    k[1] = s->C; k[2] = s->H; k[3] = s->W; k[4] = s->K; k[5] = s->R; k[6] = s->stride; k[7] = s->pad;
+}
+
+/* Set (key, dir) to algo. A file's entry (imported 0) never replaces a checkpoint's. */
+static eos_status remember(eos__conv_choices *t, const int key[8], int dir, int algo, int imported, choice **out) {
+    choice *c = NULL;
+    for (size_t i = 0; i < t->n && !c; i++)
+        if (t->v[i].dir == dir && !memcmp(t->v[i].key, key, sizeof t->v[i].key)) c = &t->v[i];
+    if (!c) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? 2 * t->cap : 64;
+            choice *v = realloc(t->v, cap * sizeof *v);
+            if (!v) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "convolution choice table of %zu entries", cap);
+            t->v = v;
+            t->cap = cap;
+        }
+        c = &t->v[t->n++];
+        memset(c, 0, sizeof *c);
+        memcpy(c->key, key, sizeof c->key);
+        c->dir = dir;
+        c->algo = algo;
+    }
+    if (imported || !c->imported) c->algo = algo;
+    c->imported |= imported;
+    c->used |= imported;
+    if (out) *out = c;
+    return EOS_OK;
+}
+
+/* The entry for (key, dir) that shape s can run: a checkpoint's before the file's and the
+ * timings', the exact batch before an any-batch entry. */
+static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_conv_shape *s) {
+    choice *best = NULL;
+    int best_rank = -1;
+    for (size_t i = 0; i < t->n; i++) {
+        choice *c = &t->v[i];
+        if (c->dir != dir || memcmp(c->key + 1, key + 1, 7 * sizeof *key) || (c->key[0] != key[0] && c->key[0] != 0) ||
+            !algo_fits(c->algo, s))
+            continue;
+        int rank = 2 * c->imported + (c->key[0] == key[0]);
+        if (rank > best_rank) {
+            best = c;
+            best_rank = rank;
+        }
+    }
+    return best;
 }
 
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
-    /* one token: the set of algorithms (bump when one is added or changed), the device, its
-     * platform and driver (spaces -> '_'); lines of another token are ignored */
-    snprintf(buf, n, "v9|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    /* one token: the set of algorithms and the file's format (bump when either changes: v10 put
+     * the batch and the direction in the key), the device, its platform and driver (spaces ->
+     * '_'); lines of another token are ignored */
+    snprintf(buf, n, "v10|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
 }
 
-/* One line of conv-algos.txt, "device N C H W K R stride pad algo": 1 when well formed. */
-static int parse_choice_line(const char *line, char dev[700], int k[8], eos_conv_algo *a) {
-    char algo[16];
-    *a = EOS_CONV_AUTO;
-    if (sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7],
-               algo) != 10)
-        return 0;
-    for (int i = EOS_CONV_AUTO + 1; i < NALGO; i++)  /* not eos_conv_algo_parse: no last-error for a bad line */
-        if (!strcmp(algo, k_algo_names[i])) *a = (eos_conv_algo)i;
-    return *a != EOS_CONV_AUTO;
+/* One line of conv-algos.txt: "device N C H W K R stride pad dir algo" (2), or a line of the files
+ * before v10, "device N C H W K R stride pad algo" (1, *dir -1); 0 when neither. */
+static int parse_choice_line(const char *line, char dev[700], int k[8], int *dir, int *algo) {
+    char w1[16], w2[16];
+    int n = sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5],
+                   &k[6], &k[7], w1, w2);
+    *dir = -1;
+    *algo = -1;
+    if (n == 11) {  /* not eos_conv_algo_parse: no last-error for a bad line */
+        *dir = word_index(w1, k_dir_words, NDIR, 0);
+        *algo = word_index(w2, k_algo_names, NALGO, EOS_CONV_AUTO + 1);
+        return *dir >= 0 && *algo > 0 ? 2 : 0;
+    }
+    if (n == 10) *algo = word_index(w1, k_algo_names, NALGO, EOS_CONV_AUTO + 1);
+    return n == 10 && *algo > 0;
+}
+
+static int marked(const char *text, size_t n, const char *marker) {
+    size_t m = strlen(marker);
+    return n > m && !memcmp(text, marker, m) && text[m] == '\n';
 }
 
 int eos__conv_algos_recognise(const char *text, size_t n) {
-    size_t m = strlen(EOS__CONV_ALGOS_MARKER);
-    if (n > m && !memcmp(text, EOS__CONV_ALGOS_MARKER, m) && text[m] == '\n') return 1;
+    if (marked(text, n, EOS__CONV_ALGOS_MARKER) || marked(text, n, EOS__CONV_ALGOS_MARKER_V9)) return 1;
     /* written before the marker existed: every whole line a choice whose device token is
      * "v<digits>|..." (device_id below); a last line without '\n' is a torn append or the end
      * of what was read */
@@ -526,12 +645,11 @@ int eos__conv_algos_recognise(const char *text, size_t n) {
         if (!nl) break;
         size_t len = (size_t)(nl - (text + i));
         char line[1024], dev[700];
-        int k[8];
-        eos_conv_algo a;
+        int k[8], dir, a;
         if (len >= sizeof line) return 0;
         memcpy(line, text + i, len);
         line[len] = 0;
-        if (!parse_choice_line(line, dev, k, &a) || dev[0] != 'v' || !strchr(dev, '|') ||
+        if (!parse_choice_line(line, dev, k, &dir, &a) || dev[0] != 'v' || !strchr(dev, '|') ||
             strspn(dev + 1, "0123456789") != (size_t)(strchr(dev, '|') - dev - 1) || dev[1] == '|')
             return 0;
         lines++;
@@ -540,10 +658,11 @@ int eos__conv_algos_recognise(const char *text, size_t n) {
     return lines > 0;
 }
 
-/* <cache>/conv-algos.txt: the marker line, then "device N C H W K R stride pad algo" per line;
- * bad lines are ignored. Only a regular file is read (a FIFO there must not hang the run). */
-static void load_choices(eos_runtime_t rt) {
-    rt->conv_loaded = 1;
+/* <cache>/conv-algos.txt: the marker line, then one choice per line; lines of another device or
+ * format are ignored, and so are bad ones. Only a regular file is read (a FIFO there must not
+ * hang the run). */
+static void load_choices(eos_runtime_t rt, eos__conv_choices *t) {
+    t->loaded = 1;
     if (!rt->cache_dir[0]) return;
     char path[1200], id[700], line[1024], dev[700];
     snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
@@ -554,14 +673,15 @@ static void load_choices(eos_runtime_t rt) {
     }
     device_id(rt, id, sizeof id);
     while (fgets(line, sizeof line, f)) {
-        int k[8];
-        eos_conv_algo a;
-        if (parse_choice_line(line, dev, k, &a) && !strcmp(dev, id)) remember(rt, k, (int)a);
+        int k[8], dir, a;
+        if (parse_choice_line(line, dev, k, &dir, &a) == 2 && !strcmp(dev, id) && k[0] > 0 &&
+            remember(t, k, dir, a, 0, NULL) != EOS_OK)
+            break;  /* out of memory: what is known so far is used, the rest timed again */
     }
     fclose(f);
 }
 
-static void store_choice(eos_runtime_t rt, const int k[8], int algo) {
+static void store_choice(eos_runtime_t rt, const int k[8], int dir, int algo) {
     if (!rt->cache_dir[0]) return;
     char path[1200], id[700];
     snprintf(path, sizeof path, "%s/conv-algos.txt", rt->cache_dir);
@@ -570,18 +690,21 @@ static void store_choice(eos_runtime_t rt, const int k[8], int algo) {
     struct stat sb;
     /* a new file starts with the marker: `eos cache --clear` deletes only a file that has it */
     if (fstat(fileno(f), &sb) == 0 && sb.st_size == 0) fprintf(f, "%s\n", EOS__CONV_ALGOS_MARKER);
-    fprintf(f, "%s %d %d %d %d %d %d %d %d %s\n", device_id(rt, id, sizeof id), k[0], k[1], k[2], k[3], k[4], k[5], k[6],
-            k[7], k_algo_names[algo]);
+    fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s\n", device_id(rt, id, sizeof id), k[0], k[1], k[2], k[3], k[4], k[5],
+            k[6], k[7], k_dir_words[dir], k_algo_names[algo]);
     fclose(f);
 }
 
 void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n) {
     size_t used = 0;
     if (n) buf[0] = 0;
-    for (int i = 0; i < rt->nconv_choice && used < n; i++) {
-        const int *k = rt->conv_choice[i].shape;
-        int w = snprintf(buf + used, n - used, "%d %d %d %d %d %d %d %d %s;", k[0], k[1], k[2], k[3], k[4], k[5], k[6],
-                         k[7], k_algo_names[rt->conv_choice[i].algo]);
+    eos__conv_choices *t = rt->conv_choices;
+    for (size_t i = 0; t && i < t->n && used < n; i++) {
+        const choice *c = &t->v[i];
+        if (!c->used) continue;
+        const int *k = c->key;
+        int w = snprintf(buf + used, n - used, "%d %d %d %d %d %d %d %d %s %s;", k[0], k[1], k[2], k[3], k[4], k[5], k[6],
+                         k[7], k_dir_words[c->dir], k_algo_names[c->algo]);
         if (w < 0 || (size_t)w >= n - used) {  /* never a cut entry */
             buf[used] = 0;
             break;
@@ -590,46 +713,49 @@ void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n) {
     }
 }
 
-void eos__conv_choices_import(eos_runtime_t rt, const char *list) {
-    if (!rt->conv_loaded) load_choices(rt);  /* the file first, so the list has the last word */
+eos_status eos__conv_choices_import(eos_runtime_t rt, const char *list) {
+    eos__conv_choices *t = NULL;
+    EOS_TRY(table(rt, &t));
+    if (!t->loaded) load_choices(rt, t);  /* the file first: the list has the last word */
     for (const char *p = list; p && *p;) {
         int k[8], used = 0;
-        char algo[16];
-        eos_conv_algo a = EOS_CONV_AUTO;
-        if (sscanf(p, "%d %d %d %d %d %d %d %d %15[a-z]%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], algo,
-                   &used) == 9 &&
-            eos_conv_algo_parse(algo, &a) == EOS_OK && a != EOS_CONV_AUTO)
-            remember(rt, k, (int)a);
+        char w1[16], w2[16];
+        if (sscanf(p, "%d %d %d %d %d %d %d %d %15[a-z]%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], w1,
+                   &used) == 9) {
+            int dir = word_index(w1, k_dir_words, NDIR, 0), a = -1, more = 0;
+            if (dir >= 0 && sscanf(p + used, " %15[a-z]%n", w2, &more) == 1) a = word_index(w2, k_algo_names, NALGO, 1);
+            if (dir >= 0 && a > 0 && k[0] >= 0) {
+                EOS_TRY(remember(t, k, dir, a, 1, NULL));
+            } else if (dir < 0 && (a = word_index(w1, k_algo_names, NALGO, 1)) > 0) {
+                /* a list from before v10, "N C H W K R stride pad algo" with N 0: that algorithm
+                 * ran all three directions at every batch size */
+                k[0] = 0;
+                for (int d = 0; d < NDIR; d++) EOS_TRY(remember(t, k, d, a, 1, NULL));
+            }
+        }
         const char *semi = strchr(p, ';');
         if (!semi) break;
         p = semi + 1;
     }
+    return EOS_OK;
 }
 
-/* forward + backward (with dx) of one algorithm, seconds */
-static eos_status time_once(eos_runtime_t rt, int algo, const eos_conv_shape *s, eos_tensor *t, eos_workspace *ws,
-                            double *sec) {
+/* one direction of one algorithm, seconds; t: x, w, y (= dy), dx, dw */
+static eos_status time_once(eos_runtime_t rt, int algo, int dir, const eos_conv_shape *s, eos_tensor *t,
+                            eos_workspace *ws, double *sec) {
     EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
     double t0 = eos__now();
-    if (algo == EOS_CONV_WINOGRAD) {
-        EOS_TRY(forward_wino(rt, s, &t[0], &t[1], NULL, &t[2], ws));
-        EOS_TRY(backward_wino(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
-    } else if (algo == EOS_CONV_DIRECT) {
-        EOS_TRY(forward_direct(rt, s, &t[0], &t[1], NULL, &t[2]));
-        EOS_TRY(backward_direct(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
-    } else if (algo == EOS_CONV_PANEL) {
-        EOS_TRY(forward_panel(rt, s, &t[0], &t[1], NULL, &t[2], ws));
-        EOS_TRY(backward_panel(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
-    } else {
-        EOS_TRY(forward_gemm(rt, s, &t[0], &t[1], NULL, &t[2], ws));
-        EOS_TRY(backward_gemm(rt, s, &t[0], &t[1], &t[2], &t[3], &t[4], NULL, ws));
-    }
+    if (dir == EOS_CONV_FORWARD) EOS_TRY(run_forward(rt, algo, s, &t[0], &t[1], NULL, &t[2], ws));
+    else if (dir == EOS_CONV_WEIGHT_GRAD) EOS_TRY(run_dw(rt, algo, s, &t[0], &t[2], &t[4], NULL, ws));
+    else EOS_TRY(run_dx(rt, algo, s, &t[1], &t[2], &t[3], ws, 0));
     EOS_CL_CHECK(clFinish(rt->queue), "conv timing");
     *sec = eos__now() - t0;
     return EOS_OK;
 }
 
-static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) {
+/* The fastest algorithm for direction dir alone (the data gradient with its own re-layout of dy:
+ * what it costs when the weight gradient runs another algorithm). */
+static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, int *algo) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R,
@@ -641,6 +767,9 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
     memset(&ws, 0, sizeof ws);
     eos_status st = EOS_OK;
     for (int i = 0; st == EOS_OK && i < 5; i++) {
+        if ((dir == EOS_CONV_FORWARD && i >= 3) || (dir == EOS_CONV_WEIGHT_GRAD && (i == 1 || i == 3)) ||
+            (dir == EOS_CONV_DATA_GRAD && (i == 0 || i == 4)))
+            continue;  /* not read or written by this direction */
         st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
         if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
     }
@@ -649,7 +778,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
             if (!algo_fits(a, s)) continue;
             double sec = 0;
-            st = time_once(rt, a, s, t, &ws, &sec);
+            st = time_once(rt, a, dir, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
         }
     for (int i = 0; i < 5; i++) eos_tensor_free(&t[i]);
@@ -661,14 +790,16 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int *algo) 
     const char *verbose = getenv("EOS_CONV_VERBOSE");
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,
-                "eos: conv N%d C%d %dx%d K%d R%d s%d: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms -> %s\n",
-                s->N, s->C, s->H, s->W, s->K, s->R, s->stride, 1e3 * best[EOS_CONV_GEMM], 1e3 * best[EOS_CONV_PANEL],
-                direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0, wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0,
-                k_algo_names[*algo]);
+                "eos: conv N%d C%d %dx%d K%d R%d s%d %s: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms -> %s\n",
+                s->N, s->C, s->H, s->W, s->K, s->R, s->stride, k_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
+                1e3 * best[EOS_CONV_PANEL], direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0,
+                wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, k_algo_names[*algo]);
     return EOS_OK;
 }
 
-eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out) {
+eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo *out) {
+    *out = EOS_CONV_AUTO;
+    if ((unsigned)dir >= NDIR) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d: no direction %d (0 forward, 1 data grad, 2 weight grad)", (int)dir);
     if (rt->conv_force == EOS_CONV_AUTO) {
         const char *env = getenv("EOS_CONV_ALGO");
         eos_conv_algo a = EOS_CONV_AUTO;
@@ -678,46 +809,62 @@ eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv
         *out = !algo_fits(rt->conv_force, s) ? EOS_CONV_PANEL : (eos_conv_algo)rt->conv_force;
         return EOS_OK;
     }
-    if (!rt->conv_loaded) load_choices(rt);
+    eos__conv_choices *t = NULL;
+    EOS_TRY(table(rt, &t));
+    if (!t->loaded) load_choices(rt, t);
     int key[8];
-    shape_key(s, key);
-    for (int i = rt->nconv_choice - 1; i >= 0; i--)
-        if (!memcmp(rt->conv_choice[i].shape, key, sizeof key) &&
-            algo_fits(rt->conv_choice[i].algo, s)) {
-            *out = (eos_conv_algo)rt->conv_choice[i].algo;
-            return EOS_OK;
-        }
-    int algo;
-    EOS_TRY(measure(rt, s, &algo));
-    remember(rt, key, algo);
-    store_choice(rt, key, algo);
-    *out = (eos_conv_algo)algo;
+    choice_key(rt, s, key);
+    choice *c = find(t, key, (int)dir, s);
+    if (!c) {
+        eos_conv_shape timed = *s;  /* at the batch the choice is for */
+        timed.N = key[0];
+        int algo;
+        EOS_TRY(measure(rt, &timed, (int)dir, &algo));
+        EOS_TRY(remember(t, key, (int)dir, algo, 0, &c));
+        store_choice(rt, key, (int)dir, algo);
+    }
+    c->used = 1;
+    *out = (eos_conv_algo)c->algo;
     return EOS_OK;
+}
+
+eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out) {
+    return eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, out);
 }
 
 eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
                               const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     eos_conv_algo a;
-    EOS_TRY(eos_conv_algo_for(rt, s, &a));
+    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
     charge(rt, s, EOS_CONV_FORWARD, a);
-    eos_status st = a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
-                  : a == EOS_CONV_DIRECT   ? forward_direct(rt, s, x, w, b, y)
-                  : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
-                                           : forward_gemm(rt, s, x, w, b, y, ws);
+    eos_status st = run_forward(rt, a, s, x, w, b, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);
     return st;
 }
 
+/* The weight gradient, then the data gradient, each with its own algorithm; when both are the
+ * same, dx reuses what dw left in ws (run_dx's shared), so the kernels are those of one backward. */
 eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
                                eos_workspace *ws) {
-    eos_conv_algo a;
-    EOS_TRY(eos_conv_algo_for(rt, s, &a));
-    charge(rt, s, EOS_CONV_WEIGHT_GRAD, a);  /* each backward switches to the data gradient (charge_dx) */
-    eos_status st = a == EOS_CONV_WINOGRAD ? backward_wino(rt, s, x, w, dy, dx, dw, db, ws)
-                  : a == EOS_CONV_DIRECT   ? backward_direct(rt, s, x, w, dy, dx, dw, db, ws)
-                  : a == EOS_CONV_PANEL    ? backward_panel(rt, s, x, w, dy, dx, dw, db, ws)
-                                           : backward_gemm(rt, s, x, w, dy, dx, dw, db, ws);
-    charge(rt, NULL, EOS_CONV_WEIGHT_GRAD, a);
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R;
+    EOS_TRY(eos__need(x, nx, "conv2d backward x"));
+    EOS_TRY(eos__need(w, nw, "conv2d backward w"));
+    EOS_TRY(eos__need(dy, (size_t)s->N * s->K * OH * OW, "conv2d backward dy"));
+    EOS_TRY(eos__need(dw, nw, "conv2d backward dw"));
+    if (dx) EOS_TRY(eos__need(dx, nx, "conv2d backward dx"));
+    if (db) EOS_TRY(eos__need(db, (size_t)s->K, "conv2d backward db"));
+    eos_conv_algo adw, adx = EOS_CONV_AUTO;  /* both known before anything runs: timing uses the queue */
+    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_WEIGHT_GRAD, &adw));
+    if (dx) EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_DATA_GRAD, &adx));
+    charge(rt, s, EOS_CONV_WEIGHT_GRAD, adw);
+    eos_status st = run_dw(rt, adw, s, x, dy, dw, db, ws);
+    if (st == EOS_OK && dx) {
+        charge(rt, s, EOS_CONV_DATA_GRAD, adx);
+        st = run_dx(rt, adx, s, w, dy, dx, ws, adx == adw);
+    }
+    charge(rt, NULL, EOS_CONV_WEIGHT_GRAD, adw);
     return st;
 }

@@ -89,9 +89,11 @@ const char *eos__cache_parse(const uint8_t *data, size_t size, const char *key, 
                              size_t *payload_len);
 
 /* <kernel cache>/conv-algos.txt (host/conv.c): its first line, the marker that says the cache
- * wrote it; and whether text (a file's first bytes) is such a file: the marker, or, for a file
- * written before the marker existed, nothing but well-formed choice lines. */
-#define EOS__CONV_ALGOS_MARKER "# eos-cl convolution choices: device N C H W K R stride pad algo"
+ * wrote it; and whether text (a file's first bytes) is such a file: the marker (or the marker of
+ * the files before the direction joined the key, _V9), or, for a file written before the marker
+ * existed, nothing but well-formed choice lines. */
+#define EOS__CONV_ALGOS_MARKER "# eos-cl convolution choices: device N C H W K R stride pad direction algo"
+#define EOS__CONV_ALGOS_MARKER_V9 "# eos-cl convolution choices: device N C H W K R stride pad algo"
 int eos__conv_algos_recognise(const char *text, size_t n);
 
 /* The runtime's insides (opaque to users, shared by the host files). */
@@ -118,13 +120,11 @@ struct eos_runtime {
     eos_runtime_stats stats;
     int gemm_ready;              /* CLBlast parameters for this device applied */
     size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */
-    /* convolution algorithm per layer shape (host/conv.c): measured once per device and shape,
-     * kept here and in cache_dir/conv-algos.txt; conv_force set by eos_runtime_set_conv_algo */
-    struct {
-        int shape[8];            /* N C H W K R stride pad */
-        int algo;
-    } conv_choice[128];
-    int nconv_choice, conv_force, conv_loaded;
+    /* convolution algorithms (host/conv.c): the table of choices per (shape, batch, direction)
+     * is the conv module's own (eos__conv_choices_free frees it); conv_force set by
+     * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
+    struct eos__conv_choices *conv_choices;
+    int conv_force, conv_batch;
     /* event profiling (eos_runtime_profile_start): device seconds and calls per kernel name */
     int ev_prof, nev;
     struct {
@@ -144,11 +144,21 @@ void eos__prof_event(eos_runtime_t rt, const char *name, cl_event ev);
  * around the call while event profiling is on). */
 void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds);
 
-/* The convolution choices made so far on rt as "N C H W K R stride pad algo;..." (host/conv.c),
- * for checkpoints; import puts such a list back (NULL or bad entries are ignored), so a resumed
- * run uses the algorithms the interrupted one used. */
+/* The convolution choices used on rt (host/conv.c), "N C H W K R stride pad dir algo;..." with
+ * dir fwd, dx or dw, for checkpoints; import puts such a list back, where it wins over
+ * conv-algos.txt, so a resumed run uses the algorithms the interrupted one used. A list from
+ * before the direction joined the key ("0 C H W K R stride pad algo;") gives its algorithm to
+ * all three directions at every batch size, as it ran then. NULL or bad entries are ignored;
+ * only running out of memory fails. */
+typedef struct eos__conv_choices eos__conv_choices;
 void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n);
-void eos__conv_choices_import(eos_runtime_t rt, const char *list);
+eos_status eos__conv_choices_import(eos_runtime_t rt, const char *list);
+void eos__conv_choices_free(eos_runtime_t rt);
+/* The batch size the choices are made and looked up for (0: each call's own N), returning the
+ * previous one. Training and prediction set their full batch, so the partial last batch takes
+ * the full one's choice instead of timing its own: a training run's choices are all made in its
+ * first step, which keeps resumed runs bit-identical. */
+int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
 /* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);

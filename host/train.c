@@ -94,6 +94,10 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
     eos_status st = (x && logits && y) ? EOS_OK
                                        : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "predict buffers");
     size_t done = 0, b;
+    /* the partial last batch takes the full batch's convolution choices (unless training set its own) */
+    eos_runtime_t rt = eos_resnet_runtime(m);
+    int prev_batch = eos__conv_set_choice_batch(rt, 0);
+    eos__conv_set_choice_batch(rt, prev_batch ? prev_batch : (int)B);
     while (st == EOS_OK && (b = eos_loader_next(&L, x, y)) > 0) {
         if (stopped(stop)) {
             st = EOS_ERR_INTERRUPTED;  /* the caller says what was saved */
@@ -105,6 +109,7 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
         done += b;
         if (st == EOS_OK && progress) progress(done, n, user);
     }
+    eos__conv_set_choice_batch(rt, prev_batch);
     free(x); free(logits); free(y);
     eos_loader_free(&L);
     return st;
@@ -478,7 +483,7 @@ static eos_status resume_from(eos_resnet_t m, const ckpt_ctx *c, run_state *rs, 
                                 "%s: the checkpoint's %s is damaged", c->path, ok && !*end ? "log" : "generator state");
     }
     if (st == EOS_OK) st = eos_resnet_state_set(m, &f, c->path);
-    if (st == EOS_OK) eos__conv_choices_import(c->rt, eos_safetensors_meta(&f, "eos.conv"));
+    if (st == EOS_OK) st = eos__conv_choices_import(c->rt, eos_safetensors_meta(&f, "eos.conv"));
     if (st == EOS_OK) st = text_put(log, "%s", lg);
     if (st == EOS_OK) {
         rs->epoch = info.epoch;
@@ -641,6 +646,9 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     int32_t *y = malloc(B * sizeof *y);              /* (B) */
     if (st == EOS_OK && (!x || !logits || !y)) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "training buffers");
     size_t steps = st == EOS_OK ? eos_loader_batches(&L) : 0;
+    /* every convolution choice of the run is made for the full batch B, in its first step (the
+     * partial last batch and the evaluations take B's), so the checkpoints carry them all */
+    int prev_choice_batch = eos__conv_set_choice_batch(eos_resnet_runtime(m), (int)B);
     if (cfg->max_steps > 0 && steps > (size_t)cfg->max_steps) steps = (size_t)cfg->max_steps;
 
     char config[1024], data[256];
@@ -870,5 +878,6 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     eos_loader_free(&L);
     free(x); free(logits); free(y); free(tr); free(va); free(all);
     free(cbw); free(margins); free(counts);
+    eos__conv_set_choice_batch(eos_resnet_runtime(m), prev_choice_batch);
     return st;
 }

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 static eos_rng g_rng;
 
@@ -147,32 +148,183 @@ static void test_conv2d(void **state) {
         snprintf(path, sizeof path, "%s/conv-algos.txt", dir);
         FILE *f = fopen(path, "r");
         assert_non_null(f);
-        int found = 0;
-        while (fgets(line, sizeof line, f)) found |= strstr(line, " 0 3 7 6 4 3 1 1 ") != NULL;
+        int found[3] = {0, 0, 0};  /* one line per direction, with the batch size */
+        while (fgets(line, sizeof line, f)) {
+            found[0] |= strstr(line, " 2 3 7 6 4 3 1 1 fwd ") != NULL;
+            found[1] |= strstr(line, " 2 3 7 6 4 3 1 1 dx ") != NULL;
+            found[2] |= strstr(line, " 2 3 7 6 4 3 1 1 dw ") != NULL;
+        }
         fclose(f);
-        assert_true(found);
+        assert_true(found[0] && found[1] && found[2]);
     }
-    /* a checkpoint's list of choices overrides the measured ones (and survives a round trip) */
-    eos_conv_shape s0 = {2, 3, 7, 6, 4, 3, 1, 1};
+    /* a checkpoint's list of choices in the format before v10 (one algorithm per shape, N 0)
+     * overrides the measured ones for all three directions and every batch size, and comes back
+     * out in the new format */
+    eos_conv_shape s0 = {2, 3, 7, 6, 4, 3, 1, 1}, s0b = {5, 3, 7, 6, 4, 3, 1, 1};
     eos_conv_algo used;
     static const char *lists[] = {"0 3 7 6 4 3 1 1 gemm;", "1 1 1 1 1 1 1 1 nonsense; 0 3 7 6 4 3 1 1 panel;",
                                   "0 3 7 6 4 3 1 1 winograd;"};
     static const eos_conv_algo listed[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_WINOGRAD};
     char list[4096];
     for (int i = 0; i < 3; i++) {
-        eos__conv_choices_import(rt, lists[i]);
-        EOS_ASSERT_OK(eos_conv_algo_for(rt, &s0, &used));
-        assert_int_equal(used, listed[i]);
+        EOS_ASSERT_OK(eos__conv_choices_import(rt, lists[i]));
+        for (int d = 0; d < 3; d++) {
+            EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, d ? &s0b : &s0, (eos_conv_dir)d, &used));
+            assert_int_equal(used, listed[i]);
+        }
         eos__conv_choices_export(rt, list, sizeof list);
-        char want[64];
-        snprintf(want, sizeof want, "0 3 7 6 4 3 1 1 %s;", eos_conv_algo_name(listed[i]));
-        assert_non_null(strstr(list, want));
+        static const char *dirs[] = {"fwd", "dx", "dw"};
+        for (int d = 0; d < 3; d++) {
+            char want[64];
+            snprintf(want, sizeof want, "0 3 7 6 4 3 1 1 %s %s;", dirs[d], eos_conv_algo_name(listed[i]));
+            assert_non_null(strstr(list, want));
+        }
     }
     /* a winograd choice for a shape it cannot run (stride 2) is not taken */
     eos_conv_shape s2 = {2, 3, 8, 8, 4, 3, 2, 1};
-    eos__conv_choices_import(rt, "0 3 8 8 4 3 2 1 winograd;");
+    EOS_ASSERT_OK(eos__conv_choices_import(rt, "0 3 8 8 4 3 2 1 winograd;"));
     EOS_ASSERT_OK(eos_conv_algo_for(rt, &s2, &used));
     assert_true(used != EOS_CONV_WINOGRAD && used != EOS_CONV_AUTO);
+}
+
+/* The choice per (shape, batch, direction): a mix of algorithms in one backward computes what the
+ * reference does (dx reusing dw's re-layout of dy only when both are the same algorithm); the
+ * batch size is part of the key (and a caller's choice batch replaces it); the list a checkpoint
+ * carries survives a round trip; conv-algos.txt lines of the format before v10 are ignored. */
+static void test_conv_choices(void **state) {
+    eos_runtime_t rt = *state;
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    static const conv_case c = {2, 3, 4, 32, 5, 3, 1, 1, 1};  /* every algorithm applies */
+    eos_conv_shape s = {2, 3, 4, 32, 5, 3, 1, 1};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD};
+    eos_workspace ws = {0};
+    eos_conv_algo used;
+    /* every (dw, dx) pair, the forward rotating through the four */
+    for (int i = 0; i < 16; i++) {
+        eos_conv_algo f = algos[(i + 1) % 4], dw = algos[i / 4], dx = algos[i % 4];
+        char list[256];
+        snprintf(list, sizeof list, "2 3 4 32 5 3 1 1 fwd %s; 2 3 4 32 5 3 1 1 dw %s; 2 3 4 32 5 3 1 1 dx %s;",
+                 eos_conv_algo_name(f), eos_conv_algo_name(dw), eos_conv_algo_name(dx));
+        EOS_ASSERT_OK(eos__conv_choices_import(rt, list));
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_FORWARD, &used));
+        assert_int_equal(used, f);
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_WEIGHT_GRAD, &used));
+        assert_int_equal(used, dw);
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_DATA_GRAD, &used));
+        assert_int_equal(used, dx);
+        /* the workspace keeps the last pair's buffers: a stale re-layout would show */
+        run_conv(rt, &c, &ws);
+    }
+    /* bench layers' rows carry each direction's own algorithm */
+    {
+        EOS_ASSERT_OK(eos__conv_choices_import(rt, "2 3 4 32 5 3 1 1 fwd direct; 2 3 4 32 5 3 1 1 dw panel; "
+                                                   "2 3 4 32 5 3 1 1 dx gemm;"));
+        size_t nx = 2 * 3 * 4 * 32, nw = 5 * 3 * 9, ny = 2 * 5 * 4 * 32;
+        eos_tensor X = dev(rt, NULL, nx), Wt = dev(rt, NULL, nw), Y = dev(rt, NULL, ny), DX = dev(rt, NULL, nx),
+                   DW = dev(rt, NULL, nw);
+        eos_runtime_profile_start(rt);
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, NULL, &Y, &ws));
+        EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &Y, &DX, &DW, NULL, &ws));
+        EOS_ASSERT_OK(eos_runtime_finish(rt));
+        eos_conv_time rows[4];
+        assert_int_equal(eos_conv_profile_read(rt, rows, 4), 3);
+        eos_runtime_profile_stop(rt);
+        static const eos_conv_dir dirs[3] = {EOS_CONV_FORWARD, EOS_CONV_WEIGHT_GRAD, EOS_CONV_DATA_GRAD};
+        static const eos_conv_algo want[3] = {EOS_CONV_DIRECT, EOS_CONV_PANEL, EOS_CONV_GEMM};
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(rows[i].dir, dirs[i]);
+            assert_int_equal(rows[i].algo, want[i]);
+        }
+        eos_tensor *all[] = {&X, &Wt, &Y, &DX, &DW};
+        for (size_t k = 0; k < 5; k++) eos_tensor_free(all[k]);
+    }
+    eos_workspace_free(&ws);
+    /* the batch size is part of the key */
+    EOS_ASSERT_OK(eos__conv_choices_import(rt, "7 3 4 32 5 3 1 1 fwd winograd; 9 3 4 32 5 3 1 1 fwd gemm;"));
+    eos_conv_shape s7 = s, s9 = s, s8 = s;
+    s7.N = 7;
+    s9.N = 9;
+    s8.N = 8;
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s7, &used));
+    assert_int_equal(used, EOS_CONV_WINOGRAD);
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s9, &used));
+    assert_int_equal(used, EOS_CONV_GEMM);
+    /* with a choice batch set (training, prediction), a partial batch takes the full batch's */
+    assert_int_equal(eos__conv_set_choice_batch(rt, 9), 0);
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s8, &used));
+    assert_int_equal(used, EOS_CONV_GEMM);
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s7, &used));
+    assert_int_equal(used, EOS_CONV_GEMM);
+    assert_int_equal(eos__conv_set_choice_batch(rt, 0), 9);
+    EOS_ASSERT_OK(eos_conv_algo_for(rt, &s7, &used));
+    assert_int_equal(used, EOS_CONV_WINOGRAD);
+
+    /* the rest on a table of its own in a cache folder of its own (the kernels are built already) */
+    char keep[sizeof rt->cache_dir], dir[1024], path[1200];
+    memcpy(keep, rt->cache_dir, sizeof keep);
+    test_tmpdir(dir, sizeof dir, "conv-choices");
+    snprintf(rt->cache_dir, sizeof rt->cache_dir, "%s", dir);
+    snprintf(path, sizeof path, "%s/conv-algos.txt", dir);
+    eos__conv_choices_free(rt);
+    /* what a checkpoint carries: the choices used, timed (batch 8: not known) or imported */
+    EOS_ASSERT_OK(eos__conv_choices_import(rt, "0 3 7 6 4 3 1 1 panel; 2 3 4 32 5 3 1 1 dw winograd;"));
+    eos_conv_algo timed;
+    EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s8, EOS_CONV_DATA_GRAD, &timed));
+    char list[4096], list2[4096];
+    eos__conv_choices_export(rt, list, sizeof list);
+    char want[128];
+    snprintf(want, sizeof want, "8 3 4 32 5 3 1 1 dx %s;", eos_conv_algo_name(timed));
+    assert_non_null(strstr(list, want));
+    assert_non_null(strstr(list, "0 3 7 6 4 3 1 1 fwd panel;0 3 7 6 4 3 1 1 dx panel;0 3 7 6 4 3 1 1 dw panel;"));
+    assert_non_null(strstr(list, "2 3 4 32 5 3 1 1 dw winograd;"));
+    eos__conv_choices_free(rt);
+    EOS_ASSERT_OK(eos__conv_choices_import(rt, list));
+    eos__conv_choices_export(rt, list2, sizeof list2);
+    assert_int_equal(strlen(list2), strlen(list));
+    for (char *p = list, *semi; (semi = strchr(p, ';')) != NULL; p = semi + 1) {  /* the same entries */
+        char e[128];
+        snprintf(e, sizeof e, "%.*s", (int)(semi - p + 1), p);
+        assert_non_null(strstr(list2, e));
+    }
+    /* the timed choice went to conv-algos.txt, under the new marker, and a new table reads it back */
+    char *text = test_read_file(path, NULL);
+    assert_true(strncmp(text, EOS__CONV_ALGOS_MARKER "\n", strlen(EOS__CONV_ALGOS_MARKER) + 1) == 0);
+    assert_non_null(strstr(text, " 8 3 4 32 5 3 1 1 dx "));
+    free(text);
+    /* a checkpoint's old-format entry wins over the file for every direction */
+    eos_conv_algo other = timed == EOS_CONV_GEMM ? EOS_CONV_PANEL : EOS_CONV_GEMM;
+    eos__conv_choices_free(rt);
+    snprintf(want, sizeof want, "0 3 4 32 5 3 1 1 %s;", eos_conv_algo_name(other));
+    EOS_ASSERT_OK(eos__conv_choices_import(rt, want));
+    EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s8, EOS_CONV_DATA_GRAD, &used));
+    assert_int_equal(used, other);
+    eos__conv_choices_free(rt);
+    EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s8, EOS_CONV_DATA_GRAD, &used));
+    assert_int_equal(used, timed);  /* from the file */
+    /* the format before v10 is ignored, not misread: an old marker and old lines (even one that
+     * names this device with the new token) leave the choice to a new timing, appended */
+    const eos_device_info *d = eos_runtime_device(rt);
+    char id[700];
+    snprintf(id, sizeof id, "v10|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    for (char *q = id; *q; q++)
+        if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\n", EOS__CONV_ALGOS_MARKER_V9,
+            strchr(id, '|'), id);
+    fclose(f);
+    eos_conv_shape s4 = s;
+    s4.N = 4;
+    eos__conv_choices_free(rt);
+    EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s4, EOS_CONV_FORWARD, &used));
+    text = test_read_file(path, NULL);
+    assert_non_null(strstr(text, " 4 3 4 32 5 3 1 1 fwd "));  /* timed, so appended */
+    free(text);
+    assert_int_equal(eos__conv_algos_recognise(EOS__CONV_ALGOS_MARKER_V9 "\n", strlen(EOS__CONV_ALGOS_MARKER_V9) + 1), 1);
+    unlink(path);
+    rmdir(dir);
+    eos__conv_choices_free(rt);
+    memcpy(rt->cache_dir, keep, sizeof keep);
 }
 
 /* ---- Winograd F(2x2,3x3) against the reference, with a rounding bound --------------------- */
@@ -740,6 +892,7 @@ int main(void) {
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_conv_profile),
+        cmocka_unit_test(test_conv_choices),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_fused),
         cmocka_unit_test(test_relu_add_shortcut),

@@ -390,6 +390,10 @@ static void test_cache_classify(void **state) {
     const char marked[] = EOS__CONV_ALGOS_MARKER "\nv8|x|y|z 8 16 32 32 16 3 1 1 gemm\n";
     write_file(path, marked, strlen(marked));
     assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_CONV_ALGOS);
+    /* the marker of the files before the direction joined the key (v9) is still the cache's */
+    const char marked9[] = EOS__CONV_ALGOS_MARKER_V9 "\nv9|x|y|z 0 16 32 32 16 3 1 1 gemm\n";
+    write_file(path, marked9, strlen(marked9));
+    assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_CONV_ALGOS);
     const char old[] = "v8|x|y|z 8 16 32 32 16 3 1 1 gemm\nv8|x|y|z 8 16 16 16 32 3 2 1 panel\n";
     write_file(path, old, strlen(old));
     assert_int_equal(eos_cache_file_classify(dir, "conv-algos.txt"), EOS_CACHE_FILE_CONV_ALGOS);

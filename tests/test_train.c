@@ -3,6 +3,7 @@
  * hold-out, the imbalance metrics on hand-checked confusion matrices, and reliability: interrupt
  * and resume to the same weights bit for bit, damaged checkpoints, NaN and out-of-memory stops. */
 #include "test_common.h"
+#include "internal.h"
 
 #include <math.h>
 #include <signal.h>
@@ -556,6 +557,92 @@ static void test_resume_is_bit_identical(void **state) {
     eos_dataset_free(&d);
 }
 
+/* A checkpoint written before the convolution choice was per direction and batch size lists one
+ * algorithm per layer shape ("0 C H W K R stride pad algo;"): it resumes to the weights of the run
+ * it came from, bit for bit, every direction running that algorithm whatever conv-algos.txt
+ * says now. The run is made with one algorithm X forced; its checkpoint's list is rewritten in
+ * the old format naming X, and the resume runs with the automatic choice (which, on the device
+ * at hand, picked something other than X for at least one direction, or X is changed to make it so). */
+static void test_resume_from_old_conv_list(void **state) {
+    eos_runtime_t rt = *state;
+    eos_dataset d;
+    make_dataset_sized(&d, 12, 4, 21, 16);
+    size_t idx[48];
+    for (size_t i = 0; i < 48; i++) idx[i] = i;
+    const run_kind kind = {"ce", EOS_RULE_NONE, 0.25, 0};
+    eos_metrics want, got;
+    /* the automatic choices of this network's shapes (timed, or from the cache's file) */
+    eos__conv_choices_free(rt);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    char probe[1024], list[8192], old[8192] = "";
+    test_tmpdir(probe, sizeof probe, "oldconv-probe");
+    trigger t0 = {0, 1, 0, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &kind, probe, 5, 0, 8, 0.05f, &t0, &got), EOS_ERR_INTERRUPTED);
+    eos__conv_choices_export(rt, list, sizeof list);
+    eos_conv_algo x = strstr(list, " panel;") || strstr(list, " direct;") || strstr(list, " winograd;") ? EOS_CONV_GEMM
+                                                                                                      : EOS_CONV_PANEL;
+    int shapes = 0;
+    for (char *p = list, *semi; (semi = strchr(p, ';')) != NULL; p = semi + 1) {
+        int k[8];
+        assert_int_equal(sscanf(p, "%d %d %d %d %d %d %d %d", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7]), 8);
+        char e[128];
+        snprintf(e, sizeof e, "0 %d %d %d %d %d %d %d %s;", k[1], k[2], k[3], k[4], k[5], k[6], k[7], eos_conv_algo_name(x));
+        if (!strstr(old, e)) {
+            strcat(old, e);
+            shapes++;
+        }
+    }
+    assert_true(shapes >= 4);  /* resnet8: the stem, and per stage one or two 3x3 shapes */
+    /* the reference, and a run stopped mid-epoch, both with X everywhere */
+    eos_runtime_set_conv_algo(rt, x);
+    char ref[1024], dir[1024], ck[1100];
+    test_tmpdir(ref, sizeof ref, "oldconv-ref");
+    test_tmpdir(dir, sizeof dir, "oldconv");
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &kind, ref, 5, 0, 8, 0.05f, NULL, &want));
+    trigger t = {0, 2, 0, 0, NULL};
+    assert_int_equal(train_once(rt, &d, idx, 48, &kind, dir, 5, 0, 8, 0.05f, &t, &got), EOS_ERR_INTERRUPTED);
+    /* its list in the old format, as the previous version wrote it */
+    snprintf(ck, sizeof ck, "%s/%s", dir, EOS_TRAIN_CHECKPOINT);
+    eos_safetensors f;
+    EOS_ASSERT_OK(eos_safetensors_read(ck, &f));
+    const char *meta[64];
+    size_t nm = 0;
+    for (size_t i = 0; i < f.meta_count && nm < 32; i++) {
+        const char *key = f.meta[2 * i];
+        if (!strcmp(key, "format") || !strcmp(key, "writer") || !strcmp(key, EOS_SAFETENSORS_CRC_KEY) ||
+            !strcmp(key, EOS_SAFETENSORS_HEADER_CRC_KEY))
+            continue;
+        meta[2 * nm] = key;
+        meta[2 * nm + 1] = strcmp(key, "eos.conv") ? f.meta[2 * i + 1] : old;
+        nm++;
+    }
+    EOS_ASSERT_OK(eos_safetensors_write_meta(ck, f.tensors, f.count, meta, nm));
+    eos_safetensors_free(&f);
+    /* resumed with the automatic choice, on a fresh table (conv-algos.txt holds the probe's) */
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    eos__conv_choices_free(rt);
+    EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &kind, dir, 100, 1, 8, 0.05f, NULL, &got));
+    assert_same_run(ref, dir);
+    assert_float_equal(got.acc, want.acc, 0);
+    /* and its checkpoint carries the old entries on, in the new format, for all three directions */
+    EOS_ASSERT_OK(eos_safetensors_read(ck, &f));
+    const char *conv = eos_safetensors_meta(&f, "eos.conv");
+    assert_non_null(conv);
+    char e[128];
+    int k[8];
+    assert_int_equal(sscanf(old, "%d %d %d %d %d %d %d %d", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7]), 8);
+    static const char *dirs[] = {"fwd", "dx", "dw"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(e, sizeof e, "0 %d %d %d %d %d %d %d %s %s;", k[1], k[2], k[3], k[4], k[5], k[6], k[7], dirs[i],
+                 eos_conv_algo_name(x));
+        if (!strstr(conv, e)) fail_msg("%s lacks %s", conv, e);
+    }
+    eos_safetensors_free(&f);
+    eos_metrics_free(&want);
+    eos_metrics_free(&got);
+    eos_dataset_free(&d);
+}
+
 /* a resume that does not belong to the checkpoint, or from a damaged one, is refused and changes nothing */
 static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     eos_runtime_t rt = *state;
@@ -810,6 +897,7 @@ int main(void) {
         cmocka_unit_test(test_training_smoke),
         cmocka_unit_test(test_train_run_writes_files),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_resume_from_old_conv_list),
         cmocka_unit_test(test_resume_refusals_and_damaged_checkpoints),
         cmocka_unit_test(test_nan_stops_and_keeps_the_checkpoint),
         cmocka_unit_test(test_out_of_memory_names_a_batch_that_fits),

@@ -42,11 +42,14 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
- * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape. AUTO (the default) times those that apply on the first call of
- * each layer shape (whatever the batch size) and keeps the fastest, per device, in the runtime
- * and in <kernel cache>/conv-algos.txt; EOS_CONV_ALGO=gemm|panel|direct|winograd in the
- * environment or eos_runtime_set_conv_algo forces one (direct and winograd fall back to panel
- * where they do not apply). */
+ * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape. AUTO (the
+ * default) chooses per layer shape, batch size and direction (forward, data gradient, weight
+ * gradient each on its own): the first call times that direction alone with every algorithm
+ * that applies and keeps the fastest, per device, in the runtime and in <kernel
+ * cache>/conv-algos.txt; so inference uses forward choices timed for its own batch size, and a
+ * backward may run dw with one algorithm and dx with another. EOS_CONV_ALGO=gemm|panel|direct|
+ * winograd in the environment or eos_runtime_set_conv_algo forces one for every direction
+ * (direct and winograd fall back to panel where they do not apply). */
 typedef enum {
     EOS_CONV_AUTO = 0,
     EOS_CONV_GEMM = 1,
@@ -57,7 +60,8 @@ typedef enum {
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);
 void eos_runtime_set_conv_algo(eos_runtime_t rt, eos_conv_algo a);
-/* The algorithm shape s runs with on rt (timing those that apply when it is not known yet). */
+/* The algorithm shape s runs with on rt in the forward direction (timing those that apply when it
+ * is not known yet); eos_conv_algo_for_dir for any direction (eos_conv_dir below). */
 eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_algo *out);
 
 /* Convolution time by layer shape and direction, for `eos bench layers`: while event profiling
@@ -65,10 +69,13 @@ eos_status eos_conv_algo_for(eos_runtime_t rt, const eos_conv_shape *s, eos_conv
  * eos_conv2d_backward is also charged to its (shape, direction, algorithm); read copies up to max
  * rows of what ran since the start, in order of first call. In a backward, the kernels that serve
  * both gradients (dy's re-layout) and the bias gradient count in the weight gradient; the data
- * gradient is everything after the weight gradient (for direct, the weight flip too). flops is
+ * gradient is everything after the weight gradient (for direct, the weight flip too; when it runs
+ * another algorithm than the weight gradient, its own re-layout of dy). Each row carries the
+ * algorithm its direction ran with. flops is
  * one call's 2 * N * K * C * R * R * OH * OW, the same for the three directions. */
 typedef enum { EOS_CONV_FORWARD = 0, EOS_CONV_DATA_GRAD = 1, EOS_CONV_WEIGHT_GRAD = 2 } eos_conv_dir;
 const char *eos_conv_dir_name(eos_conv_dir d);  /* "forward", "data grad", "weight grad" */
+eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo *out);
 typedef struct eos_conv_time {
     eos_conv_shape shape;
     eos_conv_dir dir;
