@@ -217,3 +217,95 @@ __kernel void eos_conv3x3_dw_w8(__global const float *x, __global const float *d
     }
     EOS_DW_STORE();
 }
+
+/* dw for two output channels at once (m0, m0 + 1): every x row and its shifts, read once, serve
+ * both dy planes, a quarter less memory traffic than one channel per work-item (the weight
+ * gradient is bound by memory on CPUs); one float8 chunk of the row at a time keeps the live
+ * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. */
+#define EOS_DW2_TAPS(kh, d, e, L, r, R)                                                              \
+    if (kh == 0) { t0 = EOS_MAD(d, L, t0); t1 = EOS_MAD(d, r, t1); t2 = EOS_MAD(d, R, t2);          \
+                   u0 = EOS_MAD(e, L, u0); u1 = EOS_MAD(e, r, u1); u2 = EOS_MAD(e, R, u2); }        \
+    else if (kh == 1) { t3 = EOS_MAD(d, L, t3); t4 = EOS_MAD(d, r, t4); t5 = EOS_MAD(d, R, t5);     \
+                        u3 = EOS_MAD(e, L, u3); u4 = EOS_MAD(e, r, u4); u5 = EOS_MAD(e, R, u5); }   \
+    else { t6 = EOS_MAD(d, L, t6); t7 = EOS_MAD(d, r, t7); t8 = EOS_MAD(d, R, t8);                  \
+           u6 = EOS_MAD(e, L, u6); u7 = EOS_MAD(e, r, u7); u8 = EOS_MAD(e, R, u8); }
+#define EOS_DW2_STORE()                                                                                     \
+    {                                                                                                      \
+        const float8 t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8}, u[9] = {u0, u1, u2, u3, u4, u5, u6, u7, u8}; \
+        __global float *o = dw + ((size_t)m0 * C + c) * 9, *q = dw + ((size_t)(m0 + 1) * C + c) * 9;        \
+        for (int i = 0; i < 9; i++) {                                                                      \
+            o[i] = ((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7)); \
+            if (two) q[i] = ((u[i].s0 + u[i].s1) + (u[i].s2 + u[i].s3)) + ((u[i].s4 + u[i].s5) + (u[i].s6 + u[i].s7)); \
+        }                                                                                                  \
+    }
+
+__kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                  const int C, const int K, const int H) {
+    const int c = get_global_id(0), m0 = get_global_id(1) * 2;
+    if (c >= C || m0 >= K) return;
+    const int two = m0 + 1 < K;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 32;
+        __global const float *da = dy + ((size_t)n * K + m0) * H * 32, *db = dy + ((size_t)n * K + m0 + two) * H * 32;
+        for (int oh = 0; oh < H; oh++) {
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                __global const float *row = xc + ih * 32, *ra = da + oh * 32, *rb = db + oh * 32;
+                {   /* chunk 0: the left shift's zero at the row's start */
+                    const float8 r = vload8(0, row), R = vload8(0, row + 1);
+                    const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
+                    const float8 d = vload8(0, ra), e = vload8(0, rb);
+                    EOS_DW2_TAPS(kh, d, e, L, r, R)
+                }
+                for (int j = 1; j < 3; j++) {
+                    const float8 r = vload8(j, row), L = vload8(0, row + 8 * j - 1), R = vload8(0, row + 8 * j + 1);
+                    const float8 d = vload8(j, ra), e = vload8(j, rb);
+                    EOS_DW2_TAPS(kh, d, e, L, r, R)
+                }
+                {   /* chunk 3: the right shift's zero at the row's end */
+                    const float8 r = vload8(3, row), L = vload8(0, row + 23);
+                    const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
+                    const float8 d = vload8(3, ra), e = vload8(3, rb);
+                    EOS_DW2_TAPS(kh, d, e, L, r, R)
+                }
+            }
+        }
+    }
+    EOS_DW2_STORE()
+}
+
+__kernel void eos_conv3x3_dw2_w16(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                  const int C, const int K, const int H) {
+    const int c = get_global_id(0), m0 = get_global_id(1) * 2;
+    if (c >= C || m0 >= K) return;
+    const int two = m0 + 1 < K;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 16;
+        __global const float *da = dy + ((size_t)n * K + m0) * H * 16, *db = dy + ((size_t)n * K + m0 + two) * H * 16;
+        for (int oh = 0; oh < H; oh++) {
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                __global const float *row = xc + ih * 16, *ra = da + oh * 16, *rb = db + oh * 16;
+                {
+                    const float8 r = vload8(0, row), R = vload8(0, row + 1);
+                    const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
+                    const float8 d = vload8(0, ra), e = vload8(0, rb);
+                    EOS_DW2_TAPS(kh, d, e, L, r, R)
+                }
+                {
+                    const float8 r = vload8(1, row), L = vload8(0, row + 7);
+                    const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
+                    const float8 d = vload8(1, ra), e = vload8(1, rb);
+                    EOS_DW2_TAPS(kh, d, e, L, r, R)
+                }
+            }
+        }
+    }
+    EOS_DW2_STORE()
+}

@@ -304,10 +304,12 @@ static eos_status forward_direct(eos_runtime_t rt, const eos_conv_shape *s, cons
 /* dw (+ db) with the direct kernels */
 static eos_status dw_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
                             eos_tensor *dw, eos_tensor *db) {
-    const char *name = s->W == 32 ? "eos_conv3x3_dw_w32" : s->W == 16 ? "eos_conv3x3_dw_w16" : "eos_conv3x3_dw_w8";
+    /* rows of 32 and 16: two output channels per work-item (dw2), rows of 8: one */
+    const int pair = s->W != 8;
+    const char *name = s->W == 32 ? "eos_conv3x3_dw2_w32" : s->W == 16 ? "eos_conv3x3_dw2_w16" : "eos_conv3x3_dw_w8";
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
                     EOS_ARG(s->H)};
-    size_t g[2] = {(size_t)s->C, (size_t)s->K};
+    size_t g[2] = {(size_t)s->C, pair ? (size_t)(s->K + 1) / 2 : (size_t)s->K};
     EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
     if (db) EOS_TRY(bias_grad(rt, s, s->H * s->W, dy, db));
     return EOS_OK;
