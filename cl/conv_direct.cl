@@ -138,9 +138,9 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
     wt[((size_t)c * K + k) * 9 + (8 - t)] = w[i];
 }
 
-/* dw (K, C, 3, 3): work-item (input channel c, output channel m) sums over every image and row
- * the products of the dy row with the three shifted x rows above, on and below it: one float8
- * accumulator per tap, summed across lanes at the end. */
+/* dw (K, C, 3, 3), rows of 8: work-item (input channel c, output channel m) sums over every image
+ * and row the products of the dy row with the three shifted x rows above, on and below it: one
+ * float8 accumulator per tap, summed across lanes at the end. Rows of 32 and 16: dw2 below. */
 #define EOS_DW_ADD(kh, sl, sc, sr)                    \
     if (kh == 0) { t0 += sl; t1 += sc; t2 += sr; }    \
     else if (kh == 1) { t3 += sl; t4 += sc; t5 += sr; } \
@@ -150,52 +150,6 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
     const float8 t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8};                                             \
     for (int i = 0; i < 9; i++)                                                                           \
         o[i] = ((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7))
-
-__kernel void eos_conv3x3_dw_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                 const int C, const int K, const int H) {
-    const int c = get_global_id(0), m = get_global_id(1);
-    if (c >= C || m >= K) return;
-    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
-    for (int n = 0; n < N; n++) {
-        __global const float *xc = x + ((size_t)n * C + c) * H * 32, *dm = dy + ((size_t)n * K + m) * H * 32;
-        for (int oh = 0; oh < H; oh++) {
-            const float8 d0 = vload8(0, dm + oh * 32), d1 = vload8(1, dm + oh * 32), d2 = vload8(2, dm + oh * 32),
-                         d3 = vload8(3, dm + oh * 32);
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                __global const float *row = xc + ih * 32;
-                EOS_LOADS4(row, r0, r1, r2, r3, L0, L1, L2, L3, R0, R1, R2, R3);
-                const float8 sl = EOS_MAD(d0, L0, EOS_MAD(d1, L1, EOS_MAD(d2, L2, d3 * L3)));
-                const float8 sc = EOS_MAD(d0, r0, EOS_MAD(d1, r1, EOS_MAD(d2, r2, d3 * r3)));
-                const float8 sr = EOS_MAD(d0, R0, EOS_MAD(d1, R1, EOS_MAD(d2, R2, d3 * R3)));
-                EOS_DW_ADD(kh, sl, sc, sr)
-            }
-        }
-    }
-    EOS_DW_STORE();
-}
-
-__kernel void eos_conv3x3_dw_w16(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                 const int C, const int K, const int H) {
-    const int c = get_global_id(0), m = get_global_id(1);
-    if (c >= C || m >= K) return;
-    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
-    for (int n = 0; n < N; n++) {
-        __global const float *xc = x + ((size_t)n * C + c) * H * 16, *dm = dy + ((size_t)n * K + m) * H * 16;
-        for (int oh = 0; oh < H; oh++) {
-            const float8 d0 = vload8(0, dm + oh * 16), d1 = vload8(1, dm + oh * 16);
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                __global const float *row = xc + ih * 16;
-                EOS_LOADS2(row, r0, r1, L0, L1, R0, R1);
-                EOS_DW_ADD(kh, EOS_MAD(d0, L0, d1 * L1), EOS_MAD(d0, r0, d1 * r1), EOS_MAD(d0, R0, d1 * R1))
-            }
-        }
-    }
-    EOS_DW_STORE();
-}
 
 __kernel void eos_conv3x3_dw_w8(__global const float *x, __global const float *dy, __global float *dw, const int N,
                                 const int C, const int K, const int H) {
