@@ -28,7 +28,7 @@ static eos_status check(int N, int C, int HW, const eos_tensor *x, const eos_ten
 static int by_rows(eos_runtime_t rt) {
     const char *e = getenv("EOS_BN_PATH");
     if (e && e[0]) return !strcmp(e, "rows");
-    return eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+    return !eos__gpu_paths(rt);
 }
 
 static eos_status apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma,

@@ -341,7 +341,7 @@ static int wino_fits(const eos_conv_shape *s) { return s->R == 3 && s->stride ==
 static int g_wino_gemm = -1;
 void eos__conv_set_wino_gemm(int mode) { g_wino_gemm = mode < 0 ? -1 : mode > 0; }
 static int wino_panel(eos_runtime_t rt) {
-    return g_wino_gemm >= 0 ? g_wino_gemm : eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+    return g_wino_gemm >= 0 ? g_wino_gemm : !eos__gpu_paths(rt);
 }
 
 /* floats of V (C = R) or M (K = R) in the layout of the GEMM in use: (16, R, T) or (16, NB, R, 32) */

@@ -120,6 +120,7 @@ struct eos_runtime {
     eos_runtime_stats stats;
     int gemm_ready;              /* CLBlast parameters for this device applied */
     size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */
+    int gpu_paths;               /* eos__gpu_paths: device is a GPU or EOS_GPU_PATHS=1 */
     /* convolution algorithms (host/conv.c): the table of choices per (shape, batch, direction)
      * is the conv module's own (eos__conv_choices_free frees it); conv_force set by
      * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
@@ -237,5 +238,9 @@ eos_status eos__need(const eos_tensor *t, size_t n, const char *what);
 /* Launch a 1-d kernel over n items (global size rounded up to the local size on GPUs;
  * kernels bounds-check against n themselves). */
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what);
+/* 1 when the kernels' GPU-shaped paths are to be taken: on GPUs, and on any device with
+ * EOS_GPU_PATHS=1 (so the CPU implementations in CI run the code a GPU would run). Every
+ * place that chooses between a CPU-shaped and a GPU-shaped path asks this, never dev.type. */
+int eos__gpu_paths(eos_runtime_t rt);
 
 #endif /* EOS_INTERNAL_H */

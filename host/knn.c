@@ -42,7 +42,7 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     /* CPUs: distances and selection fused, no distance tile in memory (cl/knn.cl); elsewhere the
      * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
     const char *env = getenv("EOS_KNN_ALGO");
-    int fused = env && env[0] ? !strcmp(env, "fused") : eos_runtime_device(rt)->type == EOS_DEVICE_CPU;
+    int fused = env && env[0] ? !strcmp(env, "fused") : !eos__gpu_paths(rt);
     if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */

@@ -106,7 +106,7 @@ eos_status eos_peak_measure(eos_runtime_t rt, int runs, double seconds, eos_peak
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "peak: runs %d and seconds %g must be positive", runs, seconds);
     /* CPUs (PoCL): one work-item per group runs the vector code as written; GPUs: full groups */
     size_t local = 1;
-    if (rt->dev.type != EOS_DEVICE_CPU) {
+    if (eos__gpu_paths(rt)) {
         local = rt->dev.max_work_group_size < 256 ? rt->dev.max_work_group_size : 256;
         if (rt->dev.max_work_item_sizes[0] && local > rt->dev.max_work_item_sizes[0]) local = rt->dev.max_work_item_sizes[0];
         if (local < 1) local = 1;

@@ -238,6 +238,7 @@ eos_status eos_env_check(void) {
     EOS_TRY(env_word("EOS_PROFILE", bit, 0, "1 (profile) or 0"));
     EOS_TRY(env_word("EOS_CLBLAST_TUNED", bit, 0, "0 (CLBlast's own defaults) or 1"));
     EOS_TRY(env_word("EOS_CONV_VERBOSE", bit, 0, "1 (print the timings) or 0"));
+    EOS_TRY(env_word("EOS_GPU_PATHS", bit, 0, "1 (the GPU-shaped kernels and launch shapes on any device) or 0"));
     return EOS_OK;
 }
 
@@ -268,6 +269,8 @@ eos_status eos_runtime_init(eos_runtime_t *out, const char *spec) {
     }
     rt->dev = devs[idx];
     eos_devices_free(devs);
+    const char *gp = getenv("EOS_GPU_PATHS");
+    rt->gpu_paths = rt->dev.type == EOS_DEVICE_GPU || (gp && !strcmp(gp, "1"));
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
@@ -554,10 +557,12 @@ void eos__profile_add(const char *name, double seconds) {
     g_prof[i].calls++;
 }
 
+int eos__gpu_paths(eos_runtime_t rt) { return rt->gpu_paths; }
+
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what) {
     if (n == 0) return EOS_OK;
     size_t global = n, local = 0;
-    if (rt->dev.type == EOS_DEVICE_GPU) {
+    if (rt->gpu_paths) {
         size_t kwg = 0;
         clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
         local = kwg ? (kwg < 256 ? kwg : 256) : 64;
@@ -608,7 +613,7 @@ eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel
  * reduce_local_force (set by tests) caps it on every device, CPUs included, so that the
  * kernels' many-work-item branch is tested without a GPU. */
 static size_t reduce_local(eos_runtime_t rt, cl_kernel k) {
-    if (rt->dev.type == EOS_DEVICE_CPU && !rt->reduce_local_force) return 1;
+    if (!rt->gpu_paths && !rt->reduce_local_force) return 1;
     size_t kwg = 0;
     clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
     size_t cap = kwg && kwg < 256 ? kwg : 256, l = 1;
@@ -649,7 +654,7 @@ eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     cl_event ev = NULL;
-    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, global, rt->dev.type == EOS_DEVICE_CPU ? ones : NULL, 0,
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, global, !rt->gpu_paths ? ones : NULL, 0,
                                         NULL, rt->ev_prof ? &ev : NULL),
                  "launching %s over %zu items on %s", kernel, total, rt->dev.name);
     eos__prof_event(rt, kernel, ev);

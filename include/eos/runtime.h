@@ -114,7 +114,8 @@ typedef enum eos_cache_file_kind {
 eos_cache_file_kind eos_cache_file_classify(const char *dir, const char *name);
 
 /* Check the EOS_* settings of the environment (EOS_MEM_LIMIT, EOS_LOG, EOS_CONV_ALGO,
- * EOS_KNN_ALGO, EOS_BN_PATH, EOS_BN_FUSE, EOS_PROFILE, EOS_CLBLAST_TUNED, EOS_CONV_VERBOSE):
+ * EOS_KNN_ALGO, EOS_BN_PATH, EOS_BN_FUSE, EOS_PROFILE, EOS_CLBLAST_TUNED, EOS_CONV_VERBOSE,
+ * EOS_GPU_PATHS):
  * a value that would be ignored is EOS_ERR_INVALID_ARG, the message naming the variable, its value
  * and what is expected. eos_runtime_init calls it; the CLI calls it before any command. */
 eos_status eos_env_check(void);
