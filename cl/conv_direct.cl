@@ -138,41 +138,10 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
     wt[((size_t)c * K + k) * 9 + (8 - t)] = w[i];
 }
 
-/* dw (K, C, 3, 3), rows of 8: work-item (input channel c, output channel m) sums over every image
- * and row the products of the dy row with the three shifted x rows above, on and below it: one
- * float8 accumulator per tap, summed across lanes at the end. Rows of 32 and 16: dw2 below. */
-#define EOS_DW_ADD(kh, sl, sc, sr)                    \
-    if (kh == 0) { t0 += sl; t1 += sc; t2 += sr; }    \
-    else if (kh == 1) { t3 += sl; t4 += sc; t5 += sr; } \
-    else { t6 += sl; t7 += sc; t8 += sr; }
-#define EOS_DW_STORE()                                                                                     \
-    __global float *o = dw + ((size_t)m * C + c) * 9;                                                     \
-    const float8 t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8};                                             \
-    for (int i = 0; i < 9; i++)                                                                           \
-        o[i] = ((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7))
-
-__kernel void eos_conv3x3_dw_w8(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                const int C, const int K, const int H) {
-    const int c = get_global_id(0), m = get_global_id(1);
-    if (c >= C || m >= K) return;
-    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
-    for (int n = 0; n < N; n++) {
-        __global const float *xc = x + ((size_t)n * C + c) * H * 8, *dm = dy + ((size_t)n * K + m) * H * 8;
-        for (int oh = 0; oh < H; oh++) {
-            const float8 d = vload8(0, dm + oh * 8);
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                const float8 r = vload8(0, xc + ih * 8);
-                EOS_SHIFTS1(r, L, R);
-                EOS_DW_ADD(kh, d * L, d * r, d * R)
-            }
-        }
-    }
-    EOS_DW_STORE();
-}
-
-/* dw for two output channels at once (m0, m0 + 1): every x row and its shifts, read once, serve
+/* dw (K, C, 3, 3): work-item (input channel c, output channels m0 and m0 + 1) sums over every
+ * image and row the products of the two dy rows with the three shifted x rows above, on and below
+ * them: one float8 accumulator per tap and output channel, summed across lanes at the end.
+ * Two output channels at once: every x row and its shifts, read once, serve
  * both dy planes, a quarter less memory traffic than one channel per work-item (the weight
  * gradient is bound by memory on CPUs); one float8 chunk of the row at a time keeps the live
  * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. */
@@ -263,3 +232,29 @@ __kernel void eos_conv3x3_dw2_w16(__global const float *x, __global const float 
     }
     EOS_DW2_STORE()
 }
+
+__kernel void eos_conv3x3_dw2_w8(__global const float *x, __global const float *dy, __global float *dw, const int N,
+                                 const int C, const int K, const int H) {
+    const int c = get_global_id(0), m0 = get_global_id(1) * 2;
+    if (c >= C || m0 >= K) return;
+    const int two = m0 + 1 < K;
+    float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
+    float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
+    for (int n = 0; n < N; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 8;
+        __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
+        for (int oh = 0; oh < H; oh++) {
+            const float8 d = vload8(oh, da), e = vload8(oh, db);
+            for (int kh = 0; kh < 3; kh++) {
+                const int ih = oh + kh - 1;
+                if (ih < 0 || ih >= H) continue;
+                const float8 r = vload8(ih, xc);  /* one chunk: a zero at both ends of the shifts */
+                const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
+                const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
+                EOS_DW2_TAPS(kh, d, e, L, r, R)
+            }
+        }
+    }
+    EOS_DW2_STORE()
+}
+

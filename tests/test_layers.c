@@ -305,7 +305,7 @@ static void test_conv_choices(void **state) {
      * names this device with the new token) leave the choice to a new timing, appended */
     const eos_device_info *d = eos_runtime_device(rt);
     char id[700];
-    snprintf(id, sizeof id, "v10|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    snprintf(id, sizeof id, "v11|%s|%s|%s", d->name, d->platform_name, d->driver_version);
     for (char *q = id; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
