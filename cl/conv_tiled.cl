@@ -19,7 +19,10 @@
  * reduction advances TL_TK at a time: the group copies a TM x TL_TK slice of A and a TL_TK x TN
  * slice of B into local memory (neighbouring work-items read neighbouring addresses: coalesced),
  * barrier, then each work-item does TL_TK rank-1 updates of its TL_WPT x TL_WPT register
- * micro-tile from local memory, barrier. Work-item (tx, ty) owns rows ty + WG*i and columns
+ * micro-tile from local memory, barrier. Forward and dx run their reduction tap by tap (r, s),
+ * TL_TK channels at a time within a tap, so that gathering a slice takes no division and one
+ * bounds test per work-item and tap (a channel count that is no multiple of TL_TK pads the
+ * tap's last slice with zeros); dw runs along P, TL_TK pixels at a time. Work-item (tx, ty) owns rows ty + WG*i and columns
  * tx + WG*j: strided, so that neighbouring work-items store neighbouring outputs (coalesced) and
  * read distinct local banks. Local tiles are stored k-major with one float of padding per row
  * (no bank conflicts when a slice is written across k). Rows and columns past the matrix load as
@@ -46,6 +49,12 @@
 #if TL_WG_BIG % TL_WPT || TL_WG_SMALL % TL_WPT || (TL_WG_BIG * TL_WG_BIG) % TL_TK || (TL_WG_SMALL * TL_WG_SMALL) % TL_TK
 #error "TL_WG_BIG and TL_WG_SMALL must be multiples of TL_WPT, their squares multiples of TL_TK"
 #endif
+
+/* load slots of a B slice per work-item in the weight gradient, at most (the small variant's) */
+#if (TL_WPT * TL_TK) % TL_WG_BIG || (TL_WPT * TL_TK) % TL_WG_SMALL || TL_WG_SMALL > TL_WG_BIG
+#error "TL_WPT * TL_TK must be a multiple of TL_WG_BIG and TL_WG_SMALL, TL_WG_SMALL <= TL_WG_BIG"
+#endif
+#define TL_DW_SLOTS (TL_WPT * TL_TK / TL_WG_SMALL)
 
 /* floats of one local tile (TL_TK rows of WG*TL_WPT + 1) */
 #define TL_LOCAL(WG) (TL_TK * ((WG) * TL_WPT + 1))
@@ -77,31 +86,33 @@ inline void tiled_fwd(const int WG, __local float *As, __local float *Bs,
     const int TM = WG * TL_WPT, TN = WG * TL_WPT, NT = WG * WG;
     const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WG + tx;
     const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;
-    const int RR = R * R, Kc = C * RR, OHW = OH * OW, P = N * OHW;
+    const int RR = R * R, OHW = OH * OW, P = N * OHW;
     /* this work-item's column of every B slice it loads: l % TN == lid % TN (NT % TN == 0) */
     const int bn = n0 + lid % TN, bimg = bn / OHW, bohw = bn - bimg * OHW, boh = bohw / OW;
     const int ih0 = boh * stride - pad, iw0 = (bohw - boh * OW) * stride - pad;
-    __global const float *xn = x + (size_t)bimg * C * H * W;
+    const size_t HW = (size_t)H * W;
     float acc[TL_WPT][TL_WPT];
     for (int i = 0; i < TL_WPT; i++)
         for (int j = 0; j < TL_WPT; j++) acc[i][j] = 0.0f;
-    for (int k0 = 0; k0 < Kc; k0 += TL_TK) {
-        for (int l = lid; l < TM * TL_TK; l += NT) {  /* A = w: along a row of w (coalesced) */
-            const int kk = l % TL_TK, m = l / TL_TK, gk = k0 + kk, gm = m0 + m;
-            As[kk * (TM + 1) + m] = gm < K && gk < Kc ? w[(size_t)gm * Kc + gk] : 0.0f;
-        }
-        for (int l = lid; l < TN * TL_TK; l += NT) {  /* B = col(x): along output pixels */
-            const int kk = l / TN, gk = k0 + kk;
-            float v = 0.0f;
-            if (bn < P && gk < Kc) {
-                const int c = gk / RR, rs = gk - c * RR, r = rs / R, ih = ih0 + r, iw = iw0 + rs - r * R;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = xn[((size_t)c * H + ih) * W + iw];
+    /* the reduction as (r, s) outside, channels inside: a slice is TL_TK channels of one tap, so
+     * its gather needs no division and one bounds test per tap */
+    for (int rs = 0; rs < RR; rs++) {
+        const int r = rs / R, ih = ih0 + r, iw = iw0 + rs - r * R;
+        const int inside = bn < P && ih >= 0 && ih < H && iw >= 0 && iw < W;
+        __global const float *xp = inside ? x + ((size_t)bimg * C * H + ih) * W + iw : x;
+        for (int c0 = 0; c0 < C; c0 += TL_TK) {
+            for (int l = lid; l < TM * TL_TK; l += NT) {  /* A = w (K, C, tap rs) */
+                const int c = c0 + l % TL_TK, m = l / TL_TK, gm = m0 + m;
+                As[(l % TL_TK) * (TM + 1) + m] = gm < K && c < C ? w[((size_t)gm * C + c) * RR + rs] : 0.0f;
             }
-            Bs[kk * (TN + 1) + lid % TN] = v;
+            for (int l = lid; l < TN * TL_TK; l += NT) {  /* B = col(x): along output pixels */
+                const int kk = l / TN, c = c0 + kk;
+                Bs[kk * (TN + 1) + lid % TN] = inside && c < C ? xp[c * HW] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            TL_MULTIPLY(WG, As, Bs, acc, tx, ty)
+            barrier(CLK_LOCAL_MEM_FENCE);
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        TL_MULTIPLY(WG, As, Bs, acc, tx, ty)
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     for (int j = 0; j < TL_WPT; j++) {
         const int n = n0 + tx + WG * j;
@@ -142,35 +153,33 @@ inline void tiled_dx(const int WG, __local float *As, __local float *Bs,
     const int TM = WG * TL_WPT, TN = WG * TL_WPT, NT = WG * WG;
     const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WG + tx;
     const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;
-    const int RR = R * R, KR = K * RR, HW = H * W, NC = N * HW;
+    const int RR = R * R, HW = H * W, NC = N * HW;
     /* this work-item's input pixel (column) of every B slice it loads; h + pad, w + pad */
     const int bn = n0 + lid % TN, bimg = bn / HW, bhw = bn - bimg * HW, bh = bhw / W;
-    const int hp = bh + pad, wp = bhw - bh * W + pad;
-    __global const float *dyn = dy + (size_t)bimg * K * OH * OW;
+    const int hp = bh + pad, wp = bhw - bh * W + pad, OHW = OH * OW;
     float acc[TL_WPT][TL_WPT];
     for (int i = 0; i < TL_WPT; i++)
         for (int j = 0; j < TL_WPT; j++) acc[i][j] = 0.0f;
-    for (int k0 = 0; k0 < KR; k0 += TL_TK) {
-        for (int l = lid; l < TM * TL_TK; l += NT) {  /* A = wt: the R*R taps of (k, c) are contiguous */
-            const int kk = l % TL_TK, m = l / TL_TK, gk = k0 + kk, gm = m0 + m;
-            const int k = gk / RR, rs = gk - k * RR;
-            As[kk * (TM + 1) + m] = gm < C && gk < KR ? w[((size_t)k * C + gm) * RR + rs] : 0.0f;
-        }
-        for (int l = lid; l < TN * TL_TK; l += NT) {  /* B = dcol(dy): along input pixels */
-            const int kk = l / TN, gk = k0 + kk;
-            float v = 0.0f;
-            if (bn < NC && gk < KR) {
-                const int k = gk / RR, rs = gk - k * RR, r = rs / R, s = rs - r * R;
-                const int oh_s = hp - r, ow_s = wp - s;  /* oh * stride, ow * stride when exact */
-                const int oh = oh_s / stride, ow = ow_s / stride;
-                if (oh_s >= 0 && ow_s >= 0 && oh * stride == oh_s && ow * stride == ow_s && oh < OH && ow < OW)
-                    v = dyn[((size_t)k * OH + oh) * OW + ow];
+    /* (r, s) outside, output channels inside, as in the forward */
+    for (int rs = 0; rs < RR; rs++) {
+        const int r = rs / R, oh_s = hp - r, ow_s = wp - (rs - r * R);  /* oh * stride, ow * stride if exact */
+        const int oh = oh_s / stride, ow = ow_s / stride;
+        const int inside = bn < NC && oh_s >= 0 && ow_s >= 0 && oh * stride == oh_s && ow * stride == ow_s &&
+                           oh < OH && ow < OW;
+        __global const float *dyp = inside ? dy + (size_t)bimg * K * OHW + oh * OW + ow : dy;
+        for (int k0 = 0; k0 < K; k0 += TL_TK) {
+            for (int l = lid; l < TM * TL_TK; l += NT) {  /* A = wt (C, K, tap rs) */
+                const int k = k0 + l % TL_TK, m = l / TL_TK, gm = m0 + m;
+                As[(l % TL_TK) * (TM + 1) + m] = gm < C && k < K ? w[((size_t)k * C + gm) * RR + rs] : 0.0f;
             }
-            Bs[kk * (TN + 1) + lid % TN] = v;
+            for (int l = lid; l < TN * TL_TK; l += NT) {  /* B = dcol(dy): along input pixels */
+                const int kk = l / TN, k = k0 + kk;
+                Bs[kk * (TN + 1) + lid % TN] = inside && k < K ? dyp[(size_t)k * OHW] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            TL_MULTIPLY(WG, As, Bs, acc, tx, ty)
+            barrier(CLK_LOCAL_MEM_FENCE);
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        TL_MULTIPLY(WG, As, Bs, acc, tx, ty)
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     for (int j = 0; j < TL_WPT; j++) {
         const int n = n0 + tx + WG * j;
@@ -213,8 +222,17 @@ inline void tiled_dw(const int WG, __local float *As, __local float *Bs,
     const int RR = R * R, Kc = C * RR, OHW = OH * OW, P = N * OHW;
     const int p_begin = z * chunk, p_end = min(P, p_begin + chunk);
     /* both slices are loaded along P (contiguous in dy and, for stride 1, in x): every load slot
-     * of this work-item has the same reduction index kk = l % TL_TK (NT % TL_TK == 0) */
-    const int kk = lid % TL_TK;
+     * of this work-item has the same reduction index kk = l % TL_TK (NT % TL_TK == 0) and a
+     * column (c, r, s) of its own for the whole loop, decomposed once here: xoff the offset of
+     * x[n, c, r, s] from x[n, 0, 0, 0], tr and ts the tap (tr far negative past Kc: never inside) */
+    const int kk = lid % TL_TK, HW = H * W;
+    int xoff[TL_DW_SLOTS], tr[TL_DW_SLOTS], ts[TL_DW_SLOTS];
+    for (int t = 0, l = lid; l < TN * TL_TK; l += NT, t++) {
+        const int gn = n0 + l / TL_TK, c = gn / RR, rs = gn - c * RR, r = rs / R;
+        tr[t] = gn < Kc ? r : -(1 << 28);
+        ts[t] = rs - r * R;
+        xoff[t] = c * HW + r * W + ts[t];
+    }
     float acc[TL_WPT][TL_WPT];
     for (int i = 0; i < TL_WPT; i++)
         for (int j = 0; j < TL_WPT; j++) acc[i][j] = 0.0f;
@@ -226,14 +244,12 @@ inline void tiled_dw(const int WG, __local float *As, __local float *Bs,
             const int gm = m0 + l / TL_TK;
             As[kk * (TM + 1) + l / TL_TK] = inside && gm < K ? dy[((size_t)img * K + gm) * OHW + ohw] : 0.0f;
         }
-        for (int l = lid; l < TN * TL_TK; l += NT) {  /* B = col(x)^T (P, Kc) */
-            const int gn = n0 + l / TL_TK;
-            float v = 0.0f;
-            if (inside && gn < Kc) {
-                const int c = gn / RR, rs = gn - c * RR, r = rs / R, ih = ih0 + r, iw = iw0 + rs - r * R;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = x[(((size_t)img * C + c) * H + ih) * W + iw];
-            }
-            Bs[kk * (TN + 1) + l / TL_TK] = v;
+        /* B = col(x)^T (P, Kc); xb: where x[img, 0, ih0, iw0] would be (ih0, iw0 may be -pad) */
+        const long xb = (long)img * C * HW + ih0 * W + iw0;
+        for (int t = 0, l = lid; l < TN * TL_TK; l += NT, t++) {
+            const int ih = ih0 + tr[t], iw = iw0 + ts[t];
+            Bs[kk * (TN + 1) + l / TL_TK] =
+                inside && ih >= 0 && ih < H && iw >= 0 && iw < W ? x[xb + xoff[t]] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         TL_MULTIPLY(WG, As, Bs, acc, tx, ty)

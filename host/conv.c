@@ -524,7 +524,7 @@ static int algo_fits(int a, const eos_conv_shape *s) {
 }
 
 /* tiled's smaller work-group fits the device (a device with fewer than 64 work-items per group,
- * or too little local memory, runs panel in its place) */
+ * or too little local memory, runs panel in its place when tiled is forced) */
 static int tiled_ok(eos_runtime_t rt) { return eos__conv_tiled_usable(rt); }
 
 static int word_index(const char *w, const char *const *words, int n, int from) {
@@ -812,7 +812,10 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     }
     double best[NALGO];
     for (int a = 0; a < NALGO; a++) best[a] = 1e30;
-    int tiled = tiled_ok(rt);
+    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
+     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
+     * batch 128), and timing it there would add about half a minute to a run's first step */
+    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
             if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled)) continue;
