@@ -196,12 +196,13 @@ static void test_conv_choices(void **state) {
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
     static const conv_case c = {2, 3, 4, 32, 5, 3, 1, 1, 1};  /* every algorithm applies */
     eos_conv_shape s = {2, 3, 4, 32, 5, 3, 1, 1};
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_TILED};
     eos_workspace ws = {0};
     eos_conv_algo used;
-    /* every (dw, dx) pair, the forward rotating through the four */
-    for (int i = 0; i < 16; i++) {
-        eos_conv_algo f = algos[(i + 1) % 4], dw = algos[i / 4], dx = algos[i % 4];
+    /* every (dw, dx) pair, the forward rotating through the five */
+    for (int i = 0; i < 25; i++) {
+        eos_conv_algo f = algos[(i + 1) % 5], dw = algos[i / 5], dx = algos[i % 5];
         char list[256];
         snprintf(list, sizeof list, "2 3 4 32 5 3 1 1 fwd %s; 2 3 4 32 5 3 1 1 dw %s; 2 3 4 32 5 3 1 1 dx %s;",
                  eos_conv_algo_name(f), eos_conv_algo_name(dw), eos_conv_algo_name(dx));
