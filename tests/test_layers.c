@@ -350,6 +350,8 @@ static void test_conv2d_tiled(void **state) {
         {3, 5, 9, 11, 7, 1, 2, 0, 1},    /* 1x1 stride 2 (a projection shortcut) */
         {2, 3, 7, 8, 4, 5, 2, 2, 0},     /* 5x5, pad 2 */
         {2, 70, 5, 6, 67, 3, 1, 1, 1},   /* several row tiles (K, C > 64) */
+        {2, 1, 6, 5, 3, 3, 1, 0, 1},     /* one input channel, no padding */
+        {1, 17, 5, 5, 18, 3, 1, 1, 0},   /* one channel past a slice of 16, in and out */
         {2, 16, 32, 32, 16, 3, 1, 1, 0}, /* ResNet-s stage 1: dw in several chunks */
         {2, 32, 16, 16, 32, 3, 1, 1, 0}, /* stage 2 */
         {2, 64, 8, 8, 64, 3, 1, 1, 0},   /* stage 3 */
