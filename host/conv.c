@@ -1,4 +1,4 @@
-/* conv2d, forward and backward, with four algorithms behind one pair of functions:
+/* conv2d, forward and backward, with five algorithms behind one pair of functions:
  *   gemm   im2col + CLBlast GEMM (cl/im2col.cl), for any device:
  *            forward:  col = im2col(x) (Kc, P); tmp (K, P) = w (K, Kc) x col; y = swap(tmp) (+ b)
  *            backward: tmp = swap(dy) (K, P); dw = tmp x col^T; db = sum dy; dcol = w^T x tmp;
@@ -10,6 +10,10 @@
  *   winograd  3x3, stride 1, pad 1, any size: Winograd F(2x2,3x3) (cl/conv_winograd.cl), the
  *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
  *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
+ *   tiled  any shape: implicit GEMMs in local-memory tiles on 2-D work-groups, written the way
+ *          GPU kernels are (host/conv_tiled.c, cl/conv_tiled.cl): the operands gathered on the
+ *          fly (no column matrix), dx in gather form, dw split over the pixels into partial sums
+ *          added in a fixed order; timed like the others, so a GPU picks it where it wins
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
  * columns of the column matrix. Which algorithm runs is chosen per device, layer shape, batch
  * size and direction (forward, dx, dw) by timing that direction alone with each algorithm that
@@ -450,11 +454,33 @@ static eos_status dx_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_t
     return wino_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, NULL, dx, &ws->col, &ws->dcol);
 }
 
+/* ---- tiled: local-memory tiled implicit GEMMs (host/conv_tiled.c) ------------------------- */
+
+static eos_status forward_tiled(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                                const eos_tensor *b, eos_tensor *y) {
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * s->C * s->R * s->R, "conv2d w"));
+    EOS_TRY(eos__need(y, (size_t)s->N * s->K * OH * OW, "conv2d y"));
+    if (b) EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
+    return eos__conv_tiled_forward(rt, s, x, w, b, y);
+}
+
+static eos_status dw_tiled(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                           eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
+    EOS_TRY(eos__conv_tiled_dw(rt, s, x, dy, dw, ws));
+    if (db) EOS_TRY(bias_grad(rt, s, eos_conv_out(s->H, s->R, s->stride, s->pad) *
+                                         eos_conv_out(s->W, s->R, s->stride, s->pad), dy, db));
+    return EOS_OK;
+}
+
 /* ---- one direction with a given algorithm -------------------------------------------------- */
 
 static eos_status run_forward(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *x,
                               const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
-    return a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
+    return a == EOS_CONV_TILED    ? forward_tiled(rt, s, x, w, b, y)
+         : a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
          : a == EOS_CONV_DIRECT   ? forward_direct(rt, s, x, w, b, y)
          : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
                                   : forward_gemm(rt, s, x, w, b, y, ws);
@@ -462,17 +488,19 @@ static eos_status run_forward(eos_runtime_t rt, int a, const eos_conv_shape *s, 
 
 static eos_status run_dw(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
                          eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
-    return a == EOS_CONV_WINOGRAD ? dw_wino(rt, s, x, dy, dw, db, ws)
+    return a == EOS_CONV_TILED    ? dw_tiled(rt, s, x, dy, dw, db, ws)
+         : a == EOS_CONV_WINOGRAD ? dw_wino(rt, s, x, dy, dw, db, ws)
          : a == EOS_CONV_DIRECT   ? dw_direct(rt, s, x, dy, dw, db)
          : a == EOS_CONV_PANEL    ? dw_panel(rt, s, x, dy, dw, db, ws)
                                   : dw_gemm(rt, s, x, dy, dw, db, ws);
 }
 
 /* shared: run_dw of the same algorithm just ran on this dy and ws (gemm and panel reuse its
- * re-layout of dy; direct and winograd share nothing) */
+ * re-layout of dy; direct, winograd and tiled share nothing) */
 static eos_status run_dx(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
                          eos_tensor *dx, eos_workspace *ws, int shared) {
-    return a == EOS_CONV_WINOGRAD ? dx_wino(rt, s, w, dy, dx, ws)
+    return a == EOS_CONV_TILED    ? eos__conv_tiled_dx(rt, s, w, dy, dx)
+         : a == EOS_CONV_WINOGRAD ? dx_wino(rt, s, w, dy, dx, ws)
          : a == EOS_CONV_DIRECT   ? dx_direct(rt, s, w, dy, dx, ws)
          : a == EOS_CONV_PANEL    ? dx_panel(rt, s, w, dy, dx, ws, shared)
                                   : dx_gemm(rt, s, w, dy, dx, ws, shared);
@@ -480,7 +508,7 @@ static eos_status run_dx(eos_runtime_t rt, int a, const eos_conv_shape *s, const
 
 /* ---- the choice per device, shape, batch and direction ----------------------------------- */
 
-static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct", "winograd"};
+static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct", "winograd", "tiled"};
 enum { NALGO = (int)(sizeof k_algo_names / sizeof k_algo_names[0]) };
 /* the directions' words in conv-algos.txt and checkpoint lists, in eos_conv_dir order */
 static const char *k_dir_words[] = {"fwd", "dx", "dw"};
@@ -488,10 +516,15 @@ enum { NDIR = (int)(sizeof k_dir_words / sizeof k_dir_words[0]) };
 
 const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < NALGO ? k_algo_names[a] : "?"; }
 
-/* whether algorithm a can run shape s (gemm and panel run every shape) */
+/* whether algorithm a can run shape s (gemm, panel and tiled run every shape; tiled needs a
+ * device that allows its work-groups too: tiled_ok) */
 static int algo_fits(int a, const eos_conv_shape *s) {
     return a == EOS_CONV_DIRECT ? direct_fits(s) : a == EOS_CONV_WINOGRAD ? wino_fits(s) : 1;
 }
+
+/* tiled's smaller work-group fits the device (a device with fewer than 64 work-items per group,
+ * or too little local memory, runs panel in its place when tiled is forced) */
+static int tiled_ok(eos_runtime_t rt) { return eos__conv_tiled_usable(rt); }
 
 static int word_index(const char *w, const char *const *words, int n, int from) {
     for (int i = from; i < n; i++)
@@ -506,7 +539,8 @@ eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
         *out = (eos_conv_algo)i;
         return EOS_OK;
     }
-    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown convolution algorithm '%s': expected auto, gemm, panel, direct or winograd",
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL,
+             "unknown convolution algorithm '%s': expected auto, gemm, panel, direct, winograd or tiled",
              name ? name : "");
 }
 
@@ -605,9 +639,9 @@ static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_c
 
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms and the file's format (bump when either changes: v10 put
-     * the batch and the direction in the key, v11 the two-channel weight gradient on rows of 8,
-     * which may beat what was timed before), the device, its platform and driver (spaces -> '_');
-     * lines of another token are ignored */
+     * the batch and the direction in the key, v11 added tiled and the two-channel weight
+     * gradient on rows of 8: choices timed without them are timed again), the device, its
+     * platform and driver (spaces -> '_'); lines of another token are ignored */
     snprintf(buf, n, "v11|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
@@ -775,10 +809,15 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
         st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
         if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
     }
-    double best[NALGO] = {1e30, 1e30, 1e30, 1e30, 1e30};
+    double best[NALGO];
+    for (int a = 0; a < NALGO; a++) best[a] = 1e30;
+    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
+     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
+     * batch 128), and timing it there would add about half a minute to a run's first step */
+    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
-            if (!algo_fits(a, s)) continue;
+            if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled)) continue;
             double sec = 0;
             st = time_once(rt, a, dir, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
@@ -788,14 +827,16 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     if (st != EOS_OK) return st;
     *algo = EOS_CONV_GEMM;
     for (int a = EOS_CONV_PANEL; a < NALGO; a++)
-        if (algo_fits(a, s) && best[a] < best[*algo]) *algo = a;
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && best[a] < best[*algo]) *algo = a;
     const char *verbose = getenv("EOS_CONV_VERBOSE");
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,
-                "eos: conv N%d C%d %dx%d K%d R%d s%d %s: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms -> %s\n",
+                "eos: conv N%d C%d %dx%d K%d R%d s%d %s: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms, "
+                "tiled %.2f ms -> %s\n",
                 s->N, s->C, s->H, s->W, s->K, s->R, s->stride, k_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
                 1e3 * best[EOS_CONV_PANEL], direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0,
-                wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, k_algo_names[*algo]);
+                wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, tiled ? 1e3 * best[EOS_CONV_TILED] : -1.0,
+                k_algo_names[*algo]);
     return EOS_OK;
 }
 
@@ -807,8 +848,9 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
         eos_conv_algo a = EOS_CONV_AUTO;
         if (env && env[0] && eos_conv_algo_parse(env, &a) == EOS_OK && a != EOS_CONV_AUTO) rt->conv_force = (int)a;
     }
-    if (rt->conv_force != EOS_CONV_AUTO) {  /* direct and winograd only where they apply; panel elsewhere */
-        *out = !algo_fits(rt->conv_force, s) ? EOS_CONV_PANEL : (eos_conv_algo)rt->conv_force;
+    if (rt->conv_force != EOS_CONV_AUTO) {  /* direct, winograd and tiled only where they apply; panel elsewhere */
+        int a = rt->conv_force;
+        *out = !algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled_ok(rt)) ? EOS_CONV_PANEL : (eos_conv_algo)a;
         return EOS_OK;
     }
     eos__conv_choices *t = NULL;

@@ -164,6 +164,21 @@ int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);
 
+/* The tiled algorithm (host/conv_tiled.c, cl/conv_tiled.cl): local-memory tiled implicit GEMMs
+ * with 2-D work-groups, GPU-shaped. Each checks nothing but what it adds (conv.c checks the
+ * shape and the tensors). dw writes dw only (db is conv.c's channel sum) and keeps its partial
+ * sums in ws->part. usable: the smaller variant fits the device (work-group size, local
+ * memory); set_variant: -1 by device (the default), 0 the small work-group, 1 the large one
+ * (tests run both on any device). */
+eos_status eos__conv_tiled_forward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                   const eos_tensor *w, const eos_tensor *b, eos_tensor *y);
+eos_status eos__conv_tiled_dx(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
+                              eos_tensor *dx);
+eos_status eos__conv_tiled_dw(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
+                              eos_tensor *dw, eos_workspace *ws);
+int eos__conv_tiled_usable(eos_runtime_t rt);
+void eos__conv_set_tiled_variant(int mode);
+
 /* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
 void eos__gemm_release(eos_runtime_t rt);
 
@@ -231,6 +246,10 @@ eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *ke
  * (what PoCL runs fastest for the float8-tiled kernels), the driver's choice elsewhere. */
 eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
                        const eos__arg *args, size_t nargs);
+/* The same with the caller's local size (local[d] divides global[d]), for kernels written for one
+ * work-group shape (local-memory tiles, barriers): the GPU-shaped paths. */
+eos_status eos__run_nd_local(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims,
+                             const size_t *global, const size_t *local, const eos__arg *args, size_t nargs);
 
 /* Check that a tensor holds at least n elements. */
 eos_status eos__need(const eos_tensor *t, size_t n, const char *what);

@@ -221,7 +221,7 @@ static eos_status env_word(const char *name, const char *const *words, int nocas
 
 eos_status eos_env_check(void) {
     static const char *const log[] = {"debug", "info", "warn", "error", "off", NULL};
-    static const char *const conv[] = {"auto", "gemm", "panel", "direct", "winograd", NULL};
+    static const char *const conv[] = {"auto", "gemm", "panel", "direct", "winograd", "tiled", NULL};
     static const char *const knn[] = {"fused", "gemm", NULL}, *const bn[] = {"rows", "elements", NULL};
     static const char *const bit[] = {"0", "1", NULL};
     const char *mem = getenv("EOS_MEM_LIMIT");
@@ -231,7 +231,7 @@ eos_status eos_env_check(void) {
                  "EOS_MEM_LIMIT='%s': expected a whole number of MiB from 0 (no limit) to %llu", mem,
                  EOS__MEM_LIMIT_MAX_MIB - 1);
     EOS_TRY(env_word("EOS_LOG", log, 1, "debug, info, warn, error or off"));
-    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct or winograd"));
+    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct, winograd or tiled"));
     EOS_TRY(env_word("EOS_KNN_ALGO", knn, 0, "fused or gemm"));
     EOS_TRY(env_word("EOS_BN_PATH", bn, 0, "rows or elements"));
     EOS_TRY(env_word("EOS_BN_FUSE", bit, 0, "1 (the ReLU's backward inside the batch norm's) or 0"));
@@ -716,4 +716,37 @@ size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t m
         out[i].calls = rt->ev[i].calls;
     }
     return n;
+}
+
+/* ---- launches with the caller's local size (GPU-shaped kernels) ---------------------------- */
+
+/* For kernels written for a fixed work-group shape (2-D tiles in local memory, barriers): the
+ * caller chose local[] (checked against the kernel's CL_KERNEL_WORK_GROUP_SIZE and local memory)
+ * and rounded global[] up to whole work-groups; the kernel bounds-checks. Profiled like
+ * eos__run_nd. */
+eos_status eos__run_nd_local(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims,
+                             const size_t *global, const size_t *local, const eos__arg *args, size_t nargs) {
+    size_t total = 1;
+    for (unsigned d = 0; d < dims; d++) {
+        total *= global[d];
+        if (!local[d] || global[d] % local[d])
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s: global size %zu in dimension %u is not a multiple of the local size %zu",
+                     kernel, global[d], d, local[d]);
+    }
+    if (total == 0) return EOS_OK;
+    cl_kernel k;
+    EOS_TRY(eos_runtime_kernel(rt, program, kernel, &k));
+    EOS_TRY(set_args(k, kernel, args, nargs));
+    int prof = prof_on();
+    double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
+    cl_event ev = NULL;
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, global, local, 0, NULL, rt->ev_prof ? &ev : NULL),
+                 "launching %s over %zu items in groups of %zu x %zu on %s", kernel, total, local[0],
+                 dims > 1 ? local[1] : 1, rt->dev.name);
+    eos__prof_event(rt, kernel, ev);
+    if (prof) {
+        clFinish(rt->queue);
+        eos__profile_add(kernel, eos__now() - t0);
+    }
+    return EOS_OK;
 }

@@ -117,8 +117,8 @@ static void test_conv2d(void **state) {
         {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
-                                          EOS_CONV_AUTO};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_TILED, EOS_CONV_AUTO};
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         eos_workspace ws = {0};
@@ -196,12 +196,13 @@ static void test_conv_choices(void **state) {
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
     static const conv_case c = {2, 3, 4, 32, 5, 3, 1, 1, 1};  /* every algorithm applies */
     eos_conv_shape s = {2, 3, 4, 32, 5, 3, 1, 1};
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_TILED};
     eos_workspace ws = {0};
     eos_conv_algo used;
-    /* every (dw, dx) pair, the forward rotating through the four */
-    for (int i = 0; i < 16; i++) {
-        eos_conv_algo f = algos[(i + 1) % 4], dw = algos[i / 4], dx = algos[i % 4];
+    /* every (dw, dx) pair, the forward rotating through the five */
+    for (int i = 0; i < 25; i++) {
+        eos_conv_algo f = algos[(i + 1) % 5], dw = algos[i / 5], dx = algos[i % 5];
         char list[256];
         snprintf(list, sizeof list, "2 3 4 32 5 3 1 1 fwd %s; 2 3 4 32 5 3 1 1 dw %s; 2 3 4 32 5 3 1 1 dx %s;",
                  eos_conv_algo_name(f), eos_conv_algo_name(dw), eos_conv_algo_name(dx));
@@ -310,21 +311,70 @@ static void test_conv_choices(void **state) {
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\n", EOS__CONV_ALGOS_MARKER_V9,
-            strchr(id, '|'), id);
+    /* v10 lines, the format of today timed before tiled existed, are timed again too */
+    fprintf(f, "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\nv10%s 4 3 4 32 5 3 1 1 fwd direct\n",
+            EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'));
     fclose(f);
     eos_conv_shape s4 = s;
     s4.N = 4;
     eos__conv_choices_free(rt);
     EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s4, EOS_CONV_FORWARD, &used));
     text = test_read_file(path, NULL);
-    assert_non_null(strstr(text, " 4 3 4 32 5 3 1 1 fwd "));  /* timed, so appended */
+    char timed_line[800];
+    snprintf(timed_line, sizeof timed_line, "%s 4 3 4 32 5 3 1 1 fwd ", id);
+    assert_non_null(strstr(text, timed_line));  /* timed, so appended */
     free(text);
     assert_int_equal(eos__conv_algos_recognise(EOS__CONV_ALGOS_MARKER_V9 "\n", strlen(EOS__CONV_ALGOS_MARKER_V9) + 1), 1);
     unlink(path);
     rmdir(dir);
     eos__conv_choices_free(rt);
     memcpy(rt->cache_dir, keep, sizeof keep);
+}
+
+/* ---- tiled: local-memory tiles on 2-D work-groups, any shape ------------------------------- */
+
+/* The tiled kernels against the reference on shapes whose sizes are no multiples of the tiles
+ * (32x32 or 64x64 outputs, reductions of 16): every tile of every direction has a cut edge, the
+ * weight gradient's chunks of pixels end inside a reduction step, and both work-group variants
+ * run (the small one is what a device with fewer work-items per group gets). run_conv's
+ * tolerance is the one of every algorithm: each output is a float sum of n products (forward
+ * n = C*R*R, dx K*R*R, dw N*OH*OW) that tiled adds in another order (slices of 16 into one
+ * register; dw: chunk by chunk, then the chunks in order). The order changes only the rounding,
+ * a random walk of about sqrt(n) steps of u |partial sum| <= u n for inputs in [-1, 1], far
+ * under the atol of 1e-5 n (u = 6e-8). The finite differences check the gradients apart. */
+static void test_conv2d_tiled(void **state) {
+    eos_runtime_t rt = *state;
+    static const conv_case cases[] = {
+        {3, 5, 9, 11, 7, 3, 1, 1, 1},    /* tails everywhere, bias */
+        {3, 5, 9, 11, 7, 3, 2, 1, 0},    /* stride 2: dx's gather skips the odd taps */
+        {3, 5, 9, 11, 7, 1, 2, 0, 1},    /* 1x1 stride 2 (a projection shortcut) */
+        {2, 3, 7, 8, 4, 5, 2, 2, 0},     /* 5x5, pad 2 */
+        {2, 70, 5, 6, 67, 3, 1, 1, 1},   /* several row tiles (K, C > 64) */
+        {2, 1, 6, 5, 3, 3, 1, 0, 1},     /* one input channel, no padding */
+        {1, 17, 5, 5, 18, 3, 1, 1, 0},   /* one channel past a slice of 16, in and out */
+        {2, 16, 32, 32, 16, 3, 1, 1, 0}, /* ResNet-s stage 1: dw in several chunks */
+        {2, 32, 16, 16, 32, 3, 1, 1, 0}, /* stage 2 */
+        {2, 64, 8, 8, 64, 3, 1, 1, 0},   /* stage 3 */
+        {2, 16, 32, 32, 32, 3, 2, 1, 0}, /* down-sampling 16 -> 32 */
+    };
+    eos_runtime_set_conv_algo(rt, EOS_CONV_TILED);
+    for (int variant = 1; variant >= 0; variant--) {  /* 16x16 work-items, then 8x8 */
+        eos__conv_set_tiled_variant(variant);
+        eos_workspace ws = {0};
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            eos_conv_shape s = {cases[i].N, cases[i].C, cases[i].H, cases[i].W, cases[i].K, cases[i].R, cases[i].stride,
+                                cases[i].pad};
+            for (int d = 0; d < 3; d++) {
+                eos_conv_algo used;
+                EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, (eos_conv_dir)d, &used));
+                assert_int_equal(used, EOS_CONV_TILED);
+            }
+            run_conv(rt, &cases[i], &ws);
+        }
+        eos_workspace_free(&ws);
+    }
+    eos__conv_set_tiled_variant(-1);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
 /* ---- Winograd F(2x2,3x3) against the reference, with a rounding bound --------------------- */
@@ -890,6 +940,7 @@ int main(void) {
     eos_rng_seed(&g_rng, 77, 7);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_conv2d_tiled),
         cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_conv_profile),
         cmocka_unit_test(test_conv_choices),

@@ -75,7 +75,7 @@ expect "EOS_DEVICE=garbage is named as EOS_DEVICE" 1 "no OpenCL device matches E
     env EOS_DEVICE=garbage "$eos" check
 expect "--device garbage is still named as --device" 1 "no OpenCL device matches --device 'garbage'" "$eos" check --device garbage
 expect "EOS_LOG=verbose is an error" 2 "EOS_LOG='verbose': expected debug, info, warn, error or off" env EOS_LOG=verbose "$eos" check
-expect "EOS_CONV_ALGO=fast is an error" 2 "EOS_CONV_ALGO='fast': expected auto, gemm, panel, direct or winograd" env EOS_CONV_ALGO=fast "$eos" check
+expect "EOS_CONV_ALGO=fast is an error" 2 "EOS_CONV_ALGO='fast': expected auto, gemm, panel, direct, winograd or tiled" env EOS_CONV_ALGO=fast "$eos" check
 expect "EOS_KNN_ALGO=brute is an error" 2 "EOS_KNN_ALGO='brute': expected fused or gemm" env EOS_KNN_ALGO=brute "$eos" check
 expect "EOS_BN_PATH=row is an error" 2 "EOS_BN_PATH='row': expected rows or elements" env EOS_BN_PATH=row "$eos" check
 expect "EOS_BN_FUSE=yes is an error" 2 "EOS_BN_FUSE='yes': expected 1" env EOS_BN_FUSE=yes "$eos" check

@@ -42,7 +42,8 @@ void usage_bench(FILE *out) {
             "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape, batch size and\n"
             "                  direction), gemm, panel,\n"
             "                  direct (3x3 stride 1 on rows of 32, 16 or 8; panel elsewhere), winograd\n"
-            "                  (F(2x2,3x3): 3x3 stride 1 pad 1; panel elsewhere)\n"
+            "                  (F(2x2,3x3): 3x3 stride 1 pad 1; panel elsewhere), tiled (local-memory\n"
+            "                  tiles on 2-D work-groups, any shape: the candidate written for GPUs)\n"
             "  --device SPEC   index, cpu, gpu, part of a name, or all (default: first GPU, else CPU)\n\n"
             "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n"
             "  POCL_AFFINITY=1 eos bench peak\n");
@@ -413,7 +414,7 @@ int cmd_bench(int argc, char **argv) {
         if (CLI_FLAG("--arch")) o.arch = v;
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--emb")) o.emb = v;
-        else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct or winograd", v); }
+        else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct, winograd or tiled", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o.batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--steps")) { if (cli_parse_int(v, 1, &o.steps)) return cli_usage_error(&self, "--steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--n")) { if (cli_parse_int(v, 21, &o.n)) return cli_usage_error(&self, "--n '%s': expected an integer >= 21", v); }

@@ -41,8 +41,8 @@ static void usage(FILE *out) {
             "  EOS_CACHE_DIR    kernel cache folder (default $XDG_CACHE_HOME/eos-cl or ~/.cache/eos-cl; off disables)\n"
             "  EOS_KERNEL_DIR   load kernel sources from this folder instead of the embedded copies\n"
             "  EOS_LOG          debug|info|warn|error|off: library diagnostics on stderr (default warn)\n"
-            "  EOS_CONV_ALGO    gemm|panel|direct|winograd: one convolution algorithm instead of the timed\n"
-            "                   choice\n"
+            "  EOS_CONV_ALGO    gemm|panel|direct|winograd|tiled: one convolution algorithm instead of the\n"
+            "                   timed choice\n"
             "\nexample:\n  eos devices\n  eos check --device cpu\n  eos dataset data/cifar10 --imbalance exp:100\n");
 }
 

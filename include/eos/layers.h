@@ -42,20 +42,23 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 
 /* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
- * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape. AUTO (the
+ * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape, tiled =
+ * local-memory tiled implicit GEMMs on 2-D work-groups for any shape (written for GPUs). AUTO (the
  * default) chooses per layer shape, batch size and direction (forward, data gradient, weight
  * gradient each on its own): the first call times that direction alone with every algorithm
  * that applies and keeps the fastest, per device, in the runtime and in <kernel
  * cache>/conv-algos.txt; so inference uses forward choices timed for its own batch size, and a
  * backward may run dw with one algorithm and dx with another. EOS_CONV_ALGO=gemm|panel|direct|
- * winograd in the environment or eos_runtime_set_conv_algo forces one for every direction
- * (direct and winograd fall back to panel where they do not apply). */
+ * winograd|tiled in the environment or eos_runtime_set_conv_algo forces one for every direction
+ * (direct and winograd fall back to panel where they do not apply, tiled on a device that
+ * cannot run its work-groups). */
 typedef enum {
     EOS_CONV_AUTO = 0,
     EOS_CONV_GEMM = 1,
     EOS_CONV_PANEL = 2,
     EOS_CONV_DIRECT = 3,
-    EOS_CONV_WINOGRAD = 4
+    EOS_CONV_WINOGRAD = 4,
+    EOS_CONV_TILED = 5
 } eos_conv_algo;
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);
