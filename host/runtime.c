@@ -306,6 +306,8 @@ cl_context eos_runtime_context(eos_runtime_t rt) { return rt->ctx; }
 cl_command_queue eos_runtime_queue(eos_runtime_t rt) { return rt->queue; }
 const char *eos_runtime_build_options(eos_runtime_t rt) { return rt->options; }
 const char *eos_runtime_cache_dir(eos_runtime_t rt) { return rt->cache_dir; }
+
+int eos_runtime_gpu_paths(eos_runtime_t rt) { return rt->gpu_paths; }
 eos_runtime_stats eos_runtime_get_stats(eos_runtime_t rt) { return rt->stats; }
 
 eos_status eos_runtime_finish(eos_runtime_t rt) {
@@ -609,14 +611,15 @@ static void group_limits(eos_runtime_t rt, cl_kernel k, size_t *cap, size_t *mul
     *mult = pref && pref <= c ? pref : 1;
 }
 
-/* 1-d: the largest multiple of the preferred multiple within the cap, no larger than n needs */
-static size_t group_1d(eos_runtime_t rt, cl_kernel k, size_t n) {
+/* 1-d: the largest multiple of the preferred multiple within the cap, whatever n (a short
+ * range wastes at most one group; one shape per kernel also means one work-group function
+ * per kernel where the driver compiles one per local size, as PoCL does) */
+static size_t group_1d(eos_runtime_t rt, cl_kernel k) {
     size_t cap, mult;
     group_limits(rt, k, &cap, &mult);
     if (rt->dev.max_work_item_sizes[0] && cap > rt->dev.max_work_item_sizes[0]) cap = rt->dev.max_work_item_sizes[0];
-    size_t l = cap / mult * mult, need = (n + mult - 1) / mult * mult;
-    if (l < 1) l = 1;
-    return need < l ? need : l;
+    size_t l = cap / mult * mult;
+    return l < 1 ? 1 : l;
 }
 
 /* 2-d and 3-d: powers of two, dimension 0 first (see above) */
@@ -651,7 +654,7 @@ void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t
         }
         return;
     }
-    if (dims == 1) local[0] = group_1d(rt, k, global[0]);
+    if (dims == 1) local[0] = group_1d(rt, k);
     else group_nd(rt, k, dims, global, local);
     for (unsigned d = 0; d < dims; d++) rounded[d] = (global[d] + local[d] - 1) / local[d] * local[d];
 }
