@@ -37,9 +37,9 @@
 /* Rows of 32. Work-item (output row oh, output channel pair, image n): 2 x 32 outputs in 8
  * accumulators. */
 __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, __global float *y, const int C,
-                              const int K, const int H) {
+                              const int K, const int H, const int N) {
     const int oh = get_global_id(0), m0 = get_global_id(1) * 2, n = get_global_id(2);
-    if (oh >= H || m0 >= K) return;
+    if (oh >= H || m0 >= K || n >= N) return;
     const int two = m0 + 1 < K;
     float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
     for (int c = 0; c < C; c++) {
@@ -81,9 +81,9 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
         b = EOS_MAD((float8)u0, L1, EOS_MAD((float8)u1, r1, EOS_MAD((float8)u2, R1, b)));                 \
     }
 __kernel void eos_conv3x3_w16(__global const float *x, __global const float *w, __global float *y, const int C,
-                              const int K, const int H) {
+                              const int K, const int H, const int N) {
     const int oh = get_global_id(0), m0 = get_global_id(1) * 4, n = get_global_id(2);
-    if (oh >= H || m0 >= K) return;
+    if (oh >= H || m0 >= K || n >= N) return;
     float8 a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
     for (int c = 0; c < C; c++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 16;
@@ -111,9 +111,9 @@ __kernel void eos_conv3x3_w16(__global const float *x, __global const float *w, 
         a = EOS_MAD((float8)wg[0], L, EOS_MAD((float8)wg[1], r, EOS_MAD((float8)wg[2], R, a)));           \
     }
 __kernel void eos_conv3x3_w8(__global const float *x, __global const float *w, __global float *y, const int C,
-                             const int K, const int H) {
+                             const int K, const int H, const int N) {
     const int oh = get_global_id(0), m0 = get_global_id(1) * 8, n = get_global_id(2);
-    if (oh >= H || m0 >= K) return;
+    if (oh >= H || m0 >= K || n >= N) return;
     float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
     for (int c = 0; c < C; c++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;

@@ -21,8 +21,8 @@ __kernel void eos_im2col_panel(__global const float *x, __global float *colp, co
                                const int W, const int R, const int stride, const int pad, const int OH,
                                const int OW, const int Kc) {
     const int c = get_global_id(0), b = get_global_id(1);
-    if (c >= C) return;
     const int P = N * OH * OW, HWo = OH * OW;
+    if (c >= C || b * TILE >= P) return;  /* panels: NB = ceil(P / 32) */
     int base[TILE], ih0[TILE], iw0[TILE];
     int p = b * TILE, n = p / HWo, rem = p - n * HWo, oh = rem / OW, ow = rem - oh * OW;
     for (int j = 0; j < TILE; j++, p++) {
@@ -49,12 +49,13 @@ __kernel void eos_im2col_panel(__global const float *x, __global float *colp, co
             }
 }
 
-/* colT (Pp, Kcp) = im2col(x) transposed; one work-item per pixel p: Kcp contiguous stores */
+/* colT (Pp, Kcp) = im2col(x) transposed; one work-item per pixel p < Pp: Kcp contiguous stores */
 __kernel void eos_im2col_t(__global const float *x, __global float *colT, const int N, const int C, const int H,
                            const int W, const int R, const int stride, const int pad, const int OH, const int OW,
-                           const int Kc, const int Kcp) {
+                           const int Kc, const int Kcp, const int Pp) {
     const int p = get_global_id(0);
     const int P = N * OH * OW, HWo = OH * OW;
+    if (p >= Pp) return;
     __global float *dst = colT + (size_t)p * Kcp;
     if (p >= P) {
         for (int k = 0; k < Kcp; k++) dst[k] = 0.0f;
@@ -75,12 +76,12 @@ __kernel void eos_im2col_t(__global const float *x, __global float *colT, const 
     for (; k < Kcp; k++) dst[k] = 0.0f;
 }
 
-/* Cp panel(M, P) = A (M, Kr) x Bp panel(Kr, P), A(m, k) = A[m * a_rs + k * a_cs] (so w or w^T).
- * One work-item per (panel b, row pair): 2 x 32 outputs in 8 float8 accumulators. */
+/* Cp panel(M, P) = A (M, Kr) x Bp panel(Kr, P), A(m, k) = A[m * a_rs + k * a_cs] (so w or w^T),
+ * NB panels. One work-item per (row pair, panel b): 2 x 32 outputs in 8 float8 accumulators. */
 __kernel void eos_gemm_panel(__global const float *A, const int a_rs, const int a_cs, __global const float *Bp,
-                             __global float *Cp, const int M, const int Kr) {
+                             __global float *Cp, const int M, const int Kr, const int NB) {
     const int m0 = get_global_id(0) * 2, b = get_global_id(1);
-    if (m0 >= M) return;
+    if (m0 >= M || b >= NB) return;
     const int two = m0 + 1 < M;
     __global const float *a0 = A + (size_t)m0 * a_rs, *a1 = A + (size_t)(m0 + two) * a_rs;
     __global const float *B = Bp + (size_t)b * Kr * TILE;
@@ -102,11 +103,12 @@ __kernel void eos_gemm_panel(__global const float *A, const int a_rs, const int 
 }
 
 /* Partial weight gradients: part (S, K, Kcp), part[s] = sum over the pixels of split s of
- * Dp(m, p) colT(p, :). Work-item (column block of 32, row pair, split): 8 float8 accumulators. */
+ * Dp(m, p) colT(p, :), S = ceil(NB / per_split) splits. Work-item (column block of 32, row pair,
+ * split): 8 float8 accumulators. */
 __kernel void eos_conv_dw_partial(__global const float *Dp, __global const float *colT, __global float *part,
-                                  const int K, const int Kcp, const int NB, const int per_split) {
+                                  const int K, const int Kcp, const int NB, const int per_split, const int S) {
     const int j0 = get_global_id(0) * TILE, m0 = get_global_id(1) * 2, s = get_global_id(2);
-    if (m0 >= K || j0 >= Kcp) return;
+    if (m0 >= K || j0 >= Kcp || s >= S) return;
     const int two = m0 + 1 < K;
     const int b_end = min(NB, (s + 1) * per_split);
     float8 c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -145,8 +147,8 @@ __kernel void eos_conv_dw_reduce(__global const float *part, __global float *dw,
 __kernel void eos_nchw_to_panel(__global const float *y, __global float *Dp, const int N, const int K,
                                 const int HW) {
     const int k = get_global_id(0), b = get_global_id(1);
-    if (k >= K) return;
     const int P = N * HW;
+    if (k >= K || b * TILE >= P) return;  /* panels: NB = ceil(P / 32) */
     __global float *dst = Dp + ((size_t)b * K + k) * TILE;
     int p = b * TILE, n = p / HW, hw = p - n * HW;
     for (int j = 0; j < TILE; j++, p++) {

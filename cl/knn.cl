@@ -132,7 +132,7 @@ __kernel void eos_knn_fused(__global const float *Q, __global const float *qn, _
 /* Rp panels (as above) from r (n, D); one work-item per (panel b, feature d) */
 __kernel void eos_knn_pack(__global const float *r, __global float *Rp, const int n, const int D) {
     const int e = get_global_id(0), b = get_global_id(1);
-    if (e >= D) return;
+    if (e >= D || b * 32 >= n) return;  /* the nd-range may be rounded up to whole work-groups */
     __global float *dst = Rp + ((size_t)b * D + e) * 32;
     for (int j = 0; j < 32; j++) {
         const int i = b * 32 + j;

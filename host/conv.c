@@ -196,9 +196,9 @@ static eos_status forward_panel(eos_runtime_t rt, const eos_conv_shape *s, const
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_im2col_panel", 2, g, a, EOS_NARGS(a)));
     }
     {
-        int one = 1;
+        int one = 1, nb = (int)NB;
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(Kc), EOS_ARG(one), EOS_ARG(ws->col.buf), EOS_ARG(ws->tmp.buf),
-                        EOS_ARG(s->K), EOS_ARG(Kc)};
+                        EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(nb)};
         size_t g[2] = {(size_t)(s->K + 1) / 2, NB};
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_gemm_panel", 2, g, a, EOS_NARGS(a)));
     }
@@ -231,14 +231,15 @@ static eos_status dw_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_
     EOS_TRY(eos_tensor_reserve(rt, &ws->part, (size_t)S * s->K * Kcp));    /* (S, K, Kcp) */
     EOS_TRY(dy_panel(rt, s, HW, NB, dy, ws));                              /* dyp panel(K, P) */
     {
+        int pp = (int)Pp;
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->col.buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->H),
                         EOS_ARG(s->W), EOS_ARG(s->R), EOS_ARG(s->stride), EOS_ARG(s->pad), EOS_ARG(OH), EOS_ARG(OW),
-                        EOS_ARG(Kc), EOS_ARG(Kcp)};
+                        EOS_ARG(Kc), EOS_ARG(Kcp), EOS_ARG(pp)};
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_im2col_t", 1, &Pp, a, EOS_NARGS(a)));
     }
     {
         eos__arg a[] = {EOS_ARG(ws->tmp.buf), EOS_ARG(ws->col.buf), EOS_ARG(ws->part.buf), EOS_ARG(s->K), EOS_ARG(Kcp),
-                        EOS_ARG(NB), EOS_ARG(per)};
+                        EOS_ARG(NB), EOS_ARG(per), EOS_ARG(S)};
         size_t g[3] = {(size_t)Kcp / TILE, (size_t)(s->K + 1) / 2, (size_t)S};
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_partial", 3, g, a, EOS_NARGS(a)));
     }
@@ -263,7 +264,7 @@ static eos_status dx_panel(eos_runtime_t rt, const eos_conv_shape *s, const eos_
     {
         int one = 1;  /* A = w^T: A(m, k) = w[k * Kc + m] */
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(one), EOS_ARG(Kc), EOS_ARG(ws->tmp.buf), EOS_ARG(ws->dcol.buf),
-                        EOS_ARG(Kc), EOS_ARG(s->K)};
+                        EOS_ARG(Kc), EOS_ARG(s->K), EOS_ARG(NB)};
         size_t g[2] = {(size_t)(Kc + 1) / 2, (size_t)NB};
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_gemm_panel", 2, g, a, EOS_NARGS(a)));
     }
@@ -283,7 +284,7 @@ static eos_status direct_run(eos_runtime_t rt, int N, int C, int H, int W, int K
                              const eos_tensor *w, eos_tensor *y) {
     const char *name = W == 32 ? "eos_conv3x3_w32" : W == 16 ? "eos_conv3x3_w16" : "eos_conv3x3_w8";
     int G = 64 / W;  /* output channels per work-item: 2, 4, 8 */
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H)};
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
     size_t g[3] = {(size_t)H, (size_t)((K + G - 1) / G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a));
 }

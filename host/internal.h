@@ -242,8 +242,10 @@ eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel
 eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups,
                            const eos__arg *args, size_t nargs);
 
-/* A dims-d range (dims 1..3) of global[] work-items: one work-item per work-group on CPUs
- * (what PoCL runs fastest for the float8-tiled kernels), the driver's choice elsewhere. */
+/* A dims-d range (dims 1..3) of global[] work-items: one work-item per work-group on the CPU
+ * paths (what PoCL runs fastest for the float8-tiled kernels); on the GPU paths groups chosen
+ * by eos__group_shape and every dimension rounded up to a multiple of its group size, so the
+ * kernel must return early for an index at or past global[d] in every dimension d. */
 eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
                        const eos__arg *args, size_t nargs);
 /* The same with the caller's local size (local[d] divides global[d]), for kernels written for one
@@ -254,9 +256,14 @@ eos_status eos__run_nd_local(eos_runtime_t rt, const char *program, const char *
 /* Check that a tensor holds at least n elements. */
 eos_status eos__need(const eos_tensor *t, size_t n, const char *what);
 
-/* Launch a 1-d kernel over n items (global size rounded up to the local size on GPUs;
- * kernels bounds-check against n themselves). */
+/* Launch a 1-d kernel over n items (on the GPU paths the global size rounded up to the group
+ * of eos__group_shape; kernels bounds-check against n themselves). */
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what);
+/* The work-group shape of a dims-d launch of k over global[] and the global size rounded up to
+ * it (rounded[d] >= global[d]): groups of one and no rounding on the CPU paths, else a size
+ * from the kernel's and the device's limits (host/runtime.c says why those). */
+void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t *global, size_t *local,
+                      size_t *rounded);
 /* 1 when the kernels' GPU-shaped paths are to be taken: on GPUs, and on any device with
  * EOS_GPU_PATHS=1 (so the CPU implementations in CI run the code a GPU would run). Every
  * place that chooses between a CPU-shaped and a GPU-shaped path asks this, never dev.type. */

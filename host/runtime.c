@@ -306,6 +306,8 @@ cl_context eos_runtime_context(eos_runtime_t rt) { return rt->ctx; }
 cl_command_queue eos_runtime_queue(eos_runtime_t rt) { return rt->queue; }
 const char *eos_runtime_build_options(eos_runtime_t rt) { return rt->options; }
 const char *eos_runtime_cache_dir(eos_runtime_t rt) { return rt->cache_dir; }
+
+int eos_runtime_gpu_paths(eos_runtime_t rt) { return rt->gpu_paths; }
 eos_runtime_stats eos_runtime_get_stats(eos_runtime_t rt) { return rt->stats; }
 
 eos_status eos_runtime_finish(eos_runtime_t rt) {
@@ -559,15 +561,108 @@ void eos__profile_add(const char *name, double seconds) {
 
 int eos__gpu_paths(eos_runtime_t rt) { return rt->gpu_paths; }
 
+/* ---- work-group shapes of the GPU-shaped paths ----------------------------------------------
+ * On the CPU paths every launch keeps the shape PoCL runs fastest (1-d: the driver's choice;
+ * nd: one work-item per group, the float8 kernels' own loops doing the work). On the GPU paths
+ * no launch leaves the local size to the driver (NULL): a driver must then pick a divisor of
+ * the global size, and for a prime extent (7 channels, 1021 rows) that is 1, one busy lane per
+ * warp. Instead the local size is chosen here and every global dimension rounded up to a
+ * multiple of it; the kernels bounds-check each dimension against an explicit extent, so the
+ * extra work-items do nothing.
+ *   - Groups are a whole number of the kernel's CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE
+ *     (the warp of 32 on NVIDIA, the wavefront of 64 on AMD, the SIMD width elsewhere) where
+ *     the extent allows, so no hardware lane group runs half empty.
+ *   - At most 256 work-items (and never more than CL_KERNEL_WORK_GROUP_SIZE, which already
+ *     counts the kernel's registers, nor the device's max_work_item_sizes per dimension):
+ *     256 is 8 warps or 4 wavefronts, enough to hide memory latency on one compute unit, while
+ *     several groups still fit per unit for occupancy; larger groups only cost occupancy to
+ *     register-heavy kernels such as the float8 tiles.
+ *   - 2-d and 3-d groups are powers of two, dimension 0 (the fast-moving index, the one whose
+ *     neighbours read neighbouring memory) first: up to 32 there (a warp's coalesced row), the
+ *     rest of the 256 to dimension 1, then 2 (32x8, or 8x32 when dimension 0 is only 7 long);
+ *     whatever a short dimension leaves unused goes back to the others. */
+#define EOS__GROUP_MAX 256
+#define EOS__GROUP_ROW 32
+
+static size_t pow2_floor(size_t v) {
+    size_t p = 1;
+    while (p * 2 <= v) p *= 2;
+    return p;
+}
+
+static size_t pow2_ceil(size_t v) {
+    size_t p = 1;
+    while (p < v) p *= 2;
+    return p;
+}
+
+/* the most work-items a group of k may hold here (*cap) and the size it should be a multiple of
+ * (*mult, <= *cap) */
+static void group_limits(eos_runtime_t rt, cl_kernel k, size_t *cap, size_t *mult) {
+    size_t kwg = 0, pref = 0;
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof pref, &pref,
+                             NULL);
+    size_t c = EOS__GROUP_MAX;
+    if (kwg && kwg < c) c = kwg;
+    if (rt->dev.max_work_group_size && rt->dev.max_work_group_size < c) c = rt->dev.max_work_group_size;
+    if (c < 1) c = 1;
+    *cap = c;
+    *mult = pref && pref <= c ? pref : 1;
+}
+
+/* 1-d: the largest multiple of the preferred multiple within the cap, whatever n (a short
+ * range wastes at most one group; one shape per kernel also means one work-group function
+ * per kernel where the driver compiles one per local size, as PoCL does) */
+static size_t group_1d(eos_runtime_t rt, cl_kernel k) {
+    size_t cap, mult;
+    group_limits(rt, k, &cap, &mult);
+    if (rt->dev.max_work_item_sizes[0] && cap > rt->dev.max_work_item_sizes[0]) cap = rt->dev.max_work_item_sizes[0];
+    size_t l = cap / mult * mult;
+    return l < 1 ? 1 : l;
+}
+
+/* 2-d and 3-d: powers of two, dimension 0 first (see above) */
+static void group_nd(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t *global, size_t *local) {
+    size_t cap, mult, budget, used = 1, lim[3];
+    group_limits(rt, k, &cap, &mult);
+    budget = pow2_floor(cap);
+    for (unsigned d = 0; d < dims; d++) {
+        size_t m = rt->dev.max_work_item_sizes[d] ? pow2_floor(rt->dev.max_work_item_sizes[d]) : budget;
+        size_t want = pow2_ceil(global[d]);
+        lim[d] = want < m ? want : m;
+        size_t first = d == 0 && EOS__GROUP_ROW < lim[d] ? EOS__GROUP_ROW : lim[d];
+        local[d] = 1;
+        while (local[d] * 2 <= first && used * 2 <= budget) {
+            local[d] *= 2;
+            used *= 2;
+        }
+    }
+    for (unsigned d = 0; d < dims; d++)  /* what the short dimensions left over */
+        while (local[d] * 2 <= lim[d] && used * 2 <= budget) {
+            local[d] *= 2;
+            used *= 2;
+        }
+}
+
+void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t *global, size_t *local,
+                      size_t *rounded) {
+    if (!rt->gpu_paths) {
+        for (unsigned d = 0; d < dims; d++) {
+            local[d] = 1;
+            rounded[d] = global[d];
+        }
+        return;
+    }
+    if (dims == 1) local[0] = group_1d(rt, k);
+    else group_nd(rt, k, dims, global, local);
+    for (unsigned d = 0; d < dims; d++) rounded[d] = (global[d] + local[d] - 1) / local[d] * local[d];
+}
+
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what) {
     if (n == 0) return EOS_OK;
     size_t global = n, local = 0;
-    if (rt->gpu_paths) {
-        size_t kwg = 0;
-        clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
-        local = kwg ? (kwg < 256 ? kwg : 256) : 64;
-        global = (n + local - 1) / local * local;
-    }
+    if (rt->gpu_paths) eos__group_shape(rt, k, 1, &n, &local, &global);
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     cl_event ev = NULL;
@@ -645,18 +740,20 @@ eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *ke
 
 eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
                        const eos__arg *args, size_t nargs) {
-    size_t total = 1, ones[3] = {1, 1, 1};
+    size_t total = 1, local[3] = {1, 1, 1}, rounded[3] = {1, 1, 1};
+    if (dims < 1 || dims > 3) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s: %u dimensions (1 to 3)", kernel, dims);
     for (unsigned d = 0; d < dims; d++) total *= global[d];
     if (total == 0) return EOS_OK;
     cl_kernel k;
     EOS_TRY(eos_runtime_kernel(rt, program, kernel, &k));
     EOS_TRY(set_args(k, kernel, args, nargs));
+    eos__group_shape(rt, k, dims, global, local, rounded);
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     cl_event ev = NULL;
-    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, global, !rt->gpu_paths ? ones : NULL, 0,
-                                        NULL, rt->ev_prof ? &ev : NULL),
-                 "launching %s over %zu items on %s", kernel, total, rt->dev.name);
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, rounded, local, 0, NULL, rt->ev_prof ? &ev : NULL),
+                 "launching %s over %zu items (groups of %zu x %zu x %zu) on %s", kernel, total, local[0],
+                 dims > 1 ? local[1] : 1, dims > 2 ? local[2] : 1, rt->dev.name);
     eos__prof_event(rt, kernel, ev);
     if (prof) {
         clFinish(rt->queue);

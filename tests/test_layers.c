@@ -519,6 +519,173 @@ static void test_conv2d_winograd(void **state) {
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
+/* ---- launches rounded up to a work-group (the GPU-shaped paths) -------------------------- */
+
+/* What a guard zone and an untouched workspace hold, compared bit for bit: element i of buffer
+ * id is a finite float (about 2^61) that no kernel computes and that is different in every
+ * element and buffer, so neither arithmetic on it (NaN payloads would survive that) nor a copy
+ * of another guarded element can pass for it. */
+#define GUARD_ZONE ((size_t)1 << 16)
+#define WS_FLOATS ((size_t)1 << 19)
+
+static uint32_t guard_bits(unsigned id, size_t i) { return 0x5e000000u | (id & 15u) << 20 | (uint32_t)(i & 0xfffffu); }
+
+static int is_guard(float v, unsigned id, size_t i) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u == guard_bits(id, i);
+}
+
+static float *guard_filled(size_t n, unsigned id) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = guard_bits(id, i);
+        memcpy(&v[i], &u, sizeof u);
+    }
+    return v;
+}
+
+/* a device tensor of n floats followed by a guard zone, every float guard id's value */
+static eos_tensor guarded(eos_runtime_t rt, size_t n, unsigned id) {
+    float *g = guard_filled(n + GUARD_ZONE, id);
+    eos_tensor t = dev(rt, g, n + GUARD_ZONE);
+    free(g);
+    return t;
+}
+
+static void expect_guard(const char *what, const float *v, size_t n, unsigned id) {
+    for (size_t i = n; i < n + GUARD_ZONE; i++)
+        if (!is_guard(v[i], id, i)) fail_msg("%s: written %zu floats past its %zu (%.7g)", what, i - n, n, v[i]);
+}
+
+/* One forward and backward of case c with every output guarded and every workspace buffer
+ * WS_FLOATS long and full of the guard value; checks the results against the reference and
+ * returns the five workspace buffers as the device left them (col, tmp, dcol, part, wt). */
+static void guarded_conv(eos_runtime_t rt, const conv_case *c, float **ws_out) {
+    int OH = eos_conv_out(c->H, c->R, c->stride, c->pad), OW = eos_conv_out(c->W, c->R, c->stride, c->pad);
+    size_t nx = (size_t)c->N * c->C * c->H * c->W, nw = (size_t)c->K * c->C * c->R * c->R;
+    size_t ny = (size_t)c->N * c->K * OH * OW, nk = (size_t)c->K;
+    eos_rng r0 = g_rng;  /* the same inputs for every launch shape */
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *b = rnd(nk, -1, 1), *r = rnd(ny, -1, 1);
+    g_rng = r0;
+    eos_tensor X = dev(rt, x, nx), Wt = dev(rt, w, nw), B = dev(rt, b, nk), DY = dev(rt, r, ny);
+    eos_tensor Y = guarded(rt, ny, 5), DX = guarded(rt, nx, 6), DW = guarded(rt, nw, 7), DB = guarded(rt, nk, 8);
+    eos_workspace ws = {0};
+    eos_tensor *wt[5] = {&ws.col, &ws.tmp, &ws.dcol, &ws.part, &ws.wt};
+    for (int i = 0; i < 5; i++) {
+        float *g = guard_filled(WS_FLOATS, (unsigned)i);
+        *wt[i] = dev(rt, g, WS_FLOATS);
+        free(g);
+    }
+    eos_conv_shape s = {c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad};
+    EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, c->bias ? &B : NULL, &Y, &ws));
+    EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &DY, &DX, &DW, c->bias ? &DB : NULL, &ws));
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(wt[i]->numel, WS_FLOATS);  /* nothing outgrew the guarded buffers */
+        ws_out[i] = host(wt[i], WS_FLOATS);
+    }
+    float *y = host(&Y, ny), *dx = host(&DX, nx), *dw = host(&DW, nw), *db = host(&DB, nk);
+    expect_guard("conv y", y, ny, 5);
+    expect_guard("conv dx", dx, nx, 6);
+    expect_guard("conv dw", dw, nw, 7);
+    expect_guard("conv db", db, c->bias ? nk : 0, 8);
+    float *wy = malloc(ny * sizeof *wy), *wdx = malloc(nx * sizeof *wdx), *wdw = malloc(nw * sizeof *wdw);
+    float *wdb = malloc(nk * sizeof *wdb);
+    double tol = 1e-5 * c->C * c->R * c->R;
+    eos_ref_conv2d_forward(c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad, x, w, c->bias ? b : NULL, wy);
+    eos_ref_conv2d_backward(c->N, c->C, c->H, c->W, c->K, c->R, c->stride, c->pad, x, w, r, wdx, wdw, wdb);
+    expect_close("conv forward", y, wy, ny, tol, 1e-4);
+    expect_close("conv dx", dx, wdx, nx, 1e-5 * c->K * c->R * c->R, 1e-4);
+    expect_close("conv dw", dw, wdw, nw, 1e-5 * ny / c->K, 1e-4);
+    if (c->bias) expect_close("conv db", db, wdb, nk, 1e-5 * ny / c->K, 1e-4);
+    eos_tensor *all[] = {&X, &Wt, &B, &Y, &DY, &DX, &DW, &DB};
+    for (size_t k = 0; k < 8; k++) eos_tensor_free(all[k]);
+    eos_workspace_free(&ws);
+    free(x); free(w); free(b); free(r); free(y); free(dx); free(dw); free(db);
+    free(wy); free(wdx); free(wdw); free(wdb);
+}
+
+/* On the GPU-shaped paths (EOS_GPU_PATHS=1, forced here on whatever the test device is) every
+ * launch is rounded up to a chosen work-group, so each kernel must leave alone the work-items
+ * past its extent in every dimension. Prime extents (1, 7, 257, 1021) per dimension, every
+ * convolution algorithm (1-d, 2-d and 3-d ranges) against the plain-C reference; a guard zone
+ * after every output stays untouched, and the rounded launches write exactly the workspace
+ * elements that the exact launches of the CPU paths (groups of one) write. */
+static void test_gpu_launch_shapes(void **state) {
+    eos_runtime_t rt = *state;
+    const int keep = rt->gpu_paths;
+    /* the shapes chosen: rounded up, within every limit; groups of one on the CPU paths */
+    cl_kernel k;
+    EOS_ASSERT_OK(eos_runtime_kernel(rt, "conv_direct.cl", "eos_conv3x3_w32", &k));
+    size_t kwg = 0;
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+    static const size_t shapes[][3] = {{7, 4, 7}, {1021, 1, 1}, {1, 257, 7}, {257, 1021, 1}, {1, 1, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (unsigned dims = 1; dims <= 3; dims++) {
+            size_t local[3], rounded[3], items = 1, extra = 0;
+            rt->gpu_paths = 0;
+            eos__group_shape(rt, k, dims, shapes[i], local, rounded);
+            for (unsigned d = 0; d < dims; d++) assert_true(local[d] == 1 && rounded[d] == shapes[i][d]);
+            rt->gpu_paths = 1;
+            eos__group_shape(rt, k, dims, shapes[i], local, rounded);
+            for (unsigned d = 0; d < dims; d++) {
+                assert_true(local[d] >= 1 && rounded[d] % local[d] == 0 && rounded[d] >= shapes[i][d]);
+                assert_true(rounded[d] - shapes[i][d] < local[d]);
+                if (rt->dev.max_work_item_sizes[d]) assert_true(local[d] <= rt->dev.max_work_item_sizes[d]);
+                items *= local[d];
+                extra += rounded[d] - shapes[i][d];
+            }
+            assert_true(items <= 256 && (!kwg || items <= kwg));
+            if (i == 0) assert_true(items > 1 && extra > 0);  /* (7, 4, 7) is rounded up */
+        }
+    rt->gpu_paths = 1;
+    /* 1-d: ReLU at prime sizes, a guard zone after y */
+    static const size_t sizes[] = {1, 7, 257, 1021};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = sizes[i];
+        float *x = rnd(n, -1, 1);
+        eos_tensor X = dev(rt, x, n), Y = guarded(rt, n, 9);
+        EOS_ASSERT_OK(eos_relu_forward(rt, n, &X, &Y));
+        float *y = host(&Y, n);
+        for (size_t j = 0; j < n; j++) assert_float_equal(y[j], x[j] > 0 ? x[j] : 0.0f, 0.0);
+        expect_guard("relu y", y, n, 9);
+        eos_tensor_free(&X); eos_tensor_free(&Y);
+        free(x); free(y);
+    }
+    /* convolutions: (N, C, H, W, K, R, stride, pad, bias) */
+    static const conv_case cases[] = {
+        {7, 7, 7, 32, 7, 3, 1, 1, 1},    /* direct rows of 32: (7, 4, 7) ranges, 49 panels */
+        {1, 1, 1021, 8, 1, 3, 1, 1, 0},  /* rows of 8: 1021 rows, winograd's 511 tile rows */
+        {1, 257, 1, 16, 7, 3, 1, 1, 1},  /* rows of 16: 257 channels (Kc 2313), one panel */
+        {7, 3, 53, 53, 5, 3, 2, 1, 1},   /* stride 2, panel only: 160 panels in 10 splits */
+    };
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_WINOGRAD};
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
+        eos_runtime_set_conv_algo(rt, algos[a]);
+        eos__conv_set_wino_gemm(a == 3);  /* winograd with the panel GEMMs, then with CLBlast's */
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            float *exact[5], *round[5];
+            rt->gpu_paths = 0;
+            guarded_conv(rt, &cases[i], exact);
+            rt->gpu_paths = 1;
+            guarded_conv(rt, &cases[i], round);
+            for (int t = 0; t < 5; t++) {
+                for (size_t j = 0; j < WS_FLOATS; j++)
+                    if (is_guard(exact[t][j], (unsigned)t, j) != is_guard(round[t][j], (unsigned)t, j))
+                        fail_msg("%s, case %zu: workspace buffer %d element %zu %s by the rounded launch only",
+                                 eos_conv_algo_name(algos[a]), i, t, j,
+                                 is_guard(round[t][j], (unsigned)t, j) ? "left" : "written");
+                free(exact[t]);
+                free(round[t]);
+            }
+        }
+    }
+    eos__conv_set_wino_gemm(-1);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    rt->gpu_paths = keep;
+}
+
 /* eos bench layers' attribution: with event profiling on, every kernel of a convolution is
  * charged to exactly one (shape, direction), so the rows add up to the whole kernel table, and
  * FLOPs follow 2 N K C R R OH OW, for each algorithm's own kernels. */
@@ -943,6 +1110,7 @@ int main(void) {
         cmocka_unit_test(test_conv2d_tiled),
         cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_conv_profile),
+        cmocka_unit_test(test_gpu_launch_shapes),
         cmocka_unit_test(test_conv_choices),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_fused),

@@ -14,6 +14,8 @@ void usage_check(FILE *out) {
             "Builds every kernel program for the device (or loads it from the kernel cache), then\n"
             "checks the fill kernel and the GEMM against plain-C references and prints the times,\n"
             "then measures the device's multiply-add peak (GFLOP/s, its output checked first).\n"
+            "It also says whether the GPU-shaped kernels and launch shapes are in use (on a GPU, or\n"
+            "anywhere with EOS_GPU_PATHS=1).\n"
             "Exit status 0 when every check passes, 1 otherwise.\n\n"
             "options:\n"
             "  --device SPEC   index from `eos devices`, cpu, gpu or part of a device name\n"
@@ -103,6 +105,9 @@ int cmd_check(int argc, char **argv) {
            d->driver_version);
     const char *cache = eos_runtime_cache_dir(rt);
     printf("kernel cache: %s\n", cache[0] ? cache : "off");
+    printf("GPU-shaped paths: %s\n", !eos_runtime_gpu_paths(rt)        ? "off (EOS_GPU_PATHS=1 forces them)"
+                                      : d->type == EOS_DEVICE_GPU ? "on (a GPU)"
+                                                                  : "on (EOS_GPU_PATHS=1)");
     if (eos_runtime_build_all(rt) != EOS_OK) {
         int rc = cli_fail("building kernels");
         eos_runtime_free(rt);

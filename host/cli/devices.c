@@ -10,6 +10,7 @@ void usage_devices(FILE *out) {
             "Lists every OpenCL platform and device: index, type, device name, platform, compute units,\n"
             "global memory, max work-group size, OpenCL C version and driver version. The row marked '*'\n"
             "is the default device (the first GPU, else the first CPU; EOS_DEVICE overrides it).\n"
+            "With EOS_GPU_PATHS=1 a last line says that every device takes the GPU-shaped paths.\n"
             "Any computing command takes --device with an index, cpu, gpu or part of a name.\n\n"
             "example:\n  eos devices\n  eos check --device 1\n");
 }
@@ -46,6 +47,9 @@ int cmd_devices(int argc, char **argv) {
                eos_device_type_str(d->type), wname, d->name, wplat, d->platform_name, d->compute_units,
                d->global_mem_bytes / (1024.0 * 1024.0 * 1024.0), d->max_work_group_size, ver, d->driver_version);
     }
+    const char *gp = getenv("EOS_GPU_PATHS");
+    if (gp && !strcmp(gp, "1"))  /* GPUs take them anyway; the switch makes every device do so */
+        printf("GPU-shaped paths: on (EOS_GPU_PATHS=1)\n");
     if (env && env[0] && def < 0)
         fprintf(stderr, "eos devices: warning: EOS_DEVICE='%s' matches no device\n", env);
     eos_devices_free(devs);

@@ -96,6 +96,10 @@ const char *eos_runtime_build_options(eos_runtime_t rt);
 /* The kernel cache folder in use ("" when the cache is off). */
 const char *eos_runtime_cache_dir(eos_runtime_t rt);
 
+/* 1 when the runtime takes the GPU-shaped kernels and launch shapes: on a GPU, or on any
+ * device with EOS_GPU_PATHS=1 (as CI does on its CPU device); 0 on the CPU-shaped paths. */
+int eos_runtime_gpu_paths(eos_runtime_t rt);
+
 /* Resolve the cache folder from the environment without opening a device ("" when off). */
 eos_status eos_cache_dir_default(char *buf, size_t size);
 
