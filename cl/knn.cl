@@ -29,10 +29,13 @@ static void eos_knn_insert(float *d, int *id, const int k, const float v, const 
     id[j] = ref;
 }
 
-/* Merge one tile into the running lists. dots (Q, R): q.r for queries q0 .. q0+Q-1 and
- * references r0 .. r0+R-1; qn (all queries), rn (all references): squared norms; best_d,
- * best_i (all queries, k): the lists (start at +inf / -1). With exclude_self, reference j is
- * not a neighbour of query j (queries and references are the same points). */
+/* Merge one tile into the running lists. dots (R, Q): q.r for references r0 .. r0+R-1 (rows)
+ * and queries q0 .. q0+Q-1 (columns), so that work-item t (query q0 + t) reads dots[r Q + t]
+ * and neighbouring work-items read neighbouring floats (one coalesced line per reference on a
+ * GPU; the (Q, R) layout had them R floats apart). qn (all queries), rn (all references):
+ * squared norms; best_d, best_i (all queries, k): the lists (start at +inf / -1). With
+ * exclude_self, reference j is not a neighbour of query j (queries and references are the same
+ * points). Only dots[0 .. R Q) is read: exactly what the tile's GEMM wrote. */
 __kernel void eos_knn_merge(__global const float *dots, __global const float *qn, __global const float *rn,
                             __global float *best_d, __global int *best_i, const int Q, const int R, const int k,
                             const int q0, const int r0, const int exclude_self) {
@@ -46,11 +49,11 @@ __kernel void eos_knn_merge(__global const float *dots, __global const float *qn
         id[j] = best_i[(size_t)q * k + j];
     }
     const float nq = qn[q];
-    __global const float *row = dots + (size_t)t * (size_t)R;
+    __global const float *col = dots + t;
     for (int r = 0; r < R; r++) {
         const int ref = r0 + r;
         if (exclude_self && ref == q) continue;
-        eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * row[r], 0.0f), ref);
+        eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * col[(size_t)r * Q], 0.0f), ref);
     }
     for (int j = 0; j < k; j++) {
         best_d[(size_t)q * k + j] = d[j];

@@ -43,7 +43,7 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
      * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
     const char *env = getenv("EOS_KNN_ALGO");
     int fused = env && env[0] ? !strcmp(env, "fused") : !eos__gpu_paths(rt);
-    if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
+    if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tr, tq});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */
     if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
@@ -83,9 +83,10 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
         int qq = (int)(nq - q0 < tq ? nq - q0 : tq);
         for (size_t r0 = 0; st == EOS_OK && r0 < nr; r0 += tr) {
             int rr = (int)(nr - r0 < tr ? nr - r0 : tr);
-            /* dots (qq, rr) = Q[q0:] R[r0:]^T */
-            st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)qq, (size_t)rr, (size_t)dim, 1.0f, &Q, q0 * (size_t)dim,
-                          (size_t)dim, &R, r0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0, (size_t)rr);
+            /* dots (rr, qq) = R[r0:] Q[q0:]^T, packed (ldc = qq): the merge's work-items are the
+             * queries, so the queries run along the rows (cl/knn.cl) */
+            st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)rr, (size_t)qq, (size_t)dim, 1.0f, &R, r0 * (size_t)dim,
+                          (size_t)dim, &Q, q0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0, (size_t)qq);
             if (st != EOS_OK) break;
             int q0i = (int)q0, r0i = (int)r0;
             eos__arg a[] = {EOS_ARG(dots.buf), EOS_ARG(qn.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf), EOS_ARG(bi.buf),
