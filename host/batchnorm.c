@@ -51,6 +51,20 @@ eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf) {
     return EOS_OK;
 }
 
+eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *out, int N, int C, int S) {
+    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * S);
+    if (P == 0) {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(out->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S)};
+        return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)C, a, EOS_NARGS(a));
+    }
+    cl_mem part;
+    EOS_TRY(eos__reduce_partials(rt, (size_t)C * P, &part));
+    eos__arg a1[] = {EOS_ARG(x->buf), EOS_ARG(part), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S), EOS_ARG(P)};
+    EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum_partial", (size_t)C * P, a1, EOS_NARGS(a1)));
+    eos__arg a2[] = {EOS_ARG(part), EOS_ARG(out->buf), EOS_ARG(C), EOS_ARG(P)};
+    return eos__run_1d(rt, "elementwise.cl", "eos_channel_sum_merge", (size_t)C, a2, EOS_NARGS(a2));
+}
+
 /* CPUs take the row kernels (one work-item per (n, c) row, float8 along it), other devices
  * one work-item per element; EOS_BN_PATH=rows|elements forces one (the tests run both). */
 static int by_rows(eos_runtime_t rt) {

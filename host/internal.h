@@ -252,5 +252,8 @@ int eos__gpu_paths(eos_runtime_t rt);
  * buffer of at least n floats for the partials (rt->reduce_part). */
 int eos__reduce_chunks(eos_runtime_t rt, size_t channels, size_t per_channel);
 eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf);
+/* out[c] = sum over n, s of x (N, C, S) (bias gradients): cl/elementwise.cl's eos_channel_sum,
+ * in two stages where eos__reduce_chunks says so */
+eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *out, int N, int C, int S);
 
 #endif /* EOS_INTERNAL_H */

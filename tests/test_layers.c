@@ -791,6 +791,47 @@ static void test_batchnorm_two_stage_deterministic(void **state) {
     free(x); free(g); free(b); free(r);
 }
 
+/* The bias gradients' per-channel sum (eos__channel_sum: conv's (N, K, HW), linear's (N, K, 1))
+ * in one stage and in two with P chunks forced, against a double sum. Tolerance: float sums of
+ * up to 8192 values of U(-1, 1), partial sums near sqrt(8192) = 90 with ulp 8e-6; a lost or
+ * doubled chunk is off by about sqrt(M / P), far beyond 1e-3. */
+static void test_channel_sum_two_stage(void **state) {
+    eos_runtime_t rt = *state;
+    static const bn_shape shapes[] = {{3, 5, 63}, {8, 16, 1024}, {128, 10, 1}};
+    static const size_t chunks[] = {0, 1, 2, 3, 50, 200};
+    static const struct { int gp; size_t local; } configs[] = {{0, 0}, {0, 4}, {1, 0}};
+    const int gpu_paths = rt->gpu_paths;
+    for (size_t k = 0; k < 3; k++) {
+        int N = shapes[k].N, C = shapes[k].C, S = shapes[k].HW;
+        size_t n = (size_t)N * C * S;
+        float *x = rnd(n, -1, 1), *want = malloc(C * sizeof *want);
+        for (int c = 0; c < C; c++) {
+            double t = 0;
+            for (int i = 0; i < N; i++)
+                for (int h = 0; h < S; h++) t += x[((size_t)i * C + c) * S + h];
+            want[c] = (float)t;
+        }
+        eos_tensor X = dev(rt, x, n), OUT = dev(rt, NULL, C);
+        for (size_t v = 0; v < 3; v++)
+            for (size_t p = 0; p < sizeof chunks / sizeof chunks[0]; p++) {
+                rt->gpu_paths = configs[v].gp;
+                rt->reduce_local_force = configs[v].local;
+                rt->reduce_chunks_force = chunks[p];
+                EOS_ASSERT_OK(eos__channel_sum(rt, &X, &OUT, N, C, S));
+                float *got = host(&OUT, C);
+                expect_close("channel sum", got, want, C, 1e-3, 1e-5);
+                free(got);
+            }
+        eos_tensor_free(&X);
+        eos_tensor_free(&OUT);
+        free(x);
+        free(want);
+    }
+    rt->reduce_chunks_force = 0;
+    rt->reduce_local_force = 0;
+    rt->gpu_paths = gpu_paths;
+}
+
 /* ---- activations, shortcut, pooling ------------------------------------------------- */
 
 static void test_relu_add_shortcut(void **state) {
@@ -979,6 +1020,7 @@ int main(void) {
         cmocka_unit_test(test_batchnorm_fused),
         cmocka_unit_test(test_batchnorm_two_stage),
         cmocka_unit_test(test_batchnorm_two_stage_deterministic),
+        cmocka_unit_test(test_channel_sum_two_stage),
         cmocka_unit_test(test_relu_add_shortcut),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_linear),
