@@ -58,15 +58,19 @@ static void check(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int se
 
 static void test_against_brute_force(void **state) {
     eos_runtime_t rt = *state;
-    static const char *algos[] = {"gemm", "fused"};  /* both paths, whatever the device */
-    for (int a = 0; a < 2; a++) {
+    /* both paths, whatever the device; the tiled one in both tile layouts (GPU paths: (R, Q)) */
+    static const char *algos[] = {"gemm", "fused", "gemm"};
+    const int gpu_paths = rt->gpu_paths;
+    for (int a = 0; a < 3; a++) {
         setenv("EOS_KNN_ALGO", algos[a], 1);
+        rt->gpu_paths = a == 2;
         check(rt, 700, 700, 64, 10, 1, 256, 300);    /* self-neighbours, 3 x 3 tiles, partial tiles */
         check(rt, 333, 1500, 16, 5, 0, 128, 1000);   /* separate query and reference sets */
         check(rt, 50, 50, 3, 49, 1, 0, 0);           /* k = every other point */
         check(rt, 200, 200, 64, 1, 1, 0, 0);
         check(rt, 37, 45, 7, 3, 0, 0, 0);            /* odd counts: partial panels and query blocks */
     }
+    rt->gpu_paths = gpu_paths;
     unsetenv("EOS_KNN_ALGO");
 }
 
@@ -89,13 +93,14 @@ static void test_ties_and_errors(void **state) {
     assert_int_equal(eos_knn(rt, x, 8, x, 8, 2, EOS_KNN_MAX_K + 1, 0, idx, d), EOS_ERR_INVALID_ARG);
 }
 
-/* The GPU layout of the tiled path, (R, Q) distance tiles read down the columns, against the
- * brute force exactly: small integer coordinates make every q.r, norm and distance exact in
- * float, so there are many exact ties (decided by the smaller index) and the lists must equal
- * the reference index for index, on both paths (EOS_KNN_ALGO=gemm and fused) and with the GPU
- * paths on (rt->gpu_paths: rounded-up launches, the default algorithm gemm). Counts are not
- * multiples of the tiles, so the last tiles are smaller than the buffer (a merge reading beyond
- * what its GEMM wrote would see stale values of an earlier tile and fail here). */
+/* The tiled path in both layouts ((Q, R) tiles on CPU paths, (R, Q) on GPU paths) and the
+ * fused path against the brute force exactly: small integer coordinates make every q.r, norm
+ * and distance exact in float, so there are many exact ties (decided by the smaller index) and
+ * the lists must equal the reference index for index, and each other: EOS_KNN_ALGO=gemm and
+ * fused on CPU paths, and the GPU paths (rt->gpu_paths: (R, Q) tiles, rounded-up launches, the
+ * default algorithm gemm). Counts are not multiples of the tiles, so the last tiles are smaller
+ * than the buffer (a merge reading beyond what its GEMM wrote would see stale values of an
+ * earlier tile and fail here). */
 static void exact_case(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int self, size_t tq, size_t tr,
                        int32_t *got) {
     float *q = malloc(nq * dim * sizeof *q), *r = self ? q : malloc(nr * dim * sizeof *r);
