@@ -111,7 +111,8 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
         EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_stats_merge", (size_t)C, a2, EOS_NARGS(a2)));
     } else {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
-                        EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps), EOS_ARG(momentum)};
+                        EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps),
+                        EOS_ARG(momentum)};
         EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
     }
     return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);

@@ -771,7 +771,8 @@ static void test_batchnorm_two_stage_deterministic(void **state) {
         eos_tensor X = dev(rt, x, n), G = dev(rt, g, C), B = dev(rt, b, C), RM = dev(rt, z, C), RV = dev(rt, one, C);
         eos_tensor MEAN = dev(rt, NULL, C), IS = dev(rt, NULL, C), Y = dev(rt, NULL, n), DY = dev(rt, r, n);
         eos_tensor DX = dev(rt, NULL, n), DG = dev(rt, NULL, C), DB = dev(rt, NULL, C);
-        EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 1, 0.1f, 1e-5f, &Y));
+        EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 1, 0.1f,
+                                                  1e-5f, &Y));
         EOS_ASSERT_OK(eos_batchnorm_relu_backward(rt, N, C, HW, &DY, &Y, &X, &MEAN, &IS, &G, &DX, &DG, &DB));
         got[run][0] = host(&MEAN, C);
         got[run][1] = host(&IS, C);
