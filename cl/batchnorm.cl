@@ -2,7 +2,12 @@
  * and the backward pass. PyTorch semantics: biased variance to normalise, unbiased variance in
  * the running estimate, running = (1 - momentum) * running + momentum * batch.
  * Reductions: one work-group of L work-items per channel, tree-summed in local memory
- * (L is a power of two chosen on the host from the device's limits). M = N * HW. */
+ * (L is a power of two chosen on the host from the device's limits). M = N * HW.
+ * Two-stage reductions (GPU paths, host/batchnorm.c): with few channels one group per channel
+ * leaves most of a GPU idle, so stage 1 runs P groups per channel, each over a contiguous chunk
+ * of that channel's M values (whole rows of HW when P <= N, so reads coalesce), and writes a
+ * partial; stage 2, one work-item per channel, merges the P partials in chunk order (fixed
+ * order, no atomics: the same result on every run). */
 
 static float eos_group_sum(float v, __local float *scratch) {
     const uint l = get_local_id(0), L = get_local_size(0);
@@ -53,6 +58,72 @@ static float eos_row_sum(__global const float *row, const int HW, const uint l, 
         s += sq ? d * d : d;
     }
     return s;
+}
+
+/* Chunk j of P over a channel's M = N * HW values (flattened as n * HW + h): its first index.
+ * Whole rows when P <= N (row boundaries j * N / P), else an even split of the M values. */
+static uint eos_chunk_start(const uint j, const uint P, const int N, const int HW) {
+    if (P <= (uint)N) return (uint)(((ulong)j * (uint)N) / P) * (uint)HW;
+    return (uint)(((ulong)j * (uint)N * (uint)HW) / P);
+}
+
+/* Stage 1 of the statistics: group g = c * P + j summarises chunk j of channel c as (count,
+ * mean, M2) in part[3 g ..], by the same per-row-share Chan merge as eos_bn_stats, each row
+ * clipped to the chunk. A chunk may be empty (P > M): count 0, mean 0, M2 0. */
+__kernel void eos_bn_stats_partial(__global const float *x, __global float *part, const int N, const int C,
+                                   const int HW, const int P, __local float *scratch) {
+    const uint g = get_group_id(0), c = g / (uint)P, j = g % (uint)P;
+    const uint l = get_local_id(0), L = get_local_size(0);
+    const uint k0 = eos_chunk_start(j, (uint)P, N, HW), k1 = eos_chunk_start(j + 1, (uint)P, N, HW);
+    float na = 0.0f, ma = 0.0f, qa = 0.0f;
+    if (k1 > k0)
+        for (uint n = k0 / (uint)HW; n * (uint)HW < k1; n++) {
+            const uint h0 = max(k0, n * (uint)HW) - n * (uint)HW, h1 = min(k1 - n * (uint)HW, (uint)HW);
+            const int len = (int)(h1 - h0);
+            const uint nb = eos_row_count(len, l, L);
+            if (nb == 0) continue;
+            __global const float *seg = x + ((size_t)n * C + c) * HW + h0;
+            const float mb = eos_row_sum(seg, len, l, L, 0.0f, 0) / (float)nb;
+            const float qb = eos_row_sum(seg, len, l, L, mb, 1);
+            const float nn = na + (float)nb, delta = mb - ma;
+            ma += delta * ((float)nb / nn);
+            qa += qb + delta * delta * (na * (float)nb / nn);
+            na = nn;
+        }
+    const float cnt = (float)(k1 - k0);
+    const float mu = k1 > k0 ? eos_group_sum(na * ma, scratch) / cnt : 0.0f;
+    const float dm = ma - mu;
+    const float q = eos_group_sum(qa + na * dm * dm, scratch);
+    if (l == 0) {
+        part[3 * (size_t)g] = cnt;
+        part[3 * (size_t)g + 1] = mu;
+        part[3 * (size_t)g + 2] = k1 > k0 ? q : 0.0f;
+    }
+}
+
+/* Stage 2: channel c's P partials merged in chunk order (Chan et al.), then mean, invstd and
+ * the running estimates exactly as eos_bn_stats writes them. One work-item per channel. */
+__kernel void eos_bn_stats_merge(__global const float *part, __global float *mean, __global float *invstd,
+                                 __global float *running_mean, __global float *running_var, const int C, const int P,
+                                 const float eps, const float momentum) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float na = 0.0f, ma = 0.0f, qa = 0.0f;
+    for (int j = 0; j < P; j++) {
+        __global const float *p = part + 3 * ((size_t)c * P + j);
+        const float nb = p[0], mb = p[1], qb = p[2];
+        if (nb == 0.0f) continue;
+        const float nn = na + nb, delta = mb - ma;
+        ma += delta * (nb / nn);
+        qa += qb + delta * delta * (na * nb / nn);
+        na = nn;
+    }
+    const float var = qa / na;
+    mean[c] = ma;
+    invstd[c] = rsqrt(var + eps);
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * ma;
+    const float unbiased = na > 1.0f ? var * na / (na - 1.0f) : var;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
 }
 
 /* x: (N, C, HW) -> mean, invstd: (C); running_mean, running_var: (C) updated in place.
@@ -119,6 +190,44 @@ __kernel void eos_bn_apply(__global const float *x, __global float *y, __global 
  * folded in, no pass of its own. Then d is written over dy, for the apply kernel and for a
  * residual branch (the lines were just read, so the store is cheap; reading y again in the
  * apply kernel instead measured slower). One pass; float8 along the rows on CPUs. */
+/* One row segment of HW-layout values at base, len long: this work-item's share of sum d and
+ * sum d (x - mu), d = dy (masked by y > 0 and written back when relu). */
+static void eos_bn_bwd_seg(__global float *dy, __global const float *y, __global const float *x, const size_t base,
+                           const int len, const float mu, const int relu, const uint l, const uint L, float *rg,
+                           float *rb) {
+    float sg = 0.0f, sb = 0.0f;
+    if (L == 1) {
+        float8 g8 = (float8)0.0f, b8 = (float8)0.0f;
+        int h = 0;
+        for (; h + 8 <= len; h += 8) {
+            float8 d = vload8(0, dy + base + h);
+            if (relu) {
+                d = select((float8)0.0f, d, isgreater(vload8(0, y + base + h), (float8)0.0f));
+                vstore8(d, 0, dy + base + h);
+            }
+            b8 += d;
+            g8 += d * (vload8(0, x + base + h) - (float8)mu);
+        }
+        for (; h < len; h++) {
+            float d = dy[base + h];
+            if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
+            sb += d;
+            sg += d * (x[base + h] - mu);
+        }
+        sb += eos_sum8(b8);
+        sg += eos_sum8(g8);
+    } else {
+        for (uint h = l; h < (uint)len; h += L) {
+            float d = dy[base + h];
+            if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
+            sb += d;
+            sg += d * (x[base + h] - mu);
+        }
+    }
+    *rg = sg;
+    *rb = sb;
+}
+
 __kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y, __global const float *x,
                                      __global const float *mean, __global const float *invstd,
                                      __global float *dgamma, __global float *dbeta, const int relu, const int N,
@@ -128,36 +237,8 @@ __kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y
     const float mu = mean[c];
     float sg = 0.0f, sb = 0.0f;
     for (int n = 0; n < N; n++) {
-        const size_t base = ((size_t)n * C + c) * HW;
-        float rg = 0.0f, rb = 0.0f;  /* this row's share, added to the totals once (shorter sums) */
-        if (L == 1) {
-            float8 g8 = (float8)0.0f, b8 = (float8)0.0f;
-            int h = 0;
-            for (; h + 8 <= HW; h += 8) {
-                float8 d = vload8(0, dy + base + h);
-                if (relu) {
-                    d = select((float8)0.0f, d, isgreater(vload8(0, y + base + h), (float8)0.0f));
-                    vstore8(d, 0, dy + base + h);
-                }
-                b8 += d;
-                g8 += d * (vload8(0, x + base + h) - (float8)mu);
-            }
-            for (; h < HW; h++) {
-                float d = dy[base + h];
-                if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
-                rb += d;
-                rg += d * (x[base + h] - mu);
-            }
-            rb += eos_sum8(b8);
-            rg += eos_sum8(g8);
-        } else {
-            for (uint h = l; h < (uint)HW; h += L) {
-                float d = dy[base + h];
-                if (relu) dy[base + h] = d = y[base + h] > 0.0f ? d : 0.0f;
-                rb += d;
-                rg += d * (x[base + h] - mu);
-            }
-        }
+        float rg, rb;  /* this row's share, added to the totals once (shorter sums) */
+        eos_bn_bwd_seg(dy, y, x, ((size_t)n * C + c) * HW, HW, mu, relu, l, L, &rg, &rb);
         sb += rb;
         sg += rg;
     }
@@ -167,6 +248,46 @@ __kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y
         dgamma[c] = g;
         dbeta[c] = b;
     }
+}
+
+/* Stage 1 of the backward reduce: group g = c * P + j sums chunk j of channel c (chunks as in
+ * eos_bn_stats_partial) into part[2 g] = sum d (x - mu), part[2 g + 1] = sum d. */
+__kernel void eos_bn_backward_partial(__global float *dy, __global const float *y, __global const float *x,
+                                      __global const float *mean, __global float *part, const int relu, const int N,
+                                      const int C, const int HW, const int P, __local float *scratch) {
+    const uint g = get_group_id(0), c = g / (uint)P, j = g % (uint)P;
+    const uint l = get_local_id(0), L = get_local_size(0);
+    const uint k0 = eos_chunk_start(j, (uint)P, N, HW), k1 = eos_chunk_start(j + 1, (uint)P, N, HW);
+    const float mu = mean[c];
+    float sg = 0.0f, sb = 0.0f;
+    if (k1 > k0)
+        for (uint n = k0 / (uint)HW; n * (uint)HW < k1; n++) {
+            const uint h0 = max(k0, n * (uint)HW) - n * (uint)HW, h1 = min(k1 - n * (uint)HW, (uint)HW);
+            float rg, rb;
+            eos_bn_bwd_seg(dy, y, x, ((size_t)n * C + c) * HW + h0, (int)(h1 - h0), mu, relu, l, L, &rg, &rb);
+            sb += rb;
+            sg += rg;
+        }
+    const float tg = eos_group_sum(sg, scratch);
+    const float tb = eos_group_sum(sb, scratch);
+    if (l == 0) {
+        part[2 * (size_t)g] = tg;
+        part[2 * (size_t)g + 1] = tb;
+    }
+}
+
+/* Stage 2: dgamma = invstd * sum of the P partials, dbeta = their sum, in chunk order. */
+__kernel void eos_bn_backward_merge(__global const float *part, __global const float *invstd,
+                                    __global float *dgamma, __global float *dbeta, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float sg = 0.0f, sb = 0.0f;
+    for (int j = 0; j < P; j++) {
+        sg += part[2 * ((size_t)c * P + j)];
+        sb += part[2 * ((size_t)c * P + j) + 1];
+    }
+    dgamma[c] = sg * invstd[c];
+    dbeta[c] = sb;
 }
 
 /* dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M); all (N, C, HW) */

@@ -74,3 +74,41 @@ __kernel void eos_channel_sum(__global const float *x, __global float *out, cons
     }
     if (l == 0) out[c] = scratch[0];
 }
+
+/* The same in two stages (GPU paths, host/batchnorm.c eos__channel_sum): group g = c * P + j
+ * sums chunk j of channel c's M = N * S values (whole rows of S when P <= N, else an even
+ * split; as cl/batchnorm.cl's chunks) into part[g], neighbouring work-items reading
+ * neighbouring values of a row; then one work-item per channel adds its P partials in order. */
+static uint eos_sum_chunk_start(const uint j, const uint P, const int N, const int S) {
+    if (P <= (uint)N) return (uint)(((ulong)j * (uint)N) / P) * (uint)S;
+    return (uint)(((ulong)j * (uint)N * (uint)S) / P);
+}
+
+__kernel void eos_channel_sum_partial(__global const float *x, __global float *part, const int N, const int C,
+                                      const int S, const int P, __local float *scratch) {
+    const uint g = get_group_id(0), c = g / (uint)P, j = g % (uint)P;
+    const uint l = get_local_id(0), L = get_local_size(0);
+    const uint k0 = eos_sum_chunk_start(j, (uint)P, N, S), k1 = eos_sum_chunk_start(j + 1, (uint)P, N, S);
+    float s = 0.0f;
+    if (k1 > k0)
+        for (uint n = k0 / (uint)S; n * (uint)S < k1; n++) {
+            const uint h0 = max(k0, n * (uint)S) - n * (uint)S, h1 = min(k1 - n * (uint)S, (uint)S);
+            __global const float *row = x + ((size_t)n * C + c) * S;
+            for (uint h = h0 + l; h < h1; h += L) s += row[h];
+        }
+    scratch[l] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = L / 2; h > 0; h >>= 1) {
+        if (l < h) scratch[l] += scratch[l + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) part[g] = scratch[0];
+}
+
+__kernel void eos_channel_sum_merge(__global const float *part, __global float *out, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float s = 0.0f;
+    for (int j = 0; j < P; j++) s += part[(size_t)c * P + j];
+    out[c] = s;
+}

@@ -29,13 +29,18 @@ static void eos_knn_insert(float *d, int *id, const int k, const float v, const 
     id[j] = ref;
 }
 
-/* Merge one tile into the running lists. dots (Q, R): q.r for queries q0 .. q0+Q-1 and
- * references r0 .. r0+R-1; qn (all queries), rn (all references): squared norms; best_d,
- * best_i (all queries, k): the lists (start at +inf / -1). With exclude_self, reference j is
- * not a neighbour of query j (queries and references are the same points). */
+/* Merge one tile into the running lists. dots: q.r for queries q0 .. q0+Q-1 and references
+ * r0 .. r0+R-1, the pair (q0 + t, r0 + r) at dots[t * sq + r * sr], in one of two layouts
+ * (host/knn.c): (R, Q) on GPU paths (sq = 1, sr = Q), so that neighbouring work-items (queries)
+ * read neighbouring floats, one coalesced line per reference; (Q, R) on CPU paths (sq = R,
+ * sr = 1), where a work-item walking its own contiguous row is what the caches like (the
+ * column walk measured several times slower on PoCL). Only the Q R floats the tile's GEMM
+ * wrote are read. qn (all queries), rn (all references): squared norms; best_d, best_i (all
+ * queries, k): the lists (start at +inf / -1). With exclude_self, reference j is not a
+ * neighbour of query j (queries and references are the same points). */
 __kernel void eos_knn_merge(__global const float *dots, __global const float *qn, __global const float *rn,
                             __global float *best_d, __global int *best_i, const int Q, const int R, const int k,
-                            const int q0, const int r0, const int exclude_self) {
+                            const int q0, const int r0, const int exclude_self, const int sq, const int sr) {
     const int t = get_global_id(0);
     if (t >= Q) return;
     const int q = q0 + t;
@@ -46,11 +51,11 @@ __kernel void eos_knn_merge(__global const float *dots, __global const float *qn
         id[j] = best_i[(size_t)q * k + j];
     }
     const float nq = qn[q];
-    __global const float *row = dots + (size_t)t * (size_t)R;
-    for (int r = 0; r < R; r++) {
+    __global const float *p = dots + (size_t)t * (size_t)sq;
+    for (int r = 0; r < R; r++, p += sr) {
         const int ref = r0 + r;
         if (exclude_self && ref == q) continue;
-        eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * row[r], 0.0f), ref);
+        eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * *p, 0.0f), ref);
     }
     for (int j = 0; j < k; j++) {
         best_d[(size_t)q * k + j] = d[j];

@@ -23,6 +23,48 @@ static eos_status check(int N, int C, int HW, const eos_tensor *x, const eos_ten
     return EOS_OK;
 }
 
+/* Two-stage reductions (cl/batchnorm.cl): on GPU paths enough (channel, chunk) groups for about
+ * 4 per compute unit, each chunk at least 4096 values (fewer and the partials' second pass
+ * costs more than the parallelism brings); one chunk means the one-stage kernel. CPU paths keep
+ * the one-stage kernel: one work-item per channel already gives every core work when C >= the
+ * cores, the ResNet case. rt->reduce_chunks_force (tests) forces P chunks on every path. */
+#define EOS__CHUNK_MIN 4096
+#define EOS__CHUNK_MAX 1024
+
+int eos__reduce_chunks(eos_runtime_t rt, size_t channels, size_t per_channel) {
+    if (rt->reduce_chunks_force) return (int)rt->reduce_chunks_force;
+    if (!eos__gpu_paths(rt) || channels == 0) return 0;
+    size_t target = 4 * (size_t)(rt->dev.compute_units ? rt->dev.compute_units : 1);
+    size_t p = target / channels, most = per_channel / EOS__CHUNK_MIN;
+    if (p > most) p = most;
+    if (p > EOS__CHUNK_MAX) p = EOS__CHUNK_MAX;
+    return p >= 2 ? (int)p : 0;
+}
+
+eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf) {
+    if (rt->reduce_part.numel < n) {
+        eos_tensor_free(&rt->reduce_part);
+        size_t want = n < 4096 ? 4096 : n;
+        EOS_TRY(eos_tensor_alloc(rt, &rt->reduce_part, 1, &want));
+    }
+    *buf = rt->reduce_part.buf;
+    return EOS_OK;
+}
+
+eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *out, int N, int C, int S) {
+    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * S);
+    if (P == 0) {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(out->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S)};
+        return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)C, a, EOS_NARGS(a));
+    }
+    cl_mem part;
+    EOS_TRY(eos__reduce_partials(rt, (size_t)C * P, &part));
+    eos__arg a1[] = {EOS_ARG(x->buf), EOS_ARG(part), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S), EOS_ARG(P)};
+    EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum_partial", (size_t)C * P, a1, EOS_NARGS(a1)));
+    eos__arg a2[] = {EOS_ARG(part), EOS_ARG(out->buf), EOS_ARG(C), EOS_ARG(P)};
+    return eos__run_1d(rt, "elementwise.cl", "eos_channel_sum_merge", (size_t)C, a2, EOS_NARGS(a2));
+}
+
 /* CPUs take the row kernels (one work-item per (n, c) row, float8 along it), other devices
  * one work-item per element; EOS_BN_PATH=rows|elements forces one (the tests run both). */
 static int by_rows(eos_runtime_t rt) {
@@ -58,9 +100,21 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
     EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
     EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
     EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
-                    EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps), EOS_ARG(momentum)};
-    EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
+    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * HW);
+    if (P > 0) {
+        cl_mem part;
+        EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)C * P, &part));
+        eos__arg a1[] = {EOS_ARG(x->buf), EOS_ARG(part), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(P)};
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats_partial", (size_t)C * P, a1, EOS_NARGS(a1)));
+        eos__arg a2[] = {EOS_ARG(part), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
+                         EOS_ARG(running_var->buf), EOS_ARG(C), EOS_ARG(P), EOS_ARG(eps), EOS_ARG(momentum)};
+        EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_stats_merge", (size_t)C, a2, EOS_NARGS(a2)));
+    } else {
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
+                        EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps),
+                        EOS_ARG(momentum)};
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
+    }
     return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
 }
 
@@ -96,9 +150,21 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
     EOS_TRY(eos__need(dgamma, (size_t)C, "batchnorm dgamma"));
     EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
     cl_mem ybuf = relu ? y->buf : NULL;
-    eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
-                    EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
-    EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
+    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * HW);
+    if (P > 0) {
+        cl_mem part;
+        EOS_TRY(eos__reduce_partials(rt, 2 * (size_t)C * P, &part));
+        eos__arg r1[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(part),
+                         EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(P)};
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_partial", (size_t)C * P, r1, EOS_NARGS(r1)));
+        eos__arg r2[] = {EOS_ARG(part), EOS_ARG(invstd->buf), EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(C),
+                         EOS_ARG(P)};
+        EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_backward_merge", (size_t)C, r2, EOS_NARGS(r2)));
+    } else {
+        eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
+                        EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
+    }
     float inv_m = 1.0f / (float)((size_t)N * HW);
     if (by_rows(rt)) {
         int rows = N * C;

@@ -94,9 +94,7 @@ static eos_status check_shape(const eos_conv_shape *s, int *OH, int *OW) {
 }
 
 static eos_status bias_grad(eos_runtime_t rt, const eos_conv_shape *s, int HW, const eos_tensor *dy, eos_tensor *db) {
-    int N = s->N, K = s->K;
-    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(db->buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(HW)};
-    return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)K, a, EOS_NARGS(a));
+    return eos__channel_sum(rt, dy, db, s->N, s->K, HW);
 }
 
 static eos_status im2col(eos_runtime_t rt, const eos_conv_shape *s, int OH, int OW, const eos_tensor *x,

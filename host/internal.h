@@ -121,6 +121,10 @@ struct eos_runtime {
     int gemm_ready;              /* CLBlast parameters for this device applied */
     size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */
     int gpu_paths;               /* eos__gpu_paths: device is a GPU or EOS_GPU_PATHS=1 */
+    size_t reduce_chunks_force;  /* tests: chunks per channel of the two-stage reductions on every
+                                  * path (0: eos__reduce_chunks' choice) */
+    eos_tensor reduce_part;      /* the two-stage reductions' partials, grown on demand (the queue
+                                  * is in order, so one buffer serves every call) */
     /* convolution algorithms (host/conv.c): the table of choices per (shape, batch, direction)
      * is the conv module's own (eos__conv_choices_free frees it); conv_force set by
      * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
@@ -268,5 +272,14 @@ void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t
  * EOS_GPU_PATHS=1 (so the CPU implementations in CI run the code a GPU would run). Every
  * place that chooses between a CPU-shaped and a GPU-shaped path asks this, never dev.type. */
 int eos__gpu_paths(eos_runtime_t rt);
+
+/* Per-channel reductions over M values in two stages (host/batchnorm.c): the chunks per
+ * channel, 0 for the one-stage kernel (CPU paths; GPU paths when one chunk would do), and a
+ * buffer of at least n floats for the partials (rt->reduce_part). */
+int eos__reduce_chunks(eos_runtime_t rt, size_t channels, size_t per_channel);
+eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf);
+/* out[c] = sum over n, s of x (N, C, S) (bias gradients): cl/elementwise.cl's eos_channel_sum,
+ * in two stages where eos__reduce_chunks says so */
+eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *out, int N, int C, int S);
 
 #endif /* EOS_INTERNAL_H */

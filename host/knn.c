@@ -79,17 +79,28 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
         eos_tensor_free(&Rp);
         tq = nq;  /* the tiled loop below has nothing left to do */
     }
+    const int cols = eos__gpu_paths(rt);  /* the tile's layout: (R, Q) on GPU paths, else (Q, R) */
     for (size_t q0 = 0; st == EOS_OK && !fused && q0 < nq; q0 += tq) {
         int qq = (int)(nq - q0 < tq ? nq - q0 : tq);
         for (size_t r0 = 0; st == EOS_OK && r0 < nr; r0 += tr) {
             int rr = (int)(nr - r0 < tr ? nr - r0 : tr);
-            /* dots (qq, rr) = Q[q0:] R[r0:]^T */
-            st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)qq, (size_t)rr, (size_t)dim, 1.0f, &Q, q0 * (size_t)dim,
-                          (size_t)dim, &R, r0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0, (size_t)rr);
+            /* GPU paths: dots (rr, qq) = R[r0:] Q[q0:]^T, so the merge's work-items (the queries)
+             * run along the rows and read coalesced; CPU paths: dots (qq, rr) = Q[q0:] R[r0:]^T,
+             * a row per work-item (cl/knn.cl). Packed either way (ld = qq or rr): every float
+             * the merge reads was written by this GEMM. */
+            if (cols)
+                st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)rr, (size_t)qq, (size_t)dim, 1.0f, &R,
+                              r0 * (size_t)dim, (size_t)dim, &Q, q0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0,
+                              (size_t)qq);
+            else
+                st = eos_gemm(rt, EOS_NO_TRANS, EOS_TRANS, (size_t)qq, (size_t)rr, (size_t)dim, 1.0f, &Q,
+                              q0 * (size_t)dim, (size_t)dim, &R, r0 * (size_t)dim, (size_t)dim, 0.0f, &dots, 0,
+                              (size_t)rr);
             if (st != EOS_OK) break;
-            int q0i = (int)q0, r0i = (int)r0;
+            int q0i = (int)q0, r0i = (int)r0, sq = cols ? 1 : rr, sr = cols ? qq : 1;
             eos__arg a[] = {EOS_ARG(dots.buf), EOS_ARG(qn.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf), EOS_ARG(bi.buf),
-                            EOS_ARG(qq), EOS_ARG(rr), EOS_ARG(k), EOS_ARG(q0i), EOS_ARG(r0i), EOS_ARG(exclude_self)};
+                            EOS_ARG(qq), EOS_ARG(rr), EOS_ARG(k), EOS_ARG(q0i), EOS_ARG(r0i), EOS_ARG(exclude_self),
+                            EOS_ARG(sq), EOS_ARG(sr)};
             st = eos__run_1d(rt, "knn.cl", "eos_knn_merge", (size_t)qq, a, EOS_NARGS(a));
         }
     }

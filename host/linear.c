@@ -18,9 +18,7 @@ eos_status eos_linear_backward(eos_runtime_t rt, int N, int F, int K, const eos_
     EOS_TRY(eos__need(db, (size_t)K, "linear db"));
     EOS_TRY(eos_gemm(rt, EOS_TRANS, EOS_NO_TRANS, (size_t)K, (size_t)F, (size_t)N, 1.0f, dy, 0, (size_t)K, x, 0,
                      (size_t)F, 0.0f, dw, 0, (size_t)F));
-    int S = 1;
-    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(db->buf), EOS_ARG(N), EOS_ARG(K), EOS_ARG(S)};
-    EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)K, a, EOS_NARGS(a)));
+    EOS_TRY(eos__channel_sum(rt, dy, db, N, K, 1));
     if (dx)
         EOS_TRY(eos_gemm(rt, EOS_NO_TRANS, EOS_NO_TRANS, (size_t)N, (size_t)F, (size_t)K, 1.0f, dy, 0, (size_t)K, w, 0,
                          (size_t)F, 0.0f, dx, 0, (size_t)F));

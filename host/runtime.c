@@ -293,6 +293,7 @@ void eos_runtime_free(eos_runtime_t rt) {
     if (rt->queue) clFinish(rt->queue);
     eos__gemm_release(rt);
     eos__conv_choices_free(rt);
+    eos_tensor_free(&rt->reduce_part);
     for (size_t i = 0; i < rt->nkernels; i++) clReleaseKernel(rt->kernels[i].kernel);
     free(rt->kernels);
     for (size_t i = 0; i < rt->nprograms; i++) clReleaseProgram(rt->programs[i].program);

@@ -58,15 +58,19 @@ static void check(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int se
 
 static void test_against_brute_force(void **state) {
     eos_runtime_t rt = *state;
-    static const char *algos[] = {"gemm", "fused"};  /* both paths, whatever the device */
-    for (int a = 0; a < 2; a++) {
+    /* both paths, whatever the device; the tiled one in both tile layouts (GPU paths: (R, Q)) */
+    static const char *algos[] = {"gemm", "fused", "gemm"};
+    const int gpu_paths = rt->gpu_paths;
+    for (int a = 0; a < 3; a++) {
         setenv("EOS_KNN_ALGO", algos[a], 1);
+        rt->gpu_paths = a == 2;
         check(rt, 700, 700, 64, 10, 1, 256, 300);    /* self-neighbours, 3 x 3 tiles, partial tiles */
         check(rt, 333, 1500, 16, 5, 0, 128, 1000);   /* separate query and reference sets */
         check(rt, 50, 50, 3, 49, 1, 0, 0);           /* k = every other point */
         check(rt, 200, 200, 64, 1, 1, 0, 0);
         check(rt, 37, 45, 7, 3, 0, 0, 0);            /* odd counts: partial panels and query blocks */
     }
+    rt->gpu_paths = gpu_paths;
     unsetenv("EOS_KNN_ALGO");
 }
 
@@ -89,10 +93,74 @@ static void test_ties_and_errors(void **state) {
     assert_int_equal(eos_knn(rt, x, 8, x, 8, 2, EOS_KNN_MAX_K + 1, 0, idx, d), EOS_ERR_INVALID_ARG);
 }
 
+/* The tiled path in both layouts ((Q, R) tiles on CPU paths, (R, Q) on GPU paths) and the
+ * fused path against the brute force exactly: small integer coordinates make every q.r, norm
+ * and distance exact in float, so there are many exact ties (decided by the smaller index) and
+ * the lists must equal the reference index for index, and each other: EOS_KNN_ALGO=gemm and
+ * fused on CPU paths, and the GPU paths (rt->gpu_paths: (R, Q) tiles, rounded-up launches, the
+ * default algorithm gemm). Counts are not multiples of the tiles, so the last tiles are smaller
+ * than the buffer (a merge reading beyond what its GEMM wrote would see stale values of an
+ * earlier tile and fail here). */
+static void exact_case(eos_runtime_t rt, size_t nq, size_t nr, int dim, int k, int self, size_t tq, size_t tr,
+                       int32_t *got) {
+    float *q = malloc(nq * dim * sizeof *q), *r = self ? q : malloc(nr * dim * sizeof *r);
+    eos_rng g;
+    eos_rng_seed(&g, 7 * nq + nr, (uint64_t)(dim + k));
+    for (size_t i = 0; i < nq * dim; i++) q[i] = (float)eos_rng_below(&g, 7) - 3.0f;
+    if (!self) for (size_t i = 0; i < nr * dim; i++) r[i] = (float)eos_rng_below(&g, 7) - 3.0f;
+    int32_t *want = malloc(nq * k * sizeof *want);
+    float *gd = malloc(nq * k * sizeof *gd);
+    double *wd = malloc(nq * k * sizeof *wd);
+    eos__knn_set_tiles(tq, tr);
+    EOS_ASSERT_OK(eos_knn(rt, q, nq, r, nr, dim, k, self, got, gd));
+    eos__knn_set_tiles(0, 0);
+    brute(q, nq, r, nr, dim, k, self, want, wd);
+    for (size_t i = 0; i < nq * k; i++) {
+        if (got[i] != want[i] || gd[i] != (float)wd[i])
+            fail_msg("knn %zux%zu dim %d k %d self %d tiles %zux%zu: query %zu neighbour %d is %d at %g, want %d at %g",
+                     nq, nr, dim, k, self, tq, tr, i / k, (int)(i % k), got[i], gd[i], want[i], wd[i]);
+    }
+    free(q); if (!self) free(r);
+    free(want); free(gd); free(wd);
+}
+
+static void test_tiles_exact(void **state) {
+    eos_runtime_t rt = *state;
+    static const struct { size_t nq, nr; int dim, k, self; size_t tq, tr; } cases[] = {
+        {37, 45, 5, 1, 0, 16, 20},    /* 3 x 3 tiles, the last 5 x 5 */
+        {37, 45, 5, 10, 0, 16, 20},
+        {53, 53, 4, 10, 1, 16, 20},   /* exclude_self across tile borders */
+        {53, 53, 4, 1, 1, 7, 11},
+        {100, 61, 3, 10, 0, 33, 60},  /* a last reference tile of one */
+        {29, 300, 6, 10, 0, 0, 0},    /* one tile */
+    };
+    const size_t nc = sizeof cases / sizeof cases[0];
+    const int gpu_paths = rt->gpu_paths;
+    for (size_t c = 0; c < nc; c++) {
+        int32_t *first = NULL;
+        size_t n = cases[c].nq * (size_t)cases[c].k;
+        for (int v = 0; v < 3; v++) {  /* gemm, fused, the GPU paths' default (gemm) */
+            rt->gpu_paths = v == 2;
+            if (v < 2) setenv("EOS_KNN_ALGO", v == 0 ? "gemm" : "fused", 1);
+            else unsetenv("EOS_KNN_ALGO");
+            int32_t *got = malloc(n * sizeof *got);
+            exact_case(rt, cases[c].nq, cases[c].nr, cases[c].dim, cases[c].k, cases[c].self, cases[c].tq,
+                       cases[c].tr, got);
+            if (first) assert_memory_equal(got, first, n * sizeof *got);
+            else first = got;
+            if (got != first) free(got);
+        }
+        free(first);
+    }
+    unsetenv("EOS_KNN_ALGO");
+    rt->gpu_paths = gpu_paths;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_ties_and_errors),
+        cmocka_unit_test(test_tiles_exact),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

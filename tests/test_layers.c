@@ -926,6 +926,131 @@ static void test_batchnorm_fused(void **state) {
     unsetenv("EOS_BN_PATH");
 }
 
+/* ---- batch norm: the two-stage reductions (GPU paths) ------------------------------------ */
+
+/* Statistics and backward in two stages, P chunks per channel, against the same double
+ * references as above, on the CPU paths and the GPU paths (rt->gpu_paths), with P forced to 1
+ * (one chunk through the two-stage kernels), 2 and 3 (whole rows, uneven: N = 3 and 8 rows),
+ * 50 (more chunks than rows: chunks split rows) and 200 (more chunks than the 189 values of
+ * a channel of the first shape: empty chunks), one, 4 and up to 256 work-items per group. Shapes:
+ * 7 x 9 rows (tails everywhere) and a ResNet stage-1 layer (16 channels of 32 x 32). */
+static const bn_shape k_bn_chunk_shapes[] = {{3, 5, 63}, {8, 16, 1024}};
+
+static void test_batchnorm_two_stage(void **state) {
+    eos_runtime_t rt = *state;
+    static const size_t chunks[] = {1, 2, 3, 50, 200};
+    /* (gpu paths, work-items per group): CPU paths' one (float8 rows), 4 forced, and the GPU
+     * paths' own choice (up to 256) */
+    static const struct { int gp; size_t local; } configs[] = {{0, 0}, {0, 4}, {1, 0}};
+    const int gpu_paths = rt->gpu_paths;
+    for (size_t v = 0; v < 3; v++)
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            rt->gpu_paths = configs[v].gp;
+            rt->reduce_chunks_force = chunks[c];
+            rt->reduce_local_force = configs[v].local;
+            for (size_t k = 0; k < sizeof k_bn_chunk_shapes / sizeof k_bn_chunk_shapes[0]; k++) {
+                bn_stats_case(rt, &k_bn_chunk_shapes[k], 0.0f);
+                bn_stats_case(rt, &k_bn_chunk_shapes[k], 50.0f);
+                bn_fused_case(rt, &k_bn_chunk_shapes[k], v != 1);
+            }
+            bn_all(rt);  /* momentum 0.1 on non-zero running estimates, evaluation, finite differences */
+        }
+    rt->reduce_chunks_force = 0;
+    rt->reduce_local_force = 0;
+    /* the device's own choice on a GPU of 132 compute units: 4 groups per unit over 16
+     * channels is 33 chunks, capped at 131072 / 4096 = 32 by the smallest chunk; on CPU paths
+     * and where one chunk would do, the one-stage kernel (0) */
+    const unsigned cu = rt->dev.compute_units;
+    rt->dev.compute_units = 132;
+    rt->gpu_paths = 1;
+    assert_int_equal(eos__reduce_chunks(rt, 16, 128 * 1024), 32);
+    assert_int_equal(eos__reduce_chunks(rt, 16, 2 * 1024), 0);
+    assert_int_equal(eos__reduce_chunks(rt, 512, 128 * 64), 0);
+    bn_stats_case(rt, &k_bn_chunk_shapes[1], 50.0f);  /* 8 x 1024 values: 2 chunks */
+    bn_fused_case(rt, &k_bn_chunk_shapes[1], 1);
+    rt->gpu_paths = 0;
+    assert_int_equal(eos__reduce_chunks(rt, 16, 128 * 1024), 0);
+    rt->dev.compute_units = cu;
+    rt->gpu_paths = gpu_paths;
+}
+
+/* The two stages merge in a fixed order: the same input gives bit-identical statistics and
+ * gradients on every run (the property resume's bit-identity rests on). */
+static void test_batchnorm_two_stage_deterministic(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 8, C = 4, HW = 1000 };
+    size_t n = (size_t)N * C * HW;
+    float *x = rnd(n, -2, 3), *g = rnd(C, 0.5f, 1.5f), *b = rnd(C, -0.5f, 0.5f), *r = rnd(n, -1, 1);
+    float *got[2][5];
+    rt->reduce_chunks_force = 7;
+    rt->reduce_local_force = 64;
+    for (int run = 0; run < 2; run++) {
+        float z[C] = {0}, one[C] = {1, 1, 1, 1};
+        eos_tensor X = dev(rt, x, n), G = dev(rt, g, C), B = dev(rt, b, C), RM = dev(rt, z, C), RV = dev(rt, one, C);
+        eos_tensor MEAN = dev(rt, NULL, C), IS = dev(rt, NULL, C), Y = dev(rt, NULL, n), DY = dev(rt, r, n);
+        eos_tensor DX = dev(rt, NULL, n), DG = dev(rt, NULL, C), DB = dev(rt, NULL, C);
+        EOS_ASSERT_OK(eos_batchnorm_forward_train(rt, N, C, HW, &X, &G, &B, &RM, &RV, &MEAN, &IS, NULL, 1, 0.1f,
+                                                  1e-5f, &Y));
+        EOS_ASSERT_OK(eos_batchnorm_relu_backward(rt, N, C, HW, &DY, &Y, &X, &MEAN, &IS, &G, &DX, &DG, &DB));
+        got[run][0] = host(&MEAN, C);
+        got[run][1] = host(&IS, C);
+        got[run][2] = host(&RV, C);
+        got[run][3] = host(&DG, C);
+        got[run][4] = host(&DX, n);
+        eos_tensor *all[] = {&X, &G, &B, &RM, &RV, &MEAN, &IS, &Y, &DY, &DX, &DG, &DB};
+        for (size_t k = 0; k < 12; k++) eos_tensor_free(all[k]);
+    }
+    rt->reduce_chunks_force = 0;
+    rt->reduce_local_force = 0;
+    for (int k = 0; k < 5; k++) {
+        assert_memory_equal(got[0][k], got[1][k], (k == 4 ? n : C) * sizeof(float));
+        free(got[0][k]);
+        free(got[1][k]);
+    }
+    free(x); free(g); free(b); free(r);
+}
+
+/* The bias gradients' per-channel sum (eos__channel_sum: conv's (N, K, HW), linear's (N, K, 1))
+ * in one stage and in two with P chunks forced, against a double sum. Tolerance: float sums of
+ * up to 8192 values of U(-1, 1), partial sums near sqrt(8192) = 90 with ulp 8e-6; a lost or
+ * doubled chunk is off by about sqrt(M / P), far beyond 1e-3. */
+static void test_channel_sum_two_stage(void **state) {
+    eos_runtime_t rt = *state;
+    static const bn_shape shapes[] = {{3, 5, 63}, {8, 16, 1024}, {128, 10, 1}};
+    static const size_t chunks[] = {0, 1, 2, 3, 50, 200};
+    static const struct { int gp; size_t local; } configs[] = {{0, 0}, {0, 4}, {1, 0}};
+    const int gpu_paths = rt->gpu_paths;
+    for (size_t k = 0; k < 3; k++) {
+        int N = shapes[k].N, C = shapes[k].C, S = shapes[k].HW;
+        size_t n = (size_t)N * C * S;
+        float *x = rnd(n, -1, 1), *want = malloc(C * sizeof *want);
+        for (int c = 0; c < C; c++) {
+            double t = 0;
+            for (int i = 0; i < N; i++)
+                for (int h = 0; h < S; h++) t += x[((size_t)i * C + c) * S + h];
+            want[c] = (float)t;
+        }
+        eos_tensor X = dev(rt, x, n), OUT = dev(rt, NULL, C);
+        for (size_t v = 0; v < 3; v++)
+            for (size_t p = 0; p < sizeof chunks / sizeof chunks[0]; p++) {
+                rt->gpu_paths = configs[v].gp;
+                rt->reduce_local_force = configs[v].local;
+                rt->reduce_chunks_force = chunks[p];
+                EOS_ASSERT_OK(eos__channel_sum(rt, &X, &OUT, N, C, S));
+                float *got = host(&OUT, C);
+                expect_close("channel sum", got, want, C, 1e-3, 1e-5);
+                free(got);
+            }
+        eos_tensor_free(&X);
+        eos_tensor_free(&OUT);
+        free(x);
+        free(want);
+    }
+    rt->reduce_chunks_force = 0;
+    rt->reduce_local_force = 0;
+    rt->gpu_paths = gpu_paths;
+}
+
 /* ---- activations, shortcut, pooling ------------------------------------------------- */
 
 static void test_relu_add_shortcut(void **state) {
@@ -1114,6 +1239,9 @@ int main(void) {
         cmocka_unit_test(test_conv_choices),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_fused),
+        cmocka_unit_test(test_batchnorm_two_stage),
+        cmocka_unit_test(test_batchnorm_two_stage_deterministic),
+        cmocka_unit_test(test_channel_sum_two_stage),
         cmocka_unit_test(test_relu_add_shortcut),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_linear),
