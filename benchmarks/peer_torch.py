@@ -7,7 +7,7 @@ measured against (benchmarks/compare.sh runs both, alternating):
                    [--n 12406] [--k 10] [--cuda]
 
 train/infer: ResNet-s as GUIDE section 5 defines it (tests/golden/resnet_torch.py, the network the
-golden tests pin EOS-CL to), a fixed random batch, SGD lr 0.05 momentum 0.9 weight decay 2e-4,
+golden tests pin EOS-CL to), a fixed random batch, SGD lr 0.05 (0.01 from 18 blocks a stage) momentum 0.9 weight decay 2e-4,
 3 warm-up steps then --steps timed ones (inference: evaluation mode, no_grad). The peer is measured
 at its best: channels_last tensors by default (faster than NCHW for PyTorch on this CPU, about +7%
 training), --layout nchw for the plain layout; the layout is printed with the result. knn: scikit-learn
@@ -40,7 +40,8 @@ def resnet(a):
     sync = torch.cuda.synchronize if a.cuda else (lambda: None)
     where = (torch.cuda.get_device_name(0) if a.cuda else f"cpu threads={a.threads}") + f" layout={a.layout}"
     if a.what == "train":
-        opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=2e-4)
+        lr = 0.01 if ARCHS[a.arch] >= 18 else 0.05  # as `eos bench` (He et al.'s ResNet-110 warm-up rate)
+        opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9, weight_decay=2e-4)
         m.train()
 
         def step():
