@@ -84,20 +84,27 @@ __kernel void eos_knn_reset(__global float *best_d, __global int *best_i, const 
  * Rp: the references in panels of 32 (Rp[(b * D + d) * 32 + j] = r[32 b + j][d], zero padding);
  * one work-item owns QB = 16 queries and walks every panel once: per panel, 2 queries at a time,
  * 2 x 32 dot products in 8 float8 accumulators (the panel stays in L1 for all 16 queries), then
- * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge. */
+ * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge.
+ * Panels b0 .. b1-1 only, merged into the lists in best_d, best_i: one launch takes them all,
+ * unless the device limits a work-item's loop trips (eos__loop_cap, host/knn.c). */
 #define KNN_QB 16
 
 
 __kernel void eos_knn_fused(__global const float *Q, __global const float *qn, __global const float *Rp,
                             __global const float *rn, __global float *best_d, __global int *best_i, const int nq,
-                            const int nr, const int D, const int k, const int exclude_self) {
+                            const int nr, const int D, const int k, const int exclude_self, const int b0,
+                            const int b1) {
     const int q0 = get_global_id(0) * KNN_QB;
     if (q0 >= nq) return;
-    const int nqb = min(KNN_QB, nq - q0), NB = (nr + 31) / 32;
+    const int nqb = min(KNN_QB, nq - q0);
     float d[KNN_QB * EOS_KNN_MAX_K];
     int id[KNN_QB * EOS_KNN_MAX_K];
-    for (int i = 0; i < KNN_QB * k; i++) { d[i] = INFINITY; id[i] = -1; }
-    for (int b = 0; b < NB; b++) {
+    for (int t = 0; t < nqb; t++)
+        for (int j = 0; j < k; j++) {
+            d[t * k + j] = best_d[(size_t)(q0 + t) * k + j];
+            id[t * k + j] = best_i[(size_t)(q0 + t) * k + j];
+        }
+    for (int b = b0; b < b1; b++) {
         __global const float *P = Rp + (size_t)b * D * 32;
         for (int t = 0; t < nqb; t += 2) {
             const int qa = q0 + t, qb = q0 + min(t + 1, nqb - 1);

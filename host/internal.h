@@ -121,6 +121,8 @@ struct eos_runtime {
     int gemm_ready;              /* CLBlast parameters for this device applied */
     size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */
     int gpu_paths;               /* eos__gpu_paths: device is a GPU or EOS_GPU_PATHS=1 */
+    size_t max_loop_trips;       /* eos__loop_cap: loop trips one work-item may run per launch,
+                                  * 0 = unlimited (tests set it small to exercise the splits) */
     size_t reduce_chunks_force;  /* tests: chunks per channel of the two-stage reductions on every
                                   * path (0: eos__reduce_chunks' choice) */
     eos_tensor reduce_part;      /* the two-stage reductions' partials, grown on demand (the queue
@@ -272,6 +274,12 @@ void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t
  * EOS_GPU_PATHS=1 (so the CPU implementations in CI run the code a GPU would run). Every
  * place that chooses between a CPU-shaped and a GPU-shaped path asks this, never dev.type. */
 int eos__gpu_paths(eos_runtime_t rt);
+/* The most loop trips (all loops of one work-item together, nested ones included) one kernel
+ * invocation may run on this device, 0 when unlimited. Mesa's llvmpipe (rusticl, Mesa 22)
+ * silently ends every loop of an invocation after 65535 trips in total (gallivm's loop
+ * limiter), so kernels whose per-work-item loops grow with the problem split their work over
+ * launches when this is set. EOS_MAX_LOOP_TRIPS=n overrides it (a test hook). */
+size_t eos__loop_cap(eos_runtime_t rt);
 
 /* Per-channel reductions over M values in two stages (host/batchnorm.c): the chunks per
  * channel, 0 for the one-stage kernel (CPU paths; GPU paths when one chunk would do), and a

@@ -43,6 +43,19 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
      * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
     const char *env = getenv("EOS_KNN_ALGO");
     int fused = env && env[0] ? !strcmp(env, "fused") : !eos__gpu_paths(rt);
+    /* A device that caps a work-item's loop trips (eos__loop_cap; Mesa's llvmpipe): the fused
+     * kernel takes as many reference panels per launch as fit, the tiled path's merge as many
+     * references per tile. Per panel a work-item runs at most 8 query pairs x (D products + 32
+     * distances + 64 insertions of up to k shifts each); its lists cost about 3 x 16 k trips.
+     * When not even one panel fits, the tiled path (whose merge costs k + 1 a reference). */
+    size_t cap = eos__loop_cap(rt), per_panel = 8 * (1 + (size_t)dim + 32 + 64 * (size_t)k), fixed = 48 * (size_t)k + 64;
+    size_t panels_per_launch = (nr + 31) / 32;
+    if (cap) {
+        panels_per_launch = cap > fixed ? (cap - fixed) / per_panel : 0;
+        if (panels_per_launch == 0) fused = 0;
+        size_t most_r = cap > 2 * (size_t)k + 64 ? (cap - 2 * (size_t)k - 64) / ((size_t)k + 1) : 1;
+        if (tr > most_r) tr = most_r;
+    }
     if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */
@@ -70,9 +83,11 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
             size_t g[2] = {(size_t)dim, nb};
             st = eos__run_nd(rt, "knn.cl", "eos_knn_pack", 2, g, a, EOS_NARGS(a));
         }
-        if (st == EOS_OK) {
+        for (size_t b = 0; st == EOS_OK && b < nb; b += panels_per_launch) {
+            int b0 = (int)b, b1 = (int)(nb - b < panels_per_launch ? nb : b + panels_per_launch);
             eos__arg a[] = {EOS_ARG(Q.buf), EOS_ARG(qn.buf), EOS_ARG(Rp.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf),
-                            EOS_ARG(bi.buf), EOS_ARG(n_q), EOS_ARG(n_r), EOS_ARG(dim), EOS_ARG(k), EOS_ARG(exclude_self)};
+                            EOS_ARG(bi.buf), EOS_ARG(n_q), EOS_ARG(n_r), EOS_ARG(dim), EOS_ARG(k), EOS_ARG(exclude_self),
+                            EOS_ARG(b0), EOS_ARG(b1)};
             size_t g = (nq + 15) / 16;
             st = eos__run_nd(rt, "knn.cl", "eos_knn_fused", 1, &g, a, EOS_NARGS(a));
         }

@@ -271,6 +271,11 @@ eos_status eos_runtime_init(eos_runtime_t *out, const char *spec) {
     eos_devices_free(devs);
     const char *gp = getenv("EOS_GPU_PATHS");
     rt->gpu_paths = rt->dev.type == EOS_DEVICE_GPU || (gp && !strcmp(gp, "1"));
+    /* llvmpipe's loop limiter (eos__loop_cap): 65535 trips, less a margin for the few short
+     * loops the kernels' trip estimates leave out */
+    rt->max_loop_trips = strstr(rt->dev.name, "llvmpipe") ? 60000 : 0;
+    const char *lt = getenv("EOS_MAX_LOOP_TRIPS");
+    if (lt && lt[0]) rt->max_loop_trips = (size_t)strtoull(lt, NULL, 10);
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->dev.platform, 0};
@@ -561,6 +566,8 @@ void eos__profile_add(const char *name, double seconds) {
 }
 
 int eos__gpu_paths(eos_runtime_t rt) { return rt->gpu_paths; }
+
+size_t eos__loop_cap(eos_runtime_t rt) { return rt->max_loop_trips; }
 
 /* ---- work-group shapes of the GPU-shaped paths ----------------------------------------------
  * On the CPU paths every launch keeps the shape PoCL runs fastest (1-d: the driver's choice;

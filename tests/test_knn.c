@@ -74,6 +74,47 @@ static void test_against_brute_force(void **state) {
     unsetenv("EOS_KNN_ALGO");
 }
 
+/* calls of one kernel in the profile since eos_runtime_profile_start */
+static long calls_of(eos_runtime_t rt, const char *name) {
+    eos_kernel_time t[64];
+    size_t n = eos_runtime_profile_read(rt, t, 64);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].name, name)) return t[i].calls;
+    return 0;
+}
+
+/* A device that caps a work-item's loop trips (Mesa's llvmpipe: 65535, eos__loop_cap): the
+ * fused kernel splits the reference panels over launches and the tiled path shrinks its tiles,
+ * and the lists merged across launches still equal the brute force. The caps here are small
+ * enough to split a few hundred points on any device; the launch counts prove the split ran. */
+static void test_loop_cap(void **state) {
+    eos_runtime_t rt = *state;
+    const int gpu_paths = rt->gpu_paths;
+    const size_t cap = rt->max_loop_trips;
+    rt->gpu_paths = 0;
+    setenv("EOS_KNN_ALGO", "fused", 1);
+    rt->max_loop_trips = 3000;  /* dim 8, k 4: one 32-reference panel (2376 trips) a launch */
+    eos_runtime_profile_start(rt);
+    check(rt, 300, 400, 8, 4, 0, 0, 0);
+    assert_int_equal(calls_of(rt, "eos_knn_fused"), 13);  /* ceil(400 / 32) panels */
+    eos_runtime_profile_start(rt);
+    check(rt, 333, 333, 8, 4, 1, 0, 0);
+    assert_int_equal(calls_of(rt, "eos_knn_fused"), 11);
+    rt->max_loop_trips = 1000;  /* not one panel fits: the tiled path, (1000 - 72) / 5 = 185 references a tile */
+    eos_runtime_profile_start(rt);
+    check(rt, 300, 400, 8, 4, 0, 0, 0);
+    assert_int_equal(calls_of(rt, "eos_knn_fused"), 0);
+    assert_int_equal(calls_of(rt, "eos_knn_merge"), 3);
+    setenv("EOS_KNN_ALGO", "gemm", 1);
+    eos_runtime_profile_start(rt);
+    check(rt, 200, 200, 16, 10, 1, 0, 0);  /* (1000 - 84) / 11 = 83 references a tile */
+    assert_int_equal(calls_of(rt, "eos_knn_merge"), 3);
+    eos_runtime_profile_stop(rt);
+    unsetenv("EOS_KNN_ALGO");
+    rt->max_loop_trips = cap;
+    rt->gpu_paths = gpu_paths;
+}
+
 static void test_ties_and_errors(void **state) {
     eos_runtime_t rt = *state;
     /* 6 copies of one point and 2 of another: neighbours of a copy are the other copies, in
@@ -161,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_ties_and_errors),
         cmocka_unit_test(test_tiles_exact),
+        cmocka_unit_test(test_loop_cap),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }
