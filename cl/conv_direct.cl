@@ -144,7 +144,9 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
  * Two output channels at once: every x row and its shifts, read once, serve
  * both dy planes, a quarter less memory traffic than one channel per work-item (the weight
  * gradient is bound by memory on CPUs); one float8 chunk of the row at a time keeps the live
- * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. */
+ * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. Images n0 .. N-1 only, added to
+ * dw when acc (host/conv.c splits the batch over launches on devices that cap a work-item's
+ * loop trips, eos__loop_cap; one launch with n0 = 0, acc = 0 elsewhere). */
 #define EOS_DW2_TAPS(kh, d, e, L, r, R)                                                              \
     if (kh == 0) { t0 = EOS_MAD(d, L, t0); t1 = EOS_MAD(d, r, t1); t2 = EOS_MAD(d, R, t2);          \
                    u0 = EOS_MAD(e, L, u0); u1 = EOS_MAD(e, r, u1); u2 = EOS_MAD(e, R, u2); }        \
@@ -157,19 +159,19 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
         const float8 t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8}, u[9] = {u0, u1, u2, u3, u4, u5, u6, u7, u8}; \
         __global float *o = dw + ((size_t)m0 * C + c) * 9, *q = dw + ((size_t)(m0 + 1) * C + c) * 9;        \
         for (int i = 0; i < 9; i++) {                                                                      \
-            o[i] = ((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7)); \
-            if (two) q[i] = ((u[i].s0 + u[i].s1) + (u[i].s2 + u[i].s3)) + ((u[i].s4 + u[i].s5) + (u[i].s6 + u[i].s7)); \
+            o[i] = (acc ? o[i] : 0.0f) + (((t[i].s0 + t[i].s1) + (t[i].s2 + t[i].s3)) + ((t[i].s4 + t[i].s5) + (t[i].s6 + t[i].s7))); \
+            if (two) q[i] = (acc ? q[i] : 0.0f) + (((u[i].s0 + u[i].s1) + (u[i].s2 + u[i].s3)) + ((u[i].s4 + u[i].s5) + (u[i].s6 + u[i].s7))); \
         }                                                                                                  \
     }
 
 __kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                  const int C, const int K, const int H) {
+                                  const int C, const int K, const int H, const int n0, const int acc) {
     const int c = get_global_id(0), m0 = get_global_id(1) * 2;
     if (c >= C || m0 >= K) return;
     const int two = m0 + 1 < K;
     float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
     float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
-    for (int n = 0; n < N; n++) {
+    for (int n = n0; n < N; n++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 32;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 32, *db = dy + ((size_t)n * K + m0 + two) * H * 32;
         for (int oh = 0; oh < H; oh++) {
@@ -201,13 +203,13 @@ __kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float 
 }
 
 __kernel void eos_conv3x3_dw2_w16(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                  const int C, const int K, const int H) {
+                                  const int C, const int K, const int H, const int n0, const int acc) {
     const int c = get_global_id(0), m0 = get_global_id(1) * 2;
     if (c >= C || m0 >= K) return;
     const int two = m0 + 1 < K;
     float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
     float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
-    for (int n = 0; n < N; n++) {
+    for (int n = n0; n < N; n++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 16;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 16, *db = dy + ((size_t)n * K + m0 + two) * H * 16;
         for (int oh = 0; oh < H; oh++) {
@@ -234,13 +236,13 @@ __kernel void eos_conv3x3_dw2_w16(__global const float *x, __global const float 
 }
 
 __kernel void eos_conv3x3_dw2_w8(__global const float *x, __global const float *dy, __global float *dw, const int N,
-                                 const int C, const int K, const int H) {
+                                 const int C, const int K, const int H, const int n0, const int acc) {
     const int c = get_global_id(0), m0 = get_global_id(1) * 2;
     if (c >= C || m0 >= K) return;
     const int two = m0 + 1 < K;
     float8 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;
     float8 u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0;
-    for (int n = 0; n < N; n++) {
+    for (int n = n0; n < N; n++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
         for (int oh = 0; oh < H; oh++) {

@@ -41,6 +41,32 @@ int eos__reduce_chunks(eos_runtime_t rt, size_t channels, size_t per_channel) {
     return p >= 2 ? (int)p : 0;
 }
 
+/* The chunks per channel of a reduction over N rows of HW values each: eos__reduce_chunks'
+ * choice, raised on a device that caps a work-item's loop trips (eos__loop_cap; Mesa's llvmpipe)
+ * until one chunk's loops fit. A chunk of m values over r rows costs a work-item at most 2 m
+ * trips (two passes, one value a trip in the worst case) + 20 r (the row loop and the tails of
+ * the float8 loops) + 64 (the group sum's halvings), whichever kernel (stats, backward or
+ * channel sum, one- or two-stage) runs it. */
+static size_t chunk_trips(size_t P, size_t N, size_t HW) {
+    size_t M = N * HW, m, rows;
+    if (P <= N) {
+        rows = (N + P - 1) / P;
+        m = rows * HW;
+    } else {
+        m = (M + P - 1) / P + 1;
+        rows = m / HW + 2;
+    }
+    return 2 * m + 20 * rows + 64;
+}
+
+static int reduce_chunks_capped(eos_runtime_t rt, size_t C, int N, int HW) {
+    int P = eos__reduce_chunks(rt, C, (size_t)N * HW);
+    size_t cap = eos__loop_cap(rt), p = P > 0 ? (size_t)P : 1, M = (size_t)N * HW;
+    if (!cap || rt->reduce_chunks_force || chunk_trips(p, (size_t)N, (size_t)HW) <= cap) return P;
+    while (p < M && chunk_trips(p, (size_t)N, (size_t)HW) > cap) p *= 2;
+    return p > 0x7fffffff ? 0x7fffffff : (int)p;
+}
+
 eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf) {
     if (rt->reduce_part.numel < n) {
         eos_tensor_free(&rt->reduce_part);
@@ -52,7 +78,7 @@ eos_status eos__reduce_partials(eos_runtime_t rt, size_t n, cl_mem *buf) {
 }
 
 eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *out, int N, int C, int S) {
-    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * S);
+    int P = reduce_chunks_capped(rt, (size_t)C, N, S);
     if (P == 0) {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(out->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S)};
         return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)C, a, EOS_NARGS(a));
@@ -100,7 +126,7 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
     EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
     EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
     EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
-    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * HW);
+    int P = reduce_chunks_capped(rt, (size_t)C, N, HW);
     if (P > 0) {
         cl_mem part;
         EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)C * P, &part));
@@ -150,7 +176,7 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
     EOS_TRY(eos__need(dgamma, (size_t)C, "batchnorm dgamma"));
     EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
     cl_mem ybuf = relu ? y->buf : NULL;
-    int P = eos__reduce_chunks(rt, (size_t)C, (size_t)N * HW);
+    int P = reduce_chunks_capped(rt, (size_t)C, N, HW);
     if (P > 0) {
         cl_mem part;
         EOS_TRY(eos__reduce_partials(rt, 2 * (size_t)C * P, &part));

@@ -309,10 +309,19 @@ static eos_status dw_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos
                             eos_tensor *dw, eos_tensor *db) {
     /* two output channels per work-item: each x row read once serves both dy planes */
     const char *name = s->W == 32 ? "eos_conv3x3_dw2_w32" : s->W == 16 ? "eos_conv3x3_dw2_w16" : "eos_conv3x3_dw2_w8";
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(s->N), EOS_ARG(s->C), EOS_ARG(s->K),
-                    EOS_ARG(s->H)};
-    size_t g[2] = {(size_t)s->C, (size_t)(s->K + 1) / 2};
-    EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
+    /* a work-item loops 1 + H (1 + 3 (1 + W / 8)) times an image (images, rows, taps, row
+     * chunks); on a device that caps the trips (eos__loop_cap) the batch is split over
+     * launches that add into dw, else one launch takes it all */
+    size_t cap = eos__loop_cap(rt), per_image = 1 + (size_t)s->H * (1 + 3 * (1 + (size_t)s->W / 8));
+    size_t step = cap ? (cap > 64 ? (cap - 64) / per_image : 0) : (size_t)s->N;
+    if (step == 0) step = 1;  /* one image over the cap: nothing smaller to split (H > 1000 rows) */
+    for (size_t n0 = 0; n0 < (size_t)s->N; n0 += step) {
+        int end = (int)((size_t)s->N - n0 < step ? (size_t)s->N : n0 + step), first = (int)n0, acc = n0 > 0;
+        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(end), EOS_ARG(s->C),
+                        EOS_ARG(s->K), EOS_ARG(s->H), EOS_ARG(first), EOS_ARG(acc)};
+        size_t g[2] = {(size_t)s->C, (size_t)(s->K + 1) / 2};
+        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
+    }
     if (db) EOS_TRY(bias_grad(rt, s, s->H * s->W, dy, db));
     return EOS_OK;
 }

@@ -1057,6 +1057,76 @@ static void test_channel_sum_two_stage(void **state) {
     rt->gpu_paths = gpu_paths;
 }
 
+/* calls of one kernel in the profile since eos_runtime_profile_start */
+static long calls_of(eos_runtime_t rt, const char *name) {
+    eos_kernel_time t[128];
+    size_t n = eos_runtime_profile_read(rt, t, 128);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].name, name)) return t[i].calls;
+    return 0;
+}
+
+/* A device that caps a work-item's loop trips (Mesa's llvmpipe: 65535 in all, eos__loop_cap)
+ * gets the same values from the kernels whose loops grow with the batch: the direct weight
+ * gradient split over launches of a few images each, the batch-norm and channel-sum
+ * reductions in chunks. A cap of 1000 splits these small shapes on any device (PoCL included);
+ * the launch counts prove the splits ran, the references that their sums are whole. */
+static void test_loop_cap(void **state) {
+    eos_runtime_t rt = *state;
+    const size_t cap = rt->max_loop_trips;
+    rt->max_loop_trips = 1000;
+    eos_runtime_set_conv_algo(rt, EOS_CONV_DIRECT);
+    eos_workspace ws = {0};
+    /* rows of 32, H 8: 1 + 8 (1 + 3 x 5) = 129 trips an image, (1000 - 64) / 129 = 7 images a launch */
+    static const conv_case c32 = {20, 3, 8, 32, 5, 3, 1, 1, 1}, c8 = {20, 4, 8, 8, 6, 3, 1, 1, 0};
+    eos_runtime_profile_start(rt);
+    run_conv(rt, &c32, &ws);
+    long dw_launches = calls_of(rt, "eos_conv3x3_dw2_w32");
+    assert_true(dw_launches >= 3 && dw_launches % 3 == 0);  /* 3 a backward (the finite differences add none) */
+    /* rows of 8: 1 + 8 x 7 = 57 trips an image, 16 images a launch */
+    eos_runtime_profile_start(rt);
+    run_conv(rt, &c8, &ws);
+    dw_launches = calls_of(rt, "eos_conv3x3_dw2_w8");
+    assert_true(dw_launches >= 2 && dw_launches % 2 == 0);
+    eos_workspace_free(&ws);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    /* 8 x 1024 values a channel: chunks of at most (1000 - 64 - 60) / 2 values, two-stage */
+    const int gpu_paths = rt->gpu_paths;
+    rt->gpu_paths = 0;
+    eos_runtime_profile_start(rt);
+    bn_stats_case(rt, &k_bn_chunk_shapes[1], 50.0f);
+    bn_fused_case(rt, &k_bn_chunk_shapes[1], 1);
+    assert_int_equal(calls_of(rt, "eos_bn_stats"), 0);
+    assert_true(calls_of(rt, "eos_bn_stats_partial") >= 1);
+    assert_int_equal(calls_of(rt, "eos_bn_backward_reduce"), 0);
+    assert_true(calls_of(rt, "eos_bn_backward_partial") >= 1);
+    /* the bias gradient's channel sum over 8 x 1024 values */
+    {
+        enum { N = 8, C = 3, S = 1024 };
+        size_t n = (size_t)N * C * S;
+        float *x = rnd(n, -1, 1), want[C];
+        for (int c = 0; c < C; c++) {
+            double t = 0;
+            for (int i = 0; i < N; i++)
+                for (int h = 0; h < S; h++) t += x[((size_t)i * C + c) * S + h];
+            want[c] = (float)t;
+        }
+        eos_tensor X = dev(rt, x, n), OUT = dev(rt, NULL, C);
+        EOS_ASSERT_OK(eos__channel_sum(rt, &X, &OUT, N, C, S));
+        float *got = host(&OUT, C);
+        expect_close("channel sum under a loop cap", got, want, C, 1e-3, 1e-5);
+        assert_int_equal(calls_of(rt, "eos_channel_sum"), 0);
+        assert_int_equal(calls_of(rt, "eos_channel_sum_partial"), 1);
+        free(got);
+        free(x);
+        eos_tensor_free(&X);
+        eos_tensor_free(&OUT);
+    }
+    eos_runtime_profile_stop(rt);
+    rt->gpu_paths = gpu_paths;
+    rt->max_loop_trips = cap;
+}
+
 /* ---- activations, shortcut, pooling ------------------------------------------------- */
 
 static void test_relu_add_shortcut(void **state) {
@@ -1248,6 +1318,7 @@ int main(void) {
         cmocka_unit_test(test_batchnorm_two_stage),
         cmocka_unit_test(test_batchnorm_two_stage_deterministic),
         cmocka_unit_test(test_channel_sum_two_stage),
+        cmocka_unit_test(test_loop_cap),
         cmocka_unit_test(test_relu_add_shortcut),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_linear),
