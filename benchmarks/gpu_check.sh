@@ -3,12 +3,14 @@
 #   here (the build machine):  ./setup.sh && benchmarks/gpu_check.sh --prepare
 #       copies the shared libraries the binaries need (OpenCL loader, CLBlast, cmocka, stb) into
 #       build/gpu-libs, so the build folder travels alone (carry "build");
-#   there:                     benchmarks/gpu_check.sh [--device gpu] [--budget 420]
+#   there:                     benchmarks/gpu_check.sh [--device gpu] [--budget 420] [--batch 128] [--steps 5]
 #       lists the devices, runs every test program on the device (EOS_DEVICE), then
 #       `eos bench train` and `infer` for resnet32 at batch 128 and the same in PyTorch CUDA when
 #       torch with CUDA is there, and prints a summary; each part has a time limit and the whole
 #       stays inside --budget seconds (default 420, under 8 minutes).
 # Rehearse on PoCL: benchmarks/gpu_check.sh --device cpu
+# or on Mesa's llvmpipe (rusticl; RUSTICL_ENABLE is set for it), a slow device, so smaller:
+#   benchmarks/gpu_check.sh --device llvmpipe --budget 900 --batch 16 --steps 1
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build="${EOS_BUILD_DIR:-build}"
@@ -22,14 +24,19 @@ if [ "${1:-}" = "--prepare" ]; then
     echo "gpu_check: carry \"$build\" and run benchmarks/gpu_check.sh on the GPU machine"
     exit 0
 fi
-device=gpu budget=420
+device=gpu budget=420 batch=128 steps=5
 while (($#)); do
     case "$1" in
         --device) device="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
+        --batch) batch="$2"; shift 2 ;;
+        --steps) steps="$2"; shift 2 ;;
         *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
     esac
 done
+case "$budget$batch$steps" in *[!0-9]*) echo "gpu_check: --budget, --batch and --steps take whole numbers" >&2; exit 2 ;; esac
+# rusticl lists its llvmpipe device only when asked to
+case "$device" in *llvmpipe*) export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}" ;; esac
 start=$(date +%s)
 left() { echo $((budget - ($(date +%s) - start))); }
 [ -d "$build/gpu-libs" ] && export LD_LIBRARY_PATH="$PWD/$build/gpu-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -54,10 +61,10 @@ for t in "$build"/tests/test_*; do
     else fail=$((fail + 1)); failed="$failed $(basename "$t")"; echo "  FAIL $(basename "$t") (log: /tmp/eos-gpu-$(basename "$t").log)"; tail -5 "/tmp/eos-gpu-$(basename "$t").log"; fi
 done
 summary+=("tests: $pass passed, $fail failed${failed:+ ($failed)}")
-echo "== eos bench (resnet32, batch 128)"
+echo "== eos bench (resnet32, batch $batch)"
 for w in train infer; do
     [ "$(left)" -gt 60 ] || { summary+=("eos bench $w: skipped (time)"); continue; }
-    line="$(timeout $(( $(left) - 30 )) "$build/eos" bench "$w" --arch resnet32 --batch 128 --steps 5 --device "$device" | tail -1)"
+    line="$(timeout $(( $(left) - 30 )) "$build/eos" bench "$w" --arch resnet32 --batch "$batch" --steps "$steps" --device "$device" | tail -1)"
     echo "$line"; summary+=("${line:-eos bench $w: failed}")
 done
 echo "== PyTorch (CUDA when available)"
@@ -65,7 +72,7 @@ py="$(command -v python3 || true)"
 if [ -n "$py" ] && "$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
     for w in train infer; do
         [ "$(left)" -gt 30 ] || { summary+=("pytorch $w: skipped (time)"); continue; }
-        line="$(timeout $(( $(left) - 10 )) "$py" benchmarks/peer_torch.py "$w" --arch resnet32 --batch 128 --steps 5 --cuda | tail -1)"
+        line="$(timeout $(( $(left) - 10 )) "$py" benchmarks/peer_torch.py "$w" --arch resnet32 --batch "$batch" --steps "$steps" --cuda | tail -1)"
         echo "$line"; summary+=("${line:-pytorch $w: failed}")
     done
 else

@@ -876,7 +876,10 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
         store_choice(rt, key, (int)dir, algo);
     }
     c->used = 1;
-    *out = (eos_conv_algo)c->algo;
+    /* a choice imported or read back (a checkpoint, conv-algos.txt) may name tiled on a device
+     * whose work-group limits cannot run it (Mesa's llvmpipe allows 32 work-items): panel then,
+     * as for a forced algorithm */
+    *out = c->algo == EOS_CONV_TILED && !tiled_ok(rt) ? EOS_CONV_PANEL : (eos_conv_algo)c->algo;
     return EOS_OK;
 }
 

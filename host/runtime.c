@@ -239,6 +239,10 @@ eos_status eos_env_check(void) {
     EOS_TRY(env_word("EOS_CLBLAST_TUNED", bit, 0, "0 (CLBlast's own defaults) or 1"));
     EOS_TRY(env_word("EOS_CONV_VERBOSE", bit, 0, "1 (print the timings) or 0"));
     EOS_TRY(env_word("EOS_GPU_PATHS", bit, 0, "1 (the GPU-shaped kernels and launch shapes on any device) or 0"));
+    const char *lt = getenv("EOS_MAX_LOOP_TRIPS");  /* a test hook: eos__loop_cap */
+    if (lt && lt[0] && (strspn(lt, "0123456789") != strlen(lt) || strlen(lt) > 9 || (atol(lt) > 0 && atol(lt) < 1000)))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it",
+                 "EOS_MAX_LOOP_TRIPS='%s': expected 0 (no limit) or a whole number of loop trips from 1000 to 999999999", lt);
     return EOS_OK;
 }
 
