@@ -4,13 +4,14 @@
 #       copies the shared libraries the binaries need (OpenCL loader, CLBlast, cmocka, stb) into
 #       build/gpu-libs, so the build folder travels alone (carry "build");
 #   there:                     benchmarks/gpu_check.sh [--device gpu] [--budget 420] [--batch 128] [--steps 5]
+#                                  [--test-timeout 120]
 #       lists the devices, runs every test program on the device (EOS_DEVICE), then
 #       `eos bench train` and `infer` for resnet32 at batch 128 and the same in PyTorch CUDA when
 #       torch with CUDA is there, and prints a summary; each part has a time limit and the whole
 #       stays inside --budget seconds (default 420, under 8 minutes).
 # Rehearse on PoCL: benchmarks/gpu_check.sh --device cpu
 # or on Mesa's llvmpipe (rusticl; RUSTICL_ENABLE is set for it), a slow device, so smaller:
-#   benchmarks/gpu_check.sh --device llvmpipe --budget 900 --batch 16 --steps 1
+#   benchmarks/gpu_check.sh --device llvmpipe --budget 900 --batch 16 --steps 1 --test-timeout 300
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build="${EOS_BUILD_DIR:-build}"
@@ -24,17 +25,20 @@ if [ "${1:-}" = "--prepare" ]; then
     echo "gpu_check: carry \"$build\" and run benchmarks/gpu_check.sh on the GPU machine"
     exit 0
 fi
-device=gpu budget=420 batch=128 steps=5
+device=gpu budget=420 batch=128 steps=5 test_timeout=120 args="$*"
 while (($#)); do
     case "$1" in
         --device) device="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
         --batch) batch="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
+        --test-timeout) test_timeout="$2"; shift 2 ;;
         *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
     esac
 done
-case "$budget$batch$steps" in *[!0-9]*) echo "gpu_check: --budget, --batch and --steps take whole numbers" >&2; exit 2 ;; esac
+case "$budget$batch$steps$test_timeout" in
+    *[!0-9]*) echo "gpu_check: --budget, --batch, --steps and --test-timeout take whole numbers" >&2; exit 2 ;;
+esac
 # rusticl lists its llvmpipe device only when asked to
 case "$device" in *llvmpipe*) export RUSTICL_ENABLE="${RUSTICL_ENABLE:-llvmpipe}" ;; esac
 start=$(date +%s)
@@ -57,8 +61,15 @@ pass=0 fail=0 failed=""
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     [ "$(left)" -gt 200 ] || { echo "gpu_check: skipping the remaining tests to keep time for the benchmarks"; break; }
-    if timeout 120 "$t" >"/tmp/eos-gpu-$(basename "$t").log" 2>&1; then pass=$((pass + 1)); echo "  ok   $(basename "$t")"
-    else fail=$((fail + 1)); failed="$failed $(basename "$t")"; echo "  FAIL $(basename "$t") (log: /tmp/eos-gpu-$(basename "$t").log)"; tail -5 "/tmp/eos-gpu-$(basename "$t").log"; fi
+    timeout "$test_timeout" "$t" >"/tmp/eos-gpu-$(basename "$t").log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ]; then pass=$((pass + 1)); echo "  ok   $(basename "$t")"
+    else
+        why=""
+        [ "$rc" -eq 124 ] && why=" timed out after ${test_timeout} s (--test-timeout)"
+        fail=$((fail + 1)); failed="$failed $(basename "$t")$why"
+        echo "  FAIL $(basename "$t")$why (log: /tmp/eos-gpu-$(basename "$t").log)"; tail -5 "/tmp/eos-gpu-$(basename "$t").log"
+    fi
 done
 summary+=("tests: $pass passed, $fail failed${failed:+ ($failed)}")
 echo "== eos bench (resnet32, batch $batch)"
@@ -79,7 +90,8 @@ else
     summary+=("pytorch: torch with CUDA not available here, skipped")
 fi
 echo
-echo "== summary ($(( $(date +%s) - start )) s)"
+echo "== summary ($(( $(date +%s) - start )) s): benchmarks/gpu_check.sh $args"
+echo "  eos-cl: $(git rev-parse --short HEAD 2>/dev/null || echo '?')  $(uname -sm)"
 "$build/eos" devices 2>/dev/null | grep '^\*' | sed 's/^/  device: /'
 for s in "${summary[@]}"; do echo "  $s"; done
 [ "$fail" -eq 0 ]
