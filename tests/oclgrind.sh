@@ -6,19 +6,18 @@
 # per program, default 1800); prints per program the time and the number of reports, then a summary.
 # ctest's test_oclgrind runs the subset CI_SUBSET (about 3 minutes on 2 cores, cold kernel cache);
 # the rest take longer under the interpreter and are run by hand: tests/oclgrind.sh build
-# Known open report (issue 15): test_knn, eos_knn_merge on the GPU paths after an earlier
-# eos_knn in the same runtime reads GEMM output that Oclgrind marks uninitialised ("Controlflow
-# depends on uninitialized value", cmocka test test_against_brute_force); not yet explained, so
-# test_knn stays out of the CI subset until it is.
-#
-# Notes on the tool (Oclgrind 21.10):
-# - kernels are built with -cl-opt-disable (EOS_CL_OPTIONS): at -O2 clang emits LLVM `freeze`
-#   instructions that the 21.10 uninitialised-value plugin does not support ("OCLGRIND FATAL
-#   ERROR ... Unsupported instruction: freeze"); it then loses track of the values and reports
-#   every later read of them as uninitialised (e.g. eos_ldam_logits -> eos_softmax_ce). -O0 keeps
-#   every check and emits no freeze.
-# - test_runtime builds a broken program and asks for a missing kernel on purpose, so it runs
-#   without --check-api (those API errors are its expected results).
+# SUPPRESSED, one kind only: uninitialised-value reports ("Controlflow depends on uninitialized
+# value", "Uninitialized value written to global memory") in the two kNN kernels eos_knn_merge and
+# eos_knn_fused, a false positive of Oclgrind 21.10's shadow tracking. In eos_knn_merge the value
+# is the distance tile CLBlast's GEMM has just written (a probe branching on each operand apart:
+# only the tile, never the norms or lists), in eos_knn_fused the dot products of the packed panels.
+# The same calls in a fresh process give 0 reports; the reports appear only after the other kNN
+# path ran earlier in the process, and still do with that path's kernels disabled (only its buffer
+# created and released). The values read are right: test_knn compares every distance and index
+# with a brute force (test_tiles_exact exactly, with ties), and CLBlast with beta = 0 and
+# eos_knn_pack write every element they later read. Not root-caused inside Oclgrind (a plain
+# release-then-vload/vstore program does not reproduce it). The suppressed reports are kept in
+# oclgrind-logs/PROGRAM.err.gz and counted apart.
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [PROGRAM...]" >&2; exit 2; }
 build=$(cd "$1" && pwd) || exit 2
@@ -27,7 +26,7 @@ command -v oclgrind >/dev/null || { echo "oclgrind not found (Debian: apt-get in
 
 ALL="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_oversample
      test_layers test_resnet test_train test_runtime"
-CI_SUBSET="test_tensor test_gemm test_losses test_ldam"
+CI_SUBSET="test_tensor test_gemm test_losses test_ldam test_knn"
 if [ $# -eq 0 ]; then set -- $ALL; elif [ "$1" = ci ]; then set -- $CI_SUBSET; fi
 
 out="$build/oclgrind-logs"
@@ -36,18 +35,28 @@ export EOS_TEST_TINY=1 EOS_CL_OPTIONS=-cl-opt-disable CMOCKA_MESSAGE_OUTPUT=STDO
 export EOS_CACHE_DIR="$build/oclgrind-kernel-cache" EOS_TEST_TMP="$build/test-tmp"
 timeout_s=${OCLGRIND_TIMEOUT:-1800}
 failed=0 total_reports=0 summary=""
+titles='Invalid|Uninitialized|Controlflow|Read-write|Write-write|Oclgrind -|OCLGRIND FATAL|Work-group divergence|Work-item divergence|Unaligned|Oclgrind: [0-9]+ errors'
 for t in "$@"; do
     api=--check-api
     [ "$t" = test_runtime ] && api=
     start=$(date +%s)
-    timeout "$timeout_s" oclgrind --data-races --uninitialized $api "$build/tests/$t" >"$out/$t.out" 2>"$out/$t.err"
+    rm -f "$out/$t.reports" "$out/$t.suppressed"
+    timeout "$timeout_s" oclgrind --max-errors 100000000 --data-races --uninitialized $api "$build/tests/$t" >"$out/$t.out" 2>"$out/$t.err"
     rc=$?
     secs=$(( $(date +%s) - start ))
-    # Oclgrind's reports: a blank line, then a title line (e.g. "Invalid read of size 4 at global
-    # memory address ...", "Read-write data race at global memory address ...", "Controlflow
-    # depends on uninitialized value", "Oclgrind - OpenCL runtime error detected") followed by
-    # tab-indented details; its fatal errors and the "N errors generated" cap too.
-    n=$(grep -cE '^(Invalid|Uninitialized|Controlflow|Read-write|Write-write|Oclgrind -|OCLGRIND FATAL|Oclgrind: [0-9]+ errors|Work-group divergence|Work-item divergence|Load from |Store to |Atomic|Memory leak|Unaligned)' "$out/$t.err")
+    # Oclgrind's reports are paragraphs: a title line (e.g. "Invalid read of size 4 at global
+    # memory address ...", "Read-write data race at ...", "Controlflow depends on uninitialized
+    # value", "Oclgrind - OpenCL runtime error detected", "OCLGRIND FATAL ERROR ...") followed by
+    # tab-indented details. One kind is suppressed (see SUPPRESSED in the banner); the rest count.
+    awk -v RS= -v titles="$titles" -v sup="$out/$t.suppressed" -v rep="$out/$t.reports" '
+        $0 ~ "^(" titles ")" {
+            if ($0 ~ /^(Controlflow depends on uninitialized value|Uninitialized value written to global memory)/ && $0 ~ /Kernel: eos_knn_(merge|fused)\n/) { ns++; next }
+            print $0 "\n" > rep
+        }
+        END { print ns + 0 > sup }' "$out/$t.err"
+    n=0; [ -f "$out/$t.reports" ] && n=$(grep -cE "^($titles)" "$out/$t.reports")
+    ns=$(cat "$out/$t.suppressed")
+    gzip -f "$out/$t.err"  # tens of MB when the suppressed reports are many
     status=ok
     if [ "$rc" -eq 124 ]; then status="TIMEOUT after ${timeout_s}s"
     elif [ "$rc" -ne 0 ]; then status="FAILED (exit $rc)"
@@ -56,8 +65,9 @@ for t in "$@"; do
     [ "$status" = ok ] || failed=1
     total_reports=$((total_reports + n))
     line=$(printf '%-18s %5ss  %4s reports  %s' "$t" "$secs" "$n" "$status")
+    [ "$ns" -eq 0 ] || line="$line  ($ns suppressed, see the banner)"
     echo "$line"
-    [ "$status" = ok ] || { echo "  see $out/$t.err and $t.out; first report:"; grep -m1 -A6 -E '^(Invalid|Uninitialized|Controlflow|Read-write|Write-write|Oclgrind -|OCLGRIND FATAL)' "$out/$t.err" | sed 's/^/    /'; }
+    [ "$status" = ok ] || { echo "  see $out/$t.err.gz and $t.out; first report:"; [ -f "$out/$t.reports" ] && sed -n '1,8s/^/    /p' "$out/$t.reports"; }
     summary="$summary
 $line"
 done
