@@ -4,8 +4,14 @@
 # Usage: tests/oclgrind.sh BUILD_DIR [PROGRAM...]   (default: every program in ALL below)
 # Exits non-zero on any Oclgrind report, a failing test or a timeout (OCLGRIND_TIMEOUT seconds
 # per program, default 1800); prints per program the time and the number of reports, then a summary.
-# ctest's test_oclgrind runs the subset CI_SUBSET (about 3 minutes on 2 cores, cold kernel cache);
+# ctest's test_oclgrind runs the subset CI_SUBSET (about 1 minute on 2 cores, cold kernel cache);
 # the rest take longer under the interpreter and are run by hand: tests/oclgrind.sh build
+# Status of the rest (issue 15, not done yet): test_layers, test_resnet, test_train and
+# test_oversample do not read EOS_TEST_TINY yet (minutes to hours under Oclgrind);
+# test_finetune and test_oversample report uninitialised values after an earlier GEMM
+# (eos_sgd_step, CLBlast's XgemmDirectTT, eos_bias_add, eos_softmax_ce): the same pattern as
+# the suppressed kNN reports below, not yet shown to be one; test_layers at -O2 computed wrong
+# convolutions under Oclgrind (before -cl-opt-disable), to be rerun.
 # SUPPRESSED, one kind only: uninitialised-value reports ("Controlflow depends on uninitialized
 # value", "Uninitialized value written to global memory") in the two kNN kernels eos_knn_merge and
 # eos_knn_fused, a false positive of Oclgrind 21.10's shadow tracking. In eos_knn_merge the value
