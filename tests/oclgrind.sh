@@ -8,10 +8,11 @@
 # the rest take longer under the interpreter and are run by hand: tests/oclgrind.sh build
 # Status of the rest (issue 15, not done yet): test_layers, test_resnet, test_train and
 # test_oversample do not read EOS_TEST_TINY yet (minutes to hours under Oclgrind);
-# test_finetune and test_oversample report uninitialised values after an earlier GEMM
-# (eos_sgd_step, CLBlast's XgemmDirectTT, eos_bias_add, eos_softmax_ce): the same pattern as
-# the suppressed kNN reports below, not yet shown to be one; test_layers at -O2 computed wrong
-# convolutions under Oclgrind (before -cl-opt-disable), to be rerun.
+# test_finetune, test_oversample and test_layers report uninitialised values in kernels that read
+# what a CLBlast GEMM wrote (eos_col2im, eos_sgd_step, eos_bias_add, eos_softmax_ce, and CLBlast's
+# XgemmDirectTT on such values): the same pattern as the suppressed kNN reports below, not yet
+# shown to be one. At -O2 test_layers computed wrong convolutions under Oclgrind: the `freeze`
+# limitation below (a FATAL ERROR in eos_im2col), gone with -cl-opt-disable.
 # SUPPRESSED, one kind only: uninitialised-value reports ("Controlflow depends on uninitialized
 # value", "Uninitialized value written to global memory") in the two kNN kernels eos_knn_merge and
 # eos_knn_fused, a false positive of Oclgrind 21.10's shadow tracking. In eos_knn_merge the value
