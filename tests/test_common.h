@@ -23,6 +23,14 @@
         if (st__ != EOS_OK) fail_msg("%s failed:\n%s", #call, eos_last_error_message()); \
     } while (0)
 
+/* EOS_TEST_TINY=1 (set by tests/oclgrind.sh): only the small cases of a program, for a
+ * simulated device (Oclgrind interprets every work-item, about 10^4 times slower than PoCL);
+ * every kernel still runs, with tails, but the large and timing-shaped cases are skipped. */
+static inline int test_tiny(void) {
+    const char *e = getenv("EOS_TEST_TINY");
+    return e && e[0] && strcmp(e, "0") != 0;
+}
+
 /* cmocka group setup/teardown: *state becomes an eos_runtime_t on the test device
  * (EOS_DEVICE, else the default device). */
 static inline int test_runtime_setup(void **state) {
