@@ -124,15 +124,18 @@ eos_status eos_peak_measure(eos_runtime_t rt, int runs, double seconds, eos_peak
     memset(out, 0, sizeof *out);
     if (runs < 1 || !(seconds > 0))
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "peak: runs %d and seconds %g must be positive", runs, seconds);
-    /* CPUs (PoCL): one work-item per group runs the vector code as written; GPUs: full groups */
-    size_t local = 1;
-    if (eos__gpu_paths(rt)) {
-        local = rt->dev.max_work_group_size < 256 ? rt->dev.max_work_group_size : 256;
-        if (rt->dev.max_work_item_sizes[0] && local > rt->dev.max_work_item_sizes[0]) local = rt->dev.max_work_item_sizes[0];
-        if (local < 1) local = 1;
+    /* the launch shape every kernel gets (eos__group_shape): one work-item per group on the CPU
+     * paths (the vector code runs as written), full groups within each kernel's limits on the
+     * GPU paths */
+    size_t groups = (rt->dev.compute_units ? rt->dev.compute_units : 1) * GROUPS_PER_CU, local[4], widest = 1;
+    for (int v = 0; v < 4; v++) {
+        cl_kernel k;
+        size_t one = 1, rounded;
+        EOS_TRY(eos_runtime_kernel(rt, "peak.cl", k_variants[v].kernel, &k));
+        eos__group_shape(rt, k, 1, &one, &local[v], &rounded);
+        if (local[v] > widest) widest = local[v];
     }
-    size_t cus = rt->dev.compute_units ? rt->dev.compute_units : 1, global = cus * GROUPS_PER_CU * local;
-    size_t most = global * MAX_GROW;  /* the output of the largest launch */
+    size_t most = groups * widest * MAX_GROW;  /* the output of the largest launch */
     eos_tensor buf = {0};
     float *host = malloc(most * sizeof *host);
     double *times = malloc((size_t)runs * sizeof *times);
@@ -145,17 +148,7 @@ eos_status eos_peak_measure(eos_runtime_t rt, int runs, double seconds, eos_peak
     st = eos_tensor_alloc(rt, &buf, 1, &most);
     for (int v = 0; st == EOS_OK && v < 4; v++) {
         out->names[v] = k_variants[v].name;
-        size_t l = local;
-        if (l > 1) {  /* a kernel may allow less than the device (registers) */
-            cl_kernel k;
-            size_t kwg = 0;
-            st = eos_runtime_kernel(rt, "peak.cl", k_variants[v].kernel, &k);
-            if (st != EOS_OK) break;
-            if (clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) ==
-                    CL_SUCCESS && kwg && kwg < l)
-                l = kwg;
-        }
-        size_t g = global / local * l;
+        size_t l = local[v], g = groups * l;
         double sec = 0, fastest = 0;
         size_t items = g;
         st = measure_variant(rt, v, runs, seconds, &buf, host, g, l, times, &out->variant_gflops[v], &fastest, &sec,
