@@ -721,9 +721,8 @@ eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel
  * kernels' many-work-item branch is tested without a GPU. */
 static size_t reduce_local(eos_runtime_t rt, cl_kernel k) {
     if (!rt->gpu_paths && !rt->reduce_local_force) return 1;
-    size_t kwg = 0;
-    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
-    size_t cap = kwg && kwg < 256 ? kwg : 256, l = 1;
+    size_t cap, mult, l = 1;
+    group_limits(rt, k, &cap, &mult);  /* the launches' own limits; a tree sum wants a power of two */
     if (rt->reduce_local_force && rt->reduce_local_force < cap) cap = rt->reduce_local_force;
     while (l * 2 <= cap && (l * 2) * sizeof(float) <= rt->dev.local_mem_bytes / 2) l *= 2;
     return l;
