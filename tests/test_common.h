@@ -23,6 +23,14 @@
         if (st__ != EOS_OK) fail_msg("%s failed:\n%s", #call, eos_last_error_message()); \
     } while (0)
 
+/* EOS_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's wildcards * and ?), in
+ * every test program: e.g. EOS_TEST_FILTER=test_conv2d_tiled build/tests/test_layers. Applied
+ * before main by a constructor, so the programs need no code of their own for it. */
+__attribute__((constructor)) static void test_filter_from_env(void) {
+    const char *f = getenv("EOS_TEST_FILTER");
+    if (f && f[0]) cmocka_set_test_filter(f);
+}
+
 /* EOS_TEST_TINY=1 (set by tests/oclgrind.sh): only the small cases of a program, for a
  * simulated device (Oclgrind interprets every work-item, about 10^4 times slower than PoCL);
  * every kernel still runs, with tails, but the large and timing-shaped cases are skipped. */
