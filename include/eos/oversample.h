@@ -1,5 +1,6 @@
 /* Phase 2: balance the classes of an embedding set (GUIDE section 5). Every class is brought
- * to the largest class's count; the output is the original rows followed by the new ones.
+ * to the largest class's count (adasyn: within rounding, see below); the output is the original
+ * rows followed by the new ones.
  *   eos         Expansive Over-Sampling, the paper's definition: bases are the class's samples
  *               with at least one neighbour of another class (an enemy) among their k nearest
  *               (all classes, Euclidean); each new sample is base + r (enemy - base), base drawn
