@@ -220,6 +220,15 @@ void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
  * which is the state at start: nothing outside the tests calls this. */
 void eos__knn_fail_after(long n);
 
+/* Test hook (host/oversample.c): eos or eos-ref from a given neighbour list nbr (n, k; nearest
+ * first, the row itself left out) and given draws, one triple per new row in output order:
+ * bind[s] = the base's place among its class's bases (rows with an enemy, in row order),
+ * pos[s] = the enemy's position 0..k-1 in the base's list, gap[s] = r. So a numpy
+ * transcription fed the same (tests/golden/make_eos_golden.py) gives the same rows. */
+eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_resample_method method, int k,
+                                  const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
+                                  size_t ndraws, eos_embeddings *out, eos_resample_report *rep);
+
 /* The device memory the tensor allocator allows (host/tensor.c): the device's global memory and
  * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */
 void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc);

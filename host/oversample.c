@@ -1,6 +1,8 @@
 /* EOS and the over-sampling baselines in embedding space (include/eos/oversample.h). kNN runs
  * on the device; the draws and the interpolation run here, where they are a few microseconds
- * per new row. */
+ * per new row. The baselines follow imbalanced-learn 0.10 (imblearn/over_sampling/_smote/base.py,
+ * filter.py, _adasyn.py), eos the paper and eos-ref the authors' EOS.py; tests/golden/ holds the
+ * scripts that pin each. */
 #include "internal.h"
 
 #include <math.h>
@@ -8,41 +10,74 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *k_names[] = {"none", "eos", "ros", "smote", "borderline", "adasyn"};
+/* indexed by eos_resample_method; eos-ref came last so the older values kept their numbers */
+static const char *k_names[] = {"none", "eos", "ros", "smote", "borderline", "adasyn", "eos-ref"};
+enum { NMETHODS = sizeof k_names / sizeof k_names[0] };
 
 eos_status eos_resample_parse(const char *name, eos_resample_method *out) {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < NMETHODS; i++)
         if (name && !strcasecmp(name, k_names[i])) {
             *out = (eos_resample_method)i;
             return EOS_OK;
         }
-    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "unknown method '%s': expected eos, ros, smote, borderline, adasyn or none",
-             name ? name : "");
+    EOS_FAIL(EOS_ERR_INVALID_ARG, NULL,
+             "unknown method '%s': expected eos, eos-ref, ros, smote, borderline, adasyn or none", name ? name : "");
 }
 
-const char *eos_resample_name(eos_resample_method m) { return (unsigned)m < 6 ? k_names[m] : "?"; }
+const char *eos_resample_name(eos_resample_method m) { return (unsigned)m < NMETHODS ? k_names[m] : "?"; }
 
+eos_resample_config eos_resample_defaults(void) {
+    eos_resample_config c = {0, 0, 0};
+    return c;
+}
+
+/* imbalanced-learn's k_neighbors / n_neighbors for its methods; the paper's k for EOS */
+int eos_resample_default_k(eos_resample_method m) {
+    return m == EOS_RESAMPLE_SMOTE || m == EOS_RESAMPLE_BORDERLINE || m == EOS_RESAMPLE_ADASYN ? 5 : 10;
+}
+
+/* imbalanced-learn's BorderlineSMOTE m_neighbors */
+enum { DEFAULT_M = 10 };
+
+/* the output so far: rows and labels, and for each row the input row it came from and the
+ * one it moved toward (-1: none) */
 typedef struct {
     float *x;
-    int32_t *y;
+    int32_t *y, *from, *to;
     size_t n, cap, dim;
 } rows;
 
-static int push(rows *r, const float *v, int32_t label) {
+static int push(rows *r, const float *v, int32_t label, int32_t from, int32_t to) {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 1024;
         float *x = realloc(r->x, cap * r->dim * sizeof *x);
         if (x) r->x = x;
         int32_t *y = realloc(r->y, cap * sizeof *y);
         if (y) r->y = y;
-        if (!x || !y) return -1;
+        int32_t *f = realloc(r->from, cap * sizeof *f);
+        if (f) r->from = f;
+        int32_t *t = realloc(r->to, cap * sizeof *t);
+        if (t) r->to = t;
+        if (!x || !y || !f || !t) return -1;
         r->cap = cap;
     }
     memcpy(r->x + r->n * r->dim, v, r->dim * sizeof *v);
-    r->y[r->n++] = label;
+    r->y[r->n] = label;
+    r->from[r->n] = from;
+    r->to[r->n++] = to;
     return 0;
 }
 
+/* Where the draws come from: the seeded generator, or (tests, eos and eos-ref only) one given
+ * triple per new row, so a numpy transcription fed the same triples can be compared row by row:
+ * bind = the base's place among its class's bases, pos = the chosen enemy's position among the
+ * base's k neighbours, gap = r. */
+typedef struct {
+    eos_rng g;
+    const uint32_t *bind, *pos;  /* NULL: the generator */
+    const float *gap;
+    size_t n, at;
+} draws;
 /* base + r (other - base) */
 static void interpolate(const float *base, const float *other, float r, size_t dim, float *out) {
     for (size_t j = 0; j < dim; j++) out[j] = base[j] + r * (other[j] - base[j]);
@@ -75,35 +110,52 @@ void eos_resample_report_free(eos_resample_report *rep) {
     free(rep->after);
     free(rep->eligible);
     free(rep->fallback);
+    free(rep->candidate);
+    free(rep->origin);
+    free(rep->partner);
     memset(rep, 0, sizeof *rep);
 }
 
-/* One way out of eos_resample: every buffer is NULL until it is allocated and freed once, at
- * done:, whichever path led there (the neighbour lists used to be freed before a failure
- * jumped to a cleanup that freed them again). */
-eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
-                        uint64_t seed, eos_embeddings *out, eos_resample_report *rep) {
+/* The common body. given_nbr (n, k), when not NULL, replaces the search over all classes (the
+ * test hook); d holds the draws.
+ * One way out: every buffer is NULL until it is allocated and freed once, at done:, whichever
+ * path led there (the neighbour lists used to be freed before a failure jumped to a cleanup that
+ * freed them again). */
+static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method,
+                           const eos_resample_config *cfg, const int32_t *given_nbr, draws *d, eos_embeddings *out,
+                           eos_resample_report *rep) {
     memset(out, 0, sizeof *out);
     memset(rep, 0, sizeof *rep);
+    if ((unsigned)method >= NMETHODS) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: method %d", (int)method);
     if (classes < 1 || classes > EOS_MAX_CLASSES)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: %d classes, expected 1..%d", classes, EOS_MAX_CLASSES);
-    if (k < 1 || k > EOS_KNN_MAX_K) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: k = %d (1..%d)", k, EOS_KNN_MAX_K);
+    int k = cfg->k ? cfg->k : eos_resample_default_k(method);
+    int mb = method != EOS_RESAMPLE_BORDERLINE ? 0 : cfg->m ? cfg->m : DEFAULT_M;
+    if (k < 1 || k > EOS_KNN_MAX_K)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: k = %d, expected 0 (the method's default) or 1..%d", k,
+                 EOS_KNN_MAX_K);
+    if (cfg->m < 0 || cfg->m > EOS_KNN_MAX_K)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: m = %d, expected 0 (the default, %d) or 1..%d", cfg->m,
+                 DEFAULT_M, EOS_KNN_MAX_K);
     size_t dim = in->dim, n = in->n, nmax = 0;
     for (size_t i = 0; i < n; i++)
         if (in->labels[i] < 0 || in->labels[i] >= classes)
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: row %zu has label %d, expected 0..%d", i, in->labels[i], classes - 1);
-    rows r = {NULL, NULL, 0, 0, dim};
+    rows r = {NULL, NULL, NULL, NULL, 0, 0, dim};
     int32_t *nbr = NULL, *cn = NULL;  /* (n, kk) over all classes; (m, kc) within the class */
     float *tmp = NULL;
     size_t *members = NULL, *bases = NULL, *quota = NULL;
     double *weight = NULL;
     eos_status st = EOS_OK;
     rep->classes = classes;
+    rep->k = k;
+    rep->m = mb;
     rep->before = calloc((size_t)classes, sizeof *rep->before);
     rep->after = calloc((size_t)classes, sizeof *rep->after);
     rep->eligible = calloc((size_t)classes, sizeof *rep->eligible);
     rep->fallback = calloc((size_t)classes, sizeof *rep->fallback);
-    if (!rep->before || !rep->after || !rep->eligible || !rep->fallback) goto oom;
+    rep->candidate = calloc(n ? n : 1, 1);
+    if (!rep->before || !rep->after || !rep->eligible || !rep->fallback || !rep->candidate) goto oom;
     for (size_t i = 0; i < n; i++) rep->before[in->labels[i]]++;
     for (int c = 0; c < classes; c++) {
         /* an empty class cannot be grown (no base to copy or interpolate from) and would leave
@@ -118,10 +170,12 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
         if (rep->before[c] > nmax) nmax = rep->before[c];
     }
     for (size_t i = 0; i < n; i++)
-        if (push(&r, in->x + i * dim, in->labels[i])) goto oom;
+        if (push(&r, in->x + i * dim, in->labels[i], (int32_t)i, -1)) goto oom;
 
-    int needs_global = method == EOS_RESAMPLE_EOS || method == EOS_RESAMPLE_BORDERLINE || method == EOS_RESAMPLE_ADASYN;
-    int kk = k;
+    int is_eos = method == EOS_RESAMPLE_EOS || method == EOS_RESAMPLE_EOS_REF;
+    int needs_global = is_eos || method == EOS_RESAMPLE_BORDERLINE || method == EOS_RESAMPLE_ADASYN;
+    /* the search over all classes: eos's enemies, adasyn's ratio (both k), borderline's danger (m) */
+    int kk = method == EOS_RESAMPLE_BORDERLINE ? mb : k;
     if (needs_global) {
         if ((size_t)kk > n - 1) kk = (int)(n - 1);
         if (kk < 1) {
@@ -130,10 +184,9 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
         }
         nbr = malloc(n * (size_t)kk * sizeof *nbr);
         if (!nbr) goto oom;
-        if ((st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL)) != EOS_OK) goto done;
+        if (given_nbr) memcpy(nbr, given_nbr, n * (size_t)kk * sizeof *nbr);  /* the hook checked kk == k */
+        else if ((st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL)) != EOS_OK) goto done;
     }
-    eos_rng g;
-    eos_rng_seed(&g, seed, 0x454f53);  /* "EOS" */
     tmp = malloc(dim * sizeof *tmp);
     members = malloc((n ? n : 1) * sizeof *members);
     bases = malloc((n ? n : 1) * sizeof *bases);
@@ -150,10 +203,11 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
             for (size_t t = 0; t < m; t++) {
                 size_t i = members[t], enemies = 0;
                 for (int j = 0; j < kk; j++) enemies += in->labels[nbr[i * kk + j]] != c;
+                /* imblearn's ratio_nn: enemies / n_neighbors */
                 weight[t] = (double)enemies / kk;
-                int eligible = method == EOS_RESAMPLE_EOS      ? enemies > 0
-                               : method == EOS_RESAMPLE_ADASYN ? enemies > 0
-                                                               : 2 * enemies >= (size_t)kk && enemies < (size_t)kk;
+                /* borderline: imblearn's _in_danger_noise "danger", m/2 <= m' < m */
+                int eligible = method == EOS_RESAMPLE_BORDERLINE ? 2 * enemies >= (size_t)kk && enemies < (size_t)kk
+                                                                 : enemies > 0;
                 if (eligible) bases[nb++] = t;
             }
         int within = method == EOS_RESAMPLE_SMOTE || method == EOS_RESAMPLE_BORDERLINE || method == EOS_RESAMPLE_ADASYN;
@@ -161,63 +215,118 @@ eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes,
             for (size_t t = 0; t < m; t++) bases[t] = t;
             nb = m;
         }
+        /* within the class: k, or all the class has (imblearn raises below k + 1 rows) */
         int kc = m > 1 ? (int)(m - 1 < (size_t)k ? m - 1 : (size_t)k) : 0;
         if (method == EOS_RESAMPLE_ROS || nb == 0 || (within && kc < 1)) {
             /* nothing to interpolate from: copies (and say so) */
+            if (d->bind) {
+                st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                    "resample: class %d has no base for the given draws", c);
+                goto done;
+            }
             if (method != EOS_RESAMPLE_ROS) rep->fallback[c] = 1;
             rep->eligible[c] = m;
-            for (size_t s = 0; s < need; s++)
-                if (push(&r, in->x + members[eos_rng_below(&g, (uint32_t)m)] * dim, c)) goto oom;
+            for (size_t t = 0; t < m; t++) rep->candidate[members[t]] = 1;
+            for (size_t s = 0; s < need; s++) {
+                size_t i = members[eos_rng_below(&d->g, (uint32_t)m)];
+                if (push(&r, in->x + i * dim, c, (int32_t)i, -1)) goto oom;
+            }
             continue;
         }
         rep->eligible[c] = nb;
+        for (size_t b = 0; b < nb; b++) rep->candidate[members[bases[b]]] = 1;
         if (within && (st = class_knn(rt, in, members, m, kc, &cn)) != EOS_OK) goto done;
         if (method == EOS_RESAMPLE_ADASYN) {
-            /* shares proportional to the enemy fraction, rounded by largest remainder to sum to need */
             double total = 0;
             for (size_t b = 0; b < nb; b++) total += weight[bases[b]];
-            size_t given = 0;
-            for (size_t b = 0; b < nb; b++) {
-                double share = need * weight[bases[b]] / total;
-                quota[b] = (size_t)floor(share);
-                weight[bases[b]] = share - floor(share);  /* keep the remainder */
-                given += quota[b];
+            if (!cfg->adasyn_remainder) {
+                /* imblearn: ratio_nn /= sum(ratio_nn); np.rint(ratio_nn * n_samples), half to
+                 * even as rint in the default rounding mode; the class gets what the sum says */
+                for (size_t b = 0; b < nb; b++) quota[b] = (size_t)rint(weight[bases[b]] / total * (double)need);
+            } else {
+                /* shares proportional to the enemy fraction, rounded by largest remainder to sum to need */
+                size_t given = 0;
+                for (size_t b = 0; b < nb; b++) {
+                    double share = need * weight[bases[b]] / total;
+                    quota[b] = (size_t)floor(share);
+                    weight[bases[b]] = share - floor(share);  /* keep the remainder */
+                    given += quota[b];
+                }
+                while (given < need) {
+                    size_t best = 0;
+                    for (size_t b = 1; b < nb; b++) if (weight[bases[b]] > weight[bases[best]]) best = b;
+                    quota[best]++;
+                    weight[bases[best]] = -1;
+                    given++;
+                }
             }
-            while (given < need) {
-                size_t best = 0;
-                for (size_t b = 1; b < nb; b++) if (weight[bases[b]] > weight[bases[best]]) best = b;
-                quota[best]++;
-                weight[bases[best]] = -1;
-                given++;
-            }
+            /* imblearn: rows = np.repeat(class rows, counts), so base after base in row order */
             for (size_t b = 0; b < nb; b++)
                 for (size_t q = 0; q < quota[b]; q++) {
-                    size_t t = bases[b];
-                    size_t o = members[cn[t * kc + eos_rng_below(&g, (uint32_t)kc)]];
-                    interpolate(in->x + members[t] * dim, in->x + o * dim, eos_rng_uniform(&g), dim, tmp);
-                    if (push(&r, tmp, c)) goto oom;
+                    size_t t = bases[b], base = members[t];
+                    size_t o = members[cn[t * kc + eos_rng_below(&d->g, (uint32_t)kc)]];
+                    interpolate(in->x + base * dim, in->x + o * dim, eos_rng_uniform(&d->g), dim, tmp);
+                    if (push(&r, tmp, c, (int32_t)base, (int32_t)o)) goto oom;
                 }
         } else {
             for (size_t s = 0; s < need; s++) {
-                size_t t = bases[eos_rng_below(&g, (uint32_t)nb)], base = members[t], other;
-                if (within) {
-                    other = members[cn[t * kc + eos_rng_below(&g, (uint32_t)kc)]];
-                } else {  /* EOS: one of the base's enemies, uniformly */
-                    int32_t en[EOS_KNN_MAX_K];
-                    int ne = 0;
-                    for (int j = 0; j < kk; j++)
-                        if (in->labels[nbr[base * kk + j]] != c) en[ne++] = nbr[base * kk + j];
-                    other = (size_t)en[eos_rng_below(&g, (uint32_t)ne)];
+                if (d->bind && d->at >= d->n) {
+                    st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                        "resample: %zu draws given, more rows needed", d->n);
+                    goto done;
                 }
-                interpolate(in->x + base * dim, in->x + other * dim, eos_rng_uniform(&g), dim, tmp);
-                if (push(&r, tmp, c)) goto oom;
+                size_t bi = d->bind ? d->bind[d->at] : eos_rng_below(&d->g, (uint32_t)nb);
+                if (bi >= nb) {
+                    st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                        "resample: draw %zu: base %zu of %zu", d->at, bi, nb);
+                    goto done;
+                }
+                size_t t = bases[bi], base = members[t], other;
+                if (within) {
+                    other = members[cn[t * kc + eos_rng_below(&d->g, (uint32_t)kc)]];
+                } else {
+                    /* eos: one of the base's enemies, uniformly; pos is its place among the k */
+                    int en[EOS_KNN_MAX_K], ne = 0, pos;
+                    for (int j = 0; j < kk; j++)
+                        if (in->labels[nbr[base * kk + j]] != c) en[ne++] = j;
+                    if (d->bind) {
+                        pos = (int)d->pos[d->at];
+                        if (pos >= kk || in->labels[nbr[base * kk + pos]] == c) {
+                            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                                "resample: draw %zu: neighbour %d of row %zu is no enemy", d->at, pos,
+                                                base);
+                            goto done;
+                        }
+                    } else {
+                        pos = en[eos_rng_below(&d->g, (uint32_t)ne)];
+                    }
+                    /* EOS.py: ni indexes ind1[n][1:] (the neighbours without the point) but
+                     * the partner is read as ind2[base, ni], whose column 0 is the point
+                     * itself: one rank nearer than the enemy, the base itself for ni = 0 */
+                    other = method == EOS_RESAMPLE_EOS ? (size_t)nbr[base * kk + pos]
+                            : pos == 0                 ? base
+                                                       : (size_t)nbr[base * kk + pos - 1];
+                }
+                float gap = d->bind ? d->gap[d->at++] : eos_rng_uniform(&d->g);
+                interpolate(in->x + base * dim, in->x + other * dim, gap, dim, tmp);
+                if (push(&r, tmp, c, (int32_t)base, (int32_t)other)) goto oom;
             }
         }
         free(cn);
         cn = NULL;
     }
+    if (d->bind && d->at != d->n) {
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                            "resample: %zu draws given, %zu used", d->n, d->at);
+        goto done;
+    }
     for (size_t i = 0; i < r.n; i++) rep->after[r.y[i]]++;
     rep->synthetic = r.n - n;
+    rep->origin = malloc((rep->synthetic ? rep->synthetic : 1) * sizeof *rep->origin);
+    rep->partner = malloc((rep->synthetic ? rep->synthetic : 1) * sizeof *rep->partner);
+    if (!rep->origin || !rep->partner) goto oom;
+    memcpy(rep->origin, r.from + n, rep->synthetic * sizeof *rep->origin);
+    memcpy(rep->partner, r.to + n, rep->synthetic * sizeof *rep->partner);
     out->n = r.n;
     out->dim = dim;
     out->x = r.x;
@@ -231,6 +340,49 @@ done:
     free(cn); free(nbr); free(tmp); free(members); free(bases); free(weight); free(quota);
     free(r.x);
     free(r.y);
+    free(r.from);
+    free(r.to);
     if (st != EOS_OK) eos_resample_report_free(rep);
     return st;
+}
+
+eos_status eos_resample_with(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method,
+                             const eos_resample_config *cfg, uint64_t seed, eos_embeddings *out,
+                             eos_resample_report *rep) {
+    eos_resample_config dflt = eos_resample_defaults();
+    draws d;
+    memset(&d, 0, sizeof d);
+    eos_rng_seed(&d.g, seed, 0x454f53);  /* "EOS" */
+    return resample(rt, in, classes, method, cfg ? cfg : &dflt, NULL, &d, out, rep);
+}
+
+eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
+                        uint64_t seed, eos_embeddings *out, eos_resample_report *rep) {
+    eos_resample_config cfg = eos_resample_defaults();
+    cfg.k = k;
+    return eos_resample_with(rt, in, classes, method, &cfg, seed, out, rep);
+}
+
+eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_resample_method method, int k,
+                                  const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
+                                  size_t ndraws, eos_embeddings *out, eos_resample_report *rep) {
+    memset(out, 0, sizeof *out);
+    memset(rep, 0, sizeof *rep);
+    if (method != EOS_RESAMPLE_EOS && method != EOS_RESAMPLE_EOS_REF)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: given draws are for eos and eos-ref, not %s",
+                 eos_resample_name(method));
+    if (k < 1 || k > EOS_KNN_MAX_K || (size_t)k > in->n - 1 || !nbr || !bind || !pos || !gap)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: given neighbours: k = %d for %zu rows", k, in->n);
+    for (size_t i = 0; i < in->n * (size_t)k; i++)
+        if (nbr[i] < 0 || (size_t)nbr[i] >= in->n || (size_t)nbr[i] == i / (size_t)k)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: given neighbour %zu of row %zu is %d", i % k, i / k, nbr[i]);
+    eos_resample_config cfg = eos_resample_defaults();
+    cfg.k = k;
+    draws d;
+    memset(&d, 0, sizeof d);
+    d.bind = bind;
+    d.pos = pos;
+    d.gap = gap;
+    d.n = ndraws;
+    return resample(NULL, in, classes, method, &cfg, nbr, &d, out, rep);
 }

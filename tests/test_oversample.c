@@ -1,7 +1,9 @@
-/* EOS and the baselines on small 2-d and 8-d sets: every class reaches the largest count, the
- * original rows come first unchanged, and every new row is checked against the method's
- * definition with an independent brute-force neighbour search: on a segment from an eligible
- * base to an allowed partner, at a fraction in [0, 1). */
+/* EOS and the baselines on small 2-d and 8-d sets: every class reaches the largest count (ADASYN:
+ * imbalanced-learn's rounded count), the original rows come first unchanged, and every new row is
+ * checked against the method's definition with an independent brute-force neighbour search: on
+ * a segment from an eligible base to an allowed partner, at a fraction in [0, 1). The baselines'
+ * counts and danger sets are pinned against imbalanced-learn, eos and eos-ref row for row against
+ * numpy transcriptions (tests/golden/make_oversample_golden.py, make_eos_golden.py). */
 #include "test_common.h"
 
 #include "internal.h"  /* eos__knn_fail_after: the fault-injection hook */
@@ -31,11 +33,12 @@ static void make_set(eos_embeddings *e, uint64_t seed) {
 /* the k nearest of point i among rows whose label passes the filter (-1: all), in double */
 static void brute_knn(const eos_embeddings *e, size_t i, int k, int only, size_t *out) {
     double best[64];
+    size_t dim = e->dim;
     for (int j = 0; j < k; j++) best[j] = INFINITY, out[j] = (size_t)-1;
     for (size_t t = 0; t < e->n; t++) {
         if (t == i || (only >= 0 && e->labels[t] != only)) continue;
         double s = 0;
-        for (int d = 0; d < DIM; d++) s += pow((double)e->x[i * DIM + d] - e->x[t * DIM + d], 2);
+        for (size_t d = 0; d < dim; d++) s += pow((double)e->x[i * dim + d] - e->x[t * dim + d], 2);
         int j = k - 1;
         if (!(s < best[j])) continue;
         while (j > 0 && s < best[j - 1]) { best[j] = best[j - 1]; out[j] = out[j - 1]; j--; }
@@ -53,79 +56,332 @@ static int enemies_of(const eos_embeddings *e, size_t i, int k) {
 }
 
 /* is v = x_a + r (x_b - x_a) with r in [0, 1]? */
-static int on_segment(const float *v, const float *a, const float *b) {
+static int on_segment(const float *v, const float *a, const float *b, size_t dim) {
     double num = 0, den = 0;
-    for (int d = 0; d < DIM; d++) {
+    for (size_t d = 0; d < dim; d++) {
         num += ((double)v[d] - a[d]) * ((double)b[d] - a[d]);
         den += ((double)b[d] - a[d]) * ((double)b[d] - a[d]);
     }
     double r = den > 0 ? num / den : 0;
     if (r < -1e-6 || r > 1 + 1e-6) return 0;
-    for (int d = 0; d < DIM; d++)
+    for (size_t d = 0; d < dim; d++)
         if (fabs(a[d] + r * (b[d] - a[d]) - v[d]) > 1e-4) return 0;
     return 1;
 }
 
-static void run(eos_runtime_t rt, eos_resample_method method, int k) {
+static int is_in(size_t v, const size_t *list, int n) {
+    for (int j = 0; j < n; j++) if (list[j] == v) return 1;
+    return 0;
+}
+
+/* ADASYN's per-sample counts as imbalanced-learn's _adasyn.py computes them (ratio_nn =
+ * enemies / k, normalised over the class, np.rint of ratio * shortfall), from a brute-force
+ * search: made (n) */
+static void adasyn_made(const eos_embeddings *in, int classes, int k, size_t *made) {
+    size_t counts[64] = {0}, nmax = 0;
+    for (size_t i = 0; i < in->n; i++) counts[in->labels[i]]++;
+    for (int c = 0; c < classes; c++) if (counts[c] > nmax) nmax = counts[c];
+    for (size_t i = 0; i < in->n; i++) made[i] = 0;
+    for (int c = 0; c < classes; c++) {
+        if (counts[c] == nmax) continue;
+        double total = 0;
+        for (size_t i = 0; i < in->n; i++) if (in->labels[i] == c) total += (double)enemies_of(in, i, k) / k;
+        for (size_t i = 0; i < in->n; i++)
+            if (in->labels[i] == c)
+                made[i] = (size_t)rint((double)enemies_of(in, i, k) / k / total * (double)(nmax - counts[c]));
+    }
+}
+
+/* Every new row checked against the method's definition, from an independent brute-force
+ * search: its label is its origin's, the origin may be a base (eos, eos-ref, adasyn: it has an
+ * enemy among its k nearest; borderline: m/2 <= enemies < m among its m nearest), the partner
+ * is one the method allows for that origin (smote, borderline, adasyn: one of its k nearest of
+ * the class; eos: an enemy among its k nearest; eos-ref: the base itself when its nearest is an
+ * enemy, else the neighbour one rank before an enemy), and the row lies on the segment. */
+static void check_rows(const eos_embeddings *in, const eos_embeddings *out, const eos_resample_report *rep,
+                       eos_resample_method method) {
+    size_t dim = in->dim, nb[64];
+    int k = rep->k, m = rep->m;
+    assert_int_equal(out->n, in->n + rep->synthetic);
+    assert_memory_equal(out->x, in->x, in->n * dim * sizeof(float));
+    assert_memory_equal(out->labels, in->labels, in->n * sizeof(int32_t));
+    for (size_t s = 0; s < rep->synthetic; s++) {
+        size_t row = in->n + s, o = (size_t)rep->origin[s];
+        int c = out->labels[row], p = rep->partner[s];
+        const float *v = out->x + row * dim, *a = in->x + o * dim;
+        const char *name = eos_resample_name(method);
+        if (o >= in->n || in->labels[o] != c) fail_msg("%s: new row %zu (class %d) from row %zu of class %d", name, s, c, o, in->labels[o]);
+        if (!rep->candidate[o]) fail_msg("%s: new row %zu from row %zu, not a candidate", name, s, o);
+        if (method == EOS_RESAMPLE_ROS) {
+            if (p != -1 || memcmp(v, a, dim * sizeof(float))) fail_msg("ros: new row %zu is no copy of row %zu", s, o);
+            continue;
+        }
+        int ok;
+        if (method == EOS_RESAMPLE_EOS || method == EOS_RESAMPLE_EOS_REF) {
+            brute_knn(in, o, k, -1, nb);
+            if (enemies_of(in, o, k) == 0) fail_msg("%s: new row %zu from row %zu, which has no enemy", name, s, o);
+            if (method == EOS_RESAMPLE_EOS) {
+                ok = p >= 0 && in->labels[p] != c && is_in((size_t)p, nb, k);
+            } else {
+                ok = ((size_t)p == o && in->labels[nb[0]] != c);
+                for (int j = 1; j < k && !ok; j++) ok = (size_t)p == nb[j - 1] && in->labels[nb[j]] != c;
+            }
+        } else {
+            int e = enemies_of(in, o, method == EOS_RESAMPLE_BORDERLINE ? m : k);
+            if (method == EOS_RESAMPLE_BORDERLINE && !(2 * e >= m && e < m))
+                fail_msg("borderline: new row %zu from row %zu with %d enemies of %d: not in danger", s, o, e, m);
+            if (method == EOS_RESAMPLE_ADASYN && e == 0) fail_msg("adasyn: new row %zu from row %zu without enemies", s, o);
+            int kc = (int)(rep->before[c] - 1 < (size_t)k ? rep->before[c] - 1 : (size_t)k);
+            brute_knn(in, o, kc, c, nb);
+            ok = p >= 0 && is_in((size_t)p, nb, kc);
+        }
+        if (!ok) fail_msg("%s: new row %zu (class %d, from row %zu) moves toward row %d, which the method does not allow", name, s, c, o, p);
+        if (!on_segment(v, a, in->x + (size_t)p * dim, dim))
+            fail_msg("%s: new row %zu is not on the segment from row %zu to row %d", name, s, o, p);
+    }
+}
+
+static void run(eos_runtime_t rt, eos_resample_method method, int k, int m) {
     eos_embeddings in, out;
     make_set(&in, 5);
     eos_resample_report rep;
-    EOS_ASSERT_OK(eos_resample(rt, &in, 3, method, k, 9, &out, &rep));
-    assert_int_equal(out.n, 360);
-    for (int c = 0; c < 3; c++) assert_int_equal(rep.after[c], 120);
-    assert_memory_equal(out.x, in.x, in.n * DIM * sizeof(float));
-    assert_memory_equal(out.labels, in.labels, in.n * sizeof(int32_t));
-    for (size_t s = in.n; s < out.n; s++) {
-        int c = out.labels[s];
-        const float *v = out.x + s * DIM;
-        int ok = 0;
-        for (size_t i = 0; i < in.n && !ok; i++) {
-            if (in.labels[i] != c) continue;
-            const float *a = in.x + i * DIM;
-            if (method == EOS_RESAMPLE_ROS) {
-                ok = !memcmp(v, a, DIM * sizeof(float));
-                continue;
-            }
-            size_t nb[64];
-            int e = enemies_of(&in, i, k);
-            if (method == EOS_RESAMPLE_EOS) {
-                if (e == 0) continue;  /* not a base */
-                brute_knn(&in, i, k, -1, nb);
-                for (int j = 0; j < k && !ok; j++)
-                    ok = in.labels[nb[j]] != c && on_segment(v, a, in.x + nb[j] * DIM);
-            } else {
-                if (method == EOS_RESAMPLE_BORDERLINE && !(2 * e >= k && e < k)) continue;
-                if (method == EOS_RESAMPLE_ADASYN && e == 0) continue;
-                int kc = (int)(rep.before[c] - 1 < (size_t)k ? rep.before[c] - 1 : (size_t)k);
-                brute_knn(&in, i, kc, c, nb);
-                for (int j = 0; j < kc && !ok; j++) ok = on_segment(v, a, in.x + nb[j] * DIM);
-            }
+    eos_resample_config cfg = eos_resample_defaults();
+    cfg.k = k;
+    cfg.m = m;
+    EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, method, &cfg, 9, &out, &rep));
+    if (method == EOS_RESAMPLE_ADASYN) {
+        /* imbalanced-learn's rint: each sample's count, the class ending near 120 */
+        size_t made[162], got[162] = {0}, want[3] = {0};
+        adasyn_made(&in, 3, k, made);
+        for (size_t s = 0; s < rep.synthetic; s++) got[rep.origin[s]]++;
+        for (size_t i = 0; i < in.n; i++) {
+            if (got[i] != made[i]) fail_msg("adasyn: row %zu made %zu rows, imbalanced-learn's rule %zu", i, got[i], made[i]);
+            want[in.labels[i]] += 1 + made[i];
         }
-        if (!ok) fail_msg("%s: new row %zu (class %d) is not on a segment the method allows", eos_resample_name(method), s, c);
+        for (int c = 0; c < 3; c++) assert_int_equal(rep.after[c], want[c]);
+    } else {
+        assert_int_equal(out.n, 360);
+        for (int c = 0; c < 3; c++) assert_int_equal(rep.after[c], 120);
     }
+    check_rows(&in, &out, &rep, method);
     /* the same seed gives the same rows */
     eos_embeddings again;
     eos_resample_report_free(&rep);
-    EOS_ASSERT_OK(eos_resample(rt, &in, 3, method, k, 9, &again, &rep));
+    EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, method, &cfg, 9, &again, &rep));
     eos_resample_report_free(&rep);
+    assert_int_equal(again.n, out.n);
     assert_memory_equal(again.x, out.x, out.n * DIM * sizeof(float));
     eos_embeddings_free(&again);
     eos_embeddings_free(&out);
     eos_embeddings_free(&in);
 }
 
-static void test_eos(void **state) { run(*state, EOS_RESAMPLE_EOS, 10); }
-static void test_ros(void **state) { run(*state, EOS_RESAMPLE_ROS, 10); }
-static void test_smote(void **state) { run(*state, EOS_RESAMPLE_SMOTE, 5); }
-static void test_borderline(void **state) { run(*state, EOS_RESAMPLE_BORDERLINE, 10); }
-static void test_adasyn(void **state) { run(*state, EOS_RESAMPLE_ADASYN, 10); }
+static void test_eos(void **state) { run(*state, EOS_RESAMPLE_EOS, 10, 0); }
+static void test_eos_ref(void **state) { run(*state, EOS_RESAMPLE_EOS_REF, 10, 0); }
+static void test_ros(void **state) { run(*state, EOS_RESAMPLE_ROS, 10, 0); }
+static void test_smote(void **state) { run(*state, EOS_RESAMPLE_SMOTE, 5, 0); }
+static void test_borderline(void **state) { run(*state, EOS_RESAMPLE_BORDERLINE, 5, 10); }
+static void test_borderline_km(void **state) { run(*state, EOS_RESAMPLE_BORDERLINE, 7, 6); }
+static void test_adasyn(void **state) { run(*state, EOS_RESAMPLE_ADASYN, 5, 0); }
+
+/* The defaults (k = 0, m = 0) are imbalanced-learn's for its methods and the paper's for EOS;
+ * ADASYN's largest-remainder rounding is still there for who asks, and ends at the largest count. */
+static void test_defaults(void **state) {
+    eos_runtime_t rt = *state;
+    static const struct { eos_resample_method m; int k, mm; } want[] = {
+        {EOS_RESAMPLE_EOS, 10, 0}, {EOS_RESAMPLE_EOS_REF, 10, 0}, {EOS_RESAMPLE_SMOTE, 5, 0},
+        {EOS_RESAMPLE_BORDERLINE, 5, 10}, {EOS_RESAMPLE_ADASYN, 5, 0}, {EOS_RESAMPLE_ROS, 10, 0}};
+    eos_embeddings in, out, ex;
+    make_set(&in, 5);
+    for (size_t t = 0; t < sizeof want / sizeof want[0]; t++) {
+        eos_resample_report rep;
+        EOS_ASSERT_OK(eos_resample(rt, &in, 3, want[t].m, 0, 4, &out, &rep));
+        if (rep.k != want[t].k || rep.m != want[t].mm)
+            fail_msg("%s: k %d m %d by default, expected k %d m %d", eos_resample_name(want[t].m), rep.k, rep.m, want[t].k,
+                     want[t].mm);
+        eos_resample_report_free(&rep);
+        eos_resample_config cfg = eos_resample_defaults();
+        cfg.k = want[t].k;
+        cfg.m = want[t].mm;
+        EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, want[t].m, &cfg, 4, &ex, &rep));
+        eos_resample_report_free(&rep);
+        assert_int_equal(ex.n, out.n);
+        assert_memory_equal(ex.x, out.x, out.n * DIM * sizeof(float));
+        eos_embeddings_free(&ex);
+        eos_embeddings_free(&out);
+    }
+    eos_resample_report rep;
+    eos_resample_config cfg = eos_resample_defaults();
+    cfg.adasyn_remainder = 1;
+    EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, EOS_RESAMPLE_ADASYN, &cfg, 4, &out, &rep));
+    for (int c = 0; c < 3; c++) assert_int_equal(rep.after[c], 120);
+    check_rows(&in, &out, &rep, EOS_RESAMPLE_ADASYN);
+    eos_resample_report_free(&rep);
+    eos_embeddings_free(&out);
+    cfg = eos_resample_defaults();
+    cfg.m = 65;
+    assert_int_equal(eos_resample_with(rt, &in, 3, EOS_RESAMPLE_BORDERLINE, &cfg, 4, &out, &rep), EOS_ERR_INVALID_ARG);
+    assert_int_equal(eos_resample(rt, &in, 3, EOS_RESAMPLE_SMOTE, -1, 4, &out, &rep), EOS_ERR_INVALID_ARG);
+    eos_embeddings_free(&in);
+}
+
+/* reads "label f0 .. f(dim-1)" rows */
+static void read_rows(FILE *f, size_t n, size_t dim, float *x, int32_t *y) {
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(fscanf(f, "%d", &y[i]), 1);
+        for (size_t d = 0; d < dim; d++) assert_int_equal(fscanf(f, "%f", &x[i * dim + d]), 1);
+    }
+}
+
+/* The baselines against imbalanced-learn 0.10 on a fixed 54-row set
+ * (tests/golden/make_oversample_golden.py): with its defaults and with k = 3, m = 6, the same
+ * per-class output counts, Borderline-SMOTE's danger set row for row, ADASYN's per-sample
+ * counts row for row; and every new row where the method allows it. */
+static void test_golden_imblearn(void **state) {
+    eos_runtime_t rt = *state;
+    FILE *f = fopen(EOS_GOLDEN_DIR "/oversample_golden.txt", "r");
+    if (!f) fail_msg("cannot open %s: run tests/golden/make_oversample_golden.py", EOS_GOLDEN_DIR "/oversample_golden.txt");
+    int version = 0, classes = 0, seed = 0, cases = 0;
+    size_t n = 0, dim = 0;
+    assert_int_equal(fscanf(f, " eos-cl oversample golden %d", &version), 1);
+    assert_int_equal(version, 1);
+    assert_int_equal(fscanf(f, " set %zu %zu %d %d", &n, &dim, &classes, &seed), 4);
+    eos_embeddings in = {n, dim, malloc(n * sizeof(int32_t)), malloc(n * dim * sizeof(float))};
+    read_rows(f, n, dim, in.x, in.labels);
+    char method_text[32];
+    int k, m;
+    while (fscanf(f, " case %31s %d %d", method_text, &k, &m) == 3) {
+        eos_resample_method method;
+        EOS_ASSERT_OK(eos_resample_parse(method_text, &method));
+        eos_resample_config cfg = eos_resample_defaults();
+        /* imbalanced-learn's defaults (k 5, m 10) are asked for as 0: EOS-CL's defaults are under test */
+        if (k != 5 || (method == EOS_RESAMPLE_BORDERLINE && m != 10)) {
+            cfg.k = k;
+            cfg.m = m;
+        }
+        eos_embeddings out;
+        eos_resample_report rep;
+        EOS_ASSERT_OK(eos_resample_with(rt, &in, classes, method, &cfg, 3, &out, &rep));
+        assert_int_equal(rep.k, k);
+        assert_int_equal(rep.m, m);
+        assert_int_equal(fscanf(f, " counts"), 0);
+        for (int c = 0; c < classes; c++) {
+            size_t want;
+            assert_int_equal(fscanf(f, "%zu", &want), 1);
+            if (rep.after[c] != want)
+                fail_msg("%s k %d m %d: class %d has %zu rows, imbalanced-learn %zu", method_text, k, m, c, rep.after[c], want);
+            if (rep.fallback[c]) fail_msg("%s: class %d fell back to copies", method_text, c);
+        }
+        if (method == EOS_RESAMPLE_BORDERLINE) {
+            size_t nd, row;
+            unsigned char *danger = calloc(n, 1);
+            assert_int_equal(fscanf(f, " danger %zu", &nd), 1);
+            for (size_t j = 0; j < nd; j++) {
+                assert_int_equal(fscanf(f, "%zu", &row), 1);
+                danger[row] = 1;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (rep.candidate[i] != danger[i])
+                    fail_msg("borderline k %d m %d: row %zu (class %d) %s the danger set, imbalanced-learn %s", k, m, i,
+                             in.labels[i], rep.candidate[i] ? "in" : "not in", danger[i] ? "in" : "not in");
+            free(danger);
+        }
+        if (method == EOS_RESAMPLE_ADASYN) {
+            size_t nm, want, *got = calloc(n, sizeof *got);
+            assert_int_equal(fscanf(f, " made %zu", &nm), 1);
+            assert_int_equal(nm, n);
+            for (size_t s = 0; s < rep.synthetic; s++) got[rep.origin[s]]++;
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(fscanf(f, "%zu", &want), 1);
+                if (got[i] != want) fail_msg("adasyn k %d: row %zu made %zu rows, imbalanced-learn %zu", k, i, got[i], want);
+            }
+            free(got);
+        }
+        check_rows(&in, &out, &rep, method);
+        eos_resample_report_free(&rep);
+        eos_embeddings_free(&out);
+        cases++;
+    }
+    assert_int_equal(cases, 6);
+    assert_int_equal(fscanf(f, " end"), 0);
+    fclose(f);
+    eos_embeddings_free(&in);
+}
+
+/* eos (the paper) and eos-ref (EOS.py) against numpy transcriptions of each, fed the same
+ * neighbour list and the same draws (tests/golden/make_eos_golden.py): the same rows. The
+ * golden draws include eos-ref's copies (ni = 0) and moves toward a same-class neighbour. */
+static void test_golden_eos(void **state) {
+    (void)state;
+    FILE *f = fopen(EOS_GOLDEN_DIR "/eos_golden.txt", "r");
+    if (!f) fail_msg("cannot open %s: run tests/golden/make_eos_golden.py", EOS_GOLDEN_DIR "/eos_golden.txt");
+    int version = 0, classes = 0, k = 0;
+    size_t n = 0, dim = 0, nd = 0;
+    assert_int_equal(fscanf(f, " eos-cl eos golden %d", &version), 1);
+    assert_int_equal(version, 1);
+    assert_int_equal(fscanf(f, " set %zu %zu %d %d", &n, &dim, &classes, &k), 4);
+    eos_embeddings in = {n, dim, malloc(n * sizeof(int32_t)), malloc(n * dim * sizeof(float))};
+    read_rows(f, n, dim, in.x, in.labels);
+    int32_t *nbr = malloc(n * (size_t)k * sizeof *nbr);
+    for (size_t i = 0; i < n * (size_t)k; i++) assert_int_equal(fscanf(f, "%d", &nbr[i]), 1);
+    assert_int_equal(fscanf(f, " draws %zu", &nd), 1);
+    uint32_t *bind = malloc(nd * sizeof *bind), *pos = malloc(nd * sizeof *pos);
+    float *gap = malloc(nd * sizeof *gap), *want = malloc(nd * dim * sizeof *want);
+    int32_t *want_y = malloc(nd * sizeof *want_y);
+    for (size_t s = 0; s < nd; s++) assert_int_equal(fscanf(f, "%u %u %f", &bind[s], &pos[s], &gap[s]), 3);
+    int copies = 0;
+    for (int t = 0; t < 2; t++) {
+        char name[16];
+        size_t rows;
+        assert_int_equal(fscanf(f, " %15s %zu", name, &rows), 2);
+        assert_int_equal(rows, nd);
+        read_rows(f, nd, dim, want, want_y);
+        eos_resample_method method;
+        EOS_ASSERT_OK(eos_resample_parse(name, &method));
+        assert_int_equal(method, t ? EOS_RESAMPLE_EOS_REF : EOS_RESAMPLE_EOS);
+        eos_embeddings out;
+        eos_resample_report rep;
+        EOS_ASSERT_OK(eos__resample_scripted(&in, classes, method, k, nbr, bind, pos, gap, nd, &out, &rep));
+        assert_int_equal(out.n, n + nd);
+        assert_memory_equal(out.x, in.x, n * dim * sizeof(float));
+        for (size_t s = 0; s < nd; s++) {
+            assert_int_equal(out.labels[n + s], want_y[s]);
+            for (size_t d = 0; d < dim; d++) {
+                float got = out.x[(n + s) * dim + d], w = want[s * dim + d];
+                if (!(fabsf(got - w) <= 1e-6f + 1e-6f * fabsf(w)))
+                    fail_msg("%s: new row %zu, feature %zu: %.9g, the numpy transcription %.9g", name, s, d, got, w);
+            }
+            if (method == EOS_RESAMPLE_EOS_REF && rep.partner[s] == rep.origin[s]) copies++;
+        }
+        eos_resample_report_free(&rep);
+        eos_embeddings_free(&out);
+    }
+    assert_true(copies > 0);  /* the golden draws exercise ni = 0 */
+    assert_int_equal(fscanf(f, " end"), 0);
+    /* draws that do not fit are refused, not followed */
+    eos_embeddings out;
+    eos_resample_report rep;
+    assert_int_equal(eos__resample_scripted(&in, classes, EOS_RESAMPLE_EOS, k, nbr, bind, pos, gap, nd - 1, &out, &rep),
+                     EOS_ERR_INVALID_ARG);
+    assert_null(out.x);
+    bind[0] = 1000;
+    assert_int_equal(eos__resample_scripted(&in, classes, EOS_RESAMPLE_EOS, k, nbr, bind, pos, gap, nd, &out, &rep),
+                     EOS_ERR_INVALID_ARG);
+    fclose(f);
+    free(nbr); free(bind); free(pos); free(gap); free(want); free(want_y);
+    eos_embeddings_free(&in);
+}
 
 static void test_parse_and_edges(void **state) {
     eos_runtime_t rt = *state;
     eos_resample_method m;
     EOS_ASSERT_OK(eos_resample_parse("EOS", &m));
     assert_int_equal(m, EOS_RESAMPLE_EOS);
+    EOS_ASSERT_OK(eos_resample_parse("eos-ref", &m));
+    assert_int_equal(m, EOS_RESAMPLE_EOS_REF);
+    assert_string_equal(eos_resample_name(m), "eos-ref");
     assert_int_equal(eos_resample_parse("smoteish", &m), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error_message(), "eos-ref"));
     /* far-apart classes: no sample has an enemy, so EOS falls back to copies and says so */
     eos_embeddings in = {6, 1, calloc(6, sizeof(int32_t)), calloc(6, sizeof(float))}, out;
     float xs[6] = {0, 0.1f, 0.2f, 0.3f, 100, 100.1f};
@@ -156,7 +412,7 @@ static void test_parse_and_edges(void **state) {
 static void test_knn_failure(void **state) {
     eos_runtime_t rt = *state;
     static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE,
-                                                  EOS_RESAMPLE_ADASYN};
+                                                  EOS_RESAMPLE_ADASYN, EOS_RESAMPLE_EOS_REF};
     eos_embeddings in, out;
     make_set(&in, 5);
     for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
@@ -165,8 +421,8 @@ static void test_knn_failure(void **state) {
             eos__knn_fail_after(after);
             eos_status st = eos_resample(rt, &in, 3, methods[m], 10, 9, &out, &rep);
             eos__knn_fail_after(-1);
-            /* eos searches once (n = 1 is never reached), smote only within classes */
-            int fails = methods[m] != EOS_RESAMPLE_EOS || after == 0;
+            /* eos and eos-ref search once (n = 1 is never reached), smote only within classes */
+            int fails = (methods[m] != EOS_RESAMPLE_EOS && methods[m] != EOS_RESAMPLE_EOS_REF) || after == 0;
             if (!fails) {
                 EOS_ASSERT_OK(st);
                 eos_embeddings_free(&out);
@@ -255,7 +511,7 @@ static void test_empty_class_refused(void **state) {
     float xs[4] = {0, 0.5f, 3, 3.5f};
     int32_t ys[4] = {0, 0, 2, 2};
     eos_embeddings in = {4, 1, ys, xs}, out;
-    for (int m = EOS_RESAMPLE_NONE; m <= EOS_RESAMPLE_ADASYN; m++)
+    for (int m = EOS_RESAMPLE_NONE; m <= EOS_RESAMPLE_EOS_REF; m++)
         for (int classes = 3; classes <= 4; classes++) {
             eos_resample_report rep;
             eos_status st = eos_resample(rt, &in, classes, (eos_resample_method)m, 1, 1, &out, &rep);
@@ -279,10 +535,15 @@ static void test_empty_class_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eos),
+        cmocka_unit_test(test_eos_ref),
         cmocka_unit_test(test_ros),
         cmocka_unit_test(test_smote),
         cmocka_unit_test(test_borderline),
+        cmocka_unit_test(test_borderline_km),
         cmocka_unit_test(test_adasyn),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_golden_imblearn),
+        cmocka_unit_test(test_golden_eos),
         cmocka_unit_test(test_parse_and_edges),
         cmocka_unit_test(test_knn_failure),
         cmocka_unit_test(test_many_classes),

@@ -35,7 +35,9 @@ void usage_pipeline(FILE *out) {
             "  --profile P      quick or paper (default paper)\n"
             "  --methods LIST   comma-separated, of two kinds (default eos,ros,smote,borderline,adasyn):\n"
             "                   re-balancing of the CE model's embeddings, then a new head:\n"
-            "                     eos, ros, smote, borderline, adasyn, none (the head retrained unbalanced)\n"
+            "                     eos, eos-ref, ros, smote, borderline, adasyn, none (the head retrained\n"
+            "                     unbalanced); k as `eos resample --help` says: the paper's for eos,\n"
+            "                     imbalanced-learn's defaults for the baselines\n"
             "                   phase-1 baselines, each a network trained with the same schedule:\n"
             "                     LOSS or LOSS-RULE, LOSS one of ce, focal, asl, ldam and RULE one of\n"
             "                     reweight, resample, drw (see `eos train --help`), for example\n"
@@ -249,7 +251,7 @@ int cmd_pipeline(int argc, char **argv) {
             if (!dup) vars[nv++] = w;
         } else {
             return cli_usage_error(&self,
-                                   "--methods: unknown method '%s': expected eos, ros, smote, borderline, adasyn, none, or "
+                                   "--methods: unknown method '%s': expected eos, eos-ref, ros, smote, borderline, adasyn, none, or "
                                    "a phase-1 baseline LOSS[-RULE] (ce, focal, asl, ldam; reweight, resample, drw)", tok);
         }
     }
@@ -411,7 +413,7 @@ int cmd_pipeline(int argc, char **argv) {
             printf("  %-11s re-balancing %zu rows, then training the head ...", name, n);
             fflush(stdout);
         }
-        if (eos_resample(rt, &train_emb, d.classes, list[k], 10, seed, &bal, &rep) != EOS_OK) { rc = fail_line(live, "re-balancing"); break; }
+        if (eos_resample(rt, &train_emb, d.classes, list[k], 0, seed, &bal, &rep) != EOS_OK) { rc = fail_line(live, "re-balancing"); break; }
         tr_s = wall() - tm;
         if (!strcmp(name, proj_method)) {
             /* the resamplers keep the n original rows first and append the synthetic ones */
