@@ -1,6 +1,7 @@
 #!/bin/sh
 # Issue 16 item 6, pixel-space re-balancing before phase 1 (`eos train --balance`): the balanced
-# counts and the time are printed, a run resumes to the same set, and bad options are refused.
+# counts and the time are printed, a run resumes to the same set, bad options are refused, and
+# `eos bench pixel` times the re-balancing alone after validating it.
 # usage: test_reliability_pixel.sh path/to/eos
 eos="$1"
 . "$(dirname "$0")/cli_common.sh"
@@ -35,6 +36,13 @@ expect "--balance-k without pixel-smote" 2 '--balance-k applies to --balance pix
     "$eos" train --data "$t/d" --out "$t/x" --balance-k 3
 expect "--balance-k out of range" 2 "--balance-k '65': expected an integer in 1..64" \
     "$eos" train --data "$t/d" --out "$t/x" --balance pixel-smote --balance-k 65
+# the benchmark of the re-balancing alone: validated, then timed
+expect "bench pixel validates and times pixel-smote" 0 \
+    'eos-cl pixel pixel-smote exp:10 k 5: 28 -> 60 images \(32 new, [0-9.]+ MB of new pixels\): median [0-9.]+ ms of 2' \
+    "$eos" bench pixel --data "$t/d" --imbalance exp:10 --steps 2
+expect "bench pixel pixel-ros" 0 'eos-cl pixel pixel-ros exp:10: 28 -> 60 images \(0 new' \
+    "$eos" bench pixel --data "$t/d" --imbalance exp:10 --steps 1 --method pixel-ros
+expect "bench pixel needs --data" 2 'bench pixel needs --data PATH' "$eos" bench pixel
 expect "train --help tells of --balance" 0 '--balance M +re-balance the training images' "$eos" train --help
 expect "nothing written for a refused run" 1 '' test -e "$t/x"
 
