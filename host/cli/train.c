@@ -255,8 +255,8 @@ int cmd_train(int argc, char **argv) {
                  strcmp(argv[i], "--force") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--skip-bad"))
             i++;  /* a flag's value */
     }
-    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none", .balance_text = "none", .epochs = 200,
-                    .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
+    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none",
+                    .balance_text = "none", .epochs = 200, .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
                     .smooth = -1, .ldam_s = -1, .max_m = -1};
     int rc;
     /* --resume DIR: the run's own arguments first, then those given now (the later wins), then --out DIR */
@@ -405,7 +405,7 @@ int cmd_train(int argc, char **argv) {
     /* pixel-space re-balancing: the balanced set replaces the subset (and the dataset, whose
      * test split it carries), so the memory of the original images is given back */
     eos_pixel_report brep = {0};
-    double balance_s = 0;
+    double load_s = wall() - t0, balance_s = 0;
     size_t subset_n = n;
     if (balance != EOS_PIXEL_NONE) {
         eos_dataset bd;
@@ -429,11 +429,11 @@ int cmd_train(int argc, char **argv) {
     }
     printf("device: %s (%s)\n", eos_runtime_device(rt)->name, eos_runtime_device(rt)->platform_name);
     printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", o.data, eos_data_layout_str(d.layout), d.classes,
-           d.channels, d.height, d.width, wall() - t0);
+           d.channels, d.height, d.width, load_s);
     printf("train: %zu images (%s, seed %llu): ", subset_n, o.imb_text, (unsigned long long)o.seed);
     for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
     if (balance != EOS_PIXEL_NONE) {
-        printf("\nbalanced: %zu images (%s", n, o.balance_text);
+        printf("\nbalanced: %zu images (%s", n, eos_pixel_method_name(balance));
         if (balance == EOS_PIXEL_SMOTE) printf(", k %d", o.balance_k ? o.balance_k : EOS_PIXEL_SMOTE_K);
         printf("): %zu added, %zu of them new images, in %.2f s: ", brep.added, brep.made, balance_s);
         for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", brep.after[c]);
