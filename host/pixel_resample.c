@@ -59,8 +59,8 @@ static int cand_cmp(const void *a, const void *b) {
  * The device proposes kq >= kc candidates in float on centred pixels (centring keeps the
  * |q|^2 + |r|^2 - 2 q.r expansion's cancellation small); the host keeps the kc nearest by
  * integer distance. The true kc nearest fall outside the kq proposed only if float error
- * reorders more than kq - kc points around the kc-th distance, i.e. among exact ties, where
- * any choice gives the same pixels. */
+ * reorders more than kq - kc points around the kc-th distance, i.e. a dozen images within
+ * rounding of one distance. */
 static eos_status class_neighbours(eos_runtime_t rt, const uint8_t *pix, size_t len, const size_t *members, size_t m,
                                    int kc, int32_t *nbr) {
     int kq = 2 * kc > kc + 8 ? 2 * kc : kc + 8;

@@ -117,9 +117,11 @@ eos_status eos_imbalance_select(const eos_dataset *d, const eos_imbalance *imb, 
  *                    to the nearest uint8 (imbalanced-learn's astype on uint8 arrays would
  *                    truncate and darken by half a level on average)
  *   EOS_PIXEL_NONE   the list unchanged
- * Neighbours: the device's kNN (eos_knn, float) proposes max(2k, k + 8) candidates per image,
- * re-ranked on the host by exact integer distances (ties: the earlier image in the list), so
- * the k chosen are the exact k nearest on every device. A class of a single image has no
+ * Neighbours: the device's kNN (eos_knn, float) proposes max(2k, k + 8) candidates per image
+ * (at most 64 and the class's other images), re-ranked on the host by exact integer distances
+ * (ties: the earlier image in the list), so the k chosen are the exact k nearest on every
+ * device unless more than the spare candidates lie within float rounding of the k-th
+ * distance (a dozen near-duplicates). A class of a single image has no
  * neighbour: SMOTE repeats it (report.fallback). Draws: PCG32 seeded (seed, stream 0x504958),
  * classes in order, per new image: ROS the image; SMOTE base, neighbour, r. */
 typedef enum { EOS_PIXEL_NONE = 0, EOS_PIXEL_ROS, EOS_PIXEL_SMOTE } eos_pixel_method;
