@@ -128,7 +128,7 @@ expect "bench layers GFLOP/s and % of peak" 0 '^17 rows checked$' awk '
 expect "bench infer on every device" 0 'agrees|reference' "$eos" bench infer --arch resnet8 --batch 8 --steps 1 --device all
 expect "bench knn" 0 'eos-cl knn 300 x 16 k 5: median' "$eos" bench knn --n 300 --dim 16 --k 5 --steps 1
 expect "bench eos" 0 'eos-cl eos 300 x 16 k 5: median' "$eos" bench eos --n 300 --dim 16 --k 5 --steps 1
-expect "bench bad workload" 2 "unknown workload 'fly': expected train, infer, layers, knn, eos or peak" "$eos" bench fly
+expect "bench bad workload" 2 "unknown workload 'fly': expected train, infer, layers, knn, eos, pixel or peak" "$eos" bench fly
 expect "bench bad conv" 2 "--conv 'fft': expected auto, gemm, panel, direct, winograd or tiled" "$eos" bench train --conv fft
 
 head -c 1000 /dev/zero >> "$fx/data_batch_2.bin"

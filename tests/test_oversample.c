@@ -532,6 +532,327 @@ static void test_empty_class_refused(void **state) {
     eos_embeddings_free(&out);
 }
 
+/* ---- pixel-space re-balancing (eos_dataset_resample_pixels) --------------------------- */
+
+/* A dataset of `per` images per class of c x h x w uniform random pixels (every class its own
+ * brightness range so the classes differ), and a 10-image test split. */
+static void make_images(eos_dataset *d, int classes, const size_t *per, int c, int h, int w, uint64_t seed) {
+    memset(d, 0, sizeof *d);
+    d->layout = EOS_LAYOUT_IMAGE_FOLDER;
+    d->classes = classes;
+    d->channels = c;
+    d->height = h;
+    d->width = w;
+    size_t len = (size_t)c * h * w, n = 0;
+    for (int k = 0; k < classes; k++) n += per[k];
+    d->class_names = calloc((size_t)classes, sizeof *d->class_names);
+    for (int k = 0; k < classes; k++) {
+        d->class_names[k] = malloc(16);
+        snprintf(d->class_names[k], 16, "class%d", k);
+    }
+    eos_rng r;
+    eos_rng_seed(&r, seed, 11);
+    eos_split *sp[2] = {&d->train, &d->test};
+    for (int s = 0; s < 2; s++) {
+        size_t m = s ? 10 : n;
+        sp[s]->n = m;
+        sp[s]->pixels = malloc(m * len);
+        sp[s]->labels = malloc(m * sizeof(int32_t));
+        for (size_t i = 0; i < m; i++) {
+            /* labels interleaved, not sorted: the method must not rely on the order */
+            int32_t y = 0;
+            if (s) y = (int32_t)(i % (size_t)classes);
+            else {
+                size_t acc = 0, t = (i * 7919) % n;  /* a permutation of 0..n-1 (n not a multiple of 7919) */
+                while (t >= acc + per[y]) acc += per[y++];
+            }
+            sp[s]->labels[i] = y;
+            int lo = 20 * y;
+            for (size_t j = 0; j < len; j++) sp[s]->pixels[i * len + j] = (uint8_t)(lo + eos_rng_below(&r, 256 - (uint32_t)lo));
+        }
+    }
+}
+
+/* exact squared distance between two images */
+static uint64_t img_d2(const uint8_t *a, const uint8_t *b, size_t len) {
+    uint64_t s = 0;
+    for (size_t j = 0; j < len; j++) s += (uint64_t)(((int)a[j] - b[j]) * ((int)a[j] - b[j]));
+    return s;
+}
+
+/* plain-C kNN: the kc nearest of list entry b among the entries of its class (ties: the earlier
+ * entry), as positions in d->train */
+static void brute_knn_img(const eos_dataset *d, const size_t *idx, size_t n, size_t b, int kc, size_t *out) {
+    size_t len = (size_t)d->channels * d->height * d->width;
+    int32_t c = d->train.labels[idx[b]];
+    uint64_t best[64];
+    size_t pos[64];
+    for (int j = 0; j < kc; j++) best[j] = UINT64_MAX, pos[j] = SIZE_MAX;
+    for (size_t t = 0; t < n; t++) {
+        if (t == b || d->train.labels[idx[t]] != c) continue;
+        uint64_t s = img_d2(d->train.pixels + idx[b] * len, d->train.pixels + idx[t] * len, len);
+        int j = kc - 1;
+        if (!(s < best[j])) continue;
+        while (j > 0 && s < best[j - 1]) { best[j] = best[j - 1]; pos[j] = pos[j - 1]; j--; }
+        best[j] = s;
+        pos[j] = t;
+    }
+    for (int j = 0; j < kc; j++) out[j] = idx[pos[j]];
+}
+
+/* Is x = round(a + r (b - a)) pixel by pixel for one r in [0, 1)? Each pixel allows an
+ * interval of r; they must meet. The 1e-3 slack covers float rounding at a half-way value
+ * (the product r (b - a) carries an error of about 255 x 2^-24). *r_lo, *r_hi: the meet. */
+static int on_pixel_segment(const uint8_t *x, const uint8_t *a, const uint8_t *b, size_t len, double *r_lo, double *r_hi) {
+    double lo = 0, hi = 1;
+    for (size_t j = 0; j < len; j++) {
+        int dx = (int)x[j] - a[j], db = (int)b[j] - a[j];
+        int mn = a[j] < b[j] ? a[j] : b[j], mx = a[j] < b[j] ? b[j] : a[j];
+        if (x[j] < mn || x[j] > mx) return 0;  /* outside the two values: out of range for a blend */
+        if (db == 0) continue;                  /* x == a there, checked above */
+        double e1 = (dx - 0.5 - 1e-3) / db, e2 = (dx + 0.5 + 1e-3) / db;
+        if (e1 > e2) { double t = e1; e1 = e2; e2 = t; }
+        if (e1 > lo) lo = e1;
+        if (e2 < hi) hi = e2;
+        if (lo > hi) return 0;
+    }
+    if (r_lo) *r_lo = lo;
+    if (r_hi) *r_hi = hi;
+    return 1;
+}
+
+/* the list: every image but every 5th, in a scrambled order, so positions in the list, in
+ * d->train and in out->train all differ */
+static size_t *scrambled_list(const eos_dataset *d, size_t *n) {
+    size_t *idx = malloc(d->train.n * sizeof *idx), m = 0;
+    for (size_t i = 0; i < d->train.n; i++)
+        if (i % 5 != 3) idx[m++] = i;
+    for (size_t i = 0; i + 1 < m; i += 2) { size_t t = idx[i]; idx[i] = idx[m - 1 - i]; idx[m - 1 - i] = t; }
+    *n = m;
+    return idx;
+}
+
+/* counts, the list's own images first and unchanged, the test split and names copied */
+static void check_balanced(const eos_dataset *d, const size_t *idx, size_t n, const eos_dataset *o, const size_t *oi,
+                           size_t on, const eos_pixel_report *rep) {
+    size_t len = (size_t)d->channels * d->height * d->width, nmax = 0;
+    size_t before[8] = {0}, after[8] = {0};
+    for (size_t i = 0; i < n; i++) before[d->train.labels[idx[i]]]++;
+    for (int c = 0; c < d->classes; c++) if (before[c] > nmax) nmax = before[c];
+    assert_int_equal(on, nmax * (size_t)d->classes);
+    assert_int_equal(rep->added, on - n);
+    assert_int_equal(o->train.n, n + rep->made);
+    for (size_t i = 0; i < on; i++) {
+        assert_true(oi[i] < o->train.n);
+        after[o->train.labels[oi[i]]]++;
+    }
+    for (int c = 0; c < d->classes; c++) {
+        assert_int_equal(after[c], nmax);
+        assert_int_equal(rep->after[c], nmax);
+        assert_int_equal(rep->before[c], before[c]);
+        assert_string_equal(o->class_names[c], d->class_names[c]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(oi[i], i);
+        assert_memory_equal(o->train.pixels + i * len, d->train.pixels + idx[i] * len, len);
+        assert_int_equal(o->train.labels[i], d->train.labels[idx[i]]);
+    }
+    assert_int_equal(o->test.n, d->test.n);
+    assert_memory_equal(o->test.pixels, d->test.pixels, d->test.n * len);
+    assert_memory_equal(o->test.labels, d->test.labels, d->test.n * sizeof(int32_t));
+    assert_int_equal(o->channels, d->channels);
+    assert_int_equal(o->height * o->width, d->height * d->width);
+}
+
+/* SMOTE on flattened pixels: every new image lies on the segment from a base of its class to
+ * one of the base's 5 exact nearest same-class images (plain-C search), at the reported r;
+ * independently of the report, some base and neighbour pair explains it; a class of one
+ * image is repeated; a seed gives the same set. */
+static void pixel_smote_case(eos_runtime_t rt, int ch, int hw, const size_t *per, uint64_t seed) {
+    eos_dataset d, o;
+    make_images(&d, 4, per, ch, hw, hw, seed);
+    size_t n, *idx = scrambled_list(&d, &n), *oi, on;
+    size_t len = (size_t)ch * hw * hw;
+    eos_pixel_report rep;
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(rt, &d, idx, n, EOS_PIXEL_SMOTE, EOS_PIXEL_SMOTE_K, 7, &o, &oi, &on, &rep));
+    check_balanced(&d, idx, n, &o, oi, on, &rep);
+    size_t made = 0;
+    for (size_t a = 0; a < rep.added; a++) {
+        size_t p = oi[n + a];
+        int c = o.train.labels[p];
+        const uint8_t *x = o.train.pixels + p * len;
+        if (rep.before[c] == 1) {  /* nothing to interpolate with: the one image again */
+            assert_int_equal(rep.fallback[c], 1);
+            assert_true(p < n);
+            assert_int_equal(rep.base[a], idx[p]);
+            continue;
+        }
+        assert_int_equal(rep.fallback[c], 0);
+        assert_int_equal(p, n + made);
+        made++;
+        /* the reported base is in the list, of the class, and its reported neighbour is one of
+         * its exact k nearest; x is on their segment at the reported r */
+        size_t b = SIZE_MAX;
+        for (size_t t = 0; t < n; t++) if (idx[t] == rep.base[a]) b = t;
+        assert_true(b != SIZE_MAX);
+        assert_int_equal(d.train.labels[idx[b]], c);
+        int kc = rep.before[c] - 1 < 5 ? (int)rep.before[c] - 1 : 5;
+        size_t nb[64];
+        brute_knn_img(&d, idx, n, b, kc, nb);
+        int found = 0;
+        for (int j = 0; j < kc; j++) found |= nb[j] == rep.other[a];
+        if (!found) fail_msg("new image %zu: neighbour %zu is not among the 5 nearest of base %zu", p, rep.other[a], rep.base[a]);
+        double lo, hi;
+        if (!on_pixel_segment(x, d.train.pixels + rep.base[a] * len, d.train.pixels + rep.other[a] * len, len, &lo, &hi))
+            fail_msg("new image %zu is not base + r (neighbour - base) rounded, for any r", p);
+        if (!(rep.gap[a] >= lo && rep.gap[a] <= hi && rep.gap[a] >= 0 && rep.gap[a] < 1))
+            fail_msg("new image %zu: reported r %g outside [%g, %g]", p, rep.gap[a], lo, hi);
+        /* without the report: some base of the class and one of its 5 nearest explain x */
+        int explained = 0;
+        for (size_t t = 0; t < n && !explained; t++) {
+            if (d.train.labels[idx[t]] != c) continue;
+            brute_knn_img(&d, idx, n, t, kc, nb);
+            for (int j = 0; j < kc && !explained; j++)
+                explained = on_pixel_segment(x, d.train.pixels + idx[t] * len, d.train.pixels + nb[j] * len, len, NULL, NULL);
+        }
+        if (!explained) fail_msg("new image %zu (class %d) lies on no segment from a base to one of its 5 nearest", p, c);
+    }
+    assert_int_equal(made, rep.made);
+    /* determinism: the same seed, the same list and images; another seed, other images */
+    eos_dataset o2;
+    size_t *oi2, on2;
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(rt, &d, idx, n, EOS_PIXEL_SMOTE, 5, 7, &o2, &oi2, &on2, NULL));
+    assert_int_equal(on2, on);
+    assert_memory_equal(oi2, oi, on * sizeof *oi);
+    assert_memory_equal(o2.train.pixels, o.train.pixels, o.train.n * len);
+    eos_dataset_free(&o2);
+    free(oi2);
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(rt, &d, idx, n, EOS_PIXEL_SMOTE, 5, 8, &o2, &oi2, &on2, NULL));
+    assert_int_equal(on2, on);
+    assert_true(memcmp(o2.train.pixels + n * len, o.train.pixels + n * len, rep.made * len) != 0);
+    eos_dataset_free(&o2);
+    free(oi2);
+    eos_pixel_report_free(&rep);
+    eos_dataset_free(&o);
+    free(oi);
+    free(idx);
+    eos_dataset_free(&d);
+}
+
+static void test_pixel_smote(void **state) {
+    /* 4 classes; after dropping every 5th image the last keeps a single one */
+    static const size_t per[4] = {50, 21, 8, 1};
+    pixel_smote_case(*state, 3, 4, per, 1);
+    /* CIFAR-sized rows (3072 values): the device's float distances re-ranked exactly */
+    if (!test_tiny()) {
+        static const size_t big[4] = {120, 60, 9, 2};
+        pixel_smote_case(*state, 3, 32, big, 2);
+    }
+}
+
+/* ROS: counts; no new pixels, every added entry repeats an image of its class from the list */
+static void test_pixel_ros(void **state) {
+    (void)state;
+    static const size_t per[4] = {40, 13, 6, 1};
+    eos_dataset d, o;
+    make_images(&d, 4, per, 1, 5, 5, 3);
+    size_t n, *idx = scrambled_list(&d, &n), *oi, on, len = 25;
+    eos_pixel_report rep;
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(NULL, &d, idx, n, EOS_PIXEL_ROS, 5, 4, &o, &oi, &on, &rep));
+    check_balanced(&d, idx, n, &o, oi, on, &rep);
+    assert_int_equal(rep.made, 0);
+    for (size_t a = 0; a < rep.added; a++) {
+        size_t p = oi[n + a];
+        assert_true(p < n);
+        int c = o.train.labels[p], found = 0;
+        for (size_t t = 0; t < n && !found; t++)
+            found = d.train.labels[idx[t]] == c && !memcmp(d.train.pixels + idx[t] * len, o.train.pixels + p * len, len);
+        assert_true(found);
+        assert_int_equal(rep.base[a], idx[p]);
+        assert_int_equal(rep.other[a], rep.base[a]);
+    }
+    size_t *oi2, on2;
+    eos_dataset o2;
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(NULL, &d, idx, n, EOS_PIXEL_ROS, 5, 4, &o2, &oi2, &on2, NULL));
+    assert_memory_equal(oi2, oi, on * sizeof *oi);
+    eos_dataset_free(&o2);
+    free(oi2);
+    /* none: the list as it is; NULL: every training image */
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(NULL, &d, idx, n, EOS_PIXEL_NONE, 5, 4, &o2, &oi2, &on2, NULL));
+    assert_int_equal(on2, n);
+    assert_int_equal(o2.train.n, n);
+    eos_dataset_free(&o2);
+    free(oi2);
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(NULL, &d, NULL, 0, EOS_PIXEL_ROS, 5, 4, &o2, &oi2, &on2, NULL));
+    assert_int_equal(on2, 4 * 40);
+    eos_dataset_free(&o2);
+    free(oi2);
+    eos_pixel_report_free(&rep);
+    eos_dataset_free(&o);
+    free(oi);
+    free(idx);
+    eos_dataset_free(&d);
+}
+
+/* Bad input: a clear error, nothing allocated, out zeroed */
+static void test_pixel_errors(void **state) {
+    eos_runtime_t rt = *state;
+    static const size_t per[3] = {6, 3, 2};
+    eos_dataset d, o;
+    make_images(&d, 3, per, 1, 2, 2, 5);
+    size_t *oi = (size_t *)1, on = 7;
+    eos_pixel_report rep;
+    eos_pixel_method m;
+    EOS_ASSERT_OK(eos_pixel_method_parse("Pixel-SMOTE", &m));
+    assert_int_equal(m, EOS_PIXEL_SMOTE);
+    assert_string_equal(eos_pixel_method_name(EOS_PIXEL_ROS), "pixel-ros");
+    assert_int_equal(eos_pixel_method_parse("smote", &m), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error_message(), "pixel-ros, pixel-smote or none"));
+#define PIX_FAILS(st_, what_, call_)                                                     \
+    do {                                                                                 \
+        assert_int_equal((call_), (st_));                                                \
+        assert_non_null(strstr(eos_last_error_message(), (what_)));                      \
+        assert_null(oi);                                                                 \
+        assert_int_equal(on, 0);                                                         \
+        assert_null(o.train.pixels);                                                     \
+        assert_null(rep.before);                                                         \
+        oi = (size_t *)1;                                                                \
+        on = 7;                                                                          \
+    } while (0)
+    PIX_FAILS(EOS_ERR_INVALID_ARG, "k = 0",
+              eos_dataset_resample_pixels(rt, &d, NULL, 0, EOS_PIXEL_SMOTE, 0, 1, &o, &oi, &on, &rep));
+    PIX_FAILS(EOS_ERR_INVALID_ARG, "needs a device",
+              eos_dataset_resample_pixels(NULL, &d, NULL, 0, EOS_PIXEL_SMOTE, 5, 1, &o, &oi, &on, &rep));
+    size_t past[2] = {0, 11};
+    PIX_FAILS(EOS_ERR_INVALID_ARG, "image 11, past the 11 training images",
+              eos_dataset_resample_pixels(rt, &d, past, 2, EOS_PIXEL_ROS, 5, 1, &o, &oi, &on, &rep));
+    size_t only[2] = {0, 0};
+    for (size_t i = 0; i < d.train.n; i++) if (d.train.labels[i] != 1) { only[1] = i; break; }
+    for (size_t i = 0; i < d.train.n; i++) if (d.train.labels[i] == 1) only[0] = i;
+    PIX_FAILS(EOS_ERR_INVALID_ARG, "has no image in the training list",
+              eos_dataset_resample_pixels(rt, &d, only, 2, EOS_PIXEL_SMOTE, 5, 1, &o, &oi, &on, &rep));
+    int32_t keep = d.train.labels[4];
+    d.train.labels[4] = 3;
+    PIX_FAILS(EOS_ERR_INVALID_ARG, "has label 3, expected 0..2",
+              eos_dataset_resample_pixels(rt, &d, NULL, 0, EOS_PIXEL_ROS, 5, 1, &o, &oi, &on, &rep));
+    d.train.labels[4] = keep;
+    /* a failing neighbour search: its error, and everything released */
+    eos__knn_fail_after(0);
+    PIX_FAILS(EOS_ERR_INTERNAL, "failure injected",
+              eos_dataset_resample_pixels(rt, &d, NULL, 0, EOS_PIXEL_SMOTE, 5, 1, &o, &oi, &on, &rep));
+    eos__knn_fail_after(1);  /* the second class's search fails, after the first's images were made */
+    PIX_FAILS(EOS_ERR_INTERNAL, "failure injected",
+              eos_dataset_resample_pixels(rt, &d, NULL, 0, EOS_PIXEL_SMOTE, 5, 1, &o, &oi, &on, &rep));
+    eos__knn_fail_after(-1);
+#undef PIX_FAILS
+    EOS_ASSERT_OK(eos_dataset_resample_pixels(rt, &d, NULL, 0, EOS_PIXEL_SMOTE, 5, 1, &o, &oi, &on, &rep));
+    assert_int_equal(on, 18);
+    eos_pixel_report_free(&rep);
+    eos_dataset_free(&o);
+    free(oi);
+    eos_dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eos),
@@ -548,6 +869,9 @@ int main(void) {
         cmocka_unit_test(test_knn_failure),
         cmocka_unit_test(test_many_classes),
         cmocka_unit_test(test_empty_class_refused),
+        cmocka_unit_test(test_pixel_smote),
+        cmocka_unit_test(test_pixel_ros),
+        cmocka_unit_test(test_pixel_errors),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

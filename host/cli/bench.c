@@ -12,7 +12,7 @@
 
 void usage_bench(FILE *out) {
     fprintf(out,
-            "usage: eos bench train|infer|layers|knn|eos|peak [options]\n\n"
+            "usage: eos bench train|infer|layers|knn|eos|pixel|peak [options]\n\n"
             "Times one workload after checking its output:\n"
             "  train    ResNet-s training steps (forward, backward, SGD) on a fixed random batch; checks\n"
             "           that the loss is finite and falls over 3 warm-up steps\n"
@@ -25,6 +25,11 @@ void usage_bench(FILE *out) {
             "           checks 20 rows against a brute-force search\n"
             "  eos      kNN + EOS generation balancing long-tailed embeddings (exp:100 over 10 classes);\n"
             "           checks that every class ends at the largest class's count\n"
+            "  pixel    pixel-space re-balancing of a long-tailed image set before phase 1 (--data,\n"
+            "           --imbalance, --method pixel-smote or pixel-ros, --k default 5): the cost the\n"
+            "           pre-processing baselines pay before their retraining; checks every class at the\n"
+            "           largest count and 20 new images against a brute-force neighbour search (on the\n"
+            "           segment from the base to one of its k nearest); prints the balanced set's size\n"
             "  peak     the device's single-precision multiply-add peak in GFLOP/s: 8 independent chains of\n"
             "           float16, float8, float4 or float FMAs per work-item, 8 work-groups per compute unit;\n"
             "           each kernel's output checked against its closed form, then --steps launches timed\n"
@@ -37,8 +42,11 @@ void usage_bench(FILE *out) {
             "  --steps N       timed steps or repetitions; peak: launches per kernel (default 5)\n"
             "  --n N           knn/eos: embeddings (default 12406, CIFAR-10-LT's training set)\n"
             "  --dim D         knn/eos: embedding size (default 64)\n"
-            "  --k K           knn/eos: neighbours (default 10)\n"
+            "  --k K           knn/eos: neighbours (default 10); pixel: pixel-smote's (default 5)\n"
             "  --emb CSV       knn/eos: use these embeddings (label,f0,...) instead of generated ones\n"
+            "  --data PATH     pixel: the dataset (see `eos dataset --help`)\n"
+            "  --imbalance P   pixel: the long-tailed subset (default exp:100, seed 0)\n"
+            "  --method M      pixel: pixel-smote (default) or pixel-ros\n"
             "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape, batch size and\n"
             "                  direction), gemm, panel,\n"
             "                  direct (3x3 stride 1 on rows of 32, 16 or 8; panel elsewhere), winograd\n"
@@ -46,13 +54,15 @@ void usage_bench(FILE *out) {
             "                  tiles on 2-D work-groups, any shape: the candidate written for GPUs)\n"
             "  --device SPEC   index, cpu, gpu, part of a name, or all (default: first GPU, else CPU)\n\n"
             "example:\n  eos bench train --arch resnet32 --batch 128 --steps 5\n  eos bench knn --device all\n"
-            "  POCL_AFFINITY=1 eos bench peak\n");
+            "  POCL_AFFINITY=1 eos bench peak\n  eos bench pixel --data data/cifar10-jpg --steps 3\n");
 }
 
 typedef struct {
     const char *what, *arch, *emb;
     int batch, steps, n, dim, k;
     eos_conv_algo conv;
+    const char *data, *imb, *method;  /* pixel */
+    int k_given;
 } bench_opts;
 
 typedef struct {
@@ -390,11 +400,105 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
     return rc;
 }
 
+/* pixel: one validated re-balancing, then --steps timed ones. r->check: the new images' pixel
+ * sum, equal on every device since the neighbours are re-ranked exactly. r->ncheck doubles as
+ * the balanced set's size for the printed line (pixel_n, pixel_new). */
+static size_t pixel_n, pixel_subset, pixel_new;
+static double pixel_mb;
+
+static int bench_pixel(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
+    eos_pixel_method m;
+    eos_imbalance imb;
+    if (eos_pixel_method_parse(o->method, &m) != EOS_OK || m == EOS_PIXEL_NONE) {
+        fprintf(stderr, "eos bench: --method '%s': expected pixel-smote or pixel-ros\n", o->method);
+        return 2;
+    }
+    if (eos_imbalance_parse(o->imb, &imb) != EOS_OK) return cli_fail("--imbalance");
+    int k = o->k_given ? o->k : EOS_PIXEL_SMOTE_K;
+    if (k > EOS_KNN_MAX_K) { fprintf(stderr, "eos bench: --k %d: pixel-smote takes 1..%d\n", k, EOS_KNN_MAX_K); return 2; }
+    eos_dataset d, b = {0};
+    if (eos_dataset_load(o->data, NULL, &d) != EOS_OK) return cli_fail("loading the dataset");
+    size_t *idx = NULL, n = 0, *bi = NULL, bn = 0, len = (size_t)d.channels * d.height * d.width;
+    double *t = malloc((size_t)o->steps * sizeof *t);
+    eos_pixel_report rep = {0};
+    int rc = 0;
+    if (!t) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    if (!rc && eos_imbalance_select(&d, &imb, 0, &idx, &n, NULL) != EOS_OK) rc = cli_fail("selecting the subset");
+    /* warm-up (builds the kNN kernels) and validation */
+    if (!rc && eos_dataset_resample_pixels(rt, &d, idx, n, m, k, 1, &b, &bi, &bn, &rep) != EOS_OK) rc = cli_fail(o->method);
+    size_t *cnt = rc ? NULL : calloc((size_t)d.classes, sizeof *cnt), top = 0;
+    if (!rc && !cnt) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    for (size_t i = 0; !rc && i < n; i++) { size_t c = (size_t)d.train.labels[idx[i]]; if (++cnt[c] > top) top = cnt[c]; }
+    if (cnt) memset(cnt, 0, (size_t)d.classes * sizeof *cnt);
+    for (size_t i = 0; !rc && i < bn; i++) cnt[b.train.labels[bi[i]]]++;
+    for (int c = 0; !rc && c < d.classes; c++)
+        if (cnt[c] != top) { fprintf(stderr, "eos bench: validation failed: class %d has %zu images, expected %zu\n", c, cnt[c], top); rc = 1; }
+    for (size_t s = 0; !rc && m == EOS_PIXEL_SMOTE && s < 20 && rep.made; s++) {
+        /* entry a: its neighbour among the base's k nearest of the class in the subset, and every
+         * pixel within half a level of base + r (other - base) */
+        size_t a = s * (rep.added / 20), p = bi[n + a];
+        const uint8_t *x = b.train.pixels + p * len, *xb = d.train.pixels + rep.base[a] * len,
+                      *xo = d.train.pixels + rep.other[a] * len;
+        int c = b.train.labels[p];
+        uint64_t dother = 0, closer = 0;
+        for (size_t j = 0; j < len; j++) dother += (uint64_t)(((int)xo[j] - xb[j]) * ((int)xo[j] - xb[j]));
+        for (size_t i = 0; i < n; i++) {
+            if (d.train.labels[idx[i]] != c || idx[i] == rep.base[a]) continue;
+            const uint8_t *y = d.train.pixels + idx[i] * len;
+            uint64_t dd = 0;
+            for (size_t j = 0; j < len; j++) dd += (uint64_t)(((int)y[j] - xb[j]) * ((int)y[j] - xb[j]));
+            closer += dd < dother;
+        }
+        int ok = closer < (uint64_t)k;
+        for (size_t j = 0; ok && j < len; j++)
+            ok = fabs((double)x[j] - (xb[j] + (double)rep.gap[a] * ((int)xo[j] - xb[j]))) <= 0.5 + 1e-3;
+        if (!ok) {
+            fprintf(stderr, "eos bench: validation failed: new image %zu (class %d): %llu images nearer its base than its "
+                    "neighbour, or off their segment\n", p, c, (unsigned long long)closer);
+            rc = 1;
+        }
+    }
+    free(cnt);
+    if (!rc) {
+        pixel_subset = n;
+        pixel_n = bn;
+        pixel_new = rep.made;
+        pixel_mb = (double)rep.made * (double)len / 1e6;
+        r->ncheck = 1;
+        r->check = malloc(sizeof *r->check);
+        double sum = 0;
+        for (size_t i = n * len; i < b.train.n * len; i++) sum += b.train.pixels[i];
+        if (r->check) r->check[0] = (float)sum;
+    }
+    eos_dataset_free(&b);
+    free(bi);
+    eos_pixel_report_free(&rep);
+    for (int s = 0; !rc && s < o->steps; s++) {
+        double t0 = wall();
+        if (eos_dataset_resample_pixels(rt, &d, idx, n, m, k, 1, &b, &bi, &bn, NULL) != EOS_OK) rc = cli_fail(o->method);
+        t[s] = wall() - t0;
+        eos_dataset_free(&b);
+        free(bi);
+        bi = NULL;
+    }
+    if (!rc) {
+        qsort(t, (size_t)o->steps, sizeof *t, cmp_double);
+        r->ms = 1e3 * t[o->steps / 2];
+        r->per_sec = 1e3 / r->ms;
+    }
+    r->ok = !rc;
+    free(t);
+    free(idx);
+    eos_dataset_free(&d);
+    return rc;
+}
+
 static int run_one(eos_runtime_t rt, const bench_opts *o, int verbose, bench_result *r) {
     memset(r, 0, sizeof *r);
     eos_runtime_set_conv_algo(rt, o->conv);
     if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos")) return bench_knn(rt, o, r);
     if (!strcmp(o->what, "peak")) return bench_peak(rt, o, verbose, r);
+    if (!strcmp(o->what, "pixel")) return bench_pixel(rt, o, r);
     return bench_resnet(rt, o, verbose, r);
 }
 
@@ -402,6 +506,12 @@ static void print_line(const bench_opts *o, const bench_result *r, const eos_dev
     if (!strcmp(o->what, "peak"))
         printf("eos-cl peak %s: %.1f GFLOP/s (%s FMA, median of %d; fastest launch %.1f)\n", dev->name, r->per_sec,
                r->peak_variant, r->peak_runs, r->peak_fastest);
+    else if (!strcmp(o->what, "pixel")) {
+        char k[32] = "";
+        if (strcmp(o->method, "pixel-ros")) snprintf(k, sizeof k, " k %d", o->k_given ? o->k : EOS_PIXEL_SMOTE_K);
+        printf("eos-cl pixel %s %s%s: %zu -> %zu images (%zu new, %.1f MB of new pixels): median %.1f ms of %d  device=%s\n",
+               o->method, o->imb, k, pixel_subset, pixel_n, pixel_new, pixel_mb, r->ms, o->steps, dev->name);
+    }
     else if (!strcmp(o->what, "knn") || !strcmp(o->what, "eos"))
         printf("eos-cl %s %s k %d: median %.1f ms (kernels %.1f ms)  device=%s\n", o->what, emb, o->k, r->ms, r->device_ms,
                dev->name);
@@ -412,29 +522,35 @@ static void print_line(const bench_opts *o, const bench_result *r, const eos_dev
 
 int cmd_bench(int argc, char **argv) {
     static const cli_command self = {"bench", "", NULL, usage_bench};
-    bench_opts o = {NULL, "resnet32", NULL, 128, 5, 12406, 64, 10, EOS_CONV_AUTO};
+    bench_opts o = {NULL, "resnet32", NULL, 128, 5, 12406, 64, 10, EOS_CONV_AUTO, NULL, "exp:100", "pixel-smote", 0};
     const char *device = NULL, *v;
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--arch")) o.arch = v;
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--emb")) o.emb = v;
+        else if (CLI_FLAG("--data")) o.data = v;
+        else if (CLI_FLAG("--imbalance")) o.imb = v;
+        else if (CLI_FLAG("--method")) o.method = v;
         else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct, winograd or tiled", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o.batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--steps")) { if (cli_parse_int(v, 1, &o.steps)) return cli_usage_error(&self, "--steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--n")) { if (cli_parse_int(v, 21, &o.n)) return cli_usage_error(&self, "--n '%s': expected an integer >= 21", v); }
         else if (CLI_FLAG("--dim")) { if (cli_parse_int(v, 1, &o.dim)) return cli_usage_error(&self, "--dim '%s': expected a positive integer", v); }
-        else if (CLI_FLAG("--k")) { if (cli_parse_int(v, 1, &o.k) || o.k > 256) return cli_usage_error(&self, "--k '%s': expected an integer in 1..256", v); }
+        else if (CLI_FLAG("--k")) { if (cli_parse_int(v, 1, &o.k) || o.k > 256) return cli_usage_error(&self, "--k '%s': expected an integer in 1..256", v); o.k_given = 1; }
         else if (argv[i][0] != '-' && !o.what) o.what = argv[i];
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
-    static const char *whats[] = {"train", "infer", "layers", "knn", "eos", "peak"};
+    static const char *whats[] = {"train", "infer", "layers", "knn", "eos", "pixel", "peak"};
     int known = 0;
-    for (int i = 0; o.what && i < 6; i++) known |= !strcmp(o.what, whats[i]);
-    if (!known) return cli_usage_error(&self, o.what ? "unknown workload '%s': expected train, infer, layers, knn, eos or peak" : "missing the workload (train, infer, layers, knn, eos or peak)", o.what);
+    for (int i = 0; o.what && i < 7; i++) known |= !strcmp(o.what, whats[i]);
+    if (!known) return cli_usage_error(&self, o.what ? "unknown workload '%s': expected train, infer, layers, knn, eos, pixel or peak" : "missing the workload (train, infer, layers, knn, eos, pixel or peak)", o.what);
+    if (!strcmp(o.what, "pixel") && !o.data) return cli_usage_error(&self, "bench pixel needs --data PATH (a dataset to re-balance)");
+    if (o.data && strcmp(o.what, "pixel")) return cli_usage_error(&self, "--data applies to bench pixel");
     if (eos_resnet_blocks(o.arch, &(int){0}) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     char emb[64];
-    if (o.emb) snprintf(emb, sizeof emb, "%s", "file");
+    if (!strcmp(o.what, "pixel")) snprintf(emb, sizeof emb, "%s %s", o.method, o.imb);
+    else if (o.emb) snprintf(emb, sizeof emb, "%s", "file");
     else snprintf(emb, sizeof emb, "%d x %d", o.n, o.dim);
 
     if (!device || strcmp(device, "all")) {
@@ -465,7 +581,7 @@ int cmd_bench(int argc, char **argv) {
         eos_runtime_free(rt);
     }
     int peak = !strcmp(o.what, "peak");
-    const char *unit = !strcmp(o.what, "knn") || !strcmp(o.what, "eos") ? "calls/s" : peak ? "GFLOP/s" : "images/s";
+    const char *unit = !strcmp(o.what, "knn") || !strcmp(o.what, "eos") || !strcmp(o.what, "pixel") ? "calls/s" : peak ? "GFLOP/s" : "images/s";
     printf("\n%s on every device (%s):\n  %-3s %-36s %-22s %10s %10s %12s  %s\n", o.what,
            !strcmp(unit, "images/s") ? o.arch : peak ? "multiply-add peak" : emb, "#", "device", "driver", unit,
            peak ? "ms/launch" : "ms/step", "kernel ms", "output");
@@ -478,7 +594,8 @@ int cmd_bench(int argc, char **argv) {
             ref = d;
             snprintf(agree, sizeof agree, "reference");
         } else if (res[d].ok) {
-            /* train: the losses of the 3 warm-up steps; infer: the logits; knn/eos: the mean k-th distance */
+            /* train: the losses of the 3 warm-up steps; infer: the logits; knn/eos: the mean k-th
+             * distance; pixel: the sum of the new pixels */
             double worst = 0, scale = 0;
             for (size_t i = 0; i < res[d].ncheck && i < res[ref].ncheck; i++) {
                 worst = fmax(worst, fabs((double)res[d].check[i] - res[ref].check[i]));

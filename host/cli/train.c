@@ -40,6 +40,15 @@ void usage_train(FILE *out) {
             "  --batch N          default 128\n"
             "  --lr X             base learning rate (default 0.1)\n"
             "  --val-split F      hold out a stratified fraction F of the training set (default 0: off)\n"
+            "  --balance M        re-balance the training images before training, as the paper's\n"
+            "                     pre-processing baselines: every class up to the largest class's count by\n"
+            "                     pixel-ros (repeats of uniformly drawn images of the class) or pixel-smote\n"
+            "                     (SMOTE on the flattened pixels: base + r (neighbour - base), r in [0, 1),\n"
+            "                     the neighbour one of the base's --balance-k nearest images of its class,\n"
+            "                     rounded to 0..255); none (default). Seeded by --seed; prints the time it\n"
+            "                     took. Not with --val-split (copies and blends of training images would\n"
+            "                     leak into the validation set)\n"
+            "  --balance-k K      pixel-smote's neighbours (default 5, imbalanced-learn's k_neighbors)\n"
             "  --loss L           ce (default), focal (Lin et al., --gamma 2), asl (Ridnik et al., single\n"
             "                     label: gamma_pos 0, gamma_neg 4, label smoothing 0.1) or ldam (Cao et al.:\n"
             "                     margins proportional to n_c^(-1/4), largest 0.5, scale 30, on LDAM's\n"
@@ -176,8 +185,8 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    const char *data, *out, *imb_text, *arch, *device, *loss_text, *rule_text;
-    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps;
+    const char *data, *out, *imb_text, *arch, *device, *loss_text, *rule_text, *balance_text;
+    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps, balance_k;
     double lr, val, gamma, beta, gpos, gneg, smooth, ldam_s, max_m;
     uint64_t seed;
 } train_opts;
@@ -198,6 +207,8 @@ static int parse_train(int argc, char **argv, train_opts *o) {
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o->batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--loss")) o->loss_text = v;
         else if (CLI_FLAG("--rule")) o->rule_text = v;
+        else if (CLI_FLAG("--balance")) o->balance_text = v;
+        else if (CLI_FLAG("--balance-k")) { if (cli_parse_int(v, 1, &o->balance_k) || o->balance_k > EOS_KNN_MAX_K) return cli_usage_error(&self, "--balance-k '%s': expected an integer in 1..%d", v, EOS_KNN_MAX_K); }
         else if (CLI_FLAG("--max-steps")) { if (cli_parse_int(v, 1, &o->max_steps)) return cli_usage_error(&self, "--max-steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--gamma")) { char *e; o->gamma = strtod(v, &e); if (*e || !(o->gamma >= 0) || !isfinite(o->gamma)) return cli_usage_error(&self, "--gamma '%s': expected a number >= 0", v); }
         else if (CLI_FLAG("--gamma-pos")) { if (cli_parse_real(v, 0, 1e9, &o->gpos)) return cli_usage_error(&self, "--gamma-pos '%s': expected a number >= 0", v); }
@@ -244,8 +255,8 @@ int cmd_train(int argc, char **argv) {
                  strcmp(argv[i], "--force") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--skip-bad"))
             i++;  /* a flag's value */
     }
-    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none", .epochs = 200,
-                    .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
+    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none",
+                    .balance_text = "none", .epochs = 200, .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
                     .smooth = -1, .ldam_s = -1, .max_m = -1};
     int rc;
     /* --resume DIR: the run's own arguments first, then those given now (the later wins), then --out DIR */
@@ -310,6 +321,14 @@ int cmd_train(int argc, char **argv) {
     eos_train_rule rule;
     if (eos_loss_parse(o.loss_text, &loss) != EOS_OK || eos_rule_parse(o.rule_text, &rule) != EOS_OK) {
         rc = cli_usage_error(&self, "%s", eos_last_error()->message);
+        goto done;
+    }
+    eos_pixel_method balance;
+    if (eos_pixel_method_parse(o.balance_text, &balance) != EOS_OK) { rc = cli_usage_error(&self, "--balance: %s", eos_last_error()->message); goto done; }
+    if (o.balance_k && balance != EOS_PIXEL_SMOTE) { rc = cli_usage_error(&self, "--balance-k applies to --balance pixel-smote"); goto done; }
+    if (balance != EOS_PIXEL_NONE && o.val > 0) {
+        rc = cli_usage_error(&self, "--balance %s with --val-split would put copies and blends of training images into "
+                             "the validation set: give one of them", o.balance_text);
         goto done;
     }
     if (o.gamma >= 0) {
@@ -383,11 +402,45 @@ int cmd_train(int argc, char **argv) {
         rc = cli_fail("selecting the long-tailed subset");
         goto done;
     }
+    /* pixel-space re-balancing: the balanced set replaces the subset (and the dataset, whose
+     * test split it carries), so the memory of the original images is given back */
+    eos_pixel_report brep = {0};
+    double load_s = wall() - t0, balance_s = 0;
+    size_t subset_n = n;
+    if (balance != EOS_PIXEL_NONE) {
+        eos_dataset bd;
+        size_t *bidx, bn;
+        double tb = wall();
+        if (eos_dataset_resample_pixels(rt, &d, idx, n, balance, o.balance_k ? o.balance_k : EOS_PIXEL_SMOTE_K, o.seed,
+                                        &bd, &bidx, &bn, &brep) != EOS_OK) {
+            free(idx);
+            free(counts);
+            eos_dataset_free(&d);
+            eos_runtime_free(rt);
+            rc = cli_fail("re-balancing the training images");
+            goto done;
+        }
+        balance_s = wall() - tb;
+        eos_dataset_free(&d);
+        d = bd;
+        free(idx);
+        idx = bidx;
+        n = bn;
+    }
     printf("device: %s (%s)\n", eos_runtime_device(rt)->name, eos_runtime_device(rt)->platform_name);
     printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", o.data, eos_data_layout_str(d.layout), d.classes,
-           d.channels, d.height, d.width, wall() - t0);
-    printf("train: %zu images (%s, seed %llu): ", n, o.imb_text, (unsigned long long)o.seed);
+           d.channels, d.height, d.width, load_s);
+    printf("train: %zu images (%s, seed %llu): ", subset_n, o.imb_text, (unsigned long long)o.seed);
     for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
+    if (balance != EOS_PIXEL_NONE) {
+        printf("\nbalanced: %zu images (%s", n, eos_pixel_method_name(balance));
+        if (balance == EOS_PIXEL_SMOTE) printf(", k %d", o.balance_k ? o.balance_k : EOS_PIXEL_SMOTE_K);
+        printf("): %zu added, %zu of them new images, in %.2f s: ", brep.added, brep.made, balance_s);
+        for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", brep.after[c]);
+        for (int c = 0; c < d.classes; c++)
+            if (brep.fallback[c]) printf("\nnote: class %d has a single image: pixel-smote repeats it", c);
+        eos_pixel_report_free(&brep);
+    }
     printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d.test.n,
            o.arch, blocks, o.epochs, o.batch, o.lr, o.loss_text, o.rule_text, o.val > 0 ? ", validation hold-out" : "");
     if ((size_t)o.batch > n)  /* clamped, not refused: a small data set keeps the default --batch */

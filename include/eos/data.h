@@ -1,10 +1,12 @@
 /* Datasets: the three on-disk layouts (image folders, the CIFAR-10 binary release, IDX files)
- * decoded once into compact uint8 memory, the long-tailed subsets of GUIDE section 5, and the
- * batch loader (normalisation, pad-4 random crop, horizontal flip, seeded shuffling). */
+ * decoded once into compact uint8 memory, the long-tailed subsets of GUIDE section 5, their
+ * re-balancing in pixel space (ROS, SMOTE), and the batch loader (normalisation, pad-4 random
+ * crop, horizontal flip, seeded shuffling). */
 #ifndef EOS_DATA_H
 #define EOS_DATA_H
 
 #include "eos/rng.h"
+#include "eos/runtime.h"
 #include "eos/status.h"
 
 #include <stddef.h>
@@ -103,6 +105,60 @@ void eos_imbalance_counts(const eos_imbalance *imb, const size_t *available, int
  * *indices (malloc'd) lists them in ascending order; counts (optional, per class) is filled. */
 eos_status eos_imbalance_select(const eos_dataset *d, const eos_imbalance *imb, uint64_t seed, size_t **indices,
                                 size_t *n, size_t *counts);
+
+/* ---- pixel-space re-balancing (the paper's "pre-processing" baselines) ------------------ */
+
+/* Every class of the training list is brought to the largest class's count (imbalanced-learn's
+ * sampling_strategy='auto') before phase 1, so the network trains on a balanced image set:
+ *   EOS_PIXEL_ROS    random over-sampling: uniformly drawn images of the class, repeated
+ *   EOS_PIXEL_SMOTE  SMOTE on flattened pixels: base drawn uniformly from the class, one of its
+ *                    k nearest same-class images (Euclidean over the C*H*W pixel values) drawn
+ *                    uniformly, r ~ U[0, 1); new image = base + r (neighbour - base), rounded
+ *                    to the nearest uint8 (imbalanced-learn's astype on uint8 arrays would
+ *                    truncate and darken by half a level on average)
+ *   EOS_PIXEL_NONE   the list unchanged
+ * Neighbours: the device's kNN (eos_knn, float) proposes max(2k, k + 8) candidates per image
+ * (at most 64 and the class's other images), re-ranked on the host by exact integer distances
+ * (ties: the earlier image in the list), so the k chosen are the exact k nearest on every
+ * device unless more than the spare candidates lie within float rounding of the k-th
+ * distance (a dozen near-duplicates). A class of a single image has no
+ * neighbour: SMOTE repeats it (report.fallback). Draws: PCG32 seeded (seed, stream 0x504958),
+ * classes in order, per new image: ROS the image; SMOTE base, neighbour, r. */
+typedef enum { EOS_PIXEL_NONE = 0, EOS_PIXEL_ROS, EOS_PIXEL_SMOTE } eos_pixel_method;
+
+#define EOS_PIXEL_SMOTE_K 5  /* imbalanced-learn's SMOTE k_neighbors */
+
+/* "none", "pixel-ros" or "pixel-smote" (case-insensitive). */
+eos_status eos_pixel_method_parse(const char *name, eos_pixel_method *out);
+const char *eos_pixel_method_name(eos_pixel_method m);
+
+/* What eos_dataset_resample_pixels did (arrays malloc'd, released by eos_pixel_report_free;
+ * all zero after a failure). */
+typedef struct eos_pixel_report {
+    int classes;
+    size_t *before, *after;  /* (classes) images per class in the list given and the list made */
+    int *fallback;           /* (classes) SMOTE: 1 where the class had one image, repeated */
+    size_t added;            /* entries appended to the list */
+    size_t made;             /* new images among them (SMOTE's interpolations) */
+    size_t *base, *other;    /* (added) positions in d->train of each entry's base image and of the
+                              * neighbour it moved toward (ROS and fallback: other == base) */
+    float *gap;              /* (added) r (ROS and fallback: 0) */
+} eos_pixel_report;
+void eos_pixel_report_free(eos_pixel_report *report);
+
+/* Balance the training images idx (n positions in d->train; NULL: all of them) into out, a
+ * dataset of its own (eos_dataset_free): d's classes, names, shape and test split, and a
+ * training split holding the n images of idx, in that order, followed by the `made` new ones.
+ * *out_idx (malloc'd, *out_n entries, positions in out->train) lists the balanced set:
+ * 0..n-1, then one entry per added image (ROS and fallback: the repeated image's position, so
+ * copies cost no memory). k: neighbours for SMOTE, 1..EOS_KNN_MAX_K (EOS_PIXEL_SMOTE_K);
+ * a class of m images uses min(k, m - 1). rt may be NULL for ROS and none. report may be NULL.
+ * Errors (nothing is left allocated): EOS_ERR_INVALID_ARG for a position past the split, a
+ * label outside 0..classes-1, a class of d without images in the list, k out of range, no
+ * device for SMOTE; EOS_ERR_OUT_OF_MEMORY; a failing kNN's own error. */
+eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
+                                       eos_pixel_method method, int k, uint64_t seed, eos_dataset *out,
+                                       size_t **out_idx, size_t *out_n, eos_pixel_report *report);
 
 /* ---- batches -------------------------------------------------------------------------- */
 
