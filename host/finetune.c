@@ -1,6 +1,6 @@
 /* Phase 3: the linear head trained on embeddings, on the device with the same layers as the
  * network's head (linear, softmax cross-entropy, SGD). Prediction is a host loop: 64 x classes
- * multiply-adds per row, faster than a round trip. */
+ * multiply-adds per row, faster than a round trip. A fresh head is PyTorch's nn.Linear's. */
 #include "internal.h"
 
 #include <math.h>
@@ -18,12 +18,36 @@ eos_status eos_head_init(eos_head *h, int classes, int dim, uint64_t seed) {
         eos_head_free(h);
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "head");
     }
+    /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) on the weight, whose bound
+     * gain * sqrt(3 / fan_in) with gain sqrt(2 / (1 + 5)) is 1/sqrt(fan_in), and the bias
+     * uniform in the same +-1/sqrt(fan_in): variance 1/(3 fan_in) for both */
     eos_rng r;
     eos_rng_seed(&r, seed, 0x48454144);  /* "HEAD" */
-    float sd = sqrtf(2.0f / (float)dim), bound = 1.0f / sqrtf((float)dim);
-    for (size_t i = 0; i < (size_t)classes * dim; i++) h->weight[i] = sd * eos_rng_normal(&r);
+    float bound = 1.0f / sqrtf((float)dim);
+    for (size_t i = 0; i < (size_t)classes * dim; i++) h->weight[i] = bound * (2.0f * eos_rng_uniform(&r) - 1.0f);
     for (int c = 0; c < classes; c++) h->bias[c] = bound * (2.0f * eos_rng_uniform(&r) - 1.0f);
     return EOS_OK;
+}
+
+eos_status eos_head_mode_parse(const char *name, eos_head_mode *out) {
+    if (name && !strcmp(name, "fresh")) *out = EOS_HEAD_FRESH;
+    else if (name && !strcmp(name, "warm")) *out = EOS_HEAD_WARM;
+    else EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "head '%s': expected fresh or warm", name ? name : "");
+    return EOS_OK;
+}
+
+const char *eos_head_mode_name(eos_head_mode mode) { return mode == EOS_HEAD_WARM ? "warm" : "fresh"; }
+
+eos_status eos_head_start(eos_head *h, eos_head_mode mode, eos_resnet_t model, int classes, int dim, uint64_t seed) {
+    if (mode != EOS_HEAD_WARM) return eos_head_init(h, classes, dim, seed);
+    memset(h, 0, sizeof *h);
+    if (!model) EOS_FAIL(EOS_ERR_INVALID_ARG, "a warm head starts from a phase-1 model: give one", "head: warm start without a model");
+    if (dim != EOS_RESNET_FEATURES)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "head: a warm start takes the model's %d features, not %d", EOS_RESNET_FEATURES, dim);
+    eos_status st = eos_head_init(h, eos_resnet_classes(model), dim, seed);  /* the buffers */
+    if (st == EOS_OK) st = eos_resnet_linear_head(model, h->weight, h->bias);
+    if (st != EOS_OK) eos_head_free(h);
+    return st;
 }
 
 void eos_head_free(eos_head *h) {
@@ -34,7 +58,7 @@ void eos_head_free(eos_head *h) {
 }
 
 eos_finetune_config eos_finetune_defaults(void) {
-    eos_finetune_config c = {10, 128, 0.1f, 0.9f, 2e-4f, 0};
+    eos_finetune_config c = {10, 128, 0.1f, 0.9f, 2e-4f, 0, NULL};
     return c;
 }
 
@@ -83,6 +107,27 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
     if (st == EOS_OK) st = eos_tensor_upload(&Bs, h->bias, cn);
     if (st == EOS_OK) st = eos_tensor_fill(&mW, 0.0f);
     if (st == EOS_OK) st = eos_tensor_fill(&mB, 0.0f);
+    /* with cfg->val: the kept epoch's head (host copies), and a scratch head to score each epoch */
+    const eos_embeddings *val = cfg->val;
+    if (st == EOS_OK && val && ((int)val->dim != D || val->n == 0))
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                            "finetune: %zu validation rows of %zu features, the head has %d", val->n, val->dim, D);
+    for (size_t i = 0; st == EOS_OK && val && i < val->n; i++)
+        if (val->labels[i] < 0 || val->labels[i] >= C)
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                "finetune: validation row %zu has label %d, the head has %d classes", i, val->labels[i], C);
+    eos_head cur = {C, D, NULL, NULL}, best = {C, D, NULL, NULL};
+    int32_t *vpred = NULL;
+    double best_fm = -1;
+    if (st == EOS_OK && val) {
+        cur.weight = malloc(wn * sizeof *cur.weight);
+        cur.bias = malloc(cn * sizeof *cur.bias);
+        best.weight = malloc(wn * sizeof *best.weight);
+        best.bias = malloc(cn * sizeof *best.bias);
+        vpred = malloc(val->n * sizeof *vpred);
+        if (!cur.weight || !cur.bias || !best.weight || !best.bias || !vpred)
+            st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "finetune: validation buffers");
+    }
     eos_rng r;
     eos_rng_seed(&r, cfg->seed, 0x46494e45);  /* "FINE" */
     for (size_t i = 0; i < n; i++) order[i] = i;
@@ -114,12 +159,35 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
                                     "finetune: the loss became %g in epoch %d", loss, e + 1);
             loss_sum += (double)loss * b;
         }
+        if (st == EOS_OK && val) {  /* score this epoch's head on the validation rows */
+            eos_metrics vm;
+            st = eos_tensor_download(&W, cur.weight, wn);
+            if (st == EOS_OK) st = eos_tensor_download(&Bs, cur.bias, cn);
+            if (st == EOS_OK) {
+                eos_head_predict(&cur, val, vpred);
+                st = eos_metrics_compute(C, val->labels, vpred, val->n, &vm);
+            }
+            if (st == EOS_OK) {
+                if (vm.fm > best_fm) {
+                    best_fm = vm.fm;
+                    memcpy(best.weight, cur.weight, wn * sizeof *cur.weight);
+                    memcpy(best.bias, cur.bias, cn * sizeof *cur.bias);
+                }
+                eos_metrics_free(&vm);
+            }
+        }
     }
-    if (st == EOS_OK) st = eos_tensor_download(&W, h->weight, wn);
-    if (st == EOS_OK) st = eos_tensor_download(&Bs, h->bias, cn);
+    if (st == EOS_OK && val) {
+        memcpy(h->weight, best.weight, wn * sizeof *h->weight);
+        memcpy(h->bias, best.bias, cn * sizeof *h->bias);
+    } else {
+        if (st == EOS_OK) st = eos_tensor_download(&W, h->weight, wn);
+        if (st == EOS_OK) st = eos_tensor_download(&Bs, h->bias, cn);
+    }
     if (st == EOS_OK && final_loss) *final_loss = (float)(loss_sum / n);
     eos_tensor *all[] = {&W, &Bs, &dW, &dB, &mW, &mB, &X, &Y, &dY, &lab, &wts, &per};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) eos_tensor_free(all[i]);
-    free(order); free(xb); free(yb);
+    free(order); free(xb); free(yb); free(vpred);
+    free(cur.weight); free(cur.bias); free(best.weight); free(best.bias);
     return st;
 }

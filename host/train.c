@@ -13,11 +13,20 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* The paper's milestones (160 and 180 of 200) scaled to the run and rounded to whole epochs:
+ * round(0.8 E) and round(0.9 E). Unrounded ("t > 0.8 E") a short run spent its last epoch,
+ * half of a 2-epoch run and all of a 1-epoch one, at lr x 0.0001; rounded, lr stays at base_lr
+ * for round(0.8 E) epochs, most of any run (1 or 2 epochs: all of it). */
+int eos_lr_milestone(int epochs, int which) {
+    return (int)lround((which ? 0.9 : 0.8) * epochs);
+}
+
 float eos_lr_schedule(float base_lr, int epoch, int epochs) {
     double scale = epochs / 200.0, t = epoch + 1;  /* LDAM-DRW counts epochs from 1 */
+    /* warm-up over 5/200 of the run: none below 40 epochs (less than one epoch to spread it over) */
     if (t <= 5 * scale) return (float)(base_lr * t / (5 * scale));
-    if (t > 180 * scale) return base_lr * 1e-4f;
-    if (t > 160 * scale) return base_lr * 1e-2f;
+    if (t > eos_lr_milestone(epochs, 1)) return base_lr * 1e-4f;
+    if (t > eos_lr_milestone(epochs, 0)) return base_lr * 1e-2f;
     return base_lr;
 }
 
@@ -677,7 +686,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         }
     }
     double t_session = eos__now();
-    int drw_from = (int)(0.8 * cfg->epochs);  /* LDAM-DRW: epoch 160 of 200 */
+    int drw_from = eos_lr_milestone(cfg->epochs, 0);  /* LDAM-DRW: at the first decay, epoch 160 of 200 */
     eos_train_progress p;
     memset(&p, 0, sizeof p);
     p.epochs = cfg->epochs;

@@ -1,5 +1,7 @@
 /* Phase 3: the linear head learns separable embeddings, is deterministic for a seed, keeps
- * PyTorch's layout, and reports bad input; plus the embedding gap against a host computation. */
+ * PyTorch's layout, and reports bad input; a fresh head has nn.Linear's statistics, a warm one
+ * is the model's head exactly, and a validation set keeps its best epoch; plus the embedding gap
+ * against a host computation. */
 #include "test_common.h"
 
 #include <math.h>
@@ -94,9 +96,155 @@ static void test_embedding_gap(void **state) {
     eos_embeddings_free(&te);
 }
 
+/* A fresh head is PyTorch's nn.Linear: weight and bias uniform in +-1/sqrt(fan_in), so mean 0
+ * and variance 1/(3 fan_in). 100 x 256 weights: the sample mean's standard error is 2.3e-4, the
+ * sample variance's relative one 0.56%; the bounds 5 and 5.4 standard errors out. Kaiming-normal
+ * (the old init, sd sqrt(2/256) = 0.088) breaks the bound 1/16 at once. */
+static void test_head_init_is_nn_linear(void **state) {
+    (void)state;
+    enum { C = 100, D = 256 };
+    eos_head h, h2, h3;
+    EOS_ASSERT_OK(eos_head_init(&h, C, D, 7));
+    EOS_ASSERT_OK(eos_head_init(&h2, C, D, 7));
+    EOS_ASSERT_OK(eos_head_init(&h3, C, D, 8));
+    const double bound = 1.0 / 16, var = 1.0 / (3.0 * D);
+    double s = 0, s2 = 0, lo = 1, hi = -1;
+    for (int i = 0; i < C * D; i++) {
+        double w = h.weight[i];
+        s += w;
+        s2 += w * w;
+        lo = fmin(lo, w);
+        hi = fmax(hi, w);
+    }
+    double mean = s / (C * D), v = s2 / (C * D) - mean * mean;
+    printf("# fresh head: weight in [%.5f, %.5f], mean %.2e, variance %.3e (want %.3e)\n", lo, hi, mean, v, var);
+    assert_true(lo >= -bound && hi <= bound);
+    assert_true(lo < -0.99 * bound && hi > 0.99 * bound);  /* the whole interval is used */
+    assert_true(fabs(mean) < 5 * sqrt(var / (C * D)));
+    assert_true(fabs(v / var - 1) < 0.03);
+    double bs = 0, bs2 = 0;
+    for (int c = 0; c < C; c++) {
+        assert_true(fabs(h.bias[c]) <= bound);
+        bs += h.bias[c];
+        bs2 += (double)h.bias[c] * h.bias[c];
+    }
+    /* 100 biases: the variance within 40% (its relative standard error is 9%) */
+    assert_true(fabs(bs2 / C - (bs / C) * (bs / C) - var) < 0.4 * var);
+    assert_memory_equal(h.weight, h2.weight, sizeof(float) * C * D);  /* seeded */
+    assert_memory_equal(h.bias, h2.bias, sizeof(float) * C);
+    assert_memory_not_equal(h.weight, h3.weight, sizeof(float) * C * D);
+    eos_head_free(&h);
+    eos_head_free(&h2);
+    eos_head_free(&h3);
+    eos_head_mode mode;
+    EOS_ASSERT_OK(eos_head_mode_parse("warm", &mode));
+    assert_int_equal(mode, EOS_HEAD_WARM);
+    EOS_ASSERT_OK(eos_head_mode_parse("fresh", &mode));
+    assert_int_equal(mode, EOS_HEAD_FRESH);
+    assert_int_equal(eos_head_mode_parse("hot", &mode), EOS_ERR_INVALID_ARG);
+}
+
+/* --head warm starts phase 3 from the phase-1 network's head, bit for bit; fresh from
+ * eos_head_init's, whatever the model */
+static void test_head_start(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 5, EOS_RESNET_HEAD_LINEAR, 11, &m));
+    float w[5 * 64], b[5];
+    EOS_ASSERT_OK(eos_resnet_linear_head(m, w, b));
+    /* a trained head has a non-zero bias: put one there so the copy is checked on it too */
+    for (int c = 0; c < 5; c++) b[c] = 0.25f * (float)(c + 1);
+    EOS_ASSERT_OK(eos_resnet_replace_head(m, w, b));
+    eos_head warm, fresh, ref;
+    EOS_ASSERT_OK(eos_head_start(&warm, EOS_HEAD_WARM, m, 5, 64, 3));
+    assert_int_equal(warm.classes, 5);
+    assert_int_equal(warm.dim, 64);
+    assert_memory_equal(warm.weight, w, sizeof w);
+    assert_memory_equal(warm.bias, b, sizeof b);
+    EOS_ASSERT_OK(eos_head_start(&fresh, EOS_HEAD_FRESH, m, 5, 64, 3));
+    EOS_ASSERT_OK(eos_head_init(&ref, 5, 64, 3));
+    assert_memory_equal(fresh.weight, ref.weight, sizeof w);
+    assert_memory_equal(fresh.bias, ref.bias, sizeof b);
+    assert_memory_not_equal(fresh.weight, w, sizeof w);
+    eos_head none;
+    assert_int_equal(eos_head_start(&none, EOS_HEAD_WARM, NULL, 5, 64, 3), EOS_ERR_INVALID_ARG);
+    eos_head_free(&warm);
+    eos_head_free(&fresh);
+    eos_head_free(&ref);
+    eos_resnet_free(m);
+}
+
+static double fm_of(const eos_head *h, const eos_embeddings *e) {
+    int32_t *pred = malloc(e->n * sizeof *pred);
+    eos_metrics m;
+    eos_head_predict(h, e, pred);
+    EOS_ASSERT_OK(eos_metrics_compute(h->classes, e->labels, pred, e->n, &m));
+    double fm = m.fm;
+    eos_metrics_free(&m);
+    free(pred);
+    return fm;
+}
+
+/* With a validation set the kept head is the epoch with the best validation macro-F1 (the
+ * first of equals). The reference: runs of 1..E epochs end where the E-epoch run passes (the
+ * schedule and the shuffles do not depend on E), so their scores give the best epoch. */
+static void test_finetune_keeps_best_val_epoch(void **state) {
+    eos_runtime_t rt = *state;
+    enum { E = 6 };
+    eos_embeddings tr, va;
+    make(&tr, 60, 21);
+    make(&va, 30, 22);
+    eos_rng r;  /* noisy rows: classes overlap there, so the epochs score differently */
+    eos_rng_seed(&r, 23, 1);
+    for (size_t i = 0; i < va.n * 4; i++) va.x[i] += 2.5f * eos_rng_normal(&r);
+    for (size_t i = 0; i < tr.n * 4; i++) tr.x[i] += 1.5f * eos_rng_normal(&r);
+    eos_finetune_config cfg = eos_finetune_defaults();
+    cfg.batch = 16;
+    cfg.lr = 0.5f;
+    double best = -1;
+    int best_e = 0;
+    eos_head keep = {0};
+    float loss;
+    for (int e = 1; e <= E; e++) {
+        eos_head h;
+        EOS_ASSERT_OK(eos_head_init(&h, 3, 4, 9));
+        cfg.epochs = e;
+        EOS_ASSERT_OK(eos_finetune(rt, &h, &tr, &cfg, &loss));
+        double fm = fm_of(&h, &va);
+        printf("# epoch %d: validation FM %.4f\n", e, fm);
+        if (fm > best) {
+            best = fm;
+            best_e = e;
+            eos_head_free(&keep);
+            keep = h;
+        } else {
+            eos_head_free(&h);
+        }
+    }
+    eos_head h;
+    EOS_ASSERT_OK(eos_head_init(&h, 3, 4, 9));
+    cfg.epochs = E;
+    cfg.val = &va;
+    EOS_ASSERT_OK(eos_finetune(rt, &h, &tr, &cfg, &loss));
+    printf("# kept epoch %d of %d (FM %.4f)\n", best_e, E, best);
+    assert_memory_equal(h.weight, keep.weight, 12 * sizeof(float));
+    assert_memory_equal(h.bias, keep.bias, 3 * sizeof(float));
+    /* a validation set of another width is refused */
+    va.dim = 3;
+    assert_int_equal(eos_finetune(rt, &h, &tr, &cfg, &loss), EOS_ERR_INVALID_ARG);
+    va.dim = 4;
+    eos_head_free(&h);
+    eos_head_free(&keep);
+    eos_embeddings_free(&tr);
+    eos_embeddings_free(&va);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_learns),
+        cmocka_unit_test(test_head_init_is_nn_linear),
+        cmocka_unit_test(test_head_start),
+        cmocka_unit_test(test_finetune_keeps_best_val_epoch),
         cmocka_unit_test(test_embedding_gap),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);

@@ -27,6 +27,29 @@ static void test_lr_schedule(void **state) {
     assert_float_equal(eos_lr_schedule(0.1f, 15, 20), 0.1f, 1e-7);
     assert_float_equal(eos_lr_schedule(0.1f, 16, 20), 0.001f, 1e-9);
     assert_float_equal(eos_lr_schedule(0.1f, 18, 20), 1e-5f, 1e-11);
+    /* short runs (issue 16): the decays after round(0.8 E) and round(0.9 E) epochs, so lr 0.1
+     * holds for most of any run. Unrounded, 1 epoch ran at 1e-5 and 2 epochs half at 1e-5. */
+    assert_float_equal(eos_lr_schedule(0.1f, 0, 1), 0.1f, 1e-7);
+    assert_float_equal(eos_lr_schedule(0.1f, 0, 2), 0.1f, 1e-7);
+    assert_float_equal(eos_lr_schedule(0.1f, 1, 2), 0.1f, 1e-7);
+    assert_float_equal(eos_lr_schedule(0.1f, 1, 3), 0.1f, 1e-7);
+    assert_float_equal(eos_lr_schedule(0.1f, 2, 3), 0.001f, 1e-9);
+    /* the quick profile's 10 epochs: 8 at 0.1, one at 0.001, one at 1e-5 */
+    int at_base = 0;
+    for (int e = 0; e < 10; e++) at_base += eos_lr_schedule(0.1f, e, 10) == 0.1f;
+    assert_int_equal(at_base, 8);
+    assert_float_equal(eos_lr_schedule(0.1f, 8, 10), 0.001f, 1e-9);
+    assert_float_equal(eos_lr_schedule(0.1f, 9, 10), 1e-5f, 1e-11);
+    /* every length up to 400: most epochs before the first decay (warm-up included), and the
+     * milestones are the paper's at 200 */
+    for (int E = 1; E <= 400; E++) {
+        int undecayed = 0;
+        for (int e = 0; e < E; e++) undecayed += eos_lr_schedule(0.1f, e, E) > 0.0015f;
+        assert_int_equal(undecayed, eos_lr_milestone(E, 0));
+        assert_true(2 * undecayed > E);
+    }
+    assert_int_equal(eos_lr_milestone(200, 0), 160);
+    assert_int_equal(eos_lr_milestone(200, 1), 180);
 }
 
 static void test_metrics(void **state) {

@@ -6,20 +6,24 @@
 
 void usage_finetune(FILE *out) {
     fprintf(out,
-            "usage: eos finetune --train CSV --out DIR [--test CSV] [--model FILE] [--epochs 10] [--batch 128]\n"
-            "                    [--lr 0.1] [--seed N] [--device SPEC] [--force]\n\n"
+            "usage: eos finetune --train CSV --out DIR [--test CSV] [--val CSV] [--model FILE] [--head fresh|warm]\n"
+            "                    [--epochs 10] [--batch 128] [--lr 0.1] [--seed N] [--device SPEC] [--force]\n\n"
             "Trains only the linear head (64 -> classes) on the embeddings in --train: 10 epochs, batch 128,\n"
             "SGD lr 0.1 with a 5-epoch warm-up, momentum 0.9, weight decay 2e-4 (GUIDE section 5). Writes\n"
-            "DIR/head.safetensors (linear.weight, linear.bias). With --model, the head starts from the\n"
-            "model's and DIR/model.safetensors is the model with the new head in place; without, a new\n"
-            "head is initialised, so embeddings made elsewhere work too. A model with LDAM's normalised head\n"
-            "(eos train --loss ldam) starts from its unit-norm weight columns and bias 0, which rank the\n"
-            "classes as its cosines do, and comes back with a plain linear head. With --test, prints the\n"
-            "metrics on those embeddings and writes DIR/metrics.json.\n\n"
+            "DIR/head.safetensors (linear.weight, linear.bias). The head starts fresh, as PyTorch's nn.Linear\n"
+            "(weight and bias uniform in +-1/sqrt(64), seeded: the authors' cifar_train_os.py); with --model\n"
+            "and --head warm it starts from the model's trained head instead. With --model,\n"
+            "DIR/model.safetensors is the model with the new head in place. A model with LDAM's normalised\n"
+            "head (eos train --loss ldam) comes back with a plain linear head; warm, it starts from its\n"
+            "unit-norm weight columns and bias 0, which rank the classes as its cosines do. The head kept is\n"
+            "the last epoch's, or with --val the epoch with the best macro-F1 on those embeddings (never\n"
+            "--test's). With --test, prints the metrics on those embeddings and writes DIR/metrics.json.\n\n"
             "options:\n"
             "  --train CSV     training embeddings (label,f0,...)\n"
             "  --test CSV      test embeddings (default: none, no metrics)\n"
-            "  --model FILE    ResNet-s safetensors whose head is replaced (default: none, a new head)\n"
+            "  --val CSV       validation embeddings that choose the kept epoch (default: the last epoch)\n"
+            "  --model FILE    ResNet-s safetensors whose head is replaced (default: none)\n"
+            "  --head H        fresh (default) or warm (start from --model's head)\n"
             "  --out DIR       output folder, created if missing\n"
             "  --epochs N      default 10\n"
             "  --batch N       default 128\n"
@@ -34,13 +38,16 @@ void usage_finetune(FILE *out) {
 
 int cmd_finetune(int argc, char **argv) {
     static const cli_command self = {"finetune", "", NULL, usage_finetune};
-    const char *train = NULL, *test = NULL, *model = NULL, *out = NULL, *device = NULL, *v;
+    const char *train = NULL, *test = NULL, *val = NULL, *model = NULL, *out = NULL, *device = NULL, *v;
+    eos_head_mode head = EOS_HEAD_FRESH;
     eos_finetune_config cfg = eos_finetune_defaults();
     int force = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--train")) train = v;
         else if (CLI_FLAG("--test")) test = v;
+        else if (CLI_FLAG("--val")) val = v;
+        else if (CLI_FLAG("--head")) { if (eos_head_mode_parse(v, &head) != EOS_OK) return cli_usage_error(&self, "--head '%s': expected fresh or warm", v); }
         else if (CLI_FLAG("--model")) model = v;
         else if (CLI_FLAG("--out")) out = v;
         else if (CLI_FLAG("--device")) device = v;
@@ -52,13 +59,14 @@ int cmd_finetune(int argc, char **argv) {
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     if (!train || !out) return cli_usage_error(&self, "--train and --out are required");
+    if (head == EOS_HEAD_WARM && !model) return cli_usage_error(&self, "--head warm starts from a model's head: give --model");
     const char *writes[3] = {"head.safetensors"};
     int nw = 1;
     if (model) writes[nw++] = "model.safetensors";
     if (test) writes[nw++] = "metrics.json";
-    const cli_input in[] = {{"--train", train}, {"--test", test}, {"--model", model}};
-    if (cli_out_check_files("finetune", out, writes, nw, force, in, 3)) return 1;
-    eos_embeddings tr = {0}, te = {0};
+    const cli_input in[] = {{"--train", train}, {"--test", test}, {"--model", model}, {"--val", val}};
+    if (cli_out_check_files("finetune", out, writes, nw, force, in, 4)) return 1;
+    eos_embeddings tr = {0}, te = {0}, va = {0};
     if (eos_embeddings_read_csv(train, EOS_MAX_CLASSES, &tr) != EOS_OK) return cli_fail("reading the training embeddings");
     int classes = 0, rc = 0;
     for (size_t i = 0; i < tr.n; i++) if (tr.labels[i] + 1 > classes) classes = tr.labels[i] + 1;
@@ -67,6 +75,8 @@ int cmd_finetune(int argc, char **argv) {
     eos_head h = {0};
     if (test && eos_embeddings_read_csv(test, classes, &te) != EOS_OK) rc = cli_fail("reading the test embeddings");
     else if (test && te.dim != tr.dim) { fprintf(stderr, "eos finetune: %s has %zu features, %s %zu\n", test, te.dim, train, tr.dim); rc = 1; }
+    else if (val && eos_embeddings_read_csv(val, classes, &va) != EOS_OK) rc = cli_fail("reading the validation embeddings");
+    else if (val && va.dim != tr.dim) { fprintf(stderr, "eos finetune: %s has %zu features, %s %zu\n", val, va.dim, train, tr.dim); rc = 1; }
     else if (eos_runtime_init(&rt, device) != EOS_OK) rc = cli_fail("opening the device");
     else if (model && eos_resnet_load(rt, model, &m) != EOS_OK) rc = cli_fail("loading the model");
     else if (cli_mkdirs(out)) rc = 1;
@@ -77,14 +87,14 @@ int cmd_finetune(int argc, char **argv) {
             rc = 1;
         } else {
             classes = eos_resnet_classes(m);
-            rc = eos_head_init(&h, classes, EOS_RESNET_FEATURES, cfg.seed) != EOS_OK ||
-                 eos_resnet_linear_head(m, h.weight, h.bias) != EOS_OK;
-            if (rc) rc = cli_fail("reading the model's head");
+            if (eos_head_start(&h, head, m, classes, EOS_RESNET_FEATURES, cfg.seed) != EOS_OK)
+                rc = cli_fail(head == EOS_HEAD_WARM ? "reading the model's head" : "initialising the head");
         }
     } else if (!rc && eos_head_init(&h, classes, (int)tr.dim, cfg.seed) != EOS_OK) {
         rc = cli_fail("initialising the head");
     }
     float loss = 0;
+    if (val) cfg.val = &va;
     if (!rc && eos_finetune(rt, &h, &tr, &cfg, &loss) != EOS_OK) rc = cli_fail("training the head");
     char path[4200];
     if (!rc) {
@@ -122,5 +132,6 @@ int cmd_finetune(int argc, char **argv) {
     eos_runtime_free(rt);
     eos_embeddings_free(&tr);
     eos_embeddings_free(&te);
+    eos_embeddings_free(&va);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "eos/knn.h"
 #include "eos/oversample.h"
 #include "eos/finetune.h"
+#include "eos/pipeline.h"
 #include "eos/projection.h"
 #include "eos/report.h"
 #include "eos/json.h"

@@ -1,7 +1,7 @@
 /* Phase 1: train ResNet-s end to end (GUIDE section 5), and evaluate a model on a split.
  * The schedule is the paper's, scaled when the run is shorter than 200 epochs: SGD lr 0.1,
  * momentum 0.9, weight decay 2e-4, linear warm-up over the first 5/200 of the epochs, lr x0.01
- * after 160/200 and x0.0001 after 180/200. A run checkpoints every epoch and when asked to stop,
+ * after round(0.8 E) epochs and x0.0001 after round(0.9 E) (160 and 180 of 200). A run checkpoints every epoch and when asked to stop,
  * and resumes from its checkpoint to the same final weights as an uninterrupted run. */
 #ifndef EOS_TRAIN_H
 #define EOS_TRAIN_H
@@ -30,8 +30,14 @@ extern "C" {
  * the weights an uninterrupted run ends with (same device, bit for bit).
  */
 
-/* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate. */
+/* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate scaled to
+ * E: a linear warm-up over the first 5E/200 epochs (none when E < 40), base_lr until epoch
+ * round(0.8 E), x0.01 until round(0.9 E), x0.0001 after. 200 epochs: warm-up 1-5, decays after
+ * 160 and 180 (the paper); 10 epochs: lr 0.1 for 8, 0.001 for 1, 0.00001 for 1. */
 float eos_lr_schedule(float base_lr, int epoch, int epochs);
+/* The number of epochs before the first (which 0: round(0.8 E)) or second (1: round(0.9 E))
+ * decay; DRW's re-weighting starts with the first. */
+int eos_lr_milestone(int epochs, int which);
 
 typedef struct eos_train_progress {
     int epoch, epochs;         /* 0-based epoch */
@@ -49,7 +55,7 @@ typedef struct eos_train_progress {
  *   none      plain loss
  *   reweight  the weights in the loss from the first epoch
  *   resample  a class-balanced sampler (with replacement) instead of the weights
- *   drw       deferred re-weighting: no weights until 80% of the epochs (160 of 200), then the weights */
+ *   drw       deferred re-weighting: no weights until the first decay (round(0.8 E), 160 of 200), then the weights */
 typedef enum { EOS_RULE_NONE = 0, EOS_RULE_REWEIGHT, EOS_RULE_RESAMPLE, EOS_RULE_DRW } eos_train_rule;
 eos_status eos_rule_parse(const char *name, eos_train_rule *out);
 const char *eos_rule_name(eos_train_rule rule);

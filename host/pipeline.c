@@ -1,0 +1,706 @@
+/* The paper's three phases as one library call (include/eos/pipeline.h): what `eos pipeline`
+ * runs, with every step reported through a callback instead of printed, and every failure an
+ * eos_status with the step named in the result. The files are the CLI's, byte for byte. */
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { PROJECTION_POINTS = 2400, MAX_TIMINGS = 4 * EOS_PIPELINE_MAX_METHODS + 4, DIM = EOS_RESNET_FEATURES };
+
+typedef struct {
+    char name[32];
+    eos_loss_spec loss;
+    eos_train_rule rule;
+} variant;
+
+/* the methods list, parsed: re-balancing methods, and phase-1 variants with "ce" first */
+typedef struct {
+    int nm, nv;
+    eos_resample_method list[EOS_PIPELINE_MAX_METHODS];
+    variant vars[EOS_PIPELINE_MAX_METHODS + 1];
+} plan;
+
+typedef struct {
+    char step[48];
+    double seconds;
+} timing;
+
+static const char k_default_methods[] = "eos,ros,smote,borderline,adasyn";
+
+eos_pipeline_config eos_pipeline_defaults(void) {
+    eos_pipeline_config c;
+    memset(&c, 0, sizeof c);
+    c.profile = "paper";
+    c.arch = "resnet32";
+    c.epochs = 200;
+    c.batch = 128;
+    c.methods = k_default_methods;
+    c.head = EOS_HEAD_FRESH;
+    return c;
+}
+
+eos_status eos_pipeline_profile(const char *name, eos_pipeline_config *cfg) {
+    /* quick: 10 epochs is the shortest run whose backbone separates CIFAR-10's classes well
+     * enough for the re-balanced heads to show the paper's effect (issue 16: CE BAC 0.36 -> EOS
+     * 0.54 in about 6 minutes on 2 cores); 2 epochs gave a backbone of BAC 0.24 */
+    if (name && !strcmp(name, "quick")) {
+        cfg->profile = "quick";
+        cfg->arch = "resnet8";
+        cfg->epochs = 10;
+    } else if (name && !strcmp(name, "paper")) {
+        cfg->profile = "paper";
+        cfg->arch = "resnet32";
+        cfg->epochs = 200;
+    } else {
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "profile '%s': expected quick or paper", name ? name : "");
+    }
+    return EOS_OK;
+}
+
+static eos_status parse_methods(const char *methods, plan *p) {
+    memset(p, 0, sizeof *p);
+    p->nv = 1;
+    snprintf(p->vars[0].name, sizeof p->vars[0].name, "ce");
+    eos_train_variant_parse("ce", &p->vars[0].loss, &p->vars[0].rule);
+    char *buf = strdup(methods ? methods : "");
+    if (!buf) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "methods");
+    eos_status st = EOS_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok && st == EOS_OK; tok = strtok_r(NULL, ",", &save)) {
+        if (p->nm + p->nv > EOS_PIPELINE_MAX_METHODS) {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: at most %d",
+                                EOS_PIPELINE_MAX_METHODS);
+            break;
+        }
+        variant w;
+        memset(&w, 0, sizeof w);
+        if (eos_resample_parse(tok, &p->list[p->nm]) == EOS_OK) {
+            for (int k = 0; k < p->nm && st == EOS_OK; k++)
+                if (p->list[k] == p->list[p->nm])
+                    st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: '%s' is listed twice", tok);
+            p->nm++;
+        } else if (eos_train_variant_parse(tok, &w.loss, &w.rule) == EOS_OK) {
+            snprintf(w.name, sizeof w.name, "%s", tok);
+            int dup = 0;
+            for (int k = 0; k < p->nv; k++) dup |= p->vars[k].loss.kind == w.loss.kind && p->vars[k].rule == w.rule;
+            if (dup && strcmp(tok, "ce"))
+                st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: '%s' is listed twice", tok);
+            else if (!dup) p->vars[p->nv++] = w;
+        } else {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                                "methods: unknown method '%s': expected eos, eos-ref, ros, smote, borderline, adasyn, none, or "
+                                "a phase-1 baseline LOSS[-RULE] (ce, focal, asl, ldam; reweight, resample, drw)", tok);
+        }
+    }
+    free(buf);
+    return st;
+}
+
+eos_status eos_pipeline_check(const eos_pipeline_config *cfg) {
+    int blocks;
+    plan p;
+    if (!cfg) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pipeline: no configuration");
+    EOS_TRY(eos_resnet_blocks(cfg->arch ? cfg->arch : "", &blocks));
+    EOS_TRY(parse_methods(cfg->methods, &p));
+    if (cfg->epochs < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "epochs %d: expected a positive integer", cfg->epochs);
+    if (cfg->batch < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "batch %d: expected a positive integer", cfg->batch);
+    if (cfg->max_steps < 0 || cfg->eval_every < 0)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "max_steps %d, eval_every %d: expected 0 (default) or positive", cfg->max_steps,
+                 cfg->eval_every);
+    if (!(cfg->val_split >= 0 && cfg->val_split < 1))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "val_split %g: expected a fraction in [0, 1)", cfg->val_split);
+    if (cfg->head != EOS_HEAD_FRESH && cfg->head != EOS_HEAD_WARM)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "head %d: expected EOS_HEAD_FRESH or EOS_HEAD_WARM", (int)cfg->head);
+    return EOS_OK;
+}
+
+static void list_outputs(const plan *p, eos_pipeline_outputs *o) {
+    o->n = 0;
+    snprintf(o->name[o->n++], sizeof o->name[0], "summary.json");
+    snprintf(o->name[o->n++], sizeof o->name[0], "report.html");
+    for (int k = 0; k < p->nv; k++)
+        snprintf(o->name[o->n++], sizeof o->name[0], k ? "phase1-%.31s" : "phase1", p->vars[k].name);
+    if (p->nm > 0) snprintf(o->name[o->n++], sizeof o->name[0], "embeddings");
+    for (int k = 0; k < p->nm; k++) snprintf(o->name[o->n++], sizeof o->name[0], "%.47s", eos_resample_name(p->list[k]));
+}
+
+eos_status eos_pipeline_list_outputs(const eos_pipeline_config *cfg, eos_pipeline_outputs *out) {
+    plan p;
+    out->n = 0;
+    EOS_TRY(parse_methods(cfg->methods, &p));
+    list_outputs(&p, out);
+    return EOS_OK;
+}
+
+void eos_pipeline_result_free(eos_pipeline_result *r) {
+    if (!r) return;
+    for (int i = 0; r->rows && i < r->nrows; i++) {
+        eos_metrics_free(&r->rows[i].metrics);
+        free(r->rows[i].counts_before);
+        free(r->rows[i].counts_after);
+    }
+    free(r->rows);
+    for (int c = 0; r->class_names && c < r->classes; c++) free(r->class_names[c]);
+    free(r->class_names);
+    memset(r, 0, sizeof *r);
+    r->failed = "";
+}
+
+/* mkdir -p */
+static eos_status mkdirs(const char *dir) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "the folder name %.60s... is longer than %d bytes", dir, (int)sizeof buf - 1);
+    for (char *s = buf + 1;; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                EOS_FAIL(EOS_ERR_IO, "check the permissions of out_dir", "cannot create folder %s: %s", buf, strerror(errno));
+            *s = c;
+            if (!c) break;
+        }
+    }
+    struct stat sb;  /* mkdir says EEXIST for a file too: only a folder will do */
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        EOS_FAIL(EOS_ERR_IO, NULL, "cannot create folder %s: %s", dir, stat(dir, &sb) != 0 ? strerror(errno) : "a file has that name");
+    return EOS_OK;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const eos_pipeline_config *cfg;
+    eos_pipeline_progress_fn progress;
+    void *user;
+    eos_pipeline_result *out;
+} run_ctx;
+
+static void emit(run_ctx *r, eos_pipeline_progress *p) {
+    p->result = r->out;
+    if (r->progress) r->progress(p, r->user);
+}
+
+typedef struct {
+    run_ctx *r;
+    const variant *v;
+    int index, count;
+} train_ctx;
+
+static void on_train(const eos_train_progress *tp, void *user) {
+    train_ctx *t = user;
+    eos_pipeline_progress p;
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_TRAIN;
+    p.phase = 1;
+    p.method = t->v->name;
+    p.rule = eos_rule_name(t->v->rule);
+    p.index = t->index;
+    p.count = t->count;
+    p.train = tp;
+    emit(t->r, &p);
+}
+
+typedef struct {
+    run_ctx *r;
+    eos_pipeline_split split;
+} embed_ctx;
+
+static void on_embed(size_t done, size_t total, void *user) {
+    embed_ctx *e = user;
+    eos_pipeline_progress p;
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_EMBED;
+    p.phase = 2;
+    p.split = e->split;
+    p.done = done;
+    p.total = total;
+    emit(e->r, &p);
+}
+
+/* the embeddings of the listed images of split (all when idx is NULL), with their events */
+static eos_status embed(run_ctx *r, eos_resnet_t m, const eos_dataset *d, const eos_split *s, const size_t *idx,
+                        size_t n, eos_pipeline_split which, float *features) {
+    embed_ctx e = {r, which};
+    on_embed(0, idx ? n : s->n, &e);
+    return eos_predict_progress(m, d, s, idx, n, 256, NULL, features, on_embed, &e);
+}
+
+/* Train one phase-1 network (variant v) into dir; *keep receives the kept model when keep is
+ * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). */
+static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
+                                int blocks, int eval_every, const variant *v, int index, int count, const char *dir,
+                                eos_resnet_t *keep, eos_metrics *met) {
+    const eos_pipeline_config *cfg = r->cfg;
+    eos_resnet_t m = NULL;
+    eos_resnet_head head = v->loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
+    r->out->failed = "creating the network";
+    EOS_TRY(mkdirs(dir));
+    EOS_TRY(eos_resnet_create(rt, blocks, d->channels, d->classes, head, cfg->seed, &m));
+    eos_train_config tc = eos_train_defaults();
+    tc.epochs = cfg->epochs;
+    tc.batch = cfg->batch;
+    tc.seed = cfg->seed;
+    tc.out_dir = dir;
+    tc.eval_every = eval_every;  /* the report's test-BAC curve; always after the last epoch */
+    tc.loss = v->loss;
+    tc.rule = v->rule;
+    tc.max_steps = cfg->max_steps;
+    tc.val_split = cfg->val_split;
+    train_ctx t = {r, v, index, count};
+    tc.progress = on_train;
+    tc.user = &t;
+    r->out->failed = "phase 1";
+    eos_status st = eos_train_run(rt, m, d, idx, n, &tc, met);
+    if (st == EOS_OK && keep && cfg->val_split > 0) {
+        /* the model in memory is the last epoch's; the kept one is on disk */
+        char path[4300];
+        eos_resnet_t best = NULL;
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        r->out->failed = "loading the kept phase-1 model";
+        st = eos_resnet_load(rt, path, &best);
+        eos_resnet_free(m);
+        m = best;
+    }
+    if (st != EOS_OK) {
+        eos_resnet_free(m);
+        return st;
+    }
+    if (keep) *keep = m;
+    else eos_resnet_free(m);
+    return EOS_OK;
+}
+
+static void json_str(FILE *f, const char *s) { eos_json_write_string(f, s); }
+
+/* embeddings/embed_metrics.json: the per-class embedding gap, as `eos embed` writes it, plus
+ * the per-class counts of both splits */
+static eos_status write_gap(const char *path, const char *model, const eos_dataset *d, int C, const double *tg,
+                            const double *trg, const size_t *ntrain, const size_t *ntest) {
+    eos__atomic_file a;
+    EOS_TRY(eos__atomic_open(&a, path));
+    FILE *f = a.f;
+    fprintf(f, "{\n  \"model\": ");
+    json_str(f, model);
+    fprintf(f, ",\n  \"classes\": [");
+    for (int c = 0; c < C; c++) {
+        fprintf(f, "%s", c ? ", " : "");
+        json_str(f, d->class_names[c]);
+    }
+    fprintf(f, "],\n  \"test_gap\": [");
+    for (int c = 0; c < C; c++) fprintf(f, isfinite(tg[c]) ? "%s%.6f" : "%snull", c ? ", " : "", tg[c]);
+    fprintf(f, "],\n  \"train_gap\": [");
+    for (int c = 0; c < C; c++) fprintf(f, isfinite(trg[c]) ? "%s%.6f" : "%snull", c ? ", " : "", trg[c]);
+    fprintf(f, "],\n  \"train_count\": [");
+    for (int c = 0; c < C; c++) fprintf(f, "%s%zu", c ? ", " : "", ntrain[c]);
+    fprintf(f, "],\n  \"test_count\": [");
+    for (int c = 0; c < C; c++) fprintf(f, "%s%zu", c ? ", " : "", ntest[c]);
+    fprintf(f, "]\n}\n");
+    return eos__atomic_commit(&a);
+}
+
+/* the extra members of DIR/<method>/metrics.json: what the re-balancing did and how the head
+ * was kept */
+static void resample_extra(char *buf, size_t cap, const char *method, const eos_resample_report *rep, int C,
+                           double seconds_resample, double seconds_head, float loss, eos_head_mode head, int val) {
+    size_t k = 0;
+#define ADD(...) do { if (k < cap) k += (size_t)snprintf(buf + k, cap - k, __VA_ARGS__); } while (0)
+    ADD("\"method\": \"%s\",\n  \"counts_before\": [", method);
+    for (int c = 0; c < C; c++) ADD("%s%zu", c ? ", " : "", rep->before[c]);
+    ADD("],\n  \"counts_after\": [");
+    for (int c = 0; c < C; c++) ADD("%s%zu", c ? ", " : "", rep->after[c]);
+    ADD("],\n  \"fallback\": [");
+    for (int c = 0; c < C; c++) ADD("%s%d", c ? ", " : "", rep->fallback[c]);
+    ADD("],\n  \"synthetic\": %zu,\n  \"seconds_resample\": %.3f,\n  \"seconds_head\": %.3f,\n  \"head_loss\": %.6f,\n"
+        "  \"head\": \"%s\",\n  \"kept\": \"%s\"",
+        rep->synthetic, seconds_resample, seconds_head, isfinite(loss) ? loss : -1.0, eos_head_mode_name(head),
+        val ? "best validation macro-F1" : "last epoch");
+#undef ADD
+    if (k >= cap && cap) buf[0] = 0;  /* cannot happen: the caller sizes buf by the class count; never half a member */
+}
+
+static double now(void) { return eos__now(); }
+
+/* everything a run holds, released in one place */
+typedef struct {
+    eos_dataset d;
+    eos_resnet_t m;
+    size_t *idx, *tr, *va;
+    float *ftr, *fte, *fva;
+    int32_t *ytr, *yva, *pred;
+    double *tg, *trg;
+    size_t *ntr_c, *nte_c;
+    char *extra;
+    eos_embeddings bal;
+    eos_resample_report rep;
+    eos_head h;
+} held;
+
+static void held_free(held *h) {
+    eos_head_free(&h->h);
+    eos_embeddings_free(&h->bal);
+    eos_resample_report_free(&h->rep);
+    free(h->extra);
+    free(h->tg); free(h->trg); free(h->ntr_c); free(h->nte_c);
+    free(h->ftr); free(h->fte); free(h->fva); free(h->ytr); free(h->yva); free(h->pred);
+    free(h->idx); free(h->tr); free(h->va);
+    eos_resnet_free(h->m);
+    eos_dataset_free(&h->d);
+}
+
+/* fail the run at step what with st (the callee recorded the error) */
+#define STEP(call, what)              \
+    do {                              \
+        out->failed = (what);         \
+        st = (call);                  \
+        if (st != EOS_OK) goto done;  \
+    } while (0)
+#define OOM(what) eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "pipeline: %s", (what))
+
+eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg, eos_pipeline_progress_fn progress,
+                            void *user, eos_pipeline_result *out) {
+    memset(out, 0, sizeof *out);
+    out->failed = "checking the configuration";
+    EOS_TRY(eos_pipeline_check(cfg));
+    if (!cfg->data || !cfg->out_dir || !cfg->out_dir[0])
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pipeline: data and out_dir are required");
+    if (strlen(cfg->out_dir) >= 4096 - 64)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pipeline: out_dir %.60s... is longer than %d bytes", cfg->out_dir, 4096 - 64);
+    plan pl;
+    EOS_TRY(parse_methods(cfg->methods, &pl));
+    const char *od = cfg->out_dir, *profile = cfg->profile ? cfg->profile : "custom";
+    out->failed = "checking out_dir";
+    if (!cfg->overwrite) {  /* results already there, an unfinished run's included, are the user's */
+        eos_pipeline_outputs o;
+        list_outputs(&pl, &o);
+        for (int i = 0; i < o.n; i++) {
+            char path[4200];
+            struct stat sb;
+            snprintf(path, sizeof path, "%s/%s", od, o.name[i]);
+            if (lstat(path, &sb) == 0)
+                EOS_FAIL(EOS_ERR_INVALID_ARG, "set overwrite (the CLI's --force) to replace them, or choose another out_dir",
+                         "%s already holds results (%s)", od, path);
+        }
+    }
+    int blocks, C = 0;
+    eos_resnet_blocks(cfg->arch, &blocks);  /* checked above */
+    int eval_every = cfg->eval_every ? cfg->eval_every : (cfg->epochs / 20 > 1 ? cfg->epochs / 20 : 1);
+    out->rows = calloc(2 * EOS_PIPELINE_MAX_METHODS + 1, sizeof *out->rows);
+    if (!out->rows) return OOM("the results table");
+    eos_runtime_t rt = rt_in;
+    if (!rt) {
+        out->failed = "opening the device";
+        EOS_TRY(eos_runtime_init(&rt, NULL));
+    }
+    double t0 = now();
+    held H;
+    memset(&H, 0, sizeof H);
+    timing times[MAX_TIMINGS];
+    memset(times, 0, sizeof times);
+    int ntimes = 0;
+    double embed_rate = 0, pvar[2] = {0, 0};
+    size_t n = 0, ntr = 0, nva = 0, proj_real = 0, proj_syn = 0, proj_cap = 0;
+    const char *proj_method = NULL;
+    char path[4300], dir[4200];
+    eos_pipeline_progress p;
+    eos_status st = EOS_OK;
+    eos_dataset *d = &H.d;
+
+    STEP(eos_dataset_load(cfg->data, NULL, d), "loading the dataset");
+    C = d->classes;
+    eos_imbalance imb = {EOS_IMBALANCE_EXP, 100.0};
+    out->failed = "selecting the long-tailed subset";
+    st = eos_imbalance_select(d, &imb, cfg->seed, &H.idx, &n, NULL);
+    if (st == EOS_ERR_INVALID_ARG) {
+        /* the library's hint names --imbalance, which the pipeline does not take: its own advice */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", eos_last_error()->message);
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
+                            "use a dataset with at least 100 training images in every class",
+                            "%s; the pipeline trains on the exp:100 subset (the paper's protocol), which keeps 1/100 of "
+                            "the rarest class's images and needs at least one of every class", msg);
+    }
+    if (st != EOS_OK) goto done;
+    if (pl.nm > 0 && C > EOS_MAX_CLASSES) {  /* refused before any training, not after phase 1 */
+        out->failed = "checking the dataset";
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
+                            "%s has %d classes; the re-balancing methods take at most %d", cfg->data, C, EOS_MAX_CLASSES);
+        goto done;
+    }
+    /* the hold-out, as eos_train_run draws it (same images, fraction and seed) */
+    ntr = n;
+    if (cfg->val_split > 0)
+        STEP(eos_split_stratified(&d->train, C, H.idx, n, cfg->val_split, cfg->seed, &H.tr, &ntr, &H.va, &nva),
+             "holding out the validation images");
+    const size_t *train_idx = H.tr ? H.tr : H.idx;
+    out->classes = C;
+    out->class_names = calloc((size_t)C, sizeof *out->class_names);
+    if (!out->class_names) STEP(OOM("class names"), "loading the dataset");
+    for (int c = 0; c < C; c++)
+        if (!(out->class_names[c] = strdup(d->class_names[c]))) STEP(OOM("class names"), "loading the dataset");
+    out->train_images = ntr;
+    out->val_images = nva;
+    out->test_images = d->test.n;
+    run_ctx rc = {cfg, progress, user, out};
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_START;
+    emit(&rc, &p);
+
+    /* phase 1: the CE model (kept for phase 2), then each baseline */
+    for (int k = 0; k < pl.nv; k++) {
+        const variant *w = &pl.vars[k];
+        if (k == 0) snprintf(dir, sizeof dir, "%s/phase1", od);
+        else snprintf(dir, sizeof dir, "%s/phase1-%s", od, w->name);
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_PHASE1;
+        p.phase = 1;
+        p.method = w->name;
+        p.rule = eos_rule_name(w->rule);
+        p.index = k;
+        p.count = pl.nv;
+        emit(&rc, &p);
+        double tv = now();
+        eos_pipeline_row *row = &out->rows[out->nrows];
+        st = train_variant(&rc, rt, d, H.idx, n, blocks, eval_every, w, k, pl.nv, dir, k == 0 ? &H.m : NULL, &row->metrics);
+        if (st != EOS_OK) goto done;
+        snprintf(row->name, sizeof row->name, "%.31s", w->name);
+        snprintf(row->dir, sizeof row->dir, k ? "phase1-%.31s" : "phase1", w->name);
+        row->phase = 1;
+        row->seconds = now() - tv;
+        out->nrows++;
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %.31s", w->name);
+        times[ntimes++].seconds = row->seconds;
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_ROW;
+        p.phase = 1;
+        p.method = row->name;
+        p.row = row;
+        emit(&rc, &p);
+    }
+    /* phase 2: embeddings of the CE model */
+    eos_embeddings train_emb = {ntr, DIM, NULL, NULL}, test_emb = {d->test.n, DIM, d->test.labels, NULL};
+    eos_embeddings val_emb = {nva, DIM, NULL, NULL};
+    if (pl.nm > 0) {
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_PHASE2;
+        p.phase = 2;
+        emit(&rc, &p);
+        snprintf(dir, sizeof dir, "%s/embeddings", od);
+        H.ftr = malloc((ntr ? ntr : 1) * DIM * sizeof *H.ftr);
+        H.fte = malloc((d->test.n ? d->test.n : 1) * DIM * sizeof *H.fte);
+        H.fva = malloc((nva ? nva : 1) * DIM * sizeof *H.fva);
+        H.ytr = malloc((ntr ? ntr : 1) * sizeof *H.ytr);
+        H.yva = malloc((nva ? nva : 1) * sizeof *H.yva);
+        H.pred = malloc((d->test.n ? d->test.n : 1) * sizeof *H.pred);
+        if (!H.ftr || !H.fte || !H.fva || !H.ytr || !H.yva || !H.pred) STEP(OOM("embedding buffers"), "computing embeddings");
+        STEP(mkdirs(dir), "computing embeddings");
+        for (size_t i = 0; i < ntr; i++) H.ytr[i] = d->train.labels[train_idx[i]];
+        for (size_t i = 0; i < nva; i++) H.yva[i] = d->train.labels[H.va[i]];
+        train_emb.labels = H.ytr;
+        train_emb.x = H.ftr;
+        test_emb.x = H.fte;
+        val_emb.labels = H.yva;
+        val_emb.x = H.fva;
+        double te = now();
+        STEP(embed(&rc, H.m, d, &d->train, train_idx, ntr, EOS_PIPELINE_SPLIT_TRAIN, H.ftr), "computing embeddings");
+        if (nva) STEP(embed(&rc, H.m, d, &d->train, H.va, nva, EOS_PIPELINE_SPLIT_VAL, H.fva), "computing embeddings");
+        STEP(embed(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, H.fte), "computing embeddings");
+        embed_rate = (double)(ntr + nva + d->test.n) / (now() - te);
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embeddings");
+        times[ntimes++].seconds = now() - te;
+        snprintf(path, sizeof path, "%s/train_emb.csv", dir);
+        STEP(eos_embeddings_write_csv(path, &train_emb), "writing train_emb.csv");
+        snprintf(path, sizeof path, "%s/test_emb.csv", dir);
+        STEP(eos_embeddings_write_csv(path, &test_emb), "writing test_emb.csv");
+        if (nva) {
+            snprintf(path, sizeof path, "%s/val_emb.csv", dir);
+            STEP(eos_embeddings_write_csv(path, &val_emb), "writing val_emb.csv");
+        }
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_EMBEDDINGS;
+        p.phase = 2;
+        p.path = dir;
+        emit(&rc, &p);
+        /* the per-class embedding gap (as `eos embed` measures it) */
+        double tgap = now();
+        char model[4300];
+        H.tg = malloc((size_t)C * sizeof *H.tg);
+        H.trg = malloc((size_t)C * sizeof *H.trg);
+        H.ntr_c = calloc((size_t)C, sizeof *H.ntr_c);
+        H.nte_c = calloc((size_t)C, sizeof *H.nte_c);
+        if (!H.tg || !H.trg || !H.ntr_c || !H.nte_c) STEP(OOM("embedding gap"), "measuring the embedding gap");
+        for (size_t i = 0; i < ntr; i++) H.ntr_c[H.ytr[i]]++;
+        for (size_t i = 0; i < d->test.n; i++) H.nte_c[d->test.labels[i]]++;
+        STEP(eos_embedding_gap(rt, H.ftr, H.ytr, ntr, H.fte, d->test.labels, d->test.n, DIM, C, H.tg, H.trg),
+             "measuring the embedding gap");
+        snprintf(path, sizeof path, "%s/embed_metrics.json", dir);
+        snprintf(model, sizeof model, "%s/phase1/model.safetensors", od);
+        STEP(write_gap(path, model, d, C, H.tg, H.trg, H.ntr_c, H.nte_c), "writing embed_metrics.json");
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_GAP;
+        p.phase = 2;
+        p.test_gap = H.tg;
+        p.train_gap = H.trg;
+        emit(&rc, &p);
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embedding gap");
+        times[ntimes++].seconds = now() - tgap;
+    }
+    /* the projection shows the EOS-balanced set, or the first other method's */
+    for (int k = 0; k < pl.nm && !proj_method; k++)
+        if (pl.list[k] == EOS_RESAMPLE_EOS) proj_method = "eos";
+    for (int k = 0; k < pl.nm && !proj_method; k++)
+        if (pl.list[k] != EOS_RESAMPLE_NONE) proj_method = eos_resample_name(pl.list[k]);
+    if (!proj_method && pl.nm > 0) proj_method = "none";
+    proj_cap = C > 0 ? PROJECTION_POINTS / (2 * (size_t)C) : 1;
+    if (proj_cap < 10) proj_cap = 10;
+    /* phases 2 and 3 per re-balancing method */
+    for (int k = 0; k < pl.nm; k++) {
+        double tm = now();
+        float loss = 0;
+        const char *name = eos_resample_name(pl.list[k]);
+        snprintf(dir, sizeof dir, "%s/%s", od, name);
+        STEP(mkdirs(dir), "re-balancing");
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_METHOD;
+        p.phase = 2;
+        p.method = name;
+        p.index = k;
+        p.count = pl.nm;
+        p.total = ntr;
+        emit(&rc, &p);
+        STEP(eos_resample(rt, &train_emb, C, pl.list[k], 0, cfg->seed, &H.bal, &H.rep), "re-balancing");
+        double tr_s = now() - tm;
+        if (!strcmp(name, proj_method)) {
+            /* the resamplers keep the n original rows first and append the synthetic ones */
+            snprintf(path, sizeof path, "%s/embeddings/projection.csv", od);
+            STEP(eos_projection_write(path, &H.bal, ntr, proj_cap, cfg->seed, pvar), "writing the 2-d projection");
+            proj_real = ntr;
+            proj_syn = H.bal.n - ntr;
+        }
+        double th = now();
+        eos_finetune_config fc = eos_finetune_defaults();
+        fc.seed = cfg->seed;
+        fc.val = nva ? &val_emb : NULL;  /* the head's epoch chosen on the hold-out, never on the test set */
+        STEP(eos_head_start(&H.h, cfg->head, H.m, C, DIM, cfg->seed), "head");
+        STEP(eos_finetune(rt, &H.h, &H.bal, &fc, &loss), "fine-tuning the head");
+        eos_head_predict(&H.h, &test_emb, H.pred);
+        eos_pipeline_row *row = &out->rows[out->nrows];
+        snprintf(row->name, sizeof row->name, "ce + %s", name);
+        snprintf(row->dir, sizeof row->dir, "%s", name);
+        row->phase = 3;
+        STEP(eos_metrics_compute(C, d->test.labels, H.pred, d->test.n, &row->metrics), "metrics");
+        out->nrows++;
+        row->counts_before = malloc((size_t)C * sizeof *row->counts_before);
+        row->counts_after = malloc((size_t)C * sizeof *row->counts_after);
+        if (!row->counts_before || !row->counts_after) STEP(OOM("class counts"), "metrics");
+        memcpy(row->counts_before, H.rep.before, (size_t)C * sizeof *row->counts_before);
+        memcpy(row->counts_after, H.rep.after, (size_t)C * sizeof *row->counts_after);
+        row->rows_before = ntr;
+        row->rows_after = H.bal.n;
+        row->head_loss = loss;
+        eos_named_tensor t[2] = {{"linear.weight", EOS_DTYPE_F32, 2, {C, DIM}, 0, H.h.weight},
+                                 {"linear.bias", EOS_DTYPE_F32, 1, {C}, 0, H.h.bias}};
+        snprintf(path, sizeof path, "%s/head.safetensors", dir);
+        STEP(eos_safetensors_write(path, t, 2), "writing the head");
+        snprintf(path, sizeof path, "%s/metrics.json", dir);
+        /* three per-class lists of at most 21 characters a number, and the fixed members */
+        size_t cap = 1024 + 3 * 24 * (size_t)C;
+        double th_s = now() - th;
+        free(H.extra);
+        H.extra = malloc(cap);
+        if (!H.extra) STEP(OOM("metrics.json"), "writing metrics.json");
+        resample_extra(H.extra, cap, name, &H.rep, C, tr_s, th_s, loss, cfg->head, nva > 0);
+        STEP(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: re-balance %s", name);
+        times[ntimes++].seconds = tr_s;
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 3: head on %s", name);
+        times[ntimes++].seconds = th_s;
+        row->seconds = now() - tm;
+        eos_head_free(&H.h);
+        eos_embeddings_free(&H.bal);
+        eos_resample_report_free(&H.rep);
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_ROW;
+        p.phase = 3;
+        p.method = row->name;
+        p.row = row;
+        emit(&rc, &p);
+    }
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_RESULTS;
+    emit(&rc, &p);
+    /* summary.json, written whole, then renamed: never half a summary */
+    {
+        eos__atomic_file a;
+        snprintf(path, sizeof path, "%s/summary.json", od);
+        STEP(eos__atomic_open(&a, path), "writing summary.json");
+        FILE *f = a.f;
+        out->seconds = now() - t0;
+        fprintf(f, "{\n  \"version\": \"%s\",\n  \"profile\": ", EOS_VERSION);
+        json_str(f, profile);
+        fprintf(f, ",\n  \"arch\": ");
+        json_str(f, cfg->arch);
+        fprintf(f, ",\n  \"epochs\": %d,\n  \"imbalance\": \"exp:100\",\n  \"seed\": %llu,\n  \"max_steps\": %d,\n"
+                   "  \"eval_every\": %d,\n  \"head\": \"%s\",\n  \"val_split\": %g,\n  \"data\": ",
+                cfg->epochs, (unsigned long long)cfg->seed, cfg->max_steps, eval_every, eos_head_mode_name(cfg->head),
+                cfg->val_split);
+        json_str(f, cfg->data);
+        fprintf(f, ",\n  \"methods\": ");
+        json_str(f, cfg->methods ? cfg->methods : "");
+        fprintf(f, ",\n  \"device\": ");
+        json_str(f, eos_runtime_device(rt)->name);
+        fprintf(f, ",\n  \"train_images\": %zu,\n  \"val_images\": %zu,\n  \"test_images\": %zu,\n"
+                   "  \"embedding_images_per_second\": %.1f,\n  \"seconds\": %.1f,\n  \"classes\": [",
+                ntr, nva, d->test.n, embed_rate, out->seconds);
+        for (int c = 0; c < C; c++) {
+            fprintf(f, "%s", c ? ", " : "");
+            json_str(f, d->class_names[c]);
+        }
+        fprintf(f, "],\n  \"timings\": [");
+        for (int t = 0; t < ntimes; t++) {
+            fprintf(f, "%s\n    {\"step\": ", t ? "," : "");
+            json_str(f, times[t].step);
+            fprintf(f, ", \"seconds\": %.3f}", times[t].seconds);
+        }
+        fprintf(f, "\n  ],\n");
+        if (proj_method)
+            fprintf(f, "  \"projection\": {\"method\": \"%s\", \"file\": \"embeddings/projection.csv\", \"real\": %zu, "
+                       "\"synthetic\": %zu, \"per_class\": %zu, \"variance\": [%.6f, %.6f]},\n",
+                    proj_method, proj_real, proj_syn, proj_cap, pvar[0], pvar[1]);
+        fprintf(f, "  \"results\": [\n");
+        for (int r = 0; r < out->nrows; r++) {
+            const eos_pipeline_row *rw = &out->rows[r];
+            const eos_metrics *m = &rw->metrics;
+            fprintf(f, "    {\"method\": ");
+            json_str(f, rw->name);
+            fprintf(f, ", \"dir\": ");
+            json_str(f, rw->dir);
+            fprintf(f, ", \"acc\": %.6f, \"bac\": %.6f, \"gm\": %.6f, \"fm\": %.6f, \"per_class_recall\": [", m->acc, m->bac,
+                    m->gm, m->fm);
+            for (int c = 0; c < m->classes; c++) fprintf(f, "%s%.6f", c ? ", " : "", m->recall[c]);
+            fprintf(f, "]}%s\n", r + 1 < out->nrows ? "," : "");
+        }
+        fprintf(f, "  ]\n}\n");
+        STEP(eos__atomic_commit(&a), "writing summary.json");
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_SUMMARY;
+        p.path = path;
+        emit(&rc, &p);
+    }
+    /* the report, from the files just written (`eos report DIR` makes it again) */
+    snprintf(path, sizeof path, "%s/report.html", od);
+    STEP(eos_report_write(od, path), "writing the report");
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_REPORT;
+    p.path = path;
+    emit(&rc, &p);
+    out->failed = "";
+done:
+    held_free(&H);
+    if (rt != rt_in) eos_runtime_free(rt);
+    return st;
+}

@@ -1,0 +1,255 @@
+/* The pipeline as a library call (eos_pipeline_run): a tiny CIFAR-10-format dataset written
+ * here, one short epoch, and the run checked against its own files: every file there, each
+ * row's metrics equal to summary.json's and to the saved head's predictions on the saved test
+ * embeddings, EOS's class counts balanced, and the progress events in the phases' order. */
+#include "test_common.h"
+#include "json.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { CLASSES = 10, TRAIN_PER_CLASS = 100, TEST_PER_CLASS = 6, RECORD = 3073 };
+
+/* CIFAR-10 binary files in dir: 5 training batches (20 images of every class each) and a test
+ * batch; class c is a flat colour of its own plus noise, so one step already separates some */
+static void write_cifar(const char *dir) {
+    eos_rng r;
+    eos_rng_seed(&r, 5, 1);
+    unsigned char *rec = malloc((size_t)RECORD * CLASSES * (TRAIN_PER_CLASS / 5));
+    char path[4200];
+    for (int b = 0; b <= 5; b++) {
+        int per = b < 5 ? TRAIN_PER_CLASS / 5 : TEST_PER_CLASS, k = 0;
+        for (int i = 0; i < per; i++)
+            for (int c = 0; c < CLASSES; c++, k++) {
+                unsigned char *p = rec + (size_t)k * RECORD;
+                p[0] = (unsigned char)c;
+                for (int j = 0; j < 3072; j++) {
+                    int ch = j / 1024, v = 40 + 20 * ((c + ch * 3) % CLASSES) + (int)(eos_rng_uniform(&r) * 30);
+                    p[1 + j] = (unsigned char)(v > 255 ? 255 : v);
+                }
+            }
+        if (b < 5) snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, b + 1);
+        else snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+        test_write_file(path, rec, (size_t)k * RECORD);
+    }
+    free(rec);
+}
+
+/* what the callback saw: one letter per phase change, and checks made on the way */
+typedef struct {
+    char trace[256];
+    int n, last_phase, trained_epochs, embed_passes, rows, bad_order;
+    eos_pipeline_event last;
+} seen;
+
+static void on_progress(const eos_pipeline_progress *p, void *user) {
+    seen *s = user;
+    static const char letter[] = "S1tPEWGMRrsh";  /* START, PHASE1, TRAIN, PHASE2, EMBED, EMBEDDINGS, ... */
+    assert_non_null(p->result);
+    /* phase 1 is over before phase 2 starts; phase 3 (a head) never comes before phase 2 (the
+     * embeddings); the methods then take turns in 2 and 3 */
+    if ((p->phase == 1 && s->last_phase > 1) || (p->phase == 3 && s->last_phase < 2)) s->bad_order = 1;
+    if (p->phase > s->last_phase) s->last_phase = p->phase;
+    if (p->event == EOS_PIPELINE_TRAIN) {
+        s->trained_epochs += p->train->epoch_done;
+        assert_string_equal(p->rule, "none");
+    }
+    if (p->event == EOS_PIPELINE_EMBED && p->done == 0) s->embed_passes++;
+    if (p->event == EOS_PIPELINE_ROW) {
+        assert_ptr_equal(p->row, &p->result->rows[p->result->nrows - 1]);
+        s->rows++;
+    }
+    /* one letter per run of equal events (a pass's or an epoch's many updates are one) */
+    if (s->n == 0 || p->event != s->last || p->event == EOS_PIPELINE_PHASE1 || p->event == EOS_PIPELINE_METHOD ||
+        p->event == EOS_PIPELINE_ROW) {
+        if (s->n + 1 < (int)sizeof s->trace) s->trace[s->n++] = letter[p->event];
+    }
+    s->last = p->event;
+}
+
+static int exists(const char *dir, const char *name) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* the row's metrics again, from the files: head.safetensors on test_emb.csv */
+static void check_row_from_files(const char *out, const eos_pipeline_row *row) {
+    char path[4400];
+    eos_safetensors f;
+    eos_embeddings te;
+    snprintf(path, sizeof path, "%s/%s/head.safetensors", out, row->dir);
+    EOS_ASSERT_OK(eos_safetensors_read(path, &f));
+    snprintf(path, sizeof path, "%s/embeddings/test_emb.csv", out);
+    EOS_ASSERT_OK(eos_embeddings_read_csv(path, CLASSES, &te));
+    const eos_named_tensor *w = eos_safetensors_find(&f, "linear.weight"), *b = eos_safetensors_find(&f, "linear.bias");
+    assert_non_null(w);
+    assert_non_null(b);
+    eos_head h = {CLASSES, 64, (float *)w->data, (float *)b->data};
+    int32_t *pred = malloc(te.n * sizeof *pred);
+    eos_metrics m;
+    eos_head_predict(&h, &te, pred);
+    EOS_ASSERT_OK(eos_metrics_compute(CLASSES, te.labels, pred, te.n, &m));
+    /* the CSV keeps 9 significant digits: the argmax may differ only on a near tie, never here */
+    assert_float_equal(m.bac, row->metrics.bac, 1e-12);
+    assert_float_equal(m.acc, row->metrics.acc, 1e-12);
+    eos_metrics_free(&m);
+    free(pred);
+    eos_embeddings_free(&te);
+    eos_safetensors_free(&f);
+}
+
+static void test_pipeline_run(void **state) {
+    eos_runtime_t rt = *state;
+    char data[4096], out[4200], path[4400];
+    test_tmpdir(data, sizeof data, "pipeline");
+    write_cifar(data);
+    snprintf(out, sizeof out, "%s/run", data);
+    eos_pipeline_config cfg = eos_pipeline_defaults();
+    EOS_ASSERT_OK(eos_pipeline_profile("quick", &cfg));
+    assert_string_equal(cfg.arch, "resnet8");
+    assert_int_equal(cfg.epochs, 10);
+    cfg.data = data;
+    cfg.out_dir = out;
+    cfg.epochs = 1;
+    cfg.max_steps = 2;
+    cfg.methods = "eos,ros,focal";
+    cfg.seed = 3;
+    seen s;
+    memset(&s, 0, sizeof s);
+    eos_pipeline_result res;
+    EOS_ASSERT_OK(eos_pipeline_run(rt, &cfg, on_progress, &s, &res));
+    printf("# events: %s\n", s.trace);
+    /* START; phase 1 of ce (its epoch's updates, its row), of focal; phase 2: the passes, the
+     * files, the gap; per method its start and its row; the table, summary.json, report.html */
+    assert_string_equal(s.trace, "S1tR1tRPEWGMRMRrsh");
+    assert_false(s.bad_order);
+    assert_int_equal(s.trained_epochs, 2);
+    assert_int_equal(s.embed_passes, 2);
+    assert_int_equal(s.rows, 4);
+    assert_string_equal(res.failed, "");
+
+    /* the files */
+    const char *files[] = {"summary.json", "report.html", "phase1/model.safetensors", "phase1/metrics.json",
+                           "phase1/train_log.csv", "phase1-focal/model.safetensors", "embeddings/train_emb.csv",
+                           "embeddings/test_emb.csv", "embeddings/embed_metrics.json", "embeddings/projection.csv",
+                           "eos/head.safetensors", "eos/metrics.json", "ros/head.safetensors", "ros/metrics.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (!exists(out, files[i])) fail_msg("%s/%s is missing", out, files[i]);
+    assert_false(exists(out, "embeddings/val_emb.csv"));
+
+    /* the rows: names, order, and the values summary.json holds */
+    assert_int_equal(res.classes, CLASSES);
+    assert_int_equal(res.test_images, CLASSES * TEST_PER_CLASS);
+    assert_int_equal(res.nrows, 4);
+    const char *names[] = {"ce", "focal", "ce + eos", "ce + ros"};
+    eos__json *sum;
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    EOS_ASSERT_OK(eos__json_read(path, &sum));
+    const eos__json *results = eos__json_get(sum, "results");
+    assert_non_null(results);
+    assert_int_equal(results->n, 4);
+    assert_int_equal((int)eos__json_num(sum, "train_images", -1), (int)res.train_images);
+    assert_string_equal(eos__json_str(sum, "head", ""), "fresh");
+    for (int r = 0; r < 4; r++) {
+        const eos_pipeline_row *row = &res.rows[r];
+        const eos__json *j = &results->items[r];
+        assert_string_equal(row->name, names[r]);
+        assert_string_equal(eos__json_str(j, "method", ""), row->name);
+        assert_string_equal(eos__json_str(j, "dir", ""), row->dir);
+        assert_int_equal(row->phase, r < 2 ? 1 : 3);
+        /* summary.json writes 6 decimals */
+        assert_float_equal(eos__json_num(j, "acc", -1), row->metrics.acc, 5e-7);
+        assert_float_equal(eos__json_num(j, "bac", -1), row->metrics.bac, 5e-7);
+        assert_float_equal(eos__json_num(j, "gm", -1), row->metrics.gm, 5e-7);
+        assert_float_equal(eos__json_num(j, "fm", -1), row->metrics.fm, 5e-7);
+        const eos__json *rec = eos__json_get(j, "per_class_recall");
+        assert_int_equal(rec->n, CLASSES);
+        double bac = 0;
+        for (int c = 0; c < CLASSES; c++) {
+            assert_float_equal(rec->items[c].num, row->metrics.recall[c], 5e-7);
+            bac += row->metrics.recall[c] / CLASSES;
+        }
+        assert_float_equal(bac, row->metrics.bac, 1e-12);
+        printf("# %-9s BAC %.4f\n", row->name, row->metrics.bac);
+    }
+    eos__json_free(sum);
+    check_row_from_files(out, &res.rows[2]);
+    check_row_from_files(out, &res.rows[3]);
+
+    /* EOS balanced the classes: before, the long-tailed subset (the labels of train_emb.csv);
+     * after, every class as large as the largest; metrics.json says the same */
+    eos_embeddings tr;
+    snprintf(path, sizeof path, "%s/embeddings/train_emb.csv", out);
+    EOS_ASSERT_OK(eos_embeddings_read_csv(path, CLASSES, &tr));
+    assert_int_equal(tr.n, res.train_images);
+    size_t count[CLASSES] = {0}, most = 0;
+    for (size_t i = 0; i < tr.n; i++) count[tr.labels[i]]++;
+    for (int c = 0; c < CLASSES; c++) most = count[c] > most ? count[c] : most;
+    assert_int_equal(most, TRAIN_PER_CLASS);
+    assert_true(count[CLASSES - 1] < count[0] / 10);  /* exp:100: a long tail */
+    const eos_pipeline_row *eos = &res.rows[2];
+    eos__json *mj;
+    snprintf(path, sizeof path, "%s/eos/metrics.json", out);
+    EOS_ASSERT_OK(eos__json_read(path, &mj));
+    const eos__json *after = eos__json_get(mj, "counts_after");
+    assert_int_equal(after->n, CLASSES);
+    for (int c = 0; c < CLASSES; c++) {
+        assert_int_equal(eos->counts_before[c], count[c]);
+        assert_int_equal(eos->counts_after[c], most);
+        assert_int_equal((size_t)after->items[c].num, most);
+    }
+    assert_int_equal(eos->rows_before, tr.n);
+    assert_int_equal(eos->rows_after, most * CLASSES);
+    assert_string_equal(eos__json_str(mj, "kept", ""), "last epoch");
+    eos__json_free(mj);
+    size_t subset = tr.n;
+    eos_embeddings_free(&tr);
+    eos_pipeline_result_free(&res);
+
+    /* the same out_dir again: refused, nothing touched; a bad method: refused before anything */
+    assert_int_equal(eos_pipeline_run(rt, &cfg, NULL, NULL, &res), EOS_ERR_INVALID_ARG);
+    assert_string_equal(res.failed, "checking out_dir");
+    assert_non_null(strstr(eos_last_error()->message, "already holds results"));
+    eos_pipeline_result_free(&res);
+    cfg.methods = "eos,magic";
+    assert_int_equal(eos_pipeline_check(&cfg), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "methods: unknown method 'magic'"));
+    cfg.methods = "eos,ros,eos";
+    assert_int_equal(eos_pipeline_check(&cfg), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "'eos' is listed twice"));
+
+    /* a hold-out and warm heads: the validation rows leave the training set, have embeddings of
+     * their own, and choose the kept epochs */
+    snprintf(out, sizeof out, "%s/run-val", data);
+    cfg.out_dir = out;
+    cfg.methods = "eos";
+    cfg.val_split = 0.2;
+    cfg.head = EOS_HEAD_WARM;
+    memset(&s, 0, sizeof s);
+    EOS_ASSERT_OK(eos_pipeline_run(rt, &cfg, on_progress, &s, &res));
+    printf("# events with a hold-out: %s\n", s.trace);
+    assert_string_equal(s.trace, "S1tRPEWGMRrsh");
+    assert_int_equal(s.embed_passes, 3);
+    assert_true(res.val_images > 0);
+    assert_int_equal(res.train_images + res.val_images, subset);
+    assert_true(exists(out, "embeddings/val_emb.csv"));
+    snprintf(path, sizeof path, "%s/eos/metrics.json", out);
+    EOS_ASSERT_OK(eos__json_read(path, &mj));
+    assert_string_equal(eos__json_str(mj, "kept", ""), "best validation macro-F1");
+    assert_string_equal(eos__json_str(mj, "head", ""), "warm");
+    eos__json_free(mj);
+    snprintf(path, sizeof path, "%s/phase1/metrics.json", out);
+    EOS_ASSERT_OK(eos__json_read(path, &mj));
+    assert_string_equal(eos__json_str(mj, "kept", ""), "best validation macro-F1");
+    eos__json_free(mj);
+    eos_pipeline_result_free(&res);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_run),
+    };
+    return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
+}
