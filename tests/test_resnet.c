@@ -104,7 +104,12 @@ static void test_one_step_matches_pytorch(void **state) {
     EOS_ASSERT_OK(eos_resnet_get(m, "layer2.0.bn2.num_batches_tracked", 0, &nbt, 1));
     assert_float_equal(nbt, 1.0f, 0);
 
-    /* 5 SGD steps on the same batch (the first one uses the gradients above) */
+    /* 5 SGD steps on the same batch (the first one uses the gradients above); tiny (Oclgrind):
+     * the step's kernels (eos_sgd_step) are checked by test_layers, four more steps add only time */
+    if (test_tiny()) {
+        eos_resnet_free(m);
+        return;
+    }
     const golden *l5 = gold("losses5");
     float losses[5] = {loss};
     EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
@@ -132,12 +137,14 @@ static void test_pytorch_model_predictions(void **state) {
     eos_resnet_t m;
     load_golden(EOS_GOLDEN_DIR "/resnet8_golden.bin");
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
-    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 32, 32, gold("input")->data));
+    /* evaluation treats images one by one: tiny (Oclgrind) checks the first two of the eight */
+    const int B = test_tiny() ? 2 : 8;
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, 32, 32, gold("input")->data));
     float logits[80];
-    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, logits, NULL));
+    EOS_ASSERT_OK(eos_resnet_outputs(m, B, logits, NULL));
     const float *want = gold("eval_logits")->data;
-    expect_close("eval logits", logits, want, 80, 1e-4, 1e-4);
-    for (int i = 0; i < 8; i++) {  /* the same predicted class */
+    expect_close("eval logits", logits, want, (size_t)B * 10, 1e-4, 1e-4);
+    for (int i = 0; i < B; i++) {  /* the same predicted class */
         int a = 0, b = 0;
         for (int c = 1; c < 10; c++) {
             if (logits[i * 10 + c] > logits[i * 10 + a]) a = c;
@@ -235,19 +242,22 @@ static void test_ldam_network_matches_pytorch(void **state) {
     assert_int_equal(checked, 5);
     eos_resnet_free(m);
 
-    /* 5 SGD steps from the file: 3 unweighted, 2 weighted (DRW's switch) */
+    /* 5 SGD steps from the file: 3 unweighted, 2 weighted (DRW's switch); tiny (Oclgrind): none,
+     * the phase-3 checks below hold for any weights */
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_ldam_init.safetensors", &m));
     float losses[5];
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < (test_tiny() ? 0 : 5); s++) {
         EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 16, 16, x->data));
         EOS_ASSERT_OK(eos_resnet_backward_loss(m, 8, labels, &spec, s >= 3 ? cw->data : NULL, &losses[s]));
         EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
     }
-    expect_close("LDAM losses of 5 SGD steps", losses, gold("losses5")->data, 5, 1e-3, 3e-3);
-    const golden *wa = gold("after5.linear.weight");
-    float w[640];
-    EOS_ASSERT_OK(eos_resnet_get(m, "linear.weight", 0, w, 640));
-    expect_close("linear.weight after 5 steps", w, wa->data, 640, 1e-3 * max_abs(wa->data, 640), 3e-3);
+    if (!test_tiny()) {
+        expect_close("LDAM losses of 5 SGD steps", losses, gold("losses5")->data, 5, 1e-3, 3e-3);
+        const golden *wa = gold("after5.linear.weight");
+        float w[640];
+        EOS_ASSERT_OK(eos_resnet_get(m, "linear.weight", 0, w, 640));
+        expect_close("linear.weight after 5 steps", w, wa->data, 640, 1e-3 * max_abs(wa->data, 640), 3e-3);
+    }
 
     /* phase 3's view: a linear head ranking the classes as the cosines do */
     float lw[640], lb[10], lin[80];
