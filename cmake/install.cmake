@@ -30,13 +30,12 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/generated/EOSCLConfigVersio
 install(FILES ${CMAKE_BINARY_DIR}/generated/EOSCLConfig.cmake ${CMAKE_BINARY_DIR}/generated/EOSCLConfigVersion.cmake
         DESTINATION ${EOS_CMAKE_DIR})
 
-# eos-cl.pc finds its prefix from its own folder (${pcfiledir}), so the --prefix given at
-# install time, not the one of configure time, is what it names.
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  message(FATAL_ERROR "eos-cl.pc needs a CMAKE_INSTALL_LIBDIR relative to the prefix, got ${CMAKE_INSTALL_LIBDIR}")
-endif()
-file(RELATIVE_PATH EOS_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
-configure_file(${CMAKE_SOURCE_DIR}/cmake/eos-cl.pc.in ${CMAKE_BINARY_DIR}/generated/eos-cl.pc @ONLY)
+# eos-cl.pc: configured now but for the prefix, which is the one `cmake --install --prefix`
+# is given, so it is written again at install time.
+set(EOS_PC_PREFIX "@EOS_PC_PREFIX@")
+configure_file(${CMAKE_SOURCE_DIR}/cmake/eos-cl.pc.in ${CMAKE_BINARY_DIR}/generated/eos-cl.pc.in @ONLY)
+install(CODE "set(EOS_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+configure_file(\"${CMAKE_BINARY_DIR}/generated/eos-cl.pc.in\" \"${CMAKE_BINARY_DIR}/generated/eos-cl.pc\" @ONLY)")
 install(FILES ${CMAKE_BINARY_DIR}/generated/eos-cl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # The Python package, plain files; _install.py tells it where the library lies relative to
@@ -44,6 +43,7 @@ install(FILES ${CMAKE_BINARY_DIR}/generated/eos-cl.pc DESTINATION ${CMAKE_INSTAL
 set(EOS_PYTHON_INSTALL_DIR lib/python3/dist-packages CACHE STRING
     "Where the Python package eoscl is installed, relative to the prefix (Debian's dist-packages under /usr)")
 file(RELATIVE_PATH EOS_PY_TO_LIBDIR /prefix/${EOS_PYTHON_INSTALL_DIR}/eoscl /prefix/${CMAKE_INSTALL_LIBDIR})
+string(REGEX REPLACE "/+$" "" EOS_PY_TO_LIBDIR "${EOS_PY_TO_LIBDIR}")
 set(EOS_PY_LIBRARY "${EOS_PY_TO_LIBDIR}/${CMAKE_SHARED_LIBRARY_PREFIX}eos-cl${CMAKE_SHARED_LIBRARY_SUFFIX}.${EOS_SOVERSION}")
 file(WRITE ${CMAKE_BINARY_DIR}/generated/eoscl_install.py
      "# Written by cmake/install.cmake: the shared library relative to this package.\nLIBRARY = \"${EOS_PY_LIBRARY}\"\n")

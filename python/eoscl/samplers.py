@@ -97,6 +97,8 @@ class _Sampler(BaseOverSampler):
                 origin = np.ctypeslib.as_array(rep.origin, shape=(s,)).astype(np.intp) if s else np.empty(0, np.intp)
                 partner = np.ctypeslib.as_array(rep.partner, shape=(s,)).astype(np.intp) if s else np.empty(0, np.intp)
                 new_x = new_x.astype(X.dtype, copy=True)
+                copies = partner < 0  # copies are the input rows themselves, not their float32 rounding
+                new_x[copies] = X[origin[copies]]
                 self.device_ = (lib.eos_runtime_device(rt).contents.name.decode(errors="replace")
                                 if rt is not None else None)
                 self.k_neighbors_ = rep.k if self._needs_device else None
