@@ -80,8 +80,10 @@ expect "an example's error names the file" 1 'no-such\.csv' "$t/ex-pc/balance_fi
 # the Python package from the installed tree finds the installed library by itself, and its EOS
 # makes the rows `eos resample` made (same seed, same library)
 pyp="$P/lib/python3/dist-packages"
-expect "python: eoscl finds the installed library" 0 "^$P/.*libeos-cl\\.so\\.$soversion\$" \
-    env -u EOSCL_LIBRARY PYTHONPATH="$pyp" "$py" -c 'import eoscl; eoscl.devices(); print(eoscl.library_path())'
+expect "python: eoscl $version finds the installed library" 0 "^$version $P/.*libeos-cl\\.so\\.$soversion\$" \
+    env -u EOSCL_LIBRARY PYTHONPATH="$pyp" "$py" -c 'import eoscl; eoscl.devices(); print(eoscl.__version__, eoscl.library_path())'
+expect "python: a missing library is a clear error" 1 'libeos-cl was not found: tried /no/such/libeos-cl.so \(from EOSCL_LIBRARY: no such file\)' \
+    env EOSCL_LIBRARY=/no/such/libeos-cl.so PYTHONPATH="$pyp" "$py" -c 'import eoscl; eoscl.devices()'
 if "$py" -c 'import numpy, imblearn' 2>/dev/null; then
     expect "python: EOS(random_state=0) makes eos resample's rows" 0 '^same [0-9]+ rows$' \
         env -u EOSCL_LIBRARY PYTHONPATH="$pyp" "$py" -c "

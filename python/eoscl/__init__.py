@@ -5,10 +5,10 @@
 
     import numpy as np, eoscl
     from sklearn.datasets import make_classification
-    X, y = make_classification(n_samples=500, weights=[0.9, 0.1], random_state=0)
-    print(eoscl.devices()[0].name)
+    X, y = make_classification(n_samples=1000, weights=[0.9, 0.1], flip_y=0, random_state=0)
+    print([d.name for d in eoscl.devices()])
     X_res, y_res = eoscl.EOS(k_neighbors=10, random_state=0).fit_resample(X, y)
-    print(np.bincount(y_res))            # [450 450]
+    print(np.bincount(y), "->", np.bincount(y_res))   # [900 100] -> [900 900]
 
 The samplers (EOS, SMOTE, BorderlineSMOTE, ADASYN, RandomOverSampler) subclass
 imbalanced-learn's BaseOverSampler: fit_resample, sampling_strategy, random_state and the
