@@ -28,6 +28,12 @@ expect "the file's version is the project's" 0 "libeos-cl\\.so\\.$version\$" ech
 # only the public eos_ names leave the library; eos__ internals and the helpers' stay inside
 expect "exports the public API" 0 'eos_resample_with' sh -c "nm -D --defined-only '$lib' | awk '{print \$3}'"
 expect "exports only the public eos_ names" 0 '^none$' sh -c "n=\$(nm -D --defined-only '$lib' | awk '{print \$3}' | grep -v -e '^eos_[a-z0-9]' -e '^_init\$' -e '^_fini\$'); echo \${n:-none}"
+# and every function the installed headers declare is there (static inline ones aside)
+nm -D --defined-only "$lib" | awk '{print $3}' | sort > "$t/exported"
+grep -hv 'static inline' "$P"/include/eos/*.h | grep -o 'eos_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' | sort -u > "$t/declared"
+missing=$(comm -13 "$t/exported" "$t/declared")
+if [ -z "$missing" ] && [ "$(wc -l < "$t/declared")" -gt 100 ]; then ok "all $(wc -l < "$t/declared") functions the headers declare are exported"
+else bad "functions declared but not exported" "$missing"; fi
 # the production binary carries no test reference (tests/ref/), nor a run path into the build
 expect "bin/eos links no test reference" 0 '^0 of [1-9][0-9]* symbols$' sh -c "echo \$(nm '$P/bin/eos' | grep -c ' eos_ref_') of \$(nm '$P/bin/eos' | grep -c ' eos_')  symbols | tr -s ' '"
 expect "bin/eos runs" 0 "^eos $version\$" "$P/bin/eos" --version
