@@ -60,25 +60,32 @@ mkdir -p "$t/ex-pc"
 expect "examples with pkg-config (make)" 0 'balance_finetune' make -C "$src/examples" OUT="$t/ex-pc" PKG_CONFIG_PATH="$pcdir"
 expect "the examples use the installed library" 0 "libeos-cl\\.so\\.$soversion => $P/" ldd "$t/ex-pc/evaluate"
 
-# tiny fixtures with the installed CLI: a 3-class image-folder set, a resnet8 after one step,
+# tiny fixtures with the installed CLI: a 3-class image-folder set, a resnet8,
 # its embeddings, EOS on them and a head (seed 0 and the defaults, as the examples)
 ieos="$P/bin/eos"
 fx="$t/fx"
 expect "fixture: synth" 0 'wrote 3 classes' "$ieos" synth --out "$fx/syn" --classes 3 --train-per-class 12 --test-per-class 4
-expect "fixture: train" 0 'wrote .*model.safetensors' "$ieos" train --data "$fx/syn" --out "$fx/run" --arch resnet8 --epochs 1 --max-steps 1 --batch 8 --imbalance none --quiet
+# 4 epochs of 5 steps (a second): a model above chance, so the numbers compared below are not
+# the ones any constant prediction gives
+expect "fixture: train" 0 'wrote .*model.safetensors' "$ieos" train --data "$fx/syn" --out "$fx/run" --arch resnet8 --epochs 4 --batch 8 --imbalance none --quiet
 expect "fixture: evaluate" 0 'wrote .*metrics.json' "$ieos" evaluate --model "$fx/run/model.safetensors" --data "$fx/syn" --out "$fx/eval" --quiet
 expect "fixture: embed" 0 'embedding gap' "$ieos" embed --model "$fx/run/model.safetensors" --data "$fx/syn" --out "$fx/emb" --imbalance exp:3
 expect "fixture: resample" 0 'rows ->' "$ieos" resample --in "$fx/emb/train_emb.csv" --out "$fx/emb/train_eos.csv"
-expect "fixture: finetune" 0 'wrote' "$ieos" finetune --train "$fx/emb/train_eos.csv" --test "$fx/emb/test_emb.csv" --out "$fx/ft"
+expect "fixture: finetune" 0 'wrote' sh -c "'$ieos' finetune --train '$fx/emb/train_eos.csv' --test '$fx/emb/test_emb.csv' --out '$fx/ft' | tee '$fx/ft.txt'"
 
 # the examples' numbers are the CLI's, to the 6 digits metrics.json keeps
 json() { sed -n "s/^  \"$2\": \\([0-9.]*\\),\$/\\1/p" "$1"; }
 acc=$(json "$fx/eval/metrics.json" acc) bac=$(json "$fx/eval/metrics.json" bac)
 facc=$(json "$fx/ft/metrics.json" acc) fbac=$(json "$fx/ft/metrics.json" bac)
+fgm=$(json "$fx/ft/metrics.json" gm) ffm=$(json "$fx/ft/metrics.json" fm)
+loss=$(sed -n 's/.*final loss \([0-9.]*\)$/\1/p' "$fx/ft.txt")
 for way in ex-cmake ex-pc; do
     expect "$way/evaluate: ACC $acc BAC $bac as eos evaluate" 0 "^ACC $acc BAC $bac\$" \
         "$t/$way/evaluate" "$fx/run/model.safetensors" "$fx/syn"
-    expect "$way/balance_finetune: ACC $facc BAC $fbac as eos resample + finetune" 0 "^ACC $facc BAC $fbac " \
+    expect "$way/balance_finetune: ACC $facc BAC $fbac GM $fgm FM $ffm as eos resample + finetune" 0 \
+        "^ACC $facc BAC $fbac GM $fgm FM $ffm\$" \
+        "$t/$way/balance_finetune" "$fx/emb/train_emb.csv" "$fx/emb/test_emb.csv"
+    expect "$way/balance_finetune: final loss $loss as eos finetune" 0 "final loss $loss\$" \
         "$t/$way/balance_finetune" "$fx/emb/train_emb.csv" "$fx/emb/test_emb.csv"
 done
 expect "an example's error names the file" 1 'no-such\.csv' "$t/ex-pc/balance_finetune" "$fx/no-such.csv" "$fx/emb/test_emb.csv"
