@@ -27,7 +27,7 @@ eos_status eos_resample_parse(const char *name, eos_resample_method *out) {
 const char *eos_resample_name(eos_resample_method m) { return (unsigned)m < NMETHODS ? k_names[m] : "?"; }
 
 eos_resample_config eos_resample_defaults(void) {
-    eos_resample_config c = {0, 0, 0};
+    eos_resample_config c = {0, 0, 0, NULL};
     return c;
 }
 
@@ -169,6 +169,13 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
         }
         if (rep->before[c] > nmax) nmax = rep->before[c];
     }
+    for (int c = 0; cfg->target && c < classes; c++)
+        if (cfg->target[c] < rep->before[c]) {
+            st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
+                                "over-sampling only adds rows: ask for at least the class's count",
+                                "resample: class %d has %zu rows, target %zu", c, rep->before[c], cfg->target[c]);
+            goto done;
+        }
     for (size_t i = 0; i < n; i++)
         if (push(&r, in->x + i * dim, in->labels[i], (int32_t)i, -1)) goto oom;
 
@@ -194,7 +201,7 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
     quota = malloc((n ? n : 1) * sizeof *quota);
     if (!tmp || !members || !bases || !weight || !quota) goto oom;
     for (int c = 0; method != EOS_RESAMPLE_NONE && c < classes; c++) {
-        size_t m = 0, need = nmax - rep->before[c];
+        size_t m = 0, need = (cfg->target ? cfg->target[c] : nmax) - rep->before[c];
         for (size_t i = 0; i < n; i++) if (in->labels[i] == c) members[m++] = i;
         if (need == 0) continue;
         /* per sample of the class: its enemies among the global neighbours */

@@ -532,6 +532,49 @@ static void test_empty_class_refused(void **state) {
     eos_embeddings_free(&out);
 }
 
+/* Per-class targets (eos_resample_config.target, imbalanced-learn's dict sampling_strategy as
+ * the Python package passes it): each class ends at its target, a class already there is
+ * untouched, every new row still follows the method's definition; a target below a class's
+ * count is refused with nothing allocated. */
+static void test_targets(void **state) {
+    eos_runtime_t rt = *state;
+    eos_embeddings in, out;
+    make_set(&in, 5);  /* 120 / 30 / 12 */
+    const size_t target[3] = {120, 30, 100};
+    const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE,
+                                           EOS_RESAMPLE_ROS};
+    for (size_t t = 0; t < sizeof methods / sizeof methods[0]; t++) {
+        eos_resample_config cfg = eos_resample_defaults();
+        cfg.target = target;
+        eos_resample_report rep;
+        EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, methods[t], &cfg, 4, &out, &rep));
+        for (int c = 0; c < 3; c++) assert_int_equal(rep.after[c], target[c]);
+        assert_int_equal(out.n, 250);
+        for (size_t s = 0; s < rep.synthetic; s++) assert_int_equal(out.labels[in.n + s], 2);
+        check_rows(&in, &out, &rep, methods[t]);
+        eos_resample_report_free(&rep);
+        eos_embeddings_free(&out);
+    }
+    /* adasyn: imbalanced-learn's rint of the 88 the target asks for */
+    eos_resample_config cfg = eos_resample_defaults();
+    cfg.target = target;
+    eos_resample_report rep;
+    EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, EOS_RESAMPLE_ADASYN, &cfg, 4, &out, &rep));
+    assert_int_equal(rep.after[0], 120);
+    assert_int_equal(rep.after[1], 30);
+    assert_true(rep.after[2] + 3 >= 100 && rep.after[2] <= 100 + 3);
+    check_rows(&in, &out, &rep, EOS_RESAMPLE_ADASYN);
+    eos_resample_report_free(&rep);
+    eos_embeddings_free(&out);
+    const size_t low[3] = {120, 29, 12};
+    cfg.target = low;
+    assert_int_equal(eos_resample_with(rt, &in, 3, EOS_RESAMPLE_SMOTE, &cfg, 4, &out, &rep), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error_message(), "class 1 has 30 rows, target 29"));
+    assert_null(out.x);
+    assert_null(rep.before);
+    eos_embeddings_free(&in);
+}
+
 /* ---- pixel-space re-balancing (eos_dataset_resample_pixels) --------------------------- */
 
 /* A dataset of `per` images per class of c x h x w uniform random pixels (every class its own
@@ -869,6 +912,7 @@ int main(void) {
         cmocka_unit_test(test_knn_failure),
         cmocka_unit_test(test_many_classes),
         cmocka_unit_test(test_empty_class_refused),
+        cmocka_unit_test(test_targets),
         cmocka_unit_test(test_pixel_smote),
         cmocka_unit_test(test_pixel_ros),
         cmocka_unit_test(test_pixel_errors),

@@ -3,6 +3,8 @@
 #ifndef EOS_EOS_H
 #define EOS_EOS_H
 
+/* The project's one version number: CMakeLists.txt reads it from here for the library's
+ * SONAME, eos-cl.pc and the CMake package's version file. */
 #define EOS_VERSION "0.1.0"
 
 #include "eos/status.h"

@@ -1,6 +1,6 @@
 /* Phase 2: balance the classes of an embedding set (GUIDE section 5). Every class is brought
- * to the largest class's count (adasyn: within rounding, see below); the output is the original
- * rows followed by the new ones.
+ * to the largest class's count, or to the counts eos_resample_config.target gives (adasyn:
+ * within rounding, see below); the output is the original rows followed by the new ones.
  *   eos         Expansive Over-Sampling, the paper's definition: bases are the class's samples
  *               with at least one neighbour of another class (an enemy) among their k nearest
  *               (all classes, Euclidean); each new sample is base + r (enemy - base), base drawn
@@ -84,10 +84,14 @@ void eos_resample_report_free(eos_resample_report *report);
  * within the class; adasyn's enemy ratio too), m: borderline's danger neighbours; 0 = the
  * method's default (see the top of this file), else 1..EOS_KNN_MAX_K.
  * adasyn_remainder: 1 = adasyn's per-sample counts by largest remainder, so every class ends
- * exactly at the largest count (EOS-CL before issue 16); 0 = np.rint as imbalanced-learn. */
+ * exactly at the largest count (EOS-CL before issue 16); 0 = np.rint as imbalanced-learn.
+ * target: NULL = every class to the largest class's count; else (classes) the rows each class
+ * should have afterwards, each at least the class's count (over-sampling never removes a row):
+ * imbalanced-learn's sampling_strategy as a dict, which the Python package eoscl passes on. */
 typedef struct eos_resample_config {
     int k, m;
     int adasyn_remainder;
+    const size_t *target;
 } eos_resample_config;
 eos_resample_config eos_resample_defaults(void);
 /* The k a method takes when k = 0 (10 for eos, eos-ref, and ros and none, which use none). */

@@ -5,6 +5,12 @@
 
 #include "eos/status.h"
 
+/* The OpenCL API level EOS-CL is written against (its kernels are OpenCL C 1.2). Set here so
+ * that a program including eos/eos.h needs no flag; a program that chose its own level first
+ * keeps it (the 1.2 calls are declared at every later level too). */
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
 #include <CL/cl.h>
 #include <stddef.h>
 
