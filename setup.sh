@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 # mesa-opencl-icd (rusticl's llvmpipe device) and oclgrind: two more OpenCL implementations the
 # tests run the kernels on (the *_rusticl tests, tests/oclgrind.sh); eos itself needs only one
 packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-          libclblast-dev libcmocka-dev libstb-dev zlib1g-dev mesa-opencl-icd oclgrind)
+          libclblast-dev libcmocka-dev libstb-dev libmatio-dev zlib1g-dev mesa-opencl-icd oclgrind)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -410,7 +410,8 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     eos_status st = EOS_OK;
     eos_dataset *d = &H.d;
 
-    STEP(eos_dataset_load(cfg->data, NULL, d), "loading the dataset");
+    eos_dataset_options dopt = {0, 0, cfg->resize_h, cfg->resize_w};
+    STEP(eos_dataset_load(cfg->data, &dopt, d), "loading the dataset");
     C = d->classes;
     eos_imbalance imb = {EOS_IMBALANCE_EXP, 100.0};
     out->failed = "selecting the long-tailed subset";

@@ -36,6 +36,7 @@ void usage_pipeline(FILE *out) {
             "or with --val-split the best validation epoch's: the test set never chooses.\n\n"
             "options:\n"
             "  --data PATH      dataset folder (see `eos dataset --help`)\n"
+            "  --resize HxW     resize every image to H x W at load (see `eos dataset --help`)\n"
             "  --out DIR        output folder, created if missing\n"
             "  --profile P      quick or paper (default paper)\n"
             "  --methods LIST   comma-separated, of two kinds (default eos,ros,smote,borderline,adasyn):\n"
@@ -172,6 +173,7 @@ int cmd_pipeline(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--data")) cfg.data = v;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &cfg.resize_h, &cfg.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--out")) cfg.out_dir = v;
         else if (CLI_FLAG("--profile")) profile = v;
         else if (CLI_FLAG("--methods")) cfg.methods = v;
