@@ -107,4 +107,12 @@ r100="$fx/run-c100"
 expect "train 100 classes" 0 'wrote .*model.safetensors' "$eos" train --data "$c100" --resize 8x8 --out "$r100" --arch resnet8 --epochs 1 --max-steps 2 --batch 32 --imbalance exp:2 --quiet
 expect "evaluate 100 classes" 0 'ACC [0-9.]+' "$eos" evaluate --model "$r100/model.safetensors" --data "$c100" --resize 8x8 --out "$r100/eval"
 expect "metrics.json has 100 recalls" 0 '^100$' sh -c "tr -d ' \n' < '$r100/eval/metrics.json' | sed 's/.*\"per_class_recall\":\[\([^]]*\)\].*/\1/' | tr ',' '\n' | grep -c ."
+# the pipeline on CIFAR-100-LT (100 a class: exp:100 keeps floor(100 * 0.01^(c/99)) >= 1 of
+# each), resized to 8 x 8: a 100-class table that fits a terminal, and the report
+big="$fx/c100big"
+mkdir -p "$big"
+for i in $(seq 1 50); do cat "$c100/train.bin"; done > "$big/train.bin"
+cp "$c100/test.bin" "$big/test.bin"
+expect "pipeline on CIFAR-100-LT with --resize" 0 'ce \+ eos .* [0-9.]+ / [0-9.]+ / [0-9.]+$' "$eos" pipeline --data "$big" --resize 8x8 --out "$fx/pipe" --profile quick --methods eos --epochs 1 --max-steps 1 --quiet
+expect "pipeline report written" 0 'Classes are sorted by their training-set size' cat "$fx/pipe/report.html"
 finish
