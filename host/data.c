@@ -299,7 +299,9 @@ done:
 void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std) {
     static const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f}, cifar_std[3] = {0.2023f, 0.1994f, 0.2010f};
     int C = d->channels;
-    if (C == 3 && d->height == 32 && d->width == 32 && d->classes == 10) {
+    /* CIFAR-10 in any layout it comes in (binary release, the JPEG folders); SVHN has the same
+     * shape and class count but other statistics */
+    if (C == 3 && d->height == 32 && d->width == 32 && d->classes == 10 && d->layout != EOS_LAYOUT_SVHN_MAT) {
         memcpy(mean, cifar_mean, sizeof cifar_mean);
         memcpy(std, cifar_std, sizeof cifar_std);
         return;

@@ -225,7 +225,7 @@ typedef struct eos_loader_options {
 eos_loader_options eos_loader_defaults(const eos_dataset *d, size_t batch);
 
 /* Per-channel mean and std: GUIDE section 5's CIFAR-10 constants for 3 x 32 x 32 images in 10
- * classes, otherwise measured on the training split. */
+ * classes (SVHN excepted), otherwise measured on the training split. */
 void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std);
 
 typedef struct eos_loader {
