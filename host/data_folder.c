@@ -535,9 +535,10 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == 
 
 eos_status eos_image_list_parse(const char *text, size_t size, const char *name, eos_image_list *out) {
     memset(out, 0, sizeof *out);
-    size_t cap = 0, line = 0;
+    size_t cap = 0, line = 0, pos = 0;
     eos_status st = EOS_OK;
-    for (size_t pos = 0; pos < size && st == EOS_OK;) {
+    if (size >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) pos = 3;  /* a UTF-8 byte-order mark (Windows editors) */
+    while (pos < size && st == EOS_OK) {
         const char *b = text + pos;
         const char *nl = memchr(b, '\n', size - pos);
         size_t len = nl ? (size_t)(nl - b) : size - pos;
