@@ -106,6 +106,8 @@ expect "train on svhn" 0 'wrote .*model.safetensors' sh -c "cp '$corpus/svhn/val
 r100="$fx/run-c100"
 expect "train 100 classes" 0 'wrote .*model.safetensors' "$eos" train --data "$c100" --resize 8x8 --out "$r100" --arch resnet8 --epochs 1 --max-steps 2 --batch 32 --imbalance exp:2 --quiet
 expect "evaluate 100 classes" 0 'ACC [0-9.]+' "$eos" evaluate --model "$r100/model.safetensors" --data "$c100" --resize 8x8 --out "$r100/eval"
+expect "the head is 100 x 64" 0 '"linear.weight":\{"dtype":"F32","shape":\[100,64\]' head -c 20000 "$r100/model.safetensors"
+expect "train resnet32, 100 classes" 0 'wrote .*model.safetensors' "$eos" train --data "$c100" --resize 8x8 --out "$fx/run-c100-r32" --arch resnet32 --epochs 1 --max-steps 1 --batch 16 --imbalance none --quiet
 expect "metrics.json has 100 recalls" 0 '^100$' sh -c "tr -d ' \n' < '$r100/eval/metrics.json' | sed 's/.*\"per_class_recall\":\[\([^]]*\)\].*/\1/' | tr ',' '\n' | grep -c ."
 # the pipeline on CIFAR-100-LT (100 a class: exp:100 keeps floor(100 * 0.01^(c/99)) >= 1 of
 # each), resized to 8 x 8: a 100-class table that fits a terminal, and the report

@@ -28,7 +28,7 @@ void usage_dataset(FILE *out) {
             "  --resize HxW    resize every image to H x W at load, as torchvision's Resize((H, W)):\n"
             "                  area (box) filter along a side that shrinks, bilinear along one that\n"
             "                  grows; without it, images of different sizes are an error\n\n"
-            "examples:\n  eos dataset data/cifar10 --imbalance exp:100\n  eos dataset data/cifar-100-binary --imbalance exp:100\n"
+            "example:\n  eos dataset data/cifar10 --imbalance exp:100\n  eos dataset data/cifar-100-binary --imbalance exp:100\n"
             "  eos dataset data/photos --resize 64x64\n");
 }
 
