@@ -8,7 +8,7 @@
 void usage_embed(FILE *out) {
     fprintf(out,
             "usage: eos embed --model FILE --data PATH --out DIR [--imbalance exp:100] [--seed N] [--batch 256]\n"
-            "                 [--device SPEC] [--force] [--quiet]\n\n"
+            "                 [--resize HxW] [--device SPEC] [--force] [--quiet]\n\n"
             "Writes DIR/train_emb.csv (the long-tailed training set chosen by --imbalance and --seed, as in\n"
             "`eos train`; no augmentation) and DIR/test_emb.csv: a header \"label,f0,...,f63\" and one row\n"
             "per image. Prints the embedding gap per class (mean distance from each test embedding to the\n"

@@ -11,7 +11,7 @@
 
 void usage_pipeline(FILE *out) {
     fprintf(out,
-            "usage: eos pipeline --data PATH --out DIR [--profile quick|paper] [--methods eos,ros,...]\n"
+            "usage: eos pipeline --data PATH --out DIR [--resize HxW] [--profile quick|paper] [--methods eos,ros,...]\n"
             "                    [--epochs N] [--arch A] [--max-steps N] [--eval-every N] [--head fresh|warm]\n"
             "                    [--val-split F] [--device SPEC] [--seed N] [--force] [--quiet]\n\n"
             "Runs phase 1 (train ResNet-s with cross-entropy on the long-tailed training set), phase 2\n"
