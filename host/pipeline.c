@@ -650,6 +650,9 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
                 cfg->epochs, (unsigned long long)cfg->seed, cfg->max_steps, eval_every, eos_head_mode_name(cfg->head),
                 cfg->val_split);
         json_str(f, cfg->data);
+        /* the size every image was brought to at load (a model from this run expects it) */
+        if (cfg->resize_h > 0) fprintf(f, ",\n  \"resize\": \"%dx%d\"", cfg->resize_h, cfg->resize_w);
+        else fprintf(f, ",\n  \"resize\": \"none\"");
         fprintf(f, ",\n  \"methods\": ");
         json_str(f, cfg->methods ? cfg->methods : "");
         fprintf(f, ",\n  \"device\": ");

@@ -116,5 +116,6 @@ mkdir -p "$big"
 for i in $(seq 1 50); do cat "$c100/train.bin"; done > "$big/train.bin"
 cp "$c100/test.bin" "$big/test.bin"
 expect "pipeline on CIFAR-100-LT with --resize" 0 'ce \+ eos .* [0-9.]+ / [0-9.]+ / [0-9.]+$' "$eos" pipeline --data "$big" --resize 8x8 --out "$fx/pipe" --profile quick --methods eos --epochs 1 --max-steps 1 --quiet
+expect "pipeline summary records --resize" 0 '"resize": "8x8"' cat "$fx/pipe/summary.json"
 expect "pipeline report written" 0 'Classes are sorted by their training-set size' cat "$fx/pipe/report.html"
 finish
