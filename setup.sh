@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 # python3-numpy, python3-imblearn (with scikit-learn) and python3-pytest (imbalanced-learn's
 # estimator checks import it): the Python package's test, tests/python/test_eoscl.py
 packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-          libclblast-dev libcmocka-dev libstb-dev zlib1g-dev mesa-opencl-icd oclgrind
+          libclblast-dev libcmocka-dev libstb-dev libmatio-dev zlib1g-dev mesa-opencl-icd oclgrind
           python3-numpy python3-imblearn python3-pytest)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 /* Datasets: layout detection, long-tailed selection (GUIDE section 5), normalisation and the
  * batch loader with pad-and-crop and flip augmentation. The file formats live in
- * data_folder.c (image folders) and data_binary.c (CIFAR-10 binary, IDX). */
+ * data_folder.c (image folders, list files), data_binary.c (CIFAR-10 and CIFAR-100 binary, IDX)
+ * and data_mat.c (SVHN's MATLAB files). */
 #include "internal.h"
 #include "data_internal.h"
 
@@ -16,6 +17,9 @@ const char *eos_data_layout_str(eos_data_layout l) {
     case EOS_LAYOUT_IMAGE_FOLDER: return "image folders";
     case EOS_LAYOUT_CIFAR10_BIN: return "CIFAR-10 binary";
     case EOS_LAYOUT_IDX: return "IDX (MNIST layout)";
+    case EOS_LAYOUT_CIFAR100_BIN: return "CIFAR-100 binary (fine labels)";
+    case EOS_LAYOUT_SVHN_MAT: return "SVHN (MATLAB .mat)";
+    case EOS_LAYOUT_LIST_FILE: return "list files (path label)";
     default: return "unknown";
     }
 }
@@ -45,14 +49,22 @@ void eos_dataset_free(eos_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eos_dataset *out) {
-    memset(out, 0, sizeof *out);
-    eos_dataset_options defaults = {0, 0};
-    if (!opt) opt = &defaults;
-    if (!path || !path[0]) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "no dataset path given");
-    if (!eos__is_dir(path))
-        EOS_FAIL(EOS_ERR_IO, "give the folder that holds train/ and test/, the CIFAR-10 .bin files or the IDX files",
-                 "dataset folder %s does not exist or is not a folder", path);
+eos_status eos_resize_parse(const char *text, int *h, int *w) {
+    *h = *w = 0;
+    char *end = NULL;
+    long a = -1, b = -1;
+    if (text && text[0] >= '0' && text[0] <= '9') a = strtol(text, &end, 10);
+    if (end && (*end == 'x' || *end == 'X') && end[1] >= '0' && end[1] <= '9') b = strtol(end + 1, &end, 10);
+    if (a < 1 || b < 1 || a > 4096 || b > 4096 || !end || *end)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "write it as height x width, e.g. --resize 32x32",
+                 "--resize '%s': expected HxW with H and W whole numbers 1..4096", text ? text : "");
+    *h = (int)a;
+    *w = (int)b;
+    return EOS_OK;
+}
+
+/* The layout found in path, loaded (before any resize). */
+static eos_status load_layout(const char *path, const eos_dataset_options *opt, eos_dataset *out) {
     char probe[2048];
     snprintf(probe, sizeof probe, "%s/data_batch_1.bin", path);
     if (eos__is_file(probe)) return eos__load_cifar10(path, out);
@@ -61,11 +73,23 @@ eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eo
         snprintf(probe, sizeof probe, "%s/cifar-10-batches-bin", path);
         return eos__load_cifar10(probe, out);
     }
+    snprintf(probe, sizeof probe, "%s/train.bin", path);
+    if (eos__is_file(probe)) return eos__load_cifar100(path, out);
+    snprintf(probe, sizeof probe, "%s/cifar-100-binary/train.bin", path);
+    if (eos__is_file(probe)) {
+        snprintf(probe, sizeof probe, "%s/cifar-100-binary", path);
+        return eos__load_cifar100(probe, out);
+    }
+    snprintf(probe, sizeof probe, "%s/train_32x32.mat", path);
+    if (eos__is_file(probe)) return eos__load_svhn(path, out);
     const char *idx_names[] = {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images.idx3-ubyte"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(probe, sizeof probe, "%s/%s", path, idx_names[i]);
         if (eos__is_file(probe)) return eos__load_idx(path, out);
     }
+    /* before the folders: ImageNet-LT's root holds train/ too, as the images' folder */
+    snprintf(probe, sizeof probe, "%s/train.txt", path);
+    if (eos__is_file(probe)) return eos__load_list(path, opt, out);
     char train[2048], test[2048];
     snprintf(train, sizeof train, "%s/train", path);
     snprintf(test, sizeof test, "%s/test", path);
@@ -77,10 +101,41 @@ eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eo
         return eos__load_folders(path, opt, out);
     }
     EOS_FAIL(EOS_ERR_FORMAT,
-             "expected one of: train/<class>/ and test/<class>/ image folders; CIFAR-10 data_batch_1..5.bin and "
-             "test_batch.bin; IDX train-images-idx3-ubyte[.gz] and companions",
-             "cannot tell the layout of dataset %s: it holds no train/ and test/ folders, no CIFAR-10 .bin files "
-             "and no IDX files", path);
+             "expected one of: train/<class>/ and test/<class>/ image folders; train.txt and test.txt (or val.txt) "
+             "list files; CIFAR-10 data_batch_1..5.bin and test_batch.bin; CIFAR-100 train.bin and test.bin; SVHN "
+             "train_32x32.mat and test_32x32.mat; IDX train-images-idx3-ubyte[.gz] and companions",
+             "cannot tell the layout of dataset %s: it holds no train/ and test/ folders, no train.txt, no CIFAR-10 "
+             "or CIFAR-100 .bin files, no SVHN .mat files and no IDX files", path);
+}
+
+eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eos_dataset *out) {
+    memset(out, 0, sizeof *out);
+    eos_dataset_options defaults = {0, 0, 0, 0};
+    if (!opt) opt = &defaults;
+    if (!path || !path[0]) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "no dataset path given");
+    if ((opt->resize_h != 0 || opt->resize_w != 0) &&
+        (opt->resize_h < 1 || opt->resize_w < 1 || opt->resize_h > 4096 || opt->resize_w > 4096))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resize %d x %d: expected 1..4096 on each side (or 0 x 0: keep)",
+                 opt->resize_h, opt->resize_w);
+    if (!eos__is_dir(path))
+        EOS_FAIL(EOS_ERR_IO, "give the folder that holds train/ and test/, train.txt and test.txt, or the CIFAR, "
+                 "SVHN or IDX files",
+                 "dataset folder %s does not exist or is not a folder", path);
+    EOS_TRY(load_layout(path, opt, out));
+    /* folders and list files resize while decoding; the fixed-size layouts here, all at once */
+    if (opt->resize_h > 0 && (out->height != opt->resize_h || out->width != opt->resize_w)) {
+        eos_status st = eos__resize_split(&out->train, out->channels, out->height, out->width, opt->resize_h,
+                                          opt->resize_w);
+        if (st == EOS_OK)
+            st = eos__resize_split(&out->test, out->channels, out->height, out->width, opt->resize_h, opt->resize_w);
+        if (st != EOS_OK) {
+            eos_dataset_free(out);
+            return st;
+        }
+        out->height = opt->resize_h;
+        out->width = opt->resize_w;
+    }
+    return EOS_OK;
 }
 
 /* Every class needs training images: a class with none cannot be learnt and leaves the per-class
@@ -244,7 +299,9 @@ done:
 void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std) {
     static const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f}, cifar_std[3] = {0.2023f, 0.1994f, 0.2010f};
     int C = d->channels;
-    if (C == 3 && d->height == 32 && d->width == 32 && d->classes == 10) {
+    /* CIFAR-10 in any layout it comes in (binary release, the JPEG folders); SVHN has the same
+     * shape and class count but other statistics */
+    if (C == 3 && d->height == 32 && d->width == 32 && d->classes == 10 && d->layout != EOS_LAYOUT_SVHN_MAT) {
         memcpy(mean, cifar_mean, sizeof cifar_mean);
         memcpy(std, cifar_std, sizeof cifar_std);
         return;

@@ -1,5 +1,5 @@
-/* The two binary dataset formats: the CIFAR-10 binary release (records of a label byte and
- * 3072 pixel bytes) and IDX files (MNIST / Fashion-MNIST, plain or gzip). Parsers work on
+/* The binary dataset formats: the CIFAR-10 binary release (records of a label byte and 3072
+ * pixel bytes), the CIFAR-100 one (a coarse and a fine label byte, then the pixels) and IDX files (MNIST / Fashion-MNIST, plain or gzip). Parsers work on
  * memory so the fuzz targets can drive them; every check names the file and the field. A gzip
  * IDX is inflated header first: never more than the size its header declares (no gzip bombs). */
 #include "internal.h"
@@ -40,6 +40,43 @@ eos_status eos_cifar10_parse(const uint8_t *buf, size_t size, const char *name, 
     return EOS_OK;
 }
 
+/* ---- CIFAR-100 ----------------------------------------------------------------------- */
+
+#define CIFAR100_RECORD 3074u
+
+eos_status eos_cifar100_parse(const uint8_t *buf, size_t size, const char *name, eos_split *out) {
+    memset(out, 0, sizeof *out);
+    if (size == 0 || size % CIFAR100_RECORD)
+        EOS_FAIL(EOS_ERR_FORMAT, "re-download or re-extract the CIFAR-100 binary release (cifar-100-binary.tar.gz)",
+                 "%s: %zu bytes is not a whole number of 3074-byte CIFAR-100 records (coarse label + fine label + "
+                 "3x32x32 pixels)%s", name, size,
+                 size % CIFAR_RECORD == 0 && size ? "; its size fits CIFAR-10 records: is it a CIFAR-10 file?"
+                                                  : "; the file is truncated or not CIFAR-100");
+    size_t n = size / CIFAR100_RECORD;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = buf + i * CIFAR100_RECORD;
+        if (r[0] > 19)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged or not CIFAR-100: re-download it",
+                     "%s: record %zu (byte %zu) has coarse label %u, expected 0..19", name, i, i * CIFAR100_RECORD, r[0]);
+        if (r[1] > 99)
+            EOS_FAIL(EOS_ERR_FORMAT, "the file is damaged or not CIFAR-100: re-download it",
+                     "%s: record %zu (byte %zu) has fine label %u, expected 0..99", name, i, i * CIFAR100_RECORD + 1,
+                     r[1]);
+    }
+    out->pixels = malloc(n * 3072);
+    out->labels = malloc(n * sizeof *out->labels);
+    if (!out->pixels || !out->labels) {
+        eos_split_free(out);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "%s: %zu images", name, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        out->labels[i] = buf[i * CIFAR100_RECORD + 1];
+        memcpy(out->pixels + i * 3072, buf + i * CIFAR100_RECORD + 2, 3072);
+    }
+    out->n = n;
+    return EOS_OK;
+}
+
 static eos_status append_split(eos_split *dst, const eos_split *src, size_t image_bytes) {
     uint8_t *p = realloc(dst->pixels, (dst->n + src->n) * image_bytes);
     if (p) dst->pixels = p;
@@ -52,12 +89,12 @@ static eos_status append_split(eos_split *dst, const eos_split *src, size_t imag
     return EOS_OK;
 }
 
-static eos_status load_cifar_file(const char *path, eos_split *into) {
+static eos_status load_cifar_file(const char *path, eos_split *into, int hundred) {
     uint8_t *buf;
     size_t size;
     EOS_TRY(eos__read_file(path, 0, MAX_DATASET_FILE, &buf, &size));
     eos_split part;
-    eos_status st = eos_cifar10_parse(buf, size, path, &part);
+    eos_status st = hundred ? eos_cifar100_parse(buf, size, path, &part) : eos_cifar10_parse(buf, size, path, &part);
     free(buf);
     if (st == EOS_OK) st = append_split(into, &part, 3072);
     eos_split_free(&part);
@@ -91,17 +128,55 @@ eos_status eos__load_cifar10(const char *dir, eos_dataset *out) {
             st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, NULL,
                                 "the CIFAR-10 binary release has data_batch_1.bin .. data_batch_5.bin and test_batch.bin",
                                 "CIFAR-10 dataset %s: missing %s", dir, path);
-        else st = load_cifar_file(path, &out->train);
+        else st = load_cifar_file(path, &out->train, 0);
     }
     snprintf(path, sizeof path, "%s/test_batch.bin", dir);
     if (st == EOS_OK && !eos__is_file(path))
         st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, NULL, NULL, "CIFAR-10 dataset %s: missing %s", dir, path);
-    else if (st == EOS_OK) st = load_cifar_file(path, &out->test);
+    else if (st == EOS_OK) st = load_cifar_file(path, &out->test, 0);
     if (st == EOS_OK) st = set_class_names(out, 10, k_cifar10_names);
     if (st == EOS_OK) {
         char what[2100];
         snprintf(what, sizeof what, "%s/data_batch_1..5.bin", dir);
         st = eos__check_classes(out, what, NULL);
+    }
+    if (st != EOS_OK) eos_dataset_free(out);
+    return st;
+}
+
+/* The fine label names of the release's fine_label_names.txt, in label order. */
+static const char *const k_cifar100_names[100] = {
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
+    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
+    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
+    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm"};
+
+eos_status eos__load_cifar100(const char *dir, eos_dataset *out) {
+    eos_status st = EOS_OK;
+    char path[2048];
+    out->layout = EOS_LAYOUT_CIFAR100_BIN;
+    out->channels = 3;
+    out->height = out->width = 32;
+    const char *files[2] = {"train.bin", "test.bin"};
+    eos_split *splits[2] = {&out->train, &out->test};
+    for (int k = 0; k < 2 && st == EOS_OK; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+        if (!eos__is_file(path))
+            st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, NULL,
+                                "the CIFAR-100 binary release (cifar-100-binary/) has train.bin and test.bin",
+                                "CIFAR-100 dataset %s: missing %s", dir, path);
+        else st = load_cifar_file(path, splits[k], 1);
+    }
+    if (st == EOS_OK) st = set_class_names(out, 100, k_cifar100_names);
+    if (st == EOS_OK) {
+        snprintf(path, sizeof path, "%s/train.bin", dir);
+        st = eos__check_classes(out, path, NULL);
     }
     if (st != EOS_OK) eos_dataset_free(out);
     return st;

@@ -1,4 +1,4 @@
-/* Private interface between the dataset files (data.c, data_folder.c, data_binary.c). */
+/* Private interface between the dataset files (data.c, data_folder.c, data_binary.c, data_mat.c). */
 #ifndef EOS_DATA_INTERNAL_H
 #define EOS_DATA_INTERNAL_H
 
@@ -9,6 +9,11 @@ int eos__is_file(const char *path);
 eos_status eos__load_folders(const char *root, const eos_dataset_options *opt, eos_dataset *out);
 eos_status eos__load_cifar10(const char *dir, eos_dataset *out);
 eos_status eos__load_idx(const char *dir, eos_dataset *out);
+eos_status eos__load_cifar100(const char *dir, eos_dataset *out);
+eos_status eos__load_svhn(const char *dir, eos_dataset *out);
+eos_status eos__load_list(const char *root, const eos_dataset_options *opt, eos_dataset *out);
+/* Resize every (C, h, w) image of s to (C, H, W) (the filters of eos_dataset_options' resize). */
+eos_status eos__resize_split(eos_split *s, int C, int h, int w, int H, int W);
 /* EOS_ERR_FORMAT naming what (the files), the classes without training images, then note. */
 eos_status eos__check_classes(const eos_dataset *d, const char *what, const char *note);
 

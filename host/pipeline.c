@@ -410,7 +410,8 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     eos_status st = EOS_OK;
     eos_dataset *d = &H.d;
 
-    STEP(eos_dataset_load(cfg->data, NULL, d), "loading the dataset");
+    eos_dataset_options dopt = {0, 0, cfg->resize_h, cfg->resize_w};
+    STEP(eos_dataset_load(cfg->data, &dopt, d), "loading the dataset");
     C = d->classes;
     eos_imbalance imb = {EOS_IMBALANCE_EXP, 100.0};
     out->failed = "selecting the long-tailed subset";
@@ -649,6 +650,9 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
                 cfg->epochs, (unsigned long long)cfg->seed, cfg->max_steps, eval_every, eos_head_mode_name(cfg->head),
                 cfg->val_split);
         json_str(f, cfg->data);
+        /* the size every image was brought to at load (a model from this run expects it) */
+        if (cfg->resize_h > 0) fprintf(f, ",\n  \"resize\": \"%dx%d\"", cfg->resize_h, cfg->resize_w);
+        else fprintf(f, ",\n  \"resize\": \"none\"");
         fprintf(f, ",\n  \"methods\": ");
         json_str(f, cfg->methods ? cfg->methods : "");
         fprintf(f, ",\n  \"device\": ");

@@ -456,6 +456,53 @@ static void page_head(FILE *f, const run *r) {
     fprintf(f, "</div>\n");
 }
 
+/* Above SORT_MIN classes the per-class charts show the classes in order of their long-tailed
+ * training-set size, largest first (ties: class order), so the head and the tail read left to
+ * right whatever the class numbering (a list file's labels need not follow the sizes).
+ * *order (malloc'd) gets the permutation, *names the names in it; both NULL: class order. */
+enum { SORT_MIN = 12 };
+
+static const double *train_counts(const run *r) {
+    for (int i = 0; i < r->nres; i++)
+        if (r->res[i].before) return r->res[i].before;
+    return NULL;
+}
+
+static void size_order(const run *r, int **order, const char ***names) {
+    *order = NULL;
+    *names = NULL;
+    const double *n = train_counts(r);
+    if (r->C <= SORT_MIN || !n) return;
+    int *o = malloc((size_t)r->C * sizeof *o);
+    const char **nm = malloc((size_t)r->C * sizeof *nm);
+    if (!o || !nm) { free(o); free(nm); return; }
+    for (int c = 0; c < r->C; c++) o[c] = c;
+    for (int i = 1; i < r->C; i++) {  /* insertion sort: stable, and C is at most thousands here */
+        int x = o[i], j = i;
+        while (j > 0 && n[o[j - 1]] < n[x]) { o[j] = o[j - 1]; j--; }
+        o[j] = x;
+    }
+    for (int c = 0; c < r->C; c++) nm[c] = r->classes[o[c]];
+    *order = o;
+    *names = nm;
+}
+
+/* rows of v (nrows, C) put in order (NULL: as they are) */
+static void apply_order(double *v, int nrows, int C, const int *order) {
+    if (!order) return;
+    double *t = malloc((size_t)C * sizeof *t);
+    if (!t) return;
+    for (int k = 0; k < nrows; k++) {
+        for (int c = 0; c < C; c++) t[c] = v[(size_t)k * C + order[c]];
+        memcpy(v + (size_t)k * C, t, (size_t)C * sizeof *t);
+    }
+    free(t);
+}
+
+static const char *order_note(int sorted) {
+    return sorted ? " Classes are sorted by their training-set size, largest first; every bar's tooltip names its class." : "";
+}
+
 static void section_results(FILE *f, const run *r) {
     fprintf(f, "<h2>Test results</h2>\n<p>Each phase-1 network, then the phase-1 CE network with a head fine-tuned on each "
                "re-balanced embedding set. BAC is the mean per-class recall; GM the geometric mean of sensitivity and "
@@ -492,9 +539,16 @@ static void section_results(FILE *f, const run *r) {
         names[i] = r->res[i].name;
         memcpy(v + (size_t)i * r->C, r->res[i].recall, (size_t)r->C * sizeof *v);
     }
-    eos__svg_bar_chart(f, "chart-recall", "Per-class recall on the test set", "recall", r->C, r->classes, r->nres, names, v,
-                       (eos__svg_range){0, 1}, NULL, PAGE_W, 380);
+    int *order;
+    const char **cls;
+    size_order(r, &order, &cls);
+    apply_order(v, r->nres, r->C, order);
+    if (order) fprintf(f, "<p>%s</p>\n", order_note(1) + 1);
+    eos__svg_bar_chart(f, "chart-recall", "Per-class recall on the test set", "recall", r->C, cls ? cls : r->classes, r->nres,
+                       names, v, (eos__svg_range){0, 1}, NULL, PAGE_W, 380);
     free(v);
+    free(order);
+    free(cls);
 }
 
 static void section_curves(FILE *f, const run *r) {
@@ -529,7 +583,7 @@ static void section_counts(FILE *f, const run *r) {
     if (!before) return;
     fprintf(f, "<h2>Phase 2: class counts before and after re-balancing</h2>\n<p>Training embeddings per class: the "
                "long-tailed set the network was trained on, and each re-balanced set (methods with the same counts share a "
-               "bar).</p>\n");
+               "bar).%s</p>\n", r->C > SORT_MIN ? order_note(1) : "");
     const char *names[MAX_RESULTS + 1];
     char label[MAX_RESULTS + 1][200];
     double *v = malloc((size_t)(r->nres + 1) * r->C * sizeof *v);
@@ -550,9 +604,15 @@ static void section_counts(FILE *f, const run *r) {
         }
     }
     for (int k = 0; k < ns; k++) names[k] = label[k];
-    eos__svg_bar_chart(f, "chart-counts", "Training samples per class", "samples", r->C, r->classes, ns, names, v,
+    int *order;
+    const char **cls;
+    size_order(r, &order, &cls);
+    apply_order(v, ns, r->C, order);
+    eos__svg_bar_chart(f, "chart-counts", "Training samples per class", "samples", r->C, cls ? cls : r->classes, ns, names, v,
                        (eos__svg_range){0, NAN}, "%.0f", PAGE_W, 360);
     free(v);
+    free(order);
+    free(cls);
 }
 
 static void section_confusion(FILE *f, const run *r) {
@@ -562,11 +622,13 @@ static void section_confusion(FILE *f, const run *r) {
         return;
     }
     fprintf(f, "<h2>Confusion matrices</h2>\n<p>Rows: the true class; columns: the predicted one. The colour is the fraction "
-               "of the true class's test images, the number the count.</p>\n<div class=\"row\" id=\"chart-confusion\">\n");
+               "of the true class's test images, the number the count (written while the cells are large enough; "
+               "every cell's tooltip has it).</p>\n<div class=\"row\" id=\"chart-confusion\">\n");
     for (int i = 0; i < r->nres; i++) {
         char id[32];
         snprintf(id, sizeof id, "chart-confusion-%d", i);
-        eos__svg_heatmap(f, id, r->res[i].name, r->C, r->res[i].confusion, r->classes, 360);
+        /* three a row while the cells stay legible, else one a row at the page's width */
+        eos__svg_heatmap(f, id, r->res[i].name, r->C, r->res[i].confusion, r->classes, r->C <= 20 ? 360 : PAGE_W);
     }
     fprintf(f, "</div>\n");
 }
@@ -602,9 +664,16 @@ static void section_embeddings(FILE *f, const run *r) {
     if (!v) return;
     memcpy(v, r->test_gap, (size_t)r->C * sizeof *v);
     memcpy(v + r->C, r->train_gap, (size_t)r->C * sizeof *v);
-    eos__svg_bar_chart(f, "chart-gap", "Embedding gap per class", "mean distance", r->C, r->classes, 2, names, v,
+    int *order;
+    const char **cls;
+    size_order(r, &order, &cls);
+    apply_order(v, 2, r->C, order);
+    if (order) fprintf(f, "<p>%s</p>\n", order_note(1) + 1);
+    eos__svg_bar_chart(f, "chart-gap", "Embedding gap per class", "mean distance", r->C, cls ? cls : r->classes, 2, names, v,
                        (eos__svg_range){0, NAN}, "%.2f", PAGE_W, 340);
     free(v);
+    free(order);
+    free(cls);
 }
 
 static void section_run(FILE *f, const run *r) {

@@ -210,13 +210,28 @@ void eos__svg_line_chart(FILE *f, const char *id, const char *title, const char 
 
 /* Labels under slots of width slot centred at x0 + (i + 0.5) slot; turned when they do not fit.
  * Returns the height they take. */
+/* Every how many categories a label fits when they are space apart: 1, 2, 5, 10, 20, 50, ...
+ * (round steps, so the labelled classes are easy to count along the axis). */
+static int label_stride(double space, double need) {
+    static const int steps[3] = {1, 2, 5};
+    for (int mul = 1; mul <= 100000000; mul *= 10)
+        for (int k = 0; k < 3; k++)
+            if (steps[k] * mul * space >= need) return steps[k] * mul;
+    return 1000000000;
+}
+
+/* The names under the groups, turned when they do not fit side by side; when even turned names
+ * would overlap (many classes) only every stride-th is written, with a tick under its group
+ * (each bar's tooltip still names its class). */
 static double category_labels(FILE *f, int n, const char *const *names, double x0, double slot, double y, int draw) {
     double widest = 0;
     for (int i = 0; i < n; i++) widest = fmax(widest, text_w(names[i], 11));
     int turn = widest > slot - 4;
+    int stride = turn ? label_stride(slot, 14) : 1;  /* turned 11 px labels need about 14 px apart */
     if (draw)
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i += stride) {
             double cx = x0 + (i + 0.5) * slot;
+            if (stride > 1) fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>", cx, y, cx, y + 4);
             if (turn) label(f, cx + 3, y + 12, "tk", "end", -35, names[i]);
             else label(f, cx, y + 15, "tk", "middle", 0, names[i]);
         }
@@ -344,8 +359,9 @@ void eos__svg_heatmap(FILE *f, const char *id, const char *title, int C, const i
     double grid = cell * C, bottom = 22 + 0.6 * widest + 18;
     int height = (int)(y0 + grid + bottom);
     open_svg(f, id, title, size, height);
-    int labels = cell >= 20;
+    int labels = cell >= 20 && C <= 30;  /* counts in the cells only while they can be read */
     double font = fmin(11, cell * 0.38);
+    int stride = label_stride(cell, 13);  /* class names at least a line apart */
     for (int r = 0; r < C; r++) {
         int64_t total = 0;
         for (int c = 0; c < C; c++) total += counts[(size_t)r * C + c];
@@ -365,9 +381,9 @@ void eos__svg_heatmap(FILE *f, const char *id, const char *title, int C, const i
                         cx + cell / 2, cy + cell / 2 + font * 0.35, font, frac > 0.5 ? "#fff" : "#222", (long long)k);
         }
         fprintf(f, "\n");
-        label(f, x0 - 5, y0 + (r + 0.5) * cell + 4, "tk", "end", 0, names[r]);
+        if (r % stride == 0) label(f, x0 - 5, y0 + (r + 0.5) * cell + 4, "tk", "end", 0, names[r]);
     }
-    for (int c = 0; c < C; c++) label(f, x0 + (c + 0.5) * cell + 3, y0 + grid + 12, "tk", "end", -45, names[c]);
+    for (int c = 0; c < C; c += stride) label(f, x0 + (c + 0.5) * cell + 3, y0 + grid + 12, "tk", "end", -45, names[c]);
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" class=\"frame\"/>\n", x0, y0, grid, grid);
     label(f, 12, y0 + grid / 2, "ax", "middle", -90, "true class");
     label(f, x0 + grid / 2, height - 6, "ax", "middle", 0, "predicted class");

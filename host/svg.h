@@ -30,7 +30,8 @@ void eos__svg_line_chart(FILE *f, const char *id, const char *title, const char 
                          const eos__svg_series *s, int ns, eos__svg_range y, int width, int height);
 
 /* Grouped vertical bars: v (nseries, ngroups), a group per class; value_fmt (e.g. "%.0f") puts
- * the value above each bar, NULL for none. NaN values draw no bar. */
+ * the value above each bar, NULL for none. NaN values draw no bar. With more groups than names
+ * fit, every 2nd, 5th, 10th, ... group is named, with a tick. */
 void eos__svg_bar_chart(FILE *f, const char *id, const char *title, const char *ylabel, int ngroups,
                         const char *const *groups, int nseries, const char *const *series, const double *v,
                         eos__svg_range y, const char *value_fmt, int width, int height);
@@ -40,8 +41,9 @@ void eos__svg_hbar_chart(FILE *f, const char *id, const char *title, const char 
                          const char *const *labels, const double *v, const char *value_fmt, int width);
 
 /* A confusion matrix counts (C, C) (rows: true class) as a heat map coloured by the row
- * fraction, with a colour scale, class names on both axes and the counts in the cells when
- * they fit. size: the width of the whole chart. */
+ * fraction, with a colour scale, class names on both axes (every 2nd, 5th, 10th, ... when they
+ * would overlap) and the counts in the cells when they fit (cells of 20 px, at most 30 classes).
+ * size: the width of the whole chart. */
 void eos__svg_heatmap(FILE *f, const char *id, const char *title, int C, const int64_t *counts,
                       const char *const *names, int size);
 

@@ -4,6 +4,7 @@
 #include "test_common.h"
 
 #include <errno.h>
+#include <matio.h>
 #include <math.h>
 #include <stb_image_write.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static void test_image_folders(void **state) {
 
 static eos_status load_expect_fail(const char *root, int skip_bad, eos_status want, const char *needle) {
     eos_dataset d;
-    eos_dataset_options o = {skip_bad, 1};
+    eos_dataset_options o = {skip_bad, 1, 0, 0};
     eos_status st = eos_dataset_load(root, &o, &d);
     if (st != want) fail_msg("loading %s: got %s, want %s (%s)", root, eos_status_str(st), eos_status_str(want),
                              eos_last_error_message());
@@ -155,7 +156,7 @@ static void test_folder_errors(void **state) {
     snprintf(path, sizeof path, "%s/test/b_cls/0003.jpg", root);
     write_bytes(path, "not a jpeg at all", 17);
     eos_dataset d;
-    eos_dataset_options o = {1, 2};
+    eos_dataset_options o = {1, 2, 0, 0};
     EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
     assert_int_equal(d.skipped, 2);
     assert_int_equal(d.train.n, 5);
@@ -349,7 +350,7 @@ static void test_skip_bad_damaged_first_image(void **state) {
     snprintf(path, sizeof path, "%s/train/a_cls/0000.png", root);
     write_png_header_only(path, 64, 64);
     eos_dataset d;
-    eos_dataset_options o = {1, 2};
+    eos_dataset_options o = {1, 2, 0, 0};
     EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
     assert_int_equal(d.height, FH);
     assert_int_equal(d.width, FW);
@@ -378,7 +379,7 @@ static void test_huge_image_message(void **state) {
     write_png_header_only(path, 100000, 100000);
     load_expect_fail(root, 0, EOS_ERR_FORMAT, "declares 100000 x 100000 pixels, more than the limit of 4096 x 4096");
     eos_dataset d;
-    eos_dataset_options o = {1, 1};
+    eos_dataset_options o = {1, 1, 0, 0};
     EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));  /* a bad file like any other under --skip-bad */
     assert_int_equal(d.skipped, 1);
     eos_dataset_free(&d);
@@ -400,7 +401,7 @@ static void test_broken_links(void **state) {
     load_expect_fail(root, 0, EOS_ERR_IO, "c_cls/gone.png: a dangling symbolic link");
     assert_int_equal(symlink("loop", path), 0);
     eos_dataset d;
-    eos_dataset_options o = {1, 2};
+    eos_dataset_options o = {1, 2, 0, 0};
     EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
     assert_int_equal(d.skipped, 2);
     assert_int_equal(d.train.n, 6);
@@ -556,6 +557,419 @@ static void test_idx_gzip_header_first(void **state) {
     free(g1); free(g2); free(both);
 }
 
+/* ---- CIFAR-100 binary ------------------------------------------------------------------ */
+
+/* root/train.bin: 2 images of every fine class (fine label f, coarse label f / 5), root/test.bin:
+ * 1 of each; pixel k of image (f, i) = k * 3 + f + 17 * i. */
+static void make_cifar100(char *root, size_t n) {
+    test_tmpdir(root, n, "cifar100");
+    for (int split = 0; split < 2; split++) {
+        int per = split ? 1 : 2;
+        size_t count = (size_t)100 * per;
+        uint8_t *buf = malloc(count * 3074);
+        assert_non_null(buf);
+        for (size_t r = 0; r < count; r++) {
+            int f = (int)(r % 100), i = (int)(r / 100);
+            buf[r * 3074] = (uint8_t)(f / 5);
+            buf[r * 3074 + 1] = (uint8_t)f;
+            for (int k = 0; k < 3072; k++) buf[r * 3074 + 2 + k] = (uint8_t)(k * 3 + f + 17 * i);
+        }
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", root, split ? "test.bin" : "train.bin");
+        write_bytes(path, buf, count * 3074);
+        free(buf);
+    }
+}
+
+static void poke(const char *path, long at, int value) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, at, SEEK_SET);
+    fputc(value, f);
+    fclose(f);
+}
+
+static void test_cifar100_binary(void **state) {
+    (void)state;
+    char root[512], path[1024];
+    make_cifar100(root, sizeof root);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, NULL, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_CIFAR100_BIN);
+    assert_int_equal(d.classes, 100);
+    assert_int_equal(d.channels, 3);
+    assert_int_equal(d.height, 32);
+    assert_int_equal(d.width, 32);
+    /* torchvision's CIFAR100.classes (the release's fine_label_names.txt) */
+    assert_string_equal(d.class_names[0], "apple");
+    assert_string_equal(d.class_names[1], "aquarium_fish");
+    assert_string_equal(d.class_names[58], "pickup_truck");
+    assert_string_equal(d.class_names[91], "trout");
+    assert_string_equal(d.class_names[99], "worm");
+    assert_int_equal(d.train.n, 200);
+    assert_int_equal(d.test.n, 100);
+    for (size_t r = 0; r < 200; r++) {  /* the fine label, not the coarse one; pixels after both bytes */
+        int f = (int)(r % 100), i = (int)(r / 100);
+        assert_int_equal(d.train.labels[r], f);
+        assert_int_equal(d.train.pixels[r * 3072], (uint8_t)(f + 17 * i));
+        assert_int_equal(d.train.pixels[r * 3072 + 3071], (uint8_t)(3071 * 3 + f + 17 * i));
+    }
+    eos_dataset_free(&d);
+    /* the release's own folder name is found from its parent */
+    char parent[512];
+    test_tmpdir(parent, sizeof parent, "cifar100p");
+    snprintf(path, sizeof path, "%s/cifar-100-binary", parent);
+    assert_int_equal(rename(root, path), 0);
+    EOS_ASSERT_OK(eos_dataset_load(parent, NULL, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_CIFAR100_BIN);
+    eos_dataset_free(&d);
+
+    /* bad input: fine label out of range, coarse label out of range, truncated, CIFAR-10 records */
+    make_cifar100(root, sizeof root);
+    snprintf(path, sizeof path, "%s/test.bin", root);
+    poke(path, 3074 * 7 + 1, 100);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "test.bin: record 7 (byte 21519) has fine label 100, expected 0..99");
+    make_cifar100(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train.bin", root);
+    poke(path, 3074 * 3, 20);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "record 3 (byte 9222) has coarse label 20, expected 0..19");
+    make_cifar100(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train.bin", root);
+    assert_int_equal(truncate(path, 3074 * 200 - 5), 0);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "not a whole number of 3074-byte CIFAR-100 records");
+    assert_int_equal(truncate(path, 3073 * 3), 0);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "is it a CIFAR-10 file?");
+    make_cifar100(root, sizeof root);
+    snprintf(path, sizeof path, "%s/test.bin", root);
+    unlink(path);
+    load_expect_fail(root, 0, EOS_ERR_IO, "missing");
+    /* a class without training images (every image of class 42 relabelled 41) */
+    make_cifar100(root, sizeof root);
+    snprintf(path, sizeof path, "%s/train.bin", root);
+    poke(path, 3074 * 42 + 1, 41);
+    poke(path, 3074 * 142 + 1, 41);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "1 of its 100 classes have no training images: 42 (leopard)");
+}
+
+/* CIFAR-100-LT (LDAM-DRW's IMBALANCECIFAR100): class c of 100 keeps floor(500 * (1/R)^(c/99));
+ * the published training-set sizes are 10847 (R = 100), 12608 (R = 50) and 19573 (R = 10). */
+static void test_cifar100_longtail(void **state) {
+    (void)state;
+    size_t avail[100], counts[100];
+    for (int c = 0; c < 100; c++) avail[c] = 500;
+    static const struct { const char *text; size_t total, last; } want[] = {
+        {"exp:100", 10847, 5}, {"exp:50", 12608, 10}, {"exp:10", 19573, 50}};
+    for (size_t k = 0; k < 3; k++) {
+        eos_imbalance imb;
+        EOS_ASSERT_OK(eos_imbalance_parse(want[k].text, &imb));
+        eos_imbalance_counts(&imb, avail, 100, counts);
+        size_t total = 0;
+        for (int c = 0; c < 100; c++) total += counts[c];
+        if (total != want[k].total) fail_msg("%s: %zu images, the published CIFAR-100-LT has %zu", want[k].text, total, want[k].total);
+        assert_int_equal(counts[0], 500);
+        assert_int_equal(counts[99], want[k].last);
+        for (int c = 1; c < 100; c++) assert_true(counts[c] <= counts[c - 1]);
+    }
+    /* and the selection on the fixture: 2 a class, ratio 2 keeps floor(2 * 0.5^(c/99)) = 2 for
+     * c = 0, else 1 (2 * 0.5^(c/99) < 2) */
+    char root[512];
+    make_cifar100(root, sizeof root);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, NULL, &d));
+    eos_imbalance imb;
+    EOS_ASSERT_OK(eos_imbalance_parse("exp:2", &imb));
+    size_t *idx, n;
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, 0, &idx, &n, counts));
+    assert_int_equal(n, 101);
+    assert_int_equal(counts[0], 2);
+    for (int c = 1; c < 100; c++) assert_int_equal(counts[c], 1);
+    free(idx);
+    eos_dataset_free(&d);
+}
+
+/* ---- SVHN (.mat through libmatio) --------------------------------------------------------- */
+
+#define SH 4  /* H != W: the column-major transposition is visible */
+#define SW 3
+#define SC 3
+
+/* X(h, w, c, n) of the fixture */
+static uint8_t svhn_px(int h, int w, int c, int n) { return (uint8_t)(h * 60 + w * 17 + c * 5 + n * 2); }
+
+/* A MAT file (v5) with X as (class_x) H x W x C x N and y (class_y, double unless told) = labels;
+ * skip "X" or "y" to leave it out. */
+static void write_svhn(const char *path, int n, const double *labels, int ny, enum matio_classes class_x,
+                       const char *skip) {
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    assert_non_null(mat);
+    size_t xd[4] = {SH, SW, SC, (size_t)n};
+    size_t count = (size_t)SH * SW * SC * n;
+    uint8_t *x8 = malloc(count);
+    double *xd64 = malloc(count * sizeof *xd64);
+    for (int k = 0; k < n; k++)
+        for (int c = 0; c < SC; c++)
+            for (int w = 0; w < SW; w++)
+                for (int h = 0; h < SH; h++) {
+                    size_t at = h + SH * (w + SW * (c + (size_t)SC * k));  /* MATLAB's column-major order */
+                    x8[at] = svhn_px(h, w, c, k);
+                    xd64[at] = x8[at];
+                }
+    if (!skip || strcmp(skip, "X")) {
+        matvar_t *v = class_x == MAT_C_UINT8 ? Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x8, 0)
+                                             : Mat_VarCreate("X", MAT_C_DOUBLE, MAT_T_DOUBLE, 4, xd, xd64, 0);
+        assert_non_null(v);
+        assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
+        Mat_VarFree(v);
+    }
+    if (!skip || strcmp(skip, "y")) {
+        size_t yd[2] = {(size_t)ny, 1};
+        matvar_t *v = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, yd, (void *)labels, 0);
+        assert_non_null(v);
+        assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
+        Mat_VarFree(v);
+    }
+    Mat_Close(mat);
+    free(x8);
+    free(xd64);
+}
+
+/* labels 1..10, each once, in train; 10 again in test */
+static void make_svhn(char *root, size_t n) {
+    test_tmpdir(root, n, "svhn");
+    double train[10] = {10, 1, 2, 3, 4, 5, 6, 7, 8, 9}, test[2] = {10, 3};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/train_32x32.mat", root);
+    write_svhn(path, 10, train, 10, MAT_C_UINT8, NULL);
+    snprintf(path, sizeof path, "%s/test_32x32.mat", root);
+    write_svhn(path, 2, test, 2, MAT_C_UINT8, NULL);
+}
+
+static void test_svhn_mat(void **state) {
+    (void)state;
+    char root[512], path[1024];
+    make_svhn(root, sizeof root);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, NULL, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_SVHN_MAT);
+    assert_int_equal(d.classes, 10);
+    assert_int_equal(d.channels, SC);
+    assert_int_equal(d.height, SH);
+    assert_int_equal(d.width, SW);
+    assert_int_equal(d.train.n, 10);
+    assert_int_equal(d.test.n, 2);
+    assert_string_equal(d.class_names[0], "0");
+    /* torchvision: label 10 is the digit 0; images (N, C, H, W) = X transposed (3, 2, 0, 1) */
+    assert_int_equal(d.train.labels[0], 0);
+    for (int k = 1; k < 10; k++) assert_int_equal(d.train.labels[k], k);
+    assert_int_equal(d.test.labels[0], 0);
+    assert_int_equal(d.test.labels[1], 3);
+    for (int k = 0; k < 10; k++)
+        for (int c = 0; c < SC; c++)
+            for (int h = 0; h < SH; h++)
+                for (int w = 0; w < SW; w++)
+                    assert_int_equal(d.train.pixels[((k * SC + c) * SH + h) * SW + w], svhn_px(h, w, c, k));
+    eos_dataset_free(&d);
+
+    /* refusals: no X, no y, X of class double, a label out of range, a fraction, y too short,
+     * a file that is not MATLAB, a missing test file */
+    double labels[10] = {10, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    snprintf(path, sizeof path, "%s/train_32x32.mat", root);
+    write_svhn(path, 10, labels, 10, MAT_C_UINT8, "X");
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "has no variable 'X'");
+    write_svhn(path, 10, labels, 10, MAT_C_UINT8, "y");
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "has no variable 'y'");
+    write_svhn(path, 10, labels, 10, MAT_C_DOUBLE, NULL);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "X is double of rank 4 (4 x 3 x 3 x 10), expected a real uint8 array");
+    labels[4] = 11;
+    write_svhn(path, 10, labels, 10, MAT_C_UINT8, NULL);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "y(5) = 11, expected a whole number 1..10");
+    labels[4] = 0;
+    write_svhn(path, 10, labels, 10, MAT_C_UINT8, NULL);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "y(5) = 0, expected a whole number 1..10");
+    labels[4] = 2.5;
+    write_svhn(path, 10, labels, 10, MAT_C_UINT8, NULL);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "y(5) = 2.5");
+    labels[4] = 4;
+    write_svhn(path, 10, labels, 9, MAT_C_UINT8, NULL);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "y is double 9 x 1, expected a real numeric N x 1 (or 1 x N) array with N = 10");
+    write_bytes(path, "not a MATLAB file at all", 24);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "is not a MATLAB file libmatio can read");
+    make_svhn(root, sizeof root);
+    snprintf(path, sizeof path, "%s/test_32x32.mat", root);
+    unlink(path);
+    load_expect_fail(root, 0, EOS_ERR_IO, "missing");
+}
+
+/* ---- list files ------------------------------------------------------------------------ */
+
+static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
+
+/* root/imgs/{a,b,c d}.png (c d: a space in the name), root/train.txt naming them with labels
+ * 1, 0, 1 (CRLF, a blank line), root/val.txt; no test.txt, so val.txt is the test split. */
+static void make_list_dataset(char *root, size_t n) {
+    test_tmpdir(root, n, "lists");
+    char path[1024];
+    mkdirf("%s/%s", root, "imgs");
+    const char *names[] = {"a.png", "b.png", "c d.png"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/imgs/%s", root, names[k]);
+        write_png(path, k, 0, 3, FW, FH);
+    }
+    snprintf(path, sizeof path, "%s/train.txt", root);
+    write_text(path, "imgs/a.png 1\r\nimgs/b.png\t0\r\n\r\n  imgs/c d.png   1  \r\n");
+    snprintf(path, sizeof path, "%s/val.txt", root);
+    write_text(path, "imgs/b.png 0\nimgs/a.png 1");  /* no newline at the end */
+}
+
+static void test_list_files(void **state) {
+    (void)state;
+    char root[512], path[1024];
+    make_list_dataset(root, sizeof root);
+    eos_dataset d;
+    eos_dataset_options o = {0, 1, 0, 0};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.layout, EOS_LAYOUT_LIST_FILE);
+    assert_int_equal(d.classes, 2);
+    assert_int_equal(d.train.n, 3);
+    assert_int_equal(d.test.n, 2);
+    assert_int_equal(d.height, FH);
+    assert_int_equal(d.width, FW);
+    static const int train_labels[3] = {1, 0, 1}, train_img[3] = {0, 1, 2};
+    for (int i = 0; i < 3; i++) {  /* in line order, with the pixels of the file each line names */
+        assert_int_equal(d.train.labels[i], train_labels[i]);
+        size_t plane = (size_t)FH * FW;
+        for (int ch = 0; ch < 3; ch++)
+            assert_int_equal(d.train.pixels[(i * 3 + ch) * plane + 2 * FW + 3], px(train_img[i], 0, ch, 2, 3));
+    }
+    assert_int_equal(d.test.labels[0], 0);
+    assert_int_equal(d.test.labels[1], 1);
+    eos_dataset_free(&d);
+    /* test.txt wins over val.txt */
+    snprintf(path, sizeof path, "%s/test.txt", root);
+    write_text(path, "imgs/c d.png 1\n");
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.test.n, 1);
+    eos_dataset_free(&d);
+    unlink(path);
+
+    /* the parser alone */
+    eos_image_list l;
+    const char *text = "\xef\xbb\xbfx/y z.jpg 7\n\n a.jpg 0 \r\n";  /* a byte-order mark first */
+    EOS_ASSERT_OK(eos_image_list_parse(text, strlen(text), "mem.txt", &l));
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.paths[0], "x/y z.jpg");
+    assert_int_equal(l.labels[0], 7);
+    assert_string_equal(l.paths[1], "a.jpg");
+    assert_int_equal(l.lines[1], 3);
+    eos_image_list_free(&l);
+
+    /* refusals, each naming the file and the line */
+    snprintf(path, sizeof path, "%s/train.txt", root);
+    static const struct { const char *text, *needle; eos_status st; } bad[] = {
+        {"imgs/a.png 0\nimgs/missing.png 1\n", "train.txt line 2: image 'imgs/missing.png' not found", EOS_ERR_IO},
+        {"imgs/a.png 0\nimgs/b.png one\n", "train.txt line 2: label 'one' is not a whole number 0..999999", EOS_ERR_FORMAT},
+        {"imgs/a.png 0\nimgs/b.png -1\n", "line 2: label '-1' is not a whole number", EOS_ERR_FORMAT},
+        {"imgs/a.png 0\n\nimgs/b.png\n", "train.txt line 3: 'imgs/b.png' has one field, expected two", EOS_ERR_FORMAT},
+        {"imgs/a.png 0\nimgs/b.png 2\n", "1 of its 3 classes have no training images: 1 (the class count comes from the "
+                                         "largest label, 2 on line 2", EOS_ERR_FORMAT},
+        {"", "train.txt lists no images", EOS_ERR_FORMAT},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        write_text(path, bad[k].text);
+        load_expect_fail(root, 0, bad[k].st, bad[k].needle);
+    }
+    write_bytes(path, "imgs/a.png 0\0\n", 14);
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "train.txt line 1 holds a NUL byte");
+    /* a test label that training never has */
+    write_text(path, "imgs/a.png 0\nimgs/b.png 1\n");
+    snprintf(path, sizeof path, "%s/val.txt", root);
+    write_text(path, "imgs/a.png 0\nimgs/b.png 5\n");
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "val.txt line 2: label 5 never occurs in");
+    /* no test list at all */
+    unlink(path);
+    load_expect_fail(root, 0, EOS_ERR_IO, "neither test.txt nor val.txt");
+    /* a damaged image: named with its line */
+    write_text(path, "imgs/a.png 0\nimgs/bad.png 1\n");
+    snprintf(path, sizeof path, "%s/imgs/bad.png", root);
+    write_text(path, "not a png");
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "(");
+    assert_non_null(strstr(eos_last_error()->message, "val.txt line 2"));
+    /* --skip-bad skips it (and a missing one) and counts them */
+    snprintf(path, sizeof path, "%s/val.txt", root);
+    write_text(path, "imgs/a.png 0\nimgs/bad.png 1\nimgs/gone.png 1\nimgs/b.png 1\n");
+    o.skip_bad = 1;
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.skipped, 2);
+    assert_int_equal(d.test.n, 2);
+    eos_dataset_free(&d);
+}
+
+/* ---- --resize --------------------------------------------------------------------------- */
+
+static void test_resize(void **state) {
+    (void)state;
+    int h, w;
+    EOS_ASSERT_OK(eos_resize_parse("32x24", &h, &w));
+    assert_int_equal(h, 32);
+    assert_int_equal(w, 24);
+    static const char *bad[] = {"32", "x32", "32x", "0x4", "4x0", "4097x4", "-3x4", "4x4x", "axb", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        if (eos_resize_parse(bad[k], &h, &w) != EOS_ERR_INVALID_ARG) fail_msg("--resize '%s' accepted", bad[k]);
+        assert_non_null(strstr(eos_last_error()->message, "expected HxW"));
+    }
+
+    /* folders of two sizes: refused without a size, naming --resize */
+    char root[512], path[1024];
+    test_tmpdir(root, sizeof root, "resize");
+    mkdirf("%s/%s", root, "train");
+    mkdirf("%s/%s", root, "test");
+    mkdirf("%s/train/%s", root, "a");
+    mkdirf("%s/test/%s", root, "a");
+    /* 8 x 8 image of 2 x 2 blocks whose 4 pixels average to a whole number: block (by, bx)
+     * holds base + {0, 4, 8, 12}, base = 40 by + 10 bx; the box filter on an exact 2:1 shrink is
+     * the plain 2 x 2 mean, base + 6 */
+    uint8_t big[8 * 8];
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) big[y * 8 + x] = (uint8_t)(40 * (y / 2) + 10 * (x / 2) + 4 * ((y % 2) * 2 + x % 2));
+    snprintf(path, sizeof path, "%s/train/a/0.png", root);
+    assert_true(stbi_write_png(path, 8, 8, 1, big, 8));
+    uint8_t flat[6 * 2];
+    memset(flat, 77, sizeof flat);
+    snprintf(path, sizeof path, "%s/train/a/1.png", root);
+    assert_true(stbi_write_png(path, 6, 2, 1, flat, 6));  /* grows 2 -> 4, shrinks 6 -> 4 */
+    snprintf(path, sizeof path, "%s/test/a/0.png", root);
+    assert_true(stbi_write_png(path, 4, 4, 1, big, 8));  /* already 4 x 4: copied as it is */
+    load_expect_fail(root, 0, EOS_ERR_FORMAT, "is 6 x 2 pixels, expected 8 x 8 like the first image (width x height; "
+                                              "--resize HxW brings every image to one size)");
+    eos_dataset_options o = {0, 1, 4, 4};
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.height, 4);
+    assert_int_equal(d.width, 4);
+    assert_int_equal(d.channels, 1);
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++) {
+            assert_int_equal(d.train.pixels[y * 4 + x], 40 * y + 10 * x + 6);
+            assert_int_equal(d.train.pixels[16 + y * 4 + x], 77);  /* a flat image stays flat */
+            assert_int_equal(d.test.pixels[y * 4 + x], big[y * 8 + x]);
+        }
+    eos_dataset_free(&d);
+
+    /* the fixed-size layouts are resized too: CIFAR-100 32 x 32 -> 16 x 8 */
+    make_cifar100(root, sizeof root);
+    o = (eos_dataset_options){0, 1, 16, 8};
+    EOS_ASSERT_OK(eos_dataset_load(root, &o, &d));
+    assert_int_equal(d.height, 16);
+    assert_int_equal(d.width, 8);
+    /* image 0, channel 0: pixel (y, x) = 3 (32 y + x) mod 256; the 2 x 4 box of output (0, 0)
+     * holds 0, 3, 6, 9, 96, 99, 102, 105: mean 52.5 -> 53 (stb rounds half up) */
+    assert_int_equal(d.train.pixels[0], 53);
+    assert_int_equal(d.train.n, 200);
+    eos_dataset_free(&d);
+    o.resize_h = 5000;
+    assert_int_equal(eos_dataset_load(root, &o, &d), EOS_ERR_INVALID_ARG);
+}
+
 /* ---- long tail ------------------------------------------------------------------------ */
 
 static void test_longtail_counts(void **state) {
@@ -698,6 +1112,14 @@ static void test_normalisation(void **state) {
     assert_float_equal(m[0], 0.4914f, 0);  /* GUIDE section 5's CIFAR-10 constants */
     assert_float_equal(m[2], 0.4465f, 0);
     assert_float_equal(s[1], 0.1994f, 0);
+    /* SVHN is 3 x 32 x 32 in 10 classes too, but not CIFAR-10: measured (digits' statistics
+     * differ: SVHN's usual mean is about 0.44, 0.44, 0.47) */
+    d.layout = EOS_LAYOUT_SVHN_MAT;
+    eos_dataset_normalisation(&d, m, s);
+    double sum = 0;
+    for (size_t i = 0; i < d.train.n; i++)
+        for (int p = 0; p < 1024; p++) sum += d.train.pixels[i * 3072 + p] / 255.0;
+    assert_float_equal(m[0], sum / (d.train.n * 1024.0), 1e-6);
     eos_dataset_free(&d);
     /* anything else: measured on the training split */
     size_t per2[2] = {3, 2};
@@ -891,6 +1313,11 @@ int main(void) {
         cmocka_unit_test(test_loader_plain_batches),
         cmocka_unit_test(test_loader_shuffle),
         cmocka_unit_test(test_loader_augmentation),
+        cmocka_unit_test(test_cifar100_binary),
+        cmocka_unit_test(test_cifar100_longtail),
+        cmocka_unit_test(test_svhn_mat),
+        cmocka_unit_test(test_list_files),
+        cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

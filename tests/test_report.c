@@ -548,6 +548,118 @@ static void test_report_many_classes(void **state) {
     free(y);
 }
 
+/* The svg element with this id, as its own string (malloc'd) */
+static char *svg_by_id(const char *html, const char *id) {
+    char key[96];
+    snprintf(key, sizeof key, "<svg id=\"%s\"", id);
+    const char *a = strstr(html, key);
+    if (!a) fail_msg("no %s in the page", key);
+    const char *b = strstr(a, "</svg>");
+    assert_non_null(b);
+    char *out = malloc((size_t)(b - a) + 1);
+    memcpy(out, a, (size_t)(b - a));
+    out[b - a] = 0;
+    return out;
+}
+
+static int count_of(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* 100 classes (CIFAR-100-LT): the per-class charts put the classes in order of training-set size
+ * (here not the class order), name only as many as fit, and the confusion maps are one a row
+ * without numbers in their 10 px cells */
+static void test_report_hundred_classes(void **state) {
+    (void)state;
+    enum { C = 100 };
+    char dir[512], path[1024];
+    test_tmpdir(dir, sizeof dir, "report-100");
+    const char *sub[2] = {"phase1", "eos"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, sub[k]);
+        mkdir(path, 0755);
+    }
+    char *names[C];
+    int32_t y[2 * C], p[2 * C];
+    double before[C];
+    for (int c = 0; c < C; c++) {
+        names[c] = malloc(24);
+        snprintf(names[c], 24, "class_%02d", c);
+        before[c] = 5 + (c * 37) % 100;  /* 5..104, in no order of c */
+        y[2 * c] = y[2 * c + 1] = c;
+        p[2 * c] = c;
+        p[2 * c + 1] = (c + 1) % C;
+    }
+    eos_metrics m;
+    EOS_ASSERT_OK(eos_metrics_compute(C, y, p, 2 * C, &m));
+    char *extra = malloc(8 * C * 2 + 200), *e = extra;
+    e += sprintf(e, "\"counts_before\": [");
+    for (int c = 0; c < C; c++) e += sprintf(e, "%s%.0f", c ? ", " : "", before[c]);
+    e += sprintf(e, "], \"counts_after\": [");
+    for (int c = 0; c < C; c++) e += sprintf(e, "%s104", c ? ", " : "");
+    sprintf(e, "]");
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s/metrics.json", dir, sub[k]);
+        EOS_ASSERT_OK(eos_metrics_write_json(path, &m, (const char *const *)names, k ? extra : NULL));
+    }
+    free(extra);
+    snprintf(path, sizeof path, "%s/phase1/train_log.csv", dir);
+    test_write_text(path, "epoch,train_loss,train_acc,test_bac,images_per_second,seconds\n1,1.0,0.5,0.5,100,2\n");
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"classes\": [");
+    for (int c = 0; c < C; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", names[c]);
+    fprintf(f, "], \"results\": [");
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "%s{\"method\": \"%s\", \"dir\": \"%s\", \"acc\": 0.5, \"bac\": 0.5, \"gm\": 0.5, \"fm\": 0.5, "
+                   "\"per_class_recall\": [", k ? ", " : "", k ? "ce + eos" : "ce", sub[k]);
+        for (int c = 0; c < C; c++) fprintf(f, "%s0.5", c ? ", " : "");
+        fprintf(f, "]}");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+    eos_metrics_free(&m);
+    EOS_ASSERT_OK(eos_report_write(dir, NULL));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = test_read_file(path, NULL);
+
+    /* the reference order: by count, largest first (the counts are distinct) */
+    int order[C];
+    for (int c = 0; c < C; c++) order[c] = c;
+    for (int i = 0; i < C; i++)
+        for (int j = i + 1; j < C; j++)
+            if (before[order[j]] > before[order[i]]) { int t = order[i]; order[i] = order[j]; order[j] = t; }
+    assert_int_not_equal(order[0], 0);  /* the test means something: sorted is not the class order */
+    static const char *const charts[2] = {"chart-recall", "chart-counts"};
+    for (int k = 0; k < 2; k++) {
+        char *svg = svg_by_id(html, charts[k]);
+        const char *prev = svg;
+        for (int i = 0; i < C; i++) {  /* the bars of the first series, in the sorted order */
+            char key[64];
+            snprintf(key, sizeof key, ", %s: ", names[order[i]]);
+            const char *at = strstr(prev, key);
+            if (!at) fail_msg("%s: bar %d is not %s (count %.0f)", charts[k], i, names[order[i]], before[order[i]]);
+            prev = at;
+        }
+        /* turned class names along the axis: every 2nd here (10 px a class), never all 100 */
+        int labels = count_of(svg, "rotate(-35");
+        if (labels < 20 || labels > 50) fail_msg("%s: %d class names on the axis, want 20..50", charts[k], labels);
+        free(svg);
+    }
+    assert_non_null(strstr(html, "Classes are sorted by their training-set size"));
+    char *heat = svg_by_id(html, "chart-confusion-0");
+    assert_non_null(strstr(heat, "width=\"1100\""));  /* one a row at the page's width */
+    assert_int_equal(count_of(heat, "font-size="), 0);   /* no numbers in 10 px cells */
+    assert_non_null(strstr(heat, "class_01 predicted as class_02: 1 (50.0%)"));  /* the tooltips keep them */
+    int names_drawn = count_of(heat, ">class_") - count_of(heat, "<title>class_");  /* axis labels, not tooltips */
+    if (names_drawn < 40 || names_drawn > 100) fail_msg("heat map: %d class names drawn, want 40..100", names_drawn);
+    free(heat);
+    free(html);
+    for (int c = 0; c < C; c++) free(names[c]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_metrics_roundtrip),
@@ -562,6 +674,7 @@ int main(void) {
         cmocka_unit_test(test_svg_hostile_numbers),
         cmocka_unit_test(test_report_hostile_values),
         cmocka_unit_test(test_report_many_classes),
+        cmocka_unit_test(test_report_hundred_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

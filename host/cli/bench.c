@@ -45,6 +45,7 @@ void usage_bench(FILE *out) {
             "  --k K           knn/eos: neighbours (default 10); pixel: pixel-smote's (default 5)\n"
             "  --emb CSV       knn/eos: use these embeddings (label,f0,...) instead of generated ones\n"
             "  --data PATH     pixel: the dataset (see `eos dataset --help`)\n"
+            "  --resize HxW    pixel: resize every image to H x W at load\n"
             "  --imbalance P   pixel: the long-tailed subset (default exp:100, seed 0)\n"
             "  --method M      pixel: pixel-smote (default) or pixel-ros\n"
             "  --conv ALGO     convolution algorithm: auto (default: timed per layer shape, batch size and\n"
@@ -63,6 +64,7 @@ typedef struct {
     eos_conv_algo conv;
     const char *data, *imb, *method;  /* pixel */
     int k_given;
+    int resize_h, resize_w;  /* pixel: --resize */
 } bench_opts;
 
 typedef struct {
@@ -417,7 +419,8 @@ static int bench_pixel(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
     int k = o->k_given ? o->k : EOS_PIXEL_SMOTE_K;
     if (k > EOS_KNN_MAX_K) { fprintf(stderr, "eos bench: --k %d: pixel-smote takes 1..%d\n", k, EOS_KNN_MAX_K); return 2; }
     eos_dataset d, b = {0};
-    if (eos_dataset_load(o->data, NULL, &d) != EOS_OK) return cli_fail("loading the dataset");
+    eos_dataset_options dopt = {0, 0, o->resize_h, o->resize_w};
+    if (eos_dataset_load(o->data, &dopt, &d) != EOS_OK) return cli_fail("loading the dataset");
     size_t *idx = NULL, n = 0, *bi = NULL, bn = 0, len = (size_t)d.channels * d.height * d.width;
     double *t = malloc((size_t)o->steps * sizeof *t);
     eos_pixel_report rep = {0};
@@ -522,7 +525,7 @@ static void print_line(const bench_opts *o, const bench_result *r, const eos_dev
 
 int cmd_bench(int argc, char **argv) {
     static const cli_command self = {"bench", "", NULL, usage_bench};
-    bench_opts o = {NULL, "resnet32", NULL, 128, 5, 12406, 64, 10, EOS_CONV_AUTO, NULL, "exp:100", "pixel-smote", 0};
+    bench_opts o = {NULL, "resnet32", NULL, 128, 5, 12406, 64, 10, EOS_CONV_AUTO, NULL, "exp:100", "pixel-smote", 0, 0, 0};
     const char *device = NULL, *v;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -530,6 +533,7 @@ int cmd_bench(int argc, char **argv) {
         else if (CLI_FLAG("--device")) device = v;
         else if (CLI_FLAG("--emb")) o.emb = v;
         else if (CLI_FLAG("--data")) o.data = v;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &o.resize_h, &o.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--imbalance")) o.imb = v;
         else if (CLI_FLAG("--method")) o.method = v;
         else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct, winograd or tiled", v); }

@@ -8,7 +8,7 @@
 void usage_embed(FILE *out) {
     fprintf(out,
             "usage: eos embed --model FILE --data PATH --out DIR [--imbalance exp:100] [--seed N] [--batch 256]\n"
-            "                 [--device SPEC] [--force] [--quiet]\n\n"
+            "                 [--resize HxW] [--device SPEC] [--force] [--quiet]\n\n"
             "Writes DIR/train_emb.csv (the long-tailed training set chosen by --imbalance and --seed, as in\n"
             "`eos train`; no augmentation) and DIR/test_emb.csv: a header \"label,f0,...,f63\" and one row\n"
             "per image. Prints the embedding gap per class (mean distance from each test embedding to the\n"
@@ -17,6 +17,7 @@ void usage_embed(FILE *out) {
             "options:\n"
             "  --model FILE      a ResNet-s safetensors file\n"
             "  --data PATH       the dataset the model was trained on\n"
+            "  --resize HxW      resize every image to H x W at load, as the model was trained\n"
             "  --out DIR         output folder, created if missing\n"
             "  --imbalance P     none, exp:R or step:R (default exp:100; use what `eos train` used)\n"
             "  --seed N          seed of the long-tailed selection (default 0)\n"
@@ -39,10 +40,12 @@ int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *imb_text = "exp:100", *device = NULL, *v;
     uint64_t seed = 0;
     int batch = 256, quiet = 0, force = 0;
+    eos_dataset_options dopt = {0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--model")) model = v;
         else if (CLI_FLAG("--data")) data = v;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &dopt.resize_h, &dopt.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--out")) out = v;
         else if (CLI_FLAG("--imbalance")) imb_text = v;
         else if (CLI_FLAG("--device")) device = v;
@@ -67,7 +70,7 @@ int cmd_embed(int argc, char **argv) {
     int32_t *ytr = NULL;
     int rc = 0;
     if (eos_resnet_load(rt, model, &m) != EOS_OK) rc = cli_fail("loading the model");
-    else if (eos_dataset_load(data, NULL, &d) != EOS_OK) rc = cli_fail("loading the dataset");
+    else if (eos_dataset_load(data, &dopt, &d) != EOS_OK) rc = cli_fail("loading the dataset");
     else if (eos_resnet_classes(m) != d.classes || eos_resnet_in_channels(m) != d.channels) {
         fprintf(stderr, "eos embed: %s has %d classes and %d channels, the dataset %d and %d\n", model,
                 eos_resnet_classes(m), eos_resnet_in_channels(m), d.classes, d.channels);

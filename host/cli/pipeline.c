@@ -11,7 +11,7 @@
 
 void usage_pipeline(FILE *out) {
     fprintf(out,
-            "usage: eos pipeline --data PATH --out DIR [--profile quick|paper] [--methods eos,ros,...]\n"
+            "usage: eos pipeline --data PATH --out DIR [--resize HxW] [--profile quick|paper] [--methods eos,ros,...]\n"
             "                    [--epochs N] [--arch A] [--max-steps N] [--eval-every N] [--head fresh|warm]\n"
             "                    [--val-split F] [--device SPEC] [--seed N] [--force] [--quiet]\n\n"
             "Runs phase 1 (train ResNet-s with cross-entropy on the long-tailed training set), phase 2\n"
@@ -36,6 +36,7 @@ void usage_pipeline(FILE *out) {
             "or with --val-split the best validation epoch's: the test set never chooses.\n\n"
             "options:\n"
             "  --data PATH      dataset folder (see `eos dataset --help`)\n"
+            "  --resize HxW     resize every image to H x W at load (see `eos dataset --help`)\n"
             "  --out DIR        output folder, created if missing\n"
             "  --profile P      quick or paper (default paper)\n"
             "  --methods LIST   comma-separated, of two kinds (default eos,ros,smote,borderline,adasyn):\n"
@@ -86,15 +87,40 @@ typedef struct {
     cli_count_state count;
 } display;
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Up to 12 classes every recall fits on the row; past that (CIFAR-100: 100) the row gives the
+ * lowest, the median and the highest, and the per-class values stay in the files. */
+enum { TABLE_MAX_CLASSES = 12 };
+
 static void print_table(const eos_pipeline_result *r) {
+    int wide = r->classes > TABLE_MAX_CLASSES;
     printf("\ntest metrics (%zu images; BAC = mean per-class recall): phase-1 networks, then CE + re-balanced head\n\n",
            r->test_images);
-    printf("  %-18s %7s %7s %7s %7s   per-class recall\n", "model", "ACC", "BAC", "GM", "FM");
+    printf("  %-18s %7s %7s %7s %7s   %s\n", "model", "ACC", "BAC", "GM", "FM",
+           wide ? "per-class recall: min / median / max" : "per-class recall");
+    double *sorted = wide ? malloc((size_t)r->classes * sizeof *sorted) : NULL;
     for (int i = 0; i < r->nrows; i++) {
         const eos_metrics *m = &r->rows[i].metrics;
         printf("  %-18s %7.4f %7.4f %7.4f %7.4f  ", r->rows[i].name, m->acc, m->bac, m->gm, m->fm);
-        for (int c = 0; c < r->classes; c++) printf(" %.2f", m->recall[c]);
+        if (wide && sorted) {
+            for (int c = 0; c < r->classes; c++) sorted[c] = m->recall[c];
+            qsort(sorted, (size_t)r->classes, sizeof *sorted, cmp_double);
+            int h = r->classes / 2;
+            double med = r->classes % 2 ? sorted[h] : 0.5 * (sorted[h - 1] + sorted[h]);
+            printf(" %.2f / %.2f / %.2f", sorted[0], med, sorted[r->classes - 1]);
+        } else if (!wide) {
+            for (int c = 0; c < r->classes; c++) printf(" %.2f", m->recall[c]);
+        }
         printf("\n");
+    }
+    free(sorted);
+    if (wide) {
+        printf("  (%d classes: every method's metrics.json and report.html have the recall of each)\n", r->classes);
+        return;
     }
     printf("  (classes: ");
     for (int c = 0; c < r->classes; c++) printf("%s%s", c ? ", " : "", r->class_names[c]);
@@ -172,6 +198,7 @@ int cmd_pipeline(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--data")) cfg.data = v;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &cfg.resize_h, &cfg.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--out")) cfg.out_dir = v;
         else if (CLI_FLAG("--profile")) profile = v;
         else if (CLI_FLAG("--methods")) cfg.methods = v;

@@ -32,6 +32,7 @@ void usage_train(FILE *out) {
             "good checkpoint (a smaller --lr is the usual cure: --resume DIR --lr X).\n\n"
             "options:\n"
             "  --data PATH        dataset folder (see `eos dataset --help`)\n"
+            "  --resize HxW       resize every image to H x W at load (see `eos dataset --help`)\n"
             "  --out DIR          output folder, created if missing\n"
             "  --resume DIR       continue the run in DIR from its checkpoint with its own options; options\n"
             "                     given too must agree with them, except --data, --device, --eval-every,\n"
@@ -80,13 +81,14 @@ void usage_train(FILE *out) {
 
 void usage_evaluate(FILE *out) {
     fprintf(out,
-            "usage: eos evaluate --model FILE --data PATH --out DIR [--device SPEC] [--batch N] [--force] [--quiet]\n\n"
+            "usage: eos evaluate --model FILE --data PATH --out DIR [--resize HxW] [--device SPEC] [--batch N] [--force] [--quiet]\n\n"
             "Evaluates a model (safetensors with PyTorch's ResNet-s names, made by EOS-CL or by PyTorch)\n"
             "on the test split of PATH, prints ACC, BAC, GM, FM and the per-class recall, and writes\n"
             "DIR/metrics.json. The architecture is read from the file.\n\n"
             "options:\n"
             "  --model FILE    the model\n"
             "  --data PATH     dataset folder (see `eos dataset --help`)\n"
+            "  --resize HxW    resize every image to H x W at load, as the model was trained\n"
             "  --out DIR       output folder, created if missing\n"
             "  --batch N       images per forward pass (default 256)\n"
             "  --device SPEC   index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
@@ -188,7 +190,7 @@ static void on_signal(int sig) {
 
 typedef struct {
     const char *data, *out, *imb_text, *arch, *device, *loss_text, *rule_text, *balance_text;
-    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps, balance_k;
+    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps, balance_k, resize_h, resize_w;
     double lr, val, gamma, beta, gpos, gneg, smooth, ldam_s, max_m;
     uint64_t seed;
 } train_opts;
@@ -200,6 +202,7 @@ static int parse_train(int argc, char **argv, train_opts *o) {
     for (int i = 1; i < argc; i++) {
         int r;
         if (CLI_FLAG("--data")) o->data = v;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &o->resize_h, &o->resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--out")) o->out = v;
         else if (CLI_FLAG("--resume")) continue;  /* handled by cmd_train */
         else if (CLI_FLAG("--imbalance")) o->imb_text = v;
@@ -388,7 +391,7 @@ int cmd_train(int argc, char **argv) {
     eos_runtime_t rt;
     if (eos_runtime_init(&rt, o.device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
     eos_dataset d;
-    eos_dataset_options dopt = {o.skip_bad, 0};
+    eos_dataset_options dopt = {o.skip_bad, 0, o.resize_h, o.resize_w};
     double t0 = wall();
     if (eos_dataset_load(o.data, &dopt, &d) != EOS_OK) {
         rc = cli_fail(resume ? "loading the dataset (give --data PATH if it moved since the run began)" : "loading the dataset");
@@ -523,9 +526,11 @@ int cmd_evaluate(int argc, char **argv) {
     static const cli_command self = {"evaluate", "", NULL, usage_evaluate};
     const char *model = NULL, *data = NULL, *out = NULL, *device = NULL, *v;
     int batch = 256, force = 0, quiet = 0;
+    eos_dataset_options dopt = {0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--force")) force = 1;
+        else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &dopt.resize_h, &dopt.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
         else if (CLI_FLAG("--model")) model = v;
         else if (CLI_FLAG("--data")) data = v;
@@ -546,7 +551,7 @@ int cmd_evaluate(int argc, char **argv) {
         return cli_fail("loading the model");
     }
     eos_dataset d;
-    if (eos_dataset_load(data, NULL, &d) != EOS_OK) {
+    if (eos_dataset_load(data, &dopt, &d) != EOS_OK) {
         eos_resnet_free(m);
         eos_runtime_free(rt);
         return cli_fail("loading the dataset");

@@ -1,4 +1,5 @@
-/* Datasets: the three on-disk layouts (image folders, the CIFAR-10 binary release, IDX files)
+/* Datasets: the on-disk layouts (image folders, list files, the CIFAR-10 and CIFAR-100 binary
+ * releases, IDX files, SVHN's MATLAB files)
  * decoded once into compact uint8 memory, the long-tailed subsets of GUIDE section 5, their
  * re-balancing in pixel space (ROS, SMOTE), and the batch loader (normalisation, pad-4 random
  * crop, horizontal flip, seeded shuffling). */
@@ -30,15 +31,35 @@ extern "C" {
  *
  * Layouts (detected in this order):
  *   CIFAR-10 binary  PATH/data_batch_{1..5}.bin + test_batch.bin (or PATH/cifar-10-batches-bin/)
+ *   CIFAR-100 binary PATH/train.bin + test.bin (or PATH/cifar-100-binary/): records of a coarse
+ *                    label byte, a fine label byte and 3072 pixel bytes; the 100 fine labels
+ *                    are the classes (as torchvision's CIFAR100)
+ *   SVHN             PATH/train_32x32.mat + test_32x32.mat (the cropped-digit release, read with
+ *                    libmatio): X (H x W x C x N uint8), y (N labels 1..10, 10 = digit 0, which
+ *                    becomes class 0 as in torchvision's SVHN)
  *   IDX              PATH/train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
  *                    t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] (MNIST layout)
+ *   list files       PATH/train.txt + PATH/test.txt (or val.txt), one image a line:
+ *                    `relative/path.jpg label` (ImageNet-LT, Places-LT); paths are relative to
+ *                    PATH, labels 0..C-1 with C = the largest training label + 1
  *   image folders    PATH/train/<class>/ and PATH/test/<class>/ holding .png, .jpg, .jpeg or .bmp
  *                    files; class index = sorted folder name order, images in sorted file
- *                    name order */
+ *                    name order
+ * Images of list files and folders must all have one size unless resize_h x resize_w is given:
+ * then every image (of any layout) is resized to it at load, as torchvision's Resize((h, w)):
+ * stb_image_resize, box (area) filter along an axis that shrinks, triangle (bilinear) along one
+ * that grows, linear colour space, edges clamped. */
 
 #define EOS_MAX_CHANNELS 4
 
-typedef enum { EOS_LAYOUT_IMAGE_FOLDER = 1, EOS_LAYOUT_CIFAR10_BIN, EOS_LAYOUT_IDX } eos_data_layout;
+typedef enum {
+    EOS_LAYOUT_IMAGE_FOLDER = 1,
+    EOS_LAYOUT_CIFAR10_BIN,
+    EOS_LAYOUT_IDX,
+    EOS_LAYOUT_CIFAR100_BIN,
+    EOS_LAYOUT_SVHN_MAT,
+    EOS_LAYOUT_LIST_FILE
+} eos_data_layout;
 
 typedef struct eos_split {
     size_t n;          /* images */
@@ -58,7 +79,11 @@ typedef struct eos_dataset {
 typedef struct eos_dataset_options {
     int skip_bad;   /* skip unreadable or corrupt images (counted in skipped) instead of failing */
     int threads;    /* decoding threads for image folders; 0 = one per core */
+    int resize_h, resize_w;  /* both > 0: resize every image to resize_h x resize_w; 0: keep */
 } eos_dataset_options;
+
+/* "HxW" (e.g. "32x32", 1..4096 each) into *h, *w for eos_dataset_options. */
+eos_status eos_resize_parse(const char *text, int *h, int *w);
 
 /* Load both splits. Every bad input is an error that names the file and what was expected. */
 eos_status eos_dataset_load(const char *path, const eos_dataset_options *opt, eos_dataset *out);
@@ -80,7 +105,26 @@ eos_status eos_idx_parse_images_gz(const uint8_t *gz, size_t size, const char *n
                                    int *height, int *width);
 eos_status eos_idx_parse_labels_gz(const uint8_t *gz, size_t size, const char *name, int32_t **labels,
                                    size_t *n);
+/* CIFAR-100: records of 1 coarse label byte (0..19), 1 fine label byte (0..99) and 3072 pixel
+ * bytes; labels are the fine ones. */
+eos_status eos_cifar100_parse(const uint8_t *buf, size_t size, const char *name, eos_split *out);
+/* SVHN from a MATLAB file (v4, v5 or v7.3 as libmatio reads them): variables X, uint8 of
+ * H x W x C x N (C 1..4, H and W 1..4096), and y, N numeric labels 1..10 (any numeric class
+ * holding whole numbers; 10 becomes 0). *height and *width get the image size. */
+eos_status eos_svhn_load_mat(const char *path, eos_split *out, int *channels, int *height, int *width);
 void eos_split_free(eos_split *s);
+
+/* A list file (ImageNet-LT / Places-LT): one `path label` a line; the label is the last
+ * whitespace-separated field, the path everything before it (so it may hold spaces); blank
+ * lines are skipped, a \r before the line end ignored. Labels are whole numbers 0..999999. */
+typedef struct eos_image_list {
+    size_t n;
+    char **paths;     /* (n) as written in the file */
+    int32_t *labels;  /* (n) */
+    size_t *lines;    /* (n) 1-based line numbers, for messages */
+} eos_image_list;
+eos_status eos_image_list_parse(const char *text, size_t size, const char *name, eos_image_list *out);
+void eos_image_list_free(eos_image_list *l);
 
 /* ---- long-tailed subsets (GUIDE section 5, after LDAM-DRW) ---------------------------- */
 
@@ -181,7 +225,7 @@ typedef struct eos_loader_options {
 eos_loader_options eos_loader_defaults(const eos_dataset *d, size_t batch);
 
 /* Per-channel mean and std: GUIDE section 5's CIFAR-10 constants for 3 x 32 x 32 images in 10
- * classes, otherwise measured on the training split. */
+ * classes (SVHN excepted), otherwise measured on the training split. */
 void eos_dataset_normalisation(const eos_dataset *d, float *mean, float *std);
 
 typedef struct eos_loader {

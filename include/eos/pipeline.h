@@ -35,7 +35,7 @@ extern "C" {
 enum { EOS_PIPELINE_MAX_METHODS = 16, EOS_PIPELINE_MAX_OUTPUTS = 2 * EOS_PIPELINE_MAX_METHODS + 4 };
 
 typedef struct eos_pipeline_config {
-    const char *data;     /* the dataset (eos_dataset_load: image folders, CIFAR-10 binary, IDX) */
+    const char *data;     /* the dataset (eos_dataset_load: any layout it detects) */
     const char *out_dir;  /* the results folder, created if missing */
     const char *profile;  /* the profile's name, kept in summary.json ("quick", "paper") */
     const char *arch;     /* resnet8, resnet20, resnet32, ... */
@@ -55,6 +55,7 @@ typedef struct eos_pipeline_config {
     double val_split;
     eos_head_mode head;   /* phase 3 starts from a fresh head (default) or the phase-1 head (warm) */
     int overwrite;        /* 0: refuse an out_dir that already holds results of a run */
+    int resize_h, resize_w;  /* > 0: every image resized to resize_h x resize_w at load (eos_dataset_options) */
 } eos_pipeline_config;
 
 /* The paper profile: resnet32, 200 epochs, batch 128, eos,ros,smote,borderline,adasyn, seed 0,

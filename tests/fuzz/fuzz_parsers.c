@@ -1,4 +1,5 @@
-/* libFuzzer targets for the parsers that read user files: CIFAR-10 binary, IDX images and
+/* libFuzzer targets for the parsers that read user files: CIFAR-10 and CIFAR-100 binary, list
+ * files (`path label` lines), SVHN's MATLAB files (through libmatio), IDX images and
  * labels (plain, and gzip inflated header first), embedding CSV, safetensors (and a training
  * checkpoint's metadata), a kernel cache entry and the cache's conv-algos.txt recognition
  * (library internals: host/internal.h). Built with
@@ -15,10 +16,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void fuzz_cifar(const uint8_t *data, size_t size) {
     eos_split s;
     if (eos_cifar10_parse(data, size, "fuzz.bin", &s) == EOS_OK) eos_split_free(&s);
+}
+
+static void fuzz_cifar100(const uint8_t *data, size_t size) {
+    eos_split s;
+    if (eos_cifar100_parse(data, size, "fuzz.bin", &s) == EOS_OK) eos_split_free(&s);
+}
+
+static void fuzz_list(const uint8_t *data, size_t size) {
+    eos_image_list l;
+    if (eos_image_list_parse((const char *)data, size, "fuzz.txt", &l) == EOS_OK) {
+        for (size_t i = 0; i < l.n; i++)  /* what the loader relies on */
+            if (!l.paths[i][0] || l.labels[i] < 0 || l.lines[i] < 1) abort();
+        eos_image_list_free(&l);
+    }
+}
+
+/* libmatio reads files only: the input goes through a temporary file */
+static void fuzz_svhn(const uint8_t *data, size_t size) {
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/eos-fuzz-svhn-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) { close(fd); unlink(path); return; }
+    size_t wrote = fwrite(data, 1, size, f);
+    fclose(f);
+    if (wrote == size) {
+        eos_split s;
+        int c, h, w;
+        if (eos_svhn_load_mat(path, &s, &c, &h, &w) == EOS_OK) eos_split_free(&s);
+    }
+    unlink(path);
 }
 
 static void fuzz_idx(const uint8_t *data, size_t size) {
@@ -67,9 +102,15 @@ static void fuzz_cache(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    (void)fuzz_cifar, (void)fuzz_idx, (void)fuzz_idxgz, (void)fuzz_csv, (void)fuzz_safetensors, (void)fuzz_cache;  /* one runs */
+    (void)fuzz_cifar, (void)fuzz_cifar100, (void)fuzz_list, (void)fuzz_svhn, (void)fuzz_idx, (void)fuzz_idxgz, (void)fuzz_csv, (void)fuzz_safetensors, (void)fuzz_cache;  /* one runs */
 #if defined(EOS_FUZZ_CIFAR)
     fuzz_cifar(data, size);
+#elif defined(EOS_FUZZ_CIFAR100)
+    fuzz_cifar100(data, size);
+#elif defined(EOS_FUZZ_LIST)
+    fuzz_list(data, size);
+#elif defined(EOS_FUZZ_SVHN)
+    fuzz_svhn(data, size);
 #elif defined(EOS_FUZZ_IDX)
     fuzz_idx(data, size);
 #elif defined(EOS_FUZZ_IDXGZ)
@@ -81,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #elif defined(EOS_FUZZ_CACHE)
     fuzz_cache(data, size);
 #else
-#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_IDX, EOS_FUZZ_IDXGZ, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS, EOS_FUZZ_CACHE (or EOS_FUZZ_REPLAY)"
+#error "define one of EOS_FUZZ_CIFAR, EOS_FUZZ_CIFAR100, EOS_FUZZ_LIST, EOS_FUZZ_SVHN, EOS_FUZZ_IDX, EOS_FUZZ_IDXGZ, EOS_FUZZ_CSV, EOS_FUZZ_SAFETENSORS, EOS_FUZZ_CACHE (or EOS_FUZZ_REPLAY)"
 #endif
     return 0;
 }
@@ -91,7 +132,8 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         void (*run)(const uint8_t *, size_t);
-    } targets[] = {{"cifar", fuzz_cifar}, {"idx", fuzz_idx}, {"idxgz", fuzz_idxgz}, {"csv", fuzz_csv},
+    } targets[] = {{"cifar", fuzz_cifar}, {"cifar100", fuzz_cifar100}, {"list", fuzz_list}, {"svhn", fuzz_svhn},
+                   {"idx", fuzz_idx}, {"idxgz", fuzz_idxgz}, {"csv", fuzz_csv},
                    {"safetensors", fuzz_safetensors}, {"cache", fuzz_cache}};
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
