@@ -241,9 +241,10 @@ static eos_status embed(run_ctx *r, eos_resnet_t m, const eos_dataset *d, const 
 }
 
 /* Train one phase-1 network (variant v) into dir; *keep receives the kept model when keep is
- * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). */
+ * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). given: the
+ * hold-out is va (nva images, none when 0) instead of eos_train_run's own split of idx. */
 static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
-                                const size_t *va, size_t nva, int blocks, int eval_every, const variant *v, int index,
+                                int given, const size_t *va, size_t nva, int blocks, int eval_every, const variant *v, int index,
                                 int count, const char *dir, eos_resnet_t *keep, eos_metrics *met) {
     const eos_pipeline_config *cfg = r->cfg;
     eos_resnet_t m = NULL;
@@ -261,7 +262,7 @@ static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset 
     tc.rule = v->rule;
     tc.max_steps = cfg->max_steps;
     tc.val_split = cfg->val_split;
-    if (va) {  /* a hold-out drawn by the caller (pixel methods: the CE model's) */
+    if (given) {  /* a hold-out drawn by the caller (pixel methods: the CE model's), even an empty one */
         tc.val_split = 0;
         tc.val_indices = va;
         tc.val_n = nva;
@@ -533,7 +534,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         emit(&rc, &p);
         double tv = now();
         eos_pipeline_row *row = &out->rows[out->nrows];
-        st = train_variant(&rc, rt, d, H.idx, n, NULL, 0, blocks, eval_every, w, k, pl.nv + pl.np, dir, k == 0 ? &H.m : NULL,
+        st = train_variant(&rc, rt, d, H.idx, n, 0, NULL, 0, blocks, eval_every, w, k, pl.nv + pl.np, dir, k == 0 ? &H.m : NULL,
                            &row->metrics);
         if (st != EOS_OK) goto done;
         snprintf(row->name, sizeof row->name, "%.31s", w->name);
@@ -584,7 +585,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         emit(&rc, &p);
         double tv = now();
         eos_pipeline_row *row = &out->rows[out->nrows];
-        st = train_variant(&rc, rt, &H.px, H.px_idx, nb, H.px_va, nva, blocks, eval_every, &w, pl.nv + k, pl.nv + pl.np, dir,
+        st = train_variant(&rc, rt, &H.px, H.px_idx, nb, 1, H.px_va, nva, blocks, eval_every, &w, pl.nv + k, pl.nv + pl.np, dir,
                            NULL, &row->metrics);
         if (st != EOS_OK) goto done;
         double tv_s = now() - tv;
