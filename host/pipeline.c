@@ -17,11 +17,13 @@ typedef struct {
     eos_train_rule rule;
 } variant;
 
-/* the methods list, parsed: re-balancing methods, and phase-1 variants with "ce" first */
+/* the methods list, parsed: re-balancing methods, phase-1 variants with "ce" first, and
+ * pixel methods */
 typedef struct {
-    int nm, nv;
+    int nm, nv, np;
     eos_resample_method list[EOS_PIPELINE_MAX_METHODS];
     variant vars[EOS_PIPELINE_MAX_METHODS + 1];
+    eos_pixel_method pix[EOS_PIPELINE_MAX_METHODS];
 } plan;
 
 typedef struct {
@@ -71,18 +73,24 @@ static eos_status parse_methods(const char *methods, plan *p) {
     eos_status st = EOS_OK;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok && st == EOS_OK; tok = strtok_r(NULL, ",", &save)) {
-        if (p->nm + p->nv > EOS_PIPELINE_MAX_METHODS) {
+        if (p->nm + p->nv + p->np > EOS_PIPELINE_MAX_METHODS) {
             st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: at most %d",
                                 EOS_PIPELINE_MAX_METHODS);
             break;
         }
         variant w;
         memset(&w, 0, sizeof w);
+        eos_pixel_method pm = EOS_PIXEL_NONE;
         if (eos_resample_parse(tok, &p->list[p->nm]) == EOS_OK) {
             for (int k = 0; k < p->nm && st == EOS_OK; k++)
                 if (p->list[k] == p->list[p->nm])
                     st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: '%s' is listed twice", tok);
             p->nm++;
+        } else if (eos_pixel_method_parse(tok, &pm) == EOS_OK && pm != EOS_PIXEL_NONE) {
+            for (int k = 0; k < p->np && st == EOS_OK; k++)
+                if (p->pix[k] == pm)
+                    st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL, "methods: '%s' is listed twice", tok);
+            p->pix[p->np++] = pm;
         } else if (eos_train_variant_parse(tok, &w.loss, &w.rule) == EOS_OK) {
             snprintf(w.name, sizeof w.name, "%s", tok);
             int dup = 0;
@@ -92,8 +100,9 @@ static eos_status parse_methods(const char *methods, plan *p) {
             else if (!dup) p->vars[p->nv++] = w;
         } else {
             st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, NULL,
-                                "methods: unknown method '%s': expected eos, eos-ref, ros, smote, borderline, adasyn, none, or "
-                                "a phase-1 baseline LOSS[-RULE] (ce, focal, asl, ldam; reweight, resample, drw)", tok);
+                                "methods: unknown method '%s': expected eos, eos-ref, ros, smote, borderline, adasyn, none, "
+                                "pixel-ros, pixel-smote, or a phase-1 baseline LOSS[-RULE] (ce, focal, asl, ldam; "
+                                "reweight, resample, drw)", tok);
         }
     }
     free(buf);
@@ -124,6 +133,7 @@ static void list_outputs(const plan *p, eos_pipeline_outputs *o) {
     snprintf(o->name[o->n++], sizeof o->name[0], "report.html");
     for (int k = 0; k < p->nv; k++)
         snprintf(o->name[o->n++], sizeof o->name[0], k ? "phase1-%.31s" : "phase1", p->vars[k].name);
+    for (int k = 0; k < p->np; k++) snprintf(o->name[o->n++], sizeof o->name[0], "%s", eos_pixel_method_name(p->pix[k]));
     if (p->nm > 0) snprintf(o->name[o->n++], sizeof o->name[0], "embeddings");
     for (int k = 0; k < p->nm; k++) snprintf(o->name[o->n++], sizeof o->name[0], "%.47s", eos_resample_name(p->list[k]));
 }
@@ -231,10 +241,11 @@ static eos_status embed(run_ctx *r, eos_resnet_t m, const eos_dataset *d, const 
 }
 
 /* Train one phase-1 network (variant v) into dir; *keep receives the kept model when keep is
- * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). */
+ * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). given: the
+ * hold-out is va (nva images, none when 0) instead of eos_train_run's own split of idx. */
 static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
-                                int blocks, int eval_every, const variant *v, int index, int count, const char *dir,
-                                eos_resnet_t *keep, eos_metrics *met) {
+                                int given, const size_t *va, size_t nva, int blocks, int eval_every, const variant *v, int index,
+                                int count, const char *dir, eos_resnet_t *keep, eos_metrics *met) {
     const eos_pipeline_config *cfg = r->cfg;
     eos_resnet_t m = NULL;
     eos_resnet_head head = v->loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
@@ -251,12 +262,17 @@ static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset 
     tc.rule = v->rule;
     tc.max_steps = cfg->max_steps;
     tc.val_split = cfg->val_split;
+    if (given) {  /* a hold-out drawn by the caller (pixel methods: the CE model's), even an empty one */
+        tc.val_split = 0;
+        tc.val_indices = va;
+        tc.val_n = nva;
+    }
     train_ctx t = {r, v, index, count};
     tc.progress = on_train;
     tc.user = &t;
     r->out->failed = "phase 1";
     eos_status st = eos_train_run(rt, m, d, idx, n, &tc, met);
-    if (st == EOS_OK && keep && cfg->val_split > 0) {
+    if (st == EOS_OK && keep && (cfg->val_split > 0 || nva > 0)) {
         /* the model in memory is the last epoch's; the kept one is on disk */
         char path[4300];
         eos_resnet_t best = NULL;
@@ -325,6 +341,47 @@ static void resample_extra(char *buf, size_t cap, const char *method, const eos_
 
 static double now(void) { return eos__now(); }
 
+/* Append the images pos (k positions in src) to dst's training split; *first receives the
+ * position of the first. The pixel methods' hold-out goes into their balanced dataset this way,
+ * so the network validates on the CE model's held-out images, never on copies or blends. */
+static eos_status append_images(eos_dataset *dst, const eos_split *src, const size_t *pos, size_t k, size_t *first) {
+    size_t len = (size_t)dst->channels * dst->height * dst->width, n = dst->train.n;
+    *first = n;
+    if (k == 0) return EOS_OK;
+    uint8_t *px = realloc(dst->train.pixels, (n + k) * len);
+    if (!px) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "pipeline: %zu validation images", k);
+    dst->train.pixels = px;
+    int32_t *lab = realloc(dst->train.labels, (n + k) * sizeof *lab);
+    if (!lab) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "pipeline: %zu validation labels", k);
+    dst->train.labels = lab;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(px + (n + i) * len, src->pixels + pos[i] * len, len);
+        lab[n + i] = src->labels[pos[i]];
+    }
+    dst->train.n = n + k;
+    return EOS_OK;
+}
+
+/* the extra members of a pixel method's metrics.json: eos_train_run's, and what the pixel
+ * re-balancing did */
+static void pixel_extra(char *buf, size_t cap, const char *method, int k, const eos_pixel_report *rep, int C,
+                        int epochs, size_t ntrain, size_t nval, double seconds_resample, double seconds_train) {
+    size_t o = 0;
+#define ADD(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
+    ADD("\"epochs\": %d, \"kept\": \"%s\", \"train_images\": %zu, \"val_images\": %zu, \"seconds\": %.1f,\n"
+        "  \"method\": \"%s\",\n  \"k\": %d,\n  \"images_before\": [",
+        epochs, nval ? "best validation macro-F1" : "last epoch", ntrain, nval, seconds_train, method, k);
+    for (int c = 0; c < C; c++) ADD("%s%zu", c ? ", " : "", rep->before[c]);
+    ADD("],\n  \"images_after\": [");
+    for (int c = 0; c < C; c++) ADD("%s%zu", c ? ", " : "", rep->after[c]);
+    ADD("],\n  \"fallback\": [");
+    for (int c = 0; c < C; c++) ADD("%s%d", c ? ", " : "", rep->fallback[c]);
+    ADD("],\n  \"added\": %zu,\n  \"synthetic\": %zu,\n  \"seconds_resample\": %.3f,\n  \"seconds_train\": %.3f",
+        rep->added, rep->made, seconds_resample, seconds_train);
+#undef ADD
+    if (o >= cap && cap) buf[0] = 0;  /* the caller sizes buf by the class count; never half a member */
+}
+
 /* everything a run holds, released in one place */
 typedef struct {
     eos_dataset d;
@@ -338,9 +395,21 @@ typedef struct {
     eos_embeddings bal;
     eos_resample_report rep;
     eos_head h;
+    eos_dataset px;   /* a pixel method's balanced images (and the hold-out appended) */
+    size_t *px_idx, *px_va;
+    eos_pixel_report prep;
 } held;
 
+static void pixel_free(held *h) {
+    eos_dataset_free(&h->px);
+    eos_pixel_report_free(&h->prep);
+    free(h->px_idx);
+    free(h->px_va);
+    h->px_idx = h->px_va = NULL;
+}
+
 static void held_free(held *h) {
+    pixel_free(h);
     eos_head_free(&h->h);
     eos_embeddings_free(&h->bal);
     eos_resample_report_free(&h->rep);
@@ -402,7 +471,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     timing times[MAX_TIMINGS];
     memset(times, 0, sizeof times);
     int ntimes = 0;
-    double embed_rate = 0, pvar[2] = {0, 0};
+    double embed_rate = 0, embed_s = 0, pvar[2] = {0, 0};
     size_t n = 0, ntr = 0, nva = 0, proj_real = 0, proj_syn = 0, proj_cap = 0;
     const char *proj_method = NULL;
     char path[4300], dir[4200];
@@ -462,19 +531,93 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         p.method = w->name;
         p.rule = eos_rule_name(w->rule);
         p.index = k;
-        p.count = pl.nv;
+        p.count = pl.nv + pl.np;
         emit(&rc, &p);
         double tv = now();
         eos_pipeline_row *row = &out->rows[out->nrows];
-        st = train_variant(&rc, rt, d, H.idx, n, blocks, eval_every, w, k, pl.nv, dir, k == 0 ? &H.m : NULL, &row->metrics);
+        st = train_variant(&rc, rt, d, H.idx, n, 0, NULL, 0, blocks, eval_every, w, k, pl.nv + pl.np, dir, k == 0 ? &H.m : NULL,
+                           &row->metrics);
         if (st != EOS_OK) goto done;
         snprintf(row->name, sizeof row->name, "%.31s", w->name);
         snprintf(row->dir, sizeof row->dir, k ? "phase1-%.31s" : "phase1", w->name);
         row->phase = 1;
-        row->seconds = now() - tv;
+        row->seconds = row->seconds_phase1 = now() - tv;
         out->nrows++;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %.31s", w->name);
         times[ntimes++].seconds = row->seconds;
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_ROW;
+        p.phase = 1;
+        p.method = row->name;
+        p.row = row;
+        emit(&rc, &p);
+    }
+    /* the pixel methods: the training images (the hold-out excluded) balanced in pixel space, then
+     * a fresh CE network of the same architecture, seed and schedule, as the paper's
+     * pre-processing baselines; with a hold-out, the CE model's, appended to the balanced set */
+    for (int k = 0; k < pl.np; k++) {
+        const char *name = eos_pixel_method_name(pl.pix[k]);
+        variant w;
+        memset(&w, 0, sizeof w);
+        snprintf(w.name, sizeof w.name, "%s", name);
+        eos_train_variant_parse("ce", &w.loss, &w.rule);
+        snprintf(dir, sizeof dir, "%s/%s", od, name);
+        double tb = now();
+        size_t nb = 0, vfirst = 0;
+        STEP(eos_dataset_resample_pixels(rt, d, train_idx, ntr, pl.pix[k], EOS_PIXEL_SMOTE_K, cfg->seed, &H.px, &H.px_idx,
+                                         &nb, &H.prep),
+             "pixel re-balancing");
+        if (nva) {
+            STEP(append_images(&H.px, &d->train, H.va, nva, &vfirst), "pixel re-balancing");
+            H.px_va = malloc(nva * sizeof *H.px_va);
+            if (!H.px_va) STEP(OOM("validation list"), "pixel re-balancing");
+            for (size_t i = 0; i < nva; i++) H.px_va[i] = vfirst + i;
+        }
+        double tb_s = now() - tb;
+        memset(&p, 0, sizeof p);
+        p.event = EOS_PIPELINE_PHASE1;
+        p.phase = 1;
+        p.method = name;
+        p.rule = eos_rule_name(w.rule);
+        p.index = pl.nv + k;
+        p.count = pl.nv + pl.np;
+        p.done = ntr;
+        p.total = nb;
+        emit(&rc, &p);
+        double tv = now();
+        eos_pipeline_row *row = &out->rows[out->nrows];
+        st = train_variant(&rc, rt, &H.px, H.px_idx, nb, 1, H.px_va, nva, blocks, eval_every, &w, pl.nv + k, pl.nv + pl.np, dir,
+                           NULL, &row->metrics);
+        if (st != EOS_OK) goto done;
+        double tv_s = now() - tv;
+        snprintf(row->name, sizeof row->name, "%s", name);
+        snprintf(row->dir, sizeof row->dir, "%s", name);
+        row->phase = 1;
+        row->pixel = 1;
+        row->seconds_resample = tb_s;
+        row->seconds_phase1 = tv_s;
+        row->seconds = tb_s + tv_s;
+        row->rows_before = ntr;
+        row->rows_after = nb;
+        out->nrows++;
+        row->counts_before = malloc((size_t)C * sizeof *row->counts_before);
+        row->counts_after = malloc((size_t)C * sizeof *row->counts_after);
+        if (!row->counts_before || !row->counts_after) STEP(OOM("class counts"), "pixel re-balancing");
+        memcpy(row->counts_before, H.prep.before, (size_t)C * sizeof *row->counts_before);
+        memcpy(row->counts_after, H.prep.after, (size_t)C * sizeof *row->counts_after);
+        /* metrics.json again, eos_train_run's members and what the re-balancing did */
+        size_t cap = 1024 + 3 * 24 * (size_t)C;
+        free(H.extra);
+        H.extra = malloc(cap);
+        if (!H.extra) STEP(OOM("metrics.json"), "writing metrics.json");
+        pixel_extra(H.extra, cap, name, EOS_PIXEL_SMOTE_K, &H.prep, C, cfg->epochs, nb, nva, tb_s, tv_s);
+        snprintf(path, sizeof path, "%s/metrics.json", dir);
+        STEP(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: %s re-balancing", name);
+        times[ntimes++].seconds = tb_s;
+        snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %s", name);
+        times[ntimes++].seconds = tv_s;
+        pixel_free(&H);
         memset(&p, 0, sizeof p);
         p.event = EOS_PIPELINE_ROW;
         p.phase = 1;
@@ -510,9 +653,10 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         STEP(embed(&rc, H.m, d, &d->train, train_idx, ntr, EOS_PIPELINE_SPLIT_TRAIN, H.ftr), "computing embeddings");
         if (nva) STEP(embed(&rc, H.m, d, &d->train, H.va, nva, EOS_PIPELINE_SPLIT_VAL, H.fva), "computing embeddings");
         STEP(embed(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, H.fte), "computing embeddings");
-        embed_rate = (double)(ntr + nva + d->test.n) / (now() - te);
+        embed_s = now() - te;
+        embed_rate = (double)(ntr + nva + d->test.n) / embed_s;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embeddings");
-        times[ntimes++].seconds = now() - te;
+        times[ntimes++].seconds = embed_s;
         snprintf(path, sizeof path, "%s/train_emb.csv", dir);
         STEP(eos_embeddings_write_csv(path, &train_emb), "writing train_emb.csv");
         snprintf(path, sizeof path, "%s/test_emb.csv", dir);
@@ -620,7 +764,12 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         times[ntimes++].seconds = tr_s;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 3: head on %s", name);
         times[ntimes++].seconds = th_s;
-        row->seconds = now() - tm;
+        /* the row's cost: the CE model and the embeddings (shared), its re-balancing and head */
+        row->seconds_phase1 = out->rows[0].seconds_phase1;
+        row->seconds_embed = embed_s;
+        row->seconds_resample = tr_s;
+        row->seconds_head = now() - th;
+        row->seconds = row->seconds_phase1 + row->seconds_embed + row->seconds_resample + row->seconds_head;
         eos_head_free(&H.h);
         eos_embeddings_free(&H.bal);
         eos_resample_report_free(&H.rep);
@@ -683,8 +832,11 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
             json_str(f, rw->name);
             fprintf(f, ", \"dir\": ");
             json_str(f, rw->dir);
-            fprintf(f, ", \"acc\": %.6f, \"bac\": %.6f, \"gm\": %.6f, \"fm\": %.6f, \"per_class_recall\": [", m->acc, m->bac,
-                    m->gm, m->fm);
+            fprintf(f, ", \"acc\": %.6f, \"bac\": %.6f, \"gm\": %.6f, \"fm\": %.6f, \"phase\": %d, \"pixel\": %s, "
+                       "\"seconds\": %.3f, \"seconds_phase1\": %.3f, \"seconds_embed\": %.3f, \"seconds_resample\": %.3f, "
+                       "\"seconds_head\": %.3f, \"per_class_recall\": [",
+                    m->acc, m->bac, m->gm, m->fm, rw->phase, rw->pixel ? "true" : "false", rw->seconds, rw->seconds_phase1,
+                    rw->seconds_embed, rw->seconds_resample, rw->seconds_head);
             for (int c = 0; c < m->classes; c++) fprintf(f, "%s%.6f", c ? ", " : "", m->recall[c]);
             fprintf(f, "]}%s\n", r + 1 < out->nrows ? "," : "");
         }

@@ -25,6 +25,9 @@ typedef struct {
     int64_t *confusion;   /* (C, C) */
     double *before, *after;  /* (C) class counts around the re-balancing; NULL for phase-1 rows */
     double synthetic;
+    /* wall time (summary.json's "seconds" and its parts; NAN in runs before they existed) */
+    double seconds, s_phase1, s_embed, s_resample, s_head;
+    int phase;  /* 1 or 3; 0 when summary.json does not say */
 } result;
 
 typedef struct {
@@ -311,11 +314,19 @@ static eos_status load_run(const char *run_dir, run *r) {
         res->bac = eos__json_num(e, "bac", NAN);
         res->gm = eos__json_num(e, "gm", NAN);
         res->fm = eos__json_num(e, "fm", NAN);
+        res->seconds = eos__json_num(e, "seconds", NAN);
+        res->s_phase1 = eos__json_num(e, "seconds_phase1", NAN);
+        res->s_embed = eos__json_num(e, "seconds_embed", NAN);
+        res->s_resample = eos__json_num(e, "seconds_resample", NAN);
+        res->s_head = eos__json_num(e, "seconds_head", NAN);
+        double ph = eos__json_num(e, "phase", 0);
+        res->phase = ph == 1 || ph == 3 ? (int)ph : 0;
         r->nres++;
         snprintf(rel, sizeof rel, "summary.json: result %zu", i);
         EOS_TRY(num_array(e, "per_class_recall", (size_t)r->C, rel, &res->recall));
         EOS_TRY(load_metrics(r, res));
-        if (!strncmp(res->dir, "phase1", 6)) EOS_TRY(load_curve(r, res->name, res->dir));
+        /* the phase-1 networks' curves, the pixel methods' networks included */
+        if (!strncmp(res->dir, "phase1", 6) || !strncmp(res->dir, "pixel-", 6)) EOS_TRY(load_curve(r, res->name, res->dir));
     }
     if (r->ncurves == 0)
         EOS_FAIL(EOS_ERR_FORMAT, NULL, "%s/summary.json: no phase-1 result (a \"dir\" phase1...)", run_dir);
@@ -513,7 +524,10 @@ static void section_results(FILE *f, const run *r) {
         for (int k = 0; k < 4; k++) best[k] = fmax(best[k], m[k]);
     }
     int per_class = r->C <= 12;
+    int timed = 0;  /* runs before the per-row times have none: no column of dashes */
+    for (int i = 0; i < r->nres; i++) timed |= isfinite(r->res[i].seconds);
     fprintf(f, "<table id=\"metrics-table\">\n<tr><th>model</th><th>ACC</th><th>BAC</th><th>GM</th><th>FM</th>");
+    if (timed) fprintf(f, "<th>wall time</th>");
     for (int c = 0; per_class && c < r->C; c++) {
         fprintf(f, "<th>");
         esc(f, r->classes[c]);
@@ -528,10 +542,34 @@ static void section_results(FILE *f, const run *r) {
         fprintf(f, "</td>");
         char b[32];
         for (int k = 0; k < 4; k++) fprintf(f, "<td%s>%s</td>", m[k] == best[k] ? " class=\"best\"" : "", num(b, sizeof b, "%.4f", m[k]));
+        if (timed) {
+            fmt_seconds(x->seconds, b, sizeof b);
+            fprintf(f, "<td>%s</td>", b);
+        }
         for (int c = 0; per_class && c < r->C; c++) fprintf(f, "<td>%s</td>", num(b, sizeof b, "%.2f", x->recall[c]));
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
+    if (timed) {
+        /* what the times count: the shared part named with its figures */
+        const result *h = NULL;
+        int pixel = 0;
+        for (int i = 0; i < r->nres; i++) {
+            if (r->res[i].phase == 3 && !h) h = &r->res[i];
+            pixel |= !strncmp(r->res[i].dir, "pixel-", 6);
+        }
+        fprintf(f, "<p class=\"sub\">Wall time: everything the row's method needs. A phase-1 network: its training");
+        if (pixel) fprintf(f, "; a pixel method (pixel-ros, pixel-smote): the re-balancing of the training images and a whole "
+                              "training on the balanced set");
+        if (h) {
+            char a[32], b2[32];
+            fmt_seconds(h->s_phase1, a, sizeof a);
+            fmt_seconds(h->s_embed, b2, sizeof b2);
+            fprintf(f, "; a CE + method row: the CE model's training (%s) and the embedding pass (%s), shared by every such "
+                       "row and counted in each, then its own re-balancing and head", a, b2);
+        }
+        fprintf(f, ". summary.json gives the parts (seconds_phase1, seconds_embed, seconds_resample, seconds_head).</p>\n");
+    }
     const char *names[MAX_RESULTS];
     double *v = malloc((size_t)r->nres * r->C * sizeof *v);
     if (!v) return;

@@ -613,7 +613,28 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         indices = all;
     }
     size_t *tr = NULL, *va = NULL, ntr = n, nva = 0;
-    if (cfg->val_split > 0) {
+    if (cfg->val_indices && cfg->val_n > 0) {
+        if (cfg->val_split > 0) {
+            free(all);
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: val_split %g and val_indices: expected one hold-out, not both",
+                     cfg->val_split);
+        }
+        va = malloc(cfg->val_n * sizeof *va);
+        if (!va) {
+            free(all);
+            EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "train: %zu validation images", cfg->val_n);
+        }
+        for (size_t i = 0; i < cfg->val_n; i++) {
+            if (cfg->val_indices[i] >= d->train.n) {
+                free(va);
+                free(all);
+                EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "train: validation image %zu of %zu is position %zu, past the %zu training images",
+                         i, cfg->val_n, cfg->val_indices[i], d->train.n);
+            }
+            va[i] = cfg->val_indices[i];
+        }
+        nva = cfg->val_n;
+    } else if (cfg->val_split > 0) {
         eos_status vs = eos_split_stratified(&d->train, d->classes, indices, n, cfg->val_split, cfg->seed, &tr, &ntr, &va, &nva);
         if (vs != EOS_OK) {
             free(all);

@@ -247,9 +247,178 @@ static void test_pipeline_run(void **state) {
     eos_pipeline_result_free(&res);
 }
 
+/* the pixel methods: the CE model's training part balanced in pixel space (its hold-out never
+ * among the balanced images), a network trained on it and validated on that hold-out, its row
+ * the kept model's test metrics; every row's wall time and its parts, summing as stated */
+static void test_pipeline_pixel(void **state) {
+    eos_runtime_t rt = *state;
+    char data[4096], out[4200], path[4400];
+    test_tmpdir(data, sizeof data, "pipeline-pixel");
+    write_cifar(data);
+    snprintf(out, sizeof out, "%s/run", data);
+    eos_pipeline_config cfg = eos_pipeline_defaults();
+    EOS_ASSERT_OK(eos_pipeline_profile("quick", &cfg));
+    cfg.data = data;
+    cfg.out_dir = out;
+    cfg.epochs = 1;
+    cfg.max_steps = 2;
+    cfg.methods = "pixel-ros,eos,pixel-smote";
+    cfg.seed = 3;
+    cfg.batch = 32;  /* 6 steps of 32: enough for the networks to tell some classes apart, so the
+                      * validation FM compared below is not a trivial 0 */
+    cfg.max_steps = 6;
+    cfg.val_split = 0.2;
+    seen s;
+    memset(&s, 0, sizeof s);
+    eos_pipeline_result res;
+    EOS_ASSERT_OK(eos_pipeline_run(rt, &cfg, on_progress, &s, &res));
+    printf("# events: %s\n", s.trace);
+    /* phase 1: ce, pixel-ros, pixel-smote (each an epoch and a row); then phase 2 and 3 of eos */
+    assert_string_equal(s.trace, "S1tR1tR1tRPEWGMRrsh");
+    assert_false(s.bad_order);
+    assert_int_equal(s.trained_epochs, 3);
+    assert_int_equal(res.nrows, 4);
+    const char *names[] = {"ce", "pixel-ros", "pixel-smote", "ce + eos"};
+    for (int r = 0; r < 4; r++) assert_string_equal(res.rows[r].name, names[r]);
+    const char *files[] = {"pixel-ros/model.safetensors", "pixel-ros/metrics.json", "pixel-ros/train_log.csv",
+                           "pixel-smote/model.safetensors", "pixel-smote/metrics.json", "pixel-smote/train_log.csv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (!exists(out, files[i])) fail_msg("%s/%s is missing", out, files[i]);
+
+    /* the training part, as the CE model's embeddings list it: what the pixel methods balance */
+    eos_embeddings tr;
+    snprintf(path, sizeof path, "%s/embeddings/train_emb.csv", out);
+    EOS_ASSERT_OK(eos_embeddings_read_csv(path, CLASSES, &tr));
+    size_t count[CLASSES] = {0}, most = 0;
+    for (size_t i = 0; i < tr.n; i++) count[tr.labels[i]]++;
+    for (int c = 0; c < CLASSES; c++) most = count[c] > most ? count[c] : most;
+    assert_true(res.val_images > 0);
+
+    /* the hold-out drawn again from the dataset: the pixel networks' validation FM is their
+     * kept model's macro-F1 on exactly these images */
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(data, NULL, &d));
+    eos_imbalance imb = {EOS_IMBALANCE_EXP, 100.0};
+    size_t *idx, n, *ktr, ntr, *kva, nva;
+    EOS_ASSERT_OK(eos_imbalance_select(&d, &imb, cfg.seed, &idx, &n, NULL));
+    EOS_ASSERT_OK(eos_split_stratified(&d.train, CLASSES, idx, n, cfg.val_split, cfg.seed, &ktr, &ntr, &kva, &nva));
+    assert_int_equal(nva, res.val_images);
+    assert_int_equal(ntr, tr.n);
+
+    for (int r = 1; r <= 2; r++) {
+        const eos_pipeline_row *row = &res.rows[r];
+        assert_int_equal(row->phase, 1);
+        assert_true(row->pixel);
+        assert_int_equal(row->rows_before, tr.n);
+        assert_int_equal(row->rows_after, most * CLASSES);
+        eos__json *mj;
+        snprintf(path, sizeof path, "%s/%s/metrics.json", out, row->dir);
+        EOS_ASSERT_OK(eos__json_read(path, &mj));
+        const eos__json *before = eos__json_get(mj, "images_before"), *after = eos__json_get(mj, "images_after");
+        assert_non_null(before);
+        assert_non_null(after);
+        assert_int_equal(before->n, CLASSES);
+        assert_int_equal(after->n, CLASSES);
+        for (int c = 0; c < CLASSES; c++) {
+            assert_int_equal((size_t)before->items[c].num, count[c]);
+            assert_int_equal((size_t)after->items[c].num, most);
+            assert_int_equal(row->counts_before[c], count[c]);
+            assert_int_equal(row->counts_after[c], most);
+        }
+        assert_string_equal(eos__json_str(mj, "method", ""), row->name);
+        assert_int_equal((int)eos__json_num(mj, "k", -1), EOS_PIXEL_SMOTE_K);
+        assert_int_equal((size_t)eos__json_num(mj, "train_images", -1), most * CLASSES);
+        assert_int_equal((size_t)eos__json_num(mj, "val_images", -1), res.val_images);
+        assert_string_equal(eos__json_str(mj, "kept", ""), "best validation macro-F1");
+        if (r == 2) assert_true(eos__json_num(mj, "synthetic", 0) > 0);  /* SMOTE made new images */
+        else assert_int_equal((int)eos__json_num(mj, "synthetic", -1), 0);
+        assert_float_equal(eos__json_num(mj, "bac", -1), row->metrics.bac, 5e-7);
+        eos__json_free(mj);
+
+        /* the row: the saved model's test metrics; its validation FM: on the CE model's hold-out */
+        eos_resnet_t m;
+        snprintf(path, sizeof path, "%s/%s/model.safetensors", out, row->dir);
+        EOS_ASSERT_OK(eos_resnet_load(rt, path, &m));
+        int32_t *pred = malloc((d.test.n > nva ? d.test.n : nva) * sizeof *pred), *yva = malloc(nva * sizeof *yva);
+        eos_metrics tm, vm;
+        EOS_ASSERT_OK(eos_predict(m, &d, &d.test, NULL, 0, 64, pred, NULL));
+        EOS_ASSERT_OK(eos_metrics_compute(CLASSES, d.test.labels, pred, d.test.n, &tm));
+        assert_float_equal(tm.bac, row->metrics.bac, 1e-12);
+        EOS_ASSERT_OK(eos_predict(m, &d, &d.train, kva, nva, 64, pred, NULL));
+        for (size_t i = 0; i < nva; i++) yva[i] = d.train.labels[kva[i]];
+        EOS_ASSERT_OK(eos_metrics_compute(CLASSES, yva, pred, nva, &vm));
+        snprintf(path, sizeof path, "%s/%s/train_log.csv", out, row->dir);
+        char *log = test_read_file(path, NULL);
+        const char *line = strchr(log, '\n');  /* epoch 1: epoch,lr,train_loss,train_acc,val_fm,... */
+        assert_non_null(line);
+        double lr, loss, acc, val_fm;
+        int epoch;
+        assert_int_equal(sscanf(line + 1, "%d,%lf,%lf,%lf,%lf", &epoch, &lr, &loss, &acc, &val_fm), 5);
+        assert_float_equal(val_fm, vm.fm, 5e-6);  /* the log writes 6 decimals */
+        assert_true(vm.fm > 0);
+        printf("# %-11s BAC %.4f, validation FM %.4f on the %zu held-out images\n", row->name, tm.bac, vm.fm, nva);
+        free(log);
+        eos_metrics_free(&tm);
+        eos_metrics_free(&vm);
+        free(pred);
+        free(yva);
+        eos_resnet_free(m);
+    }
+
+    /* the times: present, positive, the parts summing to the whole; CE + eos counts the CE
+     * model's training and the embeddings, shared; summary.json holds the same */
+    eos__json *sum;
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    EOS_ASSERT_OK(eos__json_read(path, &sum));
+    const eos__json *results = eos__json_get(sum, "results");
+    assert_int_equal(results->n, 4);
+    for (int r = 0; r < 4; r++) {
+        const eos_pipeline_row *row = &res.rows[r];
+        const eos__json *j = &results->items[r];
+        assert_true(row->seconds > 0);
+        assert_float_equal(row->seconds,
+                           row->seconds_phase1 + row->seconds_embed + row->seconds_resample + row->seconds_head, 1e-9);
+        assert_true(row->seconds_phase1 > 0);
+        if (r == 0) assert_true(row->seconds_embed == 0 && row->seconds_resample == 0 && row->seconds_head == 0);
+        if (r == 1 || r == 2) assert_true(row->seconds_resample > 0 && row->seconds_embed == 0 && row->seconds_head == 0);
+        if (r == 3) {
+            assert_float_equal(row->seconds_phase1, res.rows[0].seconds, 1e-12);
+            assert_true(row->seconds_embed > 0 && row->seconds_head > 0);
+        }
+        const char *keys[] = {"seconds", "seconds_phase1", "seconds_embed", "seconds_resample", "seconds_head"};
+        const double want[] = {row->seconds, row->seconds_phase1, row->seconds_embed, row->seconds_resample,
+                               row->seconds_head};
+        for (int k = 0; k < 5; k++) assert_float_equal(eos__json_num(j, keys[k], -1), want[k], 5e-4);
+        assert_int_equal((int)eos__json_num(j, "phase", -1), row->phase);
+        printf("# %-11s %.2f s = %.2f + %.2f + %.3f + %.3f\n", row->name, row->seconds, row->seconds_phase1,
+               row->seconds_embed, row->seconds_resample, row->seconds_head);
+    }
+    eos__json_free(sum);
+
+    /* the report's table has the column */
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = test_read_file(path, NULL);
+    assert_non_null(strstr(html, "<th>wall time</th>"));
+    assert_non_null(strstr(html, "<td>pixel-smote</td>"));
+    free(html);
+
+    /* a pixel method listed twice: refused before anything */
+    cfg.methods = "pixel-smote,eos,pixel-smote";
+    assert_int_equal(eos_pipeline_check(&cfg), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "'pixel-smote' is listed twice"));
+
+    free(idx);
+    free(ktr);
+    free(kva);
+    eos_dataset_free(&d);
+    eos_embeddings_free(&tr);
+    eos_pipeline_result_free(&res);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_run),
+        cmocka_unit_test(test_pipeline_pixel),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -44,5 +44,25 @@ expect "finetune starts fresh by default" 0 '^differ$' sh -c "
     '$eos' finetune --train '$t/emb/train_emb.csv' --model '$t/pf/phase1/model.safetensors' --out '$t/ff' \
         --epochs 1 --lr 1e-9 >/dev/null && { cmp -s '$t/fw/head.safetensors' '$t/ff/head.safetensors' || echo differ; }"
 
+# the efficiency claim: pixel-space re-balancing as methods of the pipeline, with a hold-out
+# the balanced set is the training part only and validates on the CE model's held-out images;
+# every row's wall time in the table and summary.json
+expect "pipeline help: the pixel methods" 0 'pixel-ros, pixel-smote: the training images balanced before phase 1' \
+    "$eos" pipeline --help
+expect "pipeline help: what the time counts" 0 'shared by every such' "$eos" pipeline --help
+expect "an unknown method names the pixel ones" 2 "unknown method 'pixel-gan': expected .*pixel-ros, pixel-smote" \
+    "$eos" pipeline --data "$t/syn" --out "$t/px0" --methods eos,pixel-gan
+expect "pipeline with pixel methods and a hold-out: the table's seconds" 0 \
+    'BAC +GM +FM +seconds.*pixel-ros +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ .*pixel-smote +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ .*ce \+ eos +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ ' \
+    sh -c "'$eos' pipeline --data '$t/syn' --out '$t/px' --profile quick --epochs 1 --max-steps 1 --methods pixel-ros,pixel-smote,eos \
+        --val-split 0.25 --quiet | tr '\n' ' '"
+val=$(sed -n 's/.*"val_images": \([0-9]*\).*/\1/p' "$t/px/phase1/metrics.json")
+expect "the pixel network validates on the CE model's hold-out" 0 "\"kept\": \"best validation macro-F1\", \"train_images\": 300, \"val_images\": $val," \
+    cat "$t/px/pixel-smote/metrics.json"
+expect "its class counts before and after" 0 '"images_after": \[75, 75, 75, 75\]' cat "$t/px/pixel-smote/metrics.json"
+expect "summary.json: a row's time and its parts" 0 '"method": "ce \+ eos".*"seconds": [0-9.]+, "seconds_phase1": [0-9.]+, "seconds_embed": [0-9.]+, "seconds_resample": [0-9.]+, "seconds_head": [0-9.]+' \
+    cat "$t/px/summary.json"
+expect "the report's wall-time column" 0 '<th>wall time</th>' cat "$t/px/report.html"
+
 rm -rf "$t"
 finish

@@ -214,6 +214,43 @@ static void test_train_run_writes_files(void **state) {
     const char *keys[] = {"\"acc\"", "\"bac\"", "\"gm\"", "\"fm\"", "\"per_class_recall\"", "\"confusion\"", "best validation macro-F1"};
     for (int i = 0; i < 7; i++) assert_non_null(strstr(json, keys[i]));
     eos_resnet_free(m);
+
+    /* an explicit hold-out (the pipeline's pixel methods): the split val_split would draw, given
+     * as val_indices with the rest as the list, trains the same weights and keeps the same epoch */
+    size_t *tr, *va, ntr, nva;
+    EOS_ASSERT_OK(eos_split_stratified(&d.train, 4, idx, 80, 0.25, cfg.seed, &tr, &ntr, &va, &nva));
+    eos_metrics drawn, given;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 3, &m));
+    EOS_ASSERT_OK(eos_train_run(rt, m, &d, idx, 80, &cfg, &drawn));
+    eos_resnet_free(m);
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 3, &m));
+    cfg.val_split = 0;
+    cfg.val_indices = va;
+    cfg.val_n = nva;
+    EOS_ASSERT_OK(eos_train_run(rt, m, &d, tr, ntr, &cfg, &given));
+    assert_int_equal(given.n, drawn.n);
+    for (int c = 0; c < 4; c++)
+        for (int k = 0; k < 4; k++) assert_int_equal(given.confusion[c * 4 + k], drawn.confusion[c * 4 + k]);
+    assert_true(given.bac == drawn.bac);
+    eos_metrics_free(&drawn);
+    eos_metrics_free(&given);
+    snprintf(p, sizeof p, "%s/metrics.json", dir);
+    f = fopen(p, "r");
+    memset(json, 0, sizeof json);
+    assert_true(fread(json, 1, sizeof json - 1, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(json, "best validation macro-F1"));
+    /* refused: both hold-outs at once, a position past the split */
+    cfg.val_split = 0.25;
+    assert_int_equal(eos_train_run(rt, m, &d, tr, ntr, &cfg, &given), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "expected one hold-out"));
+    cfg.val_split = 0;
+    va[0] = d.train.n;
+    assert_int_equal(eos_train_run(rt, m, &d, tr, ntr, &cfg, &given), EOS_ERR_INVALID_ARG);
+    assert_non_null(strstr(eos_last_error()->message, "past the 80 training images"));
+    free(tr);
+    free(va);
+    eos_resnet_free(m);
     eos_dataset_free(&d);
 }
 

@@ -33,13 +33,18 @@ void usage_pipeline(FILE *out) {
             "epochs): 200 epochs decay after 160 and 180, 10 epochs run 8 at lr 0.1, 1 at 0.001, 1 at 1e-5.\n"
             "Phase 3 trains a fresh linear head (PyTorch nn.Linear's initialisation, as the authors'\n"
             "cifar_train_os.py) for 10 epochs on each balanced set. Every model kept is its last epoch's,\n"
-            "or with --val-split the best validation epoch's: the test set never chooses.\n\n"
+            "or with --val-split the best validation epoch's: the test set never chooses.\n"
+            "Time: the table's seconds column (and summary.json's \"seconds\" per row, with its parts\n"
+            "seconds_phase1, seconds_embed, seconds_resample, seconds_head) is each method's whole wall time.\n"
+            "A CE + method row counts the CE model's training and the embedding pass, shared by every such\n"
+            "row and counted in each, plus its own re-balancing and head; a phase-1 network its training;\n"
+            "a pixel method its pixel re-balancing and a whole training on the balanced images.\n\n"
             "options:\n"
             "  --data PATH      dataset folder (see `eos dataset --help`)\n"
             "  --resize HxW     resize every image to H x W at load (see `eos dataset --help`)\n"
             "  --out DIR        output folder, created if missing\n"
             "  --profile P      quick or paper (default paper)\n"
-            "  --methods LIST   comma-separated, of two kinds (default eos,ros,smote,borderline,adasyn):\n"
+            "  --methods LIST   comma-separated, of three kinds (default eos,ros,smote,borderline,adasyn):\n"
             "                   re-balancing of the CE model's embeddings, then a new head:\n"
             "                     eos, eos-ref, ros, smote, borderline, adasyn, none (the head retrained\n"
             "                     unbalanced); k as `eos resample --help` says: the paper's for eos,\n"
@@ -48,6 +53,12 @@ void usage_pipeline(FILE *out) {
             "                     LOSS or LOSS-RULE, LOSS one of ce, focal, asl, ldam and RULE one of\n"
             "                     reweight, resample, drw (see `eos train --help`), for example\n"
             "                     --methods eos,ldam-drw,focal,asl,ce-drw\n"
+            "                   pixel-space re-balancing, the paper's pre-processing baselines:\n"
+            "                     pixel-ros, pixel-smote: the training images balanced before phase 1\n"
+            "                     (random copies, or SMOTE on flattened pixels with k = 5; see `eos train\n"
+            "                     --help`, --balance), then a fresh CE network with the same schedule;\n"
+            "                     with --val-split they balance only the training part and validate on\n"
+            "                     the CE model's held-out images. DIR/pixel-ros/, DIR/pixel-smote/\n"
             "                   the CE model is always trained: it is the phase-1 row and the backbone\n"
             "                   the re-balancing methods use\n"
             "  --epochs N       override the profile's epochs (quick 10, paper 200)\n"
@@ -100,12 +111,13 @@ static void print_table(const eos_pipeline_result *r) {
     int wide = r->classes > TABLE_MAX_CLASSES;
     printf("\ntest metrics (%zu images; BAC = mean per-class recall): phase-1 networks, then CE + re-balanced head\n\n",
            r->test_images);
-    printf("  %-18s %7s %7s %7s %7s   %s\n", "model", "ACC", "BAC", "GM", "FM",
+    printf("  %-18s %7s %7s %7s %7s %9s   %s\n", "model", "ACC", "BAC", "GM", "FM", "seconds",
            wide ? "per-class recall: min / median / max" : "per-class recall");
     double *sorted = wide ? malloc((size_t)r->classes * sizeof *sorted) : NULL;
     for (int i = 0; i < r->nrows; i++) {
         const eos_metrics *m = &r->rows[i].metrics;
-        printf("  %-18s %7.4f %7.4f %7.4f %7.4f  ", r->rows[i].name, m->acc, m->bac, m->gm, m->fm);
+        printf("  %-18s %7.4f %7.4f %7.4f %7.4f %9.1f  ", r->rows[i].name, m->acc, m->bac, m->gm, m->fm,
+               r->rows[i].seconds);
         if (wide && sorted) {
             for (int c = 0; c < r->classes; c++) sorted[c] = m->recall[c];
             qsort(sorted, (size_t)r->classes, sizeof *sorted, cmp_double);
@@ -120,11 +132,25 @@ static void print_table(const eos_pipeline_result *r) {
     free(sorted);
     if (wide) {
         printf("  (%d classes: every method's metrics.json and report.html have the recall of each)\n", r->classes);
-        return;
+    } else {
+        printf("  (classes: ");
+        for (int c = 0; c < r->classes; c++) printf("%s%s", c ? ", " : "", r->class_names[c]);
+        printf(")\n");
     }
-    printf("  (classes: ");
-    for (int c = 0; c < r->classes; c++) printf("%s%s", c ? ", " : "", r->class_names[c]);
-    printf(")\n");
+    /* what the seconds count, with the shared part's figures */
+    for (int i = 0; i < r->nrows; i++)
+        if (r->rows[i].phase == 3) {
+            const eos_pipeline_row *w = &r->rows[i];
+            printf("  (seconds: each method's whole wall time. CE + method rows count the CE model's training, %.1f s,\n"
+                   "   and the embeddings, %.1f s, shared by all of them, plus their own re-balancing and head)\n",
+                   w->seconds_phase1, w->seconds_embed);
+            break;
+        }
+    for (int i = 0; i < r->nrows; i++)
+        if (r->rows[i].pixel) {
+            printf("  (pixel-* rows: the pixel re-balancing, then a whole training on the balanced images)\n");
+            break;
+        }
 }
 
 static void on_progress(const eos_pipeline_progress *p, void *user) {
@@ -135,8 +161,12 @@ static void on_progress(const eos_pipeline_progress *p, void *user) {
     case EOS_PIPELINE_START:
         break;
     case EOS_PIPELINE_PHASE1:
-        printf("\nphase 1%s: %s, %s (rule %s), on %zu long-tailed training images (%d classes), %zu test images", p->index ? " baseline" : "",
-               s->arch, p->method, p->rule, r->train_images, r->classes, r->test_images);
+        if (p->total)  /* a pixel method: the network trains on the balanced images */
+            printf("\nphase 1 baseline: %s, %s, on %zu images re-balanced in pixel space from %zu long-tailed ones (%d "
+                   "classes), %zu test images", s->arch, p->method, p->total, p->done, r->classes, r->test_images);
+        else
+            printf("\nphase 1%s: %s, %s (rule %s), on %zu long-tailed training images (%d classes), %zu test images",
+                   p->index ? " baseline" : "", s->arch, p->method, p->rule, r->train_images, r->classes, r->test_images);
         if (r->val_images) printf(", %zu held out for validation", r->val_images);
         printf("\n");
         s->train = (cli_progress_state){s->tty, s->quiet, 0};
@@ -173,7 +203,7 @@ static void on_progress(const eos_pipeline_progress *p, void *user) {
         if (p->row->phase == 3) {
             const eos_pipeline_row *w = p->row;
             printf("%s  %-11s %zu -> %zu rows, head trained (loss %.3f), %.1f s\n", s->line_open ? "\r\033[K" : "", w->dir,
-                   w->rows_before, w->rows_after, w->head_loss, w->seconds);
+                   w->rows_before, w->rows_after, w->head_loss, w->seconds_resample + w->seconds_head);
             s->line_open = 0;
         }
         break;

@@ -28,8 +28,9 @@ extern "C" {
  * Files in out_dir: phase1/ (the CE model: model.safetensors, train_log.csv, metrics.json,
  * checkpoint.safetensors), phase1-<variant>/ per baseline, embeddings/ (train_emb.csv,
  * test_emb.csv, val_emb.csv with val_split, embed_metrics.json, projection.csv), <method>/
- * (head.safetensors, metrics.json with the class counts before and after), summary.json and
- * report.html. Each file is written whole or not at all.
+ * (head.safetensors, metrics.json with the class counts before and after), pixel-ros/ and
+ * pixel-smote/ (as phase1/; metrics.json adds images_before and images_after), summary.json
+ * (every row's wall time and its parts) and report.html. Each file is written whole or not at all.
  */
 
 enum { EOS_PIPELINE_MAX_METHODS = 16, EOS_PIPELINE_MAX_OUTPUTS = 2 * EOS_PIPELINE_MAX_METHODS + 4 };
@@ -43,9 +44,12 @@ typedef struct eos_pipeline_config {
     int batch;            /* phase 1 (default 128) */
     int max_steps;        /* > 0: at most this many batches per epoch (smoke runs) */
     int eval_every;       /* test BAC every this many epochs for the report's curve; 0: epochs/20, at least 1 */
-    /* comma-separated, of two kinds: re-balancing methods of the CE model's embeddings (any
-     * name eos_resample_parse takes: eos, ros, smote, ...), and phase-1 baselines LOSS[-RULE]
-     * (eos_train_variant_parse: focal, ldam-drw, ...). The CE model is always trained. */
+    /* comma-separated, of three kinds: re-balancing methods of the CE model's embeddings (any
+     * name eos_resample_parse takes: eos, ros, smote, ...), phase-1 baselines LOSS[-RULE]
+     * (eos_train_variant_parse: focal, ldam-drw, ...), and pixel-space re-balancing before
+     * phase 1 (pixel-ros, pixel-smote: eos_dataset_resample_pixels with k = 5 balances the
+     * training images, hold-out excluded, and a fresh CE network of the same architecture, seed
+     * and schedule trains on them, validated on the same hold-out). The CE model is always trained. */
     const char *methods;
     uint64_t seed;        /* of everything */
     /* 0: phase 1 keeps its last epoch and phase 3 each head's last epoch. Else this stratified
@@ -82,11 +86,19 @@ eos_status eos_pipeline_list_outputs(const eos_pipeline_config *cfg, eos_pipelin
 typedef struct eos_pipeline_row {
     char name[40];        /* "ce", "ldam-drw", "ce + eos" */
     char dir[48];         /* its folder under out_dir */
-    int phase;            /* 1: a phase-1 network; 3: the CE backbone with a re-balanced head */
+    int phase;            /* 1: a phase-1 network (pixel methods too); 3: the CE backbone with a re-balanced head */
+    int pixel;            /* 1: a pixel method's network (phase 1 on re-balanced images) */
     eos_metrics metrics;  /* on the test set */
-    double seconds;       /* phase 1: training; phase 3 rows: re-balancing, head and its files */
-    /* phase 3 rows only (else 0 / NULL): the training rows per class before and after
-     * re-balancing (classes), their totals, and the head's last-epoch loss */
+    /* Wall time of the row's method, everything it needs: seconds = seconds_phase1 +
+     * seconds_embed + seconds_resample + seconds_head. Phase-1 networks: their training (pixel
+     * methods: plus the pixel re-balancing before it). Phase-3 rows: the CE model's training and
+     * the embedding pass (both shared by every phase-3 row and counted in each), then the row's
+     * own re-balancing and head (with its files). */
+    double seconds;
+    double seconds_phase1, seconds_embed, seconds_resample, seconds_head;
+    /* phase 3 and pixel rows only (else 0 / NULL): the training rows (pixel: images) per class
+     * before and after re-balancing (classes), their totals, and the head's last-epoch loss
+     * (phase 3) */
     size_t *counts_before, *counts_after;
     size_t rows_before, rows_after;
     float head_loss;
@@ -106,7 +118,8 @@ void eos_pipeline_result_free(eos_pipeline_result *r);
 
 typedef enum {
     EOS_PIPELINE_START = 0,   /* the dataset is loaded and the subset chosen (result: classes, counts) */
-    EOS_PIPELINE_PHASE1,      /* a phase-1 network starts: method (the variant), rule, index of count */
+    EOS_PIPELINE_PHASE1,      /* a phase-1 network starts: method (the variant or pixel method), rule,
+                               * index of count; a pixel method's: done images re-balanced into total */
     EOS_PIPELINE_TRAIN,       /* its training progress: train (eos_train_progress; epoch_done once per epoch) */
     EOS_PIPELINE_PHASE2,      /* phase 2 starts */
     EOS_PIPELINE_EMBED,       /* an embedding pass over split: done images of total (0 at its start) */

@@ -68,6 +68,11 @@ typedef struct eos_train_config {
     float lr, momentum, weight_decay;
     uint64_t seed;
     double val_split;          /* 0: keep the last epoch; else hold out this stratified fraction */
+    /* Or an explicit hold-out (val_split must then be 0): val_n positions in d->train, none of
+     * them in the training list. The pipeline's pixel methods train on a re-balanced set and
+     * validate on the images its own split held out, which a split of their list cannot give. */
+    const size_t *val_indices;
+    size_t val_n;
     const char *out_dir;       /* model.safetensors, train_log.csv, metrics.json */
     int eval_every;            /* test BAC every this many epochs (and always at the end); 1 = each */
     eos_loss_spec loss;        /* ce (default), focal, asl, ldam (needs a NORMED head; margins from the data) */
