@@ -67,9 +67,15 @@ void eos__dist_abort(int code) {
 
 #else /* one process */
 
+/* mpirun of a build without MPI would start N copies of the whole run, all writing one --out */
 int eos__dist_init(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) return -2;
+    }
     return 0;
 }
 void eos__dist_finalize(void) {}

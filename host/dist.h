@@ -7,7 +7,8 @@
 #include <stddef.h>
 
 /* Joins the job when this process was started by mpirun (MPI_Init), else does nothing.
- * Returns 0, or -1 when MPI was asked for by the environment and could not start. */
+ * Returns 0, -1 when MPI was asked for by the environment and could not start, or -2 when
+ * mpirun started several copies of a build without MPI. */
 int eos__dist_init(int *argc, char ***argv);
 void eos__dist_finalize(void);
 int eos__dist_rank(void);        /* 0 in a one-process run */

@@ -125,7 +125,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* under mpirun (host/dist.c): every rank trains its shard, only rank 0 speaks on stdout */
-    if (eos__dist_init(&argc, &argv) != 0) {
+    int dist = eos__dist_init(&argc, &argv);
+    if (dist == -2) {
+        fprintf(stderr, "eos %s: started by mpirun with several ranks, but this eos was built without MPI (EOS_MPI=OFF "
+                "or none found at configure): each rank would run the whole job alone. Install libopenmpi-dev and "
+                "rebuild, or run without mpirun\n", cmd->name);
+        return 2;
+    }
+    if (dist != 0) {
         fprintf(stderr, "eos %s: MPI_Init failed: this process was started by mpirun but cannot join the job\n", cmd->name);
         return 1;
     }
