@@ -823,17 +823,15 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
                 st = oom_hint(st, m, d, cfg->batch, ntr, ntr);
                 break;
             }
-            /* the step's loss and hits over the global batch, and whether any rank was asked to
-             * stop (every rank then stops after this same step) */
-            double sums[3] = {(double)loss * nb, 0, stopped(cfg->stop) ? 1 : 0};
+            /* the step's loss and hits over the global batch */
+            double sums[2] = {(double)loss * nb, 0};
             for (size_t i = 0; i < nb; i++) sums[1] += argmax(logits + i * C, C) == y[lo + i];
-            if (ranks > 1 && eos__dist_allreduce_sum_double(sums, 3) != 0) {
+            if (ranks > 1 && eos__dist_allreduce_sum_double(sums, 2) != 0) {
                 st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
                                     "the allreduce of the step's loss across the MPI ranks failed");
                 break;
             }
             loss = (float)(sums[0] / (double)b);
-            int stop_all = sums[2] > 0;
             saved = 0;
             rs.rng = L.rng;
             if (!isfinite(loss)) {
@@ -858,7 +856,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             double per_step = el / session_steps;
             p.eta_seconds = per_step * ((double)(steps - rs.step) + (double)steps * (cfg->epochs - e - 1));
             if (cfg->progress) cfg->progress(&p, cfg->user);
-            if (stop_all) {
+            if (stop_agreed(cfg->stop, ranks)) {  /* every rank stops after this same step */
                 STOP_HERE();
                 break;
             }
