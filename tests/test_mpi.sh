@@ -61,6 +61,25 @@ expect "resume a 2-rank run on 1 process: refused" 1 'run on 2 MPI ranks; this o
     "$eos" train --resume "$fx/ddp2" --quiet
 expect "resume a 2-rank run on 2 ranks" 0 'wrote' mpi "$eos" train --resume "$fx/ddp2" --quiet
 
+# Ctrl-C on mpirun: every rank stops after the same step, rank 0 leaves a whole checkpoint, and
+# --resume on 2 ranks ends with the weights of the uninterrupted 2-rank run, bit for bit
+long="--data $fx/syn --arch resnet8 --imbalance none --batch 16 --seed 3 --quiet --epochs 8"
+expect "2 ranks, uninterrupted" 0 'wrote' mpi "$eos" train $long --out "$fx/full"
+"$mpirun" -np 2 --oversubscribe --allow-run-as-root -x POCL_CPU_MAX_CU_NUM -x POCL_MAX_PTHREAD_COUNT -x EOS_CONV_ALGO \
+    -x EOS_CACHE_DIR "$eos" train $long --out "$fx/cut" > "$fx/cut.txt" 2>&1 &
+pid=$!
+i=0
+while [ ! -f "$fx/cut/checkpoint.safetensors" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+cut_rc=$?
+expect "Ctrl-C on mpirun stops the run (exit $cut_rc) with its state saved" 0 'the state is saved in' cat "$fx/cut.txt"
+expect "both ranks stopped after the same step" 0 '^2 ranks, 1 place$' sh -c "
+    echo \$(grep -c 'interrupted in epoch' '$fx/cut.txt') ranks, \
+        \$(grep -o 'interrupted in epoch [0-9]* of [0-9]* after step [0-9]*' '$fx/cut.txt' | sort -u | wc -l) place"
+expect "resume the interrupted run on 2 ranks" 0 'wrote' mpi "$eos" train --resume "$fx/cut" --quiet
+expect "interrupted and resumed = uninterrupted (2 ranks)" 0 '' cmp "$fx/full/model.safetensors" "$fx/cut/model.safetensors"
+
 # a rank that fails ends the job with a message, not a hang (rank 1 cannot open its device)
 expect "a failing rank ends the job" '1' 'rank 1 of 2 failed' timeout 300 "$mpirun" --oversubscribe --allow-run-as-root \
     -x POCL_CPU_MAX_CU_NUM -x EOS_CONV_ALGO -np 1 "$eos" train $args --epochs 1 --out "$fx/die" : \
