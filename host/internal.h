@@ -175,6 +175,10 @@ int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
 /* Data parallel (host/dist.c): every learnable gradient of m times weight (this rank's share of
  * the global batch), summed over the ranks in place: the global batch's mean gradient. */
 eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight);
+/* eos_loader_next for rank of ranks: the global batch's size B is returned and the loader moves
+ * past all of it (the same generator draws), but only rows [*lo, *lo + *n) = [rank B / ranks,
+ * (rank + 1) B / ranks) are loaded, into x (n, C, H, W) and y (n) from their start. */
+size_t eos__loader_next_shard(eos_loader *L, float *x, int32_t *y, int rank, int ranks, size_t *lo, size_t *n);
 /* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);

@@ -798,9 +798,9 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             STOP_HERE();
             break;
         }
-        while (st == EOS_OK && rs.step < steps && (b = eos_loader_next(&L, x, y)) > 0) {
+        size_t lo, nb;
+        while (st == EOS_OK && rs.step < steps && (b = eos__loader_next_shard(&L, x, y, rank, ranks, &lo, &nb)) > 0) {
             float loss;
-            size_t lo = (size_t)rank * b / (size_t)ranks, hi = (size_t)(rank + 1) * b / (size_t)ranks, nb = hi - lo;
             if (nb == 0) {  /* only a last batch smaller than the ranks */
                 st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
                                     "choose --batch so that the last batch of each epoch has at least one image per rank",
@@ -811,8 +811,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             mrt->bn_sync.on = ranks > 1 && cfg->sync_bn;
             mrt->bn_sync.rows = (int)nb;
             mrt->bn_sync.rows_total = (int)b;
-            st = eos_resnet_forward(m, 1, (int)nb, d->height, d->width, x + lo * img);
-            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)nb, y + lo, &spec, weights, &loss);
+            st = eos_resnet_forward(m, 1, (int)nb, d->height, d->width, x);
+            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)nb, y, &spec, weights, &loss);
             mrt->bn_sync.on = 0;
             if (st == EOS_OK) st = eos_resnet_outputs(m, (int)nb, logits, NULL);
             /* the global batch's mean gradient: each rank's weighted by its share (exact for a
@@ -825,7 +825,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             }
             /* the step's loss and hits over the global batch */
             double sums[2] = {(double)loss * nb, 0};
-            for (size_t i = 0; i < nb; i++) sums[1] += argmax(logits + i * C, C) == y[lo + i];
+            for (size_t i = 0; i < nb; i++) sums[1] += argmax(logits + i * C, C) == y[i];
             if (ranks > 1 && eos__dist_allreduce_sum_double(sums, 2) != 0) {
                 st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
                                     "the allreduce of the step's loss across the MPI ranks failed");
