@@ -4,7 +4,9 @@
  * and the ReLU that follow it in a ResNet block, and the backward pass folds in that ReLU's
  * backward (eos_batchnorm_relu_backward). Shapes: x, y (N, C, HW); per-channel (C). */
 #include "internal.h"
+#include "dist.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +121,56 @@ static eos_status apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor
     return eos__run_1d(rt, "batchnorm.cl", "eos_bn_apply", total, a, EOS_NARGS(a));
 }
 
+static eos_status stats(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, eos_tensor *running_mean,
+                        eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd, float momentum, float eps);
+
+/* --sync-bn (rt->bn_sync): the statistics of the global batch from every rank's. Each rank's
+ * kernel has written its own mean and invstd and moved the running estimates by them; here the
+ * per-rank count, sum and sum of squares (in double: var = E[x^2] - mean^2 cancels, and the
+ * rank's variance comes back from invstd as 1/invstd^2 - eps) are summed over the ranks, and
+ * mean, invstd and the running estimates are rewritten from the merged ones, as one process
+ * with the whole batch computes them (PyTorch's SyncBatchNorm does the same merge). */
+static eos_status sync_stats(int N, int C, int HW, const float *rm_old, const float *rv_old,
+                             eos_tensor *mean, eos_tensor *invstd, eos_tensor *running_mean, eos_tensor *running_var,
+                             float momentum, float eps) {
+    size_t c = (size_t)C;
+    float *f = malloc(4 * c * sizeof *f);          /* mean, invstd, running mean, running var (C) each */
+    double *s = malloc((2 * c + 1) * sizeof *s);   /* n mean, n E[x^2] (C) each, then n */
+    if (!f || !s) {
+        free(f); free(s);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "batchnorm --sync-bn statistics of %d channels", C);
+    }
+    eos_status st = eos_tensor_download(mean, f, c);
+    if (st == EOS_OK) st = eos_tensor_download(invstd, f + c, c);
+    double n = (double)N * HW;
+    for (size_t k = 0; st == EOS_OK && k < c; k++) {
+        double mu = f[k], is = f[c + k], var = 1.0 / (is * is) - eps;
+        if (var < 0) var = 0;
+        s[k] = n * mu;
+        s[c + k] = n * (var + mu * mu);
+    }
+    s[2 * c] = n;
+    if (st == EOS_OK && eos__dist_allreduce_sum_double(s, 2 * c + 1) != 0)
+        st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
+                            "batchnorm --sync-bn: the allreduce of the batch statistics failed");
+    double M = s[2 * c];
+    for (size_t k = 0; st == EOS_OK && k < c; k++) {
+        double mu = s[k] / M, var = s[c + k] / M - mu * mu;
+        if (var < 0) var = 0;
+        double unbiased = M > 1 ? var * M / (M - 1) : var;
+        f[k] = (float)mu;
+        f[c + k] = (float)(1.0 / sqrt(var + eps));
+        f[2 * c + k] = (1.0f - momentum) * rm_old[k] + momentum * (float)mu;
+        f[3 * c + k] = (1.0f - momentum) * rv_old[k] + momentum * (float)unbiased;
+    }
+    if (st == EOS_OK) st = eos_tensor_upload(mean, f, c);
+    if (st == EOS_OK) st = eos_tensor_upload(invstd, f + c, c);
+    if (st == EOS_OK) st = eos_tensor_upload(running_mean, f + 2 * c, c);
+    if (st == EOS_OK) st = eos_tensor_upload(running_var, f + 3 * c, c);
+    free(f); free(s);
+    return st;
+}
+
 eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
                                        const eos_tensor *gamma, const eos_tensor *beta, eos_tensor *running_mean,
                                        eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
@@ -126,6 +178,27 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
     EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
     EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
     EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
+    float *old = NULL;  /* --sync-bn: the running estimates before this batch (2 C) */
+    if (rt->bn_sync.on) {
+        old = malloc(2 * (size_t)C * sizeof *old);
+        if (!old) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "batchnorm --sync-bn running estimates");
+        eos_status st = eos_tensor_download(running_mean, old, (size_t)C);
+        if (st == EOS_OK) st = eos_tensor_download(running_var, old + C, (size_t)C);
+        if (st != EOS_OK) {
+            free(old);
+            return st;
+        }
+    }
+    eos_status st = stats(rt, N, C, HW, x, running_mean, running_var, mean, invstd, momentum, eps);
+    if (st == EOS_OK && old) st = sync_stats(N, C, HW, old, old + C, mean, invstd, running_mean, running_var, momentum, eps);
+    free(old);
+    EOS_TRY(st);
+    return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
+}
+
+/* The batch's per-channel mean and invstd, and the running estimates moved by them. */
+static eos_status stats(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, eos_tensor *running_mean,
+                        eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd, float momentum, float eps) {
     int P = reduce_chunks_capped(rt, (size_t)C, N, HW);
     if (P > 0) {
         cl_mem part;
@@ -141,7 +214,7 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
                         EOS_ARG(momentum)};
         EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
     }
-    return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
+    return EOS_OK;
 }
 
 eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
@@ -162,6 +235,43 @@ eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, co
 static int fused(void) {
     const char *e = getenv("EOS_BN_FUSE");
     return !(e && !strcmp(e, "0"));
+}
+
+static eos_status backward_apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
+                                 const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
+                                 const eos_tensor *dgamma, const eos_tensor *dbeta, eos_tensor *dx, float inv_m);
+
+/* --sync-bn's backward: dx needs the two per-channel sums over the global batch. Rank r's dy is
+ * the gradient of its own mean loss L_r, and the global loss is sum_r w_r L_r with w_r = its
+ * rows / the global rows, so the global sums are sum_r w_r (rank r's sums), and rank r's dx (in
+ * L_r's units, like the rest of its backward) takes them divided by w_r. The parameter
+ * gradients dgamma, dbeta keep the rank's own sums (*local, put back after the apply): the
+ * gradient allreduce then weights them by w_r like every other gradient. */
+static eos_status sync_grads(eos_runtime_t rt, int C, eos_tensor *dgamma, eos_tensor *dbeta, float **local) {
+    size_t c = (size_t)C;
+    double w = (double)rt->bn_sync.rows / rt->bn_sync.rows_total;
+    float *f = malloc(4 * c * sizeof *f);   /* dgamma, dbeta (C) each: local, then global / w */
+    double *s = malloc(2 * c * sizeof *s);  /* w dgamma, w dbeta (C) each */
+    if (!f || !s) {
+        free(f); free(s);
+        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "batchnorm --sync-bn gradients of %d channels", C);
+    }
+    eos_status st = eos_tensor_download(dgamma, f, c);
+    if (st == EOS_OK) st = eos_tensor_download(dbeta, f + c, c);
+    for (size_t k = 0; k < 2 * c; k++) s[k] = w * f[k];
+    if (st == EOS_OK && eos__dist_allreduce_sum_double(s, 2 * c) != 0)
+        st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
+                            "batchnorm --sync-bn: the allreduce of the backward's sums failed");
+    for (size_t k = 0; k < 2 * c; k++) f[2 * c + k] = (float)(s[k] / w);
+    if (st == EOS_OK) st = eos_tensor_upload(dgamma, f + 2 * c, c);
+    if (st == EOS_OK) st = eos_tensor_upload(dbeta, f + 3 * c, c);
+    free(s);
+    if (st != EOS_OK) {
+        free(f);
+        return st;
+    }
+    *local = f;
+    return EOS_OK;
 }
 
 /* The reduce over (N, HW) per channel, then the element-wise dx. relu: the reduce sees
@@ -192,6 +302,25 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
         EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
     }
     float inv_m = 1.0f / (float)((size_t)N * HW);
+    float *local = NULL;  /* --sync-bn: this rank's dgamma, dbeta (2 C), restored after the apply */
+    if (rt->bn_sync.on) {
+        EOS_TRY(sync_grads(rt, C, dgamma, dbeta, &local));
+        inv_m = 1.0f / (float)((size_t)rt->bn_sync.rows_total * HW);
+    }
+    eos_status st = backward_apply(rt, N, C, HW, dy, x, mean, invstd, gamma, dgamma, dbeta, dx, inv_m);
+    if (local) {
+        if (st == EOS_OK) st = eos_tensor_upload(dgamma, local, (size_t)C);
+        if (st == EOS_OK) st = eos_tensor_upload(dbeta, local + C, (size_t)C);
+        free(local);
+    }
+    return st;
+}
+
+/* dx from dy and the per-channel sums dgamma, dbeta over inv_m = 1 / (the batch's N HW). */
+static eos_status backward_apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
+                                 const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
+                                 const eos_tensor *dgamma, const eos_tensor *dbeta, eos_tensor *dx, float inv_m) {
+    size_t n = (size_t)N * C * HW;
     if (by_rows(rt)) {
         int rows = N * C;
         eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(gamma->buf),

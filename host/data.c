@@ -413,8 +413,19 @@ size_t eos_loader_batches(const eos_loader *L) {
 }
 
 size_t eos_loader_next(eos_loader *L, float *x, int32_t *y) {
+    size_t lo, n;
+    return eos__loader_next_shard(L, x, y, 0, 1, &lo, &n);
+}
+
+/* Every row's augmentation draws are made, in order, so each rank's generator stays the one
+ * process's; only rows [lo, lo + n) are decoded, into x and y from their first row. */
+size_t eos__loader_next_shard(eos_loader *L, float *x, int32_t *y, int rank, int ranks, size_t *lo, size_t *n) {
     size_t left = L->n - L->pos, B = left < L->opt.batch ? left : L->opt.batch;
+    *lo = *n = 0;
     if (B == 0 || (L->opt.drop_last && B < L->opt.batch)) return 0;
+    size_t first = (size_t)rank * B / (size_t)ranks, end = (size_t)(rank + 1) * B / (size_t)ranks;
+    *lo = first;
+    *n = end - first;
     int C = L->channels, H = L->height, W = L->width, pad = L->opt.augment ? L->opt.pad : 0;
     size_t plane = (size_t)H * W;
     for (size_t b = 0; b < B; b++) {
@@ -426,10 +437,11 @@ size_t eos_loader_next(eos_loader *L, float *x, int32_t *y) {
             oy = (int)eos_rng_below(&L->rng, (uint32_t)(2 * pad + 1)) - pad;
             flip = (int)eos_rng_below(&L->rng, 2);
         }
-        y[b] = L->split->labels[img];
+        if (b < first || b >= end) continue;  /* another rank's row */
+        y[b - first] = L->split->labels[img];
         for (int c = 0; c < C; c++) {
             float scale = 1.0f / (255.0f * L->opt.std[c]), shift = -L->opt.mean[c] / L->opt.std[c];
-            float *dst = x + (b * C + c) * plane;
+            float *dst = x + ((b - first) * C + c) * plane;
             const uint8_t *sp = src + c * plane;
             for (int i = 0; i < H; i++) {
                 int si = i + oy;

@@ -123,6 +123,12 @@ struct eos_runtime {
     int gpu_paths;               /* eos__gpu_paths: device is a GPU or EOS_GPU_PATHS=1 */
     size_t max_loop_trips;       /* eos__loop_cap: loop trips one work-item may run per launch,
                                   * 0 = unlimited (tests set it small to exercise the splits) */
+    /* --sync-bn under mpirun (host/dist.c): set by training around each step. rows: this rank's
+     * images, rows_total: the global batch's; on: batch norm's training passes merge their
+     * per-channel sums across ranks (host/batchnorm.c) */
+    struct {
+        int on, rows, rows_total;
+    } bn_sync;
     size_t reduce_chunks_force;  /* tests: chunks per channel of the two-stage reductions on every
                                   * path (0: eos__reduce_chunks' choice) */
     eos_tensor reduce_part;      /* the two-stage reductions' partials, grown on demand (the queue
@@ -166,6 +172,13 @@ void eos__conv_choices_free(eos_runtime_t rt);
  * the full one's choice instead of timing its own: a training run's choices are all made in its
  * first step, which keeps resumed runs bit-identical. */
 int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
+/* Data parallel (host/dist.c): every learnable gradient of m times weight (this rank's share of
+ * the global batch), summed over the ranks in place: the global batch's mean gradient. */
+eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight);
+/* eos_loader_next for rank of ranks: the global batch's size B is returned and the loader moves
+ * past all of it (the same generator draws), but only rows [*lo, *lo + *n) = [rank B / ranks,
+ * (rank + 1) B / ranks) are loaded, into x (n, C, H, W) and y (n) from their start. */
+size_t eos__loader_next_shard(eos_loader *L, float *x, int32_t *y, int rank, int ranks, size_t *lo, size_t *n);
 /* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);

@@ -1,6 +1,7 @@
 /* ResNet-s (GUIDE section 5): architecture names and the PyTorch state-dict layout of the
  * CIFAR ResNet family, used to check model files before any weight is loaded. */
 #include "internal.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -587,6 +588,33 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
                                         T1, &m->e[1].grad, &m->e[2].grad));
     eos_conv_shape cs = {N, m->cin, m->h, m->w, 16, 3, 1, 1};
     return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
+}
+
+eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight) {
+    size_t total = 0;
+    for (size_t i = 0; i < m->ne; i++)
+        if (m->e[i].learnable) total += m->e[i].numel;
+    float *g = malloc((total ? total : 1) * sizeof *g);  /* every gradient, in entry order */
+    if (!g) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "gradient allreduce buffer of %zu floats", total);
+    eos_status st = EOS_OK;
+    size_t off = 0;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++)
+        if (m->e[i].learnable) {
+            st = eos_tensor_download(&m->e[i].grad, g + off, m->e[i].numel);
+            off += m->e[i].numel;
+        }
+    for (size_t k = 0; st == EOS_OK && k < total; k++) g[k] *= weight;
+    if (st == EOS_OK && eos__dist_allreduce_sum(g, total) != 0)
+        st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
+                            "the gradient allreduce across the MPI ranks failed");
+    off = 0;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++)
+        if (m->e[i].learnable) {
+            st = eos_tensor_upload(&m->e[i].grad, g + off, m->e[i].numel);
+            off += m->e[i].numel;
+        }
+    free(g);
+    return st;
 }
 
 eos_status eos_resnet_sgd_step(eos_resnet_t m, float lr, float momentum, float weight_decay) {

@@ -2,6 +2,7 @@
  * device end to end: only the batch goes up and the per-sample losses and logits come down.
  * It checkpoints every epoch (and when asked to stop) and resumes exactly, mid-epoch included. */
 #include "internal.h"
+#include "dist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -84,6 +85,13 @@ eos_status eos_predict(eos_resnet_t m, const eos_dataset *d, const eos_split *sp
 }
 
 static int stopped(volatile sig_atomic_t *stop) { return stop && *stop; }
+
+/* Whether any rank was asked to stop (data parallel: every rank stops at the same point). */
+static int stop_agreed(volatile sig_atomic_t *stop, int ranks) {
+    double any = stopped(stop) ? 1 : 0;
+    if (ranks > 1 && eos__dist_allreduce_sum_double(&any, 1) != 0) return 1;
+    return any > 0;
+}
 
 /* eos_predict_progress, stopping between batches (EOS_ERR_INTERRUPTED) once *stop is set */
 static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
@@ -242,6 +250,17 @@ static void config_string(char *buf, size_t n, eos_resnet_t m, const eos_train_c
              c->epochs, c->batch, c->momentum, c->weight_decay, (unsigned long long)c->seed, c->val_split,
              (unsigned)l->kind < 4 ? losses[l->kind] : "?", l->gamma, l->gamma_pos, l->gamma_neg, l->eps, l->s, l->max_m,
              eos_rule_name(c->rule), c->beta, c->max_steps);
+    /* data parallel (host/dist.c): the ranks and --sync-bn shape the weights too (per-rank batch
+     * norm statistics, the shards' float sums); absent in a one-process run's text */
+    size_t len = strlen(buf);
+    if (eos__dist_size() > 1 && len < n)
+        snprintf(buf + len, n - len, " ranks=%d sync_bn=%d", eos__dist_size(), c->sync_bn ? 1 : 0);
+}
+
+/* The MPI ranks a checkpoint's run had: its config's ranks= word, 1 when there is none. */
+static int config_ranks(const char *cfg) {
+    const char *r = cfg ? strstr(cfg, " ranks=") : NULL;
+    return r ? atoi(r + 7) : 1;
 }
 
 /* The training and validation images: counts, shape and a hash of their labels and pixels. */
@@ -456,6 +475,12 @@ static eos_status resume_from(eos_resnet_t m, const ckpt_ctx *c, run_state *rs, 
     st = read_info(&f, c->path, &info);
     const char *was_cfg = eos_safetensors_meta(&f, "eos.config"), *was_data = eos_safetensors_meta(&f, "eos.data");
     char diff[2048];
+    if (st == EOS_OK && was_cfg && config_ranks(was_cfg) != eos__dist_size())
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
+                            "resume with as many ranks as the run had (mpirun -np N), or start again with --force",
+                            "%s was written by a run on %d MPI rank%s; this one has %d: the shards of every batch, "
+                            "and with them the weights, would differ", c->path, config_ranks(was_cfg),
+                            config_ranks(was_cfg) == 1 ? "" : "s", eos__dist_size());
     if (st == EOS_OK && (!was_cfg || strcmp(was_cfg, c->config))) {
         config_diff(was_cfg ? was_cfg : "", c->config, diff, sizeof diff);
         st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
@@ -676,9 +701,17 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     int32_t *y = malloc(B * sizeof *y);              /* (B) */
     if (st == EOS_OK && (!x || !logits || !y)) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "training buffers");
     size_t steps = st == EOS_OK ? eos_loader_batches(&L) : 0;
-    /* every convolution choice of the run is made for the full batch B, in its first step (the
-     * partial last batch and the evaluations take B's), so the checkpoints carry them all */
-    int prev_choice_batch = eos__conv_set_choice_batch(eos_resnet_runtime(m), (int)B);
+    /* Data parallel (host/dist.c): every rank draws the same global batches (same seed, same
+     * loader) and trains rows [r b/N, (r+1) b/N) of each; rank 0 alone evaluates and writes. */
+    const int rank = eos__dist_rank(), ranks = eos__dist_size(), lead = rank == 0;
+    if (st == EOS_OK && B < (size_t)ranks)
+        st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL, "use a --batch of at least the number of ranks",
+                            "train: a batch of %zu images cannot be split across %d MPI ranks", B, ranks);
+    size_t shard_max = (B + (size_t)ranks - 1) / (size_t)ranks;  /* the most rows a rank trains per step */
+    /* every convolution choice of the run is made for the full batch B (a rank's largest
+     * shard when data parallel), in its first step (the partial last batch and the evaluations
+     * take B's), so the checkpoints carry them all */
+    int prev_choice_batch = eos__conv_set_choice_batch(eos_resnet_runtime(m), (int)shard_max);
     if (cfg->max_steps > 0 && steps > (size_t)cfg->max_steps) steps = (size_t)cfg->max_steps;
 
     char config[1024], data[256];
@@ -693,14 +726,14 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     int ck_epoch = -1;     /* the last good checkpoint's position, for messages (-1: none) */
     size_t ck_step = 0;
     if (st == EOS_OK) {
-        remove_stale_temps(cfg->out_dir);
+        if (lead) remove_stale_temps(cfg->out_dir);
         if (cfg->resume) {
             st = resume_from(m, &ck, &rs, &log);
             saved = st == EOS_OK;
             ck_epoch = rs.epoch;
             ck_step = rs.step;
         } else {
-            if (unlink(ckpt_path) != 0 && errno != ENOENT)  /* an older run's state is not this one's */
+            if (lead && unlink(ckpt_path) != 0 && errno != ENOENT)  /* an older run's state is not this one's */
                 st = eos__error_set(EOS_ERR_IO, __FILE__, __LINE__, "unlink", NULL, "cannot remove the old %s: %s",
                                     ckpt_path, strerror(errno));
             if (st == EOS_OK) st = text_put(&log, LOG_HEADER);
@@ -720,7 +753,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     /* save the state in memory (unless it is on disk already) and stop */
 #define STOP_HERE()                                                                                          \
     do {                                                                                                     \
-        if (!saved) {                                                                                        \
+        if (!saved && lead) {                                                                                \
             if (!snap) st = snapshot(m, &rs, steps, &snap, &nsnap);                                          \
             if (st == EOS_OK) st = write_checkpoint(&ck, snap, nsnap, &rs, SESSION_SECONDS(), &log);         \
         }                                                                                                    \
@@ -761,20 +794,44 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         p.epoch_done = 0;
         p.step = rs.step;
         const float *weights = cfg->rule == EOS_RULE_REWEIGHT || (cfg->rule == EOS_RULE_DRW && e >= drw_from) ? cbw : NULL;
-        if (stopped(cfg->stop)) {
+        if (stop_agreed(cfg->stop, ranks)) {
             STOP_HERE();
             break;
         }
-        while (st == EOS_OK && rs.step < steps && (b = eos_loader_next(&L, x, y)) > 0) {
+        size_t lo, nb;
+        while (st == EOS_OK && rs.step < steps && (b = eos__loader_next_shard(&L, x, y, rank, ranks, &lo, &nb)) > 0) {
             float loss;
-            st = eos_resnet_forward(m, 1, (int)b, d->height, d->width, x);
-            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)b, y, &spec, weights, &loss);
-            if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, NULL);
+            if (nb == 0) {  /* only a last batch smaller than the ranks */
+                st = eos__error_set(EOS_ERR_INVALID_ARG, __FILE__, __LINE__, NULL,
+                                    "choose --batch so that the last batch of each epoch has at least one image per rank",
+                                    "train: epoch %d's last batch has %zu images, fewer than the %d MPI ranks", e + 1, b, ranks);
+                break;
+            }
+            eos_runtime_t mrt = eos_resnet_runtime(m);
+            mrt->bn_sync.on = ranks > 1 && cfg->sync_bn;
+            mrt->bn_sync.rows = (int)nb;
+            mrt->bn_sync.rows_total = (int)b;
+            st = eos_resnet_forward(m, 1, (int)nb, d->height, d->width, x);
+            if (st == EOS_OK) st = eos_resnet_backward_loss(m, (int)nb, y, &spec, weights, &loss);
+            mrt->bn_sync.on = 0;
+            if (st == EOS_OK) st = eos_resnet_outputs(m, (int)nb, logits, NULL);
+            /* the global batch's mean gradient: each rank's weighted by its share (exact for a
+             * partial last batch too), then one step everywhere from the same numbers */
+            if (st == EOS_OK && ranks > 1) st = eos__resnet_grads_allreduce(m, (float)((double)nb / (double)b));
             if (st == EOS_OK) st = eos_resnet_sgd_step(m, lr, cfg->momentum, cfg->weight_decay);
             if (st != EOS_OK) {
                 st = oom_hint(st, m, d, cfg->batch, ntr, ntr);
                 break;
             }
+            /* the step's loss and hits over the global batch */
+            double sums[2] = {(double)loss * nb, 0};
+            for (size_t i = 0; i < nb; i++) sums[1] += argmax(logits + i * C, C) == y[i];
+            if (ranks > 1 && eos__dist_allreduce_sum_double(sums, 2) != 0) {
+                st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allreduce", NULL,
+                                    "the allreduce of the step's loss across the MPI ranks failed");
+                break;
+            }
+            loss = (float)(sums[0] / (double)b);
             saved = 0;
             rs.rng = L.rng;
             if (!isfinite(loss)) {
@@ -786,8 +843,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
                                     loss, e + 1, rs.step + 1, steps, cfg->lr, kept);
                 break;
             }
-            for (size_t i = 0; i < b; i++) rs.correct += argmax(logits + i * C, C) == y[i];
-            rs.loss_sum += (double)loss * b;
+            rs.correct += (size_t)sums[1];
+            rs.loss_sum += sums[0];
             rs.seen += b;
             rs.step++;
             session_steps++;
@@ -799,7 +856,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             double per_step = el / session_steps;
             p.eta_seconds = per_step * ((double)(steps - rs.step) + (double)steps * (cfg->epochs - e - 1));
             if (cfg->progress) cfg->progress(&p, cfg->user);
-            if (stopped(cfg->stop)) {
+            if (stop_agreed(cfg->stop, ranks)) {  /* every rank stops after this same step */
                 STOP_HERE();
                 break;
             }
@@ -822,7 +879,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         p.test_acc = p.test_bac = -1;
         p.best = 0;
         double prev_best = rs.best_fm;
-        if (nva) {
+        if (nva && lead) {
             eos_metrics vm;
             st = evaluate(m, d, &d->train, va, nva, cfg->batch, &vm, cfg->stop);
             if (st == EOS_ERR_INTERRUPTED) { st = EOS_OK; STOP_HERE(); }
@@ -837,7 +894,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             }
         }
         int last = e == cfg->epochs - 1;
-        if (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0)) {
+        if (lead && (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0))) {
             eos_metrics tm;
             st = evaluate(m, d, &d->test, NULL, 0, cfg->batch, &tm, cfg->stop);
             if (st == EOS_ERR_INTERRUPTED) {
@@ -863,8 +920,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         rs.step = 0;
         rs.loss_sum = 0;
         rs.seen = rs.correct = 0;
-        if (st == EOS_OK) st = write_checkpoint(&ck, snap, nsnap, &rs, SESSION_SECONDS(), &log);
-        if (st == EOS_OK) st = write_text(log_path, &log);
+        if (st == EOS_OK && lead) st = write_checkpoint(&ck, snap, nsnap, &rs, SESSION_SECONDS(), &log);
+        if (st == EOS_OK && lead) st = write_text(log_path, &log);
         if (st != EOS_OK) break;
         saved = 1;
         ck_epoch = rs.epoch;
@@ -873,14 +930,14 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
         snap = NULL;
         p.epoch_done = 1;
         if (cfg->progress) cfg->progress(&p, cfg->user);
-        if (stopped(cfg->stop) && e + 1 < cfg->epochs) {
+        if (stop_agreed(cfg->stop, ranks) && e + 1 < cfg->epochs) {
             STOP_HERE();
             break;
         }
     }
-    if (st == EOS_OK && !nva) st = eos_resnet_save(m, model_path);  /* default: the last epoch */
-    if (st == EOS_OK) st = write_text(log_path, &log);
-    if (st == EOS_OK && !have_final) {
+    if (st == EOS_OK && !nva && lead) st = eos_resnet_save(m, model_path);  /* default: the last epoch */
+    if (st == EOS_OK && lead) st = write_text(log_path, &log);
+    if (st == EOS_OK && !have_final && lead) {
         /* the kept model: the best validation macro-F1 (on disk), or the last epoch's when a
          * resumed run had no epoch left to evaluate */
         eos_resnet_t best = m;
@@ -894,7 +951,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
             }
         }
     }
-    if (st == EOS_OK) {
+    if (st == EOS_OK && lead) {
         char extra[512];
         snprintf(extra, sizeof extra, "\"epochs\": %d, \"kept\": \"%s\", \"train_images\": %zu, \"val_images\": %zu, \"seconds\": %.1f",
                  cfg->epochs, nva ? "best validation macro-F1" : "last epoch", ntr, nva, SESSION_SECONDS());

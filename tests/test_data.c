@@ -2,6 +2,7 @@
  * bad-input case of the dataset issue, the long-tailed counts of GUIDE section 5, the seeded
  * selection, and the batch loader's normalisation, shuffling, crops and flips. */
 #include "test_common.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <matio.h>
@@ -1265,6 +1266,58 @@ static void test_loader_augmentation(void **state) {
     eos_dataset_free(&d);
 }
 
+/* Data parallel (eos__loader_next_shard): the shards of 1, 2 and 3 ranks, laid end to end, are
+ * the one-process batches bit for bit (augmented, 40 images in batches of 7: the last one of 5
+ * splits 1 + 2 + 2 over 3 ranks), and every rank's generator ends where the one process's does. */
+static void test_loader_shards(void **state) {
+    (void)state;
+    enum { C = 3, H = 6, W = 5, B = 7 };
+    size_t per[2] = {25, 15};
+    eos_dataset d;
+    fake_dataset(&d, 2, per, C, H, W);
+    eos_loader_options o = eos_loader_defaults(&d, B);
+    o.augment = 1;
+    o.pad = 2;
+    o.shuffle = 1;
+    o.seed = 5;
+    const size_t img = (size_t)C * H * W;
+    eos_loader one;
+    EOS_ASSERT_OK(eos_loader_init(&one, &d, &d.train, NULL, 0, &o));
+    eos_loader_start_epoch(&one, 1);
+    float want[B * C * H * W], got[B * C * H * W];
+    int32_t ywant[B], ygot[B];
+    for (int ranks = 1; ranks <= 3; ranks++) {
+        eos_loader L[3];
+        for (int r = 0; r < ranks; r++) {
+            EOS_ASSERT_OK(eos_loader_init(&L[r], &d, &d.train, NULL, 0, &o));
+            eos_loader_start_epoch(&L[r], 1);
+        }
+        eos_loader_start_epoch(&one, 1);
+        size_t b, batches = 0;
+        while ((b = eos_loader_next(&one, want, ywant)) > 0) {
+            size_t at = 0;
+            for (int r = 0; r < ranks; r++) {
+                size_t lo, n;
+                assert_int_equal(eos__loader_next_shard(&L[r], got, ygot, r, ranks, &lo, &n), b);
+                assert_int_equal(lo, at);
+                assert_int_equal(lo, (size_t)r * b / ranks);
+                assert_memory_equal(got, want + lo * img, n * img * sizeof *got);
+                assert_memory_equal(ygot, ywant + lo, n * sizeof *ygot);
+                at += n;
+            }
+            assert_int_equal(at, b);
+            batches++;
+        }
+        assert_int_equal(batches, 6);  /* 5 x 7 + 5 */
+        for (int r = 0; r < ranks; r++) {
+            assert_true(L[r].rng.state == one.rng.state && L[r].rng.inc == one.rng.inc);
+            eos_loader_free(&L[r]);
+        }
+    }
+    eos_loader_free(&one);
+    eos_dataset_free(&d);
+}
+
 static void test_loader_class_balanced_sampling(void **state) {
     (void)state;
     size_t per[3] = {300, 60, 12};
@@ -1313,6 +1366,7 @@ int main(void) {
         cmocka_unit_test(test_loader_plain_batches),
         cmocka_unit_test(test_loader_shuffle),
         cmocka_unit_test(test_loader_augmentation),
+        cmocka_unit_test(test_loader_shards),
         cmocka_unit_test(test_cifar100_binary),
         cmocka_unit_test(test_cifar100_longtail),
         cmocka_unit_test(test_svhn_mat),

@@ -3,6 +3,7 @@
  * gradient with dy = r must match (L(v + h) - L(v - h)) / 2h evaluated with the reference. */
 #include "test_common.h"
 #include "internal.h"
+#include "dist.h"
 #include "ref/gemm_ref.h"
 #include "ref/layers_ref.h"
 
@@ -954,6 +955,33 @@ static void test_batchnorm_fused(void **state) {
     unsetenv("EOS_BN_PATH");
 }
 
+/* --sync-bn's host side (host/batchnorm.c, rt->bn_sync) in a one-process run, where the
+ * allreduce (host/dist.c) leaves its input as it is: the rewrite of mean, invstd and the running
+ * estimates from (count, sum, sum of squares) merged in double, and the backward's detour
+ * (global sums / weight, the rank's own dgamma, dbeta put back), must give what the plain path
+ * gives, against the same double references and tolerances (bn_stats_case: rtol 1e-4 on the
+ * variance with offset 50, where E[x^2] - mean^2 in float would lose 3 digits). The 2-rank
+ * equivalence itself is tests/test_mpi.sh. */
+static void test_batchnorm_sync_one_rank(void **state) {
+    eos_runtime_t rt = *state;
+    assert_int_equal(eos__dist_size(), 1);
+    assert_int_equal(eos__dist_rank(), 0);
+    float v[3] = {1.0f, -2.0f, 3.5f};
+    double w[2] = {0.25, -1e300};
+    assert_int_equal(eos__dist_allreduce_sum(v, 3), 0);
+    assert_int_equal(eos__dist_allreduce_sum_double(w, 2), 0);
+    assert_true(v[0] == 1.0f && v[1] == -2.0f && v[2] == 3.5f && w[0] == 0.25 && w[1] == -1e300);
+    for (size_t k = 0; k < sizeof k_bn_shapes / sizeof k_bn_shapes[0]; k++) {
+        rt->bn_sync.on = 1;
+        rt->bn_sync.rows = rt->bn_sync.rows_total = k_bn_shapes[k].N;
+        bn_stats_case(rt, &k_bn_shapes[k], 0.0f);
+        bn_stats_case(rt, &k_bn_shapes[k], 50.0f);
+        bn_fused_case(rt, &k_bn_shapes[k], 0);
+        bn_fused_case(rt, &k_bn_shapes[k], 1);
+    }
+    rt->bn_sync.on = 0;
+}
+
 /* ---- batch norm: the two-stage reductions (GPU paths) ------------------------------------ */
 
 /* Statistics and backward in two stages, P chunks per channel, against the same double
@@ -1344,6 +1372,7 @@ int main(void) {
         cmocka_unit_test(test_conv_choices),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_fused),
+        cmocka_unit_test(test_batchnorm_sync_one_rank),
         cmocka_unit_test(test_batchnorm_two_stage),
         cmocka_unit_test(test_batchnorm_two_stage_deterministic),
         cmocka_unit_test(test_channel_sum_two_stage),

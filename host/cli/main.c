@@ -1,6 +1,7 @@
 /* Entry point of the `eos` tool: global flags, the command table and dispatch.
  * Each subcommand lives in its own file under host/cli/. */
 #include "cli.h"
+#include "dist.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -123,5 +124,38 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eos %s: %s\n", cmd->name, eos_last_error_message());
         return 2;
     }
-    return cmd->run(argc - 1, argv + 1);
+    /* under mpirun (host/dist.c): every rank trains its shard, only rank 0 speaks on stdout */
+    int dist = eos__dist_init(&argc, &argv);
+    if (dist == -2) {
+        fprintf(stderr, "eos %s: started by mpirun with several ranks, but this eos was built without MPI (EOS_MPI=OFF "
+                "or none found at configure): each rank would run the whole job alone. Install libopenmpi-dev and "
+                "rebuild, or run without mpirun\n", cmd->name);
+        return 2;
+    }
+    if (dist != 0) {
+        fprintf(stderr, "eos %s: MPI_Init failed: this process was started by mpirun but cannot join the job\n", cmd->name);
+        return 1;
+    }
+    if (eos__dist_size() > 1 && strcmp(cmd->name, "train")) {
+        if (eos__dist_rank() == 0)
+            fprintf(stderr, "eos %s: only `eos train` runs across MPI ranks for now; run eos %s as one process "
+                    "(without mpirun, or mpirun -np 1)\n", cmd->name, cmd->name);
+        eos__dist_finalize();
+        return 2;
+    }
+    if (eos__dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "eos %s: rank %d cannot silence its output\n", cmd->name, eos__dist_rank());
+        eos__dist_abort(1);
+    }
+    int rc = cmd->run(argc - 1, argv + 1);
+    /* a rank that fails ends the others, which would wait for it in the next allreduce forever
+     * (usage errors, 2, are the same on every rank: each says so and leaves; so is a stop, 128 +
+     * signal, which every rank agreed on at the same step and saved before leaving) */
+    if (rc != 0 && rc != 2 && rc <= 128 && eos__dist_size() > 1) {
+        fprintf(stderr, "eos %s: rank %d of %d failed (exit %d): ending every rank of the job\n", cmd->name,
+                eos__dist_rank(), eos__dist_size(), rc);
+        eos__dist_abort(rc);
+    }
+    eos__dist_finalize();
+    return rc;
 }

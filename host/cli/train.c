@@ -1,6 +1,7 @@
 /* `eos train` (phase 1) and `eos evaluate`: the paper's schedule on any device, with a
  * progress bar, one line per epoch, and the run's files in --out. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -71,12 +72,21 @@ void usage_train(FILE *out) {
             "  --max-steps N      stop every epoch after N batches (smoke runs; default: whole epochs)\n"
             "  --eval-every N     test BAC every N epochs (default 1; always after the last)\n"
             "  --seed N           seed of the subset, initial weights, batches and crops (default 0)\n"
-            "  --device SPEC      index, cpu, gpu or part of a device name (default: first GPU, else CPU)\n"
+            "  --device SPEC      index, cpu, gpu or part of a device name (default: first GPU, else CPU;\n"
+            "                     under mpirun, rank r of a node takes the (r mod count)-th GPU, else CPU)\n"
+            "  --sync-bn          under mpirun: batch norm over the global batch (N ranks x B/N trains as\n"
+            "                     one process with --batch B); default: each rank's own statistics (DDP)\n"
             "  --skip-bad         skip unreadable, corrupt or oversized images instead of stopping\n"
             "  --force            replace the results (or the interrupted run) already in DIR (default: refuse)\n"
             "  --quiet            no progress bar\n\n"
+            "Data parallel (a build with EOS_MPI): `mpirun -np N eos train ...` splits every batch of\n"
+            "--batch B into N shards of B/N (rows [r B/N, (r+1) B/N) on rank r, the batch order of one\n"
+            "process), averages the gradients with MPI_Allreduce before each step, and only rank 0\n"
+            "prints and writes DIR. --resume needs the same N. On one CPU device give each rank one\n"
+            "thread: POCL_CPU_MAX_CU_NUM=1 (PoCL 3+; older PoCL: POCL_MAX_PTHREAD_COUNT=1).\n\n"
             "example:\n  eos train --data data/cifar10-jpg --out runs/ce --arch resnet32 --epochs 200\n"
-            "  eos train --resume runs/ce          # after Ctrl-C\n");
+            "  eos train --resume runs/ce          # after Ctrl-C\n"
+            "  mpirun -np 2 eos train --data data/cifar10-jpg --out runs/dp --sync-bn\n");
 }
 
 void usage_evaluate(FILE *out) {
@@ -188,9 +198,32 @@ static void on_signal(int sig) {
     (void)w;
 }
 
+/* Under mpirun without --device or EOS_DEVICE, rank r of a node takes the (r mod count)-th
+ * device of the default kind there (GPUs when there are any, else CPUs), so that two ranks on
+ * a two-GPU workstation take one GPU each; several ranks on one CPU device share it. */
+static const char *rank_device_spec(const char *device, char *buf, size_t n) {
+    const char *env = getenv("EOS_DEVICE");
+    if (device || (env && env[0]) || eos__dist_size() < 2) return device;
+    eos_device_info *devs;
+    int count;
+    if (eos_devices_list(&devs, &count) != EOS_OK) return NULL;  /* eos_runtime_init says why */
+    int gpus = 0, pick = -1, k = 0;
+    for (int i = 0; i < count; i++) gpus += devs[i].type == EOS_DEVICE_GPU;
+    eos_device_type want = gpus ? EOS_DEVICE_GPU : EOS_DEVICE_CPU;
+    int of_kind = gpus ? gpus : 0;
+    if (!gpus)
+        for (int i = 0; i < count; i++) of_kind += devs[i].type == EOS_DEVICE_CPU;
+    for (int i = 0; of_kind && i < count; i++)
+        if (devs[i].type == want && k++ == eos__dist_local_rank() % of_kind) pick = devs[i].index;
+    eos_devices_free(devs);
+    if (pick < 0) return NULL;
+    snprintf(buf, n, "%d", pick);
+    return buf;
+}
+
 typedef struct {
     const char *data, *out, *imb_text, *arch, *device, *loss_text, *rule_text, *balance_text;
-    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps, balance_k, resize_h, resize_w;
+    int epochs, batch, eval_every, force, quiet, skip_bad, max_steps, balance_k, resize_h, resize_w, sync_bn;
     double lr, val, gamma, beta, gpos, gneg, smooth, ldam_s, max_m;
     uint64_t seed;
 } train_opts;
@@ -229,6 +262,7 @@ static int parse_train(int argc, char **argv, train_opts *o) {
         else if (!strcmp(argv[i], "--force")) o->force = 1;
         else if (!strcmp(argv[i], "--quiet")) o->quiet = 1;
         else if (!strcmp(argv[i], "--skip-bad")) o->skip_bad = 1;
+        else if (!strcmp(argv[i], "--sync-bn")) o->sync_bn = 1;
         else return cli_usage_error(&self, "unknown option '%s'", argv[i]);
     }
     return -1;
@@ -389,7 +423,9 @@ int cmd_train(int argc, char **argv) {
     if (cli_mkdirs(o.out)) goto done;
 
     eos_runtime_t rt;
-    if (eos_runtime_init(&rt, o.device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
+    char rank_device[32];
+    const char *device = rank_device_spec(o.device, rank_device, sizeof rank_device);
+    if (eos_runtime_init(&rt, device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
     eos_dataset d;
     eos_dataset_options dopt = {o.skip_bad, 0, o.resize_h, o.resize_w};
     double t0 = wall();
@@ -475,6 +511,7 @@ int cmd_train(int argc, char **argv) {
         cfg.rule = rule;
         cfg.beta = o.beta;
         cfg.max_steps = o.max_steps;
+        cfg.sync_bn = o.sync_bn;
         cfg.progress = cli_train_progress;
         cfg.user = &ps;
         cfg.stop = &g_stop;

@@ -89,6 +89,10 @@ typedef struct eos_train_config {
                                   * the weights (and the training images) must be the checkpoint's,
                                   * except lr, which may change (a warning says so) */
     const char *run_args;        /* free text kept in the checkpoint (the CLI keeps its command line) */
+    /* Data parallel (a program started by mpirun, in a build with EOS_MPI): each rank trains rows
+     * [r B/N, (r+1) B/N) of every global batch and the gradients are averaged before the step. */
+    int sync_bn;                 /* 1: batch norm's statistics over the global batch (N ranks x B/N
+                                  * = one process with batch B); 0: each rank's own, as PyTorch DDP */
 } eos_train_config;
 
 #define EOS_TRAIN_CHECKPOINT "checkpoint.safetensors"
