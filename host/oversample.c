@@ -1,6 +1,7 @@
 /* EOS and the over-sampling baselines in embedding space (include/eos/oversample.h). kNN runs
- * on the device; the draws and the interpolation run here, where they are a few microseconds
- * per new row. The baselines follow imbalanced-learn 0.10 (imblearn/over_sampling/_smote/base.py,
+ * on the device and the draws here (one generator, so a seed gives the same rows on every
+ * device); the new rows are formed in one go at the end, by cl/oversample.cl when there is a
+ * runtime (issue 20) or by form_rows_host, the reference it matches bit for bit. The baselines follow imbalanced-learn 0.10 (imblearn/over_sampling/_smote/base.py,
  * filter.py, _adasyn.py), eos the paper and eos-ref the authors' EOS.py; tests/golden/ holds the
  * scripts that pin each. */
 #include "internal.h"
