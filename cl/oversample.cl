@@ -9,23 +9,36 @@
  * product and the sum are each rounded once, as on the host. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* one work-item per output element: S * D of them */
+/* one work-item per output element: S * D of them, written from element out0 of out (the new
+ * rows follow the N originals when the whole balanced set lives on the device) */
 __kernel void eos_oversample_rows(__global const float *x,     /* (N, D) */
                                   __global const int *base,    /* (S) */
                                   __global const int *partner, /* (S) -1: a copy */
                                   __global const float *gap,   /* (S) r in [0, 1) */
-                                  __global float *out,         /* (S, D) */
-                                  const int D, const ulong total) {
+                                  __global float *out,         /* (out0 / D + S, D) */
+                                  const int D, const ulong total, const ulong out0) {
     const size_t g = get_global_id(0);
     if (g >= total) return;
     const size_t s = g / (size_t)D, j = g % (size_t)D;
     const float xb = x[(size_t)base[s] * D + j];
     const int p = partner[s];
     if (p < 0) {
-        out[g] = xb;
+        out[out0 + g] = xb;
         return;
     }
     const float d = x[(size_t)p * D + j] - xb;
     const float t = gap[s] * d;
-    out[g] = xb + t;
+    out[out0 + g] = xb + t;
+}
+
+/* out[s] = x[idx[s]]: a class's rows for its own neighbour search, a shuffled batch of the head's
+ * training rows (host/finetune.c), without the rows leaving the device. */
+__kernel void eos_gather_rows(__global const float *x,   /* (N, D) */
+                              __global const int *idx,   /* (S) */
+                              __global float *out,       /* (S, D) */
+                              const int D, const ulong total) {
+    const size_t g = get_global_id(0);
+    if (g >= total) return;
+    const size_t s = g / (size_t)D, j = g % (size_t)D;
+    out[g] = x[(size_t)idx[s] * D + j];
 }

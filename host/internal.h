@@ -234,6 +234,14 @@ void eos__knn_fail_after(long n);
 eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
                                 const int32_t *other, const float *gap, size_t s, float *out);
 
+/* out (s, dim) = X's rows idx (s): cl/oversample.cl's gather, on the device (the head's batches
+ * and a class's rows for its neighbour search when the embeddings live there) */
+eos_status eos__gather_rows(eos_runtime_t rt, const eos_tensor *X, size_t dim, const eos_tensor *idx, size_t s,
+                            eos_tensor *O);
+/* eos_knn over device tensors Q (nq, dim) and R (nr, dim) (the same tensor may be both) */
+eos_status eos__knn_device(eos_runtime_t rt, const eos_tensor *Q, size_t nq, const eos_tensor *R, size_t nr, int dim,
+                           int k, int exclude_self, int32_t *indices, float *dist2);
+
 eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_resample_method method, int k,
                                   const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
                                   size_t ndraws, eos_embeddings *out, eos_resample_report *rep);

@@ -98,6 +98,41 @@ static void form_rows_host(const float *x, size_t dim, const int32_t *base, cons
     }
 }
 
+/* the new rows from X (device, (n, dim)) into O from row row0 on: the draws go up, three numbers
+ * a row, and cl/oversample.cl forms the rows */
+static eos_status rows_on_device(eos_runtime_t rt, const eos_tensor *X, size_t dim, const int32_t *base,
+                                 const int32_t *other, const float *gap, size_t s, eos_tensor *O, size_t row0) {
+    eos_tensor B = {0}, P = {0}, G = {0};
+    eos_status st = eos_tensor_alloc(rt, &B, 1, &s);  /* ints in float-sized slots, as knn.c's lists */
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &P, 1, &s);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &G, 1, &s);
+    if (st == EOS_OK) st = eos_tensor_upload(&B, (const float *)base, s);
+    if (st == EOS_OK) st = eos_tensor_upload(&P, (const float *)other, s);
+    if (st == EOS_OK) st = eos_tensor_upload(&G, gap, s);
+    if (st == EOS_OK) {
+        int D = (int)dim;
+        cl_ulong total = (cl_ulong)s * dim, out0 = (cl_ulong)row0 * dim;
+        eos__arg a[] = {EOS_ARG(X->buf), EOS_ARG(B.buf), EOS_ARG(P.buf), EOS_ARG(G.buf), EOS_ARG(O->buf), EOS_ARG(D),
+                        EOS_ARG(total), EOS_ARG(out0)};
+        st = eos__run_1d(rt, "oversample.cl", "eos_oversample_rows", s * dim, a, EOS_NARGS(a));
+    }
+    eos_tensor_free(&B);
+    eos_tensor_free(&P);
+    eos_tensor_free(&G);
+    return st;
+}
+
+eos_status eos__gather_rows(eos_runtime_t rt, const eos_tensor *X, size_t dim, const eos_tensor *idx, size_t s,
+                            eos_tensor *O) {
+    if (s == 0) return EOS_OK;
+    EOS_TRY(eos__need(idx, s, "gather indices"));
+    EOS_TRY(eos__need(O, s * dim, "gathered rows"));
+    int D = (int)dim;
+    cl_ulong total = (cl_ulong)s * dim;
+    eos__arg a[] = {EOS_ARG(X->buf), EOS_ARG(idx->buf), EOS_ARG(O->buf), EOS_ARG(D), EOS_ARG(total)};
+    return eos__run_1d(rt, "oversample.cl", "eos_gather_rows", s * dim, a, EOS_NARGS(a));
+}
+
 eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
                                 const int32_t *other, const float *gap, size_t s, float *out) {
     if (s == 0) return EOS_OK;
@@ -107,28 +142,13 @@ eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size
     }
     if (dim < 1 || dim > 0x7fffffff || n < 1 || n > 0x7fffffff || s > 0x7fffffff)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "oversample rows: %zu new rows from %zu of %zu features", s, n, dim);
-    eos_tensor X = {0}, B = {0}, P = {0}, G = {0}, O = {0};
+    eos_tensor X = {0}, O = {0};
     eos_status st = eos_tensor_alloc(rt, &X, 2, (size_t[]){n, dim});
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &B, 1, &s);  /* ints in float-sized slots, as knn.c's lists */
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &P, 1, &s);
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &G, 1, &s);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &O, 2, (size_t[]){s, dim});
     if (st == EOS_OK) st = eos_tensor_upload(&X, x, n * dim);
-    if (st == EOS_OK) st = eos_tensor_upload(&B, (const float *)base, s);
-    if (st == EOS_OK) st = eos_tensor_upload(&P, (const float *)other, s);
-    if (st == EOS_OK) st = eos_tensor_upload(&G, gap, s);
-    if (st == EOS_OK) {
-        int D = (int)dim;
-        cl_ulong total = (cl_ulong)s * dim;
-        eos__arg a[] = {EOS_ARG(X.buf), EOS_ARG(B.buf), EOS_ARG(P.buf), EOS_ARG(G.buf), EOS_ARG(O.buf), EOS_ARG(D),
-                        EOS_ARG(total)};
-        st = eos__run_1d(rt, "oversample.cl", "eos_oversample_rows", s * dim, a, EOS_NARGS(a));
-    }
+    if (st == EOS_OK) st = rows_on_device(rt, &X, dim, base, other, gap, s, &O, 0);
     if (st == EOS_OK) st = eos_tensor_download(&O, out, s * dim);
     eos_tensor_free(&X);
-    eos_tensor_free(&B);
-    eos_tensor_free(&P);
-    eos_tensor_free(&G);
     eos_tensor_free(&O);
     return st;
 }
@@ -143,9 +163,37 @@ eos_resample_timing eos_resample_last_timing(eos_runtime_t rt) {
     return t;
 }
 
-/* kNN within class c: nbr (m, kc) indices into members (m) */
-static eos_status class_knn(eos_runtime_t rt, const eos_embeddings *in, const size_t *members, size_t m, int kc,
-                            int32_t **nbr) {
+/* kNN within class c: nbr (m, kc) indices into members (m); the class's rows gathered on the
+ * device when the embeddings are there (xd), else on the host */
+static eos_status class_knn_device(eos_runtime_t rt, const eos_tensor *xd, size_t dim, const size_t *members, size_t m,
+                                   int kc, int32_t *nbr) {
+    eos_tensor I = {0}, G = {0};
+    int32_t *idx = malloc(m * sizeof *idx);
+    if (!idx) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class neighbours of %zu samples", m);
+    for (size_t i = 0; i < m; i++) idx[i] = (int32_t)members[i];
+    eos_status st = eos_tensor_alloc(rt, &I, 1, &m);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &G, 2, (size_t[]){m, dim});
+    if (st == EOS_OK) st = eos_tensor_upload(&I, (const float *)idx, m);
+    if (st == EOS_OK) st = eos__gather_rows(rt, xd, dim, &I, m, &G);
+    if (st == EOS_OK) st = eos__knn_device(rt, &G, m, &G, m, (int)dim, kc, 1, nbr, NULL);
+    eos_tensor_free(&I);
+    eos_tensor_free(&G);
+    free(idx);
+    return st;
+}
+
+static eos_status class_knn(eos_runtime_t rt, const eos_embeddings *in, const eos_tensor *xd, const size_t *members,
+                            size_t m, int kc, int32_t **nbr) {
+    if (xd) {
+        *nbr = malloc(m * (size_t)kc * sizeof **nbr);
+        if (!*nbr) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class neighbours of %zu samples", m);
+        eos_status st = class_knn_device(rt, xd, in->dim, members, m, kc, *nbr);
+        if (st != EOS_OK) {
+            free(*nbr);
+            *nbr = NULL;
+        }
+        return st;
+    }
     float *x = malloc(m * in->dim * sizeof *x);
     *nbr = malloc(m * (size_t)kc * sizeof **nbr);
     if (!x || !*nbr) {
@@ -183,7 +231,7 @@ void eos_resample_report_free(eos_resample_report *rep) {
  * freed them again). */
 static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method,
                            const eos_resample_config *cfg, const int32_t *given_nbr, draws *d, eos_embeddings *out,
-                           eos_resample_report *rep) {
+                           eos_resample_report *rep, const eos_tensor *xd, eos_tensor *out_xd) {
     memset(out, 0, sizeof *out);
     memset(rep, 0, sizeof *rep);
     if ((unsigned)method >= NMETHODS) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: method %d", (int)method);
@@ -255,7 +303,8 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
         if (given_nbr) memcpy(nbr, given_nbr, n * (size_t)kk * sizeof *nbr);  /* the hook checked kk == k */
         else {
             double t0 = eos__now();
-            st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL);
+            st = xd ? eos__knn_device(rt, xd, n, xd, n, (int)dim, kk, 1, nbr, NULL)
+                    : eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL);
             t_knn += eos__now() - t0;
             if (st != EOS_OK) goto done;
         }
@@ -309,7 +358,7 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
         for (size_t b = 0; b < nb; b++) rep->candidate[members[bases[b]]] = 1;
         if (within) {
             double t0 = eos__now();
-            st = class_knn(rt, in, members, m, kc, &cn);
+            st = class_knn(rt, in, xd, members, m, kc, &cn);
             t_knn += eos__now() - t0;
             if (st != EOS_OK) goto done;
         }
@@ -402,10 +451,21 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
     if (!rep->origin || !rep->partner) goto oom;
     memcpy(rep->origin, r.from + n, rep->synthetic * sizeof *rep->origin);
     memcpy(rep->partner, r.to + n, rep->synthetic * sizeof *rep->partner);
-    x_out = malloc((r.n ? r.n : 1) * dim * sizeof *x_out);
-    if (!x_out) goto oom;
-    memcpy(x_out, in->x, n * dim * sizeof *x_out);
-    {
+    if (xd) {
+        /* the balanced set stays on the device: the originals copied there, the new rows after */
+        double t0 = eos__now();
+        st = eos_tensor_alloc(rt, out_xd, 2, (size_t[]){r.n, dim});
+        if (st == EOS_OK)
+            EOS_CL_GOTO(clEnqueueCopyBuffer(rt->queue, xd->buf, out_xd->buf, 0, 0, n * dim * sizeof(float), 0, NULL, NULL),
+                        st, done, "resample: copying %zu rows on the device", n);
+        if (st == EOS_OK && rep->synthetic)
+            st = rows_on_device(rt, xd, dim, r.from + n, r.to + n, r.gap + n, rep->synthetic, out_xd, n);
+        t_rows = eos__now() - t0;
+        if (st != EOS_OK) goto done;
+    } else {
+        x_out = malloc((r.n ? r.n : 1) * dim * sizeof *x_out);
+        if (!x_out) goto oom;
+        memcpy(x_out, in->x, n * dim * sizeof *x_out);
         /* the new rows in one go: on the device unless asked for the host's (the same bits) */
         double t0 = eos__now();
         st = eos__oversample_rows(rt && !rt->resample_host_rows ? rt : NULL, in->x, n, dim, r.from + n, r.to + n,
@@ -433,7 +493,10 @@ done:
     free(r.from);
     free(r.to);
     free(r.gap);
-    if (st != EOS_OK) eos_resample_report_free(rep);
+    if (st != EOS_OK) {
+        eos_resample_report_free(rep);
+        if (out_xd) eos_tensor_free(out_xd);
+    }
     return st;
 }
 
@@ -444,7 +507,25 @@ eos_status eos_resample_with(eos_runtime_t rt, const eos_embeddings *in, int cla
     draws d;
     memset(&d, 0, sizeof d);
     eos_rng_seed(&d.g, seed, 0x454f53);  /* "EOS" */
-    return resample(rt, in, classes, method, cfg ? cfg : &dflt, NULL, &d, out, rep);
+    return resample(rt, in, classes, method, cfg ? cfg : &dflt, NULL, &d, out, rep, NULL, NULL);
+}
+
+eos_status eos_resample_device(eos_runtime_t rt, const eos_tensor *x, const int32_t *labels, int classes,
+                               eos_resample_method method, const eos_resample_config *cfg, uint64_t seed,
+                               eos_tensor *out_x, int32_t **out_labels, eos_resample_report *rep) {
+    memset(out_x, 0, sizeof *out_x);
+    *out_labels = NULL;
+    memset(rep, 0, sizeof *rep);
+    if (!rt || !x || !x->buf || x->rt != rt || x->ndim != 2 || !labels)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: expected a 2-d tensor (n, dim) of this runtime and n labels");
+    eos_resample_config dflt = eos_resample_defaults();
+    eos_embeddings in = {x->shape[0], x->shape[1], (int32_t *)labels, NULL}, out;
+    draws d;
+    memset(&d, 0, sizeof d);
+    eos_rng_seed(&d.g, seed, 0x454f53);  /* "EOS": the same draws as eos_resample_with */
+    eos_status st = resample(rt, &in, classes, method, cfg ? cfg : &dflt, NULL, &d, &out, rep, x, out_x);
+    if (st == EOS_OK) *out_labels = out.labels;
+    return st;
 }
 
 eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
@@ -475,5 +556,5 @@ eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_res
     d.pos = pos;
     d.gap = gap;
     d.n = ndraws;
-    return resample(NULL, in, classes, method, &cfg, nbr, &d, out, rep);
+    return resample(NULL, in, classes, method, &cfg, nbr, &d, out, rep, NULL, NULL);
 }

@@ -989,6 +989,79 @@ static void test_device_rows_match_host(void **state) {
     eos_embeddings_free(&in);
 }
 
+/* Issue 20: the balanced set made where the embeddings live (eos_resample_device: neighbour
+ * searches reading the device tensor, a class's rows gathered there, the new rows written
+ * there) equals eos_resample_with's, bit for bit, for every method, report included; the
+ * embeddings never come back (what goes down: the neighbour lists only). */
+static void test_resample_device_matches_host(void **state) {
+    eos_runtime_t rt = *state;
+    static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_EOS_REF, EOS_RESAMPLE_ROS,
+                                                  EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE, EOS_RESAMPLE_ADASYN,
+                                                  EOS_RESAMPLE_NONE};
+    eos_embeddings in;
+    make_set(&in, 13);
+    eos_tensor x = {0};
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &x, 2, (size_t[]){in.n, DIM}));
+    EOS_ASSERT_OK(eos_tensor_upload(&x, in.x, in.n * DIM));
+    for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++) {
+        const char *name = eos_resample_name(methods[mi]);
+        eos_embeddings want;
+        eos_resample_report rw, rg;
+        eos_resample_config cfg = eos_resample_defaults();
+        eos_resample_set_host_rows(rt, 1);  /* the reference: today's host path */
+        eos_runtime_stats h0 = eos_runtime_get_stats(rt);
+        EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, methods[mi], &cfg, 4, &want, &rw));
+        eos_runtime_stats h1 = eos_runtime_get_stats(rt);
+        eos_resample_set_host_rows(rt, 0);
+        eos_tensor got = {0};
+        int32_t *labels = NULL;
+        eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+        EOS_ASSERT_OK(eos_resample_device(rt, &x, in.labels, 3, methods[mi], &cfg, 4, &got, &labels, &rg));
+        eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+        assert_int_equal(got.shape[0], want.n);
+        assert_int_equal(got.shape[1], DIM);
+        /* down: the neighbour lists only, as the host path (whose rows never go up or down);
+         * up: no rows, where the host path sends each search its rows twice */
+        assert_int_equal(s1.bytes_from_device - s0.bytes_from_device, h1.bytes_from_device - h0.bytes_from_device);
+        assert_true(s1.bytes_to_device - s0.bytes_to_device < h1.bytes_to_device - h0.bytes_to_device ||
+                    methods[mi] == EOS_RESAMPLE_ROS || methods[mi] == EOS_RESAMPLE_NONE);
+        float *gx = malloc(want.n * DIM * sizeof *gx);
+        assert_non_null(gx);
+        EOS_ASSERT_OK(eos_tensor_download(&got, gx, want.n * DIM));
+        for (size_t i = 0; i < want.n * DIM; i++)
+            if (memcmp(&gx[i], &want.x[i], sizeof gx[i]))
+                fail_msg("%s: row %zu feature %zu: on the device %.9g, host %.9g", name, i / DIM, i % DIM, gx[i],
+                         want.x[i]);
+        assert_memory_equal(labels, want.labels, want.n * sizeof *labels);
+        assert_int_equal(rg.synthetic, rw.synthetic);
+        if (rw.synthetic) {
+            assert_memory_equal(rg.origin, rw.origin, rw.synthetic * sizeof *rw.origin);
+            assert_memory_equal(rg.partner, rw.partner, rw.synthetic * sizeof *rw.partner);
+        }
+        assert_memory_equal(rg.after, rw.after, 3 * sizeof *rw.after);
+        assert_memory_equal(rg.eligible, rw.eligible, 3 * sizeof *rw.eligible);
+        assert_memory_equal(rg.candidate, rw.candidate, in.n);
+        free(gx);
+        free(labels);
+        eos_tensor_free(&got);
+        eos_resample_report_free(&rw);
+        eos_resample_report_free(&rg);
+        eos_embeddings_free(&want);
+    }
+    /* refused: a tensor that is not (n, dim) */
+    eos_tensor flat = {0}, o = {0};
+    int32_t *l = NULL;
+    eos_resample_report r;
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &flat, 1, (size_t[]){in.n * DIM}));
+    assert_int_equal(eos_resample_device(rt, &flat, in.labels, 3, EOS_RESAMPLE_EOS, NULL, 1, &o, &l, &r),
+                     EOS_ERR_INVALID_ARG);
+    assert_null(o.buf);
+    assert_null(l);
+    eos_tensor_free(&flat);
+    eos_tensor_free(&x);
+    eos_embeddings_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eos),
@@ -1011,6 +1084,7 @@ int main(void) {
         cmocka_unit_test(test_pixel_errors),
         cmocka_unit_test(test_rows_kernel),
         cmocka_unit_test(test_device_rows_match_host),
+        cmocka_unit_test(test_resample_device_matches_host),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -27,8 +27,9 @@ void usage_bench(FILE *out) {
             "           checks that every class ends at the largest class's count and that the rows formed\n"
             "           on the device equal the host's bit for bit; then phases 2 and 3 split into kNN,\n"
             "           draws, forming the new rows and the head (10 epochs), with the bytes copied between\n"
-            "           host and device, for the rows formed on the host (before issue 20) and on the\n"
-            "           device, interleaved, medians of --steps\n"
+            "           host and device: the rows formed on the host (before issue 20), on the device, and\n"
+            "           all of phases 2-3 on the device (what `eos pipeline` runs); interleaved, medians\n"
+            "           of --steps\n"
             "  pixel    pixel-space re-balancing of a long-tailed image set before phase 1 (--data,\n"
             "           --imbalance, --method pixel-smote or pixel-ros, --k default 5): the cost the\n"
             "           pre-processing baselines pay before their retraining; checks every class at the\n"
@@ -317,24 +318,42 @@ static int make_embeddings(const bench_opts *o, eos_embeddings *e) {
     return 0;
 }
 
-/* eos: phases 2 and 3 once, with the new rows formed on the host (on_host) or the device; the
- * seconds of kNN, draws, rows and head and the bytes each way of phase 2 and of phase 3 */
+/* eos: phases 2 and 3 once; mode 0: the new rows formed on the host (before issue 20), 1: on
+ * the device (eos_resample), 2: everything on the device (the embeddings uploaded once,
+ * eos_resample_device and eos_finetune_device, what `eos pipeline` runs). The seconds of kNN,
+ * draws, rows and head and the bytes each way of phase 2 and of phase 3. */
 typedef struct {
     double knn, draws, rows, head;
     unsigned long long up2, down2, up3, down3;
 } phase_split;
 
-static int eos_phases(eos_runtime_t rt, const eos_embeddings *e, int classes, int k, int on_host, phase_split *p) {
+static int eos_phases(eos_runtime_t rt, const eos_embeddings *e, int classes, int k, int mode, phase_split *p) {
     eos_embeddings out = {0};
     eos_resample_report rep;
-    eos_resample_set_host_rows(rt, on_host);
+    eos_tensor x = {0}, bal = {0};
+    eos_resample_set_host_rows(rt, mode == 0);
     eos_runtime_stats s0 = eos_runtime_get_stats(rt);
-    eos_status st = eos_resample(rt, e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep);
+    eos_status st;
+    double t_up = 0;
+    if (mode == 2) {
+        eos_resample_config cfg = eos_resample_defaults();
+        cfg.k = k;
+        double t0 = wall();
+        st = eos_tensor_alloc(rt, &x, 2, (size_t[]){e->n, e->dim});
+        if (st == EOS_OK) st = eos_tensor_upload(&x, e->x, e->n * e->dim);
+        t_up = wall() - t0;
+        if (st == EOS_OK) st = eos_resample_device(rt, &x, e->labels, classes, EOS_RESAMPLE_EOS, &cfg, 1, &bal, &out.labels, &rep);
+        out.n = bal.shape[0];
+        out.dim = e->dim;
+        eos_tensor_free(&x);
+    } else {
+        st = eos_resample(rt, e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep);
+    }
     eos_resample_set_host_rows(rt, 0);
-    if (st != EOS_OK) return cli_fail("eos");
+    if (st != EOS_OK) { eos_tensor_free(&bal); return cli_fail("eos"); }
     eos_runtime_stats s1 = eos_runtime_get_stats(rt);
     eos_resample_timing t = eos_resample_last_timing(rt);
-    p->knn = t.knn;
+    p->knn = t.knn + t_up;  /* the one upload is the search's input */
     p->draws = t.draws;
     p->rows = t.rows;
     p->up2 = s1.bytes_to_device - s0.bytes_to_device;
@@ -344,13 +363,15 @@ static int eos_phases(eos_runtime_t rt, const eos_embeddings *e, int classes, in
     float loss = 0;
     double t0 = wall();
     st = eos_head_init(&h, classes, (int)e->dim, 1);
-    if (st == EOS_OK) st = eos_finetune(rt, &h, &out, &cfg, &loss);
+    if (st == EOS_OK) st = mode == 2 ? eos_finetune_device(rt, &h, &bal, out.labels, &cfg, &loss)
+                                     : eos_finetune(rt, &h, &out, &cfg, &loss);
     p->head = wall() - t0;
     eos_runtime_stats s2 = eos_runtime_get_stats(rt);
     p->up3 = s2.bytes_to_device - s1.bytes_to_device;
     p->down3 = s2.bytes_from_device - s1.bytes_from_device;
     eos_head_free(&h);
     eos_embeddings_free(&out);
+    eos_tensor_free(&bal);
     eos_resample_report_free(&rep);
     if (st != EOS_OK) return cli_fail("eos head");
     if (!isfinite(loss)) { fprintf(stderr, "eos bench: validation failed: head loss %g\n", loss); return 1; }
@@ -380,31 +401,33 @@ static phase_split split_median(phase_split *p, int n) {
     return m;
 }
 
-/* rows on the host and on the device, alternating which goes first, then the medians */
+/* the three ways, rotating which goes first, then the medians */
 static int bench_eos_split(eos_runtime_t rt, const eos_embeddings *e, int classes, int k, int steps) {
-    phase_split *p[2] = {calloc((size_t)steps, sizeof(phase_split)), calloc((size_t)steps, sizeof(phase_split))};
+    phase_split *p[3] = {calloc((size_t)steps, sizeof(phase_split)), calloc((size_t)steps, sizeof(phase_split)),
+                         calloc((size_t)steps, sizeof(phase_split))};
     int rc = 0;
-    if (!p[0] || !p[1]) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    if (!p[0] || !p[1] || !p[2]) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
     for (int s = 0; !rc && s < steps; s++)
-        for (int j = 0; !rc && j < 2; j++) {
-            int on_host = (s + j) % 2 == 0;
-            rc = eos_phases(rt, e, classes, k, on_host, &p[on_host ? 0 : 1][s]);
+        for (int j = 0; !rc && j < 3; j++) {
+            int mode = (s + j) % 3;
+            rc = eos_phases(rt, e, classes, k, mode, &p[mode][s]);
         }
     if (!rc) {
         printf("eos-cl eos phases 2-3 (%zu rows, k %d; medians of %d, interleaved): ms and MB host->device / "
                "device->host\n", e->n, k, steps);
         printf("  %-16s %8s %8s %8s %9s %9s %17s %17s\n", "new rows formed", "knn", "draws", "rows", "head",
                "total", "phase 2 MB", "phase 3 MB");
-        for (int j = 0; j < 2; j++) {
+        static const char *names[3] = {"on the host", "on the device", "all on device"};
+        for (int j = 0; j < 3; j++) {
             phase_split m = split_median(p[j], steps);
-            printf("  %-16s %8.1f %8.1f %8.1f %9.1f %9.1f %8.2f / %6.2f %8.2f / %6.2f\n",
-                   j ? "on the device" : "on the host", 1e3 * m.knn, 1e3 * m.draws, 1e3 * m.rows, 1e3 * m.head,
+            printf("  %-16s %8.1f %8.1f %8.1f %9.1f %9.1f %8.2f / %6.2f %8.2f / %6.2f\n", names[j], 1e3 * m.knn, 1e3 * m.draws, 1e3 * m.rows, 1e3 * m.head,
                    1e3 * (m.knn + m.draws + m.rows + m.head), m.up2 / 1e6, m.down2 / 1e6, m.up3 / 1e6,
                    m.down3 / 1e6);
         }
     }
     free(p[0]);
     free(p[1]);
+    free(p[2]);
     return rc;
 }
 
