@@ -78,8 +78,11 @@ void eos_head_predict(const eos_head *h, const eos_embeddings *x, int32_t *pred)
     }
 }
 
-eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *train, const eos_finetune_config *cfg,
-                        float *final_loss) {
+/* The common body: the training rows are train->x on the host, or xd on the device (then
+ * train->x is NULL and each batch is gathered there from its row numbers, the same floats the
+ * host would have uploaded, so the same head bit for bit). */
+static eos_status finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *train, const eos_tensor *xd,
+                           const eos_finetune_config *cfg, float *final_loss) {
     if ((int)train->dim != h->dim) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: embeddings have %zu features, the head %d", train->dim, h->dim);
     if (train->n == 0 || cfg->epochs < 1 || cfg->batch < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: %zu rows, %d epochs, batch %d", train->n, cfg->epochs, cfg->batch);
     for (size_t i = 0; i < train->n; i++)
@@ -88,11 +91,11 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
     int C = h->classes, D = h->dim, B = cfg->batch;
     size_t n = train->n;
     eos_tensor W = {0}, Bs = {0}, dW = {0}, dB = {0}, mW = {0}, mB = {0}, X = {0}, Y = {0}, dY = {0};
-    eos_tensor lab = {0}, wts = {0}, per = {0};
+    eos_tensor lab = {0}, wts = {0}, per = {0}, I = {0};
     size_t *order = malloc(n * sizeof *order);
     float *xb = malloc((size_t)B * D * sizeof *xb);
-    int32_t *yb = malloc((size_t)B * sizeof *yb);
-    eos_status st = (order && xb && yb) ? EOS_OK : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "finetune buffers");
+    int32_t *yb = malloc((size_t)B * sizeof *yb), *ib = malloc((size_t)B * sizeof *ib);
+    eos_status st = (order && xb && yb && ib) ? EOS_OK : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "finetune buffers");
     size_t wn = (size_t)C * D, cn = (size_t)C, xn = (size_t)B * D, yn = (size_t)B * C;
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &W, 1, &wn);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &dW, 1, &wn);
@@ -101,6 +104,8 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &dB, 1, &cn);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &mB, 1, &cn);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &X, 1, &xn);
+    size_t bn = (size_t)B;
+    if (st == EOS_OK && xd) st = eos_tensor_alloc(rt, &I, 1, &bn);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &Y, 1, &yn);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &dY, 1, &yn);
     if (st == EOS_OK) st = eos_tensor_upload(&W, h->weight, wn);
@@ -144,11 +149,18 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
         for (size_t at = 0; st == EOS_OK && at < n; at += (size_t)B) {
             int b = (int)(n - at < (size_t)B ? n - at : (size_t)B);
             for (int i = 0; i < b; i++) {
-                memcpy(xb + (size_t)i * D, train->x + order[at + i] * D, (size_t)D * sizeof *xb);
+                if (!xd) memcpy(xb + (size_t)i * D, train->x + order[at + i] * D, (size_t)D * sizeof *xb);
+                ib[i] = (int32_t)order[at + i];
                 yb[i] = train->labels[order[at + i]];
             }
             float loss = 0;
-            st = eos_tensor_upload(&X, xb, xn);  /* the tail of a partial batch is ignored */
+            /* the tail of a partial batch is ignored; on the device only the row numbers go up */
+            if (!xd) st = eos_tensor_upload(&X, xb, xn);
+            else {
+                for (int i = b; i < B; i++) ib[i] = ib[0];  /* a partial batch: the tail, unread, kept in range */
+                st = eos_tensor_upload(&I, (const float *)ib, bn);
+                if (st == EOS_OK) st = eos__gather_rows(rt, xd, (size_t)D, &I, (size_t)b, &X);
+            }
             if (st == EOS_OK) st = eos_linear_forward(rt, b, D, C, &X, &W, &Bs, &Y);
             if (st == EOS_OK) st = eos_softmax_ce(rt, b, C, &Y, yb, NULL, &lab, &wts, &per, &dY, &loss);
             if (st == EOS_OK) st = eos_linear_backward(rt, b, D, C, &X, &W, &dY, NULL, &dW, &dB);
@@ -185,9 +197,24 @@ eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *tra
         if (st == EOS_OK) st = eos_tensor_download(&Bs, h->bias, cn);
     }
     if (st == EOS_OK && final_loss) *final_loss = (float)(loss_sum / n);
-    eos_tensor *all[] = {&W, &Bs, &dW, &dB, &mW, &mB, &X, &Y, &dY, &lab, &wts, &per};
+    eos_tensor *all[] = {&W, &Bs, &dW, &dB, &mW, &mB, &X, &Y, &dY, &lab, &wts, &per, &I};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) eos_tensor_free(all[i]);
-    free(order); free(xb); free(yb); free(vpred);
+    free(order); free(xb); free(yb); free(ib); free(vpred);
     free(cur.weight); free(cur.bias); free(best.weight); free(best.bias);
     return st;
+}
+
+eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *train, const eos_finetune_config *cfg,
+                        float *final_loss) {
+    if (!train->x && train->n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: the embeddings have no rows");
+    return finetune(rt, h, train, NULL, cfg, final_loss);
+}
+
+eos_status eos_finetune_device(eos_runtime_t rt, eos_head *h, const eos_tensor *x, const int32_t *labels,
+                               const eos_finetune_config *cfg, float *final_loss) {
+    if (!rt || !x || !x->buf || x->rt != rt || x->ndim != 2 || !labels)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: expected a 2-d tensor (n, dim) of this runtime and n labels");
+    if (x->shape[0] > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "finetune: more than 2^31 rows");
+    eos_embeddings train = {x->shape[0], x->shape[1], (int32_t *)labels, NULL};
+    return finetune(rt, h, &train, x, cfg, final_loss);
 }

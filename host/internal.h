@@ -149,6 +149,9 @@ struct eos_runtime {
      * conv_scope is that row's index + 1, 0 when none is open */
     int conv_scope, nconv_ev;
     eos_conv_time conv_ev[64];
+    /* host/oversample.c: eos_resample_set_host_rows, and the last call's split (seconds) */
+    int resample_host_rows;
+    eos_resample_timing resample_timing;
 };
 /* With event profiling on, wait for ev, add its device time to name's row and release it;
  * nothing when ev is NULL. Launchers pass an event only when rt->ev_prof is set. */
@@ -238,6 +241,20 @@ void eos__knn_fail_after(long n);
  * bind[s] = the base's place among its class's bases (rows with an enemy, in row order),
  * pos[s] = the enemy's position 0..k-1 in the base's list, gap[s] = r. So a numpy
  * transcription fed the same (tests/golden/make_eos_golden.py) gives the same rows. */
+/* The new rows out (s, dim) = x[base] + gap (x[other] - x[base]), a copy of x[base] where
+ * other < 0, from x (n, dim): cl/oversample.cl on rt's device, or the host's loop when rt is NULL
+ * (the reference, host/oversample.c). The same bits either way. */
+eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
+                                const int32_t *other, const float *gap, size_t s, float *out);
+
+/* out (s, dim) = X's rows idx (s): cl/oversample.cl's gather, on the device (the head's batches
+ * and a class's rows for its neighbour search when the embeddings live there) */
+eos_status eos__gather_rows(eos_runtime_t rt, const eos_tensor *X, size_t dim, const eos_tensor *idx, size_t s,
+                            eos_tensor *O);
+/* eos_knn over device tensors Q (nq, dim) and R (nr, dim) (the same tensor may be both) */
+eos_status eos__knn_device(eos_runtime_t rt, const eos_tensor *Q, size_t nq, const eos_tensor *R, size_t nr, int dim,
+                           int k, int exclude_self, int32_t *indices, float *dist2);
+
 eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_resample_method method, int k,
                                   const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
                                   size_t ndraws, eos_embeddings *out, eos_resample_report *rep);

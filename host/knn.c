@@ -21,8 +21,7 @@ static long g_knn_fail_after = -1;
 
 void eos__knn_fail_after(long n) { g_knn_fail_after = n < 0 ? -1 : n; }
 
-eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
-                   int exclude_self, int32_t *indices, float *dist2) {
+static eos_status knn_check(size_t nq, size_t nr, int dim, int k, int exclude_self) {
     if (g_knn_fail_after >= 0 && g_knn_fail_after-- == 0)
         EOS_FAIL(EOS_ERR_INTERNAL, NULL, "knn: failure injected by eos__knn_fail_after (a test hook)");
     if (k < 1 || k > EOS_KNN_MAX_K || dim < 1)
@@ -33,11 +32,16 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     if ((size_t)k > avail)
         EOS_FAIL(EOS_ERR_INVALID_ARG, "use a smaller --k", "knn: k = %d but only %zu reference points", k, avail);
     if (nq > 0x7fffffff || nr > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "knn: more than 2^31 points");
-    eos_tensor Q = {0}, R = {0}, qn = {0}, rn = {0}, dots = {0}, bd = {0}, bi = {0};
+    return EOS_OK;
+}
+
+/* the search itself over Q (nq, dim) and R (nr, dim) on the device (the same tensor may be both) */
+static eos_status knn_run(eos_runtime_t rt, const eos_tensor *Qt, size_t nq, const eos_tensor *Rt, size_t nr, int dim,
+                          int k, int exclude_self, int32_t *indices, float *dist2) {
+    eos_tensor Q = *Qt, R = *Rt;  /* read only: shallow copies, never freed here */
+    eos_tensor qn = {0}, rn = {0}, dots = {0}, bd = {0}, bi = {0};
     size_t tq = nq < g_tile_q ? nq : g_tile_q, tr = nr < g_tile_r ? nr : g_tile_r;
-    eos_status st = eos_tensor_alloc(rt, &Q, 2, (size_t[]){nq, (size_t)dim});
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &R, 2, (size_t[]){nr, (size_t)dim});
-    if (st == EOS_OK) st = eos_tensor_alloc(rt, &qn, 1, &nq);
+    eos_status st = eos_tensor_alloc(rt, &qn, 1, &nq);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &rn, 1, &nr);
     /* CPUs: distances and selection fused, no distance tile in memory (cl/knn.cl); elsewhere the
      * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
@@ -59,8 +63,6 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     if (st == EOS_OK && !fused) st = eos_tensor_alloc(rt, &dots, 2, (size_t[]){tq, tr});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bd, 2, (size_t[]){nq, (size_t)k});
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &bi, 2, (size_t[]){nq, (size_t)k});  /* ints in float-sized slots */
-    if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
-    if (st == EOS_OK) st = eos_tensor_upload(&R, refs, nr * (size_t)dim);
     int n_q = (int)nq, n_r = (int)nr, nk = (int)(nq * (size_t)k);
     if (st == EOS_OK) {
         eos__arg a[] = {EOS_ARG(Q.buf), EOS_ARG(qn.buf), EOS_ARG(n_q), EOS_ARG(dim)};
@@ -122,9 +124,33 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     if (st == EOS_OK && dist2) st = eos_tensor_download(&bd, dist2, (size_t)nk);
     if (st == EOS_OK) /* the index list is int32 in float-sized slots: read the bytes as they are */
         st = eos_tensor_download(&bi, (float *)indices, (size_t)nk);
-    eos_tensor *all[] = {&Q, &R, &qn, &rn, &dots, &bd, &bi};
-    for (size_t i = 0; i < 7; i++) eos_tensor_free(all[i]);
+    eos_tensor *all[] = {&qn, &rn, &dots, &bd, &bi};
+    for (size_t i = 0; i < 5; i++) eos_tensor_free(all[i]);
     return st;
+}
+
+eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
+                   int exclude_self, int32_t *indices, float *dist2) {
+    EOS_TRY(knn_check(nq, nr, dim, k, exclude_self));
+    if (nq == 0) return EOS_OK;
+    eos_tensor Q = {0}, R = {0};
+    eos_status st = eos_tensor_alloc(rt, &Q, 2, (size_t[]){nq, (size_t)dim});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &R, 2, (size_t[]){nr, (size_t)dim});
+    if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
+    if (st == EOS_OK) st = eos_tensor_upload(&R, refs, nr * (size_t)dim);
+    if (st == EOS_OK) st = knn_run(rt, &Q, nq, &R, nr, dim, k, exclude_self, indices, dist2);
+    eos_tensor_free(&Q);
+    eos_tensor_free(&R);
+    return st;
+}
+
+eos_status eos__knn_device(eos_runtime_t rt, const eos_tensor *Q, size_t nq, const eos_tensor *R, size_t nr, int dim,
+                           int k, int exclude_self, int32_t *indices, float *dist2) {
+    EOS_TRY(knn_check(nq, nr, dim, k, exclude_self));
+    if (nq == 0) return EOS_OK;
+    EOS_TRY(eos__need(Q, nq * (size_t)dim, "knn queries"));
+    EOS_TRY(eos__need(R, nr * (size_t)dim, "knn references"));
+    return knn_run(rt, Q, nq, R, nr, dim, k, exclude_self, indices, dist2);
 }
 
 /* rows of x whose label is c, copied contiguously */

@@ -42,6 +42,7 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
         if (st != EOS_OK) return st;
         EOS_CL_CHECK(e, "softmax_ce: uploading labels");
     }
+    rt->stats.bytes_to_device += (unsigned long long)((size_t)N + (weights ? (size_t)K : 0)) * sizeof(float);
     if (!(wsum > 0)) {
         free(host);
         EOS_FAIL(EOS_ERR_INVALID_ARG, "class weights must be positive", "softmax_ce: the batch's weights sum to %g", wsum);
@@ -58,6 +59,7 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
             free(host);
             EOS_CL_CHECK(e, "softmax_ce: reading the losses");
         }
+        rt->stats.bytes_from_device += (unsigned long long)N * sizeof(float);
         double s = 0;
         for (int i = 0; i < N; i++) s += host[i];
         *loss = (float)(s / wsum);

@@ -1,6 +1,7 @@
 /* EOS and the over-sampling baselines in embedding space (include/eos/oversample.h). kNN runs
- * on the device; the draws and the interpolation run here, where they are a few microseconds
- * per new row. The baselines follow imbalanced-learn 0.10 (imblearn/over_sampling/_smote/base.py,
+ * on the device and the draws here (one generator, so a seed gives the same rows on every
+ * device); the new rows are formed in one go at the end, by cl/oversample.cl when there is a
+ * runtime (issue 20) or by form_rows_host, the reference it matches bit for bit. The baselines follow imbalanced-learn 0.10 (imblearn/over_sampling/_smote/base.py,
  * filter.py, _adasyn.py), eos the paper and eos-ref the authors' EOS.py; tests/golden/ holds the
  * scripts that pin each. */
 #include "internal.h"
@@ -39,32 +40,33 @@ int eos_resample_default_k(eos_resample_method m) {
 /* imbalanced-learn's BorderlineSMOTE m_neighbors */
 enum { DEFAULT_M = 10 };
 
-/* the output so far: rows and labels, and for each row the input row it came from and the
- * one it moved toward (-1: none) */
+/* The output so far, one entry per row: its label, the input row it came from, the one it moves
+ * toward (-1: none, a copy) and the gap r. The features are formed at the end, all new rows in
+ * one go (form_rows: on the device, or on the host as the reference). */
 typedef struct {
-    float *x;
     int32_t *y, *from, *to;
-    size_t n, cap, dim;
+    float *gap;
+    size_t n, cap;
 } rows;
 
-static int push(rows *r, const float *v, int32_t label, int32_t from, int32_t to) {
+static int push(rows *r, int32_t label, int32_t from, int32_t to, float gap) {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 1024;
-        float *x = realloc(r->x, cap * r->dim * sizeof *x);
-        if (x) r->x = x;
         int32_t *y = realloc(r->y, cap * sizeof *y);
         if (y) r->y = y;
         int32_t *f = realloc(r->from, cap * sizeof *f);
         if (f) r->from = f;
         int32_t *t = realloc(r->to, cap * sizeof *t);
         if (t) r->to = t;
-        if (!x || !y || !f || !t) return -1;
+        float *g = realloc(r->gap, cap * sizeof *g);
+        if (g) r->gap = g;
+        if (!y || !f || !t || !g) return -1;
         r->cap = cap;
     }
-    memcpy(r->x + r->n * r->dim, v, r->dim * sizeof *v);
     r->y[r->n] = label;
     r->from[r->n] = from;
-    r->to[r->n++] = to;
+    r->to[r->n] = to;
+    r->gap[r->n++] = gap;
     return 0;
 }
 
@@ -78,14 +80,120 @@ typedef struct {
     const float *gap;
     size_t n, at;
 } draws;
-/* base + r (other - base) */
-static void interpolate(const float *base, const float *other, float r, size_t dim, float *out) {
-    for (size_t j = 0; j < dim; j++) out[j] = base[j] + r * (other[j] - base[j]);
+/* The new rows on the host: base + r (other - base), a copy where other < 0. The reference for
+ * cl/oversample.cl, which must give the same bits: this file is built -std=c11 (CMake's
+ * C_EXTENSIONS OFF), under which GCC does not contract the product and the sum into an FMA
+ * (-ffp-contract=off; GNU modes default to =fast), so d, r * d and the sum are each rounded. */
+static void form_rows_host(const float *x, size_t dim, const int32_t *base, const int32_t *other, const float *gap,
+                           size_t s, float *out) {
+    for (size_t i = 0; i < s; i++) {
+        const float *b = x + (size_t)base[i] * dim;
+        float *o = out + i * dim;
+        if (other[i] < 0) {
+            memcpy(o, b, dim * sizeof *o);
+            continue;
+        }
+        const float *p = x + (size_t)other[i] * dim, r = gap[i];
+        for (size_t j = 0; j < dim; j++) o[j] = b[j] + r * (p[j] - b[j]);
+    }
 }
 
-/* kNN within class c: nbr (m, kc) indices into members (m) */
-static eos_status class_knn(eos_runtime_t rt, const eos_embeddings *in, const size_t *members, size_t m, int kc,
-                            int32_t **nbr) {
+/* the new rows from X (device, (n, dim)) into O from row row0 on: the draws go up, three numbers
+ * a row, and cl/oversample.cl forms the rows */
+static eos_status rows_on_device(eos_runtime_t rt, const eos_tensor *X, size_t dim, const int32_t *base,
+                                 const int32_t *other, const float *gap, size_t s, eos_tensor *O, size_t row0) {
+    eos_tensor B = {0}, P = {0}, G = {0};
+    eos_status st = eos_tensor_alloc(rt, &B, 1, &s);  /* ints in float-sized slots, as knn.c's lists */
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &P, 1, &s);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &G, 1, &s);
+    if (st == EOS_OK) st = eos_tensor_upload(&B, (const float *)base, s);
+    if (st == EOS_OK) st = eos_tensor_upload(&P, (const float *)other, s);
+    if (st == EOS_OK) st = eos_tensor_upload(&G, gap, s);
+    if (st == EOS_OK) {
+        int D = (int)dim;
+        cl_ulong total = (cl_ulong)s * dim, out0 = (cl_ulong)row0 * dim;
+        eos__arg a[] = {EOS_ARG(X->buf), EOS_ARG(B.buf), EOS_ARG(P.buf), EOS_ARG(G.buf), EOS_ARG(O->buf), EOS_ARG(D),
+                        EOS_ARG(total), EOS_ARG(out0)};
+        st = eos__run_1d(rt, "oversample.cl", "eos_oversample_rows", s * dim, a, EOS_NARGS(a));
+    }
+    eos_tensor_free(&B);
+    eos_tensor_free(&P);
+    eos_tensor_free(&G);
+    return st;
+}
+
+eos_status eos__gather_rows(eos_runtime_t rt, const eos_tensor *X, size_t dim, const eos_tensor *idx, size_t s,
+                            eos_tensor *O) {
+    if (s == 0) return EOS_OK;
+    EOS_TRY(eos__need(idx, s, "gather indices"));
+    EOS_TRY(eos__need(O, s * dim, "gathered rows"));
+    int D = (int)dim;
+    cl_ulong total = (cl_ulong)s * dim;
+    eos__arg a[] = {EOS_ARG(X->buf), EOS_ARG(idx->buf), EOS_ARG(O->buf), EOS_ARG(D), EOS_ARG(total)};
+    return eos__run_1d(rt, "oversample.cl", "eos_gather_rows", s * dim, a, EOS_NARGS(a));
+}
+
+eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
+                                const int32_t *other, const float *gap, size_t s, float *out) {
+    if (s == 0) return EOS_OK;
+    if (!rt) {
+        form_rows_host(x, dim, base, other, gap, s, out);
+        return EOS_OK;
+    }
+    if (dim < 1 || dim > 0x7fffffff || n < 1 || n > 0x7fffffff || s > 0x7fffffff)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "oversample rows: %zu new rows from %zu of %zu features", s, n, dim);
+    eos_tensor X = {0}, O = {0};
+    eos_status st = eos_tensor_alloc(rt, &X, 2, (size_t[]){n, dim});
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &O, 2, (size_t[]){s, dim});
+    if (st == EOS_OK) st = eos_tensor_upload(&X, x, n * dim);
+    if (st == EOS_OK) st = rows_on_device(rt, &X, dim, base, other, gap, s, &O, 0);
+    if (st == EOS_OK) st = eos_tensor_download(&O, out, s * dim);
+    eos_tensor_free(&X);
+    eos_tensor_free(&O);
+    return st;
+}
+
+void eos_resample_set_host_rows(eos_runtime_t rt, int on_host) {
+    if (rt) rt->resample_host_rows = on_host != 0;
+}
+
+eos_resample_timing eos_resample_last_timing(eos_runtime_t rt) {
+    eos_resample_timing t = {0, 0, 0};
+    if (rt) t = rt->resample_timing;
+    return t;
+}
+
+/* kNN within class c: nbr (m, kc) indices into members (m); the class's rows gathered on the
+ * device when the embeddings are there (xd), else on the host */
+static eos_status class_knn_device(eos_runtime_t rt, const eos_tensor *xd, size_t dim, const size_t *members, size_t m,
+                                   int kc, int32_t *nbr) {
+    eos_tensor I = {0}, G = {0};
+    int32_t *idx = malloc(m * sizeof *idx);
+    if (!idx) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class neighbours of %zu samples", m);
+    for (size_t i = 0; i < m; i++) idx[i] = (int32_t)members[i];
+    eos_status st = eos_tensor_alloc(rt, &I, 1, &m);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, &G, 2, (size_t[]){m, dim});
+    if (st == EOS_OK) st = eos_tensor_upload(&I, (const float *)idx, m);
+    if (st == EOS_OK) st = eos__gather_rows(rt, xd, dim, &I, m, &G);
+    if (st == EOS_OK) st = eos__knn_device(rt, &G, m, &G, m, (int)dim, kc, 1, nbr, NULL);
+    eos_tensor_free(&I);
+    eos_tensor_free(&G);
+    free(idx);
+    return st;
+}
+
+static eos_status class_knn(eos_runtime_t rt, const eos_embeddings *in, const eos_tensor *xd, const size_t *members,
+                            size_t m, int kc, int32_t **nbr) {
+    if (xd) {
+        *nbr = malloc(m * (size_t)kc * sizeof **nbr);
+        if (!*nbr) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "class neighbours of %zu samples", m);
+        eos_status st = class_knn_device(rt, xd, in->dim, members, m, kc, *nbr);
+        if (st != EOS_OK) {
+            free(*nbr);
+            *nbr = NULL;
+        }
+        return st;
+    }
     float *x = malloc(m * in->dim * sizeof *x);
     *nbr = malloc(m * (size_t)kc * sizeof **nbr);
     if (!x || !*nbr) {
@@ -123,7 +231,7 @@ void eos_resample_report_free(eos_resample_report *rep) {
  * freed them again). */
 static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method,
                            const eos_resample_config *cfg, const int32_t *given_nbr, draws *d, eos_embeddings *out,
-                           eos_resample_report *rep) {
+                           eos_resample_report *rep, const eos_tensor *xd, eos_tensor *out_xd) {
     memset(out, 0, sizeof *out);
     memset(rep, 0, sizeof *rep);
     if ((unsigned)method >= NMETHODS) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: method %d", (int)method);
@@ -141,9 +249,10 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
     for (size_t i = 0; i < n; i++)
         if (in->labels[i] < 0 || in->labels[i] >= classes)
             EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: row %zu has label %d, expected 0..%d", i, in->labels[i], classes - 1);
-    rows r = {NULL, NULL, NULL, NULL, 0, 0, dim};
+    rows r = {NULL, NULL, NULL, NULL, 0, 0};
+    double t_start = eos__now(), t_knn = 0, t_rows = 0;
     int32_t *nbr = NULL, *cn = NULL;  /* (n, kk) over all classes; (m, kc) within the class */
-    float *tmp = NULL;
+    float *x_out = NULL;
     size_t *members = NULL, *bases = NULL, *quota = NULL;
     double *weight = NULL;
     eos_status st = EOS_OK;
@@ -177,7 +286,7 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
             goto done;
         }
     for (size_t i = 0; i < n; i++)
-        if (push(&r, in->x + i * dim, in->labels[i], (int32_t)i, -1)) goto oom;
+        if (push(&r, in->labels[i], (int32_t)i, -1, 0.0f)) goto oom;
 
     int is_eos = method == EOS_RESAMPLE_EOS || method == EOS_RESAMPLE_EOS_REF;
     int needs_global = is_eos || method == EOS_RESAMPLE_BORDERLINE || method == EOS_RESAMPLE_ADASYN;
@@ -192,14 +301,19 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
         nbr = malloc(n * (size_t)kk * sizeof *nbr);
         if (!nbr) goto oom;
         if (given_nbr) memcpy(nbr, given_nbr, n * (size_t)kk * sizeof *nbr);  /* the hook checked kk == k */
-        else if ((st = eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL)) != EOS_OK) goto done;
+        else {
+            double t0 = eos__now();
+            st = xd ? eos__knn_device(rt, xd, n, xd, n, (int)dim, kk, 1, nbr, NULL)
+                    : eos_knn(rt, in->x, n, in->x, n, (int)dim, kk, 1, nbr, NULL);
+            t_knn += eos__now() - t0;
+            if (st != EOS_OK) goto done;
+        }
     }
-    tmp = malloc(dim * sizeof *tmp);
     members = malloc((n ? n : 1) * sizeof *members);
     bases = malloc((n ? n : 1) * sizeof *bases);
     weight = malloc((n ? n : 1) * sizeof *weight);
     quota = malloc((n ? n : 1) * sizeof *quota);
-    if (!tmp || !members || !bases || !weight || !quota) goto oom;
+    if (!members || !bases || !weight || !quota) goto oom;
     for (int c = 0; method != EOS_RESAMPLE_NONE && c < classes; c++) {
         size_t m = 0, need = (cfg->target ? cfg->target[c] : nmax) - rep->before[c];
         for (size_t i = 0; i < n; i++) if (in->labels[i] == c) members[m++] = i;
@@ -236,13 +350,18 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
             for (size_t t = 0; t < m; t++) rep->candidate[members[t]] = 1;
             for (size_t s = 0; s < need; s++) {
                 size_t i = members[eos_rng_below(&d->g, (uint32_t)m)];
-                if (push(&r, in->x + i * dim, c, (int32_t)i, -1)) goto oom;
+                if (push(&r, c, (int32_t)i, -1, 0.0f)) goto oom;
             }
             continue;
         }
         rep->eligible[c] = nb;
         for (size_t b = 0; b < nb; b++) rep->candidate[members[bases[b]]] = 1;
-        if (within && (st = class_knn(rt, in, members, m, kc, &cn)) != EOS_OK) goto done;
+        if (within) {
+            double t0 = eos__now();
+            st = class_knn(rt, in, xd, members, m, kc, &cn);
+            t_knn += eos__now() - t0;
+            if (st != EOS_OK) goto done;
+        }
         if (method == EOS_RESAMPLE_ADASYN) {
             double total = 0;
             for (size_t b = 0; b < nb; b++) total += weight[bases[b]];
@@ -272,8 +391,7 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
                 for (size_t q = 0; q < quota[b]; q++) {
                     size_t t = bases[b], base = members[t];
                     size_t o = members[cn[t * kc + eos_rng_below(&d->g, (uint32_t)kc)]];
-                    interpolate(in->x + base * dim, in->x + o * dim, eos_rng_uniform(&d->g), dim, tmp);
-                    if (push(&r, tmp, c, (int32_t)base, (int32_t)o)) goto oom;
+                    if (push(&r, c, (int32_t)base, (int32_t)o, eos_rng_uniform(&d->g))) goto oom;
                 }
         } else {
             for (size_t s = 0; s < need; s++) {
@@ -315,8 +433,7 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
                                                        : (size_t)nbr[base * kk + pos - 1];
                 }
                 float gap = d->bind ? d->gap[d->at++] : eos_rng_uniform(&d->g);
-                interpolate(in->x + base * dim, in->x + other * dim, gap, dim, tmp);
-                if (push(&r, tmp, c, (int32_t)base, (int32_t)other)) goto oom;
+                if (push(&r, c, (int32_t)base, (int32_t)other, gap)) goto oom;
             }
         }
         free(cn);
@@ -334,22 +451,52 @@ static eos_status resample(eos_runtime_t rt, const eos_embeddings *in, int class
     if (!rep->origin || !rep->partner) goto oom;
     memcpy(rep->origin, r.from + n, rep->synthetic * sizeof *rep->origin);
     memcpy(rep->partner, r.to + n, rep->synthetic * sizeof *rep->partner);
+    if (xd) {
+        /* the balanced set stays on the device: the originals copied there, the new rows after */
+        double t0 = eos__now();
+        st = eos_tensor_alloc(rt, out_xd, 2, (size_t[]){r.n, dim});
+        if (st == EOS_OK)
+            EOS_CL_GOTO(clEnqueueCopyBuffer(rt->queue, xd->buf, out_xd->buf, 0, 0, n * dim * sizeof(float), 0, NULL, NULL),
+                        st, done, "resample: copying %zu rows on the device", n);
+        if (st == EOS_OK && rep->synthetic)
+            st = rows_on_device(rt, xd, dim, r.from + n, r.to + n, r.gap + n, rep->synthetic, out_xd, n);
+        t_rows = eos__now() - t0;
+        if (st != EOS_OK) goto done;
+    } else {
+        x_out = malloc((r.n ? r.n : 1) * dim * sizeof *x_out);
+        if (!x_out) goto oom;
+        memcpy(x_out, in->x, n * dim * sizeof *x_out);
+        /* the new rows in one go: on the device unless asked for the host's (the same bits) */
+        double t0 = eos__now();
+        st = eos__oversample_rows(rt && !rt->resample_host_rows ? rt : NULL, in->x, n, dim, r.from + n, r.to + n,
+                                  r.gap + n, rep->synthetic, x_out + n * dim);
+        t_rows = eos__now() - t0;
+        if (st != EOS_OK) goto done;
+    }
+    if (rt) {
+        rt->resample_timing.knn = t_knn;
+        rt->resample_timing.rows = t_rows;
+        rt->resample_timing.draws = eos__now() - t_start - t_knn - t_rows;
+    }
     out->n = r.n;
     out->dim = dim;
-    out->x = r.x;
+    out->x = x_out;
     out->labels = r.y;
-    r.x = NULL;
+    x_out = NULL;
     r.y = NULL;
     goto done;
 oom:
     st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "resample: %zu rows of %zu", r.n, dim);
 done:
-    free(cn); free(nbr); free(tmp); free(members); free(bases); free(weight); free(quota);
-    free(r.x);
+    free(cn); free(nbr); free(x_out); free(members); free(bases); free(weight); free(quota);
     free(r.y);
     free(r.from);
     free(r.to);
-    if (st != EOS_OK) eos_resample_report_free(rep);
+    free(r.gap);
+    if (st != EOS_OK) {
+        eos_resample_report_free(rep);
+        if (out_xd) eos_tensor_free(out_xd);
+    }
     return st;
 }
 
@@ -360,7 +507,25 @@ eos_status eos_resample_with(eos_runtime_t rt, const eos_embeddings *in, int cla
     draws d;
     memset(&d, 0, sizeof d);
     eos_rng_seed(&d.g, seed, 0x454f53);  /* "EOS" */
-    return resample(rt, in, classes, method, cfg ? cfg : &dflt, NULL, &d, out, rep);
+    return resample(rt, in, classes, method, cfg ? cfg : &dflt, NULL, &d, out, rep, NULL, NULL);
+}
+
+eos_status eos_resample_device(eos_runtime_t rt, const eos_tensor *x, const int32_t *labels, int classes,
+                               eos_resample_method method, const eos_resample_config *cfg, uint64_t seed,
+                               eos_tensor *out_x, int32_t **out_labels, eos_resample_report *rep) {
+    memset(out_x, 0, sizeof *out_x);
+    *out_labels = NULL;
+    memset(rep, 0, sizeof *rep);
+    if (!rt || !x || !x->buf || x->rt != rt || x->ndim != 2 || !labels)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resample: expected a 2-d tensor (n, dim) of this runtime and n labels");
+    eos_resample_config dflt = eos_resample_defaults();
+    eos_embeddings in = {x->shape[0], x->shape[1], (int32_t *)labels, NULL}, out;
+    draws d;
+    memset(&d, 0, sizeof d);
+    eos_rng_seed(&d.g, seed, 0x454f53);  /* "EOS": the same draws as eos_resample_with */
+    eos_status st = resample(rt, &in, classes, method, cfg ? cfg : &dflt, NULL, &d, &out, rep, x, out_x);
+    if (st == EOS_OK) *out_labels = out.labels;
+    return st;
 }
 
 eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
@@ -391,5 +556,5 @@ eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_res
     d.pos = pos;
     d.gap = gap;
     d.n = ndraws;
-    return resample(NULL, in, classes, method, &cfg, nbr, &d, out, rep);
+    return resample(NULL, in, classes, method, &cfg, nbr, &d, out, rep, NULL, NULL);
 }

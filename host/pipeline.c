@@ -392,7 +392,8 @@ typedef struct {
     double *tg, *trg;
     size_t *ntr_c, *nte_c;
     char *extra;
-    eos_embeddings bal;
+    eos_embeddings bal;  /* labels; rows only where the projection needs them on the host */
+    eos_tensor emb, balx; /* the training embeddings and a method's balanced set, on the device */
     eos_resample_report rep;
     eos_head h;
     eos_dataset px;   /* a pixel method's balanced images (and the hold-out appended) */
@@ -412,6 +413,8 @@ static void held_free(held *h) {
     pixel_free(h);
     eos_head_free(&h->h);
     eos_embeddings_free(&h->bal);
+    eos_tensor_free(&h->balx);
+    eos_tensor_free(&h->emb);
     eos_resample_report_free(&h->rep);
     free(h->extra);
     free(h->tg); free(h->trg); free(h->ntr_c); free(h->nte_c);
@@ -702,7 +705,14 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     if (!proj_method && pl.nm > 0) proj_method = "none";
     proj_cap = C > 0 ? PROJECTION_POINTS / (2 * (size_t)C) : 1;
     if (proj_cap < 10) proj_cap = 10;
-    /* phases 2 and 3 per re-balancing method */
+    /* phases 2 and 3 per re-balancing method, on the device (issue 20): the training embeddings
+     * go up once; the neighbour searches read them there, the balanced set is written there and
+     * the head trains from there. Down come the neighbour lists, the head, and the balanced rows
+     * only for the projection (a file). The same numbers as eos_resample + eos_finetune. */
+    if (pl.nm > 0) {
+        STEP(eos_tensor_alloc(rt, &H.emb, 2, (size_t[]){ntr, DIM}), "re-balancing");
+        STEP(eos_tensor_upload(&H.emb, train_emb.x, ntr * DIM), "re-balancing");
+    }
     for (int k = 0; k < pl.nm; k++) {
         double tm = now();
         float loss = 0;
@@ -717,9 +727,16 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         p.count = pl.nm;
         p.total = ntr;
         emit(&rc, &p);
-        STEP(eos_resample(rt, &train_emb, C, pl.list[k], 0, cfg->seed, &H.bal, &H.rep), "re-balancing");
+        STEP(eos_resample_device(rt, &H.emb, train_emb.labels, C, pl.list[k], NULL, cfg->seed, &H.balx, &H.bal.labels,
+                                 &H.rep),
+             "re-balancing");
+        H.bal.n = H.balx.shape[0];
+        H.bal.dim = DIM;
         double tr_s = now() - tm;
         if (!strcmp(name, proj_method)) {
+            H.bal.x = malloc(H.bal.n * DIM * sizeof *H.bal.x);
+            if (!H.bal.x) STEP(OOM("the projection's rows"), "writing the 2-d projection");
+            STEP(eos_tensor_download(&H.balx, H.bal.x, H.bal.n * DIM), "writing the 2-d projection");
             /* the resamplers keep the n original rows first and append the synthetic ones */
             snprintf(path, sizeof path, "%s/embeddings/projection.csv", od);
             STEP(eos_projection_write(path, &H.bal, ntr, proj_cap, cfg->seed, pvar), "writing the 2-d projection");
@@ -731,7 +748,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         fc.seed = cfg->seed;
         fc.val = nva ? &val_emb : NULL;  /* the head's epoch chosen on the hold-out, never on the test set */
         STEP(eos_head_start(&H.h, cfg->head, H.m, C, DIM, cfg->seed), "head");
-        STEP(eos_finetune(rt, &H.h, &H.bal, &fc, &loss), "fine-tuning the head");
+        STEP(eos_finetune_device(rt, &H.h, &H.balx, H.bal.labels, &fc, &loss), "fine-tuning the head");
         eos_head_predict(&H.h, &test_emb, H.pred);
         eos_pipeline_row *row = &out->rows[out->nrows];
         snprintf(row->name, sizeof row->name, "ce + %s", name);
@@ -772,6 +789,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         row->seconds = row->seconds_phase1 + row->seconds_embed + row->seconds_resample + row->seconds_head;
         eos_head_free(&H.h);
         eos_embeddings_free(&H.bal);
+        eos_tensor_free(&H.balx);
         eos_resample_report_free(&H.rep);
         memset(&p, 0, sizeof p);
         p.event = EOS_PIPELINE_ROW;

@@ -120,6 +120,7 @@ eos_status eos_tensor_upload(eos_tensor *t, const float *host, size_t count) {
     EOS_TRY(check_copy(t, host, count, "upload"));
     EOS_CL_CHECK(clEnqueueWriteBuffer(t->rt->queue, t->buf, CL_TRUE, 0, eos_tensor_bytes(t), host, 0, NULL, NULL),
                  "uploading %zu floats to %s", count, t->rt->dev.name);
+    t->rt->stats.bytes_to_device += eos_tensor_bytes(t);
     return EOS_OK;
 }
 
@@ -127,6 +128,7 @@ eos_status eos_tensor_download(const eos_tensor *t, float *host, size_t count) {
     EOS_TRY(check_copy(t, host, count, "download"));
     EOS_CL_CHECK(clEnqueueReadBuffer(t->rt->queue, t->buf, CL_TRUE, 0, eos_tensor_bytes(t), host, 0, NULL, NULL),
                  "downloading %zu floats from %s", count, t->rt->dev.name);
+    t->rt->stats.bytes_from_device += eos_tensor_bytes(t);
     return EOS_OK;
 }
 

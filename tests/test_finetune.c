@@ -239,6 +239,47 @@ static void test_finetune_keeps_best_val_epoch(void **state) {
     eos_embeddings_free(&va);
 }
 
+/* Issue 20: the head trained from a device tensor (eos_finetune_device, each batch gathered on
+ * the device) equals the host path's bit for bit, with a partial last batch (303 rows, batch 128)
+ * and with a validation set choosing the epoch; and per batch only the row numbers and labels go
+ * up instead of the rows. */
+static void test_finetune_device_matches_host(void **state) {
+    eos_runtime_t rt = *state;
+    eos_embeddings tr, va;
+    make(&tr, 101, 7);  /* 303 rows: a partial last batch */
+    make(&va, 20, 8);
+    for (int with_val = 0; with_val < 2; with_val++) {
+        eos_head a, b;
+        assert_int_equal(eos_head_init(&a, 3, 4, 3), EOS_OK);
+        assert_int_equal(eos_head_init(&b, 3, 4, 3), EOS_OK);
+        eos_finetune_config cfg = eos_finetune_defaults();
+        cfg.epochs = 3;
+        cfg.seed = 5;
+        cfg.val = with_val ? &va : NULL;
+        float la = 0, lb = 0;
+        eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+        assert_int_equal(eos_finetune(rt, &a, &tr, &cfg, &la), EOS_OK);
+        eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+        eos_tensor x = {0};
+        assert_int_equal(eos_tensor_alloc(rt, &x, 2, (size_t[]){tr.n, tr.dim}), EOS_OK);
+        assert_int_equal(eos_tensor_upload(&x, tr.x, tr.n * tr.dim), EOS_OK);
+        eos_runtime_stats s2 = eos_runtime_get_stats(rt);
+        assert_int_equal(eos_finetune_device(rt, &b, &x, tr.labels, &cfg, &lb), EOS_OK);
+        eos_runtime_stats s3 = eos_runtime_get_stats(rt);
+        assert_memory_equal(a.weight, b.weight, 3 * 4 * sizeof(float));
+        assert_memory_equal(a.bias, b.bias, 3 * sizeof(float));
+        assert_memory_equal(&la, &lb, sizeof la);
+        /* 3 epochs x 3 batches: 128 rows of 4 floats a batch on the host path, 128 row numbers here */
+        assert_int_equal((s1.bytes_to_device - s0.bytes_to_device) - (s3.bytes_to_device - s2.bytes_to_device),
+                         9 * (128 * 4 - 128) * sizeof(float));
+        eos_tensor_free(&x);
+        eos_head_free(&a);
+        eos_head_free(&b);
+    }
+    eos_embeddings_free(&tr);
+    eos_embeddings_free(&va);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_learns),
@@ -246,6 +287,7 @@ int main(void) {
         cmocka_unit_test(test_head_start),
         cmocka_unit_test(test_finetune_keeps_best_val_epoch),
         cmocka_unit_test(test_embedding_gap),
+        cmocka_unit_test(test_finetune_device_matches_host),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -6,7 +6,8 @@
  * numpy transcriptions (tests/golden/make_oversample_golden.py, make_eos_golden.py). */
 #include "test_common.h"
 
-#include "internal.h"  /* eos__knn_fail_after: the fault-injection hook */
+#include "internal.h"  /* eos__knn_fail_after: the fault-injection hook; eos__oversample_rows */
+#include "ref/oversample_ref.h"
 
 #include <math.h>
 #include <string.h>
@@ -896,6 +897,171 @@ static void test_pixel_errors(void **state) {
     eos_dataset_free(&d);
 }
 
+/* Issue 20: the new rows are formed by one kernel (cl/oversample.cl). Against the plain-C
+ * reference (tests/ref/oversample_ref.c) bit for bit, with copies (partner -1), a partner equal
+ * to the base (eos-ref's ni = 0), r = 0 and r just below 1, odd sizes and wide magnitudes (no
+ * subnormals: OpenCL 1.2 lets a device flush them). The test can fail: it checks first that a
+ * fused multiply-add (what an FP_CONTRACT ON compiler may emit) gives other bits for some of
+ * these elements. */
+static void test_rows_kernel(void **state) {
+    eos_runtime_t rt = *state;
+    enum { N = 37, D = 13, S = 700 };
+    float *x = malloc(N * D * sizeof *x), *gap = malloc(S * sizeof *gap);
+    float *want = malloc(S * D * sizeof *want), *got = malloc(S * D * sizeof *got), *host = malloc(S * D * sizeof *host);
+    int32_t base[S], other[S];
+    assert_non_null(x); assert_non_null(gap); assert_non_null(want); assert_non_null(got); assert_non_null(host);
+    eos_rng g;
+    eos_rng_seed(&g, 20, 20);
+    for (size_t i = 0; i < N * D; i++) {
+        float scale = i % 7 == 0 ? 1e20f : i % 5 == 0 ? 1e-20f : 3.0f;
+        x[i] = scale * eos_rng_normal(&g);
+    }
+    for (int s = 0; s < S; s++) {
+        base[s] = (int32_t)eos_rng_below(&g, N);
+        other[s] = s % 11 == 0 ? -1 : s % 13 == 0 ? base[s] : (int32_t)eos_rng_below(&g, N);
+        gap[s] = s % 17 == 0 ? 0.0f : s % 19 == 0 ? 0.99999994f : eos_rng_uniform(&g);
+    }
+    eos_ref_oversample_rows(x, D, base, other, gap, S, want);
+    size_t fused_differs = 0;
+    for (int s = 0; s < S; s++)
+        for (int j = 0; other[s] >= 0 && j < D; j++) {
+            float b = x[base[s] * D + j], d = x[other[s] * D + j] - b;
+            float f = fmaf(gap[s], d, b);
+            fused_differs += memcmp(&f, &want[s * D + j], sizeof f) != 0;
+        }
+    assert_true(fused_differs > 0);
+    EOS_ASSERT_OK(eos__oversample_rows(rt, x, N, D, base, other, gap, S, got));
+    EOS_ASSERT_OK(eos__oversample_rows(NULL, x, N, D, base, other, gap, S, host));
+    for (size_t i = 0; i < (size_t)S * D; i++) {
+        if (memcmp(&got[i], &want[i], sizeof got[i]))
+            fail_msg("device row %zu feature %zu: %.9g, the reference %.9g (%zu elements differ when fused)", i / D,
+                     i % D, got[i], want[i], fused_differs);
+        if (memcmp(&host[i], &want[i], sizeof host[i]))
+            fail_msg("host row %zu feature %zu: %.9g, the reference %.9g", i / D, i % D, host[i], want[i]);
+    }
+    free(x); free(gap); free(want); free(got); free(host);
+}
+
+/* Issue 20: every method gives the same rows, bit for bit, whether the kernel forms them (the
+ * default with a runtime) or the host (eos_resample_set_host_rows, today's path kept as the
+ * reference), for several seeds; and the bytes the kernel path moves are what it needs: the
+ * input rows and three draws per new row up, the new rows down. */
+static void test_device_rows_match_host(void **state) {
+    eos_runtime_t rt = *state;
+    static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_EOS_REF, EOS_RESAMPLE_ROS,
+                                                  EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE, EOS_RESAMPLE_ADASYN};
+    eos_embeddings in;
+    make_set(&in, 11);
+    for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            eos_embeddings dev, host;
+            eos_resample_report rd, rh;
+            eos_resample_set_host_rows(rt, 1);
+            eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+            EOS_ASSERT_OK(eos_resample(rt, &in, 3, methods[mi], 0, seed, &host, &rh));
+            eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+            eos_resample_set_host_rows(rt, 0);
+            EOS_ASSERT_OK(eos_resample(rt, &in, 3, methods[mi], 0, seed, &dev, &rd));
+            eos_runtime_stats s2 = eos_runtime_get_stats(rt);
+            const char *name = eos_resample_name(methods[mi]);
+            assert_true(rh.synthetic > 0);
+            assert_int_equal(dev.n, host.n);
+            assert_int_equal(rd.synthetic, rh.synthetic);
+            assert_memory_equal(dev.labels, host.labels, dev.n * sizeof *dev.labels);
+            assert_memory_equal(rd.origin, rh.origin, rd.synthetic * sizeof *rd.origin);
+            assert_memory_equal(rd.partner, rh.partner, rd.synthetic * sizeof *rd.partner);
+            for (size_t i = 0; i < dev.n * DIM; i++)
+                if (memcmp(&dev.x[i], &host.x[i], sizeof dev.x[i]))
+                    fail_msg("%s seed %llu: row %zu feature %zu: device %.9g, host %.9g", name, (unsigned long long)seed,
+                             i / DIM, i % DIM, dev.x[i], host.x[i]);
+            unsigned long long up = (s2.bytes_to_device - s1.bytes_to_device) - (s1.bytes_to_device - s0.bytes_to_device);
+            unsigned long long down =
+                (s2.bytes_from_device - s1.bytes_from_device) - (s1.bytes_from_device - s0.bytes_from_device);
+            assert_int_equal(up, (in.n * DIM + 3 * rd.synthetic) * sizeof(float));
+            assert_int_equal(down, rd.synthetic * DIM * sizeof(float));
+            eos_resample_timing t = eos_resample_last_timing(rt);
+            assert_true(t.knn >= 0 && t.draws >= 0 && t.rows > 0);
+            eos_resample_report_free(&rd);
+            eos_resample_report_free(&rh);
+            eos_embeddings_free(&dev);
+            eos_embeddings_free(&host);
+        }
+    eos_embeddings_free(&in);
+}
+
+/* Issue 20: the balanced set made where the embeddings live (eos_resample_device: neighbour
+ * searches reading the device tensor, a class's rows gathered there, the new rows written
+ * there) equals eos_resample_with's, bit for bit, for every method, report included; the
+ * embeddings never come back (what goes down: the neighbour lists only). */
+static void test_resample_device_matches_host(void **state) {
+    eos_runtime_t rt = *state;
+    static const eos_resample_method methods[] = {EOS_RESAMPLE_EOS, EOS_RESAMPLE_EOS_REF, EOS_RESAMPLE_ROS,
+                                                  EOS_RESAMPLE_SMOTE, EOS_RESAMPLE_BORDERLINE, EOS_RESAMPLE_ADASYN,
+                                                  EOS_RESAMPLE_NONE};
+    eos_embeddings in;
+    make_set(&in, 13);
+    eos_tensor x = {0};
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &x, 2, (size_t[]){in.n, DIM}));
+    EOS_ASSERT_OK(eos_tensor_upload(&x, in.x, in.n * DIM));
+    for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++) {
+        const char *name = eos_resample_name(methods[mi]);
+        eos_embeddings want;
+        eos_resample_report rw, rg;
+        eos_resample_config cfg = eos_resample_defaults();
+        eos_resample_set_host_rows(rt, 1);  /* the reference: today's host path */
+        eos_runtime_stats h0 = eos_runtime_get_stats(rt);
+        EOS_ASSERT_OK(eos_resample_with(rt, &in, 3, methods[mi], &cfg, 4, &want, &rw));
+        eos_runtime_stats h1 = eos_runtime_get_stats(rt);
+        eos_resample_set_host_rows(rt, 0);
+        eos_tensor got = {0};
+        int32_t *labels = NULL;
+        eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+        EOS_ASSERT_OK(eos_resample_device(rt, &x, in.labels, 3, methods[mi], &cfg, 4, &got, &labels, &rg));
+        eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+        assert_int_equal(got.shape[0], want.n);
+        assert_int_equal(got.shape[1], DIM);
+        /* down: the neighbour lists only, as the host path (whose rows never go up or down);
+         * up: no rows, where the host path sends each search its rows twice */
+        assert_int_equal(s1.bytes_from_device - s0.bytes_from_device, h1.bytes_from_device - h0.bytes_from_device);
+        assert_true(s1.bytes_to_device - s0.bytes_to_device < h1.bytes_to_device - h0.bytes_to_device ||
+                    methods[mi] == EOS_RESAMPLE_ROS || methods[mi] == EOS_RESAMPLE_NONE);
+        float *gx = malloc(want.n * DIM * sizeof *gx);
+        assert_non_null(gx);
+        EOS_ASSERT_OK(eos_tensor_download(&got, gx, want.n * DIM));
+        for (size_t i = 0; i < want.n * DIM; i++)
+            if (memcmp(&gx[i], &want.x[i], sizeof gx[i]))
+                fail_msg("%s: row %zu feature %zu: on the device %.9g, host %.9g", name, i / DIM, i % DIM, gx[i],
+                         want.x[i]);
+        assert_memory_equal(labels, want.labels, want.n * sizeof *labels);
+        assert_int_equal(rg.synthetic, rw.synthetic);
+        if (rw.synthetic) {
+            assert_memory_equal(rg.origin, rw.origin, rw.synthetic * sizeof *rw.origin);
+            assert_memory_equal(rg.partner, rw.partner, rw.synthetic * sizeof *rw.partner);
+        }
+        assert_memory_equal(rg.after, rw.after, 3 * sizeof *rw.after);
+        assert_memory_equal(rg.eligible, rw.eligible, 3 * sizeof *rw.eligible);
+        assert_memory_equal(rg.candidate, rw.candidate, in.n);
+        free(gx);
+        free(labels);
+        eos_tensor_free(&got);
+        eos_resample_report_free(&rw);
+        eos_resample_report_free(&rg);
+        eos_embeddings_free(&want);
+    }
+    /* refused: a tensor that is not (n, dim) */
+    eos_tensor flat = {0}, o = {0};
+    int32_t *l = NULL;
+    eos_resample_report r;
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &flat, 1, (size_t[]){in.n * DIM}));
+    assert_int_equal(eos_resample_device(rt, &flat, in.labels, 3, EOS_RESAMPLE_EOS, NULL, 1, &o, &l, &r),
+                     EOS_ERR_INVALID_ARG);
+    assert_null(o.buf);
+    assert_null(l);
+    eos_tensor_free(&flat);
+    eos_tensor_free(&x);
+    eos_embeddings_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eos),
@@ -916,6 +1082,9 @@ int main(void) {
         cmocka_unit_test(test_pixel_smote),
         cmocka_unit_test(test_pixel_ros),
         cmocka_unit_test(test_pixel_errors),
+        cmocka_unit_test(test_rows_kernel),
+        cmocka_unit_test(test_device_rows_match_host),
+        cmocka_unit_test(test_resample_device_matches_host),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

@@ -24,7 +24,12 @@ void usage_bench(FILE *out) {
             "  knn      the k nearest neighbours of every embedding among the others (what EOS needs);\n"
             "           checks 20 rows against a brute-force search\n"
             "  eos      kNN + EOS generation balancing long-tailed embeddings (exp:100 over 10 classes);\n"
-            "           checks that every class ends at the largest class's count\n"
+            "           checks that every class ends at the largest class's count and that the rows formed\n"
+            "           on the device equal the host's bit for bit; then phases 2 and 3 split into kNN,\n"
+            "           draws, forming the new rows and the head (10 epochs), with the bytes copied between\n"
+            "           host and device: the rows formed on the host (before issue 20), on the device, and\n"
+            "           all of phases 2-3 on the device (what `eos pipeline` runs); interleaved, medians\n"
+            "           of --steps\n"
             "  pixel    pixel-space re-balancing of a long-tailed image set before phase 1 (--data,\n"
             "           --imbalance, --method pixel-smote or pixel-ros, --k default 5): the cost the\n"
             "           pre-processing baselines pay before their retraining; checks every class at the\n"
@@ -313,6 +318,119 @@ static int make_embeddings(const bench_opts *o, eos_embeddings *e) {
     return 0;
 }
 
+/* eos: phases 2 and 3 once; mode 0: the new rows formed on the host (before issue 20), 1: on
+ * the device (eos_resample), 2: everything on the device (the embeddings uploaded once,
+ * eos_resample_device and eos_finetune_device, what `eos pipeline` runs). The seconds of kNN,
+ * draws, rows and head and the bytes each way of phase 2 and of phase 3. */
+typedef struct {
+    double knn, draws, rows, head;
+    unsigned long long up2, down2, up3, down3;
+} phase_split;
+
+static int eos_phases(eos_runtime_t rt, const eos_embeddings *e, int classes, int k, int mode, phase_split *p) {
+    eos_embeddings out = {0};
+    eos_resample_report rep;
+    eos_tensor x = {0}, bal = {0};
+    eos_resample_set_host_rows(rt, mode == 0);
+    eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+    eos_status st;
+    double t_up = 0;
+    if (mode == 2) {
+        eos_resample_config cfg = eos_resample_defaults();
+        cfg.k = k;
+        double t0 = wall();
+        st = eos_tensor_alloc(rt, &x, 2, (size_t[]){e->n, e->dim});
+        if (st == EOS_OK) st = eos_tensor_upload(&x, e->x, e->n * e->dim);
+        t_up = wall() - t0;
+        if (st == EOS_OK) st = eos_resample_device(rt, &x, e->labels, classes, EOS_RESAMPLE_EOS, &cfg, 1, &bal, &out.labels, &rep);
+        out.n = bal.shape[0];
+        out.dim = e->dim;
+        eos_tensor_free(&x);
+    } else {
+        st = eos_resample(rt, e, classes, EOS_RESAMPLE_EOS, k, 1, &out, &rep);
+    }
+    eos_resample_set_host_rows(rt, 0);
+    if (st != EOS_OK) { eos_tensor_free(&bal); return cli_fail("eos"); }
+    eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+    eos_resample_timing t = eos_resample_last_timing(rt);
+    p->knn = t.knn + t_up;  /* the one upload is the search's input */
+    p->draws = t.draws;
+    p->rows = t.rows;
+    p->up2 = s1.bytes_to_device - s0.bytes_to_device;
+    p->down2 = s1.bytes_from_device - s0.bytes_from_device;
+    eos_head h;
+    eos_finetune_config cfg = eos_finetune_defaults();
+    float loss = 0;
+    double t0 = wall();
+    st = eos_head_init(&h, classes, (int)e->dim, 1);
+    if (st == EOS_OK) st = mode == 2 ? eos_finetune_device(rt, &h, &bal, out.labels, &cfg, &loss)
+                                     : eos_finetune(rt, &h, &out, &cfg, &loss);
+    p->head = wall() - t0;
+    eos_runtime_stats s2 = eos_runtime_get_stats(rt);
+    p->up3 = s2.bytes_to_device - s1.bytes_to_device;
+    p->down3 = s2.bytes_from_device - s1.bytes_from_device;
+    eos_head_free(&h);
+    eos_embeddings_free(&out);
+    eos_tensor_free(&bal);
+    eos_resample_report_free(&rep);
+    if (st != EOS_OK) return cli_fail("eos head");
+    if (!isfinite(loss)) { fprintf(stderr, "eos bench: validation failed: head loss %g\n", loss); return 1; }
+    return 0;
+}
+
+static int cmp_split(const void *a, const void *b, size_t off) {
+    double x = *(const double *)((const char *)a + off), y = *(const double *)((const char *)b + off);
+    return (x > y) - (x < y);
+}
+static int cmp_knn(const void *a, const void *b) { return cmp_split(a, b, offsetof(phase_split, knn)); }
+static int cmp_draws(const void *a, const void *b) { return cmp_split(a, b, offsetof(phase_split, draws)); }
+static int cmp_rows(const void *a, const void *b) { return cmp_split(a, b, offsetof(phase_split, rows)); }
+static int cmp_head(const void *a, const void *b) { return cmp_split(a, b, offsetof(phase_split, head)); }
+
+/* the median of each column over n runs (sorts p) */
+static phase_split split_median(phase_split *p, int n) {
+    phase_split m = p[0];  /* bytes: the same every run */
+    qsort(p, (size_t)n, sizeof *p, cmp_knn);
+    m.knn = p[n / 2].knn;
+    qsort(p, (size_t)n, sizeof *p, cmp_draws);
+    m.draws = p[n / 2].draws;
+    qsort(p, (size_t)n, sizeof *p, cmp_rows);
+    m.rows = p[n / 2].rows;
+    qsort(p, (size_t)n, sizeof *p, cmp_head);
+    m.head = p[n / 2].head;
+    return m;
+}
+
+/* the three ways, rotating which goes first, then the medians */
+static int bench_eos_split(eos_runtime_t rt, const eos_embeddings *e, int classes, int k, int steps) {
+    phase_split *p[3] = {calloc((size_t)steps, sizeof(phase_split)), calloc((size_t)steps, sizeof(phase_split)),
+                         calloc((size_t)steps, sizeof(phase_split))};
+    int rc = 0;
+    if (!p[0] || !p[1] || !p[2]) { fprintf(stderr, "eos bench: out of memory\n"); rc = 1; }
+    for (int s = 0; !rc && s < steps; s++)
+        for (int j = 0; !rc && j < 3; j++) {
+            int mode = (s + j) % 3;
+            rc = eos_phases(rt, e, classes, k, mode, &p[mode][s]);
+        }
+    if (!rc) {
+        printf("eos-cl eos phases 2-3 (%zu rows, k %d; medians of %d, interleaved): ms and MB host->device / "
+               "device->host\n", e->n, k, steps);
+        printf("  %-16s %8s %8s %8s %9s %9s %17s %17s\n", "new rows formed", "knn", "draws", "rows", "head",
+               "total", "phase 2 MB", "phase 3 MB");
+        static const char *names[3] = {"on the host", "on the device", "all on device"};
+        for (int j = 0; j < 3; j++) {
+            phase_split m = split_median(p[j], steps);
+            printf("  %-16s %8.1f %8.1f %8.1f %9.1f %9.1f %8.2f / %6.2f %8.2f / %6.2f\n", names[j], 1e3 * m.knn, 1e3 * m.draws, 1e3 * m.rows, 1e3 * m.head,
+                   1e3 * (m.knn + m.draws + m.rows + m.head), m.up2 / 1e6, m.down2 / 1e6, m.up3 / 1e6,
+                   m.down3 / 1e6);
+        }
+    }
+    free(p[0]);
+    free(p[1]);
+    free(p[2]);
+    return rc;
+}
+
 static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
     eos_embeddings e = {0};
     if (make_embeddings(o, &e)) { eos_embeddings_free(&e); return 1; }
@@ -357,6 +475,20 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
             if (cnt[c] != top) { fprintf(stderr, "eos bench: validation failed: class %d has %zu rows after EOS, expected %zu\n", c, cnt[c], top); rc = 1; }
         for (size_t i = 0; !rc && i < out.n * out.dim; i++)
             if (!isfinite(out.x[i])) { fprintf(stderr, "eos bench: validation failed: non-finite EOS value\n"); rc = 1; }
+        /* the rows the kernel formed against the host's (issue 20: bit for bit) */
+        eos_embeddings host = {0};
+        eos_resample_report hrep;
+        eos_resample_set_host_rows(rt, 1);
+        if (!rc && eos_resample(rt, &e, classes, EOS_RESAMPLE_EOS, k, 1, &host, &hrep) != EOS_OK) rc = cli_fail("eos");
+        else if (!rc) {
+            if (host.n != out.n || memcmp(host.x, out.x, out.n * out.dim * sizeof *out.x)) {
+                fprintf(stderr, "eos bench: validation failed: the rows formed on the device differ from the host's\n");
+                rc = 1;
+            }
+            eos_resample_report_free(&hrep);
+        }
+        eos_resample_set_host_rows(rt, 0);
+        eos_embeddings_free(&host);
         free(cnt);
         eos_embeddings_free(&out);
         eos_resample_report_free(&rep);
@@ -396,6 +528,7 @@ static int bench_knn(eos_runtime_t rt, const bench_opts *o, bench_result *r) {
         r->device_ms = profiled_ms(rt, rows, 96, NULL);
         eos_runtime_profile_stop(rt);
     }
+    if (!rc && is_eos) rc = bench_eos_split(rt, &e, classes, k, o->steps);
     r->ok = !rc;
     free(idx); free(d); free(t);
     eos_embeddings_free(&e);

@@ -7,6 +7,7 @@
 #include "eos/embeddings.h"
 #include "eos/resnet.h"
 #include "eos/runtime.h"
+#include "eos/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,13 @@ eos_finetune_config eos_finetune_defaults(void);
  * With cfg->val, h is the kept epoch's head (the last epoch's loss all the same). */
 eos_status eos_finetune(eos_runtime_t rt, eos_head *h, const eos_embeddings *train, const eos_finetune_config *cfg,
                         float *final_loss);
+
+/* The same with the training rows on the device: x (n, dim) a tensor of rt (eos_resample_device's
+ * balanced set), labels (n) on the host. Each batch is gathered on the device from its row
+ * numbers, so per batch only those and the labels go up; the same head, bit for bit, as
+ * eos_finetune on the same rows. */
+eos_status eos_finetune_device(eos_runtime_t rt, eos_head *h, const eos_tensor *x, const int32_t *labels,
+                               const eos_finetune_config *cfg, float *final_loss);
 
 /* argmax of x h^T + b for each row */
 void eos_head_predict(const eos_head *h, const eos_embeddings *x, int32_t *pred);

@@ -27,13 +27,16 @@
  * neighbours. tests/test_oversample.c checks the counts and danger sets against imbalanced-learn
  * (tests/golden/make_oversample_golden.py) and eos / eos-ref against numpy transcriptions
  * (tests/golden/make_eos_golden.py).
- * Neighbour searches run on the device (eos_knn); drawing and interpolation on the host. The
- * generator is PCG32 seeded (seed, stream 0x454f53), so a seed gives the same rows anywhere. */
+ * Neighbour searches run on the device (eos_knn) and the draws (base, partner, r for every new
+ * row) on the host; the new rows are formed in one kernel (cl/oversample.cl) when a runtime is
+ * given, on the host otherwise, with the same bits either way. The generator is PCG32 seeded
+ * (seed, stream 0x454f53), so a seed gives the same rows anywhere. */
 #ifndef EOS_OVERSAMPLE_H
 #define EOS_OVERSAMPLE_H
 
 #include "eos/embeddings.h"
 #include "eos/runtime.h"
+#include "eos/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,6 +110,30 @@ eos_status eos_resample_with(eos_runtime_t rt, const eos_embeddings *in, int cla
  * defaults. */
 eos_status eos_resample(eos_runtime_t rt, const eos_embeddings *in, int classes, eos_resample_method method, int k,
                         uint64_t seed, eos_embeddings *out, eos_resample_report *report);
+
+/* The same with the embeddings on the device (issue 20: phases 2 and 3 without round trips):
+ * x (n, dim) a tensor of rt, labels (n) on the host (the draws need them). The neighbour searches
+ * read x where it is, and the balanced set is written to *out_x, a new tensor (n + synthetic,
+ * dim) the caller frees, the original rows first; *out_labels (malloc'd) holds its labels. The
+ * same rows, bit for bit, and the same report as eos_resample_with for the same seed. Host
+ * traffic: the neighbour lists down, a class's row numbers and three numbers a new row up. */
+eos_status eos_resample_device(eos_runtime_t rt, const eos_tensor *x, const int32_t *labels, int classes,
+                               eos_resample_method method, const eos_resample_config *cfg, uint64_t seed,
+                               eos_tensor *out_x, int32_t **out_labels, eos_resample_report *report);
+
+/* Where rt's resampling forms the new rows: 0 (the default) on the device (cl/oversample.cl), 1
+ * on the host, the reference the kernel is tested against bit for bit (benchmarks compare the
+ * two). Nothing when rt is NULL: without a device the rows are always the host's; and
+ * eos_resample_device, whose rows are on the device already, always forms them there. */
+void eos_resample_set_host_rows(eos_runtime_t rt, int on_host);
+
+/* Wall seconds of the last successful eos_resample on rt: knn, the neighbour searches (over all
+ * classes and within the classes); rows, forming the new rows (the kernel with its copies, or
+ * the host loop); draws, the rest (eligibility, counts and the generator's draws). */
+typedef struct eos_resample_timing {
+    double knn, draws, rows;
+} eos_resample_timing;
+eos_resample_timing eos_resample_last_timing(eos_runtime_t rt);
 
 #ifdef __cplusplus
 }

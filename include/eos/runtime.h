@@ -138,6 +138,10 @@ typedef struct eos_runtime_stats {
     double build_seconds;      /* wall time spent building or loading programs */
     size_t bytes_allocated;    /* device memory held by live tensors */
     size_t bytes_peak;         /* the most ever held at once */
+    /* bytes copied host -> device and device -> host since eos_runtime_init, counted at the
+     * copy helpers (eos_tensor_upload / _download, the cross-entropy's labels and losses); the
+     * network's own image, logit and other losses' copies are not counted */
+    unsigned long long bytes_to_device, bytes_from_device;
 } eos_runtime_stats;
 
 eos_runtime_stats eos_runtime_get_stats(eos_runtime_t rt);
