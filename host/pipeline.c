@@ -195,6 +195,17 @@ static void emit(run_ctx *r, eos_pipeline_progress *p) {
     if (r->progress) r->progress(p, r->user);
 }
 
+/* the ROW event: a row of the table is complete (phase 1: a network, phase 3: CE + a method) */
+static void emit_row(run_ctx *r, int phase, const eos_pipeline_row *row) {
+    eos_pipeline_progress p;
+    memset(&p, 0, sizeof p);
+    p.event = EOS_PIPELINE_ROW;
+    p.phase = phase;
+    p.method = row->name;
+    p.row = row;
+    emit(r, &p);
+}
+
 typedef struct {
     run_ctx *r;
     const variant *v;
@@ -548,12 +559,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         out->nrows++;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %.31s", w->name);
         times[ntimes++].seconds = row->seconds;
-        memset(&p, 0, sizeof p);
-        p.event = EOS_PIPELINE_ROW;
-        p.phase = 1;
-        p.method = row->name;
-        p.row = row;
-        emit(&rc, &p);
+        emit_row(&rc, 1, row);
     }
     /* the pixel methods: the training images (the hold-out excluded) balanced in pixel space, then
      * a fresh CE network of the same architecture, seed and schedule, as the paper's
@@ -621,12 +627,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %s", name);
         times[ntimes++].seconds = tv_s;
         pixel_free(&H);
-        memset(&p, 0, sizeof p);
-        p.event = EOS_PIPELINE_ROW;
-        p.phase = 1;
-        p.method = row->name;
-        p.row = row;
-        emit(&rc, &p);
+        emit_row(&rc, 1, row);
     }
     /* phase 2: embeddings of the CE model */
     eos_embeddings train_emb = {ntr, DIM, NULL, NULL}, test_emb = {d->test.n, DIM, d->test.labels, NULL};
@@ -791,12 +792,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         eos_embeddings_free(&H.bal);
         eos_tensor_free(&H.balx);
         eos_resample_report_free(&H.rep);
-        memset(&p, 0, sizeof p);
-        p.event = EOS_PIPELINE_ROW;
-        p.phase = 3;
-        p.method = row->name;
-        p.row = row;
-        emit(&rc, &p);
+        emit_row(&rc, 3, row);
     }
     memset(&p, 0, sizeof p);
     p.event = EOS_PIPELINE_RESULTS;
