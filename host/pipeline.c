@@ -251,6 +251,14 @@ static eos_status embed(run_ctx *r, eos_resnet_t m, const eos_dataset *d, const 
     return eos_predict_progress(m, d, s, idx, n, 256, NULL, features, on_embed, &e);
 }
 
+/* the same into a new device tensor *out (n, 64), which phases 2 and 3 read where it is */
+static eos_status embed_device(run_ctx *r, eos_resnet_t m, const eos_dataset *d, const eos_split *s, const size_t *idx,
+                               size_t n, eos_pipeline_split which, eos_tensor *out) {
+    embed_ctx e = {r, which};
+    on_embed(0, idx ? n : s->n, &e);
+    return eos_embed_device(m, d, s, idx, n, 256, out, on_embed, &e);
+}
+
 /* Train one phase-1 network (variant v) into dir; *keep receives the kept model when keep is
  * not NULL (the best validation epoch's, from disk, with a hold-out; else the last). given: the
  * hold-out is va (nva images, none when 0) instead of eos_train_run's own split of idx. */
@@ -654,7 +662,10 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         val_emb.labels = H.yva;
         val_emb.x = H.fva;
         double te = now();
-        STEP(embed(&rc, H.m, d, &d->train, train_idx, ntr, EOS_PIPELINE_SPLIT_TRAIN, H.ftr), "computing embeddings");
+        /* the training rows straight into a device tensor (the re-balancing and the heads read
+         * them there); down once, for train_emb.csv and the gap */
+        STEP(embed_device(&rc, H.m, d, &d->train, train_idx, ntr, EOS_PIPELINE_SPLIT_TRAIN, &H.emb), "computing embeddings");
+        STEP(eos_tensor_download(&H.emb, H.ftr, ntr * DIM), "computing embeddings");
         if (nva) STEP(embed(&rc, H.m, d, &d->train, H.va, nva, EOS_PIPELINE_SPLIT_VAL, H.fva), "computing embeddings");
         STEP(embed(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, H.fte), "computing embeddings");
         embed_s = now() - te;
@@ -706,14 +717,11 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     if (!proj_method && pl.nm > 0) proj_method = "none";
     proj_cap = C > 0 ? PROJECTION_POINTS / (2 * (size_t)C) : 1;
     if (proj_cap < 10) proj_cap = 10;
-    /* phases 2 and 3 per re-balancing method, on the device (issue 20): the training embeddings
-     * go up once; the neighbour searches read them there, the balanced set is written there and
-     * the head trains from there. Down come the neighbour lists, the head, and the balanced rows
-     * only for the projection (a file). The same numbers as eos_resample + eos_finetune. */
-    if (pl.nm > 0) {
-        STEP(eos_tensor_alloc(rt, &H.emb, 2, (size_t[]){ntr, DIM}), "re-balancing");
-        STEP(eos_tensor_upload(&H.emb, train_emb.x, ntr * DIM), "re-balancing");
-    }
+    /* phases 2 and 3 per re-balancing method, on the device (issue 20): the network wrote the
+     * training embeddings into H.emb; the neighbour searches read them there, the balanced set is
+     * written there and the head trains from there. Down come the neighbour lists, the head, and
+     * the balanced rows only for the projection (a file). The same numbers as eos_resample +
+     * eos_finetune. */
     for (int k = 0; k < pl.nm; k++) {
         double tm = now();
         float loss = 0;

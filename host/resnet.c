@@ -523,6 +523,24 @@ eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *featu
     return EOS_OK;
 }
 
+eos_status eos_resnet_features_to(eos_resnet_t m, int N, eos_tensor *dst, size_t row) {
+    if (N < 0 || N > m->last_n) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet features: asked for %d, the last forward had %d", N, m->last_n);
+    if (!dst || !dst->buf || dst->rt != m->rt || dst->ndim != 2 || dst->shape[1] != 64)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet features: expected a tensor (rows, 64) of the network's runtime");
+    if (row > dst->shape[0] || (size_t)N > dst->shape[0] - row) {
+        char s[128];
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet features: rows %zu..%zu do not fit in %s", row, row + (size_t)N,
+                 eos_tensor_shape_str(dst, s, sizeof s));
+    }
+    if (N == 0) return EOS_OK;
+    /* a copy on the in-order queue: the next forward's pooling waits for it, so feat is reused
+     * safely and no host wait is needed */
+    EOS_CL_CHECK(clEnqueueCopyBuffer(eos_runtime_queue(m->rt), m->feat.buf, dst->buf, 0, row * 64 * sizeof(float),
+                                     (size_t)N * 64 * sizeof(float), 0, NULL, NULL),
+                 "copying %d feature rows on the device", N);
+    return EOS_OK;
+}
+
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss) {
     return eos_resnet_backward_loss(m, N, labels, NULL, class_weights, loss);
 }

@@ -93,10 +93,11 @@ static int stop_agreed(volatile sig_atomic_t *stop, int ranks) {
     return any > 0;
 }
 
-/* eos_predict_progress, stopping between batches (EOS_ERR_INTERRUPTED) once *stop is set */
+/* eos_predict_progress, stopping between batches (EOS_ERR_INTERRUPTED) once *stop is set; with
+ * fdev, the features go to its rows on the device instead (eos_embed_device) */
 static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
-                          size_t n, int batch, int32_t *pred, float *features, eos_progress_fn progress, void *user,
-                          volatile sig_atomic_t *stop) {
+                          size_t n, int batch, int32_t *pred, float *features, eos_tensor *fdev,
+                          eos_progress_fn progress, void *user, volatile sig_atomic_t *stop) {
     if (!indices) n = split->n;
     if (batch < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "predict: batch %d must be positive", batch);
     size_t B = n && (size_t)batch > n ? n : (size_t)batch;  /* host buffers for the batches there are */
@@ -121,7 +122,10 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
             break;
         }
         st = eos_resnet_forward(m, 0, (int)b, d->height, d->width, x);
-        if (st == EOS_OK) st = eos_resnet_outputs(m, (int)b, logits, features ? features + done * 64 : NULL);
+        /* the logits come down only for pred */
+        if (st == EOS_OK && (pred || features))
+            st = eos_resnet_outputs(m, (int)b, pred ? logits : NULL, features ? features + done * 64 : NULL);
+        if (st == EOS_OK && fdev) st = eos_resnet_features_to(m, (int)b, fdev, done);
         for (size_t i = 0; st == EOS_OK && pred && i < b; i++) pred[done + i] = argmax(logits + i * C, C);
         done += b;
         if (st == EOS_OK && progress) progress(done, n, user);
@@ -135,7 +139,20 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
 eos_status eos_predict_progress(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
                                 size_t n, int batch, int32_t *pred, float *features, eos_progress_fn progress,
                                 void *user) {
-    return predict(m, d, split, indices, n, batch, pred, features, progress, user, NULL);
+    return predict(m, d, split, indices, n, batch, pred, features, NULL, progress, user, NULL);
+}
+
+eos_status eos_embed_device(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                            size_t n, int batch, eos_tensor *out, eos_progress_fn progress, void *user) {
+    if (!m || !d || !split || !out) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "embed: a network, a dataset, a split and an output are needed");
+    memset(out, 0, sizeof *out);
+    if (!indices) n = split->n;
+    /* a device tensor has at least one element */
+    if (n == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "embed: no images to embed");
+    EOS_TRY(eos_tensor_alloc(eos_resnet_runtime(m), out, 2, (size_t[]){n, EOS_RESNET_FEATURES}));
+    eos_status st = predict(m, d, split, indices, n, batch, NULL, NULL, out, progress, user, NULL);
+    if (st != EOS_OK) eos_tensor_free(out);
+    return st;
 }
 
 eos_status eos_split_stratified(const eos_split *s, int classes, const size_t *indices, size_t n, double fraction,
@@ -184,7 +201,7 @@ static eos_status evaluate(eos_resnet_t m, const eos_dataset *d, const eos_split
         free(pred); free(truth);
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "evaluation of %zu images", n);
     }
-    eos_status st = predict(m, d, s, idx, n, batch, pred, NULL, NULL, NULL, stop);
+    eos_status st = predict(m, d, s, idx, n, batch, pred, NULL, NULL, NULL, NULL, stop);
     for (size_t i = 0; i < n; i++) truth[i] = s->labels[idx ? idx[i] : i];
     if (st == EOS_OK) st = eos_metrics_compute(d->classes, truth, pred, n, out);
     free(pred); free(truth);

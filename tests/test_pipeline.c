@@ -41,6 +41,10 @@ typedef struct {
     char trace[256];
     int n, last_phase, trained_epochs, embed_passes, rows, bad_order;
     eos_pipeline_event last;
+    /* the counted copies host -> device (eos_runtime_stats) at phase 2's start, after the gap,
+     * at the first method's start, and at the results */
+    eos_runtime_t rt;
+    unsigned long long up_phase2, up_gap, up_method, up_results;
 } seen;
 
 static void on_progress(const eos_pipeline_progress *p, void *user) {
@@ -56,6 +60,13 @@ static void on_progress(const eos_pipeline_progress *p, void *user) {
         assert_string_equal(p->rule, "none");
     }
     if (p->event == EOS_PIPELINE_EMBED && p->done == 0) s->embed_passes++;
+    if (s->rt) {
+        unsigned long long up = eos_runtime_get_stats(s->rt).bytes_to_device;
+        if (p->event == EOS_PIPELINE_PHASE2) s->up_phase2 = up;
+        if (p->event == EOS_PIPELINE_GAP) s->up_gap = up;
+        if (p->event == EOS_PIPELINE_METHOD && p->index == 0) s->up_method = up;
+        if (p->event == EOS_PIPELINE_RESULTS) s->up_results = up;
+    }
     if (p->event == EOS_PIPELINE_ROW) {
         assert_ptr_equal(p->row, &p->result->rows[p->result->nrows - 1]);
         s->rows++;
@@ -118,9 +129,17 @@ static void test_pipeline_run(void **state) {
     cfg.seed = 3;
     seen s;
     memset(&s, 0, sizeof s);
+    s.rt = rt;
     eos_pipeline_result res;
     EOS_ASSERT_OK(eos_pipeline_run(rt, &cfg, on_progress, &s, &res));
     printf("# events: %s\n", s.trace);
+    /* issue 20: the network wrote the training embeddings into the device tensor the
+     * re-balancing reads, so nothing goes up between the gap and the first method (before, the
+     * ntrain x 64 floats did) */
+    printf("# phases 2-3: %llu bytes host -> device (%llu after the gap, before the first method)\n",
+           s.up_results - s.up_phase2, s.up_method - s.up_gap);
+    assert_true(s.up_method >= s.up_gap && s.up_gap > 0);
+    assert_int_equal(s.up_method - s.up_gap, 0);
     /* START; phase 1 of ce (its epoch's updates, its row), of focal; phase 2: the passes, the
      * files, the gap; per method its start and its row; the table, summary.json, report.html */
     assert_string_equal(s.trace, "S1tR1tRPEWGMRMRrsh");
@@ -415,8 +434,60 @@ static void test_pipeline_pixel(void **state) {
     eos_pipeline_result_free(&res);
 }
 
+/* eos_embed_device against eos_predict's host features, bit for bit: the training images of the
+ * tiny CIFAR set, a listed subset with a partial last batch and the whole test split, on a
+ * fresh resnet8; nothing counted crosses the bus on the way */
+static void test_embed_device(void **state) {
+    eos_runtime_t rt = *state;
+    char data[4096];
+    test_tmpdir(data, sizeof data, "embed-device");
+    write_cifar(data);
+    eos_dataset d;
+    EOS_ASSERT_OK(eos_dataset_load(data, NULL, &d));
+    eos_resnet_t m;
+    EOS_ASSERT_OK(eos_resnet_create(rt, 1, d.channels, d.classes, EOS_RESNET_HEAD_LINEAR, 11, &m));
+    size_t n = 37, idx[37];
+    for (size_t i = 0; i < n; i++) idx[i] = (i * 131 + 7) % d.train.n;  /* out of order, some repeated */
+    for (int pass = 0; pass < 2; pass++) {
+        const eos_split *sp = pass ? &d.test : &d.train;
+        const size_t *list = pass ? NULL : idx;
+        size_t rows = pass ? d.test.n : n;
+        float *want = malloc(rows * 64 * sizeof *want), *got = malloc(rows * 64 * sizeof *got);
+        assert_non_null(want);
+        assert_non_null(got);
+        EOS_ASSERT_OK(eos_predict(m, &d, sp, list, rows, 8, NULL, want));
+        eos_tensor t;
+        eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+        EOS_ASSERT_OK(eos_embed_device(m, &d, sp, list, rows, 8, &t, NULL, NULL));
+        eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+        assert_int_equal(s1.bytes_to_device - s0.bytes_to_device, 0);
+        assert_int_equal(s1.bytes_from_device - s0.bytes_from_device, 0);
+        assert_int_equal(t.ndim, 2);
+        assert_int_equal(t.shape[0], rows);
+        assert_int_equal(t.shape[1], 64);
+        EOS_ASSERT_OK(eos_tensor_download(&t, got, rows * 64));
+        double norm = 0;
+        for (size_t i = 0; i < rows * 64; i++) norm += (double)want[i] * want[i];
+        assert_true(norm > 0);  /* real features, not a zeroed buffer on both sides */
+        for (size_t i = 0; i < rows * 64; i++)
+            if (memcmp(&got[i], &want[i], sizeof *got))
+                fail_msg("%s row %zu feature %zu: device %.9g, eos_predict %.9g", pass ? "test" : "train", i / 64,
+                         i % 64, got[i], want[i]);
+        eos_tensor_free(&t);
+        free(want);
+        free(got);
+    }
+    /* refused: no images */
+    eos_tensor t;
+    assert_int_equal(eos_embed_device(m, &d, &d.train, idx, 0, 8, &t, NULL, NULL), EOS_ERR_INVALID_ARG);
+    assert_null(t.buf);
+    eos_resnet_free(m);
+    eos_dataset_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_embed_device),
         cmocka_unit_test(test_pipeline_run),
         cmocka_unit_test(test_pipeline_pixel),
     };

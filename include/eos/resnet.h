@@ -6,6 +6,7 @@
 
 #include "eos/checkpoint.h"
 #include "eos/runtime.h"
+#include "eos/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +77,10 @@ eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int H, int W, co
 /* After a forward: logits (N, classes) and/or features (N, 64), either may be NULL. The logits
  * of a NORMED head are its cosines. */
 eos_status eos_resnet_outputs(eos_resnet_t m, int N, float *logits, float *features);
+/* After a forward: the features (N, 64) copied on the device into rows row..row+N-1 of dst, a
+ * (rows, 64) tensor of the network's runtime; nothing crosses to the host, and the floats are
+ * the ones eos_resnet_outputs reads, bit for bit. */
+eos_status eos_resnet_features_to(eos_resnet_t m, int N, eos_tensor *dst, size_t row);
 /* After a training forward: softmax cross-entropy against labels (N) with optional class
  * weights (classes), mean loss in *loss, and the gradient of every parameter. */
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss);

@@ -139,6 +139,19 @@ eos_status eos_predict_progress(eos_resnet_t m, const eos_dataset *d, const eos_
                                 size_t n, int batch, int32_t *pred, float *features, eos_progress_fn progress,
                                 void *user);
 
+/* The embeddings only, kept on the device (issue 20: phase 2 without a round trip): *out, a new
+ * tensor (n, 64) of m's runtime the caller frees with eos_tensor_free, receives the features of
+ * the listed images (indices NULL: all of split), each batch copied there on the device from the
+ * pooling's output. The same floats, bit for bit, that eos_predict writes to features. No
+ * logits or features come to the host; the images still go up. n must be at least 1.
+ * Usage:
+ *     eos_tensor emb;
+ *     eos_embed_device(m, &d, &d.train, NULL, 0, 256, &emb, NULL, NULL);
+ *     eos_resample_device(rt, &emb, d.train.labels, d.classes, EOS_RESAMPLE_EOS, NULL, seed, ...);
+ *     eos_tensor_free(&emb); */
+eos_status eos_embed_device(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
+                            size_t n, int batch, eos_tensor *out, eos_progress_fn progress, void *user);
+
 /* Stratified hold-out: per class, round(fraction * n_c) of the listed images (at least 1 when a
  * class has 2 or more) go to val, chosen by a seeded shuffle. Both outputs malloc'd. */
 eos_status eos_split_stratified(const eos_split *s, int classes, const size_t *indices, size_t n, double fraction,
