@@ -102,6 +102,10 @@ typedef struct eos__kernel_entry {
     char program[64];
     char name[64];
     cl_kernel kernel;
+    /* CL_KERNEL_WORK_GROUP_SIZE and CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, read at the
+     * kernel's first GPU-path launch (wg_known) and kept: they never change for a built kernel */
+    size_t wg_size, wg_mult;
+    int wg_known;
 } eos__kernel_entry;
 
 struct eos_runtime {
@@ -117,6 +121,8 @@ struct eos_runtime {
     size_t nprograms;
     eos__kernel_entry *kernels;
     size_t nkernels, cap_kernels;
+    size_t kernel_last;          /* the entry eos_runtime_kernel found last (launches look it up) */
+    unsigned long wg_queries;    /* kernels whose work-group limits were read (tests: once each) */
     eos_runtime_stats stats;
     int gemm_ready;              /* CLBlast parameters for this device applied */
     size_t reduce_local_force;   /* tests: work-items per reduction group (0: chosen per device) */

@@ -495,6 +495,7 @@ eos_status eos_runtime_kernel(eos_runtime_t rt, const char *program, const char 
     for (size_t i = 0; i < rt->nkernels; i++)
         if (!strcmp(rt->kernels[i].name, kernel) && !strcmp(rt->kernels[i].program, program)) {
             *out = rt->kernels[i].kernel;
+            rt->kernel_last = i;
             return EOS_OK;
         }
     if (strlen(kernel) >= sizeof rt->kernels[0].name)
@@ -517,9 +518,11 @@ eos_status eos_runtime_kernel(eos_runtime_t rt, const char *program, const char 
         rt->cap_kernels = cap;
     }
     eos__kernel_entry *e = &rt->kernels[rt->nkernels++];
+    memset(e, 0, sizeof *e);
     snprintf(e->program, sizeof e->program, "%s", program);
     snprintf(e->name, sizeof e->name, "%s", kernel);
     e->kernel = k;
+    rt->kernel_last = rt->nkernels - 1;
     *out = k;
     return EOS_OK;
 }
@@ -610,11 +613,37 @@ static size_t pow2_ceil(size_t v) {
 
 /* the most work-items a group of k may hold here (*cap) and the size it should be a multiple of
  * (*mult, <= *cap) */
+static void kernel_wg_query(eos_runtime_t rt, cl_kernel k, size_t *kwg, size_t *pref) {
+    *kwg = *pref = 0;  /* 0 (no limit known) where the driver does not say */
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof *kwg, kwg, NULL);
+    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof *pref, pref, NULL);
+}
+
+/* k's two limits, read from the driver once per kernel and then from its cache entry: every
+ * GPU-path launch needs them, and two driver queries a launch cost more than a small kernel's
+ * enqueue. The entry is the one eos_runtime_kernel just returned (the launch helpers look the
+ * kernel up right before), else found by handle; a kernel not in the cache is asked each time. */
+static void kernel_wg_limits(eos_runtime_t rt, cl_kernel k, size_t *kwg, size_t *pref) {
+    eos__kernel_entry *e = NULL;
+    if (rt->kernel_last < rt->nkernels && rt->kernels[rt->kernel_last].kernel == k) e = &rt->kernels[rt->kernel_last];
+    for (size_t i = 0; !e && i < rt->nkernels; i++)
+        if (rt->kernels[i].kernel == k) e = &rt->kernels[i];
+    if (!e) {
+        kernel_wg_query(rt, k, kwg, pref);
+        return;
+    }
+    if (!e->wg_known) {
+        kernel_wg_query(rt, k, &e->wg_size, &e->wg_mult);
+        e->wg_known = 1;
+        rt->wg_queries++;
+    }
+    *kwg = e->wg_size;
+    *pref = e->wg_mult;
+}
+
 static void group_limits(eos_runtime_t rt, cl_kernel k, size_t *cap, size_t *mult) {
-    size_t kwg = 0, pref = 0;
-    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
-    clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof pref, &pref,
-                             NULL);
+    size_t kwg, pref;
+    kernel_wg_limits(rt, k, &kwg, &pref);
     size_t c = EOS__GROUP_MAX;
     if (kwg && kwg < c) c = kwg;
     if (rt->dev.max_work_group_size && rt->dev.max_work_group_size < c) c = rt->dev.max_work_group_size;

@@ -675,6 +675,30 @@ static void test_gpu_launch_shapes(void **state) {
         eos_tensor_free(&X); eos_tensor_free(&Y);
         free(x); free(y);
     }
+    /* the two work-group limits are read once per kernel and kept in its cache entry (issue 20):
+     * more launches of relu ask the driver nothing, and the kept values are the driver's */
+    {
+        unsigned long q0 = rt->wg_queries;
+        float *x = rnd(257, -1, 1);
+        eos_tensor X = dev(rt, x, 257), Y = guarded(rt, 257, 9);
+        for (int r = 0; r < 3; r++) EOS_ASSERT_OK(eos_relu_forward(rt, 257, &X, &Y));
+        assert_int_equal(rt->wg_queries, q0);
+        int found = 0;
+        for (size_t i = 0; i < rt->nkernels; i++) {
+            const eos__kernel_entry *e = &rt->kernels[i];
+            if (!e->wg_known) continue;
+            size_t kw = 0, pref = 0;
+            clGetKernelWorkGroupInfo(e->kernel, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL);
+            clGetKernelWorkGroupInfo(e->kernel, rt->dev.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof pref,
+                                     &pref, NULL);
+            assert_int_equal(e->wg_size, kw);
+            assert_int_equal(e->wg_mult, pref);
+            found++;
+        }
+        assert_true(found >= 1 && (unsigned long)found == rt->wg_queries);
+        eos_tensor_free(&X); eos_tensor_free(&Y);
+        free(x);
+    }
     /* convolutions: (N, C, H, W, K, R, stride, pad, bias) */
     static const conv_case cases[] = {
         {7, 7, 7, 32, 7, 3, 1, 1, 1},    /* direct rows of 32: (7, 4, 7) ranges, 49 panels */
