@@ -190,3 +190,64 @@ eos_status eos_embedding_gap(eos_runtime_t rt, const float *train_x, const int32
     }
     return st;
 }
+
+/* the rows of X (n, dim) on the device whose label is c, gathered into a new tensor *G (*m, dim);
+ * only their row numbers go up. *m == 0 leaves *G unallocated. */
+static eos_status gather_class_device(eos_runtime_t rt, const eos_tensor *X, const int32_t *y, size_t n, size_t dim,
+                                      int c, eos_tensor *G, size_t *m) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += y[i] == c;
+    *m = k;
+    if (k == 0) return EOS_OK;
+    int32_t *idx = malloc(k * sizeof *idx);
+    if (!idx) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "embedding gap: row numbers of class %d", c);
+    for (size_t i = 0, j = 0; i < n; i++)
+        if (y[i] == c) idx[j++] = (int32_t)i;
+    eos_tensor I = {0};
+    eos_status st = eos_tensor_alloc(rt, &I, 1, &k);
+    if (st == EOS_OK) st = eos_tensor_alloc(rt, G, 2, (size_t[]){k, dim});
+    if (st == EOS_OK) st = eos_tensor_upload(&I, (const float *)idx, k);  /* int32 in float-sized slots */
+    if (st == EOS_OK) st = eos__gather_rows(rt, X, dim, &I, k, G);
+    eos_tensor_free(&I);
+    free(idx);
+    return st;
+}
+
+eos_status eos_embedding_gap_device(eos_runtime_t rt, const eos_tensor *train_x, const int32_t *train_y,
+                                    const eos_tensor *test_x, const int32_t *test_y, int classes, double *test_gap,
+                                    double *train_gap) {
+    if (!rt || !train_x || !test_x || !train_x->buf || !test_x->buf || train_x->rt != rt || test_x->rt != rt ||
+        train_x->ndim != 2 || test_x->ndim != 2 || train_x->shape[1] != test_x->shape[1] || !train_y || !test_y ||
+        classes < 1)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL,
+                 "embedding gap: expected two 2-d tensors (n, dim) of this runtime with the same dim, their labels and "
+                 "the number of classes");
+    size_t ntrain = train_x->shape[0], ntest = test_x->shape[0], dim = train_x->shape[1];
+    if (dim > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "embedding gap: %zu features", dim);
+    eos_status st = EOS_OK;
+    for (int c = 0; c < classes && st == EOS_OK; c++) {
+        size_t mt = 0, ms = 0;
+        eos_tensor tr = {0}, te = {0};
+        test_gap[c] = train_gap[c] = NAN;
+        st = gather_class_device(rt, train_x, train_y, ntrain, dim, c, &tr, &mt);
+        if (st == EOS_OK) st = gather_class_device(rt, test_x, test_y, ntest, dim, c, &te, &ms);
+        int32_t *idx = malloc(((mt > ms ? mt : ms) + 1) * sizeof *idx);
+        float *d = malloc(((mt > ms ? mt : ms) + 1) * sizeof *d);
+        if (st == EOS_OK && (!idx || !d)) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "embedding gap");
+        /* the searches and sums of eos_embedding_gap, on the same rows: the same numbers */
+        if (st == EOS_OK && mt >= 1 && ms >= 1 && (st = eos__knn_device(rt, &te, ms, &tr, mt, (int)dim, 1, 0, idx, d)) == EOS_OK) {
+            double s = 0;
+            for (size_t i = 0; i < ms; i++) s += sqrt((double)d[i]);
+            test_gap[c] = s / (double)ms;
+        }
+        if (st == EOS_OK && mt >= 2 && (st = eos__knn_device(rt, &tr, mt, &tr, mt, (int)dim, 1, 1, idx, d)) == EOS_OK) {
+            double s = 0;
+            for (size_t i = 0; i < mt; i++) s += sqrt((double)d[i]);
+            train_gap[c] = s / (double)mt;
+        }
+        eos_tensor_free(&tr);
+        eos_tensor_free(&te);
+        free(idx); free(d);
+    }
+    return st;
+}

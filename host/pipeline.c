@@ -413,6 +413,7 @@ typedef struct {
     char *extra;
     eos_embeddings bal;  /* labels; rows only where the projection needs them on the host */
     eos_tensor emb, balx; /* the training embeddings and a method's balanced set, on the device */
+    eos_tensor tee;       /* the test embeddings on the device, until the gap is measured */
     eos_resample_report rep;
     eos_head h;
     eos_dataset px;   /* a pixel method's balanced images (and the hold-out appended) */
@@ -434,6 +435,7 @@ static void held_free(held *h) {
     eos_embeddings_free(&h->bal);
     eos_tensor_free(&h->balx);
     eos_tensor_free(&h->emb);
+    eos_tensor_free(&h->tee);
     eos_resample_report_free(&h->rep);
     free(h->extra);
     free(h->tg); free(h->trg); free(h->ntr_c); free(h->nte_c);
@@ -662,12 +664,17 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         val_emb.labels = H.yva;
         val_emb.x = H.fva;
         double te = now();
-        /* the training rows straight into a device tensor (the re-balancing and the heads read
-         * them there); down once, for train_emb.csv and the gap */
+        /* the training and test rows straight into device tensors (the gap, the re-balancing and
+         * the heads read them there); down once each, for the CSVs and the test predictions */
         STEP(embed_device(&rc, H.m, d, &d->train, train_idx, ntr, EOS_PIPELINE_SPLIT_TRAIN, &H.emb), "computing embeddings");
         STEP(eos_tensor_download(&H.emb, H.ftr, ntr * DIM), "computing embeddings");
         if (nva) STEP(embed(&rc, H.m, d, &d->train, H.va, nva, EOS_PIPELINE_SPLIT_VAL, H.fva), "computing embeddings");
-        STEP(embed(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, H.fte), "computing embeddings");
+        if (d->test.n) {
+            STEP(embed_device(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, &H.tee), "computing embeddings");
+            STEP(eos_tensor_download(&H.tee, H.fte, d->test.n * DIM), "computing embeddings");
+        } else {  /* no rows, no tensor: the pass's events all the same */
+            STEP(embed(&rc, H.m, d, &d->test, NULL, 0, EOS_PIPELINE_SPLIT_TEST, H.fte), "computing embeddings");
+        }
         embed_s = now() - te;
         embed_rate = (double)(ntr + nva + d->test.n) / embed_s;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embeddings");
@@ -695,8 +702,10 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         if (!H.tg || !H.trg || !H.ntr_c || !H.nte_c) STEP(OOM("embedding gap"), "measuring the embedding gap");
         for (size_t i = 0; i < ntr; i++) H.ntr_c[H.ytr[i]]++;
         for (size_t i = 0; i < d->test.n; i++) H.nte_c[d->test.labels[i]]++;
-        STEP(eos_embedding_gap(rt, H.ftr, H.ytr, ntr, H.fte, d->test.labels, d->test.n, DIM, C, H.tg, H.trg),
+        STEP(d->test.n ? eos_embedding_gap_device(rt, &H.emb, H.ytr, &H.tee, d->test.labels, C, H.tg, H.trg)
+                       : eos_embedding_gap(rt, H.ftr, H.ytr, ntr, H.fte, d->test.labels, 0, DIM, C, H.tg, H.trg),
              "measuring the embedding gap");
+        eos_tensor_free(&H.tee);
         snprintf(path, sizeof path, "%s/embed_metrics.json", dir);
         snprintf(model, sizeof model, "%s/phase1/model.safetensors", od);
         STEP(write_gap(path, model, d, C, H.tg, H.trg, H.ntr_c, H.nte_c), "writing embed_metrics.json");

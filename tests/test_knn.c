@@ -200,12 +200,90 @@ static void test_tiles_exact(void **state) {
     rt->gpu_paths = gpu_paths;
 }
 
+/* eos_embedding_gap_device (issue 20: the pipeline's gap from the embeddings on the device)
+ * against eos_embedding_gap bit for bit and against a brute-force double reference; a class
+ * with one training row and no test rows, one with no training rows: NaN on both paths. Only
+ * the row numbers go up. */
+static void test_gap_device(void **state) {
+    eos_runtime_t rt = *state;
+    enum { C = 5, D = 24 };
+    size_t ntr = 700, nte = 300;
+    eos_rng g;
+    eos_rng_seed(&g, 17, 4);
+    float *xtr = malloc(ntr * D * sizeof *xtr), *xte = malloc(nte * D * sizeof *xte);
+    int32_t *ytr = malloc(ntr * sizeof *ytr), *yte = malloc(nte * sizeof *yte);
+    for (size_t i = 0; i < ntr; i++) ytr[i] = i == 5 ? 3 : (int32_t)(i % 3);  /* class 3: one row, 4: none */
+    for (size_t i = 0; i < nte; i++) yte[i] = (int32_t)(i % 5 == 3 ? 4 : i % 3);  /* class 3: none */
+    for (size_t i = 0; i < ntr * D; i++) xtr[i] = eos_rng_normal(&g) + (float)ytr[i / D];
+    for (size_t i = 0; i < nte * D; i++) xte[i] = eos_rng_normal(&g) + (float)yte[i / D];
+    double tg[C], trg[C], dtg[C], dtrg[C];
+    EOS_ASSERT_OK(eos_embedding_gap(rt, xtr, ytr, ntr, xte, yte, nte, D, C, tg, trg));
+    eos_tensor Tr, Te;
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &Tr, 2, (size_t[]){ntr, D}));
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &Te, 2, (size_t[]){nte, D}));
+    EOS_ASSERT_OK(eos_tensor_upload(&Tr, xtr, ntr * D));
+    EOS_ASSERT_OK(eos_tensor_upload(&Te, xte, nte * D));
+    eos_runtime_stats s0 = eos_runtime_get_stats(rt);
+    EOS_ASSERT_OK(eos_embedding_gap_device(rt, &Tr, ytr, &Te, yte, C, dtg, dtrg));
+    eos_runtime_stats s1 = eos_runtime_get_stats(rt);
+    /* every class's row numbers, int32, once: the training rows of all classes, the test rows
+     * of the classes 0-2 and 4 */
+    assert_int_equal(s1.bytes_to_device - s0.bytes_to_device, (ntr + nte) * sizeof(int32_t));
+    for (int c = 0; c < C; c++) {
+        printf("# class %d: test gap %.9g, train gap %.9g\n", c, dtg[c], dtrg[c]);
+        assert_int_equal(isnan(tg[c]), isnan(dtg[c]));
+        assert_int_equal(isnan(trg[c]), isnan(dtrg[c]));
+        if (!isnan(tg[c])) assert_memory_equal(&tg[c], &dtg[c], sizeof tg[c]);
+        if (!isnan(trg[c])) assert_memory_equal(&trg[c], &dtrg[c], sizeof trg[c]);
+    }
+    assert_true(isnan(dtg[3]) && isnan(dtrg[3]) && isnan(dtg[4]) && isnan(dtrg[4]));
+    /* class 0 against brute force in double */
+    size_t m = 0, q = 0;
+    double ref_te = 0, ref_tr = 0;
+    for (size_t i = 0; i < ntr; i++) m += ytr[i] == 0;
+    for (size_t i = 0; i < nte; i++) {
+        if (yte[i] != 0) continue;
+        double best = INFINITY;
+        for (size_t j = 0; j < ntr; j++) {
+            if (ytr[j] != 0) continue;
+            double s = 0;
+            for (int d = 0; d < D; d++) s += pow((double)xte[i * D + d] - xtr[j * D + d], 2);
+            best = s < best ? s : best;
+        }
+        ref_te += sqrt(best);
+        q++;
+    }
+    for (size_t i = 0; i < ntr; i++) {
+        if (ytr[i] != 0) continue;
+        double best = INFINITY;
+        for (size_t j = 0; j < ntr; j++) {
+            if (ytr[j] != 0 || j == i) continue;
+            double s = 0;
+            for (int d = 0; d < D; d++) s += pow((double)xtr[i * D + d] - xtr[j * D + d], 2);
+            best = s < best ? s : best;
+        }
+        ref_tr += sqrt(best);
+    }
+    /* float32 distances as |q|^2 + |r|^2 - 2 q.r: a relative 1e-4 of the mean distance */
+    assert_float_equal(dtg[0], ref_te / q, 1e-4 * ref_te / q);
+    assert_float_equal(dtrg[0], ref_tr / m, 1e-4 * ref_tr / m);
+    /* refused: tensors of different widths */
+    eos_tensor Bad;
+    EOS_ASSERT_OK(eos_tensor_alloc(rt, &Bad, 2, (size_t[]){nte, D - 1}));
+    assert_int_equal(eos_embedding_gap_device(rt, &Tr, ytr, &Bad, yte, C, dtg, dtrg), EOS_ERR_INVALID_ARG);
+    eos_tensor_free(&Bad);
+    eos_tensor_free(&Tr);
+    eos_tensor_free(&Te);
+    free(xtr); free(xte); free(ytr); free(yte);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_ties_and_errors),
         cmocka_unit_test(test_tiles_exact),
         cmocka_unit_test(test_loop_cap),
+        cmocka_unit_test(test_gap_device),
     };
     return cmocka_run_group_tests(tests, test_runtime_setup, test_runtime_teardown);
 }

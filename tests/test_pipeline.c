@@ -136,10 +136,13 @@ static void test_pipeline_run(void **state) {
     /* issue 20: the network wrote the training embeddings into the device tensor the
      * re-balancing reads, so nothing goes up between the gap and the first method (before, the
      * ntrain x 64 floats did) */
-    printf("# phases 2-3: %llu bytes host -> device (%llu after the gap, before the first method)\n",
-           s.up_results - s.up_phase2, s.up_method - s.up_gap);
+    printf("# phases 2-3: %llu bytes host -> device (%llu up to the gap, %llu after it before the first method)\n",
+           s.up_results - s.up_phase2, s.up_gap - s.up_phase2, s.up_method - s.up_gap);
     assert_true(s.up_method >= s.up_gap && s.up_gap > 0);
     assert_int_equal(s.up_method - s.up_gap, 0);
+    /* the embedding gap reads both tensors there too: only every row's number goes up (before,
+     * the rows themselves, the training ones three times) */
+    assert_int_equal(s.up_gap - s.up_phase2, (res.train_images + res.test_images) * sizeof(int32_t));
     /* START; phase 1 of ce (its epoch's updates, its row), of focal; phase 2: the passes, the
      * files, the gap; per method its start and its row; the table, summary.json, report.html */
     assert_string_equal(s.trace, "S1tR1tRPEWGMRMRrsh");

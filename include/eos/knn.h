@@ -6,6 +6,7 @@
 #define EOS_KNN_H
 
 #include "eos/runtime.h"
+#include "eos/tensor.h"
 
 #include <stdint.h>
 
@@ -35,6 +36,14 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
 eos_status eos_embedding_gap(eos_runtime_t rt, const float *train_x, const int32_t *train_y, size_t ntrain,
                              const float *test_x, const int32_t *test_y, size_t ntest, int dim, int classes,
                              double *test_gap, double *train_gap);
+
+/* The same with the embeddings on the device (eos_embed_device's tensors): train_x (ntrain, dim)
+ * and test_x (ntest, dim) tensors of rt, their labels on the host. Each class's rows are
+ * gathered there (only their row numbers go up); the same numbers as eos_embedding_gap, bit for
+ * bit. */
+eos_status eos_embedding_gap_device(eos_runtime_t rt, const eos_tensor *train_x, const int32_t *train_y,
+                                    const eos_tensor *test_x, const int32_t *test_y, int classes, double *test_gap,
+                                    double *train_gap);
 
 #ifdef __cplusplus
 }
