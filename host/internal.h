@@ -138,6 +138,8 @@ struct eos_runtime {
      * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
     struct eos__conv_choices *conv_choices;
     int conv_force, conv_batch;
+    /* eos__runtime_dist_split: phases 2-3 share their query rows among the MPI ranks */
+    int dist_split;
     /* event profiling (eos_runtime_profile_start): device seconds and calls per kernel name */
     int ev_prof, nev;
     struct {
