@@ -81,6 +81,17 @@ int eos__dist_bcast_int(int *v) {
     return MPI_Bcast(v, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
 }
 
+int eos__dist_bcast_floats(float *v, size_t n) {
+    if (g_size <= 1) return 0;
+    while (n > 0) {  /* MPI counts are ints */
+        int k = n > (size_t)INT_MAX ? INT_MAX : (int)n;
+        if (MPI_Bcast(v, k, MPI_FLOAT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) return -1;
+        v += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 /* One MPI datatype of elem bytes, so that the counts are rows (MPI's ints) and not bytes. */
 int eos__dist_allgather_rows(void *buf, size_t n, size_t elem, size_t grain) {
     if (g_size <= 1 || n == 0) return 0;
@@ -140,6 +151,11 @@ int eos__dist_allreduce_sum_double(double *v, size_t n) {
 int eos__dist_barrier(void) { return 0; }
 int eos__dist_bcast_int(int *v) {
     (void)v;
+    return 0;
+}
+int eos__dist_bcast_floats(float *v, size_t n) {
+    (void)v;
+    (void)n;
     return 0;
 }
 int eos__dist_allgather_rows(void *buf, size_t n, size_t elem, size_t grain) {

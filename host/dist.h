@@ -24,6 +24,8 @@ int eos__dist_allreduce_sum_double(double *v, size_t n);
 int eos__dist_barrier(void);
 /* Rank 0's value of *v on every rank (MPI_Bcast); 0 on success, a no-op with one process. */
 int eos__dist_bcast_int(int *v);
+/* Rank 0's n floats in v on every rank (MPI_Bcast); 0 on success, a no-op with one process. */
+int eos__dist_bcast_floats(float *v, size_t n);
 /* The share of n rows that `rank` of `ranks` takes: [*lo, *hi), contiguous, in rank order, cut
  * at multiples of grain (the last share ends at n), as even as the grains allow. Pure
  * arithmetic, the same on every rank and in both builds. */

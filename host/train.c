@@ -1003,6 +1003,9 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     eos__runtime_dist_split(eos_resnet_runtime(m), prev_split);
     /* every rank leaves once rank 0's files are whole: a caller may read them next (the
      * pipeline loads the kept model on every rank) */
+    /* per-rank batch norm leaves each rank its own running statistics: rank 0's, which it saved,
+     * everywhere (a caller computes with the model next: the pipeline's embeddings) */
+    if (st == EOS_OK && ranks > 1) st = eos__resnet_state_bcast(m);
     if (st == EOS_OK && ranks > 1 && eos__dist_barrier() != 0)
         st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Barrier", NULL,
                             "train: waiting for the other MPI ranks at the end of the run failed");
