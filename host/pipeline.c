@@ -461,7 +461,9 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     const char *od = cfg->out_dir, *profile = cfg->profile ? cfg->profile : "custom";
     const int lead = eos__dist_rank() == 0;  /* rank 0 of an mpirun job, or the one process */
     out->failed = "checking out_dir";
-    if (!cfg->overwrite && lead) {  /* rank 0 may already have written when another rank looks */  /* results already there, an unfinished run's included, are the user's */
+    /* results already there, an unfinished run's included, are the user's (rank 0 alone looks:
+     * under mpirun it may already have written when another rank would) */
+    if (!cfg->overwrite && lead) {
         eos_pipeline_outputs o;
         list_outputs(&pl, &o);
         for (int i = 0; i < o.n; i++) {
