@@ -28,6 +28,9 @@ void usage_embed(FILE *out) {
             "  --force           replace the files above if DIR holds them (default: refuse); never the model\n"
             "  --quiet           no progress bars or periodic lines (default: a bar on a terminal, a line\n"
             "                    every 30 s otherwise)\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos embed ...` shares the batches and the\n"
+            "gap's neighbour search among the ranks: the files are one process's, bit for bit (with the same\n"
+            "convolution algorithms: every rank takes rank 0's), and rank 0 alone writes them.\n\n"
             "example:\n  eos embed --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/emb\n");
 }
 

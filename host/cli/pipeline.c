@@ -78,6 +78,11 @@ void usage_pipeline(FILE *out) {
             "                   first GPU, else the first CPU)\n"
             "  --force          replace the results already in DIR (default: refuse)\n"
             "  --quiet          no progress bars or periodic lines\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos pipeline ...` trains phase 1 data\n"
+            "parallel as `eos train` does (per-rank batch norm), then shares phase 2's embeddings and every\n"
+            "neighbour search among the ranks (the one-process results for that phase-1 model); rank 0\n"
+            "alone writes; with --val-split every rank reads the kept phase-1 model from DIR, which must\n"
+            "then be on a file system every rank sees.\n\n"
             "example:\n  eos pipeline --data data/cifar10-jpg --out runs/quick --profile quick\n"
             "  eos pipeline --data data/cifar10-jpg --out runs/paper --methods eos,ldam-drw,focal\n");
 }

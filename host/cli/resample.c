@@ -46,6 +46,9 @@ void usage_resample(FILE *out) {
             "  --device SPEC         device for the neighbour search (default: $EOS_DEVICE, else the first GPU,\n"
             "                        else the first CPU; ros and none need none)\n"
             "  --force               replace --out if it exists (default: refuse); never --in itself\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos resample ...` shares the neighbour\n"
+            "searches among the ranks; every rank draws the same rows, so --out is one process's, bit for\n"
+            "bit; rank 0 alone writes it.\n\n"
             "example:\n  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_eos.csv --method eos\n"
             "  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_bl.csv --method borderline --k 5 --m 10\n");
 }
