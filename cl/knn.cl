@@ -36,11 +36,13 @@ static void eos_knn_insert(float *d, int *id, const int k, const float v, const 
  * sr = 1), where a work-item walking its own contiguous row is what the caches like (the
  * column walk measured several times slower on PoCL). Only the Q R floats the tile's GEMM
  * wrote are read. qn (all queries), rn (all references): squared norms; best_d, best_i (all
- * queries, k): the lists (start at +inf / -1). With exclude_self, reference j is not a
- * neighbour of query j (queries and references are the same points). */
+ * queries, k): the lists (start at +inf / -1). With exclude_self, reference q_base + j is not
+ * a neighbour of query j (queries and references are the same points; q_base: where this
+ * launch's queries start among them, non-zero when an MPI rank searches its share of rows). */
 __kernel void eos_knn_merge(__global const float *dots, __global const float *qn, __global const float *rn,
                             __global float *best_d, __global int *best_i, const int Q, const int R, const int k,
-                            const int q0, const int r0, const int exclude_self, const int sq, const int sr) {
+                            const int q0, const int r0, const int exclude_self, const int sq, const int sr,
+                            const int q_base) {
     const int t = get_global_id(0);
     if (t >= Q) return;
     const int q = q0 + t;
@@ -54,7 +56,7 @@ __kernel void eos_knn_merge(__global const float *dots, __global const float *qn
     __global const float *p = dots + (size_t)t * (size_t)sq;
     for (int r = 0; r < R; r++, p += sr) {
         const int ref = r0 + r;
-        if (exclude_self && ref == q) continue;
+        if (exclude_self && ref == q_base + q) continue;
         eos_knn_insert(d, id, k, fmax(nq + rn[ref] - 2.0f * *p, 0.0f), ref);
     }
     for (int j = 0; j < k; j++) {
@@ -86,14 +88,15 @@ __kernel void eos_knn_reset(__global float *best_d, __global int *best_i, const 
  * 2 x 32 dot products in 8 float8 accumulators (the panel stays in L1 for all 16 queries), then
  * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge.
  * Panels b0 .. b1-1 only, merged into the lists in best_d, best_i: one launch takes them all,
- * unless the device limits a work-item's loop trips (eos__loop_cap, host/knn.c). */
+ * unless the device limits a work-item's loop trips (eos__loop_cap, host/knn.c). exclude_self and
+ * q_base as in eos_knn_merge. */
 #define KNN_QB 16
 
 
 __kernel void eos_knn_fused(__global const float *Q, __global const float *qn, __global const float *Rp,
                             __global const float *rn, __global float *best_d, __global int *best_i, const int nq,
                             const int nr, const int D, const int k, const int exclude_self, const int b0,
-                            const int b1) {
+                            const int b1, const int q_base) {
     const int q0 = get_global_id(0) * KNN_QB;
     if (q0 >= nq) return;
     const int nqb = min(KNN_QB, nq - q0);
@@ -127,9 +130,9 @@ __kernel void eos_knn_fused(__global const float *Q, __global const float *qn, _
             for (int j = 0; j < jmax; j++) {
                 const int ref = b * 32 + j;
                 const float r2n = rn[ref];
-                if (!(exclude_self && ref == qa))
+                if (!(exclude_self && ref == q_base + qa))
                     eos_knn_insert(d + t * k, id + t * k, k, fmax(na + r2n - 2.0f * da[j], 0.0f), ref);
-                if (two && !(exclude_self && ref == qb))
+                if (two && !(exclude_self && ref == q_base + qb))
                     eos_knn_insert(d + (t + 1) * k, id + (t + 1) * k, k, fmax(nb + r2n - 2.0f * dc[j], 0.0f), ref);
             }
         }

@@ -33,6 +33,21 @@ install(FILES ${CMAKE_BINARY_DIR}/generated/EOSCLConfig.cmake ${CMAKE_BINARY_DIR
 # eos-cl.pc: configured now but for the prefix, which is the one `cmake --install --prefix`
 # is given, so it is written again at install time.
 set(EOS_PC_PREFIX "@EOS_PC_PREFIX@")
+# A build with MPI (EOS_MPI) links the library to it: a static link of a user's program needs it
+# too. Its pkg-config module when it has one (Open MPI: ompi-c, MPICH: mpich), else its
+# libraries by path.
+set(EOS_PC_MPI_REQUIRES "")
+set(EOS_PC_MPI_LIBS "")
+if(EOS_HAVE_MPI)
+  pkg_search_module(EOS_MPI_PC QUIET ompi-c mpich mpi-c)
+  if(EOS_MPI_PC_FOUND)
+    set(EOS_PC_MPI_REQUIRES " ${EOS_MPI_PC_MODULE_NAME}")
+  else()
+    foreach(lib ${MPI_C_LIBRARIES})
+      string(APPEND EOS_PC_MPI_LIBS " ${lib}")
+    endforeach()
+  endif()
+endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/eos-cl.pc.in ${CMAKE_BINARY_DIR}/generated/eos-cl.pc.in @ONLY)
 install(CODE "set(EOS_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
 configure_file(\"${CMAKE_BINARY_DIR}/generated/eos-cl.pc.in\" \"${CMAKE_BINARY_DIR}/generated/eos-cl.pc\" @ONLY)")

@@ -24,6 +24,7 @@
  * algorithm dx reuses dw's re-layout of dy, so the kernels are exactly those of one backward.
  * While event profiling is on, kernel time is also charged per (shape, direction) for `eos bench
  * layers` (eos_conv_profile_read). */
+#include "dist.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -569,6 +570,7 @@ typedef struct choice {
     int imported;  /* from a checkpoint's list: wins over conv-algos.txt, so a resumed run computes
                     * what the interrupted one did whatever the file says now */
     int used;      /* looked up (or imported) on this runtime: what checkpoints carry */
+    int agreed;    /* under mpirun: rank 0's choice, received by every rank (eos_conv_algo_for_dir) */
 } choice;
 
 struct eos__conv_choices {
@@ -626,8 +628,8 @@ static eos_status remember(eos__conv_choices *t, const int key[8], int dir, int 
     return EOS_OK;
 }
 
-/* The entry for (key, dir) that shape s can run: a checkpoint's before the file's and the
- * timings', the exact batch before an any-batch entry. */
+/* The entry for (key, dir) that shape s can run: the one the MPI ranks agreed on, then a
+ * checkpoint's before the file's and the timings', the exact batch before an any-batch entry. */
 static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_conv_shape *s) {
     choice *best = NULL;
     int best_rank = -1;
@@ -636,7 +638,7 @@ static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_c
         if (c->dir != dir || memcmp(c->key + 1, key + 1, 7 * sizeof *key) || (c->key[0] != key[0] && c->key[0] != 0) ||
             !algo_fits(c->algo, s))
             continue;
-        int rank = 2 * c->imported + (c->key[0] == key[0]);
+        int rank = 4 * c->agreed + 2 * c->imported + (c->key[0] == key[0]);
         if (rank > best_rank) {
             best = c;
             best_rank = rank;
@@ -867,6 +869,29 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
     int key[8];
     choice_key(rt, s, key);
     choice *c = find(t, key, (int)dir, s);
+    if (eos__dist_size() > 1 && (!c || !(c->agreed || c->imported))) {
+        /* Under mpirun every rank takes rank 0's choice (its table, else its timing): ranks that
+         * chose for themselves (timings differ, as may their conv-algos.txt) would round
+         * differently. A collective: the ranks look up the same (shape, batch, direction) keys
+         * in the same order (training's steps, phase 2's batches: host/train.c). A checkpoint's
+         * choices are rank 0's already (rank 0 wrote it, every rank read it), so rank 0's lone
+         * evaluation at the end of a resumed run finds them without the other ranks. */
+        int algo = 0;
+        if (eos__dist_rank() == 0) {
+            if (c) algo = c->algo;
+            else {
+                eos_conv_shape timed = *s;
+                timed.N = key[0];
+                EOS_TRY(measure(rt, &timed, (int)dir, &algo));
+                store_choice(rt, key, (int)dir, algo);  /* rank 0 alone writes the file */
+            }
+        }
+        if (eos__dist_bcast_int(&algo) != 0 || algo <= EOS_CONV_AUTO || algo >= NALGO)
+            EOS_FAIL(EOS_ERR_INTERNAL, NULL, "conv2d: receiving rank 0's convolution algorithm (MPI_Bcast) failed");
+        EOS_TRY(remember(t, key, (int)dir, algo, 0, &c));
+        c->algo = algo;  /* over this rank's own entry, a checkpoint's included */
+        c->agreed = 1;
+    }
     if (!c) {
         eos_conv_shape timed = *s;  /* at the batch the choice is for */
         timed.N = key[0];

@@ -144,6 +144,8 @@ struct eos_runtime {
      * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
     struct eos__conv_choices *conv_choices;
     int conv_force, conv_batch;
+    /* eos__runtime_dist_split: phases 2-3 share their query rows among the MPI ranks */
+    int dist_split;
     /* event profiling (eos_runtime_profile_start): device seconds and calls per kernel name */
     int ev_prof, nev;
     struct {
@@ -184,6 +186,9 @@ int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
 /* Data parallel (host/dist.c): every learnable gradient of m times weight (this rank's share of
  * the global batch), summed over the ranks in place: the global batch's mean gradient. */
 eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight);
+/* Data parallel: rank 0's batch-norm running statistics (every entry that is not learnable) on
+ * every rank, so that every rank ends a run with the model rank 0 saves. */
+eos_status eos__resnet_state_bcast(eos_resnet_t m);
 /* eos_loader_next for rank of ranks: the global batch's size B is returned and the loader moves
  * past all of it (the same generator draws), but only rows [*lo, *lo + *n) = [rank B / ranks,
  * (rank + 1) B / ranks) are loaded, into x (n, C, H, W) and y (n) from their start. */

@@ -2,6 +2,7 @@
  * float8 register tiles over packed reference panels and keeps each query's top-k list in
  * private memory; elsewhere tiles of q.r from CLBlast are merged into running top-k lists.
  * Memory: the embeddings (n, dim) twice, the lists (nq, k), and a distance tile (tiled path). */
+#include "dist.h"
 #include "internal.h"
 
 #include <math.h>
@@ -35,18 +36,23 @@ static eos_status knn_check(size_t nq, size_t nr, int dim, int k, int exclude_se
     return EOS_OK;
 }
 
-/* the search itself over Q (nq, dim) and R (nr, dim) on the device (the same tensor may be both) */
+/* CPUs: distances and selection fused, no distance tile in memory (cl/knn.cl); elsewhere the
+ * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
+static int knn_fused(eos_runtime_t rt) {
+    const char *env = getenv("EOS_KNN_ALGO");
+    return env && env[0] ? !strcmp(env, "fused") : !eos__gpu_paths(rt);
+}
+
+/* the search itself over Q (nq, dim) and R (nr, dim) on the device (the same tensor may be both);
+ * q_base: where Q's rows start among R's when exclude_self (an MPI rank's share, knn_ranks) */
 static eos_status knn_run(eos_runtime_t rt, const eos_tensor *Qt, size_t nq, const eos_tensor *Rt, size_t nr, int dim,
-                          int k, int exclude_self, int32_t *indices, float *dist2) {
+                          int k, int exclude_self, int32_t *indices, float *dist2, int q_base) {
     eos_tensor Q = *Qt, R = *Rt;  /* read only: shallow copies, never freed here */
     eos_tensor qn = {0}, rn = {0}, dots = {0}, bd = {0}, bi = {0};
     size_t tq = nq < g_tile_q ? nq : g_tile_q, tr = nr < g_tile_r ? nr : g_tile_r;
     eos_status st = eos_tensor_alloc(rt, &qn, 1, &nq);
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &rn, 1, &nr);
-    /* CPUs: distances and selection fused, no distance tile in memory (cl/knn.cl); elsewhere the
-     * CLBlast tiles. EOS_KNN_ALGO=fused|gemm forces one. */
-    const char *env = getenv("EOS_KNN_ALGO");
-    int fused = env && env[0] ? !strcmp(env, "fused") : !eos__gpu_paths(rt);
+    int fused = knn_fused(rt);
     /* A device that caps a work-item's loop trips (eos__loop_cap; Mesa's llvmpipe): the fused
      * kernel takes as many reference panels per launch as fit, the tiled path's merge as many
      * references per tile. Per panel a work-item runs at most 8 query pairs x (D products + 32
@@ -89,7 +95,7 @@ static eos_status knn_run(eos_runtime_t rt, const eos_tensor *Qt, size_t nq, con
             int b0 = (int)b, b1 = (int)(nb - b < panels_per_launch ? nb : b + panels_per_launch);
             eos__arg a[] = {EOS_ARG(Q.buf), EOS_ARG(qn.buf), EOS_ARG(Rp.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf),
                             EOS_ARG(bi.buf), EOS_ARG(n_q), EOS_ARG(n_r), EOS_ARG(dim), EOS_ARG(k), EOS_ARG(exclude_self),
-                            EOS_ARG(b0), EOS_ARG(b1)};
+                            EOS_ARG(b0), EOS_ARG(b1), EOS_ARG(q_base)};
             size_t g = (nq + 15) / 16;
             st = eos__run_nd(rt, "knn.cl", "eos_knn_fused", 1, &g, a, EOS_NARGS(a));
         }
@@ -117,7 +123,7 @@ static eos_status knn_run(eos_runtime_t rt, const eos_tensor *Qt, size_t nq, con
             int q0i = (int)q0, r0i = (int)r0, sq = cols ? 1 : rr, sr = cols ? qq : 1;
             eos__arg a[] = {EOS_ARG(dots.buf), EOS_ARG(qn.buf), EOS_ARG(rn.buf), EOS_ARG(bd.buf), EOS_ARG(bi.buf),
                             EOS_ARG(qq), EOS_ARG(rr), EOS_ARG(k), EOS_ARG(q0i), EOS_ARG(r0i), EOS_ARG(exclude_self),
-                            EOS_ARG(sq), EOS_ARG(sr)};
+                            EOS_ARG(sq), EOS_ARG(sr), EOS_ARG(q_base)};
             st = eos__run_1d(rt, "knn.cl", "eos_knn_merge", (size_t)qq, a, EOS_NARGS(a));
         }
     }
@@ -129,6 +135,41 @@ static eos_status knn_run(eos_runtime_t rt, const eos_tensor *Qt, size_t nq, con
     return st;
 }
 
+/* knn_run, or under mpirun with the runtime's dist_split on (eos__runtime_dist_split), this
+ * rank's share of the queries, then every rank's lists gathered. Each query's list is computed
+ * alone (its distances, then its insertions in reference order), so the lists are those of one
+ * process bit for bit: on the fused path whatever the cut; on the tiled path the shares are cut
+ * at multiples of the query tile, so every rank runs the one-process run's GEMM tiles. */
+static eos_status knn_ranks(eos_runtime_t rt, const eos_tensor *Q, size_t nq, const eos_tensor *R, size_t nr, int dim,
+                            int k, int exclude_self, int32_t *indices, float *dist2) {
+    const int ranks = eos__dist_size();
+    if (!rt->dist_split || ranks < 2) return knn_run(rt, Q, nq, R, nr, dim, k, exclude_self, indices, dist2, 0);
+    size_t grain = knn_fused(rt) ? 16 : g_tile_q, lo, hi, row = (size_t)k;
+    eos__dist_share(nq, grain, eos__dist_rank(), ranks, &lo, &hi);
+    eos_status st = EOS_OK;
+    if (hi > lo) {
+        eos_tensor Qs = {0};  /* this rank's queries, copied on the device */
+        st = eos_tensor_alloc(rt, &Qs, 2, (size_t[]){hi - lo, (size_t)dim});
+        if (st == EOS_OK)
+            EOS_CL_GOTO(clEnqueueCopyBuffer(rt->queue, Q->buf, Qs.buf, lo * (size_t)dim * sizeof(float), 0,
+                                            (hi - lo) * (size_t)dim * sizeof(float), 0, NULL, NULL),
+                        st, out, "knn: this rank's queries %zu..%zu", lo, hi);
+        if (st == EOS_OK)
+            st = knn_run(rt, &Qs, hi - lo, R, nr, dim, k, exclude_self, indices + lo * row,
+                         dist2 ? dist2 + lo * row : NULL, (int)lo);
+    out:
+        eos_tensor_free(&Qs);
+    }
+    /* a rank that failed leaves here; the CLI then ends the job (eos__dist_abort), which frees
+     * the ranks waiting in the gather */
+    if (st != EOS_OK) return st;
+    if (eos__dist_allgather_rows(indices, nq, row * sizeof *indices, grain) != 0 ||
+        (dist2 && eos__dist_allgather_rows(dist2, nq, row * sizeof *dist2, grain) != 0))
+        EOS_FAIL(EOS_ERR_INTERNAL, NULL, "knn: gathering the neighbour lists of %zu queries from %d MPI ranks failed",
+                 nq, ranks);
+    return EOS_OK;
+}
+
 eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const float *refs, size_t nr, int dim, int k,
                    int exclude_self, int32_t *indices, float *dist2) {
     EOS_TRY(knn_check(nq, nr, dim, k, exclude_self));
@@ -138,7 +179,7 @@ eos_status eos_knn(eos_runtime_t rt, const float *queries, size_t nq, const floa
     if (st == EOS_OK) st = eos_tensor_alloc(rt, &R, 2, (size_t[]){nr, (size_t)dim});
     if (st == EOS_OK) st = eos_tensor_upload(&Q, queries, nq * (size_t)dim);
     if (st == EOS_OK) st = eos_tensor_upload(&R, refs, nr * (size_t)dim);
-    if (st == EOS_OK) st = knn_run(rt, &Q, nq, &R, nr, dim, k, exclude_self, indices, dist2);
+    if (st == EOS_OK) st = knn_ranks(rt, &Q, nq, &R, nr, dim, k, exclude_self, indices, dist2);
     eos_tensor_free(&Q);
     eos_tensor_free(&R);
     return st;
@@ -150,7 +191,7 @@ eos_status eos__knn_device(eos_runtime_t rt, const eos_tensor *Q, size_t nq, con
     if (nq == 0) return EOS_OK;
     EOS_TRY(eos__need(Q, nq * (size_t)dim, "knn queries"));
     EOS_TRY(eos__need(R, nr * (size_t)dim, "knn references"));
-    return knn_run(rt, Q, nq, R, nr, dim, k, exclude_self, indices, dist2);
+    return knn_ranks(rt, Q, nq, R, nr, dim, k, exclude_self, indices, dist2);
 }
 
 /* rows of x whose label is c, copied contiguously */

@@ -1,6 +1,7 @@
 /* The paper's three phases as one library call (include/eos/pipeline.h): what `eos pipeline`
  * runs, with every step reported through a callback instead of printed, and every failure an
  * eos_status with the step named in the result. The files are the CLI's, byte for byte. */
+#include "dist.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -269,7 +270,7 @@ static eos_status train_variant(run_ctx *r, eos_runtime_t rt, const eos_dataset 
     eos_resnet_t m = NULL;
     eos_resnet_head head = v->loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
     r->out->failed = "creating the network";
-    EOS_TRY(mkdirs(dir));
+    if (eos__dist_rank() == 0) EOS_TRY(mkdirs(dir));  /* under mpirun rank 0 alone writes */
     EOS_TRY(eos_resnet_create(rt, blocks, d->channels, d->classes, head, cfg->seed, &m));
     eos_train_config tc = eos_train_defaults();
     tc.epochs = cfg->epochs;
@@ -452,6 +453,8 @@ static void held_free(held *h) {
         st = (call);                  \
         if (st != EOS_OK) goto done;  \
     } while (0)
+/* the same for a write: under mpirun rank 0 alone writes (every rank holds the same results) */
+#define WRITE(call, what) STEP(lead ? (call) : EOS_OK, what)
 #define OOM(what) eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "pipeline: %s", (what))
 
 eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg, eos_pipeline_progress_fn progress,
@@ -466,8 +469,11 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     plan pl;
     EOS_TRY(parse_methods(cfg->methods, &pl));
     const char *od = cfg->out_dir, *profile = cfg->profile ? cfg->profile : "custom";
+    const int lead = eos__dist_rank() == 0;  /* rank 0 of an mpirun job, or the one process */
     out->failed = "checking out_dir";
-    if (!cfg->overwrite) {  /* results already there, an unfinished run's included, are the user's */
+    /* results already there, an unfinished run's included, are the user's (rank 0 alone looks:
+     * under mpirun it may already have written when another rank would) */
+    if (!cfg->overwrite && lead) {
         eos_pipeline_outputs o;
         list_outputs(&pl, &o);
         for (int i = 0; i < o.n; i++) {
@@ -489,6 +495,8 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         out->failed = "opening the device";
         EOS_TRY(eos_runtime_init(&rt, NULL));
     }
+    /* under mpirun: phases 2-3's searches and embeddings shared among the ranks (host/dist.h) */
+    int prev_split = eos__runtime_dist_split(rt, 1);
     double t0 = now();
     held H;
     memset(&H, 0, sizeof H);
@@ -631,7 +639,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         if (!H.extra) STEP(OOM("metrics.json"), "writing metrics.json");
         pixel_extra(H.extra, cap, name, EOS_PIXEL_SMOTE_K, &H.prep, C, cfg->epochs, nb, nva, tb_s, tv_s);
         snprintf(path, sizeof path, "%s/metrics.json", dir);
-        STEP(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
+        WRITE(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: %s re-balancing", name);
         times[ntimes++].seconds = tb_s;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 1: train %s", name);
@@ -655,7 +663,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         H.yva = malloc((nva ? nva : 1) * sizeof *H.yva);
         H.pred = malloc((d->test.n ? d->test.n : 1) * sizeof *H.pred);
         if (!H.ftr || !H.fte || !H.fva || !H.ytr || !H.yva || !H.pred) STEP(OOM("embedding buffers"), "computing embeddings");
-        STEP(mkdirs(dir), "computing embeddings");
+        WRITE(mkdirs(dir), "computing embeddings");
         for (size_t i = 0; i < ntr; i++) H.ytr[i] = d->train.labels[train_idx[i]];
         for (size_t i = 0; i < nva; i++) H.yva[i] = d->train.labels[H.va[i]];
         train_emb.labels = H.ytr;
@@ -680,12 +688,12 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: embeddings");
         times[ntimes++].seconds = embed_s;
         snprintf(path, sizeof path, "%s/train_emb.csv", dir);
-        STEP(eos_embeddings_write_csv(path, &train_emb), "writing train_emb.csv");
+        WRITE(eos_embeddings_write_csv(path, &train_emb), "writing train_emb.csv");
         snprintf(path, sizeof path, "%s/test_emb.csv", dir);
-        STEP(eos_embeddings_write_csv(path, &test_emb), "writing test_emb.csv");
+        WRITE(eos_embeddings_write_csv(path, &test_emb), "writing test_emb.csv");
         if (nva) {
             snprintf(path, sizeof path, "%s/val_emb.csv", dir);
-            STEP(eos_embeddings_write_csv(path, &val_emb), "writing val_emb.csv");
+            WRITE(eos_embeddings_write_csv(path, &val_emb), "writing val_emb.csv");
         }
         memset(&p, 0, sizeof p);
         p.event = EOS_PIPELINE_EMBEDDINGS;
@@ -708,7 +716,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         eos_tensor_free(&H.tee);
         snprintf(path, sizeof path, "%s/embed_metrics.json", dir);
         snprintf(model, sizeof model, "%s/phase1/model.safetensors", od);
-        STEP(write_gap(path, model, d, C, H.tg, H.trg, H.ntr_c, H.nte_c), "writing embed_metrics.json");
+        WRITE(write_gap(path, model, d, C, H.tg, H.trg, H.ntr_c, H.nte_c), "writing embed_metrics.json");
         memset(&p, 0, sizeof p);
         p.event = EOS_PIPELINE_GAP;
         p.phase = 2;
@@ -736,7 +744,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         float loss = 0;
         const char *name = eos_resample_name(pl.list[k]);
         snprintf(dir, sizeof dir, "%s/%s", od, name);
-        STEP(mkdirs(dir), "re-balancing");
+        WRITE(mkdirs(dir), "re-balancing");
         memset(&p, 0, sizeof p);
         p.event = EOS_PIPELINE_METHOD;
         p.phase = 2;
@@ -757,7 +765,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
             STEP(eos_tensor_download(&H.balx, H.bal.x, H.bal.n * DIM), "writing the 2-d projection");
             /* the resamplers keep the n original rows first and append the synthetic ones */
             snprintf(path, sizeof path, "%s/embeddings/projection.csv", od);
-            STEP(eos_projection_write(path, &H.bal, ntr, proj_cap, cfg->seed, pvar), "writing the 2-d projection");
+            WRITE(eos_projection_write(path, &H.bal, ntr, proj_cap, cfg->seed, pvar), "writing the 2-d projection");
             proj_real = ntr;
             proj_syn = H.bal.n - ntr;
         }
@@ -785,7 +793,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         eos_named_tensor t[2] = {{"linear.weight", EOS_DTYPE_F32, 2, {C, DIM}, 0, H.h.weight},
                                  {"linear.bias", EOS_DTYPE_F32, 1, {C}, 0, H.h.bias}};
         snprintf(path, sizeof path, "%s/head.safetensors", dir);
-        STEP(eos_safetensors_write(path, t, 2), "writing the head");
+        WRITE(eos_safetensors_write(path, t, 2), "writing the head");
         snprintf(path, sizeof path, "%s/metrics.json", dir);
         /* three per-class lists of at most 21 characters a number, and the fixed members */
         size_t cap = 1024 + 3 * 24 * (size_t)C;
@@ -794,7 +802,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
         H.extra = malloc(cap);
         if (!H.extra) STEP(OOM("metrics.json"), "writing metrics.json");
         resample_extra(H.extra, cap, name, &H.rep, C, tr_s, th_s, loss, cfg->head, nva > 0);
-        STEP(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
+        WRITE(eos_metrics_write_json(path, &row->metrics, (const char *const *)d->class_names, H.extra), "writing metrics.json");
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 2: re-balance %s", name);
         times[ntimes++].seconds = tr_s;
         snprintf(times[ntimes].step, sizeof times[0].step, "phase 3: head on %s", name);
@@ -815,7 +823,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     p.event = EOS_PIPELINE_RESULTS;
     emit(&rc, &p);
     /* summary.json, written whole, then renamed: never half a summary */
-    {
+    if (lead) {
         eos__atomic_file a;
         snprintf(path, sizeof path, "%s/summary.json", od);
         STEP(eos__atomic_open(&a, path), "writing summary.json");
@@ -880,7 +888,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     }
     /* the report, from the files just written (`eos report DIR` makes it again) */
     snprintf(path, sizeof path, "%s/report.html", od);
-    STEP(eos_report_write(od, path), "writing the report");
+    WRITE(eos_report_write(od, path), "writing the report");
     memset(&p, 0, sizeof p);
     p.event = EOS_PIPELINE_REPORT;
     p.path = path;
@@ -888,6 +896,7 @@ eos_status eos_pipeline_run(eos_runtime_t rt_in, const eos_pipeline_config *cfg,
     out->failed = "";
 done:
     held_free(&H);
+    eos__runtime_dist_split(rt, prev_split);
     if (rt != rt_in) eos_runtime_free(rt);
     return st;
 }

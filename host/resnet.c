@@ -608,6 +608,23 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
     return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
 }
 
+eos_status eos__resnet_state_bcast(eos_resnet_t m) {
+    eos_status st = EOS_OK;
+    for (size_t i = 0; st == EOS_OK && i < m->ne; i++) {
+        /* the weights agree already; a step counter (no tensor) counts the same steps everywhere */
+        if (m->e[i].learnable || m->e[i].numel == 0 || !m->e[i].value.buf) continue;
+        float *v = malloc(m->e[i].numel * sizeof *v);
+        if (!v) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "running statistics of %zu floats", m->e[i].numel);
+        st = eos_tensor_download(&m->e[i].value, v, m->e[i].numel);
+        if (st == EOS_OK && eos__dist_bcast_floats(v, m->e[i].numel) != 0)
+            st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Bcast", NULL,
+                                "receiving rank 0's batch-norm statistics failed");
+        if (st == EOS_OK) st = eos_tensor_upload(&m->e[i].value, v, m->e[i].numel);
+        free(v);
+    }
+    return st;
+}
+
 eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight) {
     size_t total = 0;
     for (size_t i = 0; i < m->ne; i++)

@@ -1,6 +1,7 @@
 /* OpenCL runtime: enumerate devices, resolve a --device spec, open a context and queue, and
  * build kernel programs (from the embedded cl/ sources or EOS_KERNEL_DIR) through the
  * on-disk binary cache of host/program_cache.c. */
+#include "dist.h"
 #include "internal.h"
 
 #include <ctype.h>
@@ -295,6 +296,12 @@ eos_status eos_runtime_init(eos_runtime_t *out, const char *spec) {
 fail:
     eos_runtime_free(rt);
     return st;
+}
+
+int eos__runtime_dist_split(eos_runtime_t rt, int on) {
+    int prev = rt->dist_split;
+    rt->dist_split = on != 0;
+    return prev;
 }
 
 void eos_runtime_free(eos_runtime_t rt) {

@@ -101,9 +101,35 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
     if (!indices) n = split->n;
     if (batch < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "predict: batch %d must be positive", batch);
     size_t B = n && (size_t)batch > n ? n : (size_t)batch;  /* host buffers for the batches there are */
+    eos_runtime_t rt = eos_resnet_runtime(m);
+    /* Under mpirun with dist_split on (eos__runtime_dist_split): this rank's share of the
+     * batches, the one-process run's own batches (cut at multiples of B), then every rank's rows
+     * gathered: an image's outputs are those of one process, bit for bit, given the same
+     * convolution choices (host/conv.c agrees them across the ranks). Fewer batches than ranks:
+     * every rank runs them all, so that every rank still makes the same convolution choices. */
+    const int ranks = eos__dist_size(), rank = eos__dist_rank();
+    size_t nbatches = B ? (n + B - 1) / B : 0, lo = 0, hi = n, *part = NULL;
+    const int split_rows = rt->dist_split && ranks > 1 && nbatches >= (size_t)ranks;
+    if (split_rows) {
+        eos__dist_share(n, B, rank, ranks, &lo, &hi);
+        if (!(part = malloc((hi - lo) * sizeof *part))) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "predict: %zu rows", hi - lo);
+        for (size_t i = lo; i < hi; i++) part[i - lo] = indices ? indices[i] : i;
+    }
+    const size_t all_n = n;
+    if (split_rows) {
+        indices = part;
+        n = hi - lo;
+        if (pred) pred += lo;
+        if (features) features += lo * 64;
+    }
+    size_t LB = (size_t)B < n ? B : n;  /* a share may be one partial batch */
     eos_loader L;
-    eos_loader_options o = eos_loader_defaults(d, B);
-    EOS_TRY(eos_loader_init(&L, d, split, indices, n, &o));
+    eos_loader_options o = eos_loader_defaults(d, LB);
+    eos_status ls = eos_loader_init(&L, d, split, indices, n, &o);
+    if (ls != EOS_OK) {
+        free(part);
+        return ls;
+    }
     int C = eos_resnet_classes(m);
     size_t img = (size_t)d->channels * d->height * d->width;
     float *x = malloc(B * img * sizeof *x);          /* (B, C, H, W) */
@@ -113,7 +139,6 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
                                        : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "predict buffers");
     size_t done = 0, b;
     /* the partial last batch takes the full batch's convolution choices (unless training set its own) */
-    eos_runtime_t rt = eos_resnet_runtime(m);
     int prev_batch = eos__conv_set_choice_batch(rt, 0);
     eos__conv_set_choice_batch(rt, prev_batch ? prev_batch : (int)B);
     while (st == EOS_OK && (b = eos_loader_next(&L, x, y)) > 0) {
@@ -125,14 +150,33 @@ static eos_status predict(eos_resnet_t m, const eos_dataset *d, const eos_split 
         /* the logits come down only for pred */
         if (st == EOS_OK && (pred || features))
             st = eos_resnet_outputs(m, (int)b, pred ? logits : NULL, features ? features + done * 64 : NULL);
-        if (st == EOS_OK && fdev) st = eos_resnet_features_to(m, (int)b, fdev, done);
+        if (st == EOS_OK && fdev) st = eos_resnet_features_to(m, (int)b, fdev, lo + done);
         for (size_t i = 0; st == EOS_OK && pred && i < b; i++) pred[done + i] = argmax(logits + i * C, C);
         done += b;
-        if (st == EOS_OK && progress) progress(done, n, user);
+        /* a share's progress, scaled to the whole (rank 0's is what the CLI shows) */
+        if (st == EOS_OK && progress && (!split_rows || rank == 0))
+            progress(split_rows ? (n ? done * all_n / n : all_n) : done, all_n, user);
     }
     eos__conv_set_choice_batch(rt, prev_batch);
-    free(x); free(logits); free(y);
+    free(x); free(logits); free(y); free(part);
     eos_loader_free(&L);
+    if (st == EOS_OK && split_rows &&
+        ((pred && eos__dist_allgather_rows(pred - lo, all_n, sizeof *pred, B) != 0) ||
+         (features && eos__dist_allgather_rows(features - lo * 64, all_n, 64 * sizeof *features, B) != 0)))
+        st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allgatherv", NULL,
+                            "predict: gathering the outputs of %zu images from %d MPI ranks failed", all_n, ranks);
+    if (st == EOS_OK && split_rows && fdev) {
+        /* each rank wrote its share's rows of the device tensor: gather them through the host
+         * (an MPI run only; one process never comes here) */
+        float *all = malloc(all_n * 64 * sizeof *all);  /* (all_n, 64) */
+        st = all ? eos_tensor_download(fdev, all, all_n * 64)
+                 : eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "predict: %zu embeddings", all_n);
+        if (st == EOS_OK && eos__dist_allgather_rows(all, all_n, 64 * sizeof *all, B) != 0)
+            st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Allgatherv", NULL,
+                                "predict: gathering the embeddings of %zu images from %d MPI ranks failed", all_n, ranks);
+        if (st == EOS_OK) st = eos_tensor_upload(fdev, all, all_n * 64);
+        free(all);
+    }
     return st;
 }
 
@@ -729,6 +773,8 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
      * shard when data parallel), in its first step (the partial last batch and the evaluations
      * take B's), so the checkpoints carry them all */
     int prev_choice_batch = eos__conv_set_choice_batch(eos_resnet_runtime(m), (int)shard_max);
+    /* rank 0 alone evaluates: no prediction in here may wait for the other ranks */
+    int prev_split = eos__runtime_dist_split(eos_resnet_runtime(m), 0);
     if (cfg->max_steps > 0 && steps > (size_t)cfg->max_steps) steps = (size_t)cfg->max_steps;
 
     char config[1024], data[256];
@@ -983,5 +1029,14 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     free(x); free(logits); free(y); free(tr); free(va); free(all);
     free(cbw); free(margins); free(counts);
     eos__conv_set_choice_batch(eos_resnet_runtime(m), prev_choice_batch);
+    eos__runtime_dist_split(eos_resnet_runtime(m), prev_split);
+    /* every rank leaves once rank 0's files are whole: a caller may read them next (the
+     * pipeline loads the kept model on every rank) */
+    /* per-rank batch norm leaves each rank its own running statistics: rank 0's, which it saved,
+     * everywhere (a caller computes with the model next: the pipeline's embeddings) */
+    if (st == EOS_OK && ranks > 1) st = eos__resnet_state_bcast(m);
+    if (st == EOS_OK && ranks > 1 && eos__dist_barrier() != 0)
+        st = eos__error_set(EOS_ERR_INTERNAL, __FILE__, __LINE__, "MPI_Barrier", NULL,
+                            "train: waiting for the other MPI ranks at the end of the run failed");
     return st;
 }

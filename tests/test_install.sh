@@ -42,6 +42,10 @@ expect "bin/eos runs" 0 "^eos $version\$" "$P/bin/eos" --version
 # "CL_TARGET_OPENCL_VERSION is not defined" note or any warning
 export PKG_CONFIG_PATH="$pcdir"
 expect "pkg-config --cflags --libs eos-cl" 0 "-I$P/include .*-L$P/.* -leos-cl" sh -c 'echo $(pkg-config --cflags --libs eos-cl)'
+# a library linked to MPI (EOS_MPI) names it for static links (Requires.private or Libs.private)
+if ldd "$lib" | grep -q 'libmpi\.so'; then
+    expect "pkg-config --static names MPI (the library links it)" 0 '-lmpi' sh -c 'echo $(pkg-config --static --libs eos-cl)'
+fi
 expect "pkg-config --modversion" 0 "^$version\$" pkg-config --modversion eos-cl
 hdr_out=""
 for h in "$P"/include/eos/*.h; do

@@ -1,6 +1,7 @@
 /* kNN on the device against a brute-force host search in double: random embeddings across
  * several tiles, duplicates (ties go to the smaller index), self-exclusion and bad arguments. */
 #include "test_common.h"
+#include "dist.h"
 #include "internal.h"
 
 #include <math.h>
@@ -277,8 +278,45 @@ static void test_gap_device(void **state) {
     free(xtr); free(xte); free(ytr); free(yte);
 }
 
+/* The MPI ranks' shares of the query rows (host/dist.c, the kNN's and eos_predict's split):
+ * contiguous, in rank order, covering every row once, cut only at multiples of the grain (the
+ * GEMM path's query tile, prediction's batch), each rank at least one grain when there are as
+ * many grains as ranks, and no two shares more than a grain apart. */
+static void test_rank_shares(void **state) {
+    (void)state;
+    static const size_t ns[] = {0, 1, 15, 16, 17, 100, 379, 2100, 100000};
+    static const size_t grains[] = {1, 16, 256, 1024};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+            for (int ranks = 1; ranks <= 7; ranks++) {
+                size_t n = ns[a], grain = grains[g], next = 0, units = (n + grain - 1) / grain, most = 0, least = (size_t)-1;
+                for (int r = 0; r < ranks; r++) {
+                    size_t lo, hi;
+                    eos__dist_share(n, grain, r, ranks, &lo, &hi);
+                    assert_int_equal(lo, next);
+                    assert_true(hi >= lo && hi <= n);
+                    assert_true(lo % grain == 0 && (hi % grain == 0 || hi == n));
+                    if (units >= (size_t)ranks) assert_true(hi > lo);
+                    size_t k = (hi - lo + grain - 1) / grain;
+                    if (k > most) most = k;
+                    if (k < least) least = k;
+                    next = hi;
+                }
+                assert_int_equal(next, n);
+                assert_true(most - least <= 1);
+            }
+    /* the examples of tests/test_mpi_phases.sh */
+    size_t lo, hi;
+    eos__dist_share(2100, 16, 1, 2, &lo, &hi);
+    assert_int_equal(lo, 1056);
+    eos__dist_share(2100, 1024, 1, 2, &lo, &hi);
+    assert_int_equal(lo, 1024);
+    assert_int_equal(hi, 2100);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rank_shares),
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_ties_and_errors),
         cmocka_unit_test(test_tiles_exact),

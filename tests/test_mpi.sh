@@ -84,6 +84,6 @@ expect "interrupted and resumed = uninterrupted (2 ranks)" 0 '' cmp "$fx/full/mo
 expect "a failing rank ends the job" '1' 'rank 1 of 2 failed' timeout 300 "$mpirun" --oversubscribe --allow-run-as-root \
     -x POCL_CPU_MAX_CU_NUM -x EOS_CONV_ALGO -np 1 "$eos" train $args --epochs 1 --out "$fx/die" : \
     -np 1 env EOS_DEVICE=no-such-device "$eos" train $args --epochs 1 --out "$fx/die"
-expect "other commands refuse several ranks" 2 'only `eos train` runs across MPI ranks' mpi "$eos" check
+expect "other commands refuse several ranks" 2 'only eos train, embed, resample and pipeline run across MPI ranks' mpi "$eos" check
 rm -rf "$fx"
 finish

@@ -48,6 +48,14 @@ typedef struct {
 cli_count_state cli_count_begin(const char *what, int quiet);
 void cli_bar_progress(size_t done, size_t total, void *user);
 
+/* ---- under mpirun (host/dist.h) -------------------------------------------------------------
+ * This rank's device: device itself when given, or with EOS_DEVICE set, or in one process;
+ * else the local rank's among the node's GPUs (else CPUs), written into buf (host/cli/train.c). */
+const char *cli_rank_device(const char *device, char *buf, size_t n);
+/* Rank 0's rc on every rank (the exit code of rank 0's check of the outputs): the other ranks
+ * do not look, since rank 0 may already be writing by then (host/cli/outputs.c). */
+int cli_rank0_says(int rc);
+
 /* ---- where commands write (host/cli/outputs.c) ---------------------------------------------
  * Every command that writes calls one of the checks below before it opens a device or loads
  * anything, so a bad --out costs nothing: --out is a folder or can be created (a file is named

@@ -1,6 +1,7 @@
 /* `eos embed`: phase 2's input. The trained network's 64-d embeddings of the long-tailed
  * training set (no augmentation) and of the test set, as CSV, and the per-class embedding gap. */
 #include "cli.h"
+#include "dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -27,6 +28,9 @@ void usage_embed(FILE *out) {
             "  --force           replace the files above if DIR holds them (default: refuse); never the model\n"
             "  --quiet           no progress bars or periodic lines (default: a bar on a terminal, a line\n"
             "                    every 30 s otherwise)\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos embed ...` shares the batches and the\n"
+            "gap's neighbour search among the ranks: the files are one process's, bit for bit (with the same\n"
+            "convolution algorithms: every rank takes rank 0's), and rank 0 alone writes them.\n\n"
             "example:\n  eos embed --model runs/ce/model.safetensors --data data/cifar10-jpg --out runs/ce/emb\n");
 }
 
@@ -60,9 +64,14 @@ int cmd_embed(int argc, char **argv) {
     if (eos_imbalance_parse(imb_text, &imb) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     static const char *const writes[] = {"train_emb.csv", "test_emb.csv", "embed_metrics.json"};
     const cli_input in[] = {{"--model", model}};
-    if (cli_out_check_files("embed", out, writes, 3, force, in, 1)) return 1;
+    /* under mpirun every rank computes its share of the rows and gets all of them; rank 0 writes */
+    const int lead = eos__dist_rank() == 0;
+    if (cli_rank0_says(lead ? cli_out_check_files("embed", out, writes, 3, force, in, 1) : 0)) return 1;
+    char rank_device[32];
     eos_runtime_t rt;
-    if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
+    if (eos_runtime_init(&rt, cli_rank_device(device, rank_device, sizeof rank_device)) != EOS_OK)
+        return cli_fail("opening the device");
+    eos__runtime_dist_split(rt, 1);
     eos_resnet_t m = NULL;
     eos_dataset d = {0};
     size_t *idx = NULL, n = 0;
@@ -76,7 +85,7 @@ int cmd_embed(int argc, char **argv) {
                 eos_resnet_classes(m), eos_resnet_in_channels(m), d.classes, d.channels);
         rc = 1;
     } else if (eos_imbalance_select(&d, &imb, seed, &idx, &n, NULL) != EOS_OK) rc = cli_fail("selecting the long-tailed subset");
-    else if (cli_mkdirs(out)) rc = 1;
+    else if (lead && cli_mkdirs(out)) rc = 1;
     if (!rc) {
         ftr = malloc(n * EOS_RESNET_FEATURES * sizeof *ftr);
         fte = malloc(d.test.n * EOS_RESNET_FEATURES * sizeof *fte);
@@ -88,15 +97,15 @@ int cmd_embed(int argc, char **argv) {
     }
     if (!rc) {
         for (size_t i = 0; i < n; i++) ytr[i] = d.train.labels[idx[i]];
-        cli_count_state ca = cli_count_begin("training set", quiet);
+        cli_count_state ca = cli_count_begin("training set", quiet || !lead);
         eos_status es = eos_predict_progress(m, &d, &d.train, idx, n, batch, NULL, ftr, cli_bar_progress, &ca);
-        cli_count_state cb = cli_count_begin("test set", quiet);
+        cli_count_state cb = cli_count_begin("test set", quiet || !lead);
         if (es == EOS_OK) es = eos_predict_progress(m, &d, &d.test, NULL, 0, batch, NULL, fte, cli_bar_progress, &cb);
         if (es != EOS_OK)
             rc = cli_fail("computing embeddings");
     }
     char path[4200];
-    if (!rc) {
+    if (!rc && lead) {
         snprintf(path, sizeof path, "%s/train_emb.csv", out);
         if (write_split(path, ftr, ytr, n) != EOS_OK) rc = cli_fail("writing train_emb.csv");
         snprintf(path, sizeof path, "%s/test_emb.csv", out);
@@ -117,7 +126,7 @@ int cmd_embed(int argc, char **argv) {
             printf("wrote %s/train_emb.csv and %s/test_emb.csv\n\nembedding gap (mean distance to the nearest training embedding of the same class)\n", out, out);
             printf("  %3s  %-14s %8s %10s %12s %8s\n", "#", "class", "train n", "test gap", "train (LOO)", "ratio");
             snprintf(path, sizeof path, "%s/embed_metrics.json", out);
-            FILE *f = fopen(path, "w");
+            FILE *f = lead ? fopen(path, "w") : NULL;
             if (f) {  /* the strings escaped and kept valid UTF-8, whatever bytes the names hold */
                 fprintf(f, "{\n  \"model\": ");
                 eos_json_write_string(f, model);

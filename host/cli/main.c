@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eos %s: %s\n", cmd->name, eos_last_error_message());
         return 2;
     }
-    /* under mpirun (host/dist.c): every rank trains its shard, only rank 0 speaks on stdout */
+    /* under mpirun (host/dist.c): every rank does its share, only rank 0 speaks on stdout */
     int dist = eos__dist_init(&argc, &argv);
     if (dist == -2) {
         fprintf(stderr, "eos %s: started by mpirun with several ranks, but this eos was built without MPI (EOS_MPI=OFF "
@@ -136,10 +136,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eos %s: MPI_Init failed: this process was started by mpirun but cannot join the job\n", cmd->name);
         return 1;
     }
-    if (eos__dist_size() > 1 && strcmp(cmd->name, "train")) {
+    /* the commands that share their work among the ranks (the others would each run it whole) */
+    static const char *const ranked[] = {"train", "embed", "resample", "pipeline"};
+    int runs_ranked = 0;
+    for (size_t i = 0; i < sizeof ranked / sizeof *ranked; i++) runs_ranked |= !strcmp(cmd->name, ranked[i]);
+    if (eos__dist_size() > 1 && !runs_ranked) {
         if (eos__dist_rank() == 0)
-            fprintf(stderr, "eos %s: only `eos train` runs across MPI ranks for now; run eos %s as one process "
-                    "(without mpirun, or mpirun -np 1)\n", cmd->name, cmd->name);
+            fprintf(stderr, "eos %s: only eos train, embed, resample and pipeline run across MPI ranks; run eos %s as "
+                    "one process (without mpirun, or mpirun -np 1)\n", cmd->name, cmd->name);
         eos__dist_finalize();
         return 2;
     }

@@ -2,6 +2,7 @@
  * loads anything (--out is a folder or can become one, results already there are replaced only
  * with --force, an output is never one of the command's own inputs), and folder creation. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <string.h>
@@ -176,4 +177,12 @@ int cli_out_check_file(const char *cmd, const char *file, int force, const cli_i
         return 1;
     }
     return cli_out_check_dir(cmd, dir);
+}
+
+int cli_rank0_says(int rc) {
+    if (eos__dist_bcast_int(&rc) != 0) {
+        fprintf(stderr, "eos: rank %d cannot hear rank 0 (MPI_Bcast failed)\n", eos__dist_rank());
+        return 1;
+    }
+    return rc;
 }

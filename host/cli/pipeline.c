@@ -2,6 +2,7 @@
  * eos_pipeline_run (host/pipeline.c): the options, the live display drawn from its progress
  * events, and the final table. DIR/summary.json (written by the library) holds the same. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,6 +78,11 @@ void usage_pipeline(FILE *out) {
             "                   first GPU, else the first CPU)\n"
             "  --force          replace the results already in DIR (default: refuse)\n"
             "  --quiet          no progress bars or periodic lines\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos pipeline ...` trains phase 1 data\n"
+            "parallel as `eos train` does (per-rank batch norm), then shares phase 2's embeddings and every\n"
+            "neighbour search among the ranks (the one-process results for that phase-1 model); rank 0\n"
+            "alone writes; with --val-split every rank reads the kept phase-1 model from DIR, which must\n"
+            "then be on a file system every rank sees.\n\n"
             "example:\n  eos pipeline --data data/cifar10-jpg --out runs/quick --profile quick\n"
             "  eos pipeline --data data/cifar10-jpg --out runs/paper --methods eos,ldam-drw,focal\n");
 }
@@ -258,16 +264,22 @@ int cmd_pipeline(int argc, char **argv) {
     const char *writes[EOS_PIPELINE_MAX_OUTPUTS];
     if (eos_pipeline_list_outputs(&cfg, &outs) != EOS_OK) return cli_fail("pipeline");
     for (int k = 0; k < outs.n; k++) writes[k] = outs.name[k];
-    if (cli_out_check_files("pipeline", cfg.out_dir, writes, outs.n, cfg.overwrite, NULL, 0)) return 1;
+    /* under mpirun rank 0 alone writes (host/pipeline.c), and alone looks at what is there */
+    if (cli_rank0_says(eos__dist_rank() == 0 ? cli_out_check_files("pipeline", cfg.out_dir, writes, outs.n, cfg.overwrite, NULL, 0) : 0))
+        return 1;
     display s = {cfg.arch, isatty(STDOUT_FILENO), quiet, 0, wall(), {0, 0, 0}, {0}};
     eos_runtime_t rt = NULL;
-    if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
+    char rank_device[32];
+    if (eos_runtime_init(&rt, cli_rank_device(device, rank_device, sizeof rank_device)) != EOS_OK)
+        return cli_fail("opening the device");
     printf("EOS-CL pipeline, profile %s: %s, exp:100, %d epochs, methods %s\ndevice: %s\n", cfg.profile, cfg.arch, cfg.epochs,
            cfg.methods, eos_runtime_device(rt)->name);
     fflush(stdout);
     eos_pipeline_result res;
     int rc = 0;
-    if (eos_pipeline_run(rt, &cfg, on_progress, &s, &res) != EOS_OK) {
+    /* under mpirun the other ranks show nothing: their phase-1 rows have no metrics (rank 0
+     * alone evaluates the networks it trained with them) */
+    if (eos_pipeline_run(rt, &cfg, eos__dist_rank() == 0 ? on_progress : NULL, &s, &res) != EOS_OK) {
         if (s.line_open) printf("\n");
         fflush(stdout);
         rc = cli_fail(res.failed);

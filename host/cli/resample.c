@@ -1,6 +1,7 @@
 /* `eos resample`: phase 2 on a CSV of embeddings: EOS or a baseline balances every class to
  * the largest one's count. */
 #include "cli.h"
+#include "dist.h"
 
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,9 @@ void usage_resample(FILE *out) {
             "  --device SPEC         device for the neighbour search (default: $EOS_DEVICE, else the first GPU,\n"
             "                        else the first CPU; ros and none need none)\n"
             "  --force               replace --out if it exists (default: refuse); never --in itself\n\n"
+            "Under mpirun (a build with EOS_MPI), `mpirun -np N eos resample ...` shares the neighbour\n"
+            "searches among the ranks; every rank draws the same rows, so --out is one process's, bit for\n"
+            "bit; rank 0 alone writes it.\n\n"
             "example:\n  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_eos.csv --method eos\n"
             "  eos resample --in runs/ce/emb/train_emb.csv --out runs/ce/emb/train_bl.csv --method borderline --k 5 --m 10\n");
 }
@@ -70,7 +74,9 @@ int cmd_resample(int argc, char **argv) {
     }
     if (!in || !out) return cli_usage_error(&self, "--in and --out are required");
     const cli_input inputs[] = {{"--in", in}};
-    if (cli_out_check_file("resample", out, force, inputs, 1)) return 1;
+    /* under mpirun every rank searches its share of the neighbours and draws the same rows; rank 0 writes */
+    const int lead = eos__dist_rank() == 0;
+    if (cli_rank0_says(lead ? cli_out_check_file("resample", out, force, inputs, 1) : 0)) return 1;
     eos_resample_method method;
     if (eos_resample_parse(method_text, &method) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
     eos_resample_config cfg = eos_resample_defaults();
@@ -111,10 +117,13 @@ int cmd_resample(int argc, char **argv) {
     }
     eos_runtime_t rt = NULL;
     int rc = 0;
-    if (method != EOS_RESAMPLE_NONE && method != EOS_RESAMPLE_ROS && eos_runtime_init(&rt, device) != EOS_OK) {
+    char rank_device[32];
+    if (method != EOS_RESAMPLE_NONE && method != EOS_RESAMPLE_ROS &&
+        eos_runtime_init(&rt, cli_rank_device(device, rank_device, sizeof rank_device)) != EOS_OK) {
         eos_embeddings_free(&e);
         return cli_fail("opening the device");
     }
+    if (rt) eos__runtime_dist_split(rt, 1);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     eos_embeddings bal;
@@ -132,7 +141,8 @@ int cmd_resample(int argc, char **argv) {
         for (int c = 0; c < classes; c++)
             printf("  %5d %8zu %8zu %9zu%s\n", c, rep.before[c], rep.after[c], rep.eligible[c],
                    rep.fallback[c] ? "  (no base for this method: copies used)" : "");
-        if (cli_mkdirs_for(out)) rc = 1;
+        if (!lead) rc = 0;  /* the same rows as rank 0's, which writes them */
+        else if (cli_mkdirs_for(out)) rc = 1;
         else if (eos_embeddings_write_csv(out, &bal) != EOS_OK) rc = cli_fail("writing the output");
         else printf("wrote %s\n", out);
         eos_embeddings_free(&bal);

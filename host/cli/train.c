@@ -201,7 +201,7 @@ static void on_signal(int sig) {
 /* Under mpirun without --device or EOS_DEVICE, rank r of a node takes the (r mod count)-th
  * device of the default kind there (GPUs when there are any, else CPUs), so that two ranks on
  * a two-GPU workstation take one GPU each; several ranks on one CPU device share it. */
-static const char *rank_device_spec(const char *device, char *buf, size_t n) {
+const char *cli_rank_device(const char *device, char *buf, size_t n) {
     const char *env = getenv("EOS_DEVICE");
     if (device || (env && env[0]) || eos__dist_size() < 2) return device;
     eos_device_info *devs;
@@ -424,7 +424,7 @@ int cmd_train(int argc, char **argv) {
 
     eos_runtime_t rt;
     char rank_device[32];
-    const char *device = rank_device_spec(o.device, rank_device, sizeof rank_device);
+    const char *device = cli_rank_device(o.device, rank_device, sizeof rank_device);
     if (eos_runtime_init(&rt, device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
     eos_dataset d;
     eos_dataset_options dopt = {o.skip_bad, 0, o.resize_h, o.resize_w};
