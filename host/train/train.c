@@ -250,7 +250,7 @@ static void config_string(char *buf, size_t n, eos_resnet_t m, const eos_train_c
              c->epochs, c->batch, c->momentum, c->weight_decay, (unsigned long long)c->seed, c->val_split,
              (unsigned)l->kind < 4 ? losses[l->kind] : "?", l->gamma, l->gamma_pos, l->gamma_neg, l->eps, l->s, l->max_m,
              eos_rule_name(c->rule), c->beta, c->max_steps);
-    /* data parallel (host/dist.c): the ranks and --sync-bn shape the weights too (per-rank batch
+    /* data parallel (host/runtime/dist.c): the ranks and --sync-bn shape the weights too (per-rank batch
      * norm statistics, the shards' float sums); absent in a one-process run's text */
     size_t len = strlen(buf);
     if (eos__dist_size() > 1 && len < n)
@@ -701,7 +701,7 @@ eos_status eos_train_run(eos_runtime_t rt, eos_resnet_t m, const eos_dataset *d,
     int32_t *y = malloc(B * sizeof *y);              /* (B) */
     if (st == EOS_OK && (!x || !logits || !y)) st = eos__error_set(EOS_ERR_OUT_OF_MEMORY, __FILE__, __LINE__, NULL, NULL, "training buffers");
     size_t steps = st == EOS_OK ? eos_loader_batches(&L) : 0;
-    /* Data parallel (host/dist.c): every rank draws the same global batches (same seed, same
+    /* Data parallel (host/runtime/dist.c): every rank draws the same global batches (same seed, same
      * loader) and trains rows [r b/N, (r+1) b/N) of each; rank 0 alone evaluates and writes. */
     const int rank = eos__dist_rank(), ranks = eos__dist_size(), lead = rank == 0;
     if (st == EOS_OK && B < (size_t)ranks)
