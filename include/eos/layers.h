@@ -195,7 +195,8 @@ void eos_class_balanced_weights(const size_t *counts, int C, double beta, float 
 /* LDAM (Cao et al.), as LDAM-DRW implements it: a normalised linear head (weight (F, K), as
  * its NormedLinear: cos = normalize(x, rows) x normalize(w, columns)) and the margin loss
  * CE(s * (cos - m_y at the target), y, weights), margins m_c proportional to n_c^(-1/4) with the
- * largest max_m (0.5), s = 30. xn (N, F), xnorm (N), wn (F, K), wnorm (K) are kept for backward. */
+ * largest max_m (0.5), s = 30. xn (N, F), xnorm (N), wn (F, K), wnorm (K) are kept for backward.
+ * The head is host/nn/linear.c (cl/linear.cl), the margin loss host/nn/loss.c (cl/loss.cl). */
 void eos_ldam_margins(const size_t *counts, int K, float max_m, float *margins);
 eos_status eos_normed_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
                                      eos_tensor *xn, eos_tensor *xnorm, eos_tensor *wn, eos_tensor *wnorm,
@@ -211,11 +212,20 @@ eos_status eos_ldam_loss(eos_runtime_t rt, int N, int K, const eos_tensor *cosv,
                          eos_tensor *margins_dev, eos_tensor *weights_dev, eos_tensor *per_sample, eos_tensor *dz,
                          eos_tensor *dcos, float *loss);
 
-/* ---- SGD (host/nn/optim.c; cl/optim.cl) -------------------------------------------------- */
+/* ---- SGD and its schedule (host/nn/optim.c; cl/optim.cl) --------------------------------- */
 
 /* p -= lr * (buf = momentum * buf + grad + weight_decay * p), PyTorch semantics; all (n) */
 eos_status eos_sgd_step(eos_runtime_t rt, size_t n, eos_tensor *p, const eos_tensor *grad, eos_tensor *buf, float lr,
                         float momentum, float weight_decay);
+
+/* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate scaled to
+ * E: a linear warm-up over the first 5E/200 epochs (none when E < 40), base_lr until epoch
+ * round(0.8 E), x0.01 until round(0.9 E), x0.0001 after. 200 epochs: warm-up 1-5, decays after
+ * 160 and 180 (the paper); 10 epochs: lr 0.1 for 8, 0.001 for 1, 0.00001 for 1. */
+float eos_lr_schedule(float base_lr, int epoch, int epochs);
+/* The number of epochs before the first (which 0: round(0.8 E)) or second (1: round(0.9 E))
+ * decay; DRW's re-weighting starts with the first. */
+int eos_lr_milestone(int epochs, int which);
 
 #ifdef __cplusplus
 }
