@@ -1,5 +1,8 @@
-/* Private helpers shared by the host files: error macros, logging, the runtime's insides.
- * Nothing here is part of the public API. */
+/* Private helpers shared by the host files of every layer: error macros, logging, the runtime's
+ * insides, and the few hooks one layer's files offer another's (each names its file). Nothing
+ * here is part of the public API. Declaring is not permission: a call from a layer into one
+ * above it fails the build's layer check (docs/ARCHITECTURE.md). A layer's own helpers live in
+ * its folder (data/data_internal.h, train/train_internal.h, runtime/dist.h, ...). */
 #ifndef EOS_INTERNAL_H
 #define EOS_INTERNAL_H
 
