@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 # tests run the kernels on (the *_rusticl tests, tests/oclgrind.sh); eos itself needs only one.
 # python3-numpy, python3-imblearn (with scikit-learn) and python3-pytest (imbalanced-learn's
 # estimator checks import it): the Python package's test, tests/python/test_eoscl.py
-# libopenmpi-dev and openmpi-bin: `mpirun -np N eos train` (EOS_MPI, host/dist.c) and tests/test_mpi.sh
+# libopenmpi-dev and openmpi-bin: `mpirun -np N eos train` (EOS_MPI, host/runtime/dist.c) and tests/test_mpi.sh
 packages=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
           libclblast-dev libcmocka-dev libstb-dev libmatio-dev zlib1g-dev mesa-opencl-icd oclgrind
           libopenmpi-dev openmpi-bin python3-numpy python3-imblearn python3-pytest)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tune CLBlast's SGEMM kernel (Xgemm) for one OpenCL device with CLBlast's own tuner (Debian's
 # clblast-utils) and keep the best parameters in EOS-CL's kernel cache, clblast-tuned.txt, which
-# host/gemm.c applies through CLBlast's parameter override whenever it opens that device.
+# host/runtime/gemm.c applies through CLBlast's parameter override whenever it opens that device.
 #   benchmarks/clblast_tune.sh [--platform P] [--device D] [--size 512] [--fraction 0.02] [--time 900]
 # P and D are OpenCL platform and device indices as clblast_tuner_xgemm counts them (default 0 0).
 # The tuner tries a fixed set of parameters, then a random fraction of the rest, and writes its

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLBlast's default SGEMM parameters against EOS-CL's tuned table (host/gemm.c), alternating
+# CLBlast's default SGEMM parameters against EOS-CL's tuned table (host/runtime/gemm.c), alternating
 # the two in one session so machine noise hits both alike. Prints bench_gemm's lines.
 #   benchmarks/gemm_tuning.sh [rounds] [bench_gemm args...]
 set -euo pipefail

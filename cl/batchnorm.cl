@@ -3,7 +3,7 @@
  * the running estimate, running = (1 - momentum) * running + momentum * batch.
  * Reductions: one work-group of L work-items per channel, tree-summed in local memory
  * (L is a power of two chosen on the host from the device's limits). M = N * HW.
- * Two-stage reductions (GPU paths, host/batchnorm.c): with few channels one group per channel
+ * Two-stage reductions (GPU paths, host/nn/batchnorm.c): with few channels one group per channel
  * leaves most of a GPU idle, so stage 1 runs P groups per channel, each over a contiguous chunk
  * of that channel's M values (whole rows of HW when P <= N, so reads coalesce), and writes a
  * partial; stage 2, one work-item per channel, merges the P partials in chunk order (fixed
@@ -303,7 +303,7 @@ __kernel void eos_bn_backward_apply(__global const float *dy, __global const flo
 }
 
 /* The two element-wise passes above, one work-item per (n, c) row of HW values: no index
- * division per element and float8 arithmetic along the row (the CPU path, host/batchnorm.c). */
+ * division per element and float8 arithmetic along the row (the CPU path, host/nn/batchnorm.c). */
 __kernel void eos_bn_apply_rows(__global const float *x, __global float *y, __global const float *mean,
                                 __global const float *invstd, __global const float *gamma, __global const float *beta,
                                 __global const float *residual, const int has_residual, const int relu, const int C,

@@ -1,5 +1,5 @@
 /* Direct 3x3 convolution, stride 1, pad 1, on rows of 32, 16 or 8 pixels (ResNet-s's three
- * stages): no column matrix at all (host/conv.c, algorithm "direct"). For PoCL's CPU device like
+ * stages): no column matrix at all (host/nn/conv.c, algorithm "direct"). For PoCL's CPU device like
  * conv_panel.cl: one work-item per work-group, a row held in float8 registers, the kw = 0 and 2
  * taps as the row one pixel off (unaligned loads inside the row, lane shifts at its ends), every
  * accumulator a named register (arrays indexed in loops measured 3x slower: PoCL kept them in
@@ -145,7 +145,7 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
  * both dy planes, a quarter less memory traffic than one channel per work-item (the weight
  * gradient is bound by memory on CPUs); one float8 chunk of the row at a time keeps the live
  * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. Images n0 .. N-1 only, added to
- * dw when acc (host/conv.c splits the batch over launches on devices that cap a work-item's
+ * dw when acc (host/nn/conv.c splits the batch over launches on devices that cap a work-item's
  * loop trips, eos__loop_cap; one launch with n0 = 0, acc = 0 elsewhere). */
 #define EOS_DW2_TAPS(kh, d, e, L, r, R)                                                              \
     if (kh == 0) { t0 = EOS_MAD(d, L, t0); t1 = EOS_MAD(d, r, t1); t2 = EOS_MAD(d, R, t2);          \

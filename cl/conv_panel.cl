@@ -1,4 +1,4 @@
-/* Convolution as GEMM on packed panels, the CPU path (host/conv.c, algorithm "panel").
+/* Convolution as GEMM on packed panels, the CPU path (host/nn/conv.c, algorithm "panel").
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R, P = N*OH*OW pixels,
  * Pp = P rounded up to 32, NB = Pp / 32 panels.
  * A panel matrix (rows, Pp) stores element (r, p) at ((p / 32) * rows + r) * 32 + p % 32: each

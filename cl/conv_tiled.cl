@@ -1,4 +1,4 @@
-/* Local-memory tiled implicit-GEMM convolution (host/conv_tiled.c, algorithm "tiled"): the
+/* Local-memory tiled implicit-GEMM convolution (host/nn/conv_tiled.c, algorithm "tiled"): the
  * GPU-shaped candidate beside the float8 kernels written for CPUs. Any R, stride and pad; no
  * column matrix in memory: each work-group gathers the slices of the operands it needs.
  * Legend: x (N, C, H, W), w (K, C, R, R), y and dy (N, K, OH, OW); RR = R*R, Kc = C*RR,
@@ -32,7 +32,7 @@
  * less local memory; their reqd_work_group_size tells the host the local size. */
 
 /* Tuning knobs (GUIDE 3.6): outputs per work-item per side, reduction step, work-group sides.
- * host/conv_tiled.c mirrors TL_WPT (it sizes the nd-range from the tile). */
+ * host/nn/conv_tiled.c mirrors TL_WPT (it sizes the nd-range from the tile). */
 #ifndef TL_WPT
 #define TL_WPT 4
 #endif

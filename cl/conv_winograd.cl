@@ -1,4 +1,4 @@
-/* Winograd F(2x2,3x3) for 3x3, stride-1, pad-1 convolutions (host/conv.c, algorithm "winograd"):
+/* Winograd F(2x2,3x3) for 3x3, stride-1, pad-1 convolutions (host/nn/conv.c, algorithm "winograd"):
  * 16 multiplications per 2x2 output tile and channel pair instead of 36. The transforms are the
  * kernels here; the 16 products in the transformed domain are batched GEMMs (CLBlast).
  * Legend: x (N, C, H, W), w (K, C, 3, 3), y (N, K, H, W); tiles TH = ceil(H/2), TW = ceil(W/2),

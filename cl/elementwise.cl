@@ -75,7 +75,7 @@ __kernel void eos_channel_sum(__global const float *x, __global float *out, cons
     if (l == 0) out[c] = scratch[0];
 }
 
-/* The same in two stages (GPU paths, host/batchnorm.c eos__channel_sum): group g = c * P + j
+/* The same in two stages (GPU paths, host/nn/batchnorm.c eos__channel_sum): group g = c * P + j
  * sums chunk j of channel c's M = N * S values (whole rows of S when P <= N, else an even
  * split; as cl/batchnorm.cl's chunks) into part[g], neighbouring work-items reading
  * neighbouring values of a row; then one work-item per channel adds its P partials in order. */

@@ -31,7 +31,7 @@ static void eos_knn_insert(float *d, int *id, const int k, const float v, const 
 
 /* Merge one tile into the running lists. dots: q.r for queries q0 .. q0+Q-1 and references
  * r0 .. r0+R-1, the pair (q0 + t, r0 + r) at dots[t * sq + r * sr], in one of two layouts
- * (host/knn.c): (R, Q) on GPU paths (sq = 1, sr = Q), so that neighbouring work-items (queries)
+ * (host/sampling/knn.c): (R, Q) on GPU paths (sq = 1, sr = Q), so that neighbouring work-items (queries)
  * read neighbouring floats, one coalesced line per reference; (Q, R) on CPU paths (sq = R,
  * sr = 1), where a work-item walking its own contiguous row is what the caches like (the
  * column walk measured several times slower on PoCL). Only the Q R floats the tile's GEMM
@@ -88,7 +88,7 @@ __kernel void eos_knn_reset(__global float *best_d, __global int *best_i, const 
  * 2 x 32 dot products in 8 float8 accumulators (the panel stays in L1 for all 16 queries), then
  * |q|^2 + |r|^2 - 2 q.r merged into each query's sorted list. Same ordering rule as eos_knn_merge.
  * Panels b0 .. b1-1 only, merged into the lists in best_d, best_i: one launch takes them all,
- * unless the device limits a work-item's loop trips (eos__loop_cap, host/knn.c). exclude_self and
+ * unless the device limits a work-item's loop trips (eos__loop_cap, host/sampling/knn.c). exclude_self and
  * q_base as in eos_knn_merge. */
 #define KNN_QB 16
 

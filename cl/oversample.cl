@@ -1,9 +1,9 @@
-/* The new rows of EOS, eos-ref, SMOTE, Borderline-SMOTE and ADASYN (host/oversample.c draws
+/* The new rows of EOS, eos-ref, SMOTE, Borderline-SMOTE and ADASYN (host/sampling/oversample.c draws
  * base, partner and r on the host; this kernel only forms the rows, issue 20).
  * Legend: N input rows, S new rows, D features. out[s] = x[base] + r (x[partner] - x[base]),
  * or a copy of x[base] where partner < 0 (ros, a class with no base to interpolate from). */
 
-/* Bit for bit the host's rows (host/oversample.c, built -std=c11, which is GCC's
+/* Bit for bit the host's rows (host/sampling/oversample.c, built -std=c11, which is GCC's
  * -ffp-contract=off): no a * b + c may become one fused multiply-add here either, whatever the
  * compiler's default (OpenCL C's FP_CONTRACT is ON unless switched off). The difference, the
  * product and the sum are each rounded once, as on the host. */
@@ -32,7 +32,7 @@ __kernel void eos_oversample_rows(__global const float *x,     /* (N, D) */
 }
 
 /* out[s] = x[idx[s]]: a class's rows for its own neighbour search, a shuffled batch of the head's
- * training rows (host/finetune.c), without the rows leaving the device. */
+ * training rows (host/train/finetune.c), without the rows leaving the device. */
 __kernel void eos_gather_rows(__global const float *x,   /* (N, D) */
                               __global const int *idx,   /* (S) */
                               __global float *out,       /* (S, D) */

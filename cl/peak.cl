@@ -1,4 +1,4 @@
-/* The device's single-precision multiply-add peak (`eos bench peak`, `eos check`; host/peak.c):
+/* The device's single-precision multiply-add peak (`eos bench peak`, `eos check`; host/runtime/peak.c):
  * every work-item runs 8 independent chains x = x * a + b, as float16, float8, float4 or floats,
  * and writes one value the host knows in closed form, so no step can be dropped.
  * Legend: out (global size), one float per work-item.
@@ -10,7 +10,7 @@
  * below are n times a power of two: the output is exactly 8 * lanes * n. */
 
 /* 8 chains (FMA latency x FMA pipes of a CPU core, 4 x 2) of 8 steps per loop trip (the loop's
- * add and branch vanish beside 64 FMAs); host/peak.c counts FLOPs with the same two numbers.
+ * add and branch vanish beside 64 FMAs); host/runtime/peak.c counts FLOPs with the same two numbers.
  * float8 fills an AVX2 register, float16 an AVX-512 one; on GPUs the work-items are the vectors
  * and the 8 chains a thread's ILP, so float4 or float may win there: the host keeps the best.
  * x * a + b, not mad() and not fma(): PoCL 3.1 compiles mad() to a multiply and an add, never to

@@ -1,5 +1,8 @@
-/* Private helpers shared by the host files: error macros, logging, the runtime's insides.
- * Nothing here is part of the public API. */
+/* Private helpers shared by the host files of every layer: error macros, logging, the runtime's
+ * insides, and the few hooks one layer's files offer another's (each names its file). Nothing
+ * here is part of the public API. Declaring is not permission: a call from a layer into one
+ * above it fails the build's layer check (docs/ARCHITECTURE.md). A layer's own helpers live in
+ * its folder (data/data_internal.h, train/train_internal.h, runtime/dist.h, ...). */
 #ifndef EOS_INTERNAL_H
 #define EOS_INTERNAL_H
 
@@ -71,7 +74,7 @@ typedef struct eos__kernel_source {
 extern const eos__kernel_source eos__kernel_sources[];
 extern const size_t eos__kernel_source_count;
 
-/* Program cache on disk (host/program_cache.c). */
+/* Program cache on disk (host/runtime/program_cache.c). */
 typedef struct eos__cache_result {
     unsigned char *binary;  /* malloc'd, NULL when nothing usable was found */
     size_t size;
@@ -88,13 +91,24 @@ void eos__cache_path(const char *dir, const char *key, char *buf, size_t n);
 const char *eos__cache_parse(const uint8_t *data, size_t size, const char *key, size_t *payload_off,
                              size_t *payload_len);
 
-/* <kernel cache>/conv-algos.txt (host/conv.c): its first line, the marker that says the cache
- * wrote it; and whether text (a file's first bytes) is such a file: the marker (or the marker of
- * the files before the direction joined the key, _V9), or, for a file written before the marker
- * existed, nothing but well-formed choice lines. */
+/* <kernel cache>/conv-algos.txt (written by host/nn/conv.c; its format in
+ * host/runtime/conv_algos_file.c, below nn, for the cache's tools): its first line, the marker
+ * that says the cache wrote it; and whether text (a file's first bytes) is such a file: the
+ * marker (or the marker of the files before the direction joined the key, _V9), or, for a file
+ * written before the marker existed, nothing but well-formed choice lines. */
 #define EOS__CONV_ALGOS_MARKER "# eos-cl convolution choices: device N C H W K R stride pad direction algo"
 #define EOS__CONV_ALGOS_MARKER_V9 "# eos-cl convolution choices: device N C H W K R stride pad algo"
 int eos__conv_algos_recognise(const char *text, size_t n);
+/* The words of the file and of checkpoint lists: the algorithms in eos_conv_algo order, the
+ * directions in eos_conv_dir order; the index of w among words[from..n), -1 if absent; one line
+ * "device N C H W K R stride pad dir algo" (2), or of the files before v10, "device N C H W K R
+ * stride pad algo" (1, *dir -1), 0 when neither. */
+#define EOS__CONV_NALGO 6
+#define EOS__CONV_NDIR 3
+extern const char *const eos__conv_algo_words[EOS__CONV_NALGO];
+extern const char *const eos__conv_dir_words[EOS__CONV_NDIR];
+int eos__conv_word_index(const char *w, const char *const *words, int n, int from);
+int eos__conv_parse_choice_line(const char *line, char dev[700], int k[8], int *dir, int *algo);
 
 /* The runtime's insides (opaque to users, shared by the host files). */
 #define EOS__MAX_PROGRAMS 64
@@ -129,9 +143,9 @@ struct eos_runtime {
     int gpu_paths;               /* eos__gpu_paths: device is a GPU or EOS_GPU_PATHS=1 */
     size_t max_loop_trips;       /* eos__loop_cap: loop trips one work-item may run per launch,
                                   * 0 = unlimited (tests set it small to exercise the splits) */
-    /* --sync-bn under mpirun (host/dist.c): set by training around each step. rows: this rank's
+    /* --sync-bn under mpirun (host/runtime/dist.c): set by training around each step. rows: this rank's
      * images, rows_total: the global batch's; on: batch norm's training passes merge their
-     * per-channel sums across ranks (host/batchnorm.c) */
+     * per-channel sums across ranks (host/nn/batchnorm.c) */
     struct {
         int on, rows, rows_total;
     } bn_sync;
@@ -139,10 +153,12 @@ struct eos_runtime {
                                   * path (0: eos__reduce_chunks' choice) */
     eos_tensor reduce_part;      /* the two-stage reductions' partials, grown on demand (the queue
                                   * is in order, so one buffer serves every call) */
-    /* convolution algorithms (host/conv.c): the table of choices per (shape, batch, direction)
+    /* convolution algorithms (host/nn/conv.c): the table of choices per (shape, batch, direction)
      * is the conv module's own (eos__conv_choices_free frees it); conv_force set by
      * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
     struct eos__conv_choices *conv_choices;
+    void (*conv_choices_free)(eos_runtime_t rt);  /* set with conv_choices: eos_runtime_free calls
+                                                   * it, the runtime never calls up into nn */
     int conv_force, conv_batch;
     /* eos__runtime_dist_split: phases 2-3 share their query rows among the MPI ranks */
     int dist_split;
@@ -153,11 +169,11 @@ struct eos_runtime {
         double seconds;
         long calls;
     } ev[96];
-    /* the same time charged to convolution (shape, direction) while host/conv.c has one open:
+    /* the same time charged to convolution (shape, direction) while host/nn/conv.c has one open:
      * conv_scope is that row's index + 1, 0 when none is open */
     int conv_scope, nconv_ev;
     eos_conv_time conv_ev[64];
-    /* host/oversample.c: eos_resample_set_host_rows, and the last call's split (seconds) */
+    /* host/sampling/oversample.c: eos_resample_set_host_rows, and the last call's split (seconds) */
     int resample_host_rows;
     eos_resample_timing resample_timing;
 };
@@ -168,7 +184,7 @@ void eos__prof_event(eos_runtime_t rt, const char *name, cl_event ev);
  * around the call while event profiling is on). */
 void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds);
 
-/* The convolution choices used on rt (host/conv.c), "N C H W K R stride pad dir algo;..." with
+/* The convolution choices used on rt (host/nn/conv.c), "N C H W K R stride pad dir algo;..." with
  * dir fwd, dx or dw, for checkpoints; import puts such a list back, where it wins over
  * conv-algos.txt, so a resumed run uses the algorithms the interrupted one used. A list from
  * before the direction joined the key ("0 C H W K R stride pad algo;") gives its algorithm to
@@ -183,7 +199,7 @@ void eos__conv_choices_free(eos_runtime_t rt);
  * the full one's choice instead of timing its own: a training run's choices are all made in its
  * first step, which keeps resumed runs bit-identical. */
 int eos__conv_set_choice_batch(eos_runtime_t rt, int n);
-/* Data parallel (host/dist.c): every learnable gradient of m times weight (this rank's share of
+/* Data parallel (host/runtime/dist.c): every learnable gradient of m times weight (this rank's share of
  * the global batch), summed over the ranks in place: the global batch's mean gradient. */
 eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight);
 /* Data parallel: rank 0's batch-norm running statistics (every entry that is not learnable) on
@@ -197,7 +213,7 @@ size_t eos__loader_next_shard(eos_loader *L, float *x, int32_t *y, int rank, int
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);
 
-/* The tiled algorithm (host/conv_tiled.c, cl/conv_tiled.cl): local-memory tiled implicit GEMMs
+/* The tiled algorithm (host/nn/conv_tiled.c, cl/conv_tiled.cl): local-memory tiled implicit GEMMs
  * with 2-D work-groups, GPU-shaped. Each checks nothing but what it adds (conv.c checks the
  * shape and the tensors). dw writes dw only (db is conv.c's channel sum) and keeps its partial
  * sums in ws->part. usable: the smaller variant fits the device (work-group size, local
@@ -234,7 +250,7 @@ void eos__atomic_abort(eos__atomic_file *a);
  * a FIFO once hung `eos check` forever. */
 FILE *eos__fopen_regular(const char *path, const char *mode);
 
-/* EOS_PROFILE=1 bookkeeping (host/runtime.c): add wall seconds to a named row. */
+/* EOS_PROFILE=1 bookkeeping (host/runtime/runtime.c): add wall seconds to a named row. */
 void eos__profile_add(const char *name, double seconds);
 /* EOS_PROFILE=1 is set (read once); the same test for every profiled call */
 int eos__profile_on(void);
@@ -247,14 +263,14 @@ void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
  * which is the state at start: nothing outside the tests calls this. */
 void eos__knn_fail_after(long n);
 
-/* Test hook (host/oversample.c): eos or eos-ref from a given neighbour list nbr (n, k; nearest
+/* Test hook (host/sampling/oversample.c): eos or eos-ref from a given neighbour list nbr (n, k; nearest
  * first, the row itself left out) and given draws, one triple per new row in output order:
  * bind[s] = the base's place among its class's bases (rows with an enemy, in row order),
  * pos[s] = the enemy's position 0..k-1 in the base's list, gap[s] = r. So a numpy
  * transcription fed the same (tests/golden/make_eos_golden.py) gives the same rows. */
 /* The new rows out (s, dim) = x[base] + gap (x[other] - x[base]), a copy of x[base] where
  * other < 0, from x (n, dim): cl/oversample.cl on rt's device, or the host's loop when rt is NULL
- * (the reference, host/oversample.c). The same bits either way. */
+ * (the reference, host/sampling/oversample.c). The same bits either way. */
 eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
                                 const int32_t *other, const float *gap, size_t s, float *out);
 
@@ -270,11 +286,11 @@ eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_res
                                   const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
                                   size_t ndraws, eos_embeddings *out, eos_resample_report *rep);
 
-/* The device memory the tensor allocator allows (host/tensor.c): the device's global memory and
+/* The device memory the tensor allocator allows (host/runtime/tensor.c): the device's global memory and
  * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */
 void eos__device_memory(eos_runtime_t rt, unsigned long long *global, unsigned long long *max_alloc);
 /* EOS_MEM_LIMIT's text (NULL or "": no limit) to bytes; 0 when it is not a whole number of MiB
- * below EOS__MEM_LIMIT_MAX_MIB (host/tensor.c). */
+ * below EOS__MEM_LIMIT_MAX_MIB (host/runtime/tensor.c). */
 #define EOS__MEM_LIMIT_MAX_MIB (1ull << 40)
 int eos__mem_limit_parse(const char *text, unsigned long long *bytes);
 
@@ -317,7 +333,7 @@ eos_status eos__need(const eos_tensor *t, size_t n, const char *what);
 eos_status eos__launch_1d(eos_runtime_t rt, cl_kernel k, size_t n, const char *what);
 /* The work-group shape of a dims-d launch of k over global[] and the global size rounded up to
  * it (rounded[d] >= global[d]): groups of one and no rounding on the CPU paths, else a size
- * from the kernel's and the device's limits (host/runtime.c says why those). */
+ * from the kernel's and the device's limits (host/runtime/runtime.c says why those). */
 void eos__group_shape(eos_runtime_t rt, cl_kernel k, unsigned dims, const size_t *global, size_t *local,
                       size_t *rounded);
 /* 1 when the kernels' GPU-shaped paths are to be taken: on GPUs, and on any device with
@@ -331,7 +347,7 @@ int eos__gpu_paths(eos_runtime_t rt);
  * launches when this is set. EOS_MAX_LOOP_TRIPS=n overrides it (a test hook). */
 size_t eos__loop_cap(eos_runtime_t rt);
 
-/* Per-channel reductions over M values in two stages (host/batchnorm.c): the chunks per
+/* Per-channel reductions over M values in two stages (host/nn/batchnorm.c): the chunks per
  * channel, 0 for the one-stage kernel (CPU paths; GPU paths when one chunk would do), and a
  * buffer of at least n floats for the partials (rt->reduce_part). */
 int eos__reduce_chunks(eos_runtime_t rt, size_t channels, size_t per_channel);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Data-parallel training under mpirun (issue 19, host/dist.c): 2 ranks against one process on a
+# Data-parallel training under mpirun (issue 19, host/runtime/dist.c): 2 ranks against one process on a
 # tiny generated dataset. Registered in ctest only in a build with MPI (EOS_MPI).
 # usage: test_mpi.sh path/to/eos path/to/mpirun
 eos="$1"

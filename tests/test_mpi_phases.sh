@@ -1,5 +1,5 @@
 #!/bin/sh
-# Phases 2 and 3 under mpirun (issue 19, host/dist.c): eos embed, eos resample and eos pipeline
+# Phases 2 and 3 under mpirun (issue 19, host/runtime/dist.c): eos embed, eos resample and eos pipeline
 # on 2 ranks against one process, file for file; rank 0 alone writes; every rank takes rank 0's
 # convolution choices. Registered in ctest only in a build with MPI (EOS_MPI).
 # usage: test_mpi_phases.sh path/to/eos path/to/mpirun

@@ -2,7 +2,7 @@
  * Each measurement validates its output first (a falling finite loss, kNN rows against a brute
  * force search, a balanced EOS output, the peak kernels' closed form), then times with the wall
  * clock and, for one step, with OpenCL event profiling; `layers` sets every convolution against
- * the measured multiply-add peak (host/peak.c). With --device all, one table compares the devices and checks that their
+ * the measured multiply-add peak (host/runtime/peak.c). With --device all, one table compares the devices and checks that their
  * outputs agree. Speed comparisons against PyTorch live in benchmarks/compare.sh. */
 #include "cli.h"
 

@@ -71,7 +71,7 @@ int cmd_cache(int argc, char **argv) {
             n++;
             bytes += (unsigned long long)sb.st_size;
         } else {
-            /* the convolution algorithm measured per device and layer shape (host/conv.c) */
+            /* the convolution algorithm measured per device and layer shape (host/nn/conv.c) */
             algos = 1;
             int fd = open(path, O_RDONLY | O_NONBLOCK);  /* classify found a regular file; never wait */
             FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;

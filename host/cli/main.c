@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eos %s: %s\n", cmd->name, eos_last_error_message());
         return 2;
     }
-    /* under mpirun (host/dist.c): every rank does its share, only rank 0 speaks on stdout */
+    /* under mpirun (host/runtime/dist.c): every rank does its share, only rank 0 speaks on stdout */
     int dist = eos__dist_init(&argc, &argv);
     if (dist == -2) {
         fprintf(stderr, "eos %s: started by mpirun with several ranks, but this eos was built without MPI (EOS_MPI=OFF "

@@ -1,5 +1,5 @@
 /* `eos pipeline`: the paper's three phases in one command, a thin wrapper over the library's
- * eos_pipeline_run (host/pipeline.c): the options, the live display drawn from its progress
+ * eos_pipeline_run (host/train/pipeline.c): the options, the live display drawn from its progress
  * events, and the final table. DIR/summary.json (written by the library) holds the same. */
 #include "cli.h"
 #include "dist.h"

@@ -204,6 +204,13 @@ eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, c
                                        eos_pixel_method method, int k, uint64_t seed, eos_dataset *out,
                                        size_t **out_idx, size_t *out_n, eos_pixel_report *report);
 
+/* ---- validation hold-out (host/data/split.c) ------------------------------------------ */
+
+/* Stratified hold-out: per class, round(fraction * n_c) of the listed images (at least 1 when a
+ * class has 2 or more) go to val, chosen by a seeded shuffle. Both outputs malloc'd. */
+eos_status eos_split_stratified(const eos_split *s, int classes, const size_t *indices, size_t n, double fraction,
+                                uint64_t seed, size_t **train, size_t *ntrain, size_t **val, size_t *nval);
+
 /* ---- batches -------------------------------------------------------------------------- */
 
 typedef struct eos_loader_options {

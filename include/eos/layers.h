@@ -28,10 +28,7 @@ typedef struct eos_workspace {
 } eos_workspace;
 void eos_workspace_free(eos_workspace *ws);
 
-/* Grow t (1-d) to at least numel elements; contents are not kept. */
-eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel);
-
-/* ---- conv2d (host/conv.c; cl/im2col.cl): im2col + CLBlast GEMM ------------------------ */
+/* ---- conv2d (host/nn/conv.c; cl/im2col.cl): im2col + CLBlast GEMM ------------------------ */
 
 typedef struct eos_conv_shape {
     int N, C, H, W;     /* input (N, C, H, W) */
@@ -40,7 +37,7 @@ typedef struct eos_conv_shape {
 } eos_conv_shape;
 static inline int eos_conv_out(int size, int r, int stride, int pad) { return (size + 2 * pad - r) / stride + 1; }
 
-/* Convolution algorithms (host/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
+/* Convolution algorithms (host/nn/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
  * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape, tiled =
  * local-memory tiled implicit GEMMs on 2-D work-groups for any shape (written for GPUs). AUTO (the
@@ -97,7 +94,7 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
                                eos_workspace *ws);
 
-/* ---- batchnorm2d (host/batchnorm.c; cl/batchnorm.cl) ---------------------------------- */
+/* ---- batchnorm2d (host/nn/batchnorm.c; cl/batchnorm.cl) ---------------------------------- */
 
 /* Training: statistics of x (N, C, HW) -> mean, invstd (C) kept for backward; running_mean and
  * running_var (C) updated; y = gamma * xhat + beta, + residual (same shape; may be NULL), then
@@ -126,7 +123,7 @@ eos_status eos_batchnorm_relu_backward(eos_runtime_t rt, int N, int C, int HW, e
                                        const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
                                        eos_tensor *dbeta);
 
-/* ---- activations and shortcuts (host/activation.c; cl/elementwise.cl) -------------- */
+/* ---- activations and shortcuts (host/nn/activation.c; cl/elementwise.cl) -------------- */
 
 eos_status eos_relu_forward(eos_runtime_t rt, size_t n, const eos_tensor *x, eos_tensor *y);
 /* dx = dy * (y > 0), y the ReLU's output; dx may alias dy */
@@ -140,7 +137,7 @@ eos_status eos_shortcut_a_forward(eos_runtime_t rt, int N, int Ci, int H, int W,
 eos_status eos_shortcut_a_backward(eos_runtime_t rt, int N, int Ci, int H, int W, int Co, const eos_tensor *dy,
                                    eos_tensor *dx, int accumulate);
 
-/* ---- pooling (host/pool.c; cl/pool.cl) ------------------------------------------------ */
+/* ---- pooling (host/nn/pool.c; cl/pool.cl) ------------------------------------------------ */
 
 /* x (N, C, HW) -> y (N, C) */
 eos_status eos_avgpool_forward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, eos_tensor *y);
@@ -151,7 +148,7 @@ eos_status eos_maxpool_forward(eos_runtime_t rt, int N, int C, int H, int W, int
 eos_status eos_maxpool_backward(eos_runtime_t rt, int N, int C, int H, int W, int K, int S, const eos_tensor *dy,
                                 const eos_tensor *arg, eos_tensor *dx);
 
-/* ---- linear (host/linear.c): y = x w^T + b -------------------------------------------- */
+/* ---- linear (host/nn/linear.c): y = x w^T + b -------------------------------------------- */
 
 /* x (N, F), w (K, F), b (K) -> y (N, K) */
 eos_status eos_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
@@ -160,7 +157,7 @@ eos_status eos_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_t
 eos_status eos_linear_backward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
                                const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db);
 
-/* ---- softmax cross-entropy (host/loss.c; cl/loss.cl) ---------------------------------- */
+/* ---- softmax cross-entropy (host/nn/loss.c; cl/loss.cl) ---------------------------------- */
 
 /* logits (N, K), labels (N) given on the host; weights (K) optional (NULL = all 1).
  * Writes dlogits (N, K) = d(mean loss)/d(logits) and returns the mean loss in *loss
@@ -169,7 +166,7 @@ eos_status eos_softmax_ce(eos_runtime_t rt, int N, int K, const eos_tensor *logi
                           const float *weights, eos_tensor *labels_dev, eos_tensor *weights_dev,
                           eos_tensor *per_sample, eos_tensor *dlogits, float *loss);
 
-/* The losses of the cost-sensitive baselines (host/loss.c; cl/loss.cl), each forward and
+/* The losses of the cost-sensitive baselines (host/nn/loss.c; cl/loss.cl), each forward and
  * gradient in one kernel:
  *   ce     softmax cross-entropy, PyTorch's weighted mean (as eos_softmax_ce)
  *   focal  Lin et al. as LDAM-DRW implements it: mean of (1 - exp(-ce_i))^gamma ce_i, ce_i weighted
@@ -198,7 +195,8 @@ void eos_class_balanced_weights(const size_t *counts, int C, double beta, float 
 /* LDAM (Cao et al.), as LDAM-DRW implements it: a normalised linear head (weight (F, K), as
  * its NormedLinear: cos = normalize(x, rows) x normalize(w, columns)) and the margin loss
  * CE(s * (cos - m_y at the target), y, weights), margins m_c proportional to n_c^(-1/4) with the
- * largest max_m (0.5), s = 30. xn (N, F), xnorm (N), wn (F, K), wnorm (K) are kept for backward. */
+ * largest max_m (0.5), s = 30. xn (N, F), xnorm (N), wn (F, K), wnorm (K) are kept for backward.
+ * The head is host/nn/linear.c (cl/linear.cl), the margin loss host/nn/loss.c (cl/loss.cl). */
 void eos_ldam_margins(const size_t *counts, int K, float max_m, float *margins);
 eos_status eos_normed_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,
                                      eos_tensor *xn, eos_tensor *xnorm, eos_tensor *wn, eos_tensor *wnorm,
@@ -214,11 +212,20 @@ eos_status eos_ldam_loss(eos_runtime_t rt, int N, int K, const eos_tensor *cosv,
                          eos_tensor *margins_dev, eos_tensor *weights_dev, eos_tensor *per_sample, eos_tensor *dz,
                          eos_tensor *dcos, float *loss);
 
-/* ---- SGD (host/optim.c; cl/optim.cl) -------------------------------------------------- */
+/* ---- SGD and its schedule (host/nn/optim.c; cl/optim.cl) --------------------------------- */
 
 /* p -= lr * (buf = momentum * buf + grad + weight_decay * p), PyTorch semantics; all (n) */
 eos_status eos_sgd_step(eos_runtime_t rt, size_t n, eos_tensor *p, const eos_tensor *grad, eos_tensor *buf, float lr,
                         float momentum, float weight_decay);
+
+/* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate scaled to
+ * E: a linear warm-up over the first 5E/200 epochs (none when E < 40), base_lr until epoch
+ * round(0.8 E), x0.01 until round(0.9 E), x0.0001 after. 200 epochs: warm-up 1-5, decays after
+ * 160 and 180 (the paper); 10 epochs: lr 0.1 for 8, 0.001 for 1, 0.00001 for 1. */
+float eos_lr_schedule(float base_lr, int epoch, int epochs);
+/* The number of epochs before the first (which 0: round(0.8 E)) or second (1: round(0.9 E))
+ * decay; DRW's re-weighting starts with the first. */
+int eos_lr_milestone(int epochs, int which);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,7 @@
  * imbalanced-learn 0.10's (k_neighbors = 5, m_neighbors = 10, n_neighbors = 5 and np.rint),
  * which the paper's baselines ran. Where imbalanced-learn stops (a class with no danger sample,
  * no enemy for adasyn, fewer than k + 1 rows) EOS-CL copies (report.fallback) or takes fewer
- * neighbours. tests/test_oversample.c checks the counts and danger sets against imbalanced-learn
+ * neighbours. tests/sampling/test_oversample.c checks the counts and danger sets against imbalanced-learn
  * (tests/golden/make_oversample_golden.py) and eos / eos-ref against numpy transcriptions
  * (tests/golden/make_eos_golden.py).
  * Neighbour searches run on the device (eos_knn) and the draws (base, partner, r for every new

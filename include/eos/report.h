@@ -1,4 +1,4 @@
-/* The run report: one self-contained HTML page (inline SVG charts drawn by host/svg.c, no
+/* The run report: one self-contained HTML page (inline SVG charts drawn by host/report/svg.c, no
  * scripts, no external resources) made from the files `eos pipeline` leaves in its folder. */
 #ifndef EOS_REPORT_H
 #define EOS_REPORT_H

@@ -158,7 +158,7 @@ void eos_runtime_profile_start(eos_runtime_t rt);
 size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t max);
 void eos_runtime_profile_stop(eos_runtime_t rt);
 
-/* The device's single-precision multiply-add peak, measured, not assumed (host/peak.c,
+/* The device's single-precision multiply-add peak, measured, not assumed (host/runtime/peak.c,
  * cl/peak.cl): for each of four kernels (8 independent chains of float16, float8, float4 or float
  * multiply-adds per work-item, 8 work-groups per compute unit) the output is checked against its
  * closed form first, then `runs` launches of about `seconds` each are timed with OpenCL events;

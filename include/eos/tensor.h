@@ -41,6 +41,8 @@ eos_status eos_tensor_download(const eos_tensor *t, float *host, size_t count);
 
 /* Set every element to value (a kernel on the device). */
 eos_status eos_tensor_fill(eos_tensor *t, float value);
+/* Grow t (1-d) to at least numel elements; contents are not kept (the layers' scratch buffers). */
+eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel);
 
 /* "(128, 3, 32, 32)" into buf; returns buf. */
 const char *eos_tensor_shape_str(const eos_tensor *t, char *buf, size_t size);

@@ -30,14 +30,7 @@ extern "C" {
  * the weights an uninterrupted run ends with (same device, bit for bit).
  */
 
-/* The learning rate of epoch e (0-based) of E, after LDAM-DRW's adjust_learning_rate scaled to
- * E: a linear warm-up over the first 5E/200 epochs (none when E < 40), base_lr until epoch
- * round(0.8 E), x0.01 until round(0.9 E), x0.0001 after. 200 epochs: warm-up 1-5, decays after
- * 160 and 180 (the paper); 10 epochs: lr 0.1 for 8, 0.001 for 1, 0.00001 for 1. */
-float eos_lr_schedule(float base_lr, int epoch, int epochs);
-/* The number of epochs before the first (which 0: round(0.8 E)) or second (1: round(0.9 E))
- * decay; DRW's re-weighting starts with the first. */
-int eos_lr_milestone(int epochs, int which);
+/* The learning-rate schedule (eos_lr_schedule, eos_lr_milestone): eos/layers.h, with SGD. */
 
 typedef struct eos_train_progress {
     int epoch, epochs;         /* 0-based epoch */
@@ -152,10 +145,7 @@ eos_status eos_predict_progress(eos_resnet_t m, const eos_dataset *d, const eos_
 eos_status eos_embed_device(eos_resnet_t m, const eos_dataset *d, const eos_split *split, const size_t *indices,
                             size_t n, int batch, eos_tensor *out, eos_progress_fn progress, void *user);
 
-/* Stratified hold-out: per class, round(fraction * n_c) of the listed images (at least 1 when a
- * class has 2 or more) go to val, chosen by a seeded shuffle. Both outputs malloc'd. */
-eos_status eos_split_stratified(const eos_split *s, int classes, const size_t *indices, size_t n, double fraction,
-                                uint64_t seed, size_t **train, size_t *ntrain, size_t **val, size_t *nval);
+/* The stratified hold-out of the validation images (eos_split_stratified): eos/data.h. */
 
 #ifdef __cplusplus
 }

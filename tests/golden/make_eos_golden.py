@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Golden rows for `--method eos` (the paper's definition) and `--method eos-ref` (the authors'
-released EOS.py) in tests/test_oversample.c: numpy transcriptions of both, fed one fixed
+released EOS.py) in tests/sampling/test_oversample.c: numpy transcriptions of both, fed one fixed
 neighbour list and fixed draws, so the C code fed the same (eos__resample_scripted) must give
 the same rows. Run by hand, then commit the output:
 

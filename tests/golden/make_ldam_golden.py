@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden values for LDAM (tests/test_ldam.c), from PyTorch: LDAM-DRW's NormedLinear head
+"""Golden values for LDAM (tests/nn/test_ldam.c), from PyTorch: LDAM-DRW's NormedLinear head
 (weight (in, out), out = normalize(x, dim=1) @ normalize(w, dim=0)) and LDAMLoss (margins
 proportional to n_c^(-1/4), largest 0.5, s = 30), with and without class weights.
 

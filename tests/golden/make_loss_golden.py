@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden values for the losses of the paper's baselines (tests/test_losses.c), from PyTorch:
+"""Golden values for the losses of the paper's baselines (tests/nn/test_losses.c), from PyTorch:
 
   /usr/bin/python3 tests/golden/make_loss_golden.py
 

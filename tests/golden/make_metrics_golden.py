@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden values for tests/test_metrics.c from scikit-learn and imbalanced-learn (Debian's
+"""Golden values for tests/train/test_metrics.c from scikit-learn and imbalanced-learn (Debian's
 python3-sklearn and python3-imblearn; run by hand):
 
   /usr/bin/python3 tests/golden/make_metrics_golden.py

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden counts for the baselines of tests/test_oversample.c, from imbalanced-learn itself
+"""Golden counts for the baselines of tests/sampling/test_oversample.c, from imbalanced-learn itself
 (Debian's python3-imblearn 0.10; run by hand, then commit the output):
 
   /usr/bin/python3 tests/golden/make_oversample_golden.py

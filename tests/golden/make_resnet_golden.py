@@ -12,7 +12,7 @@ the gradient of every parameter (grad.<name>) and the BN running statistics afte
 (state.<name>); the losses of 5 SGD steps (lr 0.1, momentum 0.9, weight decay 2e-4) on that
 batch (losses5) and two weights after them (after5.<name>); and the evaluation-mode logits of
 resnet8_torch.safetensors on the batch (eval_logits), for the "trained in PyTorch, evaluated in
-EOS-CL" check. tests/test_resnet.c compares EOS-CL against every one of them.
+EOS-CL" check. tests/nn/test_resnet.c compares EOS-CL against every one of them.
 """
 import copy
 import os

@@ -12,7 +12,7 @@ writes, next to this script:
                                  the weights: cosines (8, 10), loss, the gradients of five tensors
                                  (grad.<name>); the losses of 3 SGD steps without weights then 2 with
                                  (losses5) and linear.weight after them.
-tests/test_resnet.c compares EOS-CL against every one of them.
+tests/nn/test_resnet.c compares EOS-CL against every one of them.
 """
 import os
 import struct

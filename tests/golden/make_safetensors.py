@@ -4,7 +4,7 @@
   /usr/bin/python3 tests/golden/make_safetensors.py write
       writes tests/golden/resnet8_torch.safetensors (a seeded ResNet-8 state dict, BN
       statistics made non-trivial) and resnet8_torch.txt (name, numel, sum, first, last per
-      tensor), which tests/test_checkpoint.c compares against what EOS-CL reads.
+      tensor), which tests/data/test_checkpoint.c compares against what EOS-CL reads.
   /usr/bin/python3 tests/golden/make_safetensors.py check FILE
       loads a ResNet-8 file written by EOS-CL (test_checkpoint writes one to
       $EOS_TEST_TMP/resnet8_eos.safetensors) into the PyTorch model with strict=True and checks

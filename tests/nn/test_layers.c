@@ -979,8 +979,8 @@ static void test_batchnorm_fused(void **state) {
     unsetenv("EOS_BN_PATH");
 }
 
-/* --sync-bn's host side (host/batchnorm.c, rt->bn_sync) in a one-process run, where the
- * allreduce (host/dist.c) leaves its input as it is: the rewrite of mean, invstd and the running
+/* --sync-bn's host side (host/nn/batchnorm.c, rt->bn_sync) in a one-process run, where the
+ * allreduce (host/runtime/dist.c) leaves its input as it is: the rewrite of mean, invstd and the running
  * estimates from (count, sum, sum of squares) merged in double, and the backward's detour
  * (global sums / weight, the rank's own dgamma, dbeta put back), must give what the plain path
  * gives, against the same double references and tolerances (bn_stats_case: rtol 1e-4 on the

@@ -1,4 +1,4 @@
-/* SVG charts for the run report (host/report.c): lines, grouped bars, horizontal bars, heat
+/* SVG charts for the run report (host/report/report.c): lines, grouped bars, horizontal bars, heat
  * maps and scatters, each a self-contained <svg> element with its title, axes and legend. The
  * page's stylesheet supplies the fonts (classes t: title, ax: axis label, tk: tick label). */
 #include "svg.h"

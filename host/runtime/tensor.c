@@ -142,3 +142,9 @@ eos_status eos_tensor_fill(eos_tensor *t, float value) {
     EOS_CL_CHECK(clSetKernelArg(k, 2, sizeof(cl_uint), &n), "eos_fill arg 2");
     return eos__launch_1d(t->rt, k, t->numel, "eos_fill");
 }
+
+eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel) {
+    if (t->buf && t->numel >= numel) return EOS_OK;
+    eos_tensor_free(t);
+    return eos_tensor_alloc(rt, t, 1, &numel);
+}

@@ -1,6 +1,6 @@
 /* OpenCL runtime: enumerate devices, resolve a --device spec, open a context and queue, and
  * build kernel programs (from the embedded cl/ sources or EOS_KERNEL_DIR) through the
- * on-disk binary cache of host/program_cache.c. */
+ * on-disk binary cache of host/runtime/program_cache.c. */
 #include "dist.h"
 #include "internal.h"
 
@@ -308,7 +308,7 @@ void eos_runtime_free(eos_runtime_t rt) {
     if (!rt) return;
     if (rt->queue) clFinish(rt->queue);
     eos__gemm_release(rt);
-    eos__conv_choices_free(rt);
+    if (rt->conv_choices_free) rt->conv_choices_free(rt);
     eos_tensor_free(&rt->reduce_part);
     for (size_t i = 0; i < rt->nkernels; i++) clReleaseKernel(rt->kernels[i].kernel);
     free(rt->kernels);

@@ -1,4 +1,4 @@
-/* The tiled convolution's host side (algorithm "tiled" of host/conv.c; kernels in
+/* The tiled convolution's host side (algorithm "tiled" of host/nn/conv.c; kernels in
  * cl/conv_tiled.cl): local-memory tiled implicit GEMMs on 2-D work-groups, the GPU-shaped
  * candidate of the timed choice. Each launch picks the kernel variant the device allows and
  * gives its local size explicitly (eos__run_nd_local), the nd-range rounded up to whole groups.

@@ -11,7 +11,7 @@
  *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
  *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
  *   tiled  any shape: implicit GEMMs in local-memory tiles on 2-D work-groups, written the way
- *          GPU kernels are (host/conv_tiled.c, cl/conv_tiled.cl): the operands gathered on the
+ *          GPU kernels are (host/nn/conv_tiled.c, cl/conv_tiled.cl): the operands gathered on the
  *          fly (no column matrix), dx in gather form, dw split over the pixels into partial sums
  *          added in a fixed order; timed like the others, so a GPU picks it where it wins
  * Legend: x (N, C, H, W), w (K, C, R, R), y (N, K, OH, OW); Kc = C*R*R rows and P = N*OH*OW
@@ -39,12 +39,6 @@ void eos_workspace_free(eos_workspace *ws) {
     eos_tensor_free(&ws->dcol);
     eos_tensor_free(&ws->part);
     eos_tensor_free(&ws->wt);
-}
-
-eos_status eos_tensor_reserve(eos_runtime_t rt, eos_tensor *t, size_t numel) {
-    if (t->buf && t->numel >= numel) return EOS_OK;
-    eos_tensor_free(t);
-    return eos_tensor_alloc(rt, t, 1, &numel);
 }
 
 /* ---- time by shape and direction (eos bench layers) ---------------------------------------- */
@@ -463,7 +457,7 @@ static eos_status dx_wino(eos_runtime_t rt, const eos_conv_shape *s, const eos_t
     return wino_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, NULL, dx, &ws->col, &ws->dcol);
 }
 
-/* ---- tiled: local-memory tiled implicit GEMMs (host/conv_tiled.c) ------------------------- */
+/* ---- tiled: local-memory tiled implicit GEMMs (host/nn/conv_tiled.c) ------------------------- */
 
 static eos_status forward_tiled(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
                                 const eos_tensor *b, eos_tensor *y) {
@@ -517,13 +511,7 @@ static eos_status run_dx(eos_runtime_t rt, int a, const eos_conv_shape *s, const
 
 /* ---- the choice per device, shape, batch and direction ----------------------------------- */
 
-static const char *k_algo_names[] = {"auto", "gemm", "panel", "direct", "winograd", "tiled"};
-enum { NALGO = (int)(sizeof k_algo_names / sizeof k_algo_names[0]) };
-/* the directions' words in conv-algos.txt and checkpoint lists, in eos_conv_dir order */
-static const char *k_dir_words[] = {"fwd", "dx", "dw"};
-enum { NDIR = (int)(sizeof k_dir_words / sizeof k_dir_words[0]) };
-
-const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < NALGO ? k_algo_names[a] : "?"; }
+const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < EOS__CONV_NALGO ? eos__conv_algo_words[a] : "?"; }
 
 /* whether algorithm a can run shape s (gemm, panel and tiled run every shape; tiled needs a
  * device that allows its work-groups too: tiled_ok) */
@@ -535,15 +523,9 @@ static int algo_fits(int a, const eos_conv_shape *s) {
  * or too little local memory, runs panel in its place when tiled is forced) */
 static int tiled_ok(eos_runtime_t rt) { return eos__conv_tiled_usable(rt); }
 
-static int word_index(const char *w, const char *const *words, int n, int from) {
-    for (int i = from; i < n; i++)
-        if (!strcmp(w, words[i])) return i;
-    return -1;
-}
-
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
     *out = EOS_CONV_AUTO;
-    int i = name ? word_index(name, k_algo_names, NALGO, 0) : -1;
+    int i = name ? eos__conv_word_index(name, eos__conv_algo_words, EOS__CONV_NALGO, 0) : -1;
     if (i >= 0) {
         *out = (eos_conv_algo)i;
         return EOS_OK;
@@ -589,6 +571,7 @@ void eos__conv_choices_free(eos_runtime_t rt) {
 static eos_status table(eos_runtime_t rt, eos__conv_choices **out) {
     if (!rt->conv_choices && !(rt->conv_choices = calloc(1, sizeof *rt->conv_choices)))
         EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "convolution choice table");
+    rt->conv_choices_free = eos__conv_choices_free;  /* eos_runtime_free frees it through this */
     *out = rt->conv_choices;
     return EOS_OK;
 }
@@ -658,52 +641,6 @@ static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     return buf;
 }
 
-/* One line of conv-algos.txt: "device N C H W K R stride pad dir algo" (2), or a line of the files
- * before v10, "device N C H W K R stride pad algo" (1, *dir -1); 0 when neither. */
-static int parse_choice_line(const char *line, char dev[700], int k[8], int *dir, int *algo) {
-    char w1[16], w2[16];
-    int n = sscanf(line, "%699s %d %d %d %d %d %d %d %d %15s %15s", dev, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5],
-                   &k[6], &k[7], w1, w2);
-    *dir = -1;
-    *algo = -1;
-    if (n == 11) {  /* not eos_conv_algo_parse: no last-error for a bad line */
-        *dir = word_index(w1, k_dir_words, NDIR, 0);
-        *algo = word_index(w2, k_algo_names, NALGO, EOS_CONV_AUTO + 1);
-        return *dir >= 0 && *algo > 0 ? 2 : 0;
-    }
-    if (n == 10) *algo = word_index(w1, k_algo_names, NALGO, EOS_CONV_AUTO + 1);
-    return n == 10 && *algo > 0;
-}
-
-static int marked(const char *text, size_t n, const char *marker) {
-    size_t m = strlen(marker);
-    return n > m && !memcmp(text, marker, m) && text[m] == '\n';
-}
-
-int eos__conv_algos_recognise(const char *text, size_t n) {
-    if (marked(text, n, EOS__CONV_ALGOS_MARKER) || marked(text, n, EOS__CONV_ALGOS_MARKER_V9)) return 1;
-    /* written before the marker existed: every whole line a choice whose device token is
-     * "v<digits>|..." (device_id below); a last line without '\n' is a torn append or the end
-     * of what was read */
-    int lines = 0;
-    for (size_t i = 0; i < n;) {
-        const char *nl = memchr(text + i, '\n', n - i);
-        if (!nl) break;
-        size_t len = (size_t)(nl - (text + i));
-        char line[1024], dev[700];
-        int k[8], dir, a;
-        if (len >= sizeof line) return 0;
-        memcpy(line, text + i, len);
-        line[len] = 0;
-        if (!parse_choice_line(line, dev, k, &dir, &a) || dev[0] != 'v' || !strchr(dev, '|') ||
-            strspn(dev + 1, "0123456789") != (size_t)(strchr(dev, '|') - dev - 1) || dev[1] == '|')
-            return 0;
-        lines++;
-        i += len + 1;
-    }
-    return lines > 0;
-}
-
 /* <cache>/conv-algos.txt: the marker line, then one choice per line; lines of another device or
  * format are ignored, and so are bad ones. Only a regular file is read (a FIFO there must not
  * hang the run). */
@@ -720,7 +657,7 @@ static void load_choices(eos_runtime_t rt, eos__conv_choices *t) {
     device_id(rt, id, sizeof id);
     while (fgets(line, sizeof line, f)) {
         int k[8], dir, a;
-        if (parse_choice_line(line, dev, k, &dir, &a) == 2 && !strcmp(dev, id) && k[0] > 0 &&
+        if (eos__conv_parse_choice_line(line, dev, k, &dir, &a) == 2 && !strcmp(dev, id) && k[0] > 0 &&
             remember(t, k, dir, a, 0, NULL) != EOS_OK)
             break;  /* out of memory: what is known so far is used, the rest timed again */
     }
@@ -737,7 +674,7 @@ static void store_choice(eos_runtime_t rt, const int k[8], int dir, int algo) {
     /* a new file starts with the marker: `eos cache --clear` deletes only a file that has it */
     if (fstat(fileno(f), &sb) == 0 && sb.st_size == 0) fprintf(f, "%s\n", EOS__CONV_ALGOS_MARKER);
     fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s\n", device_id(rt, id, sizeof id), k[0], k[1], k[2], k[3], k[4], k[5],
-            k[6], k[7], k_dir_words[dir], k_algo_names[algo]);
+            k[6], k[7], eos__conv_dir_words[dir], eos__conv_algo_words[algo]);
     fclose(f);
 }
 
@@ -750,7 +687,7 @@ void eos__conv_choices_export(eos_runtime_t rt, char *buf, size_t n) {
         if (!c->used) continue;
         const int *k = c->key;
         int w = snprintf(buf + used, n - used, "%d %d %d %d %d %d %d %d %s %s;", k[0], k[1], k[2], k[3], k[4], k[5], k[6],
-                         k[7], k_dir_words[c->dir], k_algo_names[c->algo]);
+                         k[7], eos__conv_dir_words[c->dir], eos__conv_algo_words[c->algo]);
         if (w < 0 || (size_t)w >= n - used) {  /* never a cut entry */
             buf[used] = 0;
             break;
@@ -768,15 +705,15 @@ eos_status eos__conv_choices_import(eos_runtime_t rt, const char *list) {
         char w1[16], w2[16];
         if (sscanf(p, "%d %d %d %d %d %d %d %d %15[a-z]%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], w1,
                    &used) == 9) {
-            int dir = word_index(w1, k_dir_words, NDIR, 0), a = -1, more = 0;
-            if (dir >= 0 && sscanf(p + used, " %15[a-z]%n", w2, &more) == 1) a = word_index(w2, k_algo_names, NALGO, 1);
+            int dir = eos__conv_word_index(w1, eos__conv_dir_words, EOS__CONV_NDIR, 0), a = -1, more = 0;
+            if (dir >= 0 && sscanf(p + used, " %15[a-z]%n", w2, &more) == 1) a = eos__conv_word_index(w2, eos__conv_algo_words, EOS__CONV_NALGO, 1);
             if (dir >= 0 && a > 0 && k[0] >= 0) {
                 EOS_TRY(remember(t, k, dir, a, 1, NULL));
-            } else if (dir < 0 && (a = word_index(w1, k_algo_names, NALGO, 1)) > 0) {
+            } else if (dir < 0 && (a = eos__conv_word_index(w1, eos__conv_algo_words, EOS__CONV_NALGO, 1)) > 0) {
                 /* a list from before v10, "N C H W K R stride pad algo" with N 0: that algorithm
                  * ran all three directions at every batch size */
                 k[0] = 0;
-                for (int d = 0; d < NDIR; d++) EOS_TRY(remember(t, k, d, a, 1, NULL));
+                for (int d = 0; d < EOS__CONV_NDIR; d++) EOS_TRY(remember(t, k, d, a, 1, NULL));
             }
         }
         const char *semi = strchr(p, ';');
@@ -819,14 +756,14 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
         st = eos_tensor_alloc(rt, &t[i], 1, &sizes[i]);
         if (st == EOS_OK) st = eos_tensor_fill(&t[i], 0.25f);
     }
-    double best[NALGO];
-    for (int a = 0; a < NALGO; a++) best[a] = 1e30;
+    double best[EOS__CONV_NALGO];
+    for (int a = 0; a < EOS__CONV_NALGO; a++) best[a] = 1e30;
     /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
      * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
      * batch 128), and timing it there would add about half a minute to a run's first step */
     int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
-        for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
+        for (int a = EOS_CONV_GEMM; st == EOS_OK && a < EOS__CONV_NALGO; a++) {
             if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled)) continue;
             double sec = 0;
             st = time_once(rt, a, dir, s, t, &ws, &sec);
@@ -836,23 +773,23 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     eos_workspace_free(&ws);
     if (st != EOS_OK) return st;
     *algo = EOS_CONV_GEMM;
-    for (int a = EOS_CONV_PANEL; a < NALGO; a++)
+    for (int a = EOS_CONV_PANEL; a < EOS__CONV_NALGO; a++)
         if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && best[a] < best[*algo]) *algo = a;
     const char *verbose = getenv("EOS_CONV_VERBOSE");
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,
                 "eos: conv N%d C%d %dx%d K%d R%d s%d %s: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms, "
                 "tiled %.2f ms -> %s\n",
-                s->N, s->C, s->H, s->W, s->K, s->R, s->stride, k_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
+                s->N, s->C, s->H, s->W, s->K, s->R, s->stride, eos__conv_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
                 1e3 * best[EOS_CONV_PANEL], direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0,
                 wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, tiled ? 1e3 * best[EOS_CONV_TILED] : -1.0,
-                k_algo_names[*algo]);
+                eos__conv_algo_words[*algo]);
     return EOS_OK;
 }
 
 eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo *out) {
     *out = EOS_CONV_AUTO;
-    if ((unsigned)dir >= NDIR) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d: no direction %d (0 forward, 1 data grad, 2 weight grad)", (int)dir);
+    if ((unsigned)dir >= EOS__CONV_NDIR) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d: no direction %d (0 forward, 1 data grad, 2 weight grad)", (int)dir);
     if (rt->conv_force == EOS_CONV_AUTO) {
         const char *env = getenv("EOS_CONV_ALGO");
         eos_conv_algo a = EOS_CONV_AUTO;
@@ -873,7 +810,7 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
         /* Under mpirun every rank takes rank 0's choice (its table, else its timing): ranks that
          * chose for themselves (timings differ, as may their conv-algos.txt) would round
          * differently. A collective: the ranks look up the same (shape, batch, direction) keys
-         * in the same order (training's steps, phase 2's batches: host/train.c). A checkpoint's
+         * in the same order (training's steps, phase 2's batches: host/train/). A checkpoint's
          * choices are rank 0's already (rank 0 wrote it, every rank read it), so rank 0's lone
          * evaluation at the end of a resumed run finds them without the other ranks. */
         int algo = 0;
@@ -886,7 +823,7 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
                 store_choice(rt, key, (int)dir, algo);  /* rank 0 alone writes the file */
             }
         }
-        if (eos__dist_bcast_int(&algo) != 0 || algo <= EOS_CONV_AUTO || algo >= NALGO)
+        if (eos__dist_bcast_int(&algo) != 0 || algo <= EOS_CONV_AUTO || algo >= EOS__CONV_NALGO)
             EOS_FAIL(EOS_ERR_INTERNAL, NULL, "conv2d: receiving rank 0's convolution algorithm (MPI_Bcast) failed");
         EOS_TRY(remember(t, key, (int)dir, algo, 0, &c));
         c->algo = algo;  /* over this rank's own entry, a checkpoint's included */

@@ -30,14 +30,14 @@ eos_status eos_linear_backward(eos_runtime_t rt, int N, int F, int K, const eos_
 static eos_status normalize(eos_runtime_t rt, const eos_tensor *x, eos_tensor *y, eos_tensor *norms, int count, int L,
                             int S, int V) {
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(y->buf), EOS_ARG(norms->buf), EOS_ARG(count), EOS_ARG(L), EOS_ARG(S), EOS_ARG(V)};
-    return eos__run_1d(rt, "loss.cl", "eos_normalize_vectors", (size_t)count, a, EOS_NARGS(a));
+    return eos__run_1d(rt, "linear.cl", "eos_normalize_vectors", (size_t)count, a, EOS_NARGS(a));
 }
 
 static eos_status normalize_backward(eos_runtime_t rt, const eos_tensor *dy, const eos_tensor *y,
                                      const eos_tensor *norms, eos_tensor *dx, int count, int L, int S, int V) {
     eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(y->buf), EOS_ARG(norms->buf), EOS_ARG(dx->buf), EOS_ARG(count),
                     EOS_ARG(L), EOS_ARG(S), EOS_ARG(V)};
-    return eos__run_1d(rt, "loss.cl", "eos_normalize_vectors_backward", (size_t)count, a, EOS_NARGS(a));
+    return eos__run_1d(rt, "linear.cl", "eos_normalize_vectors_backward", (size_t)count, a, EOS_NARGS(a));
 }
 
 eos_status eos_normed_linear_forward(eos_runtime_t rt, int N, int F, int K, const eos_tensor *x, const eos_tensor *w,

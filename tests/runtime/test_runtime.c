@@ -499,7 +499,7 @@ static void test_kernel_lookup(void **state) {
     assert_non_null(strstr(eos_runtime_build_options(rt), "-DEOS_MAX_WG="));
 }
 
-/* ---- the multiply-add peak (host/peak.c, cl/peak.cl) --------------------------------------- */
+/* ---- the multiply-add peak (host/runtime/peak.c, cl/peak.cl) --------------------------------------- */
 
 static void test_peak(void **state) {
     eos_runtime_t rt = *state;

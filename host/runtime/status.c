@@ -143,7 +143,7 @@ eos_status eos__error_set(eos_status st, const char *file, int line, const char 
     snprintf(e->expr, sizeof e->expr, "%s", expr ? expr : "");
     snprintf(e->hint, sizeof e->hint, "%s", hint ? hint : "");
     e->err.status = st;
-    /* keep the path from the project root: "host/runtime.c" rather than the build machine's */
+    /* keep the path from the project root: "host/runtime/runtime.c" rather than the build machine's */
     const char *rel = file ? strstr(file, "host/") : NULL;
     e->err.file = rel ? rel : file;
     e->err.line = line;

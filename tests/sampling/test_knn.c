@@ -278,7 +278,7 @@ static void test_gap_device(void **state) {
     free(xtr); free(xte); free(ytr); free(yte);
 }
 
-/* The MPI ranks' shares of the query rows (host/dist.c, the kNN's and eos_predict's split):
+/* The MPI ranks' shares of the query rows (host/runtime/dist.c, the kNN's and eos_predict's split):
  * contiguous, in rank order, covering every row once, cut only at multiples of the grain (the
  * GEMM path's query tile, prediction's batch), each rank at least one grain when there are as
  * many grains as ranks, and no two shares more than a grain apart. */

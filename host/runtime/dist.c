@@ -1,4 +1,4 @@
-/* The MPI side of data-parallel training (host/dist.h). With EOS_HAVE_MPI unset, or a process
+/* The MPI side of data-parallel training (host/runtime/dist.h). With EOS_HAVE_MPI unset, or a process
  * that mpirun did not start, this file is the one-process stub: the non-MPI build holds no MPI
  * symbol and a plain `eos train` never touches MPI (an MPI_Init outside mpirun costs seconds). */
 #include "dist.h"

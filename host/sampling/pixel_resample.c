@@ -99,6 +99,76 @@ done:
     return st;
 }
 
+/* The method, k, the device, the classes, the image size and every list entry (n of them, or
+ * the whole training split when idx is NULL). */
+static eos_status check_request(eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
+                                eos_pixel_method method, int k) {
+    if ((unsigned)method > EOS_PIXEL_SMOTE)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: unknown method %d", (int)method);
+    if (method == EOS_PIXEL_SMOTE && (k < 1 || k > EOS_KNN_MAX_K))
+        EOS_FAIL(EOS_ERR_INVALID_ARG, "imbalanced-learn's default is 5", "pixel SMOTE: k = %d, expected 1..%d", k,
+                 EOS_KNN_MAX_K);
+    if (method == EOS_PIXEL_SMOTE && !rt)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel SMOTE needs a device for its neighbour search (rt is NULL)");
+    int C = d->classes;
+    if (C < 1 || C > EOS_MAX_CLASSES)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: %d classes, expected 1..%d", C, EOS_MAX_CLASSES);
+    const eos_split *s = &d->train;
+    if (n == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: no training images in the list");
+    if (n > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: %zu images, at most 2^31 - 1", n);
+    if ((size_t)d->channels * (size_t)d->height * (size_t)d->width == 0)
+        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: images of %d x %d x %d", d->channels, d->height,
+                 d->width);
+    for (size_t i = 0; i < n; i++) {
+        size_t p = idx ? idx[i] : i;
+        if (p >= s->n)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: list entry %zu is image %zu, past the %zu training images",
+                     i, p, s->n);
+        if (s->labels[p] < 0 || s->labels[p] >= C)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: training image %zu has label %d, expected 0..%d", p,
+                     s->labels[p], C - 1);
+    }
+    return EOS_OK;
+}
+
+/* x = xb + r (xo - xb), rounded, per pixel value */
+static void interpolate(const uint8_t *xb, const uint8_t *xo, float r, size_t len, uint8_t *x) {
+    for (size_t j = 0; j < len; j++) {
+        /* between the two values, so within 0..255; the clamp only guards rounding */
+        float v = floorf((float)xb[j] + r * (float)((int)xo[j] - (int)xb[j]) + 0.5f);
+        x[j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* d's description, class names and test split into out (0 when out of memory: the caller
+ * frees out) */
+static int describe_output(const eos_dataset *d, size_t len, eos_dataset *out) {
+    out->layout = d->layout;
+    out->classes = d->classes;
+    out->channels = d->channels;
+    out->height = d->height;
+    out->width = d->width;
+    out->skipped = d->skipped;
+    if (d->class_names) {
+        out->class_names = calloc((size_t)d->classes, sizeof *out->class_names);
+        if (!out->class_names) return 0;
+        for (int c = 0; c < d->classes; c++) {
+            const char *nm = d->class_names[c] ? d->class_names[c] : "";
+            if (!(out->class_names[c] = malloc(strlen(nm) + 1))) return 0;
+            strcpy(out->class_names[c], nm);
+        }
+    }
+    if (d->test.n) {
+        out->test.n = d->test.n;
+        out->test.pixels = malloc(d->test.n * len);
+        out->test.labels = malloc(d->test.n * sizeof *out->test.labels);
+        if (!out->test.pixels || !out->test.labels) return 0;
+        memcpy(out->test.pixels, d->test.pixels, d->test.n * len);
+        memcpy(out->test.labels, d->test.labels, d->test.n * sizeof *out->test.labels);
+    }
+    return 1;
+}
+
 /* One way out: every buffer NULL until allocated, freed once at done:, out and report zeroed
  * on failure, so a caller never sees half a result. */
 eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, const size_t *idx, size_t n,
@@ -111,31 +181,11 @@ eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, c
     memset(rep, 0, sizeof *rep);
     if (!d || !out || !out_idx || !out_n)
         EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: the dataset, out, out_idx and out_n are required");
-    if ((unsigned)method > EOS_PIXEL_SMOTE)
-        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: unknown method %d", (int)method);
-    if (method == EOS_PIXEL_SMOTE && (k < 1 || k > EOS_KNN_MAX_K))
-        EOS_FAIL(EOS_ERR_INVALID_ARG, "imbalanced-learn's default is 5", "pixel SMOTE: k = %d, expected 1..%d", k,
-                 EOS_KNN_MAX_K);
-    if (method == EOS_PIXEL_SMOTE && !rt)
-        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel SMOTE needs a device for its neighbour search (rt is NULL)");
-    int C = d->classes;
-    if (C < 1 || C > EOS_MAX_CLASSES)
-        EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: %d classes, expected 1..%d", C, EOS_MAX_CLASSES);
     const eos_split *s = &d->train;
     if (!idx) n = s->n;
-    if (n == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: no training images in the list");
-    if (n > 0x7fffffff) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: %zu images, at most 2^31 - 1", n);
+    EOS_TRY(check_request(rt, d, idx, n, method, k));
+    int C = d->classes;
     size_t len = (size_t)d->channels * (size_t)d->height * (size_t)d->width;
-    if (len == 0) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: images of %d x %d x %d", d->channels, d->height, d->width);
-    for (size_t i = 0; i < n; i++) {
-        size_t p = idx ? idx[i] : i;
-        if (p >= s->n)
-            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: list entry %zu is image %zu, past the %zu training images",
-                     i, p, s->n);
-        if (s->labels[p] < 0 || s->labels[p] >= C)
-            EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "pixel re-balancing: training image %zu has label %d, expected 0..%d", p,
-                     s->labels[p], C - 1);
-    }
 
     eos_status st = EOS_OK;
     size_t *start = NULL, *members = NULL, *list = NULL, *fillpos = NULL;
@@ -223,13 +273,7 @@ eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, c
             uint32_t t = eos_rng_below(&g, (uint32_t)m);
             size_t b = mem[t], o = mem[nbr[t * (size_t)kc + eos_rng_below(&g, (uint32_t)kc)]];
             float r = eos_rng_uniform(&g);
-            const uint8_t *xb = pix + b * len, *xo = pix + o * len;
-            uint8_t *x = pix + next * len;
-            for (size_t j = 0; j < len; j++) {
-                /* between the two values, so within 0..255; the clamp only guards rounding */
-                float v = floorf((float)xb[j] + r * (float)((int)xo[j] - (int)xb[j]) + 0.5f);
-                x[j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
+            interpolate(pix + b * len, pix + o * len, r, len, pix + next * len);
             lab[next] = c;
             list[n + a] = next++;
             rep->base[a] = idx ? idx[b] : b;
@@ -244,34 +288,12 @@ eos_status eos_dataset_resample_pixels(eos_runtime_t rt, const eos_dataset *d, c
     rep->made = made;
 
     /* the output dataset: d's description and test split, the new training split */
-    out->layout = d->layout;
-    out->classes = C;
-    out->channels = d->channels;
-    out->height = d->height;
-    out->width = d->width;
-    out->skipped = d->skipped;
     out->train.n = n + made;
     out->train.pixels = pix;
     out->train.labels = lab;
     pix = NULL;
     lab = NULL;
-    if (d->class_names) {
-        out->class_names = calloc((size_t)C, sizeof *out->class_names);
-        if (!out->class_names) goto oom;
-        for (int c = 0; c < C; c++) {
-            const char *nm = d->class_names[c] ? d->class_names[c] : "";
-            if (!(out->class_names[c] = malloc(strlen(nm) + 1))) goto oom;
-            strcpy(out->class_names[c], nm);
-        }
-    }
-    if (d->test.n) {
-        out->test.n = d->test.n;
-        out->test.pixels = malloc(d->test.n * len);
-        out->test.labels = malloc(d->test.n * sizeof *out->test.labels);
-        if (!out->test.pixels || !out->test.labels) goto oom;
-        memcpy(out->test.pixels, d->test.pixels, d->test.n * len);
-        memcpy(out->test.labels, d->test.labels, d->test.n * sizeof *out->test.labels);
-    }
+    if (!describe_output(d, len, out)) goto oom;
     *out_idx = list;
     *out_n = n + added;
     list = NULL;

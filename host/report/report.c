@@ -1,6 +1,6 @@
 /* The run report: reads what `eos pipeline` leaves in its folder (summary.json, the phase-1
  * logs and metrics, each head's metrics, the embedding gap and the 2-d projection) and writes
- * one self-contained HTML page of SVG charts (host/svg.c): no scripts, no external resources. */
+ * one self-contained HTML page of SVG charts (host/report/svg.c): no scripts, no external resources. */
 #include "internal.h"
 #include "json.h"
 #include "svg.h"
