@@ -5,6 +5,7 @@
  * filter.py, _adasyn.py), eos the paper and eos-ref the authors' EOS.py; tests/golden/ holds the
  * scripts that pin each. */
 #include "internal.h"
+#include "sampling_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
