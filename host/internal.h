@@ -2,7 +2,8 @@
  * insides, and the few hooks one layer's files offer another's (each names its file). Nothing
  * here is part of the public API. Declaring is not permission: a call from a layer into one
  * above it fails the build's layer check (docs/ARCHITECTURE.md). A layer's own helpers live in
- * its folder (data/data_internal.h, train/train_internal.h, runtime/dist.h, ...). */
+ * its folder (data/data_internal.h, sampling/sampling_internal.h, train/train_internal.h,
+ * runtime/dist.h, ...). */
 #ifndef EOS_INTERNAL_H
 #define EOS_INTERNAL_H
 
@@ -154,8 +155,8 @@ struct eos_runtime {
     eos_tensor reduce_part;      /* the two-stage reductions' partials, grown on demand (the queue
                                   * is in order, so one buffer serves every call) */
     /* convolution algorithms (host/nn/conv.c): the table of choices per (shape, batch, direction)
-     * is the conv module's own (eos__conv_choices_free frees it); conv_force set by
-     * eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
+     * and the per-shape timing rows are the conv module's own (eos__conv_choices_free frees
+     * them); conv_force set by eos_runtime_set_conv_algo, conv_batch by eos__conv_set_choice_batch */
     struct eos__conv_choices *conv_choices;
     void (*conv_choices_free)(eos_runtime_t rt);  /* set with conv_choices: eos_runtime_free calls
                                                    * it, the runtime never calls up into nn */
@@ -169,10 +170,12 @@ struct eos_runtime {
         double seconds;
         long calls;
     } ev[96];
-    /* the same time charged to convolution (shape, direction) while host/nn/conv.c has one open:
-     * conv_scope is that row's index + 1, 0 when none is open */
-    int conv_scope, nconv_ev;
-    eos_conv_time conv_ev[64];
+    /* while an op has a timing row of its own open (host/nn/conv.c: per shape and direction),
+     * that row's seconds: eos__prof_seconds adds every launch's time there too; NULL when none.
+     * prof_session counts eos_runtime_profile_start's calls: an op's rows of an older one are
+     * dropped */
+    double *prof_scope;
+    unsigned prof_session;
     /* host/sampling/oversample.c: eos_resample_set_host_rows, and the last call's split (seconds) */
     int resample_host_rows;
     eos_resample_timing resample_timing;
@@ -205,10 +208,6 @@ eos_status eos__resnet_grads_allreduce(eos_resnet_t m, float weight);
 /* Data parallel: rank 0's batch-norm running statistics (every entry that is not learnable) on
  * every rank, so that every rank ends a run with the model rank 0 saves. */
 eos_status eos__resnet_state_bcast(eos_resnet_t m);
-/* eos_loader_next for rank of ranks: the global batch's size B is returned and the loader moves
- * past all of it (the same generator draws), but only rows [*lo, *lo + *n) = [rank B / ranks,
- * (rank + 1) B / ranks) are loaded, into x (n, C, H, W) and y (n) from their start. */
-size_t eos__loader_next_shard(eos_loader *L, float *x, int32_t *y, int rank, int ranks, size_t *lo, size_t *n);
 /* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);
@@ -254,37 +253,6 @@ FILE *eos__fopen_regular(const char *path, const char *mode);
 void eos__profile_add(const char *name, double seconds);
 /* EOS_PROFILE=1 is set (read once); the same test for every profiled call */
 int eos__profile_on(void);
-
-/* kNN tile sizes (queries, references); 0 restores the defaults. For tests. */
-void eos__knn_set_tiles(size_t tile_q, size_t tile_r);
-
-/* Fault injection, for the tests of the error paths: after n more successful calls, the next
- * eos_knn fails with EOS_ERR_INTERNAL (once; then the hook is off again). n < 0 turns it off,
- * which is the state at start: nothing outside the tests calls this. */
-void eos__knn_fail_after(long n);
-
-/* Test hook (host/sampling/oversample.c): eos or eos-ref from a given neighbour list nbr (n, k; nearest
- * first, the row itself left out) and given draws, one triple per new row in output order:
- * bind[s] = the base's place among its class's bases (rows with an enemy, in row order),
- * pos[s] = the enemy's position 0..k-1 in the base's list, gap[s] = r. So a numpy
- * transcription fed the same (tests/golden/make_eos_golden.py) gives the same rows. */
-/* The new rows out (s, dim) = x[base] + gap (x[other] - x[base]), a copy of x[base] where
- * other < 0, from x (n, dim): cl/oversample.cl on rt's device, or the host's loop when rt is NULL
- * (the reference, host/sampling/oversample.c). The same bits either way. */
-eos_status eos__oversample_rows(eos_runtime_t rt, const float *x, size_t n, size_t dim, const int32_t *base,
-                                const int32_t *other, const float *gap, size_t s, float *out);
-
-/* out (s, dim) = X's rows idx (s): cl/oversample.cl's gather, on the device (the head's batches
- * and a class's rows for its neighbour search when the embeddings live there) */
-eos_status eos__gather_rows(eos_runtime_t rt, const eos_tensor *X, size_t dim, const eos_tensor *idx, size_t s,
-                            eos_tensor *O);
-/* eos_knn over device tensors Q (nq, dim) and R (nr, dim) (the same tensor may be both) */
-eos_status eos__knn_device(eos_runtime_t rt, const eos_tensor *Q, size_t nq, const eos_tensor *R, size_t nr, int dim,
-                           int k, int exclude_self, int32_t *indices, float *dist2);
-
-eos_status eos__resample_scripted(const eos_embeddings *in, int classes, eos_resample_method method, int k,
-                                  const int32_t *nbr, const uint32_t *bind, const uint32_t *pos, const float *gap,
-                                  size_t ndraws, eos_embeddings *out, eos_resample_report *rep);
 
 /* The device memory the tensor allocator allows (host/runtime/tensor.c): the device's global memory and
  * largest allocation, each capped by EOS_MEM_LIMIT (MiB) when that is set. */

@@ -284,7 +284,8 @@ static char *join_args(int argc, char **argv) {
     return s;
 }
 
-int cmd_train(int argc, char **argv) {
+/* --resume DIR's value, found before the flags are parsed (they depend on it), NULL without */
+static const char *find_resume(int argc, char **argv) {
     static const cli_command self = {"train", "", NULL, usage_train};
     const char *resume = NULL, *v;
     for (int i = 1; i < argc; i++) {
@@ -294,41 +295,42 @@ int cmd_train(int argc, char **argv) {
                  strcmp(argv[i], "--force") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--skip-bad"))
             i++;  /* a flag's value */
     }
-    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none",
-                    .balance_text = "none", .epochs = 200, .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
-                    .smooth = -1, .ldam_s = -1, .max_m = -1};
-    int rc;
-    /* --resume DIR: the run's own arguments first, then those given now (the later wins), then --out DIR */
+    return resume;
+}
+
+/* The arguments to parse into *args (*nargs): argv, or with --resume DIR the run's own
+ * arguments first (from its checkpoint, read into *info and copied to *saved, which the
+ * arguments point into), then those given now (the later wins), then --out DIR. -1 when fine;
+ * else the exit code, the message printed and nothing left to free. */
+static int gather_args(int argc, char **argv, const char *resume, const char *ckpt, eos_train_checkpoint_info *info,
+                       char ***args_out, int *nargs_out, char **saved_out) {
     char **args = malloc((size_t)(argc + 3) * sizeof *args), *saved = NULL;
     int nargs = 0;
-    eos_train_checkpoint_info info = {0};
-    char ckpt[4200];
     if (!args) return cli_fail("arguments");
     args[nargs++] = argv[0];
     if (resume) {
-        snprintf(ckpt, sizeof ckpt, "%s/%s", resume, EOS_TRAIN_CHECKPOINT);
         if (access(ckpt, F_OK) != 0) {
             fprintf(stderr, "eos train: nothing to resume in %s: it has no %s (a run writes one at the end of every epoch "
                     "and when interrupted)\n", resume, EOS_TRAIN_CHECKPOINT);
             free(args);
             return 1;
         }
-        if (eos_train_checkpoint_read(ckpt, &info) != EOS_OK) {
+        if (eos_train_checkpoint_read(ckpt, info) != EOS_OK) {
             free(args);
             return cli_fail("reading the checkpoint to resume");
         }
         size_t k = 1;
-        for (const char *c = info.run_args; *c; c++) k += *c == '\x1f';
+        for (const char *c = info->run_args; *c; c++) k += *c == '\x1f';
         char **more = realloc(args, (argc + 3 + k) * sizeof *args);
-        saved = malloc(strlen(info.run_args) + 1);
+        saved = malloc(strlen(info->run_args) + 1);
         if (!more || !saved) {
             free(more ? more : args);
             free(saved);
-            eos_train_checkpoint_info_free(&info);
+            eos_train_checkpoint_info_free(info);
             return cli_fail("arguments");
         }
         args = more;
-        strcpy(saved, info.run_args);
+        strcpy(saved, info->run_args);
         int skip = 0;  /* the saved --out and its value: --out DIR comes last */
         for (char *tok = saved; *saved && tok;) {
             char *sep = strchr(tok, '\x1f');
@@ -344,62 +346,70 @@ int cmd_train(int argc, char **argv) {
         args[nargs++] = "--out";
         args[nargs++] = (char *)resume;
     }
-    rc = parse_train(nargs, args, &o);
-    char *run_args = rc < 0 ? join_args(nargs, args) : NULL;
-    free(args);  /* o points into argv and saved, which stay */
-    if (rc >= 0) goto done;
-    rc = 2;
-    if (resume && o.force) { rc = cli_usage_error(&self, "--resume continues a run, --force starts one again: give one of them"); goto done; }
-    if (!o.data) { rc = cli_usage_error(&self, "--data is required"); goto done; }
-    if (!o.out) { rc = cli_usage_error(&self, "--out is required"); goto done; }
+    *args_out = args;
+    *nargs_out = nargs;
+    *saved_out = saved;
+    return -1;
+}
+
+/* what the flags' texts say, once checked */
+typedef struct {
     eos_imbalance imb;
-    if (eos_imbalance_parse(o.imb_text, &imb) != EOS_OK) { rc = cli_usage_error(&self, "%s", eos_last_error()->message); goto done; }
     int blocks;
-    if (eos_resnet_blocks(o.arch, &blocks) != EOS_OK) { rc = cli_usage_error(&self, "%s", eos_last_error()->message); goto done; }
     eos_loss_spec loss;
     eos_train_rule rule;
-    if (eos_loss_parse(o.loss_text, &loss) != EOS_OK || eos_rule_parse(o.rule_text, &rule) != EOS_OK) {
-        rc = cli_usage_error(&self, "%s", eos_last_error()->message);
-        goto done;
-    }
     eos_pixel_method balance;
-    if (eos_pixel_method_parse(o.balance_text, &balance) != EOS_OK) { rc = cli_usage_error(&self, "--balance: %s", eos_last_error()->message); goto done; }
-    if (o.balance_k && balance != EOS_PIXEL_SMOTE) { rc = cli_usage_error(&self, "--balance-k applies to --balance pixel-smote"); goto done; }
-    if (balance != EOS_PIXEL_NONE && o.val > 0) {
-        rc = cli_usage_error(&self, "--balance %s with --val-split would put copies and blends of training images into "
-                             "the validation set: give one of them", o.balance_text);
-        goto done;
+} train_choices;
+
+/* The flags that need more than their own value checked: each text parsed, the combinations
+ * refused, the loss's parameters set. -1 when fine, else 2 (a usage error, printed). */
+static int check_choices(const train_opts *o, const char *resume, train_choices *ch) {
+    static const cli_command self = {"train", "", NULL, usage_train};
+    if (resume && o->force) return cli_usage_error(&self, "--resume continues a run, --force starts one again: give one of them");
+    if (!o->data) return cli_usage_error(&self, "--data is required");
+    if (!o->out) return cli_usage_error(&self, "--out is required");
+    if (eos_imbalance_parse(o->imb_text, &ch->imb) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    if (eos_resnet_blocks(o->arch, &ch->blocks) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message);
+    eos_loss_spec *loss = &ch->loss;
+    if (eos_loss_parse(o->loss_text, loss) != EOS_OK || eos_rule_parse(o->rule_text, &ch->rule) != EOS_OK)
+        return cli_usage_error(&self, "%s", eos_last_error()->message);
+    if (eos_pixel_method_parse(o->balance_text, &ch->balance) != EOS_OK)
+        return cli_usage_error(&self, "--balance: %s", eos_last_error()->message);
+    if (o->balance_k && ch->balance != EOS_PIXEL_SMOTE) return cli_usage_error(&self, "--balance-k applies to --balance pixel-smote");
+    if (ch->balance != EOS_PIXEL_NONE && o->val > 0)
+        return cli_usage_error(&self, "--balance %s with --val-split would put copies and blends of training images into "
+                               "the validation set: give one of them", o->balance_text);
+    if (o->gamma >= 0) {
+        if (loss->kind != EOS_LOSS_FOCAL) return cli_usage_error(&self, "--gamma applies to --loss focal");
+        loss->gamma = (float)o->gamma;
     }
-    if (o.gamma >= 0) {
-        if (loss.kind != EOS_LOSS_FOCAL) { rc = cli_usage_error(&self, "--gamma applies to --loss focal"); goto done; }
-        loss.gamma = (float)o.gamma;
-    }
-    if ((o.gpos >= 0 || o.gneg >= 0 || o.smooth >= 0) && loss.kind != EOS_LOSS_ASL) {
-        rc = cli_usage_error(&self, "--gamma-pos, --gamma-neg and --smoothing apply to --loss asl");
-        goto done;
-    }
-    if ((o.ldam_s >= 0 || o.max_m >= 0) && loss.kind != EOS_LOSS_LDAM) {
-        rc = cli_usage_error(&self, "--ldam-s and --max-m apply to --loss ldam");
-        goto done;
-    }
-    if (o.gpos >= 0) loss.gamma_pos = (float)o.gpos;
-    if (o.gneg >= 0) loss.gamma_neg = (float)o.gneg;
-    if (o.smooth >= 0) loss.eps = (float)o.smooth;
-    if (o.ldam_s >= 0) loss.s = (float)o.ldam_s;
-    if (o.max_m >= 0) loss.max_m = (float)o.max_m;
-    rc = 1;
-    if (cli_out_check_dir("train", o.out)) goto done;  /* before the device and the data: a bad --out costs nothing */
-    if (!resume && !o.force) {
+    if ((o->gpos >= 0 || o->gneg >= 0 || o->smooth >= 0) && loss->kind != EOS_LOSS_ASL)
+        return cli_usage_error(&self, "--gamma-pos, --gamma-neg and --smoothing apply to --loss asl");
+    if ((o->ldam_s >= 0 || o->max_m >= 0) && loss->kind != EOS_LOSS_LDAM)
+        return cli_usage_error(&self, "--ldam-s and --max-m apply to --loss ldam");
+    if (o->gpos >= 0) loss->gamma_pos = (float)o->gpos;
+    if (o->gneg >= 0) loss->gamma_neg = (float)o->gneg;
+    if (o->smooth >= 0) loss->eps = (float)o->smooth;
+    if (o->ldam_s >= 0) loss->s = (float)o->ldam_s;
+    if (o->max_m >= 0) loss->max_m = (float)o->max_m;
+    return -1;
+}
+
+/* --out: checked before the device and the data (a bad --out costs nothing), never replacing
+ * results without --force, then created. 0 when fine, else 1 (the message printed). */
+static int prepare_out(const train_opts *o, const char *resume) {
+    if (cli_out_check_dir("train", o->out)) return 1;
+    if (!resume && !o->force) {
         /* never replace results, finished or not, without being told to. The checkpoint comes first:
          * a run with --val-split has its best model on disk from the first epoch on, and an
          * unfinished run is to be continued, not only replaced. Unfinished: epochs left, or all done
          * but the final evaluation (metrics.json) not written. */
         char p[4200];
         eos_train_checkpoint_info ci;
-        snprintf(p, sizeof p, "%s/%s", o.out, EOS_TRAIN_CHECKPOINT);
+        snprintf(p, sizeof p, "%s/%s", o->out, EOS_TRAIN_CHECKPOINT);
         if (access(p, F_OK) == 0 && eos_train_checkpoint_read(p, &ci) == EOS_OK) {
             char mj[4200];
-            snprintf(mj, sizeof mj, "%s/metrics.json", o.out);
+            snprintf(mj, sizeof mj, "%s/metrics.json", o->out);
             int unfinished = ci.epoch < ci.epochs || access(mj, F_OK) != 0;
             char where[96];
             if (ci.epoch < ci.epochs)
@@ -408,151 +418,204 @@ int cmd_train(int argc, char **argv) {
                 snprintf(where, sizeof where, "all %d epochs done, the final evaluation left", ci.epochs);
             if (unfinished)
                 fprintf(stderr, "eos train: %s holds an interrupted run (%s): continue it with `eos train --resume %s`, "
-                        "or start again with --force\n", o.out, where, o.out);
+                        "or start again with --force\n", o->out, where, o->out);
             eos_train_checkpoint_info_free(&ci);
-            if (unfinished) goto done;
+            if (unfinished) return 1;
         }
-        snprintf(p, sizeof p, "%s/model.safetensors", o.out);
+        snprintf(p, sizeof p, "%s/model.safetensors", o->out);
         if (access(p, F_OK) == 0) {
-            fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", o.out, p);
-            goto done;
+            fprintf(stderr, "eos train: %s already holds a model (%s); use --force to replace it, or another --out\n", o->out, p);
+            return 1;
         }
         static const char *const kept[] = {EOS_TRAIN_CHECKPOINT, "metrics.json", "train_log.csv"};
-        if (cli_out_check_files("train", o.out, kept, 3, 0, NULL, 0)) goto done;
+        if (cli_out_check_files("train", o->out, kept, 3, 0, NULL, 0)) return 1;
     }
-    if (cli_mkdirs(o.out)) goto done;
+    return cli_mkdirs(o->out) ? 1 : 0;
+}
 
-    eos_runtime_t rt;
-    char rank_device[32];
-    const char *device = cli_rank_device(o.device, rank_device, sizeof rank_device);
-    if (eos_runtime_init(&rt, device) != EOS_OK) { rc = cli_fail("opening the device"); goto done; }
+/* the images a run trains on */
+typedef struct {
     eos_dataset d;
-    eos_dataset_options dopt = {o.skip_bad, 0, o.resize_h, o.resize_w};
-    double t0 = wall();
-    if (eos_dataset_load(o.data, &dopt, &d) != EOS_OK) {
-        rc = cli_fail(resume ? "loading the dataset (give --data PATH if it moved since the run began)" : "loading the dataset");
-        eos_runtime_free(rt);
-        goto done;
+    size_t *idx, n;      /* the training images: the long-tailed subset, or its balanced set */
+    size_t *counts;      /* the subset's images per class */
+    size_t subset_n;     /* the subset's size */
+    double load_s, balance_s;
+    eos_pixel_report brep;
+} train_set;
+
+/* Load the dataset and select the subset (t0: when loading began); with --balance, the
+ * balanced set replaces the subset (and the dataset, whose test split it carries), so the
+ * memory of the original images is given back. -1 when fine, else the exit code (printed) and
+ * nothing of *s left to free. */
+static int load_train_set(eos_runtime_t rt, const train_opts *o, const train_choices *ch, const char *resume, double t0,
+                          train_set *s) {
+    eos_dataset_options dopt = {o->skip_bad, 0, o->resize_h, o->resize_w};
+    if (eos_dataset_load(o->data, &dopt, &s->d) != EOS_OK)
+        return cli_fail(resume ? "loading the dataset (give --data PATH if it moved since the run began)" : "loading the dataset");
+    s->counts = calloc((size_t)s->d.classes, sizeof *s->counts);
+    if (!s->counts || eos_imbalance_select(&s->d, &ch->imb, o->seed, &s->idx, &s->n, s->counts) != EOS_OK) {
+        free(s->counts);
+        eos_dataset_free(&s->d);
+        return cli_fail("selecting the long-tailed subset");
     }
-    size_t *idx, n;
-    size_t *counts = calloc((size_t)d.classes, sizeof *counts);
-    if (!counts || eos_imbalance_select(&d, &imb, o.seed, &idx, &n, counts) != EOS_OK) {
-        free(counts);
-        eos_dataset_free(&d);
-        eos_runtime_free(rt);
-        rc = cli_fail("selecting the long-tailed subset");
-        goto done;
-    }
-    /* pixel-space re-balancing: the balanced set replaces the subset (and the dataset, whose
-     * test split it carries), so the memory of the original images is given back */
-    eos_pixel_report brep = {0};
-    double load_s = wall() - t0, balance_s = 0;
-    size_t subset_n = n;
-    if (balance != EOS_PIXEL_NONE) {
+    s->load_s = wall() - t0;
+    s->subset_n = s->n;
+    if (ch->balance != EOS_PIXEL_NONE) {
         eos_dataset bd;
         size_t *bidx, bn;
         double tb = wall();
-        if (eos_dataset_resample_pixels(rt, &d, idx, n, balance, o.balance_k ? o.balance_k : EOS_PIXEL_SMOTE_K, o.seed,
-                                        &bd, &bidx, &bn, &brep) != EOS_OK) {
-            free(idx);
-            free(counts);
-            eos_dataset_free(&d);
-            eos_runtime_free(rt);
-            rc = cli_fail("re-balancing the training images");
-            goto done;
+        if (eos_dataset_resample_pixels(rt, &s->d, s->idx, s->n, ch->balance, o->balance_k ? o->balance_k : EOS_PIXEL_SMOTE_K,
+                                        o->seed, &bd, &bidx, &bn, &s->brep) != EOS_OK) {
+            free(s->idx);
+            free(s->counts);
+            eos_dataset_free(&s->d);
+            return cli_fail("re-balancing the training images");
         }
-        balance_s = wall() - tb;
-        eos_dataset_free(&d);
-        d = bd;
-        free(idx);
-        idx = bidx;
-        n = bn;
+        s->balance_s = wall() - tb;
+        eos_dataset_free(&s->d);
+        s->d = bd;
+        free(s->idx);
+        s->idx = bidx;
+        s->n = bn;
     }
+    return -1;
+}
+
+/* the lines before the first epoch: device, data, subset, balanced set, model, resumed state */
+static void print_run(eos_runtime_t rt, const train_opts *o, const train_choices *ch, train_set *s, const char *resume,
+                      const char *ckpt, const eos_train_checkpoint_info *info) {
+    const eos_dataset *d = &s->d;
     printf("device: %s (%s)\n", eos_runtime_device(rt)->name, eos_runtime_device(rt)->platform_name);
-    printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", o.data, eos_data_layout_str(d.layout), d.classes,
-           d.channels, d.height, d.width, load_s);
-    printf("train: %zu images (%s, seed %llu): ", subset_n, o.imb_text, (unsigned long long)o.seed);
-    for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", counts[c]);
-    if (balance != EOS_PIXEL_NONE) {
-        printf("\nbalanced: %zu images (%s", n, eos_pixel_method_name(balance));
-        if (balance == EOS_PIXEL_SMOTE) printf(", k %d", o.balance_k ? o.balance_k : EOS_PIXEL_SMOTE_K);
-        printf("): %zu added, %zu of them new images, in %.2f s: ", brep.added, brep.made, balance_s);
-        for (int c = 0; c < d.classes; c++) printf("%s%zu", c ? " " : "", brep.after[c]);
-        for (int c = 0; c < d.classes; c++)
-            if (brep.fallback[c]) printf("\nnote: class %d has a single image: pixel-smote repeats it", c);
-        eos_pixel_report_free(&brep);
+    printf("data: %s, %s, %d classes, %d x %d x %d, loaded in %.1f s\n", o->data, eos_data_layout_str(d->layout), d->classes,
+           d->channels, d->height, d->width, s->load_s);
+    printf("train: %zu images (%s, seed %llu): ", s->subset_n, o->imb_text, (unsigned long long)o->seed);
+    for (int c = 0; c < d->classes; c++) printf("%s%zu", c ? " " : "", s->counts[c]);
+    if (ch->balance != EOS_PIXEL_NONE) {
+        printf("\nbalanced: %zu images (%s", s->n, eos_pixel_method_name(ch->balance));
+        if (ch->balance == EOS_PIXEL_SMOTE) printf(", k %d", o->balance_k ? o->balance_k : EOS_PIXEL_SMOTE_K);
+        printf("): %zu added, %zu of them new images, in %.2f s: ", s->brep.added, s->brep.made, s->balance_s);
+        for (int c = 0; c < d->classes; c++) printf("%s%zu", c ? " " : "", s->brep.after[c]);
+        for (int c = 0; c < d->classes; c++)
+            if (s->brep.fallback[c]) printf("\nnote: class %d has a single image: pixel-smote repeats it", c);
+        eos_pixel_report_free(&s->brep);
     }
-    printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d.test.n,
-           o.arch, blocks, o.epochs, o.batch, o.lr, o.loss_text, o.rule_text, o.val > 0 ? ", validation hold-out" : "");
-    if ((size_t)o.batch > n)  /* clamped, not refused: a small data set keeps the default --batch */
-        printf("note: --batch %d is more than the %zu training images: each step takes all of them (batch %zu)\n", o.batch,
-               n, n);
-    if (resume && info.epoch < info.epochs)
-        printf("resuming %s at epoch %d of %d, after step %zu of %zu\n", ckpt, info.epoch + 1, info.epochs, info.step,
-               info.steps);
+    printf("\ntest: %zu images\nmodel: %s (%d blocks per stage), %d epochs, batch %d, lr %g, loss %s, rule %s%s\n", d->test.n,
+           o->arch, ch->blocks, o->epochs, o->batch, o->lr, o->loss_text, o->rule_text, o->val > 0 ? ", validation hold-out" : "");
+    if ((size_t)o->batch > s->n)  /* clamped, not refused: a small data set keeps the default --batch */
+        printf("note: --batch %d is more than the %zu training images: each step takes all of them (batch %zu)\n", o->batch,
+               s->n, s->n);
+    if (resume && info->epoch < info->epochs)
+        printf("resuming %s at epoch %d of %d, after step %zu of %zu\n", ckpt, info->epoch + 1, info->epochs, info->step,
+               info->steps);
     else if (resume)
-        printf("resuming %s: all %d epochs are done, the final evaluation is left\n", ckpt, info.epochs);
+        printf("resuming %s: all %d epochs are done, the final evaluation is left\n", ckpt, info->epochs);
     fflush(stdout);
+}
+
+/* Train the network on s with Ctrl-C and SIGTERM caught (on_signal), then print the kept model's
+ * test metrics and what was written (t0: when loading began). The exit code: 0, 1 on a failure,
+ * 128 + the signal after an interruption. */
+static int train_network(eos_runtime_t rt, const train_opts *o, const train_choices *ch, const train_set *s,
+                         const char *resume, char *run_args, double t0) {
     eos_resnet_t m;
-    eos_resnet_head head = loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
-    if (eos_resnet_create(rt, blocks, d.channels, d.classes, head, o.seed, &m) != EOS_OK) {
-        rc = cli_fail("creating the network");
+    eos_resnet_head head = ch->loss.kind == EOS_LOSS_LDAM ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR;
+    if (eos_resnet_create(rt, ch->blocks, s->d.channels, s->d.classes, head, o->seed, &m) != EOS_OK)
+        return cli_fail("creating the network");
+    int rc;
+    cli_progress_state ps = {isatty(STDOUT_FILENO), o->quiet, 0};
+    eos_train_config cfg = eos_train_defaults();
+    cfg.epochs = o->epochs;
+    cfg.batch = o->batch;
+    cfg.lr = (float)o->lr;
+    cfg.seed = o->seed;
+    cfg.val_split = o->val;
+    cfg.out_dir = o->out;
+    cfg.eval_every = o->eval_every;
+    cfg.loss = ch->loss;
+    cfg.rule = ch->rule;
+    cfg.beta = o->beta;
+    cfg.max_steps = o->max_steps;
+    cfg.sync_bn = o->sync_bn;
+    cfg.progress = cli_train_progress;
+    cfg.user = &ps;
+    cfg.stop = &g_stop;
+    cfg.resume = resume != NULL;
+    cfg.run_args = run_args;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    eos_metrics met;
+    eos_status st = eos_train_run(rt, m, &s->d, s->idx, s->n, &cfg, &met);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (st == EOS_ERR_INTERRUPTED) {
+        if (ps.tty && !o->quiet) printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "eos train: %s\ncontinue with: eos train --resume %s\n", eos_last_error()->message, o->out);
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
+    } else if (st != EOS_OK) {
+        if (ps.tty && !o->quiet) printf("\n");
+        fflush(stdout);
+        rc = cli_fail("training");
     } else {
-        cli_progress_state ps = {isatty(STDOUT_FILENO), o.quiet, 0};
-        eos_train_config cfg = eos_train_defaults();
-        cfg.epochs = o.epochs;
-        cfg.batch = o.batch;
-        cfg.lr = (float)o.lr;
-        cfg.seed = o.seed;
-        cfg.val_split = o.val;
-        cfg.out_dir = o.out;
-        cfg.eval_every = o.eval_every;
-        cfg.loss = loss;
-        cfg.rule = rule;
-        cfg.beta = o.beta;
-        cfg.max_steps = o.max_steps;
-        cfg.sync_bn = o.sync_bn;
-        cfg.progress = cli_train_progress;
-        cfg.user = &ps;
-        cfg.stop = &g_stop;
-        cfg.resume = resume != NULL;
-        cfg.run_args = run_args;
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        g_stop = 0;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        eos_metrics met;
-        eos_status st = eos_train_run(rt, m, &d, idx, n, &cfg, &met);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        if (st == EOS_ERR_INTERRUPTED) {
-            if (ps.tty && !o.quiet) printf("\n");
-            fflush(stdout);
-            fprintf(stderr, "eos train: %s\ncontinue with: eos train --resume %s\n", eos_last_error()->message, o.out);
-            rc = 128 + (g_stop ? (int)g_stop : SIGINT);
-        } else if (st != EOS_OK) {
-            if (ps.tty && !o.quiet) printf("\n");
-            fflush(stdout);
-            rc = cli_fail("training");
-        } else {
-            printf("\ntest metrics of the kept model (%s):\n", o.val > 0 ? "best validation macro-F1" : "last epoch");
-            cli_print_metrics(&met, (const char *const *)d.class_names);
-            printf("wrote %s/model.safetensors, %s/train_log.csv, %s/metrics.json, %s/%s (%.0f s in all)\n", o.out, o.out,
-                   o.out, o.out, EOS_TRAIN_CHECKPOINT, wall() - t0);
-            eos_metrics_free(&met);
-            rc = 0;
-        }
-        eos_resnet_free(m);
+        printf("\ntest metrics of the kept model (%s):\n", o->val > 0 ? "best validation macro-F1" : "last epoch");
+        cli_print_metrics(&met, (const char *const *)s->d.class_names);
+        printf("wrote %s/model.safetensors, %s/train_log.csv, %s/metrics.json, %s/%s (%.0f s in all)\n", o->out, o->out,
+               o->out, o->out, EOS_TRAIN_CHECKPOINT, wall() - t0);
+        eos_metrics_free(&met);
+        rc = 0;
     }
-    free(idx);
-    free(counts);
-    eos_dataset_free(&d);
+    eos_resnet_free(m);
+    return rc;
+}
+
+/* The checked flags to a finished run: --out, the device, the images, the training. */
+static int run_train(const train_opts *o, const char *resume, const char *ckpt, const eos_train_checkpoint_info *info,
+                     char *run_args) {
+    train_choices ch;
+    memset(&ch, 0, sizeof ch);
+    int rc = check_choices(o, resume, &ch);
+    if (rc >= 0) return rc;
+    if (prepare_out(o, resume)) return 1;
+    eos_runtime_t rt;
+    char rank_device[32];
+    const char *device = cli_rank_device(o->device, rank_device, sizeof rank_device);
+    if (eos_runtime_init(&rt, device) != EOS_OK) return cli_fail("opening the device");
+    train_set s;
+    memset(&s, 0, sizeof s);
+    double t0 = wall();
+    rc = load_train_set(rt, o, &ch, resume, t0, &s);
+    if (rc < 0) {
+        print_run(rt, o, &ch, &s, resume, ckpt, info);
+        rc = train_network(rt, o, &ch, &s, resume, run_args, t0);
+        free(s.idx);
+        free(s.counts);
+        eos_dataset_free(&s.d);
+    }
     eos_runtime_free(rt);
-done:
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *resume = find_resume(argc, argv);
+    train_opts o = {.imb_text = "exp:100", .arch = "resnet32", .loss_text = "ce", .rule_text = "none",
+                    .balance_text = "none", .epochs = 200, .batch = 128, .eval_every = 1, .lr = 0.1, .gamma = -1, .beta = 0.9999, .gpos = -1, .gneg = -1,
+                    .smooth = -1, .ldam_s = -1, .max_m = -1};
+    char **args = NULL, *saved = NULL, ckpt[4200] = "";
+    int nargs = 0;
+    eos_train_checkpoint_info info = {0};
+    if (resume) snprintf(ckpt, sizeof ckpt, "%s/%s", resume, EOS_TRAIN_CHECKPOINT);
+    int rc = gather_args(argc, argv, resume, ckpt, &info, &args, &nargs, &saved);
+    if (rc >= 0) return rc;
+    rc = parse_train(nargs, args, &o);
+    char *run_args = rc < 0 ? join_args(nargs, args) : NULL;
+    free(args);  /* o points into argv and saved, which stay */
+    if (rc < 0) rc = run_train(&o, resume, ckpt, &info, run_args);
     free(run_args);
     free(saved);
     eos_train_checkpoint_info_free(&info);

@@ -41,41 +41,9 @@ void eos_workspace_free(eos_workspace *ws) {
     eos_tensor_free(&ws->wt);
 }
 
-/* ---- time by shape and direction (eos bench layers) ---------------------------------------- */
-
 const char *eos_conv_dir_name(eos_conv_dir d) {
     return d == EOS_CONV_FORWARD ? "forward" : d == EOS_CONV_DATA_GRAD ? "data grad"
          : d == EOS_CONV_WEIGHT_GRAD ? "weight grad" : "?";
-}
-
-/* While event profiling is on, the kernels launched from here on are charged to (s, dir, algo)
- * as well (eos__prof_seconds adds to rt->conv_ev[conv_scope - 1]); s NULL closes the scope.
- * Only the entry points open one, so the timing runs of measure() below charge nothing. */
-static void charge(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo algo) {
-    rt->conv_scope = 0;
-    if (!rt->ev_prof || !s) return;
-    int i = 0;
-    while (i < rt->nconv_ev && (memcmp(&rt->conv_ev[i].shape, s, sizeof *s) || rt->conv_ev[i].dir != dir ||
-                                rt->conv_ev[i].algo != algo))
-        i++;
-    if (i == (int)(sizeof rt->conv_ev / sizeof rt->conv_ev[0])) return;  /* full: the kernel table still has it */
-    if (i == rt->nconv_ev) {
-        eos_conv_time *e = &rt->conv_ev[rt->nconv_ev++];
-        int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
-        memset(e, 0, sizeof *e);
-        e->shape = *s;
-        e->dir = dir;
-        e->algo = algo;
-        e->flops = 2.0 * s->N * s->K * s->C * s->R * s->R * (double)OH * OW;
-    }
-    rt->conv_ev[i].calls++;
-    rt->conv_scope = i + 1;
-}
-
-size_t eos_conv_profile_read(eos_runtime_t rt, eos_conv_time *out, size_t max) {
-    size_t n = (size_t)rt->nconv_ev < max ? (size_t)rt->nconv_ev : max;
-    memcpy(out, rt->conv_ev, n * sizeof *out);
-    return n;
 }
 
 static eos_status check_shape(const eos_conv_shape *s, int *OH, int *OW) {
@@ -558,23 +526,76 @@ typedef struct choice {
 struct eos__conv_choices {
     choice *v;
     size_t n, cap;
-    int loaded;  /* conv-algos.txt read */
+    int loaded;        /* conv-algos.txt read */
+    eos_conv_time *ev; /* eos_conv_profile_read's rows (nev of them) of profiling session `session` */
+    int nev;
+    unsigned session;
 };
 
 void eos__conv_choices_free(eos_runtime_t rt) {
     if (!rt->conv_choices) return;
+    rt->prof_scope = NULL;  /* it may point into the rows */
+    free(rt->conv_choices->ev);
     free(rt->conv_choices->v);
     free(rt->conv_choices);
     rt->conv_choices = NULL;
 }
 
-static eos_status table(eos_runtime_t rt, eos__conv_choices **out) {
-    if (!rt->conv_choices && !(rt->conv_choices = calloc(1, sizeof *rt->conv_choices)))
-        EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "convolution choice table");
+/* the module's state on rt, made on first use; NULL without memory (nothing recorded) */
+static eos__conv_choices *state(eos_runtime_t rt) {
+    if (!rt->conv_choices && !(rt->conv_choices = calloc(1, sizeof *rt->conv_choices))) return NULL;
     rt->conv_choices_free = eos__conv_choices_free;  /* eos_runtime_free frees it through this */
-    *out = rt->conv_choices;
+    return rt->conv_choices;
+}
+
+static eos_status table(eos_runtime_t rt, eos__conv_choices **out) {
+    if (!(*out = state(rt))) EOS_FAIL(EOS_ERR_OUT_OF_MEMORY, NULL, "convolution choice table");
     return EOS_OK;
 }
+
+/* ---- time by shape and direction (eos bench layers) ---------------------------------------- */
+
+/* The rows of one profiling session (eos_runtime_profile_start), grown to CONV_PROF_ROWS: */
+enum { CONV_PROF_ROWS = 64 };
+
+/* While event profiling is on, the kernels launched from here on are charged to (s, dir, algo)
+ * as well (eos__prof_seconds adds to the row's seconds through rt->prof_scope); s NULL closes
+ * the scope. Only the entry points open one, so the timing runs of measure() below charge
+ * nothing. Profiling only: without memory for the rows, nothing is charged and nothing fails. */
+static void charge(eos_runtime_t rt, const eos_conv_shape *s, eos_conv_dir dir, eos_conv_algo algo) {
+    rt->prof_scope = NULL;
+    if (!rt->ev_prof || !s) return;
+    eos__conv_choices *t = state(rt);
+    if (!t) return;
+    if (!t->ev && !(t->ev = calloc(CONV_PROF_ROWS, sizeof *t->ev))) return;
+    if (t->session != rt->prof_session) {  /* a new session: the old rows go */
+        t->nev = 0;
+        t->session = rt->prof_session;
+    }
+    int i = 0;
+    while (i < t->nev && (memcmp(&t->ev[i].shape, s, sizeof *s) || t->ev[i].dir != dir || t->ev[i].algo != algo)) i++;
+    if (i == CONV_PROF_ROWS) return;  /* full: the kernel table still has it */
+    if (i == t->nev) {
+        eos_conv_time *e = &t->ev[t->nev++];
+        int OH = eos_conv_out(s->H, s->R, s->stride, s->pad), OW = eos_conv_out(s->W, s->R, s->stride, s->pad);
+        memset(e, 0, sizeof *e);
+        e->shape = *s;
+        e->dir = dir;
+        e->algo = algo;
+        e->flops = 2.0 * s->N * s->K * s->C * s->R * s->R * (double)OH * OW;
+    }
+    t->ev[i].calls++;
+    rt->prof_scope = &t->ev[i].seconds;
+}
+
+size_t eos_conv_profile_read(eos_runtime_t rt, eos_conv_time *out, size_t max) {
+    const eos__conv_choices *t = rt->conv_choices;
+    size_t have = t && t->ev && t->session == rt->prof_session ? (size_t)t->nev : 0;
+    size_t n = have < max ? have : max;
+    if (n) memcpy(out, t->ev, n * sizeof *out);
+    return n;
+}
+
 
 /* Keyed by the batch too: inference times its forward for its own batch size. A caller that runs
  * one nominal batch in pieces (training's partial last batch, evaluation's) sets the choice batch

@@ -815,7 +815,7 @@ void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds) {
     int i = 0;
     while (i < rt->nev && strcmp(rt->ev[i].name, name)) i++;
     if (i == (int)(sizeof rt->ev / sizeof rt->ev[0])) {  /* the table is full: still charge the conv */
-        if (rt->conv_scope > 0) rt->conv_ev[rt->conv_scope - 1].seconds += seconds;
+        if (rt->prof_scope) *rt->prof_scope += seconds;
         return;
     }
     if (i == rt->nev) {
@@ -826,7 +826,7 @@ void eos__prof_seconds(eos_runtime_t rt, const char *name, double seconds) {
     }
     rt->ev[i].seconds += seconds;
     rt->ev[i].calls++;
-    if (rt->conv_scope > 0) rt->conv_ev[rt->conv_scope - 1].seconds += seconds;
+    if (rt->prof_scope) *rt->prof_scope += seconds;
 }
 
 void eos__prof_event(eos_runtime_t rt, const char *name, cl_event ev) {
@@ -843,13 +843,13 @@ void eos_runtime_profile_start(eos_runtime_t rt) {
     clFinish(rt->queue);
     rt->ev_prof = 1;
     rt->nev = 0;
-    rt->nconv_ev = 0;
-    rt->conv_scope = 0;
+    rt->prof_scope = NULL;
+    rt->prof_session++;
 }
 
 void eos_runtime_profile_stop(eos_runtime_t rt) {
     rt->ev_prof = 0;
-    rt->conv_scope = 0;
+    rt->prof_scope = NULL;
 }
 
 size_t eos_runtime_profile_read(eos_runtime_t rt, eos_kernel_time *out, size_t max) {

@@ -4,6 +4,7 @@
  * Memory: the embeddings (n, dim) twice, the lists (nq, k), and a distance tile (tiled path). */
 #include "dist.h"
 #include "internal.h"
+#include "sampling_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

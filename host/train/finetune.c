@@ -2,6 +2,7 @@
  * network's head (linear, softmax cross-entropy, SGD). Prediction is a host loop: 64 x classes
  * multiply-adds per row, faster than a round trip. A fresh head is PyTorch's nn.Linear's. */
 #include "internal.h"
+#include "sampling_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

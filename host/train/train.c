@@ -3,6 +3,7 @@
  * when asked to stop; host/train/train_checkpoint.c) and resumes exactly, mid-epoch included.
  * Its settings: train_config.c; its evaluations: predict.c; the schedule: host/nn/optim.c. */
 #include "train_internal.h"
+#include "data_internal.h"
 #include "dist.h"
 
 #include <errno.h>

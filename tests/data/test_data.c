@@ -3,6 +3,7 @@
  * selection, and the batch loader's normalisation, shuffling, crops and flips. */
 #include "test_common.h"
 #include "internal.h"
+#include "data_internal.h"  /* eos__loader_next_shard */
 
 #include <errno.h>
 #include <matio.h>

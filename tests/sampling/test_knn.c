@@ -3,6 +3,7 @@
 #include "test_common.h"
 #include "dist.h"
 #include "internal.h"
+#include "sampling_internal.h"
 
 #include <math.h>
 #include <string.h>

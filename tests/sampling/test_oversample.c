@@ -6,7 +6,8 @@
  * numpy transcriptions (tests/golden/make_oversample_golden.py, make_eos_golden.py). */
 #include "test_common.h"
 
-#include "internal.h"  /* eos__knn_fail_after: the fault-injection hook; eos__oversample_rows */
+#include "internal.h"
+#include "sampling_internal.h"  /* eos__knn_fail_after: the fault-injection hook; eos__oversample_rows */
 #include "ref/oversample_ref.h"
 
 #include <math.h>
