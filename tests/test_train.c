@@ -11,6 +11,19 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+/* Tiny mode (EOS_TEST_TINY=1, tests/oclgrind.sh): every training run stops each epoch after
+ * TINY_STEPS batches (cfg.max_steps), the loops over losses x rules and over stop points keep
+ * one of each kind, and the evaluation splits are cut; each property is still checked, on fewer
+ * steps (resume stays bit-identical on any number of steps per epoch, as the LDAM kind's 3 show
+ * in the full run). Under Oclgrind a ResNet-8 step on 8 images of 16 x 16 takes seconds. */
+enum { TINY_STEPS = 3 };
+
+/* batches per epoch: max_steps (0: all), capped in tiny mode */
+static int steps_cap(int max_steps) {
+    if (!test_tiny()) return max_steps;
+    return max_steps > 0 && max_steps < TINY_STEPS ? max_steps : TINY_STEPS;
+}
+
 static void test_lr_schedule(void **state) {
     (void)state;
     /* 200 epochs: warm-up 0.02, 0.04, ..., 0.1 over epochs 1-5; 0.1 to 160; 0.001 to 180; 1e-5 after */
@@ -125,11 +138,13 @@ static void make_dataset(eos_dataset *d, size_t per_class_train, size_t per_clas
 static void test_training_smoke(void **state) {
     eos_runtime_t rt = *state;
     eos_dataset d;
-    make_dataset(&d, 32, 8, 1);
+    /* tiny: 8 images a class in batches of 8, the same 24 steps */
+    const int per = test_tiny() ? 8 : 32, B = test_tiny() ? 8 : 32;
+    make_dataset(&d, (size_t)per, 8, 1);
     eos_resnet_t m;
     EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 5, &m));
     eos_loader L;
-    eos_loader_options o = eos_loader_defaults(&d, 32);
+    eos_loader_options o = eos_loader_defaults(&d, (size_t)B);
     o.shuffle = 1;
     EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, NULL, 0, &o));
     float x[32 * 192], first = 0, last = 0;
@@ -176,6 +191,7 @@ static void test_train_run_writes_files(void **state) {
     eos_train_config cfg = eos_train_defaults();
     cfg.epochs = 3;
     cfg.batch = 16;
+    cfg.max_steps = steps_cap(0);
     cfg.out_dir = dir;
     cfg.val_split = 0.25;
     eos_metrics met;
@@ -288,6 +304,7 @@ static void test_losses_and_rules_run(void **state) {
     const char *losses[] = {"ce", "focal", "asl", "ldam"};
     for (int l = 0; l < 4; l++)
         for (int r = 0; r < 4; r++) {
+            if (test_tiny() && r != l) continue;  /* tiny: each loss once, each rule once */
             char dir[1024];
             test_tmpdir(dir, sizeof dir, "rules");
             eos_resnet_t m;
@@ -360,7 +377,8 @@ static void test_many_classes_rules_and_ldam(void **state) {
     eos_rng r;
     eos_rng_seed(&r, 3, 9);
     for (int s = 0; s < 2; s++) {
-        size_t n = s == 0 ? K + K / 2 : K;  /* training: every class once, the first half twice */
+        /* training: every class once, the first half twice; tiny: a test split of 16 images */
+        size_t n = s == 0 ? K + K / 2 : test_tiny() ? 16 : K;
         sp[s]->n = n;
         sp[s]->pixels = malloc(n * S * S);
         sp[s]->labels = malloc(n * sizeof(int32_t));
@@ -465,7 +483,7 @@ static eos_status train_once(eos_runtime_t rt, const eos_dataset *d, const size_
     cfg.lr = lr;
     cfg.seed = 7;
     cfg.val_split = k->val_split;
-    cfg.max_steps = k->max_steps;
+    cfg.max_steps = steps_cap(k->max_steps);
     cfg.rule = k->rule;
     EOS_ASSERT_OK(eos_loss_parse(k->loss, &cfg.loss));
     cfg.out_dir = dir;
@@ -575,6 +593,9 @@ static void test_resume_is_bit_identical(void **state) {
         EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &kinds[k], ref, 5, 0, 8, 0.05f, NULL, &want));
         size_t npoints = k == 0 ? sizeof points / sizeof points[0] : 1;
         for (size_t p = 0; p < npoints; p++) {
+            /* tiny: after an epoch's last step (its evaluations pending) and twice in one run
+             * (mid-epoch both times); the ends of epochs are where every run saves anyway */
+            if (test_tiny() && k == 0 && p != 1 && p != 4) continue;
             char dir[1024];
             test_tmpdir(dir, sizeof dir, "resume");
             int resume = 0, stops = 0;
@@ -733,6 +754,8 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     assert_non_null(strstr(eos_last_error()->message, "other images"));
 
     /* damaged files: each is refused with EOS_ERR_FORMAT and a message naming the file */
+    char past[64];  /* 48 images in batches of 8: 6 steps an epoch (tiny: TINY_STEPS) */
+    snprintf(past, sizeof past, "expected an integer in [0, %d]", test_tiny() ? TINY_STEPS : 6);
     struct {
         const char *what, *find, *replace, *expect;
         size_t truncate;
@@ -740,7 +763,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         {"truncated", NULL, NULL, "truncated", n / 2},
         {"header length", NULL, NULL, "header length", 7},
         {"step not a number", "\"eos.step\":\"2\"", "\"eos.step\":\"x\"", "expected an integer", 0},
-        {"step past the epoch", "\"eos.step\":\"2\"", "\"eos.step\":\"9\"", "expected an integer in [0, 6]", 0},
+        {"step past the epoch", "\"eos.step\":\"2\"", "\"eos.step\":\"9\"", past, 0},
         {"generator state", "\"eos.rng\":\"", "\"eos.rng\":\"#", "generator state", 0},
         {"no format", "\"eos.format\"", "\"eos.formaX\"", "lacks 'eos.format'", 0},
         {"tensor renamed", "\"layer1.0.conv2.weight\"", "\"layer1.0.conv2.weighX\"", "does not match the network", 0},
@@ -864,7 +887,10 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &t, &met), EOS_ERR_NUMERIC);
     const char *msg = eos_last_error()->message;
     printf("# %s\n", msg);
-    assert_non_null(strstr(msg, "epoch 2, step 3 of 6"));
+    const int steps = test_tiny() ? TINY_STEPS : 6;  /* 48 images in batches of 8 */
+    char want[96];
+    snprintf(want, sizeof want, "epoch 2, step 3 of %d", steps);
+    assert_non_null(strstr(msg, want));
     assert_non_null(strstr(msg, "smaller --lr"));
     assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
     eos_train_checkpoint_info info;
@@ -895,7 +921,8 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &w, &met), EOS_ERR_NUMERIC);
     msg = eos_last_error()->message;
     printf("# %s\n", msg);
-    assert_non_null(strstr(msg, "in epoch 2 by step 6 of 6: conv1.weight holds nan"));
+    snprintf(want, sizeof want, "in epoch 2 by step %d of %d: conv1.weight holds nan", steps, steps);
+    assert_non_null(strstr(msg, want));
     assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
     assert_true(all_finite(ck));
     test_tmpdir(dir, sizeof dir, "nan-bn");
