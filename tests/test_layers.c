@@ -335,6 +335,21 @@ static void test_conv_choices(void **state) {
     assert_non_null(strstr(text, timed_line));  /* timed, so appended */
     free(text);
     assert_int_equal(eos__conv_algos_recognise(EOS__CONV_ALGOS_MARKER_V9 "\n", strlen(EOS__CONV_ALGOS_MARKER_V9) + 1), 1);
+    /* EOS_CONV_AUTO_SKIP (tests/oclgrind.sh): the algorithms it names are neither timed nor
+     * picked; may[a - 1]: algorithm a may be picked (gemm, panel, direct, winograd, tiled) */
+    static const struct { const char *skip; int may[5]; } skips[] = {
+        {"gemm,panel,direct,tiled", {0, 0, 0, 1, 0}}, {"winograd,gemm", {0, 1, 1, 0, 1}}, {"tiled", {1, 1, 1, 1, 0}}};
+    for (int k = 0; k < 3; k++) {
+        setenv("EOS_CONV_AUTO_SKIP", skips[k].skip, 1);
+        eos_conv_shape sk = s;
+        sk.N = 3 + k;  /* a key not timed yet */
+        for (int d = 0; d < 3; d++) {
+            EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &sk, (eos_conv_dir)d, &used));
+            if (used < EOS_CONV_GEMM || used > EOS_CONV_TILED || !skips[k].may[used - EOS_CONV_GEMM])
+                fail_msg("EOS_CONV_AUTO_SKIP=%s: %s picked", skips[k].skip, eos_conv_algo_name(used));
+        }
+    }
+    unsetenv("EOS_CONV_AUTO_SKIP");
     unlink(path);
     rmdir(dir);
     eos__conv_choices_free(rt);
