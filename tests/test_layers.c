@@ -133,6 +133,12 @@ static void test_conv2d(void **state) {
             EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
             int wfits = s.R == 3 && s.stride == 1 && s.pad == 1;
             int fits = wfits && (s.W == 8 || s.W == 16 || s.W == 32);
+            /* tiny (Oclgrind): direct and winograd only where they apply (elsewhere they run
+             * panel, which its own pass checks), and the automatic choice, which times every
+             * candidate three times, on two shapes (the one whose choices are read back below) */
+            if (test_tiny() && ((algos[a] == EOS_CONV_DIRECT && !fits) || (algos[a] == EOS_CONV_WINOGRAD && !wfits) ||
+                                (algos[a] == EOS_CONV_AUTO && i > 1)))
+                continue;
             if (algos[a] == EOS_CONV_AUTO)
                 assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits) &&
                             (used != EOS_CONV_WINOGRAD || wfits));
