@@ -345,6 +345,8 @@ static void test_conv_choices(void **state) {
      * picked; may[a - 1]: algorithm a may be picked (gemm, panel, direct, winograd, tiled) */
     static const struct { const char *skip; int may[5]; } skips[] = {
         {"gemm,panel,direct,tiled", {0, 0, 0, 1, 0}}, {"winograd,gemm", {0, 1, 1, 0, 1}}, {"tiled", {1, 1, 1, 1, 0}}};
+    const char *given = getenv("EOS_CONV_AUTO_SKIP");  /* the caller's (tests/oclgrind.sh sets it), put back */
+    char *keep_skip = given ? strdup(given) : NULL;
     for (int k = 0; k < 3; k++) {
         setenv("EOS_CONV_AUTO_SKIP", skips[k].skip, 1);
         eos_conv_shape sk = s;
@@ -355,7 +357,9 @@ static void test_conv_choices(void **state) {
                 fail_msg("EOS_CONV_AUTO_SKIP=%s: %s picked", skips[k].skip, eos_conv_algo_name(used));
         }
     }
-    unsetenv("EOS_CONV_AUTO_SKIP");
+    if (keep_skip) setenv("EOS_CONV_AUTO_SKIP", keep_skip, 1);
+    else unsetenv("EOS_CONV_AUTO_SKIP");
+    free(keep_skip);
     unlink(path);
     rmdir(dir);
     eos__conv_choices_free(rt);
