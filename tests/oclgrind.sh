@@ -35,7 +35,7 @@ keep="$build/tests/liboclgrind_keep.so" canary="$build/tests/oclgrind_canary"
 
 ALL="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_oversample
      test_layers test_resnet test_train test_runtime"
-CI_SUBSET="test_tensor test_gemm test_losses test_ldam test_knn test_finetune"
+CI_SUBSET="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_runtime"
 if [ $# -eq 0 ]; then set -- $ALL; elif [ "$1" = ci ]; then set -- $CI_SUBSET; fi
 
 out="$build/oclgrind-logs"
