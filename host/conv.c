@@ -797,9 +797,10 @@ static eos_status time_once(eos_runtime_t rt, int algo, int dir, const eos_conv_
     return EOS_OK;
 }
 
-/* EOS_CONV_AUTO_SKIP=name[,name...]: algorithms the automatic choice does not time (nor pick).
- * For simulated devices (tests/oclgrind.sh): there timing means nothing, and a tiled launch,
- * which the GPU-shaped paths time, takes Oclgrind 12-90 s; the forced algorithms still run. */
+/* EOS_CONV_AUTO_SKIP=name[,name...]: algorithms the automatic choice does not time (nor pick);
+ * with one candidate left it takes that one untimed. For simulated devices (tests/oclgrind.sh):
+ * there timing means nothing and costs minutes (three launches of every candidate per shape,
+ * direction and batch; a tiled launch takes Oclgrind 12-90 s); forced algorithms still run. */
 static int auto_skipped(int a) {
     const char *e = getenv("EOS_CONV_AUTO_SKIP");
     size_t n = strlen(k_algo_names[a]);
@@ -813,6 +814,18 @@ static int auto_skipped(int a) {
 static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, int *algo) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
+    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
+     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
+     * batch 128), and timing it there would add about half a minute to a run's first step */
+    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
+    /* one candidate left (EOS_CONV_AUTO_SKIP): it, untimed; none: gemm */
+    int candidates = 0, only = EOS_CONV_GEMM;
+    for (int a = EOS_CONV_GEMM; a < NALGO; a++)
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a)) candidates++, only = a;
+    if (candidates <= 1) {
+        *algo = only;
+        return EOS_OK;
+    }
     size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R,
            ny = (size_t)s->N * s->K * OH * OW;
     size_t sizes[5] = {nx, nw, ny, nx, nw};  /* x, w, y (= dy), dx, dw */
@@ -830,10 +843,6 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     }
     double best[NALGO];
     for (int a = 0; a < NALGO; a++) best[a] = 1e30;
-    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
-     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
-     * batch 128), and timing it there would add about half a minute to a run's first step */
-    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < NALGO; a++) {
             if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled) || auto_skipped(a)) continue;
