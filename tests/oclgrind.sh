@@ -38,7 +38,7 @@ ALL="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_ove
 CI_SUBSET="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_runtime"
 if [ $# -eq 0 ]; then set -- $ALL; elif [ "$1" = ci ]; then set -- $CI_SUBSET; fi
 
-out="$build/oclgrind-logs"
+out=${OCLGRIND_LOGS:-$build/oclgrind-logs}  # the logs (two runs at once: one folder each)
 mkdir -p "$out" "$build/test-tmp"
 export EOS_TEST_TINY=1 EOS_CL_OPTIONS=-cl-opt-disable CMOCKA_MESSAGE_OUTPUT=STDOUT
 # The automatic convolution choice takes panel (which runs every shape) without timing: timing a

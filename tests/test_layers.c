@@ -988,6 +988,9 @@ static void test_batchnorm_fused(void **state) {
             setenv("EOS_BN_PATH", paths[p], 1);
             rt->reduce_local_force = locals[l];
             for (size_t k = 0; k < sizeof k_bn_shapes / sizeof k_bn_shapes[0]; k++) {
+                /* tiny (Oclgrind): three of the six shapes (an odd HW; HW past a group of 64;
+                 * N past the groups of 4), in every path and group size */
+                if (test_tiny() && k != 0 && k != 3 && k != 5) continue;
                 bn_stats_case(rt, &k_bn_shapes[k], 0.0f);
                 bn_stats_case(rt, &k_bn_shapes[k], 50.0f);
                 bn_fused_case(rt, &k_bn_shapes[k], 0);
