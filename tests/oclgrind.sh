@@ -40,7 +40,7 @@ if [ $# -eq 0 ]; then set -- $ALL; elif [ "$1" = ci ]; then set -- $CI_SUBSET; f
 
 out=${OCLGRIND_LOGS:-$build/oclgrind-logs}  # the logs (two runs at once: one folder each)
 mkdir -p "$out" "$build/test-tmp"
-export EOS_TEST_TINY=1 EOS_CL_OPTIONS=-cl-opt-disable CMOCKA_MESSAGE_OUTPUT=STDOUT
+export EOS_TEST_TINY=1 EOS_TEST_OCLGRIND=1 EOS_CL_OPTIONS=-cl-opt-disable CMOCKA_MESSAGE_OUTPUT=STDOUT
 # The automatic convolution choice takes panel (which runs every shape) without timing: timing a
 # simulator means nothing, and it costs minutes there (three launches of every candidate per new
 # shape, direction and batch; Oclgrind's device says it is a GPU, so tiled is a candidate, 12-90 s
