@@ -4,14 +4,18 @@
 # Usage: tests/oclgrind.sh BUILD_DIR [PROGRAM...]   (default: every program in ALL below)
 # Exits non-zero on any Oclgrind report, a failing test or a timeout (OCLGRIND_TIMEOUT seconds
 # per program, default 1800); prints per program the time and the number of reports, then a summary.
-# ctest's test_oclgrind runs the subset CI_SUBSET (about 1 minute on 2 cores, cold kernel cache);
-# the rest take longer under the interpreter and are run by hand: tests/oclgrind.sh build
-# (EOS_TEST_FILTER=NAME runs one cmocka test of a program). Status (2026-12-02, 0 reports in all
-# that ran): test_tensor, test_gemm, test_losses, test_ldam, test_knn, test_finetune,
-# test_oversample (485 s), and test_layers test by test except test_conv2d, test_conv2d_tiled,
-# test_conv2d_winograd, test_conv_profile and test_gpu_launch_shapes (not run to the end yet;
-# tiled launches take 15-90 s each); test_resnet, test_train not run to the end yet; test_runtime
-# stopped in test_peak_wrong_kernel_caught (cause not found).
+# ctest's test_oclgrind runs the subset CI_SUBSET (about 3 minutes on 2 cores); the rest take
+# longer under the interpreter and are run by hand: tests/oclgrind.sh build (EOS_TEST_FILTER=NAME
+# runs one cmocka test of a program, EOS_TEST_SKIP=NAME leaves one out; OCLGRIND_LOGS=DIR puts the
+# logs elsewhere, for two runs at once).
+# Status (2026-12-02, measured on a shared 2-core machine with a load of 5-7, so several times
+# the time an idle machine takes; 0 reports everywhere):
+@@STATUS@@
+# Under Oclgrind a kernel launch costs about a second whatever its size (every work-group is
+# interpreted, with shadow memory for the checks), so tiny mode cuts launches more than shapes:
+# test_train runs each device path of training once (EOS_TEST_OCLGRIND=1 skips its tests of host
+# behaviour: resume, files, NaN and memory stops, hundreds of steps there), test_resnet checks a
+# tiny PyTorch golden (2 images of 8 x 8, tests/golden/make_resnet_golden.py --tiny).
 # How: the program runs with Oclgrind's runtime preloaded (what the `oclgrind` launcher does),
 # behind tests/oclgrind_keep.c (liboclgrind_keep.so in the build's tests/), which keeps every
 # buffer's slot from being reused: Oclgrind 21.10's uninitialised-memory shadow outlives a released
@@ -20,7 +24,9 @@
 # out-of-bounds write and a race must each be reported, and the reused-slot case must not be.
 # Nothing is suppressed: any report fails the run. Kernels build with -cl-opt-disable: LLVM's
 # optimiser emits `freeze` instructions that Oclgrind 21.10 does not know (a FATAL ERROR in
-# eos_im2col, and wrong convolutions in test_layers at -O2).
+# eos_im2col, and wrong convolutions in test_layers at -O2); a kernel built without it once
+# crashed Oclgrind in its uninitialised-value checker (test_runtime exited 255 in
+# test_peak_wrong_kernel_caught: test_cache_hit_and_rebuild had unset EOS_CL_OPTIONS).
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [PROGRAM...]" >&2; exit 2; }
 build=$(cd "$1" && pwd) || exit 2
