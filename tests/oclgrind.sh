@@ -10,7 +10,7 @@
 # logs elsewhere, for two runs at once).
 # Status (2026-12-02, measured on a shared 2-core machine with a load of 5-7, so several times
 # the time an idle machine takes; 0 reports everywhere):
-@@STATUS@@
+# @@STATUS@@
 # Under Oclgrind a kernel launch costs about a second whatever its size (every work-group is
 # interpreted, with shadow memory for the checks), so tiny mode cuts launches more than shapes:
 # test_train runs each device path of training once (EOS_TEST_OCLGRIND=1 skips its tests of host
