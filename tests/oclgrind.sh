@@ -4,7 +4,7 @@
 # Usage: tests/oclgrind.sh BUILD_DIR [PROGRAM...]   (default: every program in ALL below)
 # Exits non-zero on any Oclgrind report, a failing test or a timeout (OCLGRIND_TIMEOUT seconds
 # per program, default 1800); prints per program the time and the number of reports, then a summary.
-# ctest's test_oclgrind runs the subset CI_SUBSET (about 3 minutes on 2 cores); the rest take
+# ctest's test_oclgrind runs the subset CI_SUBSET (3 minutes on 2 idle cores, 13 at a load of 6); the rest take
 # longer under the interpreter and are run by hand: tests/oclgrind.sh build (EOS_TEST_FILTER=NAME
 # runs one cmocka test of a program, EOS_TEST_SKIP=NAME leaves one out; OCLGRIND_LOGS=DIR puts the
 # logs elsewhere, for two runs at once).
@@ -12,12 +12,12 @@
 # the time an idle machine takes; 0 reports everywhere):
 #   test_tensor 18 s, test_gemm 18 s, test_losses 1 s, test_ldam 3 s, test_knn 89 s,
 #   test_finetune 239 s, test_runtime 9 s cold (+ its API-error pass: the 2 expected reports),
-#   test_oversample about 30 min (its test_many_classes 16 min: more than 256 classes).
+#   test_oversample 1654 s (its test_many_classes 16 min: more than 256 classes).
 #   test_layers: not yet in one process within the timeout; clean so far: test_conv2d 6 min,
 #   test_conv2d_tiled and test_conv2d_winograd (inside the first 30 minutes), test_conv_choices
 #   6 min, test_gpu_launch_shapes 6 min, test_batchnorm 2 min, test_batchnorm_fused 19 min (2
 #   paths x 3 group sizes: to cut next); the tests after it ran clean one by one before.
-#   test_resnet: the tiny golden (6 min), predictions, save/load, LDAM ran clean (about 20 min);
+#   test_resnet 1452 s, all 7 tests (the tiny golden 4-6 min);
 #   test_train: one training run (1 step, 1 epoch, evaluation) takes 6-7 min here, so its five
 #   runs about 35 min; not yet run to the end.
 #   On an idle machine expect a third to a half of these times.
