@@ -26,9 +26,12 @@
 /* EOS_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's wildcards * and ?), in
  * every test program: e.g. EOS_TEST_FILTER=test_conv2d_tiled build/tests/test_layers. Applied
  * before main by a constructor, so the programs need no code of their own for it. */
+/* EOS_TEST_SKIP=PATTERN leaves out the tests whose names match (tests/oclgrind.sh runs the
+ * tests that misuse the OpenCL API on purpose in a pass of their own). */
 __attribute__((constructor)) static void test_filter_from_env(void) {
-    const char *f = getenv("EOS_TEST_FILTER");
+    const char *f = getenv("EOS_TEST_FILTER"), *k = getenv("EOS_TEST_SKIP");
     if (f && f[0]) cmocka_set_test_filter(f);
+    if (k && k[0]) cmocka_set_skip_filter(k);
 }
 
 /* EOS_TEST_TINY=1 (set by tests/oclgrind.sh): only the small cases of a program, for a

@@ -757,11 +757,35 @@ static eos_status time_once(eos_runtime_t rt, int algo, int dir, const eos_conv_
     return EOS_OK;
 }
 
+/* EOS_CONV_AUTO_SKIP=name[,name...]: algorithms the automatic choice does not time (nor pick);
+ * with one candidate left it takes that one untimed. For simulated devices (tests/oclgrind.sh):
+ * there timing means nothing and costs minutes (three launches of every candidate per shape,
+ * direction and batch; a tiled launch takes Oclgrind 12-90 s); forced algorithms still run. */
+static int auto_skipped(int a) {
+    const char *e = getenv("EOS_CONV_AUTO_SKIP");
+    size_t n = strlen(eos__conv_algo_words[a]);
+    for (const char *p = e; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (strncmp(p, eos__conv_algo_words[a], n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
+}
+
 /* The fastest algorithm for direction dir alone (the data gradient with its own re-layout of dy:
  * what it costs when the weight gradient runs another algorithm). */
 static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, int *algo) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
+    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
+     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
+     * batch 128), and timing it there would add about half a minute to a run's first step */
+    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
+    /* one candidate left (EOS_CONV_AUTO_SKIP): it, untimed; none: gemm */
+    int candidates = 0, only = EOS_CONV_GEMM;
+    for (int a = EOS_CONV_GEMM; a < EOS__CONV_NALGO; a++)
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a)) candidates++, only = a;
+    if (candidates <= 1) {
+        *algo = only;
+        return EOS_OK;
+    }
     size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R,
            ny = (size_t)s->N * s->K * OH * OW;
     size_t sizes[5] = {nx, nw, ny, nx, nw};  /* x, w, y (= dy), dx, dw */
@@ -779,13 +803,9 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     }
     double best[EOS__CONV_NALGO];
     for (int a = 0; a < EOS__CONV_NALGO; a++) best[a] = 1e30;
-    /* tiled is timed where the GPU-shaped paths are taken (GPUs; EOS_GPU_PATHS=1): on PoCL's
-     * CPU device it runs at 0.4-2.5 GFLOP/s against 50-150 for the float8 kernels (ResNet-32,
-     * batch 128), and timing it there would add about half a minute to a run's first step */
-    int tiled = eos__gpu_paths(rt) && tiled_ok(rt);
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < EOS__CONV_NALGO; a++) {
-            if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled)) continue;
+            if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled) || auto_skipped(a)) continue;
             double sec = 0;
             st = time_once(rt, a, dir, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
@@ -795,7 +815,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     if (st != EOS_OK) return st;
     *algo = EOS_CONV_GEMM;
     for (int a = EOS_CONV_PANEL; a < EOS__CONV_NALGO; a++)
-        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && best[a] < best[*algo]) *algo = a;
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a) && best[a] < best[*algo]) *algo = a;
     const char *verbose = getenv("EOS_CONV_VERBOSE");
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,

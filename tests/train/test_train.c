@@ -11,6 +11,30 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+/* Tiny mode (EOS_TEST_TINY=1, tests/oclgrind.sh). Under Oclgrind a training step or an
+ * evaluation batch costs about a minute whatever the batch (some 150 kernel launches, each
+ * interpreted work-group by work-group), so tiny mode runs each device path of training once:
+ * every loss and every rule for one step of one epoch, and the 300-class run of LDAM-DRW. The
+ * other tests check what the host does around the same kernels (learning, files, resume bit for
+ * bit, damaged checkpoints, NaN and out-of-memory stops: hundreds of steps under Oclgrind); they
+ * run on PoCL, its basic device and rusticl in every ctest run, and in tiny mode on PoCL
+ * (EOS_TEST_TINY=1 without Oclgrind) with at most TINY_STEPS steps an epoch and cut splits. */
+enum { TINY_STEPS = 3 };
+
+/* under Oclgrind (tests/oclgrind.sh sets EOS_TEST_OCLGRIND=1): a test about host behaviour only */
+static int oclgrind_skip(const char *test) {
+    const char *e = getenv("EOS_TEST_OCLGRIND");
+    if (!test_tiny() || !e || strcmp(e, "1")) return 0;
+    printf("# %s: skipped under Oclgrind (host behaviour around kernels the other tests run)\n", test);
+    return 1;
+}
+
+/* batches per epoch: max_steps (0: all), capped in tiny mode */
+static int steps_cap(int max_steps) {
+    if (!test_tiny()) return max_steps;
+    return max_steps > 0 && max_steps < TINY_STEPS ? max_steps : TINY_STEPS;
+}
+
 static void test_lr_schedule(void **state) {
     (void)state;
     /* 200 epochs: warm-up 0.02, 0.04, ..., 0.1 over epochs 1-5; 0.1 to 160; 0.001 to 180; 1e-5 after */
@@ -124,12 +148,15 @@ static void make_dataset(eos_dataset *d, size_t per_class_train, size_t per_clas
 
 static void test_training_smoke(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
-    make_dataset(&d, 32, 8, 1);
+    /* tiny: 8 images a class in batches of 8, the same 24 steps */
+    const int per = test_tiny() ? 8 : 32, B = test_tiny() ? 8 : 32;
+    make_dataset(&d, (size_t)per, 8, 1);
     eos_resnet_t m;
     EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, EOS_RESNET_HEAD_LINEAR, 5, &m));
     eos_loader L;
-    eos_loader_options o = eos_loader_defaults(&d, 32);
+    eos_loader_options o = eos_loader_defaults(&d, (size_t)B);
     o.shuffle = 1;
     EOS_ASSERT_OK(eos_loader_init(&L, &d, &d.train, NULL, 0, &o));
     float x[32 * 192], first = 0, last = 0;
@@ -164,6 +191,7 @@ static void test_training_smoke(void **state) {
 
 static void test_train_run_writes_files(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset(&d, 20, 5, 2);
     const char *base = getenv("EOS_TEST_TMP");
@@ -176,6 +204,7 @@ static void test_train_run_writes_files(void **state) {
     eos_train_config cfg = eos_train_defaults();
     cfg.epochs = 3;
     cfg.batch = 16;
+    cfg.max_steps = steps_cap(0);
     cfg.out_dir = dir;
     cfg.val_split = 0.25;
     eos_metrics met;
@@ -288,14 +317,15 @@ static void test_losses_and_rules_run(void **state) {
     const char *losses[] = {"ce", "focal", "asl", "ldam"};
     for (int l = 0; l < 4; l++)
         for (int r = 0; r < 4; r++) {
+            if (test_tiny() && r != l) continue;  /* tiny: each loss once, each rule once */
             char dir[1024];
             test_tmpdir(dir, sizeof dir, "rules");
             eos_resnet_t m;
             EOS_ASSERT_OK(eos_resnet_create(rt, 1, 3, 4, l == 3 ? EOS_RESNET_HEAD_NORMED : EOS_RESNET_HEAD_LINEAR, 1, &m));
             eos_train_config cfg = eos_train_defaults();
-            cfg.epochs = 2;
+            cfg.epochs = test_tiny() ? 1 : 2;  /* tiny: one step of one epoch */
             cfg.batch = 8;
-            cfg.max_steps = 2;
+            cfg.max_steps = test_tiny() ? 1 : 2;
             cfg.out_dir = dir;
             EOS_ASSERT_OK(eos_loss_parse(losses[l], &cfg.loss));
             cfg.rule = (eos_train_rule)r;
@@ -360,7 +390,8 @@ static void test_many_classes_rules_and_ldam(void **state) {
     eos_rng r;
     eos_rng_seed(&r, 3, 9);
     for (int s = 0; s < 2; s++) {
-        size_t n = s == 0 ? K + K / 2 : K;  /* training: every class once, the first half twice */
+        /* training: every class once, the first half twice; tiny: a test split of 16 images */
+        size_t n = s == 0 ? K + K / 2 : test_tiny() ? 16 : K;
         sp[s]->n = n;
         sp[s]->pixels = malloc(n * S * S);
         sp[s]->labels = malloc(n * sizeof(int32_t));
@@ -372,6 +403,7 @@ static void test_many_classes_rules_and_ldam(void **state) {
     static const struct { const char *variant; eos_resnet_head head; } runs[] = {
         {"ce-reweight", EOS_RESNET_HEAD_LINEAR}, {"ce-resample", EOS_RESNET_HEAD_LINEAR}, {"ldam-drw", EOS_RESNET_HEAD_NORMED}};
     for (size_t v = 0; v < sizeof runs / sizeof runs[0]; v++) {
+        if (test_tiny() && v != 2) continue;  /* tiny: LDAM-DRW (the rules ran in the test above) */
         char dir[1024];
         test_tmpdir(dir, sizeof dir, "classes300");
         eos_resnet_t m;
@@ -465,7 +497,7 @@ static eos_status train_once(eos_runtime_t rt, const eos_dataset *d, const size_
     cfg.lr = lr;
     cfg.seed = 7;
     cfg.val_split = k->val_split;
-    cfg.max_steps = k->max_steps;
+    cfg.max_steps = steps_cap(k->max_steps);
     cfg.rule = k->rule;
     EOS_ASSERT_OK(eos_loss_parse(k->loss, &cfg.loss));
     cfg.out_dir = dir;
@@ -556,6 +588,7 @@ static void assert_same_run(const char *a, const char *b) {
 
 static void test_resume_is_bit_identical(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset_sized(&d, 12, 4, 21, 16);  /* 16 x 16: crops and flips on */
     size_t idx[48];
@@ -575,6 +608,9 @@ static void test_resume_is_bit_identical(void **state) {
         EOS_ASSERT_OK(train_once(rt, &d, idx, 48, &kinds[k], ref, 5, 0, 8, 0.05f, NULL, &want));
         size_t npoints = k == 0 ? sizeof points / sizeof points[0] : 1;
         for (size_t p = 0; p < npoints; p++) {
+            /* tiny: after an epoch's last step (its evaluations pending) and twice in one run
+             * (mid-epoch both times); the ends of epochs are where every run saves anyway */
+            if (test_tiny() && k == 0 && p != 1 && p != 4) continue;
             char dir[1024];
             test_tmpdir(dir, sizeof dir, "resume");
             int resume = 0, stops = 0;
@@ -625,6 +661,7 @@ static void test_resume_is_bit_identical(void **state) {
  * at hand, picked something other than X for at least one direction, or X is changed to make it so). */
 static void test_resume_from_old_conv_list(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset_sized(&d, 12, 4, 21, 16);
     size_t idx[48];
@@ -706,6 +743,7 @@ static void test_resume_from_old_conv_list(void **state) {
 /* a resume that does not belong to the checkpoint, or from a damaged one, is refused and changes nothing */
 static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset(&d, 12, 4, 22);
     size_t idx[48];
@@ -733,6 +771,8 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
     assert_non_null(strstr(eos_last_error()->message, "other images"));
 
     /* damaged files: each is refused with EOS_ERR_FORMAT and a message naming the file */
+    char past[64];  /* 48 images in batches of 8: 6 steps an epoch (tiny: TINY_STEPS) */
+    snprintf(past, sizeof past, "expected an integer in [0, %d]", test_tiny() ? TINY_STEPS : 6);
     struct {
         const char *what, *find, *replace, *expect;
         size_t truncate;
@@ -740,7 +780,7 @@ static void test_resume_refusals_and_damaged_checkpoints(void **state) {
         {"truncated", NULL, NULL, "truncated", n / 2},
         {"header length", NULL, NULL, "header length", 7},
         {"step not a number", "\"eos.step\":\"2\"", "\"eos.step\":\"x\"", "expected an integer", 0},
-        {"step past the epoch", "\"eos.step\":\"2\"", "\"eos.step\":\"9\"", "expected an integer in [0, 6]", 0},
+        {"step past the epoch", "\"eos.step\":\"2\"", "\"eos.step\":\"9\"", past, 0},
         {"generator state", "\"eos.rng\":\"", "\"eos.rng\":\"#", "generator state", 0},
         {"no format", "\"eos.format\"", "\"eos.formaX\"", "lacks 'eos.format'", 0},
         {"tensor renamed", "\"layer1.0.conv2.weight\"", "\"layer1.0.conv2.weighX\"", "does not match the network", 0},
@@ -850,6 +890,7 @@ static int all_finite(const char *path) {
 
 static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset(&d, 12, 4, 23);
     size_t idx[48];
@@ -864,7 +905,10 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &t, &met), EOS_ERR_NUMERIC);
     const char *msg = eos_last_error()->message;
     printf("# %s\n", msg);
-    assert_non_null(strstr(msg, "epoch 2, step 3 of 6"));
+    const int steps = test_tiny() ? TINY_STEPS : 6;  /* 48 images in batches of 8 */
+    char want[96];
+    snprintf(want, sizeof want, "epoch 2, step 3 of %d", steps);
+    assert_non_null(strstr(msg, want));
     assert_non_null(strstr(msg, "smaller --lr"));
     assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
     eos_train_checkpoint_info info;
@@ -895,7 +939,8 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
     assert_int_equal(train_once(rt, &d, idx, 48, &ce, dir, 1, 0, 8, 0.05f, &w, &met), EOS_ERR_NUMERIC);
     msg = eos_last_error()->message;
     printf("# %s\n", msg);
-    assert_non_null(strstr(msg, "in epoch 2 by step 6 of 6: conv1.weight holds nan"));
+    snprintf(want, sizeof want, "in epoch 2 by step %d of %d: conv1.weight holds nan", steps, steps);
+    assert_non_null(strstr(msg, want));
     assert_non_null(strstr(msg, "(epoch 2, step 0) is kept in"));
     assert_true(all_finite(ck));
     test_tmpdir(dir, sizeof dir, "nan-bn");
@@ -919,6 +964,7 @@ static void test_nan_stops_and_keeps_the_checkpoint(void **state) {
 
 static void test_out_of_memory_names_a_batch_that_fits(void **state) {
     eos_runtime_t rt = *state;
+    if (oclgrind_skip(__func__)) return;
     eos_dataset d;
     make_dataset_sized(&d, 24, 4, 24, 16);
     size_t idx[96];
