@@ -1,5 +1,6 @@
 /* Plain-C references of every layer, forward and backward, computed in double from float
- * arrays: the yardsticks of tests/nn/test_layers.c. Shapes as in include/eos/layers.h. */
+ * arrays: the yardsticks of the test_layers program (tests/nn/test_<op>.c). Shapes as in
+ * include/eos/layers.h. */
 #ifndef EOS_LAYERS_REF_H
 #define EOS_LAYERS_REF_H
 #include <stddef.h>
