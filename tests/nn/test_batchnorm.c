@@ -1,6 +1,7 @@
 /* Batch norm (host/nn/batchnorm.c, cl/batchnorm.cl) against its plain-C reference: forward,
  * backward, the fused ReLU, --sync-bn on one rank, the two-stage reductions and the bias
- * gradients' channel sum; test_loop_cap (reductions and conv's dw under a loop cap). Part of test_layers. */
+ * gradients' channel sum; and test_loop_cap, these reductions and conv's weight gradient (run_conv,
+ * test_conv.c) split under a loop cap. Part of the test_layers program (tests/nn/test_layers.c). */
 #include "layers_test_common.h"
 #include "dist.h"
 
@@ -348,6 +349,8 @@ static void test_channel_sum_two_stage(void **state) {
     rt->reduce_local_force = 0;
     rt->gpu_paths = gpu_paths;
 }
+
+/* ---- a device limit on loop trips (eos__loop_cap) ---------------------------------------- */
 
 /* calls of one kernel in the profile since eos_runtime_profile_start */
 static long calls_of(eos_runtime_t rt, const char *name) {
