@@ -69,17 +69,20 @@ def write_golden(path, out):
             f.write(t.numpy().tobytes())
 
 
-def tiny():
-    model = ResNetS(1, num_classes=10)
-    model.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_init.safetensors")))
+def first_clear_input(model, shape):
+    """the first random batch (seeds 7, 8, ...) whose every ReLU input is at least 5e-6 from zero"""
     for seed in range(7, 1000):
         g = torch.Generator().manual_seed(seed)
-        x = torch.randn(2, 3, 8, 8, generator=g)
+        x = torch.randn(*shape, generator=g)
         margin = relu_margin(model, x)
         if margin >= 5e-6:
             break
-    print(f"tiny input seed {seed}: smallest |ReLU input| {margin:.3g}")
-    y = torch.tensor([3, 8])
+    return seed, x, margin
+
+
+def record(model, x, y, steps, path):
+    """one training-mode step's outputs and gradients, the losses of `steps` SGD steps and two
+    weights after them, and resnet8_torch.safetensors's evaluation-mode logits, to path"""
     model.train()
     logits = model(x)
     loss = F.cross_entropy(logits, y)
@@ -93,70 +96,39 @@ def tiny():
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
     losses = [loss.item()]
     opt.step()
-    opt.zero_grad()
-    loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    losses.append(loss.item())
-    opt.step()
-    out.append(("losses2", torch.tensor(losses)))
-    out.append(("after2.linear.weight", model.linear.weight.detach().clone()))
-    out.append(("after2.conv1.weight", model.conv1.weight.detach().clone()))
+    for _ in range(steps - 1):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+    out.append((f"losses{steps}", torch.tensor(losses)))
+    out.append((f"after{steps}.linear.weight", model.linear.weight.detach().clone()))
+    out.append((f"after{steps}.conv1.weight", model.conv1.weight.detach().clone()))
     trained = ResNetS(1, num_classes=10)
     trained.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_torch.safetensors")))
     trained.eval()
     with torch.no_grad():
         out.append(("eval_logits", trained(x)))
-    write_golden(os.path.join(HERE, "resnet8_tiny_golden.bin"), out)
-    print(f"wrote {len(out)} tensors; losses of 2 steps: {[round(v, 5) for v in losses]}")
+    write_golden(path, out)
+    print(f"wrote {len(out)} tensors; losses of {steps} steps: {[round(v, 5) for v in losses]}")
+
+
+def tiny():
+    model = ResNetS(1, num_classes=10)
+    model.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_init.safetensors")))
+    seed, x, margin = first_clear_input(model, (2, 3, 8, 8))
+    print(f"tiny input seed {seed}: smallest |ReLU input| {margin:.3g}")
+    record(model, x, torch.tensor([3, 8]), 2, os.path.join(HERE, "resnet8_tiny_golden.bin"))
 
 
 def main():
     torch.manual_seed(123)
     model = ResNetS(1, num_classes=10)
     save_safetensors(os.path.join(HERE, "resnet8_init.safetensors"), model.state_dict())
-    # the first input batch whose every ReLU input is at least 5e-6 away from zero
-    for seed in range(7, 1000):
-        g = torch.Generator().manual_seed(seed)
-        x = torch.randn(8, 3, 32, 32, generator=g)
-        margin = relu_margin(model, x)
-        if margin >= 5e-6:
-            break
+    seed, x, margin = first_clear_input(model, (8, 3, 32, 32))
     print(f"input seed {seed}: smallest |ReLU input| {margin:.3g}")
-    y = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
-    out = []
-
-    model.train()
-    logits = model(x)
-    loss = F.cross_entropy(logits, y)
-    loss.backward()
-    out += [("input", x), ("labels", y.float()), ("logits", logits.detach()), ("loss", loss.detach().reshape(1))]
-    for name, p in model.named_parameters():
-        out.append(("grad." + name, p.grad.detach().clone()))
-    for name, b in model.named_buffers():
-        if "running" in name:
-            out.append(("state." + name, b.detach().clone()))
-
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
-    losses = [loss.item()]
-    opt.step()
-    for _ in range(4):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        losses.append(loss.item())
-        opt.step()
-    out.append(("losses5", torch.tensor(losses)))
-    out.append(("after5.linear.weight", model.linear.weight.detach().clone()))
-    out.append(("after5.conv1.weight", model.conv1.weight.detach().clone()))
-
-    trained = ResNetS(1, num_classes=10)
-    trained.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_torch.safetensors")))
-    trained.eval()
-    with torch.no_grad():
-        out.append(("eval_logits", trained(x)))
-
-    write_golden(os.path.join(HERE, "resnet8_golden.bin"), out)
-    print(f"wrote {len(out)} tensors; losses of 5 steps: {[round(v, 5) for v in losses]}")
+    record(model, x, torch.tensor([0, 1, 2, 3, 4, 5, 6, 7]), 5, os.path.join(HERE, "resnet8_golden.bin"))
 
 
 if __name__ == "__main__":
