@@ -13,10 +13,13 @@
 #   test_tensor 18 s, test_gemm 18 s, test_losses 1 s, test_ldam 3 s, test_knn 89 s,
 #   test_finetune 239 s, test_runtime 9 s cold (+ its API-error pass: the 2 expected reports),
 #   test_oversample 1654 s (its test_many_classes 16 min: more than 256 classes).
-#   test_layers: not yet in one process within the timeout; clean so far: test_conv2d 6 min,
-#   test_conv2d_tiled and test_conv2d_winograd (inside the first 30 minutes), test_conv_choices
-#   6 min, test_gpu_launch_shapes 6 min, test_batchnorm 2 min, test_batchnorm_fused 19 min (2
-#   paths x 3 group sizes: to cut next); the tests after it ran clean one by one before.
+#   test_layers: every test clean, in two sittings (not yet in one process within the timeout):
+#   test_conv2d 6 min, test_conv2d_tiled and test_conv2d_winograd (inside 30 minutes),
+#   test_conv_choices 6 min, test_gpu_launch_shapes 6 min, test_batchnorm 2 min,
+#   test_batchnorm_fused 19 min (2 paths x 3 group sizes: to cut next); then one by one
+#   (EOS_TEST_FILTER, load 4): test_batchnorm_sync_one_rank 17 s, test_batchnorm_two_stage
+#   819 s, its _deterministic 19 s, test_channel_sum_two_stage 267 s, test_loop_cap 43 s, and
+#   relu_add_shortcut, pooling, linear, softmax_ce, sgd 1-4 s each.
 #   test_resnet 1452 s, all 7 tests (the tiny golden 4-6 min);
 #   test_train: one training run (1 step, 1 epoch, evaluation) takes 6-7 min here, so its five
 #   runs about 35 min; not yet run to the end.

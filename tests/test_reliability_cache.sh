@@ -82,8 +82,10 @@ expect "EOS_BN_FUSE=yes is an error" 2 "EOS_BN_FUSE='yes': expected 1" env EOS_B
 expect "EOS_PROFILE=yes is an error" 2 "EOS_PROFILE='yes': expected 1" env EOS_PROFILE=yes "$eos" check
 expect "EOS_CLBLAST_TUNED=off is an error" 2 "EOS_CLBLAST_TUNED='off': expected 0" env EOS_CLBLAST_TUNED=off "$eos" check
 expect "EOS_CONV_VERBOSE=yes is an error" 2 "EOS_CONV_VERBOSE='yes': expected 1" env EOS_CONV_VERBOSE=yes "$eos" check
+expect "EOS_CONV_AUTO_SKIP=fast is an error" 2 "EOS_CONV_AUTO_SKIP='tiled,fast': expected a comma-separated list of gemm, panel" env EOS_CONV_AUTO_SKIP=tiled,fast "$eos" check
+expect "EOS_CONV_AUTO_SKIP with an empty name is an error" 2 "EOS_CONV_AUTO_SKIP='tiled,,gemm': expected" env EOS_CONV_AUTO_SKIP=tiled,,gemm "$eos" check
 expect "valid settings pass" 0 'check passed' env EOS_LOG=warn EOS_CONV_ALGO=auto EOS_KNN_ALGO=fused EOS_BN_PATH=rows \
-    EOS_BN_FUSE=0 EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 "$eos" check
+    EOS_BN_FUSE=0 EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 EOS_CONV_AUTO_SKIP=gemm,direct,winograd,tiled "$eos" check
 expect "an empty setting is the default" 0 'check passed' env EOS_LOG= EOS_MEM_LIMIT= EOS_DEVICE= "$eos" check
 
 rm -rf "$fx"

@@ -240,6 +240,16 @@ eos_status eos_env_check(void) {
     EOS_TRY(env_word("EOS_CLBLAST_TUNED", bit, 0, "0 (CLBlast's own defaults) or 1"));
     EOS_TRY(env_word("EOS_CONV_VERBOSE", bit, 0, "1 (print the timings) or 0"));
     EOS_TRY(env_word("EOS_GPU_PATHS", bit, 0, "1 (the GPU-shaped kernels and launch shapes on any device) or 0"));
+    /* EOS_CONV_AUTO_SKIP: a comma-separated list of the algorithms the automatic choice skips */
+    const char *skip = getenv("EOS_CONV_AUTO_SKIP");
+    for (const char *p = skip; p && *p;) {
+        size_t len = strcspn(p, ","), ok = 0;
+        for (const char *const *w = conv + 1; *w && !ok; w++) ok = len == strlen(*w) && !strncmp(p, *w, len);
+        if (!ok)
+            EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it",
+                     "EOS_CONV_AUTO_SKIP='%s': expected a comma-separated list of gemm, panel, direct, winograd and tiled", skip);
+        p += len + (p[len] == ',');
+    }
     const char *lt = getenv("EOS_MAX_LOOP_TRIPS");  /* a test hook: eos__loop_cap */
     if (lt && lt[0] && (strspn(lt, "0123456789") != strlen(lt) || strlen(lt) > 9 || (atol(lt) > 0 && atol(lt) < 1000)))
         EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it",
