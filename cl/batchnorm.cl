@@ -2,7 +2,8 @@
  * and the backward pass. PyTorch semantics: biased variance to normalise, unbiased variance in
  * the running estimate, running = (1 - momentum) * running + momentum * batch.
  * Reductions: one work-group of L work-items per channel, tree-summed in local memory
- * (L is a power of two chosen on the host from the device's limits). M = N * HW.
+ * (L is a power of two chosen on the host from the device's limits and the row length HW:
+ * runtime.c eos__reduce_local). M = N * HW.
  * Two-stage reductions (GPU paths, host/nn/batchnorm.c): with few channels one group per channel
  * leaves most of a GPU idle, so stage 1 runs P groups per channel, each over a contiguous chunk
  * of that channel's M values (whole rows of HW when P <= N, so reads coalesce), and writes a

@@ -277,10 +277,14 @@ typedef struct eos__arg {
 /* Set the arguments of program:kernel and run it over n items (1-d). */
 eos_status eos__run_1d(eos_runtime_t rt, const char *program, const char *kernel, size_t n, const eos__arg *args,
                        size_t nargs);
-/* The same over `groups` work-groups of the reduction size (eos__reduce_local) each; the
- * kernel's last argument is local memory of that many floats, appended here. */
-eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups,
+/* The same over `groups` work-groups of the reduction size each (eos__reduce_local: no
+ * wider than `width`, the most work-items of one group that have values to read, where the
+ * device allows); the kernel's last argument is local memory of that many floats, appended here. */
+eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *kernel, size_t groups, size_t width,
                            const eos__arg *args, size_t nargs);
+/* Work-items per reduction group of kernel k when `width` of them have values to read (1 on
+ * CPUs; runtime.c says how it is chosen) */
+size_t eos__reduce_local(eos_runtime_t rt, cl_kernel k, size_t width);
 
 /* A dims-d range (dims 1..3) of global[] work-items: one work-item per work-group on the CPU
  * paths (what PoCL runs fastest for the float8-tiled kernels); on the GPU paths groups chosen

@@ -83,12 +83,13 @@ eos_status eos__channel_sum(eos_runtime_t rt, const eos_tensor *x, eos_tensor *o
     int P = reduce_chunks_capped(rt, (size_t)C, N, S);
     if (P == 0) {
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(out->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S)};
-        return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)C, a, EOS_NARGS(a));
+        return eos__run_groups(rt, "elementwise.cl", "eos_channel_sum", (size_t)C, (size_t)N * S, a, EOS_NARGS(a));
     }
     cl_mem part;
     EOS_TRY(eos__reduce_partials(rt, (size_t)C * P, &part));
     eos__arg a1[] = {EOS_ARG(x->buf), EOS_ARG(part), EOS_ARG(N), EOS_ARG(C), EOS_ARG(S), EOS_ARG(P)};
-    EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum_partial", (size_t)C * P, a1, EOS_NARGS(a1)));
+    EOS_TRY(eos__run_groups(rt, "elementwise.cl", "eos_channel_sum_partial", (size_t)C * P, (size_t)S, a1,
+                            EOS_NARGS(a1)));
     eos__arg a2[] = {EOS_ARG(part), EOS_ARG(out->buf), EOS_ARG(C), EOS_ARG(P)};
     return eos__run_1d(rt, "elementwise.cl", "eos_channel_sum_merge", (size_t)C, a2, EOS_NARGS(a2));
 }
@@ -204,7 +205,8 @@ static eos_status stats(eos_runtime_t rt, int N, int C, int HW, const eos_tensor
         cl_mem part;
         EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)C * P, &part));
         eos__arg a1[] = {EOS_ARG(x->buf), EOS_ARG(part), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(P)};
-        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats_partial", (size_t)C * P, a1, EOS_NARGS(a1)));
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats_partial", (size_t)C * P, (size_t)HW, a1,
+                                EOS_NARGS(a1)));
         eos__arg a2[] = {EOS_ARG(part), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
                          EOS_ARG(running_var->buf), EOS_ARG(C), EOS_ARG(P), EOS_ARG(eps), EOS_ARG(momentum)};
         EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_stats_merge", (size_t)C, a2, EOS_NARGS(a2)));
@@ -212,7 +214,7 @@ static eos_status stats(eos_runtime_t rt, int N, int C, int HW, const eos_tensor
         eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
                         EOS_ARG(running_var->buf), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(eps),
                         EOS_ARG(momentum)};
-        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, a, EOS_NARGS(a)));
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_stats", (size_t)C, (size_t)HW, a, EOS_NARGS(a)));
     }
     return EOS_OK;
 }
@@ -292,14 +294,15 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
         EOS_TRY(eos__reduce_partials(rt, 2 * (size_t)C * P, &part));
         eos__arg r1[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(part),
                          EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW), EOS_ARG(P)};
-        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_partial", (size_t)C * P, r1, EOS_NARGS(r1)));
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_partial", (size_t)C * P, (size_t)HW, r1,
+                                EOS_NARGS(r1)));
         eos__arg r2[] = {EOS_ARG(part), EOS_ARG(invstd->buf), EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(C),
                          EOS_ARG(P)};
         EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_backward_merge", (size_t)C, r2, EOS_NARGS(r2)));
     } else {
         eos__arg r[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(invstd->buf),
                         EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
-        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, r, EOS_NARGS(r)));
+        EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, (size_t)HW, r, EOS_NARGS(r)));
     }
     float inv_m = 1.0f / (float)((size_t)N * HW);
     float *local = NULL;  /* --sync-bn: this rank's dgamma, dbeta (2 C), restored after the apply */

@@ -423,6 +423,47 @@ static void test_loop_cap(void **state) {
 }
 
 /* run in this order by tests/nn/test_layers.c */
+/* The reduction's group is no wider than the work (runtime.c eos__reduce_local): on the GPU
+ * paths a group of the device's full size (up to 256) over rows of HW values leaves every
+ * work-item past HW adding zeros; it is halved while half still covers the width and the
+ * device's preferred multiple. A forced size (the tests' many-work-item cases) is kept. Then
+ * batch norm through the narrowed groups against the reference: rows of 1 and 7 (groups of 1 and
+ * 8 where the device prefers no multiple) and of 67 (128). The generator's state is put back,
+ * so the tests after this one draw the inputs they always drew. */
+static void test_reduce_local_width(void **state) {
+    eos_runtime_t rt = *state;
+    const int gpu_paths = rt->gpu_paths;
+    const eos_rng saved = g_rng;
+    cl_kernel k;
+    EOS_ASSERT_OK(eos_runtime_kernel(rt, "batchnorm.cl", "eos_bn_stats", &k));
+    size_t mult = 0;
+    assert_int_equal(clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                                              sizeof mult, &mult, NULL), CL_SUCCESS);
+    rt->gpu_paths = 0;
+    assert_int_equal(eos__reduce_local(rt, k, 1000), 1);  /* CPU paths: one work-item a group */
+    rt->gpu_paths = 1;
+    const size_t full = eos__reduce_local(rt, k, SIZE_MAX);
+    assert_true(full >= 1 && full <= 256 && (full & (full - 1)) == 0);
+    static const size_t widths[] = {1, 3, 4, 7, 13, 64, 67, 1024};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        const size_t w = widths[i], l = eos__reduce_local(rt, k, w);
+        assert_true(l >= 1 && l <= full && (l & (l - 1)) == 0);
+        assert_true(l >= w || l == full);         /* covers the width where the device allows */
+        assert_true(l == 1 || l / 2 < w || l / 2 < mult);  /* and is no wider than that needs */
+        if (w >= full) assert_int_equal(l, full);
+    }
+    rt->reduce_local_force = 64;
+    assert_int_equal(eos__reduce_local(rt, k, 1), full < 64 ? full : 64);
+    rt->reduce_local_force = 0;
+    static const bn_shape shapes[] = {{5, 3, 1}, {16, 2, 7}, {4, 2, 67}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        bn_stats_case(rt, &shapes[i], 50.0f);
+        bn_fused_case(rt, &shapes[i], 1);
+    }
+    rt->gpu_paths = gpu_paths;
+    g_rng = saved;
+}
+
 const struct CMUnitTest eos_tests_batchnorm[] = {
     cmocka_unit_test(test_batchnorm),
     cmocka_unit_test(test_batchnorm_fused),
@@ -431,5 +472,6 @@ const struct CMUnitTest eos_tests_batchnorm[] = {
     cmocka_unit_test(test_batchnorm_two_stage_deterministic),
     cmocka_unit_test(test_channel_sum_two_stage),
     cmocka_unit_test(test_loop_cap),
+    cmocka_unit_test(test_reduce_local_width),
 };
 const size_t eos_tests_batchnorm_n = sizeof eos_tests_batchnorm / sizeof eos_tests_batchnorm[0];
