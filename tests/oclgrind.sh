@@ -29,11 +29,14 @@
 # behaviour: resume, files, NaN and memory stops, hundreds of steps there), test_resnet checks a
 # tiny PyTorch golden (2 images of 8 x 8, tests/golden/make_resnet_golden.py --tiny).
 # How: the program runs with Oclgrind's runtime preloaded (what the `oclgrind` launcher does),
-# behind tests/oclgrind_keep.c (liboclgrind_keep.so in the build's tests/), which keeps every
-# buffer's slot from being reused: Oclgrind 21.10's uninitialised-memory shadow outlives a released
-# buffer, and a new buffer in the same slot inherited it (a million false reports in test_knn).
-# Before the programs, tests/oclgrind_canary.c proves the checks are live: an unwritten buffer, an
-# out-of-bounds write and a race must each be reported, and the reused-slot case must not be.
+# behind tests/oclgrind_plug.c (liboclgrind_plug.so in the build's tests/), which gives a freed
+# buffer's slot to a 1-byte plug at once: Oclgrind 21.10's uninitialised-memory shadow outlives a
+# released buffer, and a new buffer in the same slot inherited it (a million false reports in
+# test_knn, and unwritten memory read as written). It first kept every buffer alive instead, but
+# the race detector clears a record per byte of every live buffer after every kernel, so a launch
+# grew to a second whatever its size. Before the programs, tests/oclgrind_canary.c proves the
+# checks are live: an unwritten buffer (also in a freed buffer's slot), an out-of-bounds write and
+# a race must each be reported, and the reused-slot case must not be.
 # Nothing is suppressed: any report fails the run. Kernels build with -cl-opt-disable: LLVM's
 # optimiser emits `freeze` instructions that Oclgrind 21.10 does not know (a FATAL ERROR in
 # eos_im2col, and wrong convolutions in test_layers at -O2); a kernel built without it once
@@ -47,9 +50,9 @@ command -v oclgrind >/dev/null || { echo "oclgrind not found (Debian: apt-get in
 # Oclgrind's runtime library, found as its launcher finds it: ../lib/oclgrind beside the binary
 ogbin=$(readlink -f "$(command -v oclgrind)")
 oglib=$(dirname "$(dirname "$ogbin")")/lib/oclgrind
-keep="$build/tests/liboclgrind_keep.so" canary="$build/tests/oclgrind_canary"
+plug="$build/tests/liboclgrind_plug.so" canary="$build/tests/oclgrind_canary"
 [ -f "$oglib/liboclgrind-rt.so" ] || { echo "$oglib/liboclgrind-rt.so not found (beside $ogbin)" >&2; exit 2; }
-[ -f "$keep" ] && [ -x "$canary" ] || { echo "$keep or $canary missing: build the tests first" >&2; exit 2; }
+[ -f "$plug" ] && [ -x "$canary" ] || { echo "$plug or $canary missing: build the tests first" >&2; exit 2; }
 
 ALL="test_tensor test_gemm test_losses test_ldam test_knn test_finetune test_oversample
      test_layers test_resnet test_train test_runtime"
@@ -75,7 +78,7 @@ grind() {
     api=$1 name=$2; shift 2
     env OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API="$api" OCLGRIND_MAX_ERRORS=100000000 \
         LD_LIBRARY_PATH="$oglib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-        LD_PRELOAD="$keep:$oglib/liboclgrind-rt.so${LD_PRELOAD:+:$LD_PRELOAD}" \
+        LD_PRELOAD="$plug:$oglib/liboclgrind-rt.so${LD_PRELOAD:+:$LD_PRELOAD}" \
         timeout "$timeout_s" "$@" >"$out/$name.out" 2>"$out/$name.err"
 }
 # Oclgrind's reports are paragraphs: a title line (e.g. "Invalid read of size 4 at global memory
@@ -85,7 +88,7 @@ count() { grep -cE "^($titles)" "$out/$1.err"; }
 
 # The canary: each check must fire on its case, and the reused-slot case must stay clean.
 failed=0
-for c in uninit:Uninitialized bounds:Invalid race:Write-write reused:; do
+for c in uninit:Uninitialized reused-unset:Uninitialized bounds:Invalid race:Write-write reused:; do
     case_=${c%%:*} want=${c#*:}
     grind 1 "canary-$case_" "$canary" "$case_"
     rc=$? n=$(count "canary-$case_")

@@ -1,4 +1,4 @@
-/* Proof that tests/oclgrind.sh's checks are live: four small OpenCL programs, one per check, that
+/* Proof that tests/oclgrind.sh's checks are live: five small OpenCL programs, one per check, that
  * Oclgrind must report (or, for `reused`, must not). The script runs each case first and fails when
  * Oclgrind's answer is not the expected one, so a silent checker (a changed option, a missing
  * plugin, a broken preload) cannot pass the suite.
@@ -8,7 +8,11 @@
  *   oclgrind_canary race     two work-items write the same element: reports
  *   oclgrind_canary reused   a small buffer is released, a larger one created (Oclgrind would give
  *                            it the same slot), fully written by one kernel and read by another:
- *                            no reports (tests/oclgrind_keep.c's reason to exist)
+ *                            no reports (tests/oclgrind_plug.c's first reason to exist)
+ *   oclgrind_canary reused-unset  a buffer fully written by a kernel is released and one of the
+ *                            same size created and never written; a kernel branches on it:
+ *                            reports (in the old buffer's slot it would read as initialised:
+ *                            oclgrind_plug.c's second reason)
  *
  * Plain OpenCL on the first device of the first platform (Oclgrind's when run by the script);
  * exits 0 when every call succeeded, whatever Oclgrind reported, 2 on usage or OpenCL errors. */
@@ -54,8 +58,9 @@ static int run(cl_command_queue q, cl_kernel k, size_t n) {
 
 int main(int argc, char **argv) {
     const char *which = argc == 2 ? argv[1] : "";
-    if (strcmp(which, "uninit") && strcmp(which, "bounds") && strcmp(which, "race") && strcmp(which, "reused")) {
-        fprintf(stderr, "usage: oclgrind_canary uninit|bounds|race|reused\n");
+    if (strcmp(which, "uninit") && strcmp(which, "bounds") && strcmp(which, "race") && strcmp(which, "reused") &&
+        strcmp(which, "reused-unset")) {
+        fprintf(stderr, "usage: oclgrind_canary uninit|bounds|race|reused|reused-unset\n");
         return 2;
     }
     cl_platform_id platform;
@@ -83,6 +88,25 @@ int main(int argc, char **argv) {
         CHECK(clSetKernelArg(k, 0, sizeof src, &src));
         CHECK(clSetKernelArg(k, 1, sizeof dst, &dst));
         rc = run(q, k, N);
+        clReleaseKernel(k), clReleaseMemObject(src), clReleaseMemObject(dst);
+    } else if (!strcmp(which, "reused-unset")) {
+        cl_mem old = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
+        CHECK(e);
+        cl_kernel kf = clCreateKernel(prog, "fill", &e);
+        CHECK(e);
+        CHECK(clSetKernelArg(kf, 0, sizeof old, &old));
+        rc = run(q, kf, N);  /* every element of the old buffer written */
+        CHECK(clReleaseKernel(kf));
+        CHECK(clReleaseMemObject(old));
+        cl_mem src = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);  /* never written */
+        CHECK(e);
+        cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
+        CHECK(e);
+        cl_kernel k = clCreateKernel(prog, "read_unset", &e);
+        CHECK(e);
+        CHECK(clSetKernelArg(k, 0, sizeof src, &src));
+        CHECK(clSetKernelArg(k, 1, sizeof dst, &dst));
+        if (!rc) rc = run(q, k, N);
         clReleaseKernel(k), clReleaseMemObject(src), clReleaseMemObject(dst);
     } else if (!strcmp(which, "bounds")) {
         cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
