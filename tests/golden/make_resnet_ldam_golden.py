@@ -13,6 +13,13 @@ writes, next to this script:
                                  (grad.<name>); the losses of 3 SGD steps without weights then 2 with
                                  (losses5) and linear.weight after them.
 tests/nn/test_resnet.c compares EOS-CL against every one of them.
+
+  /usr/bin/python3 tests/golden/make_resnet_ldam_golden.py --tiny
+
+writes only resnet8_ldam_tiny_golden.bin (same format, same network read from
+resnet8_ldam_init.safetensors): 4 images of 8 x 8, the one forward/backward, no SGD steps; for
+test_resnet's tiny mode (EOS_TEST_TINY=1, tests/oclgrind.sh), where the 8 images of 16 x 16
+took over 5 minutes in Oclgrind's interpreter.
 """
 import os
 import struct
@@ -37,17 +44,15 @@ def ldam_loss(cos, y, weight, max_m=0.5, s=30.0):
     return F.cross_entropy(s * torch.where(index, cos - batch_m, cos), y, weight=weight)
 
 
-def main():
-    torch.manual_seed(321)
-    model = ResNetS(1, num_classes=10, normed=True)
-    save_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors"), model.state_dict())
+def one_step(model, batch, size, y):
+    """The batch (the first seed whose every ReLU input is >= 5e-6 from zero), then one training
+    forward/backward with the class weights: the tensors every golden file starts with."""
     for seed in range(3, 1000):
-        x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
         margin = relu_margin(model, x)
         if margin >= 5e-6:
             break
     print(f"input seed {seed}: smallest |ReLU input| {margin:.3g}")
-    y = torch.tensor([0, 1, 2, 3, 9, 8, 7, 0])
     beta = 0.9999
     cw = (1 - beta) / (1 - np.power(beta, COUNTS))
     cw = torch.tensor(cw / cw.sum() * 10, dtype=torch.float32)
@@ -61,6 +66,35 @@ def main():
     params = dict(model.named_parameters())
     for name in GRADS:
         out.append(("grad." + name, params[name].grad.detach().clone()))
+    return x, cw, out
+
+
+def write(path, out):
+    with open(path, "wb") as f:
+        f.write(b"EOSGOLD1")
+        f.write(struct.pack("<II", 1, len(out)))
+        for name, t in out:
+            t = t.float().contiguous()
+            f.write(struct.pack("<I", len(name)) + name.encode())
+            f.write(struct.pack("<I", t.dim()) + b"".join(struct.pack("<I", d) for d in t.shape))
+            f.write(t.numpy().tobytes())
+
+
+def tiny():
+    from resnet_torch import load_safetensors
+    model = ResNetS(1, num_classes=10, normed=True)
+    model.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors")))
+    _, _, out = one_step(model, 4, 8, torch.tensor([0, 9, 3, 0]))
+    write(os.path.join(HERE, "resnet8_ldam_tiny_golden.bin"), out)
+    print(f"wrote {len(out)} tensors (tiny)")
+
+
+def main():
+    torch.manual_seed(321)
+    model = ResNetS(1, num_classes=10, normed=True)
+    save_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors"), model.state_dict())
+    x, cw, out = one_step(model, 8, 16, torch.tensor([0, 1, 2, 3, 9, 8, 7, 0]))
+    y = torch.tensor([0, 1, 2, 3, 9, 8, 7, 0])
 
     # 5 SGD steps from the same start: 3 without weights, then 2 with (DRW's switch)
     model = ResNetS(1, num_classes=10, normed=True)
@@ -78,16 +112,10 @@ def main():
     out.append(("losses5", torch.tensor(losses)))
     out.append(("after5.linear.weight", model.linear.weight.detach().clone()))
 
-    with open(os.path.join(HERE, "resnet8_ldam_golden.bin"), "wb") as f:
-        f.write(b"EOSGOLD1")
-        f.write(struct.pack("<II", 1, len(out)))
-        for name, t in out:
-            t = t.float().contiguous()
-            f.write(struct.pack("<I", len(name)) + name.encode())
-            f.write(struct.pack("<I", t.dim()) + b"".join(struct.pack("<I", d) for d in t.shape))
-            f.write(t.numpy().tobytes())
+    write(os.path.join(HERE, "resnet8_ldam_golden.bin"), out)
     print(f"wrote {len(out)} tensors; losses of 5 steps: {[round(v, 5) for v in losses]}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    tiny() if sys.argv[1:] == ["--tiny"] else main()

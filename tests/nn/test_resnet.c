@@ -190,13 +190,15 @@ static void test_save_load_and_init(void **state) {
     assert_int_equal(eos_resnet_classes(back), 7);
     eos_rng r;
     eos_rng_seed(&r, 1, 2);
+    /* tiny (Oclgrind): 2 images of 8 x 8, a sixteenth of the work (the two forwards took 2 minutes) */
+    const int B = test_tiny() ? 2 : 4, S = test_tiny() ? 8 : 16;
     float x[4 * 3 * 16 * 16], la[28], lb[28];
-    test_fill_uniform(&r, x, sizeof x / sizeof x[0], -1, 1);
-    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 4, 16, 16, x));
-    EOS_ASSERT_OK(eos_resnet_outputs(m, 4, la, NULL));
-    EOS_ASSERT_OK(eos_resnet_forward(back, 0, 4, 16, 16, x));
-    EOS_ASSERT_OK(eos_resnet_outputs(back, 4, lb, NULL));
-    assert_memory_equal(la, lb, sizeof la);
+    test_fill_uniform(&r, x, (size_t)B * 3 * S * S, -1, 1);
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, x));
+    EOS_ASSERT_OK(eos_resnet_outputs(m, B, la, NULL));
+    EOS_ASSERT_OK(eos_resnet_forward(back, 0, B, S, S, x));
+    EOS_ASSERT_OK(eos_resnet_outputs(back, B, lb, NULL));
+    assert_memory_equal(la, lb, (size_t)B * 7 * sizeof la[0]);
     eos_resnet_free(back);
     eos_resnet_free(m);
     /* a file of another network is refused, naming what is wrong */
@@ -210,14 +212,18 @@ static void test_save_load_and_init(void **state) {
  * layer, SGD steps without and then with the weights, and the head handed to phase 3. */
 static void test_ldam_network_matches_pytorch(void **state) {
     eos_runtime_t rt = *state;
-    load_golden(EOS_GOLDEN_DIR "/resnet8_ldam_golden.bin");
+    /* tiny (Oclgrind): make_resnet_ldam_golden.py --tiny, 4 images of 8 x 8 and no steps */
+    const int B = test_tiny() ? 4 : 8, S = test_tiny() ? 8 : 16;
+    load_golden(test_tiny() ? EOS_GOLDEN_DIR "/resnet8_ldam_tiny_golden.bin"
+                            : EOS_GOLDEN_DIR "/resnet8_ldam_golden.bin");
     eos_resnet_t m;
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_ldam_init.safetensors", &m));
     assert_int_equal(eos_resnet_head_kind(m), EOS_RESNET_HEAD_NORMED);
     assert_int_equal(eos_resnet_classes(m), 10);
     const golden *x = gold("input"), *yl = gold("labels"), *cnt = gold("counts"), *cw = gold("weights");
+    assert_int_equal(x->numel, (size_t)B * 3 * S * S);
     int32_t labels[8];
-    for (int i = 0; i < 8; i++) labels[i] = (int32_t)yl->data[i];
+    for (int i = 0; i < B; i++) labels[i] = (int32_t)yl->data[i];
     size_t counts[10];
     for (int c = 0; c < 10; c++) counts[c] = (size_t)cnt->data[c];
     float margins[10];
@@ -226,15 +232,15 @@ static void test_ldam_network_matches_pytorch(void **state) {
     EOS_ASSERT_OK(eos_loss_parse("ldam", &spec));
     spec.margins = margins;
 
-    EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 16, 16, x->data));
+    EOS_ASSERT_OK(eos_resnet_forward(m, 1, B, S, S, x->data));
     float cosv[80], loss;
-    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, cosv, NULL));
-    expect_close("cosines", cosv, gold("cos")->data, 80, 1e-5, 1e-4);
+    EOS_ASSERT_OK(eos_resnet_outputs(m, B, cosv, NULL));
+    expect_close("cosines", cosv, gold("cos")->data, (size_t)B * 10, 1e-5, 1e-4);
     /* the wrong loss for this head is refused, and leaves the gradients alone */
     eos_loss_spec ce;
     EOS_ASSERT_OK(eos_loss_parse("ce", &ce));
-    assert_int_equal(eos_resnet_backward_loss(m, 8, labels, &ce, NULL, &loss), EOS_ERR_INVALID_ARG);
-    EOS_ASSERT_OK(eos_resnet_backward_loss(m, 8, labels, &spec, cw->data, &loss));
+    assert_int_equal(eos_resnet_backward_loss(m, B, labels, &ce, NULL, &loss), EOS_ERR_INVALID_ARG);
+    EOS_ASSERT_OK(eos_resnet_backward_loss(m, B, labels, &spec, cw->data, &loss));
     assert_float_equal(loss, gold("loss")->data[0], 2e-4 * gold("loss")->data[0]);
     size_t checked = 0;
     for (size_t i = 0; i < g_ngold; i++) {
@@ -254,8 +260,8 @@ static void test_ldam_network_matches_pytorch(void **state) {
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_ldam_init.safetensors", &m));
     float losses[5];
     for (int s = 0; s < (test_tiny() ? 0 : 5); s++) {
-        EOS_ASSERT_OK(eos_resnet_forward(m, 1, 8, 16, 16, x->data));
-        EOS_ASSERT_OK(eos_resnet_backward_loss(m, 8, labels, &spec, s >= 3 ? cw->data : NULL, &losses[s]));
+        EOS_ASSERT_OK(eos_resnet_forward(m, 1, B, S, S, x->data));
+        EOS_ASSERT_OK(eos_resnet_backward_loss(m, B, labels, &spec, s >= 3 ? cw->data : NULL, &losses[s]));
         EOS_ASSERT_OK(eos_resnet_sgd_step(m, 0.1f, 0.9f, 2e-4f));
     }
     if (!test_tiny()) {
@@ -268,11 +274,11 @@ static void test_ldam_network_matches_pytorch(void **state) {
 
     /* phase 3's view: a linear head ranking the classes as the cosines do */
     float lw[640], lb[10], lin[80];
-    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 16, 16, x->data));
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, x->data));
     float feat[8 * 64];
-    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, cosv, feat));
+    EOS_ASSERT_OK(eos_resnet_outputs(m, B, cosv, feat));
     EOS_ASSERT_OK(eos_resnet_linear_head(m, lw, lb));
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < B; i++) {
         double fn = 0;
         for (int f = 0; f < 64; f++) fn += (double)feat[i * 64 + f] * feat[i * 64 + f];
         for (int c = 0; c < 10; c++) {
@@ -281,21 +287,21 @@ static void test_ldam_network_matches_pytorch(void **state) {
             lin[i * 10 + c] = (float)(z / sqrt(fn));  /* = the cosine */
         }
     }
-    expect_close("linear head / |features| = cosines", lin, cosv, 80, 1e-5, 1e-4);
+    expect_close("linear head / |features| = cosines", lin, cosv, (size_t)B * 10, 1e-5, 1e-4);
     /* putting a plain head on turns the network into a LINEAR one, saved with linear.bias */
     for (int c = 0; c < 10; c++) lb[c] = 0.25f * (float)c;
     EOS_ASSERT_OK(eos_resnet_replace_head(m, lw, lb));
     assert_int_equal(eos_resnet_head_kind(m), EOS_RESNET_HEAD_LINEAR);
-    EOS_ASSERT_OK(eos_resnet_forward(m, 0, 8, 16, 16, x->data));
+    EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, x->data));
     float after[80];
-    EOS_ASSERT_OK(eos_resnet_outputs(m, 8, after, NULL));
-    for (int i = 0; i < 8; i++)
+    EOS_ASSERT_OK(eos_resnet_outputs(m, B, after, NULL));
+    for (int i = 0; i < B; i++)
         for (int c = 0; c < 10; c++) {
             double z = lb[c];
             for (int f = 0; f < 64; f++) z += (double)feat[i * 64 + f] * lw[c * 64 + f];
             lin[i * 10 + c] = (float)z;
         }
-    expect_close("logits of the replaced head", after, lin, 80, 1e-5, 1e-4);
+    expect_close("logits of the replaced head", after, lin, (size_t)B * 10, 1e-5, 1e-4);
     const char *base = getenv("EOS_TEST_TMP");
     char path[1024];
     snprintf(path, sizeof path, "%s/resnet8_ldam_replaced.safetensors", base && base[0] ? base : "/tmp");
