@@ -164,8 +164,12 @@ static void test_conv2d(void **state) {
 static void test_conv_choices(void **state) {
     eos_runtime_t rt = *state;
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
-    static const conv_case c = {2, 3, 4, 32, 5, 3, 1, 1, 1};  /* every algorithm applies */
-    eos_conv_shape s = {2, 3, 4, 32, 5, 3, 1, 1};
+    eos_conv_shape s = {2, 3, 4, 32, 5, 3, 1, 1};  /* every algorithm applies */
+    /* the runs below on 32 columns, tiny (Oclgrind): 8 (16 pairs of three directions took 8 s
+     * each there); the keys after them stay on s */
+    const int W = test_tiny() ? 8 : 32;
+    const conv_case c = {2, 3, 4, W, 5, 3, 1, 1, 1};
+    eos_conv_shape sr = {2, 3, 4, W, 5, 3, 1, 1};
     static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
                                           EOS_CONV_TILED};
     eos_workspace ws = {0};
@@ -176,30 +180,32 @@ static void test_conv_choices(void **state) {
     for (int i = 0; i < na * na; i++) {
         eos_conv_algo f = algos[(i + 1) % na], dw = algos[i / na], dx = algos[i % na];
         char list[256];
-        snprintf(list, sizeof list, "2 3 4 32 5 3 1 1 fwd %s; 2 3 4 32 5 3 1 1 dw %s; 2 3 4 32 5 3 1 1 dx %s;",
-                 eos_conv_algo_name(f), eos_conv_algo_name(dw), eos_conv_algo_name(dx));
+        snprintf(list, sizeof list, "2 3 4 %d 5 3 1 1 fwd %s; 2 3 4 %d 5 3 1 1 dw %s; 2 3 4 %d 5 3 1 1 dx %s;", W,
+                 eos_conv_algo_name(f), W, eos_conv_algo_name(dw), W, eos_conv_algo_name(dx));
         EOS_ASSERT_OK(eos__conv_choices_import(rt, list));
         /* tiled is panel where the device's work-groups are too small for it (llvmpipe) */
         const int tiled = eos__conv_tiled_usable(rt);
-        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_FORWARD, &used));
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &sr, EOS_CONV_FORWARD, &used));
         assert_int_equal(used, f == EOS_CONV_TILED && !tiled ? EOS_CONV_PANEL : f);
-        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_WEIGHT_GRAD, &used));
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &sr, EOS_CONV_WEIGHT_GRAD, &used));
         assert_int_equal(used, dw == EOS_CONV_TILED && !tiled ? EOS_CONV_PANEL : dw);
-        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_DATA_GRAD, &used));
+        EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &sr, EOS_CONV_DATA_GRAD, &used));
         assert_int_equal(used, dx == EOS_CONV_TILED && !tiled ? EOS_CONV_PANEL : dx);
         /* the workspace keeps the last pair's buffers: a stale re-layout would show */
         run_conv(rt, &c, &ws);
     }
     /* bench layers' rows carry each direction's own algorithm */
     {
-        EOS_ASSERT_OK(eos__conv_choices_import(rt, "2 3 4 32 5 3 1 1 fwd direct; 2 3 4 32 5 3 1 1 dw panel; "
-                                                   "2 3 4 32 5 3 1 1 dx gemm;"));
-        size_t nx = 2 * 3 * 4 * 32, nw = 5 * 3 * 9, ny = 2 * 5 * 4 * 32;
+        char list[256];
+        snprintf(list, sizeof list, "2 3 4 %d 5 3 1 1 fwd direct; 2 3 4 %d 5 3 1 1 dw panel; 2 3 4 %d 5 3 1 1 dx gemm;",
+                 W, W, W);
+        EOS_ASSERT_OK(eos__conv_choices_import(rt, list));
+        size_t nx = (size_t)2 * 3 * 4 * W, nw = 5 * 3 * 9, ny = (size_t)2 * 5 * 4 * W;
         eos_tensor X = dev(rt, NULL, nx), Wt = dev(rt, NULL, nw), Y = dev(rt, NULL, ny), DX = dev(rt, NULL, nx),
                    DW = dev(rt, NULL, nw);
         eos_runtime_profile_start(rt);
-        EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, NULL, &Y, &ws));
-        EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &Y, &DX, &DW, NULL, &ws));
+        EOS_ASSERT_OK(eos_conv2d_forward(rt, &sr, &X, &Wt, NULL, &Y, &ws));
+        EOS_ASSERT_OK(eos_conv2d_backward(rt, &sr, &X, &Wt, &Y, &DX, &DW, NULL, &ws));
         EOS_ASSERT_OK(eos_runtime_finish(rt));
         eos_conv_time rows[4];
         assert_int_equal(eos_conv_profile_read(rt, rows, 4), 3);
