@@ -15,9 +15,10 @@
  * Why not keep every buffer instead (what this file did first): the race detector
  * (plugins/RaceDetector.cpp) holds an access record per byte of every live buffer and clears all
  * of them at the end of every kernel. With nothing ever freed, a launch late in a test program
- * cleared the records of every buffer the program had made: a 768-item eos_fill took 0.74 s
- * against 4 ms at the start, and a launch cost about a second whatever its size. With plugs the
- * live memory is the program's own plus a byte a freed buffer.
+ * cleared the records of every buffer the program had made: in test_layers a 768-item eos_fill
+ * took 0.74 s, a 512-item one 4 ms at the start, and a launch cost about a second whatever its
+ * size. With plugs the live memory is the program's own plus a byte a freed buffer, and eos_fill
+ * stays at 1-18 ms from the first test to the last.
  *
  * How: Oclgrind places buffer b at address b << 48 (global memory, 16 buffer bits on a 64-bit
  * host) and hands out freed slots first-in first-out, new slots only when none is free. A cl_mem
