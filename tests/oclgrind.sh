@@ -22,7 +22,10 @@
 # runs each device path of training once on batches of 4 (EOS_TEST_OCLGRIND=1 skips its tests of
 # host behaviour: resume, files, NaN and memory stops, hundreds of steps there), test_resnet checks
 # tiny PyTorch goldens (2 images of 8 x 8, tests/golden/make_resnet_golden.py --tiny; LDAM: 4
-# images, make_resnet_ldam_golden.py --tiny), the 300-class tests take one step.
+# images, make_resnet_ldam_golden.py --tiny), the 300-class tests take one step. test_pipeline is
+# not in the list: its kernels are those of test_resnet, test_knn, test_oversample and test_finetune
+# (its own device step, the embeddings written into a device tensor, is a clEnqueueCopyBuffer), and
+# its whole pipelines on 32 x 32 images would take hours in the interpreter.
 # How: the program runs with Oclgrind's runtime preloaded (what the `oclgrind` launcher does),
 # behind tests/oclgrind_plug.c (liboclgrind_plug.so in the build's tests/), which gives a freed
 # buffer's slot to a 1-byte plug at once: Oclgrind 21.10's uninitialised-memory shadow outlives a
