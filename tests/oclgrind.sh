@@ -133,6 +133,8 @@ run_one() {
         if [ "$expected" -lt 0 ]; then note=" (an expected API report is missing: the API check is not live)"
         else n=$((n - expected)); note=" (+$expected expected API reports)"; fi
     fi
+    # tests/oclgrind_plug.c says on stderr when it had to fall back to keeping every buffer
+    grep -q '^oclgrind_plug:' "$out/$name.err" && note="$note (slot plugs off: $(grep -m1 '^oclgrind_plug:' "$out/$name.err" | cut -c16-))"
     gzip -f "$out/$name.err"
     status=ok
     if [ "$rc" -eq 124 ]; then status="TIMEOUT after ${timeout_s}s"
