@@ -164,6 +164,25 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
         }                                                                                                  \
     }
 
+/* one chunk of 8 outputs of row oh (dy chunks d, e), against the x chunk j of the rows above, on
+ * and below it: the dy chunks are read once for the three taps rows (edge: FIRST / LAST say
+ * whether the left / right shift takes a zero at the row's end) */
+#define EOS_DW2_CHUNK(W, j, FIRST, LAST)                                                              \
+    {                                                                                              \
+        const float8 d = vload8(j, ra), e = vload8(j, rb);                                         \
+        for (int kh = 0; kh < 3; kh++) {                                                           \
+            const int ih = oh + kh - 1;                                                            \
+            if (ih < 0 || ih >= H) continue;                                                       \
+            __global const float *row = xc + ih * W;                                               \
+            const float8 r = vload8(j, row);                                                       \
+            const float8 L = FIRST ? (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6)     \
+                                   : vload8(0, row + 8 * (j) - 1);                                 \
+            const float8 R = LAST ? (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f)      \
+                                  : vload8(0, row + 8 * (j) + 1);                                  \
+            EOS_DW2_TAPS(kh, d, e, L, r, R)                                                        \
+        }                                                                                          \
+    }
+
 __kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
                                   const int C, const int K, const int H, const int n0, const int acc) {
     const int c = get_global_id(0), m0 = get_global_id(1) * 2;
@@ -175,28 +194,11 @@ __kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float 
         __global const float *xc = x + ((size_t)n * C + c) * H * 32;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 32, *db = dy + ((size_t)n * K + m0 + two) * H * 32;
         for (int oh = 0; oh < H; oh++) {
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                __global const float *row = xc + ih * 32, *ra = da + oh * 32, *rb = db + oh * 32;
-                {   /* chunk 0: the left shift's zero at the row's start */
-                    const float8 r = vload8(0, row), R = vload8(0, row + 1);
-                    const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
-                    const float8 d = vload8(0, ra), e = vload8(0, rb);
-                    EOS_DW2_TAPS(kh, d, e, L, r, R)
-                }
-                for (int j = 1; j < 3; j++) {
-                    const float8 r = vload8(j, row), L = vload8(0, row + 8 * j - 1), R = vload8(0, row + 8 * j + 1);
-                    const float8 d = vload8(j, ra), e = vload8(j, rb);
-                    EOS_DW2_TAPS(kh, d, e, L, r, R)
-                }
-                {   /* chunk 3: the right shift's zero at the row's end */
-                    const float8 r = vload8(3, row), L = vload8(0, row + 23);
-                    const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
-                    const float8 d = vload8(3, ra), e = vload8(3, rb);
-                    EOS_DW2_TAPS(kh, d, e, L, r, R)
-                }
-            }
+            __global const float *ra = da + oh * 32, *rb = db + oh * 32;
+            EOS_DW2_CHUNK(32, 0, 1, 0)
+            EOS_DW2_CHUNK(32, 1, 0, 0)
+            EOS_DW2_CHUNK(32, 2, 0, 0)
+            EOS_DW2_CHUNK(32, 3, 0, 1)
         }
     }
     EOS_DW2_STORE()
@@ -213,23 +215,9 @@ __kernel void eos_conv3x3_dw2_w16(__global const float *x, __global const float 
         __global const float *xc = x + ((size_t)n * C + c) * H * 16;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 16, *db = dy + ((size_t)n * K + m0 + two) * H * 16;
         for (int oh = 0; oh < H; oh++) {
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                __global const float *row = xc + ih * 16, *ra = da + oh * 16, *rb = db + oh * 16;
-                {
-                    const float8 r = vload8(0, row), R = vload8(0, row + 1);
-                    const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
-                    const float8 d = vload8(0, ra), e = vload8(0, rb);
-                    EOS_DW2_TAPS(kh, d, e, L, r, R)
-                }
-                {
-                    const float8 r = vload8(1, row), L = vload8(0, row + 7);
-                    const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
-                    const float8 d = vload8(1, ra), e = vload8(1, rb);
-                    EOS_DW2_TAPS(kh, d, e, L, r, R)
-                }
-            }
+            __global const float *ra = da + oh * 16, *rb = db + oh * 16;
+            EOS_DW2_CHUNK(16, 0, 1, 0)
+            EOS_DW2_CHUNK(16, 1, 0, 1)
         }
     }
     EOS_DW2_STORE()
