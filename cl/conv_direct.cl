@@ -165,22 +165,26 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
     }
 
 /* one chunk of 8 outputs of row oh (dy chunks d, e), against the x chunk j of the rows above, on
- * and below it: the dy chunks are read once for the three taps rows (edge: FIRST / LAST say
- * whether the left / right shift takes a zero at the row's end) */
+ * and below it: the dy chunks are read once for the three tap rows (edge: FIRST / LAST say
+ * whether the left / right shift takes a zero at the row's end). The three tap rows are written
+ * out, not looped over: with a loop over kh, PoCL's compiler kept the loop and chose each tap
+ * row's accumulators by branches at run time (three compares and jumps per six FMAs). */
+#define EOS_DW2_ROW(W, kh, j, FIRST, LAST)                                                            \
+    {                                                                                              \
+        __global const float *row = xc + (oh + kh - 1) * W;                                        \
+        const float8 r = vload8(j, row);                                                           \
+        const float8 L = FIRST ? (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6)         \
+                               : vload8(0, row + 8 * (j) - 1);                                     \
+        const float8 R = LAST ? (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f)          \
+                              : vload8(0, row + 8 * (j) + 1);                                      \
+        EOS_DW2_TAPS(kh, d, e, L, r, R)                                                            \
+    }
 #define EOS_DW2_CHUNK(W, j, FIRST, LAST)                                                              \
     {                                                                                              \
         const float8 d = vload8(j, ra), e = vload8(j, rb);                                         \
-        for (int kh = 0; kh < 3; kh++) {                                                           \
-            const int ih = oh + kh - 1;                                                            \
-            if (ih < 0 || ih >= H) continue;                                                       \
-            __global const float *row = xc + ih * W;                                               \
-            const float8 r = vload8(j, row);                                                       \
-            const float8 L = FIRST ? (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6)     \
-                                   : vload8(0, row + 8 * (j) - 1);                                 \
-            const float8 R = LAST ? (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f)      \
-                                  : vload8(0, row + 8 * (j) + 1);                                  \
-            EOS_DW2_TAPS(kh, d, e, L, r, R)                                                        \
-        }                                                                                          \
+        if (oh > 0) EOS_DW2_ROW(W, 0, j, FIRST, LAST)                                              \
+        EOS_DW2_ROW(W, 1, j, FIRST, LAST)                                                          \
+        if (oh + 1 < H) EOS_DW2_ROW(W, 2, j, FIRST, LAST)                                          \
     }
 
 __kernel void eos_conv3x3_dw2_w32(__global const float *x, __global const float *dy, __global float *dw, const int N,
@@ -234,15 +238,8 @@ __kernel void eos_conv3x3_dw2_w8(__global const float *x, __global const float *
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
         for (int oh = 0; oh < H; oh++) {
-            const float8 d = vload8(oh, da), e = vload8(oh, db);
-            for (int kh = 0; kh < 3; kh++) {
-                const int ih = oh + kh - 1;
-                if (ih < 0 || ih >= H) continue;
-                const float8 r = vload8(ih, xc);  /* one chunk: a zero at both ends of the shifts */
-                const float8 L = (float8)(0.0f, r.s0, r.s1, r.s2, r.s3, r.s4, r.s5, r.s6);
-                const float8 R = (float8)(r.s1, r.s2, r.s3, r.s4, r.s5, r.s6, r.s7, 0.0f);
-                EOS_DW2_TAPS(kh, d, e, L, r, R)
-            }
+            __global const float *ra = da + oh * 8, *rb = db + oh * 8;
+            EOS_DW2_CHUNK(8, 0, 1, 1)  /* one chunk: a zero at both ends of the shifts */
         }
     }
     EOS_DW2_STORE()
