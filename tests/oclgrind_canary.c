@@ -56,6 +56,22 @@ static int run(cl_command_queue q, cl_kernel k, size_t n) {
     return 0;
 }
 
+/* read_unset over a new buffer of n floats that nobody writes: Oclgrind must report it */
+static int read_unset(cl_context ctx, cl_program prog, cl_command_queue q, size_t n) {
+    cl_int e;
+    cl_mem src = clCreateBuffer(ctx, CL_MEM_READ_WRITE, n * sizeof(float), NULL, &e);  /* never written */
+    CHECK(e);
+    cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, n * sizeof(float), NULL, &e);
+    CHECK(e);
+    cl_kernel k = clCreateKernel(prog, "read_unset", &e);
+    CHECK(e);
+    CHECK(clSetKernelArg(k, 0, sizeof src, &src));
+    CHECK(clSetKernelArg(k, 1, sizeof dst, &dst));
+    int rc = run(q, k, n);
+    clReleaseKernel(k), clReleaseMemObject(src), clReleaseMemObject(dst);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *which = argc == 2 ? argv[1] : "";
     if (strcmp(which, "uninit") && strcmp(which, "bounds") && strcmp(which, "race") && strcmp(which, "reused") &&
@@ -79,16 +95,7 @@ int main(int argc, char **argv) {
     enum { N = 64 };
     int rc = 0;
     if (!strcmp(which, "uninit")) {
-        cl_mem src = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);  /* never written */
-        CHECK(e);
-        cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
-        CHECK(e);
-        cl_kernel k = clCreateKernel(prog, "read_unset", &e);
-        CHECK(e);
-        CHECK(clSetKernelArg(k, 0, sizeof src, &src));
-        CHECK(clSetKernelArg(k, 1, sizeof dst, &dst));
-        rc = run(q, k, N);
-        clReleaseKernel(k), clReleaseMemObject(src), clReleaseMemObject(dst);
+        rc = read_unset(ctx, prog, q, N);
     } else if (!strcmp(which, "reused-unset")) {
         cl_mem old = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
         CHECK(e);
@@ -98,16 +105,7 @@ int main(int argc, char **argv) {
         rc = run(q, kf, N);  /* every element of the old buffer written */
         CHECK(clReleaseKernel(kf));
         CHECK(clReleaseMemObject(old));
-        cl_mem src = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);  /* never written */
-        CHECK(e);
-        cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
-        CHECK(e);
-        cl_kernel k = clCreateKernel(prog, "read_unset", &e);
-        CHECK(e);
-        CHECK(clSetKernelArg(k, 0, sizeof src, &src));
-        CHECK(clSetKernelArg(k, 1, sizeof dst, &dst));
-        if (!rc) rc = run(q, k, N);
-        clReleaseKernel(k), clReleaseMemObject(src), clReleaseMemObject(dst);
+        if (!rc) rc = read_unset(ctx, prog, q, N);  /* a new buffer of the same size */
     } else if (!strcmp(which, "bounds")) {
         cl_mem dst = clCreateBuffer(ctx, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &e);
         CHECK(e);

@@ -22,13 +22,12 @@ test_resnet's tiny mode (EOS_TEST_TINY=1, tests/oclgrind.sh), where the 8 images
 took over 5 minutes in Oclgrind's interpreter.
 """
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from make_resnet_golden import relu_margin
+from make_resnet_golden import relu_margin, write_golden
 from resnet_torch import ResNetS, save_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,23 +68,12 @@ def one_step(model, batch, size, y):
     return x, cw, out
 
 
-def write(path, out):
-    with open(path, "wb") as f:
-        f.write(b"EOSGOLD1")
-        f.write(struct.pack("<II", 1, len(out)))
-        for name, t in out:
-            t = t.float().contiguous()
-            f.write(struct.pack("<I", len(name)) + name.encode())
-            f.write(struct.pack("<I", t.dim()) + b"".join(struct.pack("<I", d) for d in t.shape))
-            f.write(t.numpy().tobytes())
-
-
 def tiny():
     from resnet_torch import load_safetensors
     model = ResNetS(1, num_classes=10, normed=True)
     model.load_state_dict(load_safetensors(os.path.join(HERE, "resnet8_ldam_init.safetensors")))
     _, _, out = one_step(model, 4, 8, torch.tensor([0, 9, 3, 0]))
-    write(os.path.join(HERE, "resnet8_ldam_tiny_golden.bin"), out)
+    write_golden(os.path.join(HERE, "resnet8_ldam_tiny_golden.bin"), out)
     print(f"wrote {len(out)} tensors (tiny)")
 
 
@@ -112,7 +100,7 @@ def main():
     out.append(("losses5", torch.tensor(losses)))
     out.append(("after5.linear.weight", model.linear.weight.detach().clone()))
 
-    write(os.path.join(HERE, "resnet8_ldam_golden.bin"), out)
+    write_golden(os.path.join(HERE, "resnet8_ldam_golden.bin"), out)
     print(f"wrote {len(out)} tensors; losses of 5 steps: {[round(v, 5) for v in losses]}")
 
 
