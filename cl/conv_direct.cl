@@ -141,12 +141,12 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
 /* dw (K, C, 3, 3): work-item (input channel c, output channels m0 and m0 + 1) sums over every
  * image and row the products of the two dy rows with the three shifted x rows above, on and below
  * them: one float8 accumulator per tap and output channel, summed across lanes at the end.
- * Two output channels at once: every x row and its shifts, read once, serve
- * both dy planes, a quarter less memory traffic than one channel per work-item (the weight
- * gradient is bound by memory on CPUs); one float8 chunk of the row at a time keeps the live
- * registers at 18 accumulators + 2 x 2 dy chunks + 3 x chunks. Images n0 .. N-1 only, added to
- * dw when acc (host/nn/conv.c splits the batch over launches on devices that cap a work-item's
- * loop trips, eos__loop_cap; one launch with n0 = 0, acc = 0 elsewhere). */
+ * Two output channels at once: every x row and its shifts, read once, serve both dy planes, a
+ * quarter less memory traffic than one channel per work-item; one float8 chunk of the row at a
+ * time keeps the live registers at 18 accumulators + 2 dy chunks + 3 x chunks (EOS_DW2_CHUNK).
+ * Images n0 .. N-1 only, added to dw when acc (host/nn/conv.c splits the batch over launches on
+ * devices that cap a work-item's loop trips, eos__loop_cap; one launch with n0 = 0, acc = 0
+ * elsewhere). */
 #define EOS_DW2_TAPS(kh, d, e, L, r, R)                                                              \
     if (kh == 0) { t0 = EOS_MAD(d, L, t0); t1 = EOS_MAD(d, r, t1); t2 = EOS_MAD(d, R, t2);          \
                    u0 = EOS_MAD(e, L, u0); u1 = EOS_MAD(e, r, u1); u2 = EOS_MAD(e, R, u2); }        \
