@@ -104,7 +104,7 @@ int eos__conv_algos_recognise(const char *text, size_t n);
  * directions in eos_conv_dir order; the index of w among words[from..n), -1 if absent; one line
  * "device N C H W K R stride pad dir algo" (2), or of the files before v10, "device N C H W K R
  * stride pad algo" (1, *dir -1), 0 when neither. */
-#define EOS__CONV_NALGO 6
+#define EOS__CONV_NALGO 7
 #define EOS__CONV_NDIR 3
 extern const char *const eos__conv_algo_words[EOS__CONV_NALGO];
 extern const char *const eos__conv_dir_words[EOS__CONV_NDIR];

@@ -65,7 +65,7 @@ export EOS_TEST_TINY=1 EOS_TEST_OCLGRIND=1 EOS_CL_OPTIONS=-cl-opt-disable CMOCKA
 # shape, direction and batch; Oclgrind's device says it is a GPU, so tiled is a candidate, 12-90 s
 # a launch). Every algorithm still runs where the tests force it (test_conv2d, test_conv_choices,
 # test_conv2d_winograd, test_conv2d_tiled, test_gpu_launch_shapes).
-export EOS_CONV_AUTO_SKIP=gemm,direct,winograd,tiled
+export EOS_CONV_AUTO_SKIP=gemm,direct,winograd,tiled,direct16
 export EOS_CACHE_DIR="$build/oclgrind-kernel-cache" EOS_TEST_TMP="$build/test-tmp"
 timeout_s=${OCLGRIND_TIMEOUT:-1800}
 titles='Invalid|Uninitialized|Controlflow|Read-write|Write-write|Oclgrind -|OCLGRIND FATAL|Work-group divergence|Work-item divergence|Unaligned|Oclgrind: [0-9]+ errors'

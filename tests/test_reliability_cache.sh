@@ -75,7 +75,7 @@ expect "EOS_DEVICE=garbage is named as EOS_DEVICE" 1 "no OpenCL device matches E
     env EOS_DEVICE=garbage "$eos" check
 expect "--device garbage is still named as --device" 1 "no OpenCL device matches --device 'garbage'" "$eos" check --device garbage
 expect "EOS_LOG=verbose is an error" 2 "EOS_LOG='verbose': expected debug, info, warn, error or off" env EOS_LOG=verbose "$eos" check
-expect "EOS_CONV_ALGO=fast is an error" 2 "EOS_CONV_ALGO='fast': expected auto, gemm, panel, direct, winograd or tiled" env EOS_CONV_ALGO=fast "$eos" check
+expect "EOS_CONV_ALGO=fast is an error" 2 "EOS_CONV_ALGO='fast': expected auto, gemm, panel, direct, winograd, tiled or direct16" env EOS_CONV_ALGO=fast "$eos" check
 expect "EOS_KNN_ALGO=brute is an error" 2 "EOS_KNN_ALGO='brute': expected fused or gemm" env EOS_KNN_ALGO=brute "$eos" check
 expect "EOS_BN_PATH=row is an error" 2 "EOS_BN_PATH='row': expected rows or elements" env EOS_BN_PATH=row "$eos" check
 expect "EOS_BN_FUSE=yes is an error" 2 "EOS_BN_FUSE='yes': expected 1" env EOS_BN_FUSE=yes "$eos" check
@@ -85,7 +85,7 @@ expect "EOS_CONV_VERBOSE=yes is an error" 2 "EOS_CONV_VERBOSE='yes': expected 1"
 expect "EOS_CONV_AUTO_SKIP=fast is an error" 2 "EOS_CONV_AUTO_SKIP='tiled,fast': expected a comma-separated list of gemm, panel" env EOS_CONV_AUTO_SKIP=tiled,fast "$eos" check
 expect "EOS_CONV_AUTO_SKIP with an empty name is an error" 2 "EOS_CONV_AUTO_SKIP='tiled,,gemm': expected" env EOS_CONV_AUTO_SKIP=tiled,,gemm "$eos" check
 expect "valid settings pass" 0 'check passed' env EOS_LOG=warn EOS_CONV_ALGO=auto EOS_KNN_ALGO=fused EOS_BN_PATH=rows \
-    EOS_BN_FUSE=0 EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 EOS_CONV_AUTO_SKIP=gemm,direct,winograd,tiled "$eos" check
+    EOS_BN_FUSE=0 EOS_PROFILE=0 EOS_CLBLAST_TUNED=1 EOS_CONV_VERBOSE=0 EOS_MEM_LIMIT=4096 EOS_CONV_AUTO_SKIP=gemm,direct,winograd,tiled,direct16 "$eos" check
 expect "an empty setting is the default" 0 'check passed' env EOS_LOG= EOS_MEM_LIMIT= EOS_DEVICE= "$eos" check
 
 rm -rf "$fx"

@@ -675,7 +675,7 @@ int cmd_bench(int argc, char **argv) {
         else if (CLI_FLAG("--resize")) { if (eos_resize_parse(v, &o.resize_h, &o.resize_w) != EOS_OK) return cli_usage_error(&self, "%s", eos_last_error()->message); }
         else if (CLI_FLAG("--imbalance")) o.imb = v;
         else if (CLI_FLAG("--method")) o.method = v;
-        else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct, winograd or tiled", v); }
+        else if (CLI_FLAG("--conv")) { if (eos_conv_algo_parse(v, &o.conv) != EOS_OK) return cli_usage_error(&self, "--conv '%s': expected auto, gemm, panel, direct, winograd, tiled or direct16", v); }
         else if (CLI_FLAG("--batch")) { if (cli_parse_int(v, 1, &o.batch)) return cli_usage_error(&self, "--batch '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--steps")) { if (cli_parse_int(v, 1, &o.steps)) return cli_usage_error(&self, "--steps '%s': expected a positive integer", v); }
         else if (CLI_FLAG("--n")) { if (cli_parse_int(v, 21, &o.n)) return cli_usage_error(&self, "--n '%s': expected an integer >= 21", v); }

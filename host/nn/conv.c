@@ -241,24 +241,41 @@ static int direct_fits(const eos_conv_shape *s) {
     return s->R == 3 && s->stride == 1 && s->pad == 1 && (s->W == 8 || s->W == 16 || s->W == 32);
 }
 
-static eos_status direct_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x,
-                             const eos_tensor *w, eos_tensor *y) {
-    const char *name = W == 32 ? "eos_conv3x3_w32" : W == 16 ? "eos_conv3x3_w16" : "eos_conv3x3_w8";
-    int G = 64 / W;  /* output channels per work-item: 2, 4, 8 */
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
-    size_t g[3] = {(size_t)H, (size_t)((K + G - 1) / G), (size_t)N};
-    return eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a));
+/* The kernels by row width W and vector width (wide: float16, "direct16"; else float8, "direct"),
+ * with the output channels (G) and output rows (rows) one work-item computes. */
+typedef struct {
+    const char *fwd, *dw;
+    int G, rows;
+} direct_kernels;
+
+static direct_kernels direct_pick(int W, int wide) {
+    static const direct_kernels k8[3] = {{"eos_conv3x3_w32", "eos_conv3x3_dw2_w32", 2, 1},
+                                         {"eos_conv3x3_w16", "eos_conv3x3_dw2_w16", 4, 1},
+                                         {"eos_conv3x3_w8", "eos_conv3x3_dw2_w8", 8, 1}};
+    static const direct_kernels k16[3] = {{"eos_conv3x3_w32_v16", "eos_conv3x3_dw2_w32_v16", 4, 1},
+                                          {"eos_conv3x3_w16_v16", "eos_conv3x3_dw2_w16_v16", 8, 1},
+                                          {"eos_conv3x3_w8_v16", "eos_conv3x3_dw2_w8_v16", 8, 2}};
+    int i = W == 32 ? 0 : W == 16 ? 1 : 2;
+    return wide ? k16[i] : k8[i];
 }
 
-static eos_status forward_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                                 const eos_tensor *b, eos_tensor *y) {
+static eos_status direct_run(eos_runtime_t rt, int wide, int N, int C, int H, int W, int K, const eos_tensor *x,
+                             const eos_tensor *w, eos_tensor *y) {
+    direct_kernels k = direct_pick(W, wide);
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
+    size_t g[3] = {(size_t)((H + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
+    return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
+}
+
+static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
+                                 const eos_tensor *w, const eos_tensor *b, eos_tensor *y) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t P = (size_t)s->N * OH * OW;
     EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
     EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
     EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
-    EOS_TRY(direct_run(rt, s->N, s->C, s->H, s->W, s->K, x, w, y));
+    EOS_TRY(direct_run(rt, wide, s->N, s->C, s->H, s->W, s->K, x, w, y));
     if (!b) return EOS_OK;
     EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
     int K = s->K, S = OH * OW;
@@ -268,13 +285,13 @@ static eos_status forward_direct(eos_runtime_t rt, const eos_conv_shape *s, cons
 }
 
 /* dw (+ db) with the direct kernels */
-static eos_status dw_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *dy,
-                            eos_tensor *dw, eos_tensor *db) {
+static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
+                            const eos_tensor *dy, eos_tensor *dw, eos_tensor *db) {
     /* two output channels per work-item: each x row read once serves both dy planes */
-    const char *name = s->W == 32 ? "eos_conv3x3_dw2_w32" : s->W == 16 ? "eos_conv3x3_dw2_w16" : "eos_conv3x3_dw2_w8";
-    /* a work-item loops 1 + H (1 + 3 (1 + W / 8)) times an image (images, rows, taps, row
-     * chunks); on a device that caps the trips (eos__loop_cap) the batch is split over
-     * launches that add into dw, else one launch takes it all */
+    const char *name = direct_pick(s->W, wide).dw;
+    /* a work-item loops at most 1 + H (1 + 3 (1 + W / 8)) times an image (images, rows, taps,
+     * float8 row chunks; fewer in float16); on a device that caps the trips (eos__loop_cap) the
+     * batch is split over launches that add into dw, else one launch takes it all */
     size_t cap = eos__loop_cap(rt), per_image = 1 + (size_t)s->H * (1 + 3 * (1 + (size_t)s->W / 8));
     size_t step = cap ? (cap > 64 ? (cap - 64) / per_image : 0) : (size_t)s->N;
     if (step == 0) step = 1;  /* one image over the cap: nothing smaller to split (H > 1000 rows) */
@@ -290,15 +307,15 @@ static eos_status dw_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos
 }
 
 /* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3) */
-static eos_status dx_direct(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *w, const eos_tensor *dy,
-                            eos_tensor *dx, eos_workspace *ws) {
+static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *w,
+                            const eos_tensor *dy, eos_tensor *dx, eos_workspace *ws) {
     size_t nw = (size_t)s->K * s->C * 9;
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));
     {
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->K), EOS_ARG(s->C)};
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_flip", 1, &nw, a, EOS_NARGS(a)));
     }
-    return direct_run(rt, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, dx);
+    return direct_run(rt, wide, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, dx);
 }
 
 /* ---- winograd: F(2x2,3x3) for 3x3, stride 1, pad 1 (cl/conv_winograd.cl) ------------------- */
@@ -452,7 +469,7 @@ static eos_status run_forward(eos_runtime_t rt, int a, const eos_conv_shape *s, 
                               const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     return a == EOS_CONV_TILED    ? forward_tiled(rt, s, x, w, b, y)
          : a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
-         : a == EOS_CONV_DIRECT   ? forward_direct(rt, s, x, w, b, y)
+         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? forward_direct(rt, a == EOS_CONV_DIRECT16, s, x, w, b, y)
          : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
                                   : forward_gemm(rt, s, x, w, b, y, ws);
 }
@@ -461,7 +478,7 @@ static eos_status run_dw(eos_runtime_t rt, int a, const eos_conv_shape *s, const
                          eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
     return a == EOS_CONV_TILED    ? dw_tiled(rt, s, x, dy, dw, db, ws)
          : a == EOS_CONV_WINOGRAD ? dw_wino(rt, s, x, dy, dw, db, ws)
-         : a == EOS_CONV_DIRECT   ? dw_direct(rt, s, x, dy, dw, db)
+         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? dw_direct(rt, a == EOS_CONV_DIRECT16, s, x, dy, dw, db)
          : a == EOS_CONV_PANEL    ? dw_panel(rt, s, x, dy, dw, db, ws)
                                   : dw_gemm(rt, s, x, dy, dw, db, ws);
 }
@@ -472,7 +489,7 @@ static eos_status run_dx(eos_runtime_t rt, int a, const eos_conv_shape *s, const
                          eos_tensor *dx, eos_workspace *ws, int shared) {
     return a == EOS_CONV_TILED    ? eos__conv_tiled_dx(rt, s, w, dy, dx)
          : a == EOS_CONV_WINOGRAD ? dx_wino(rt, s, w, dy, dx, ws)
-         : a == EOS_CONV_DIRECT   ? dx_direct(rt, s, w, dy, dx, ws)
+         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? dx_direct(rt, a == EOS_CONV_DIRECT16, s, w, dy, dx, ws)
          : a == EOS_CONV_PANEL    ? dx_panel(rt, s, w, dy, dx, ws, shared)
                                   : dx_gemm(rt, s, w, dy, dx, ws, shared);
 }
@@ -484,7 +501,7 @@ const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < EOS__CONV
 /* whether algorithm a can run shape s (gemm, panel and tiled run every shape; tiled needs a
  * device that allows its work-groups too: tiled_ok) */
 static int algo_fits(int a, const eos_conv_shape *s) {
-    return a == EOS_CONV_DIRECT ? direct_fits(s) : a == EOS_CONV_WINOGRAD ? wino_fits(s) : 1;
+    return a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? direct_fits(s) : a == EOS_CONV_WINOGRAD ? wino_fits(s) : 1;
 }
 
 /* tiled's smaller work-group fits the device (a device with fewer than 64 work-items per group,
@@ -499,7 +516,7 @@ eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out) {
         return EOS_OK;
     }
     EOS_FAIL(EOS_ERR_INVALID_ARG, NULL,
-             "unknown convolution algorithm '%s': expected auto, gemm, panel, direct, winograd or tiled",
+             "unknown convolution algorithm '%s': expected auto, gemm, panel, direct, winograd, tiled or direct16",
              name ? name : "");
 }
 
@@ -654,9 +671,9 @@ static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_c
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms and the file's format (bump when either changes: v10 put
      * the batch and the direction in the key, v11 added tiled and the two-channel weight
-     * gradient on rows of 8: choices timed without them are timed again), the device, its
+     * gradient on rows of 8, v12 direct16: choices timed without them are timed again), the device, its
      * platform and driver (spaces -> '_'); lines of another token are ignored */
-    snprintf(buf, n, "v11|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+    snprintf(buf, n, "v12|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
@@ -727,7 +744,7 @@ eos_status eos__conv_choices_import(eos_runtime_t rt, const char *list) {
         if (sscanf(p, "%d %d %d %d %d %d %d %d %15[a-z]%n", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], w1,
                    &used) == 9) {
             int dir = eos__conv_word_index(w1, eos__conv_dir_words, EOS__CONV_NDIR, 0), a = -1, more = 0;
-            if (dir >= 0 && sscanf(p + used, " %15[a-z]%n", w2, &more) == 1) a = eos__conv_word_index(w2, eos__conv_algo_words, EOS__CONV_NALGO, 1);
+            if (dir >= 0 && sscanf(p + used, " %15[a-z0-9]%n", w2, &more) == 1) a = eos__conv_word_index(w2, eos__conv_algo_words, EOS__CONV_NALGO, 1);
             if (dir >= 0 && a > 0 && k[0] >= 0) {
                 EOS_TRY(remember(t, k, dir, a, 1, NULL));
             } else if (dir < 0 && (a = eos__conv_word_index(w1, eos__conv_algo_words, EOS__CONV_NALGO, 1)) > 0) {
@@ -820,11 +837,11 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,
                 "eos: conv N%d C%d %dx%d K%d R%d s%d %s: gemm %.2f ms, panel %.2f ms, direct %.2f ms, winograd %.2f ms, "
-                "tiled %.2f ms -> %s\n",
+                "tiled %.2f ms, direct16 %.2f ms -> %s\n",
                 s->N, s->C, s->H, s->W, s->K, s->R, s->stride, eos__conv_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
                 1e3 * best[EOS_CONV_PANEL], direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0,
                 wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, tiled ? 1e3 * best[EOS_CONV_TILED] : -1.0,
-                eos__conv_algo_words[*algo]);
+                direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT16] : -1.0, eos__conv_algo_words[*algo]);
     return EOS_OK;
 }
 

@@ -6,10 +6,11 @@
 #include <string.h>
 #include <stdio.h>
 
-const char *const eos__conv_algo_words[EOS__CONV_NALGO] = {"auto", "gemm", "panel", "direct", "winograd", "tiled"};
+const char *const eos__conv_algo_words[EOS__CONV_NALGO] = {"auto", "gemm", "panel", "direct", "winograd", "tiled",
+                                                               "direct16"};
 /* the directions' words in conv-algos.txt and checkpoint lists, in eos_conv_dir order */
 const char *const eos__conv_dir_words[EOS__CONV_NDIR] = {"fwd", "dx", "dw"};
-_Static_assert(EOS__CONV_NALGO == EOS_CONV_TILED + 1, "one word per eos_conv_algo");
+_Static_assert(EOS__CONV_NALGO == EOS_CONV_DIRECT16 + 1, "one word per eos_conv_algo");
 
 int eos__conv_word_index(const char *w, const char *const *words, int n, int from) {
     for (int i = from; i < n; i++)

@@ -222,7 +222,7 @@ static eos_status env_word(const char *name, const char *const *words, int nocas
 
 eos_status eos_env_check(void) {
     static const char *const log[] = {"debug", "info", "warn", "error", "off", NULL};
-    static const char *const conv[] = {"auto", "gemm", "panel", "direct", "winograd", "tiled", NULL};
+    static const char *const conv[] = {"auto", "gemm", "panel", "direct", "winograd", "tiled", "direct16", NULL};
     static const char *const knn[] = {"fused", "gemm", NULL}, *const bn[] = {"rows", "elements", NULL};
     static const char *const bit[] = {"0", "1", NULL};
     const char *mem = getenv("EOS_MEM_LIMIT");
@@ -232,7 +232,7 @@ eos_status eos_env_check(void) {
                  "EOS_MEM_LIMIT='%s': expected a whole number of MiB from 0 (no limit) to %llu", mem,
                  EOS__MEM_LIMIT_MAX_MIB - 1);
     EOS_TRY(env_word("EOS_LOG", log, 1, "debug, info, warn, error or off"));
-    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct, winograd or tiled"));
+    EOS_TRY(env_word("EOS_CONV_ALGO", conv, 0, "auto, gemm, panel, direct, winograd, tiled or direct16"));
     EOS_TRY(env_word("EOS_KNN_ALGO", knn, 0, "fused or gemm"));
     EOS_TRY(env_word("EOS_BN_PATH", bn, 0, "rows or elements"));
     EOS_TRY(env_word("EOS_BN_FUSE", bit, 0, "1 (the ReLU's backward inside the batch norm's) or 0"));
@@ -247,7 +247,7 @@ eos_status eos_env_check(void) {
         for (const char *const *w = conv + 1; *w && !ok; w++) ok = len == strlen(*w) && !strncmp(p, *w, len);
         if (!ok)
             EOS_FAIL(EOS_ERR_INVALID_ARG, "fix or unset it",
-                     "EOS_CONV_AUTO_SKIP='%s': expected a comma-separated list of gemm, panel, direct, winograd and tiled", skip);
+                     "EOS_CONV_AUTO_SKIP='%s': expected a comma-separated list of gemm, panel, direct, winograd, tiled and direct16", skip);
         p += len + (p[len] == ',');
     }
     const char *lt = getenv("EOS_MAX_LOOP_TRIPS");  /* a test hook: eos__loop_cap */

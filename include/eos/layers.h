@@ -46,16 +46,17 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
  * that applies and keeps the fastest, per device, in the runtime and in <kernel
  * cache>/conv-algos.txt; so inference uses forward choices timed for its own batch size, and a
  * backward may run dw with one algorithm and dx with another. EOS_CONV_ALGO=gemm|panel|direct|
- * winograd|tiled in the environment or eos_runtime_set_conv_algo forces one for every direction
- * (direct and winograd fall back to panel where they do not apply, tiled on a device that
- * cannot run its work-groups). */
+ * winograd|tiled|direct16 in the environment or eos_runtime_set_conv_algo forces one for every
+ * direction (direct, direct16 and winograd fall back to panel where they do not apply, tiled on a
+ * device that cannot run its work-groups). direct16 is direct on float16 rows (AVX-512). */
 typedef enum {
     EOS_CONV_AUTO = 0,
     EOS_CONV_GEMM = 1,
     EOS_CONV_PANEL = 2,
     EOS_CONV_DIRECT = 3,
     EOS_CONV_WINOGRAD = 4,
-    EOS_CONV_TILED = 5
+    EOS_CONV_TILED = 5,
+    EOS_CONV_DIRECT16 = 6
 } eos_conv_algo;
 const char *eos_conv_algo_name(eos_conv_algo a);
 eos_status eos_conv_algo_parse(const char *name, eos_conv_algo *out);

@@ -72,12 +72,14 @@ static void test_conv2d(void **state) {
         {2, 3, 4, 32, 5, 3, 1, 1, 1},  /* direct's shape (rows of 32): odd channel count, bias */
         {1, 3, 3, 32, 4, 3, 1, 1, 0},
         {2, 4, 5, 16, 6, 3, 1, 1, 0},  /* rows of 16, an output channel group cut short */
-        {2, 9, 3, 8, 11, 3, 1, 1, 1},  /* rows of 8, an output channel group cut short */
+        {2, 9, 3, 8, 11, 3, 1, 1, 1},  /* rows of 8, an output channel group cut short; odd H: direct16's
+                                        * last row pair is one row */
+        {2, 5, 6, 8, 9, 3, 1, 1, 0},   /* rows of 8, even H: direct16's pairs of rows, inside and at the edges */
         {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
-                                          EOS_CONV_TILED, EOS_CONV_AUTO};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL,    EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_TILED, EOS_CONV_DIRECT16, EOS_CONV_AUTO};
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         /* tiny (Oclgrind): tiled is test_conv2d_tiled's, whose launches take 15-90 s there */
         if (test_tiny() && algos[a] == EOS_CONV_TILED) continue;
@@ -94,13 +96,14 @@ static void test_conv2d(void **state) {
             /* tiny (Oclgrind): direct and winograd only where they apply (elsewhere they run
              * panel, which its own pass checks), and the automatic choice, which times every
              * candidate three times, on two shapes (the one whose choices are read back below) */
-            if (test_tiny() && ((algos[a] == EOS_CONV_DIRECT && !fits) || (algos[a] == EOS_CONV_WINOGRAD && !wfits) ||
+            int direct = algos[a] == EOS_CONV_DIRECT || algos[a] == EOS_CONV_DIRECT16;
+            if (test_tiny() && ((direct && !fits) || (algos[a] == EOS_CONV_WINOGRAD && !wfits) ||
                                 (algos[a] == EOS_CONV_AUTO && i > 1)))
                 continue;
             if (algos[a] == EOS_CONV_AUTO)
-                assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits) &&
+                assert_true(used != EOS_CONV_AUTO && ((used != EOS_CONV_DIRECT && used != EOS_CONV_DIRECT16) || fits) &&
                             (used != EOS_CONV_WINOGRAD || wfits));
-            else if (algos[a] == EOS_CONV_DIRECT) assert_int_equal(used, fits ? EOS_CONV_DIRECT : EOS_CONV_PANEL);
+            else if (direct) assert_int_equal(used, fits ? algos[a] : EOS_CONV_PANEL);
             else if (algos[a] == EOS_CONV_WINOGRAD) assert_int_equal(used, wfits ? EOS_CONV_WINOGRAD : EOS_CONV_PANEL);
             else if (algos[a] == EOS_CONV_TILED)  /* panel where the device's work-groups are too small */
                 assert_int_equal(used, eos__conv_tiled_usable(rt) ? EOS_CONV_TILED : EOS_CONV_PANEL);
@@ -170,13 +173,13 @@ static void test_conv_choices(void **state) {
     const int W = test_tiny() ? 8 : 32;
     const conv_case c = {2, 3, 4, W, 5, 3, 1, 1, 1};
     eos_conv_shape sr = {2, 3, 4, W, 5, 3, 1, 1};
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
-                                          EOS_CONV_TILED};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM,     EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_DIRECT16, EOS_CONV_TILED};
     eos_workspace ws = {0};
     eos_conv_algo used;
-    /* every (dw, dx) pair, the forward rotating through the five; tiny (Oclgrind): the pairs of
-     * the first four (a tiled launch takes 15-90 s there; test_conv2d_tiled checks it) */
-    const int na = test_tiny() ? 4 : 5;
+    /* every (dw, dx) pair, the forward rotating through the six; tiny (Oclgrind): the pairs of
+     * the first five (a tiled launch takes 15-90 s there; test_conv2d_tiled checks it) */
+    const int na = test_tiny() ? 5 : 6;
     for (int i = 0; i < na * na; i++) {
         eos_conv_algo f = algos[(i + 1) % na], dw = algos[i / na], dx = algos[i % na];
         char list[256];
@@ -286,14 +289,17 @@ static void test_conv_choices(void **state) {
      * names this device with the new token) leave the choice to a new timing, appended */
     const eos_device_info *d = eos_runtime_device(rt);
     char id[700];
-    snprintf(id, sizeof id, "v11|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    snprintf(id, sizeof id, "v12|%s|%s|%s", d->name, d->platform_name, d->driver_version);
     for (char *q = id; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    /* v10 lines, the format of today timed before tiled existed, are timed again too */
-    fprintf(f, "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\nv10%s 4 3 4 32 5 3 1 1 fwd direct\n",
-            EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'));
+    /* v10 and v11 lines, the format of today timed before tiled and direct16 existed, are timed
+     * again too */
+    fprintf(f,
+            "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\nv10%s 4 3 4 32 5 3 1 1 fwd direct\n"
+            "v11%s 4 3 4 32 5 3 1 1 fwd direct\n",
+            EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'), strchr(id, '|'));
     fclose(f);
     eos_conv_shape s4 = s;
     s4.N = 4;
@@ -306,9 +312,10 @@ static void test_conv_choices(void **state) {
     free(text);
     assert_int_equal(eos__conv_algos_recognise(EOS__CONV_ALGOS_MARKER_V9 "\n", strlen(EOS__CONV_ALGOS_MARKER_V9) + 1), 1);
     /* EOS_CONV_AUTO_SKIP (tests/oclgrind.sh): the algorithms it names are neither timed nor
-     * picked; may[a - 1]: algorithm a may be picked (gemm, panel, direct, winograd, tiled) */
-    static const struct { const char *skip; int may[5]; } skips[] = {
-        {"gemm,panel,direct,tiled", {0, 0, 0, 1, 0}}, {"winograd,gemm", {0, 1, 1, 0, 1}}, {"tiled", {1, 1, 1, 1, 0}}};
+     * picked; may[a - 1]: algorithm a may be picked (gemm, panel, direct, winograd, tiled, direct16) */
+    static const struct { const char *skip; int may[6]; } skips[] = {{"gemm,panel,direct,tiled,direct16", {0, 0, 0, 1, 0, 0}},
+                                                                     {"winograd,gemm", {0, 1, 1, 0, 1, 1}},
+                                                                     {"tiled,direct", {1, 1, 0, 1, 0, 1}}};
     const char *given = getenv("EOS_CONV_AUTO_SKIP");  /* the caller's (tests/oclgrind.sh sets it), put back */
     char *keep_skip = given ? strdup(given) : NULL;
     for (int k = 0; k < 3; k++) {
@@ -316,7 +323,7 @@ static void test_conv_choices(void **state) {
         eos_conv_shape sk = s;
         sk.N = 3 + k;  /* a key not timed yet; one direction each */
         EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &sk, (eos_conv_dir)k, &used));
-        if (used < EOS_CONV_GEMM || used > EOS_CONV_TILED || !skips[k].may[used - EOS_CONV_GEMM])
+        if (used < EOS_CONV_GEMM || used > EOS_CONV_DIRECT16 || !skips[k].may[used - EOS_CONV_GEMM])
             fail_msg("EOS_CONV_AUTO_SKIP=%s: %s picked", skips[k].skip, eos_conv_algo_name(used));
     }
     if (keep_skip) setenv("EOS_CONV_AUTO_SKIP", keep_skip, 1);
