@@ -195,9 +195,11 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
  * Two output channels at once: every x row and its shifts, read once, serve both dy planes, a
  * quarter less memory traffic than one channel per work-item; one vector chunk of the row at a
  * time keeps the live registers at 18 accumulators + 2 dy chunks + 3 x chunks (EOS_DW2_CHUNK).
- * Images n0 .. N-1 only, added to dw when acc (host/nn/conv.c splits the batch over launches on
- * devices that cap a work-item's loop trips, eos__loop_cap; one launch with n0 = 0, acc = 0
- * elsewhere). */
+ * The batch in slices: work-item (c, m0 / 2, slice s) sums images s * step .. (s + 1) * step - 1
+ * into out (S, K, C, 3, 3), slice s's own sums; the host sums the slices in order
+ * (eos_conv_dw_reduce), or out is dw itself when one slice takes the batch. A slice's x and dy
+ * planes stay in the core's cache while every (c, m0) pair reads them (host/nn/conv.c sizes it),
+ * and a device that caps a work-item's loop trips (eos__loop_cap) gets slices under the cap. */
 #define EOS_DW2_TAPS(kh, d, e, L, r, R)                                                              \
     if (kh == 0) { t0 = EOS_MAD(d, L, t0); t1 = EOS_MAD(d, r, t1); t2 = EOS_MAD(d, R, t2);          \
                    u0 = EOS_MAD(e, L, u0); u1 = EOS_MAD(e, r, u1); u2 = EOS_MAD(e, R, u2); }        \
@@ -235,8 +237,10 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
 #define EOS_DW2_ROW_16_16 EOS_DW2_CHUNK(16, 16, 0, 1, 1)
 
 #define EOS_DW2_START(V)                                                                           \
-    const int c = get_global_id(0), m0 = get_global_id(1) * 2;                                     \
-    if (c >= C || m0 >= K) return;                                                                 \
+    const int c = get_global_id(0), m0 = get_global_id(1) * 2, n0 = get_global_id(2) * step;        \
+    const int n1 = min(N, n0 + step);                                                              \
+    if (c >= C || m0 >= K || n0 >= N) return;                                                      \
+    __global float *dw = out + (size_t)get_global_id(2) * K * C * 9;                               \
     const int two = m0 + 1 < K;                                                                    \
     float##V t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0, t8 = 0;               \
     float##V u0 = 0, u1 = 0, u2 = 0, u3 = 0, u4 = 0, u5 = 0, u6 = 0, u7 = 0, u8 = 0
@@ -245,15 +249,15 @@ __kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, cons
         const float##V t[9] = {t0, t1, t2, t3, t4, t5, t6, t7, t8}, u[9] = {u0, u1, u2, u3, u4, u5, u6, u7, u8}; \
         __global float *o = dw + ((size_t)m0 * C + c) * 9, *q = dw + ((size_t)(m0 + 1) * C + c) * 9; \
         for (int i = 0; i < 9; i++) {                                                              \
-            o[i] = (acc ? o[i] : 0.0f) + EOS_HSUM##V(t[i]);                                        \
-            if (two) q[i] = (acc ? q[i] : 0.0f) + EOS_HSUM##V(u[i]);                               \
+            o[i] = EOS_HSUM##V(t[i]);                                                              \
+            if (two) q[i] = EOS_HSUM##V(u[i]);                                                     \
         }                                                                                          \
     }
 #define EOS_DW2_KERNEL(NAME, V, W)                                                                      \
-    __kernel void NAME(__global const float *x, __global const float *dy, __global float *dw, const int N, \
-                       const int C, const int K, const int H, const int n0, const int acc) {            \
+    __kernel void NAME(__global const float *x, __global const float *dy, __global float *out, const int N, \
+                       const int C, const int K, const int H, const int step) {                         \
         EOS_DW2_START(V);                                                                               \
-        for (int n = n0; n < N; n++) {                                                                  \
+        for (int n = n0; n < n1; n++) {                                                                 \
             __global const float *xc = x + ((size_t)n * C + c) * H * W;                                 \
             __global const float *da = dy + ((size_t)n * K + m0) * H * W;                               \
             __global const float *db = dy + ((size_t)n * K + m0 + two) * H * W;                         \
@@ -277,11 +281,10 @@ EOS_DW2_KERNEL(eos_conv3x3_dw2_w16_v16, 16, 16)
         const float16 r = eos_rows2(xc, oh + kh - 1, H), L = EOS_SHL2(r), R = EOS_SHR2(r);         \
         EOS_DW2_TAPS(kh, d, e, L, r, R)                                                            \
     }
-__kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const float *dy, __global float *dw,
-                                     const int N, const int C, const int K, const int H, const int n0,
-                                     const int acc) {
+__kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const float *dy, __global float *out,
+                                     const int N, const int C, const int K, const int H, const int step) {
     EOS_DW2_START(16);
-    for (int n = n0; n < N; n++) {
+    for (int n = n0; n < n1; n++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
         for (int oh = 0; oh < H; oh += 2) {

@@ -284,23 +284,40 @@ static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shap
     return eos__run_1d(rt, "elementwise.cl", "eos_bias_add", n, a, EOS_NARGS(a));
 }
 
+/* The weight gradient's slice of the batch: the images whose x and dy planes, (C + K) H W floats
+ * an image, fill about EOS_DW_SLICE_BYTES, so that every (c, m0) work-item of the slice finds them
+ * in the core's cache rather than streaming the whole batch each (a second-level cache's size:
+ * 1-2 MiB on current x86 cores; devices report their last level, so it is a constant). Measured
+ * on the 2-core AVX-512 Xeon (`eos bench layers`, direct16, ResNet-32, batch 128): the weight
+ * gradient 118 -> 100 ms a step with slices of 8, 16 and 32 images for the three stages. */
+#define EOS_DW_SLICE_BYTES (1u << 20)
+
 /* dw (+ db) with the direct kernels */
 static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
-                            const eos_tensor *dy, eos_tensor *dw, eos_tensor *db) {
+                            const eos_tensor *dy, eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
     /* two output channels per work-item: each x row read once serves both dy planes */
     const char *name = direct_pick(s->W, wide).dw;
+    size_t image = (size_t)(s->C + s->K) * s->H * s->W * sizeof(float), step = EOS_DW_SLICE_BYTES / image;
     /* a work-item loops at most 1 + H (1 + 3 (1 + W / 8)) times an image (images, rows, taps,
-     * float8 row chunks; fewer in float16); on a device that caps the trips (eos__loop_cap) the
-     * batch is split over launches that add into dw, else one launch takes it all */
+     * float8 row chunks; fewer in float16): on a device that caps the trips (eos__loop_cap) a
+     * slice stays under the cap */
     size_t cap = eos__loop_cap(rt), per_image = 1 + (size_t)s->H * (1 + 3 * (1 + (size_t)s->W / 8));
-    size_t step = cap ? (cap > 64 ? (cap - 64) / per_image : 0) : (size_t)s->N;
-    if (step == 0) step = 1;  /* one image over the cap: nothing smaller to split (H > 1000 rows) */
-    for (size_t n0 = 0; n0 < (size_t)s->N; n0 += step) {
-        int end = (int)((size_t)s->N - n0 < step ? (size_t)s->N : n0 + step), first = (int)n0, acc = n0 > 0;
-        eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(dw->buf), EOS_ARG(end), EOS_ARG(s->C),
-                        EOS_ARG(s->K), EOS_ARG(s->H), EOS_ARG(first), EOS_ARG(acc)};
-        size_t g[2] = {(size_t)s->C, (size_t)(s->K + 1) / 2};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 2, g, a, EOS_NARGS(a)));
+    size_t capped = cap > 64 ? (cap - 64) / per_image : 0;
+    if (cap && capped < step) step = capped;
+    if (step == 0) step = 1;  /* one image over the budget (or the cap: H > 1000 rows): slices of one */
+    if (step > (size_t)s->N) step = (size_t)s->N;
+    size_t S = ((size_t)s->N + step - 1) / step, nw = (size_t)s->K * s->C * 9;
+    if (S > 1) EOS_TRY(eos_tensor_reserve(rt, &ws->part, S * nw));
+    int st = (int)step;
+    cl_mem out = S > 1 ? ws->part.buf : dw->buf;
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(dy->buf), EOS_ARG(out), EOS_ARG(s->N),
+                    EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(s->H), EOS_ARG(st)};
+    size_t g[3] = {(size_t)s->C, (size_t)(s->K + 1) / 2, S};
+    EOS_TRY(eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a)));
+    if (S > 1) {  /* the slices' sums, added in order */
+        int Si = (int)S, Kc = s->C * 9;
+        eos__arg r[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(Si), EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(Kc)};
+        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &nw, r, EOS_NARGS(r)));
     }
     if (db) EOS_TRY(bias_grad(rt, s, s->H * s->W, dy, db));
     return EOS_OK;
@@ -478,7 +495,7 @@ static eos_status run_dw(eos_runtime_t rt, int a, const eos_conv_shape *s, const
                          eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
     return a == EOS_CONV_TILED    ? dw_tiled(rt, s, x, dy, dw, db, ws)
          : a == EOS_CONV_WINOGRAD ? dw_wino(rt, s, x, dy, dw, db, ws)
-         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? dw_direct(rt, a == EOS_CONV_DIRECT16, s, x, dy, dw, db)
+         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? dw_direct(rt, a == EOS_CONV_DIRECT16, s, x, dy, dw, db, ws)
          : a == EOS_CONV_PANEL    ? dw_panel(rt, s, x, dy, dw, db, ws)
                                   : dw_gemm(rt, s, x, dy, dw, db, ws);
 }

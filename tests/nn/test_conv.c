@@ -495,6 +495,33 @@ static void expect_bound(const char *what, int own, const float *got, const floa
     }
 }
 
+/* The direct weight gradient in slices of the batch (host/nn/conv.c: (C + K) H W floats an image,
+ * about 1 MiB a slice): 3 + 5 channels of 32 x 32 are 32 KiB an image, so 40 images make two
+ * slices, the second short, summed by eos_conv_dw_reduce; both widths against the reference. */
+static void test_conv_dw_slices(void **state) {
+    eos_runtime_t rt = *state;
+    if (test_tiny()) skip();  /* Oclgrind: 40 images of 32 x 32 take minutes; test_loop_cap slices small ones */
+    static const conv_case c = {40, 3, 32, 32, 5, 3, 1, 1, 0};
+    static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
+    eos_workspace ws = {0};
+    for (int a = 0; a < 2; a++) {
+        eos_runtime_set_conv_algo(rt, algos[a]);
+        eos_runtime_profile_start(rt);
+        run_conv(rt, &c, &ws);
+        eos_kernel_time t[128];
+        size_t n = eos_runtime_profile_read(rt, t, 128);
+        long reduces = 0, dws = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(t[i].name, "eos_conv_dw_reduce")) reduces += t[i].calls;
+            if (!strncmp(t[i].name, "eos_conv3x3_dw2_w32", 19)) dws += t[i].calls;
+        }
+        eos_runtime_profile_stop(rt);
+        assert_true(dws >= 1 && reduces == dws);
+    }
+    eos_workspace_free(&ws);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+}
+
 static void test_conv2d_winograd(void **state) {
     eos_runtime_t rt = *state;
     /* odd sizes (partial tiles), channel counts not multiples of 8, N 1 and 3 */
@@ -809,6 +836,7 @@ static void test_conv_profile(void **state) {
 const struct CMUnitTest eos_tests_conv[] = {
     cmocka_unit_test(test_conv2d),
     cmocka_unit_test(test_conv2d_tiled),
+    cmocka_unit_test(test_conv_dw_slices),
     cmocka_unit_test(test_conv2d_winograd),
     cmocka_unit_test(test_conv_profile),
     cmocka_unit_test(test_gpu_launch_shapes),
