@@ -11,7 +11,12 @@
  * Legend: x (N, C, H, W), w (K, C, 3, 3), y (N, K, H, W).
  *   forward:          y = conv(x, w)
  *   backward data:    dx = conv(dy, w') with w' (C, K, 3, 3) = w transposed and flipped
- *   backward weights: dw (K, C, 3, 3) = sum over images and rows of dy x shifted x rows */
+ *   backward weights: dw (K, C, 3, 3) = sum over images and rows of dy x shifted x rows
+ * The forward kernels read the weights packed for their group of G output channels,
+ * wp (ceil(K / G), C, 3, 3, G) (eos_conv3x3_pack, which also transposes and flips for dx): the G
+ * weights of one tap side by side, zero past K, so every weight of a work-item's step is one
+ * base pointer plus a constant (with G pointers into w, PoCL's code rebuilt and spilled them for
+ * every input channel). */
 
 /* a * b + c as one fused multiply-add: PoCL 3.1 compiles mad() to a multiply and a separate add
  * (no FMA instruction, about 60% of the FMA peak: `eos bench peak`), while the plain expression
@@ -52,7 +57,7 @@ inline float16 eos_rows2(__global const float *p, const int r, const int H) {
 
 /* Rows of 32 in float8. Work-item (output row oh, output channel pair, image n): 2 x 32 outputs
  * in 8 accumulators. */
-__kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, __global float *y, const int C,
+__kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp, __global float *y, const int C,
                               const int K, const int H, const int N) {
     const int oh = get_global_id(0), m0 = get_global_id(1) * 2, n = get_global_id(2);
     if (oh >= H || m0 >= K || n >= N) return;
@@ -60,7 +65,7 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
     float8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
     for (int c = 0; c < C; c++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 32;
-        __global const float *w0 = w + ((size_t)m0 * C + c) * 9, *w1 = w + ((size_t)(m0 + two) * C + c) * 9;
+        __global const float *wc = wp + ((size_t)(m0 / 2) * C + c) * 18;  /* (tap, 2) */
         for (int kh = 0; kh < 3; kh++) {
             const int ih = oh + kh - 1;
             if (ih < 0 || ih >= H) continue;
@@ -68,8 +73,8 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
             const float8 r0 = vload8(0, row), r1 = vload8(1, row), r2 = vload8(2, row), r3 = vload8(3, row);
             const float8 L0 = EOS_SHL8(r0), L1 = vload8(0, row + 7), L2 = vload8(0, row + 15), L3 = vload8(0, row + 23);
             const float8 R0 = vload8(0, row + 1), R1 = vload8(0, row + 9), R2 = vload8(0, row + 17), R3 = EOS_SHR8(r3);
-            const float u0 = w0[kh * 3], u1 = w0[kh * 3 + 1], u2 = w0[kh * 3 + 2];
-            const float v0 = w1[kh * 3], v1 = w1[kh * 3 + 1], v2 = w1[kh * 3 + 2];
+            const float u0 = wc[kh * 6], u1 = wc[kh * 6 + 2], u2 = wc[kh * 6 + 4];
+            const float v0 = wc[kh * 6 + 1], v1 = wc[kh * 6 + 3], v2 = wc[kh * 6 + 5];
             a0 = EOS_MAD((float8)u0, L0, EOS_MAD((float8)u1, r0, EOS_MAD((float8)u2, R0, a0)));
             a1 = EOS_MAD((float8)u0, L1, EOS_MAD((float8)u1, r1, EOS_MAD((float8)u2, R1, a1)));
             a2 = EOS_MAD((float8)u0, L2, EOS_MAD((float8)u1, r2, EOS_MAD((float8)u2, R2, a2)));
@@ -90,22 +95,23 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
 
 /* Rows of two vectors of V lanes (16 in float8, 32 in float16). Work-item (output row oh, group
  * of 4 output channels, image n): 4 x 2 vectors of outputs in 8 accumulators; channels past K
- * reuse the last weights and are not stored. */
+ * have zero weights and are not stored. */
 #define EOS_TAP2(V, g, a, b)                                                                       \
     {                                                                                              \
-        __global const float *wg = w + ((size_t)min(m0 + (g), K - 1) * C + c) * 9 + kh * 3;        \
-        const float##V u0 = (float##V)(wg[0]), u1 = (float##V)(wg[1]), u2 = (float##V)(wg[2]);     \
+        __global const float *wg = wc + kh * 12 + (g);                                             \
+        const float##V u0 = (float##V)(wg[0]), u1 = (float##V)(wg[4]), u2 = (float##V)(wg[8]);     \
         a = EOS_MAD(u0, L0, EOS_MAD(u1, r0, EOS_MAD(u2, R0, a)));                                  \
         b = EOS_MAD(u0, L1, EOS_MAD(u1, r1, EOS_MAD(u2, R1, b)));                                  \
     }
 #define EOS_CONV_ROW2(NAME, V)                                                                          \
-    __kernel void NAME(__global const float *x, __global const float *w, __global float *y, const int C, \
+    __kernel void NAME(__global const float *x, __global const float *wp, __global float *y, const int C, \
                        const int K, const int H, const int N) {                                         \
         const int oh = get_global_id(0), m0 = get_global_id(1) * 4, n = get_global_id(2);               \
         if (oh >= H || m0 >= K || n >= N) return;                                                       \
         float##V a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;                        \
         for (int c = 0; c < C; c++) {                                                                   \
             __global const float *xc = x + ((size_t)n * C + c) * H * (2 * V);                           \
+            __global const float *wc = wp + ((size_t)(m0 / 4) * C + c) * 36;                            \
             for (int kh = 0; kh < 3; kh++) {                                                            \
                 const int ih = oh + kh - 1;                                                             \
                 if (ih < 0 || ih >= H) continue;                                                        \
@@ -126,67 +132,87 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *w, 
 EOS_CONV_ROW2(eos_conv3x3_w16, 8)
 EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16)
 
-/* Rows of one vector (8 in float8, 16 in float16). Work-item (output row oh, group of 8 output
- * channels, image n): 8 x V outputs in 8 accumulators; channels past K reuse the last weights and
- * are not stored. */
-#define EOS_TAP1(V, g, a)                                                                          \
+/* Rows of one vector (8 in float8, 16 in float16). Work-item (output row oh, group of G output
+ * channels, image n): G x V outputs in G accumulators (8 in float8: AVX2 has 16 registers; 16 in
+ * float16: AVX-512 has 32, and each x row and its shifts then serve twice the multiply-adds);
+ * channels past K have zero weights and are not stored. */
+#define EOS_TAP1(V, G, g, a)                                                                       \
     {                                                                                              \
-        __global const float *wg = w + ((size_t)min(m0 + (g), K - 1) * C + c) * 9 + kh * 3;        \
-        a = EOS_MAD((float##V)(wg[0]), L, EOS_MAD((float##V)(wg[1]), r, EOS_MAD((float##V)(wg[2]), R, a))); \
+        __global const float *wg = wc + kh * 3 * G + (g);                                          \
+        a = EOS_MAD((float##V)(wg[0]), L, EOS_MAD((float##V)(wg[G]), r, EOS_MAD((float##V)(wg[2 * G]), R, a))); \
     }
-#define EOS_TAPS8(V)                                                                               \
-    EOS_TAP1(V, 0, a0) EOS_TAP1(V, 1, a1) EOS_TAP1(V, 2, a2) EOS_TAP1(V, 3, a3)                    \
-    EOS_TAP1(V, 4, a4) EOS_TAP1(V, 5, a5) EOS_TAP1(V, 6, a6) EOS_TAP1(V, 7, a7)
-#define EOS_CONV_ROW1(NAME, V)                                                                          \
-    __kernel void NAME(__global const float *x, __global const float *w, __global float *y, const int C, \
+#define EOS_ACC8(V) float##V a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+#define EOS_ACC16(V) EOS_ACC8(V); float##V a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0
+#define EOS_LIST8 a0, a1, a2, a3, a4, a5, a6, a7
+#define EOS_LIST16 EOS_LIST8, a8, a9, a10, a11, a12, a13, a14, a15
+#define EOS_TAPS8(V, G)                                                                            \
+    EOS_TAP1(V, G, 0, a0) EOS_TAP1(V, G, 1, a1) EOS_TAP1(V, G, 2, a2) EOS_TAP1(V, G, 3, a3)        \
+    EOS_TAP1(V, G, 4, a4) EOS_TAP1(V, G, 5, a5) EOS_TAP1(V, G, 6, a6) EOS_TAP1(V, G, 7, a7)
+#define EOS_TAPS16(V, G)                                                                           \
+    EOS_TAPS8(V, G) EOS_TAP1(V, G, 8, a8) EOS_TAP1(V, G, 9, a9) EOS_TAP1(V, G, 10, a10)            \
+    EOS_TAP1(V, G, 11, a11) EOS_TAP1(V, G, 12, a12) EOS_TAP1(V, G, 13, a13) EOS_TAP1(V, G, 14, a14) \
+    EOS_TAP1(V, G, 15, a15)
+#define EOS_CONV_ROW1(NAME, V, G)                                                                       \
+    __kernel void NAME(__global const float *x, __global const float *wp, __global float *y, const int C, \
                        const int K, const int H, const int N) {                                         \
-        const int oh = get_global_id(0), m0 = get_global_id(1) * 8, n = get_global_id(2);               \
+        const int oh = get_global_id(0), m0 = get_global_id(1) * G, n = get_global_id(2);               \
         if (oh >= H || m0 >= K || n >= N) return;                                                       \
-        float##V a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;                        \
+        EOS_ACC##G(V);                                                                                  \
         for (int c = 0; c < C; c++) {                                                                   \
             __global const float *xc = x + ((size_t)n * C + c) * H * V;                                 \
+            __global const float *wc = wp + ((size_t)(m0 / G) * C + c) * 9 * G;                        \
             for (int kh = 0; kh < 3; kh++) {                                                            \
                 const int ih = oh + kh - 1;                                                             \
                 if (ih < 0 || ih >= H) continue;                                                        \
                 const float##V r = vload##V(ih, xc), L = EOS_SHL##V(r), R = EOS_SHR##V(r);              \
-                EOS_TAPS8(V)                                                                            \
+                EOS_TAPS##G(V, G)                                                                       \
             }                                                                                           \
         }                                                                                               \
-        const float##V a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                                         \
-        for (int g = 0; g < 8 && m0 + g < K; g++) vstore##V(a[g], 0, y + (((size_t)n * K + m0 + g) * H + oh) * V); \
+        const float##V a[G] = {EOS_LIST##G};                                                            \
+        for (int g = 0; g < G && m0 + g < K; g++) vstore##V(a[g], 0, y + (((size_t)n * K + m0 + g) * H + oh) * V); \
     }
-EOS_CONV_ROW1(eos_conv3x3_w8, 8)
-EOS_CONV_ROW1(eos_conv3x3_w16_v16, 16)
+EOS_CONV_ROW1(eos_conv3x3_w8, 8, 8)
+EOS_CONV_ROW1(eos_conv3x3_w16_v16, 16, 16)
 
 /* Rows of 8 in float16: two output rows at once. Work-item (output row pair oh, oh + 1, group of
- * 8 output channels, image n): each float16 holds rows ih and ih + 1 (eos_rows2), so a weight
+ * 16 output channels, image n): each float16 holds rows ih and ih + 1 (eos_rows2), so a weight
  * load serves 16 outputs; an odd H's last pair stores one row. */
-__kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *w, __global float *y, const int C,
+__kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *wp, __global float *y, const int C,
                                  const int K, const int H, const int N) {
-    const int oh = get_global_id(0) * 2, m0 = get_global_id(1) * 8, n = get_global_id(2);
+    const int oh = get_global_id(0) * 2, m0 = get_global_id(1) * 16, n = get_global_id(2);
     if (oh >= H || m0 >= K || n >= N) return;
-    float16 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    EOS_ACC16(16);
     for (int c = 0; c < C; c++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
+        __global const float *wc = wp + ((size_t)(m0 / 16) * C + c) * 144;
         for (int kh = 0; kh < 3; kh++) {
             const float16 r = eos_rows2(xc, oh + kh - 1, H), L = EOS_SHL2(r), R = EOS_SHR2(r);
-            EOS_TAPS8(16)
+            EOS_TAPS16(16, 16)
         }
     }
-    const float16 a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-    for (int g = 0; g < 8 && m0 + g < K; g++) {
+    const float16 a[16] = {EOS_LIST16};
+    for (int g = 0; g < 16 && m0 + g < K; g++) {
         __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * 8;
         if (oh + 1 < H) vstore16(a[g], 0, out);
         else vstore8(a[g].lo, 0, out);
     }
 }
 
-/* w' (C, K, 3, 3) from w (K, C, 3, 3): channels swapped, taps flipped; one work-item per tap */
-__kernel void eos_conv3x3_flip(__global const float *w, __global float *wt, const int K, const int C) {
-    const int i = get_global_id(0);
-    if (i >= K * C * 9) return;
-    const int t = i % 9, c = (i / 9) % C, k = i / (9 * C);
-    wt[((size_t)c * K + k) * 9 + (8 - t)] = w[i];
+/* wp (ceil(O / G), I, 3, 3, G): the weights of a convolution with O output and I input channels
+ * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward), or with
+ * flip from w (I, O, 3, 3), transposed and flipped (dx: w' (C, K, 3, 3)). Work-item (input
+ * channel ci, group og) writes its 9 G contiguous weights (one work-item per weight cost PoCL a
+ * work-group launch each). */
+__kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, const int O, const int I, const int G,
+                               const int flip) {
+    const int ci = get_global_id(0), og = get_global_id(1);
+    if (ci >= I || og >= (O + G - 1) / G) return;
+    __global float *out = wp + ((size_t)og * I + ci) * 9 * G;
+    for (int g = 0; g < G; g++) {
+        const int o = og * G + g;
+        for (int t = 0; t < 9; t++)
+            out[t * G + g] = o >= O ? 0.0f : flip ? w[((size_t)ci * O + o) * 9 + 8 - t] : w[((size_t)o * I + ci) * 9 + t];
+    }
 }
 
 /* dw (K, C, 3, 3): work-item (input channel c, output channels m0 and m0 + 1) sums over every

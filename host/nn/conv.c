@@ -253,29 +253,38 @@ static direct_kernels direct_pick(int W, int wide) {
                                          {"eos_conv3x3_w16", "eos_conv3x3_dw2_w16", 4, 1},
                                          {"eos_conv3x3_w8", "eos_conv3x3_dw2_w8", 8, 1}};
     static const direct_kernels k16[3] = {{"eos_conv3x3_w32_v16", "eos_conv3x3_dw2_w32_v16", 4, 1},
-                                          {"eos_conv3x3_w16_v16", "eos_conv3x3_dw2_w16_v16", 8, 1},
-                                          {"eos_conv3x3_w8_v16", "eos_conv3x3_dw2_w8_v16", 8, 2}};
+                                          {"eos_conv3x3_w16_v16", "eos_conv3x3_dw2_w16_v16", 16, 1},
+                                          {"eos_conv3x3_w8_v16", "eos_conv3x3_dw2_w8_v16", 16, 2}};
     int i = W == 32 ? 0 : W == 16 ? 1 : 2;
     return wide ? k16[i] : k8[i];
 }
 
+/* y (N, K, H, W) = conv(x (N, C, H, W), w): w (K, C, 3, 3), or with flip w (C, K, 3, 3) transposed
+ * and flipped (dx); the weights packed into ws->wt for the kernel's channel groups first */
 static eos_status direct_run(eos_runtime_t rt, int wide, int N, int C, int H, int W, int K, const eos_tensor *x,
-                             const eos_tensor *w, eos_tensor *y) {
+                             const eos_tensor *w, int flip, eos_tensor *y, eos_workspace *ws) {
     direct_kernels k = direct_pick(W, wide);
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(w->buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
+    size_t np = (size_t)((K + k.G - 1) / k.G) * k.G * C * 9;
+    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
+    {
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(k.G), EOS_ARG(flip)};
+        size_t g[2] = {(size_t)C, (size_t)((K + k.G - 1) / k.G)};
+        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
+    }
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
     size_t g[3] = {(size_t)((H + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
 }
 
 static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
-                                 const eos_tensor *w, const eos_tensor *b, eos_tensor *y) {
+                                 const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t P = (size_t)s->N * OH * OW;
     EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
     EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
     EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
-    EOS_TRY(direct_run(rt, wide, s->N, s->C, s->H, s->W, s->K, x, w, y));
+    EOS_TRY(direct_run(rt, wide, s->N, s->C, s->H, s->W, s->K, x, w, 0, y, ws));
     if (!b) return EOS_OK;
     EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
     int K = s->K, S = OH * OW;
@@ -326,13 +335,7 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
 /* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3) */
 static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *w,
                             const eos_tensor *dy, eos_tensor *dx, eos_workspace *ws) {
-    size_t nw = (size_t)s->K * s->C * 9;
-    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, nw));
-    {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->K), EOS_ARG(s->C)};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_flip", 1, &nw, a, EOS_NARGS(a)));
-    }
-    return direct_run(rt, wide, s->N, s->K, s->H, s->W, s->C, dy, &ws->wt, dx);
+    return direct_run(rt, wide, s->N, s->K, s->H, s->W, s->C, dy, w, 1, dx, ws);
 }
 
 /* ---- winograd: F(2x2,3x3) for 3x3, stride 1, pad 1 (cl/conv_winograd.cl) ------------------- */
@@ -486,7 +489,7 @@ static eos_status run_forward(eos_runtime_t rt, int a, const eos_conv_shape *s, 
                               const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
     return a == EOS_CONV_TILED    ? forward_tiled(rt, s, x, w, b, y)
          : a == EOS_CONV_WINOGRAD ? forward_wino(rt, s, x, w, b, y, ws)
-         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? forward_direct(rt, a == EOS_CONV_DIRECT16, s, x, w, b, y)
+         : a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16 ? forward_direct(rt, a == EOS_CONV_DIRECT16, s, x, w, b, y, ws)
          : a == EOS_CONV_PANEL    ? forward_panel(rt, s, x, w, b, y, ws)
                                   : forward_gemm(rt, s, x, w, b, y, ws);
 }
