@@ -220,7 +220,7 @@ __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, cons
  * them: one vector accumulator per tap and output channel, summed across lanes at the end.
  * Two output channels at once: every x row and its shifts, read once, serve both dy planes, a
  * quarter less memory traffic than one channel per work-item; one vector chunk of the row at a
- * time keeps the live registers at 18 accumulators + 2 dy chunks + 3 x chunks (EOS_DW2_CHUNK).
+ * time keeps the live registers at 18 accumulators + 3 x chunks + 2 dy chunks (EOS_DW2_CHUNK).
  * The batch in slices: work-item (c, m0 / 2, slice s) sums images s * step .. (s + 1) * step - 1
  * into out (S, K, C, 3, 3), slice s's own sums; the host sums the slices in order
  * (eos_conv_dw_reduce), or out is dw itself when one slice takes the batch. A slice's x and dy
@@ -234,25 +234,27 @@ __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, cons
     else { t6 = EOS_MAD(d, L, t6); t7 = EOS_MAD(d, r, t7); t8 = EOS_MAD(d, R, t8);                  \
            u6 = EOS_MAD(e, L, u6); u7 = EOS_MAD(e, r, u7); u8 = EOS_MAD(e, R, u8); }
 
-/* one chunk of V outputs of row oh (dy chunks d, e), against the x chunk j of the rows above, on
- * and below it: the dy chunks are read once for the three tap rows (edge: FIRST / LAST say
- * whether the left / right shift takes a zero at the row's end). The three tap rows are written
- * out, not looped over: with a loop over kh, PoCL's compiler kept the loop and chose each tap
- * row's accumulators by branches at run time (three compares and jumps per six FMAs). */
-#define EOS_DW2_ROW(V, W, kh, j, FIRST, LAST)                                                       \
+/* One x row r at a time, the outer loop: its chunk j and the chunk's shifts (edge: FIRST / LAST
+ * say whether the left / right shift takes a zero at the row's end) are built once and serve the
+ * three dy rows that read them, r + 1 (tap row 0), r (1) and r - 1 (2). Looping over dy rows
+ * instead rebuilt every x row's shifts three times: on AVX-512 the lane shifts share a port with
+ * the FMAs. The three tap rows are written out, not looped over: with a loop over kh, PoCL's
+ * compiler kept the loop and chose each tap row's accumulators by branches at run time (three
+ * compares and jumps per six FMAs). */
+#define EOS_DW2_DY(V, W, kh, oh, j, L, r, R)                                                        \
     {                                                                                              \
-        __global const float *row = xc + (oh + kh - 1) * W;                                        \
-        const float##V r = vload##V(j, row);                                                       \
-        const float##V L = FIRST ? EOS_SHL##V(r) : vload##V(0, row + V * (j) - 1);                 \
-        const float##V R = LAST ? EOS_SHR##V(r) : vload##V(0, row + V * (j) + 1);                  \
+        const float##V d = vload##V(j, da + (oh) * W), e = vload##V(j, db + (oh) * W);             \
         EOS_DW2_TAPS(kh, d, e, L, r, R)                                                            \
     }
 #define EOS_DW2_CHUNK(V, W, j, FIRST, LAST)                                                         \
     {                                                                                              \
-        const float##V d = vload##V(j, ra), e = vload##V(j, rb);                                   \
-        if (oh > 0) EOS_DW2_ROW(V, W, 0, j, FIRST, LAST)                                           \
-        EOS_DW2_ROW(V, W, 1, j, FIRST, LAST)                                                       \
-        if (oh + 1 < H) EOS_DW2_ROW(V, W, 2, j, FIRST, LAST)                                       \
+        __global const float *row = xc + ih * W;                                                   \
+        const float##V r = vload##V(j, row);                                                       \
+        const float##V L = FIRST ? EOS_SHL##V(r) : vload##V(0, row + V * (j) - 1);                 \
+        const float##V R = LAST ? EOS_SHR##V(r) : vload##V(0, row + V * (j) + 1);                  \
+        if (ih + 1 < H) EOS_DW2_DY(V, W, 0, ih + 1, j, L, r, R)                                    \
+        EOS_DW2_DY(V, W, 1, ih, j, L, r, R)                                                        \
+        if (ih > 0) EOS_DW2_DY(V, W, 2, ih - 1, j, L, r, R)                                        \
     }
 /* the chunks of one row, by row width W and vector width V */
 #define EOS_DW2_ROW_32_8 EOS_DW2_CHUNK(8, 32, 0, 1, 0) EOS_DW2_CHUNK(8, 32, 1, 0, 0) \
@@ -287,8 +289,7 @@ __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, cons
             __global const float *xc = x + ((size_t)n * C + c) * H * W;                                 \
             __global const float *da = dy + ((size_t)n * K + m0) * H * W;                               \
             __global const float *db = dy + ((size_t)n * K + m0 + two) * H * W;                         \
-            for (int oh = 0; oh < H; oh++) {                                                            \
-                __global const float *ra = da + oh * W, *rb = db + oh * W;                              \
+            for (int ih = 0; ih < H; ih++) {                                                            \
                 EOS_DW2_ROW_##W##_##V                                                                   \
             }                                                                                           \
         }                                                                                               \
