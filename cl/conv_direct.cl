@@ -39,6 +39,22 @@
 #define EOS_SHR2(r)                                                                                    \
     ((float16)((r).s1, (r).s2, (r).s3, (r).s4, (r).s5, (r).s6, (r).s7, 0.0f, (r).s9, (r).sa, (r).sb, \
                (r).sc, (r).sd, (r).se, (r).sf, 0.0f))
+/* The forward kernels' epilogue, for inference with the batch norm folded in (host/nn/conv.c,
+ * eos__conv2d_forward_fused): epi bit 0 adds shift[m] to output channel m, bit 1 adds res (the
+ * residual, laid out like y), bit 2 takes max(., 0); epi 0 stores the sums as they are (shift
+ * and res may then be NULL). v is stored as vector i of p, output channel m. */
+#define EOS_STORE(V, v, i, p, m)                                                                   \
+    {                                                                                              \
+        float##V o_ = (v);                                                                         \
+        if (epi) {                                                                                 \
+            if (epi & 1) o_ += (float##V)(shift[m]);                                               \
+            if (epi & 2) o_ += vload##V(i, res + ((p) - y));                                       \
+            if (epi & 4) o_ = fmax(o_, (float##V)(0.0f));                                          \
+        }                                                                                          \
+        vstore##V(o_, i, p);                                                                       \
+    }
+#define EOS_EPI_ARGS __global const float *shift, __global const float *res, const int epi
+
 /* the sum of a vector's lanes, as a pairwise tree */
 #define EOS_HSUM8(t) ((((t).s0 + (t).s1) + ((t).s2 + (t).s3)) + (((t).s4 + (t).s5) + ((t).s6 + (t).s7)))
 #define EOS_HSUM16(t) (EOS_HSUM8((t).lo) + EOS_HSUM8((t).hi))
@@ -58,7 +74,7 @@ inline float16 eos_rows2(__global const float *p, const int r, const int H) {
 /* Rows of 32 in float8. Work-item (output row oh, output channel pair, image n): 2 x 32 outputs
  * in 8 accumulators. */
 __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp, __global float *y, const int C,
-                              const int K, const int H, const int N) {
+                              const int K, const int H, const int N, EOS_EPI_ARGS) {
     const int oh = get_global_id(0), m0 = get_global_id(1) * 2, n = get_global_id(2);
     if (oh >= H || m0 >= K || n >= N) return;
     const int two = m0 + 1 < K;
@@ -86,10 +102,11 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
         }
     }
     __global float *y0 = y + (((size_t)n * K + m0) * H + oh) * 32;
-    vstore8(a0, 0, y0); vstore8(a1, 1, y0); vstore8(a2, 2, y0); vstore8(a3, 3, y0);
+    EOS_STORE(8, a0, 0, y0, m0) EOS_STORE(8, a1, 1, y0, m0) EOS_STORE(8, a2, 2, y0, m0) EOS_STORE(8, a3, 3, y0, m0)
     if (two) {
         __global float *y1 = y0 + (size_t)H * 32;
-        vstore8(b0, 0, y1); vstore8(b1, 1, y1); vstore8(b2, 2, y1); vstore8(b3, 3, y1);
+        EOS_STORE(8, b0, 0, y1, m0 + 1) EOS_STORE(8, b1, 1, y1, m0 + 1) EOS_STORE(8, b2, 2, y1, m0 + 1)
+        EOS_STORE(8, b3, 3, y1, m0 + 1)
     }
 }
 
@@ -105,7 +122,7 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
     }
 #define EOS_CONV_ROW2(NAME, V)                                                                          \
     __kernel void NAME(__global const float *x, __global const float *wp, __global float *y, const int C, \
-                       const int K, const int H, const int N) {                                         \
+                       const int K, const int H, const int N, EOS_EPI_ARGS) {                           \
         const int oh = get_global_id(0), m0 = get_global_id(1) * 4, n = get_global_id(2);               \
         if (oh >= H || m0 >= K || n >= N) return;                                                       \
         float##V a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;                        \
@@ -125,8 +142,8 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
         const float##V a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};                                \
         for (int g = 0; g < 4 && m0 + g < K; g++) {                                                     \
             __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * (2 * V);                    \
-            vstore##V(a[g], 0, out);                                                                    \
-            vstore##V(b[g], 1, out);                                                                    \
+            EOS_STORE(V, a[g], 0, out, m0 + g)                                                          \
+            EOS_STORE(V, b[g], 1, out, m0 + g)                                                          \
         }                                                                                               \
     }
 EOS_CONV_ROW2(eos_conv3x3_w16, 8)
@@ -154,7 +171,7 @@ EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16)
     EOS_TAP1(V, G, 15, a15)
 #define EOS_CONV_ROW1(NAME, V, G)                                                                       \
     __kernel void NAME(__global const float *x, __global const float *wp, __global float *y, const int C, \
-                       const int K, const int H, const int N) {                                         \
+                       const int K, const int H, const int N, EOS_EPI_ARGS) {                           \
         const int oh = get_global_id(0), m0 = get_global_id(1) * G, n = get_global_id(2);               \
         if (oh >= H || m0 >= K || n >= N) return;                                                       \
         EOS_ACC##G(V);                                                                                  \
@@ -169,7 +186,10 @@ EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16)
             }                                                                                           \
         }                                                                                               \
         const float##V a[G] = {EOS_LIST##G};                                                            \
-        for (int g = 0; g < G && m0 + g < K; g++) vstore##V(a[g], 0, y + (((size_t)n * K + m0 + g) * H + oh) * V); \
+        for (int g = 0; g < G && m0 + g < K; g++) {                                                     \
+            __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * V;                          \
+            EOS_STORE(V, a[g], 0, out, m0 + g)                                                          \
+        }                                                                                               \
     }
 EOS_CONV_ROW1(eos_conv3x3_w8, 8, 8)
 EOS_CONV_ROW1(eos_conv3x3_w16_v16, 16, 16)
@@ -178,7 +198,7 @@ EOS_CONV_ROW1(eos_conv3x3_w16_v16, 16, 16)
  * 16 output channels, image n): each float16 holds rows ih and ih + 1 (eos_rows2), so a weight
  * load serves 16 outputs; an odd H's last pair stores one row. */
 __kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *wp, __global float *y, const int C,
-                                 const int K, const int H, const int N) {
+                                 const int K, const int H, const int N, EOS_EPI_ARGS) {
     const int oh = get_global_id(0) * 2, m0 = get_global_id(1) * 16, n = get_global_id(2);
     if (oh >= H || m0 >= K || n >= N) return;
     EOS_ACC16(16);
@@ -193,25 +213,27 @@ __kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *
     const float16 a[16] = {EOS_LIST16};
     for (int g = 0; g < 16 && m0 + g < K; g++) {
         __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * 8;
-        if (oh + 1 < H) vstore16(a[g], 0, out);
-        else vstore8(a[g].lo, 0, out);
+        if (oh + 1 < H) EOS_STORE(16, a[g], 0, out, m0 + g)
+        else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
     }
 }
 
 /* wp (ceil(O / G), I, 3, 3, G): the weights of a convolution with O output and I input channels
  * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward), or with
- * flip from w (I, O, 3, 3), transposed and flipped (dx: w' (C, K, 3, 3)). Work-item (input
- * channel ci, group og) writes its 9 G contiguous weights (one work-item per weight cost PoCL a
- * work-group launch each). */
+ * flip from w (I, O, 3, 3), transposed and flipped (dx: w' (C, K, 3, 3)); each output channel o
+ * times scale[o] when scale is not NULL (a batch norm folded in). Work-item (input channel ci,
+ * group og) writes its 9 G contiguous weights (one work-item per weight cost PoCL a work-group
+ * launch each). */
 __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, const int O, const int I, const int G,
-                               const int flip) {
+                               const int flip, __global const float *scale, const int scaled) {
     const int ci = get_global_id(0), og = get_global_id(1);
     if (ci >= I || og >= (O + G - 1) / G) return;
     __global float *out = wp + ((size_t)og * I + ci) * 9 * G;
     for (int g = 0; g < G; g++) {
         const int o = og * G + g;
+        const float f = o < O && scaled ? scale[o] : 1.0f;
         for (int t = 0; t < 9; t++)
-            out[t * G + g] = o >= O ? 0.0f : flip ? w[((size_t)ci * O + o) * 9 + 8 - t] : w[((size_t)o * I + ci) * 9 + t];
+            out[t * G + g] = o >= O ? 0.0f : f * (flip ? w[((size_t)ci * O + o) * 9 + 8 - t] : w[((size_t)o * I + ci) * 9 + t]);
     }
 }
 

@@ -259,19 +259,33 @@ static direct_kernels direct_pick(int W, int wide) {
     return wide ? k16[i] : k8[i];
 }
 
+/* The epilogue of a fused forward (eos__conv2d_forward_fused): y = relu?(conv(x, w scale) + shift
+ * + res); every part optional (all NULL and relu 0: the plain convolution). */
+typedef struct {
+    const eos_tensor *scale, *shift, *res;  /* (K), (K), like y */
+    int relu;
+} direct_epilogue;
+
 /* y (N, K, H, W) = conv(x (N, C, H, W), w): w (K, C, 3, 3), or with flip w (C, K, 3, 3) transposed
- * and flipped (dx); the weights packed into ws->wt for the kernel's channel groups first */
+ * and flipped (dx); the weights packed into ws->wt for the kernel's channel groups first; e, when
+ * not NULL, the epilogue */
 static eos_status direct_run(eos_runtime_t rt, int wide, int N, int C, int H, int W, int K, const eos_tensor *x,
-                             const eos_tensor *w, int flip, eos_tensor *y, eos_workspace *ws) {
+                             const eos_tensor *w, int flip, const direct_epilogue *e, eos_tensor *y,
+                             eos_workspace *ws) {
     direct_kernels k = direct_pick(W, wide);
     size_t np = (size_t)((K + k.G - 1) / k.G) * k.G * C * 9;
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
+    cl_mem scale = e && e->scale ? e->scale->buf : NULL, shift = e && e->shift ? e->shift->buf : NULL,
+           res = e && e->res ? e->res->buf : NULL;
+    int scaled = scale != NULL, epi = (shift ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0);
     {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(k.G), EOS_ARG(flip)};
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(k.G), EOS_ARG(flip),
+                        EOS_ARG(scale), EOS_ARG(scaled)};
         size_t g[2] = {(size_t)C, (size_t)((K + k.G - 1) / k.G)};
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
     }
-    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N)};
+    eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N),
+                    EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi)};
     size_t g[3] = {(size_t)((H + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
 }
@@ -284,7 +298,7 @@ static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shap
     EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
     EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
     EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
-    EOS_TRY(direct_run(rt, wide, s->N, s->C, s->H, s->W, s->K, x, w, 0, y, ws));
+    EOS_TRY(direct_run(rt, wide, s->N, s->C, s->H, s->W, s->K, x, w, 0, NULL, y, ws));
     if (!b) return EOS_OK;
     EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
     int K = s->K, S = OH * OW;
@@ -335,7 +349,7 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
 /* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3) */
 static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *w,
                             const eos_tensor *dy, eos_tensor *dx, eos_workspace *ws) {
-    return direct_run(rt, wide, s->N, s->K, s->H, s->W, s->C, dy, w, 1, dx, ws);
+    return direct_run(rt, wide, s->N, s->K, s->H, s->W, s->C, dy, w, 1, NULL, dx, ws);
 }
 
 /* ---- winograd: F(2x2,3x3) for 3x3, stride 1, pad 1 (cl/conv_winograd.cl) ------------------- */
@@ -934,6 +948,34 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
     charge(rt, s, EOS_CONV_FORWARD, a);
     eos_status st = run_forward(rt, a, s, x, w, b, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);
+    return st;
+}
+
+/* Inference's convolution + batch norm (+ residual) (+ ReLU) in one pass where the forward's
+ * algorithm is direct or direct16: the batch norm's scale folded into the packed weights and its
+ * shift, the residual and the ReLU applied as the sums are stored. *fused 0 (nothing run) for the
+ * other algorithms: the caller runs the convolution and the batch norm as before. */
+eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                     const eos_tensor *w, const eos_tensor *scale, const eos_tensor *shift,
+                                     const eos_tensor *res, int relu, eos_tensor *y, eos_workspace *ws, int *fused) {
+    *fused = 0;
+    eos_conv_algo a;
+    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
+    if (a != EOS_CONV_DIRECT && a != EOS_CONV_DIRECT16) return EOS_OK;
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    size_t ny = (size_t)s->N * s->K * OH * OW;
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
+    EOS_TRY(eos__need(y, ny, "conv2d y"));
+    if (scale) EOS_TRY(eos__need(scale, (size_t)s->K, "conv2d fused scale"));
+    if (shift) EOS_TRY(eos__need(shift, (size_t)s->K, "conv2d fused shift"));
+    if (res) EOS_TRY(eos__need(res, ny, "conv2d fused residual"));
+    direct_epilogue e = {scale, shift, res, relu};
+    charge(rt, s, EOS_CONV_FORWARD, a);
+    eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
+    charge(rt, NULL, EOS_CONV_FORWARD, a);
+    if (st == EOS_OK) *fused = 1;
     return st;
 }
 

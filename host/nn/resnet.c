@@ -468,6 +468,25 @@ static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int 
     return eos_batchnorm_forward_eval(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_eps, y);
 }
 
+/* Convolution (weights entry wi) then batch norm (entries from bn) then ReLU, + res before the
+ * ReLU when not NULL: y. In evaluation, where the convolution runs direct, one pass with the
+ * batch norm folded into it (eos__conv2d_forward_fused; mean and invstd then hold its scale and
+ * shift); else the convolution into c, then the batch norm. */
+static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, const eos_tensor *in, size_t wi,
+                          size_t bn, eos_tensor *c, eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res,
+                          eos_tensor *y) {
+    eos_runtime_t rt = m->rt;
+    int OH = eos_conv_out(cs->H, cs->R, cs->stride, cs->pad), OW = eos_conv_out(cs->W, cs->R, cs->stride, cs->pad);
+    if (!train && eos__bn_fuse()) {
+        int fused = 0;
+        EOS_TRY(eos__batchnorm_fold(rt, cs->K, BN_ARGS(m, bn), k_bn_eps, mean, invstd));
+        EOS_TRY(eos__conv2d_forward_fused(rt, cs, in, &m->e[wi].value, mean, invstd, res, 1, y, &m->ws, &fused));
+        if (fused) return EOS_OK;
+    }
+    EOS_TRY(eos_conv2d_forward(rt, cs, in, &m->e[wi].value, NULL, c, &m->ws));
+    return bn_forward(m, train, bn, cs->N, cs->K, OH * OW, c, mean, invstd, res, y);
+}
+
 eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, const float *x) {
     if (N < 1 || h < 1 || w < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "resnet forward: N=%d h=%d w=%d", N, h, w);
     EOS_TRY(ensure_acts(m, N, h, w));
@@ -476,8 +495,7 @@ eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, co
     EOS_CL_CHECK(clEnqueueWriteBuffer(eos_runtime_queue(rt), m->x.buf, CL_TRUE, 0, nx * sizeof(float), x, 0, NULL, NULL),
                  "uploading a batch of %d images", N);
     eos_conv_shape cs = {N, m->cin, h, w, 16, 3, 1, 1};
-    EOS_TRY(eos_conv2d_forward(rt, &cs, &m->x, &m->e[0].value, NULL, &m->c0, &m->ws));
-    EOS_TRY(bn_forward(m, train, 1, N, 16, h * w, &m->c0, &m->m0, &m->s0, NULL, &m->a0));
+    EOS_TRY(conv_bn(m, train, &cs, &m->x, 0, 1, &m->c0, &m->m0, &m->s0, NULL, &m->a0));
     const eos_tensor *in = &m->a0;
     int H = h, W = w, Cin = 16;
     for (int b = 0; b < 3 * m->n; b++) {
@@ -486,15 +504,13 @@ eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, co
         block_act *a = &m->b[b];
         size_t base = block_base(b);
         eos_conv_shape c1 = {N, Cin, H, W, C, 3, s, 1}, c2 = {N, C, OH, OW, C, 3, 1, 1};
-        EOS_TRY(eos_conv2d_forward(rt, &c1, in, &m->e[base].value, NULL, &a->c1, &m->ws));
-        EOS_TRY(bn_forward(m, train, base + 1, N, C, OH * OW, &a->c1, &a->m1, &a->s1, NULL, &a->a1));
-        EOS_TRY(eos_conv2d_forward(rt, &c2, &a->a1, &m->e[base + 6].value, NULL, &a->c2, &m->ws));
+        EOS_TRY(conv_bn(m, train, &c1, in, base, base + 1, &a->c1, &a->m1, &a->s1, NULL, &a->a1));
         const eos_tensor *sc = in;
         if (a->sc.buf) {
             EOS_TRY(eos_shortcut_a_forward(rt, N, Cin, H, W, C, in, &a->sc));
             sc = &a->sc;
         }
-        EOS_TRY(bn_forward(m, train, base + 7, N, C, OH * OW, &a->c2, &a->m2, &a->s2, sc, &a->out));
+        EOS_TRY(conv_bn(m, train, &c2, &a->a1, base + 6, base + 7, &a->c2, &a->m2, &a->s2, sc, &a->out));
         in = &a->out;
         H = OH;
         W = OW;

@@ -166,6 +166,49 @@ static void test_pytorch_model_predictions(void **state) {
     eos_resnet_free(m);
 }
 
+/* Inference with each batch norm folded into its convolution (host/nn/resnet.c conv_bn: the
+ * scale in the packed weights, shift, residual and ReLU in the direct kernels' epilogue) against
+ * the unfused passes (EOS_BN_FUSE=0) on the PyTorch model, whose running statistics are not the
+ * identity: every direct width, the logits and the features; the profile shows the fold ran (the
+ * two stride-2 convolutions run panel, so their batch norms stay passes of their own). */
+static void test_eval_fold_matches_unfused(void **state) {
+    eos_runtime_t rt = *state;
+    eos_resnet_t m;
+    int B, S, steps;
+    golden_shape(&B, &S, &steps);
+    EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
+    const char *given = getenv("EOS_BN_FUSE");
+    char *keep = given ? strdup(given) : NULL;
+    static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
+    float want[80], got[80], fw[8 * 64], fg[8 * 64];
+    for (int a = 0; a < 2; a++) {
+        eos_runtime_set_conv_algo(rt, algos[a]);
+        setenv("EOS_BN_FUSE", "0", 1);
+        EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, gold("input")->data));
+        EOS_ASSERT_OK(eos_resnet_outputs(m, B, want, fw));
+        unsetenv("EOS_BN_FUSE");
+        eos_runtime_profile_start(rt);
+        EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, gold("input")->data));
+        EOS_ASSERT_OK(eos_resnet_outputs(m, B, got, fg));
+        eos_kernel_time t[128];
+        size_t n = eos_runtime_profile_read(rt, t, 128);
+        long folds = 0, applies = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(t[i].name, "eos_bn_fold")) folds += t[i].calls;
+            if (!strncmp(t[i].name, "eos_bn_apply", 12)) applies += t[i].calls;
+        }
+        eos_runtime_profile_stop(rt);
+        assert_int_equal(folds, 7);    /* the stem and 3 blocks x 2 */
+        assert_int_equal(applies, 2);  /* the stride-2 convolutions' */
+        expect_close("folded eval logits", got, want, (size_t)B * 10, 1e-5, 1e-5);
+        expect_close("folded eval features", fg, fw, (size_t)B * 64, 1e-5, 1e-5);
+    }
+    if (keep) setenv("EOS_BN_FUSE", keep, 1);
+    free(keep);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+    eos_resnet_free(m);
+}
+
 static void test_save_load_and_init(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m, back;
@@ -404,6 +447,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_step_matches_pytorch),
         cmocka_unit_test(test_pytorch_model_predictions),
+        cmocka_unit_test(test_eval_fold_matches_unfused),
         cmocka_unit_test(test_save_load_and_init),
         cmocka_unit_test(test_ldam_network_matches_pytorch),
         cmocka_unit_test(test_normed_head_init),
