@@ -27,29 +27,40 @@ __kernel void eos_add_inplace(__global float *y, __global const float *x, const 
 }
 
 /* Option-A shortcut: x (N, Ci, H, W) -> y (N, Co, H/2, W/2): every second pixel, Co - Ci zero
- * channels split evenly before and after (pad = (Co - Ci) / 2). */
+ * channels split evenly before and after (pad = (Co - Ci) / 2). One work-item per output row
+ * (n, c, oh): one work-item per element spent PoCL's time on index arithmetic and launches. */
 __kernel void eos_shortcut_a_forward(__global const float *x, __global float *y, const int N, const int Ci,
                                      const int H, const int W, const int Co) {
-    const uint i = get_global_id(0);
-    const int OH = (H + 1) / 2, OW = (W + 1) / 2;
-    if (i >= (uint)(N * Co * OH * OW)) return;
-    const int ow = (int)(i % (uint)OW), oh = (int)((i / (uint)OW) % (uint)OH);
-    const int c = (int)((i / (uint)(OW * OH)) % (uint)Co), n = (int)(i / (uint)(OW * OH * Co));
-    const int ci = c - (Co - Ci) / 2;
-    y[i] = (ci >= 0 && ci < Ci) ? x[((n * Ci + ci) * H + 2 * oh) * W + 2 * ow] : 0.0f;
+    const int r = get_global_id(0), OH = (H + 1) / 2, OW = (W + 1) / 2;
+    if (r >= N * Co * OH) return;
+    const int oh = r % OH, c = (r / OH) % Co, n = r / (OH * Co), ci = c - (Co - Ci) / 2;
+    __global float *out = y + (size_t)r * OW;
+    if (ci < 0 || ci >= Ci) {
+        for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+        return;
+    }
+    __global const float *in = x + (((size_t)n * Ci + ci) * H + 2 * oh) * W;
+    for (int ow = 0; ow < OW; ow++) out[ow] = in[2 * ow];
 }
 
-/* Its adjoint: dy (N, Co, H/2, W/2) -> dx (N, Ci, H, W), dx += when accumulate, else dx = */
+/* Its adjoint: dy (N, Co, H/2, W/2) -> dx (N, Ci, H, W), dx += when accumulate, else dx =; one
+ * work-item per dx row (n, ci, h) */
 __kernel void eos_shortcut_a_backward(__global const float *dy, __global float *dx, const int N, const int Ci,
                                       const int H, const int W, const int Co, const int accumulate) {
-    const uint i = get_global_id(0);
-    if (i >= (uint)(N * Ci * H * W)) return;
-    const int w = (int)(i % (uint)W), h = (int)((i / (uint)W) % (uint)H);
-    const int ci = (int)((i / (uint)(W * H)) % (uint)Ci), n = (int)(i / (uint)(W * H * Ci));
-    const int OH = (H + 1) / 2, OW = (W + 1) / 2;
-    float g = 0.0f;
-    if (!(h & 1) && !(w & 1)) g = dy[((n * Co + ci + (Co - Ci) / 2) * OH + h / 2) * OW + w / 2];
-    dx[i] = accumulate ? dx[i] + g : g;
+    const int r = get_global_id(0), OH = (H + 1) / 2, OW = (W + 1) / 2;
+    if (r >= N * Ci * H) return;
+    const int h = r % H, ci = (r / H) % Ci, n = r / (H * Ci);
+    __global float *out = dx + (size_t)r * W;
+    if (h & 1) {  /* an odd row: no gradient */
+        if (!accumulate)
+            for (int w = 0; w < W; w++) out[w] = 0.0f;
+        return;
+    }
+    __global const float *g = dy + (((size_t)n * Co + ci + (Co - Ci) / 2) * OH + h / 2) * OW;
+    for (int w = 0; w < W; w++) {
+        const float v = (w & 1) ? 0.0f : g[w / 2];
+        out[w] = accumulate ? out[w] + v : v;
+    }
 }
 
 /* y (rows, F) += b (F) broadcast over rows; or per channel of (N, F, S) when S > 1 */

@@ -40,7 +40,7 @@ eos_status eos_shortcut_a_forward(eos_runtime_t rt, int N, int Ci, int H, int W,
     EOS_TRY(eos__need(x, (size_t)N * Ci * H * W, "shortcut x"));
     EOS_TRY(eos__need(y, out, "shortcut y"));
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(y->buf), EOS_ARG(N), EOS_ARG(Ci), EOS_ARG(H), EOS_ARG(W), EOS_ARG(Co)};
-    return eos__run_1d(rt, "elementwise.cl", "eos_shortcut_a_forward", out, a, EOS_NARGS(a));
+    return eos__run_1d(rt, "elementwise.cl", "eos_shortcut_a_forward", (size_t)N * Co * ((H + 1) / 2), a, EOS_NARGS(a));
 }
 
 eos_status eos_shortcut_a_backward(eos_runtime_t rt, int N, int Ci, int H, int W, int Co, const eos_tensor *dy,
@@ -51,5 +51,5 @@ eos_status eos_shortcut_a_backward(eos_runtime_t rt, int N, int Ci, int H, int W
     EOS_TRY(eos__need(dx, in, "shortcut dx"));
     eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(dx->buf), EOS_ARG(N), EOS_ARG(Ci), EOS_ARG(H),
                     EOS_ARG(W), EOS_ARG(Co), EOS_ARG(accumulate)};
-    return eos__run_1d(rt, "elementwise.cl", "eos_shortcut_a_backward", in, a, EOS_NARGS(a));
+    return eos__run_1d(rt, "elementwise.cl", "eos_shortcut_a_backward", (size_t)N * Ci * H, a, EOS_NARGS(a));
 }
