@@ -218,6 +218,67 @@ __kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *
     }
 }
 
+/* Stride 2 (ResNet-s's down-sampling: 3x3, pad 1), forward only, in float16 ("direct16"): output
+ * pixel ow reads x[2 ow - 1], x[2 ow], x[2 ow + 1], so an input row splits into its even pixels
+ * (the kw = 1 tap), its odd ones (kw = 2) and the odd ones one pixel right (kw = 0), three
+ * shuffles per row against 48 multiply-adds. Work-item (output row or row pair, group of 16
+ * output channels, image n); y (N, K, OH, OW), OH = (H + 1) / 2. */
+#define EOS_EVENS16(a, b)                                                                               \
+    ((float16)((a).s0, (a).s2, (a).s4, (a).s6, (a).s8, (a).sa, (a).sc, (a).se, (b).s0, (b).s2, (b).s4, \
+               (b).s6, (b).s8, (b).sa, (b).sc, (b).se))
+#define EOS_ODDS16(a, b)                                                                                \
+    ((float16)((a).s1, (a).s3, (a).s5, (a).s7, (a).s9, (a).sb, (a).sd, (a).sf, (b).s1, (b).s3, (b).s5, \
+               (b).s7, (b).s9, (b).sb, (b).sd, (b).sf))
+/* rows of 32 in, 16 out: one output row */
+__kernel void eos_conv3x3s2_w32_v16(__global const float *x, __global const float *wp, __global float *y, const int C,
+                                    const int K, const int H, const int N, EOS_EPI_ARGS) {
+    const int OH = (H + 1) / 2, oh = get_global_id(0), m0 = get_global_id(1) * 16, n = get_global_id(2);
+    if (oh >= OH || m0 >= K || n >= N) return;
+    EOS_ACC16(16);
+    for (int c = 0; c < C; c++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 32;
+        __global const float *wc = wp + ((size_t)(m0 / 16) * C + c) * 144;
+        for (int kh = 0; kh < 3; kh++) {
+            const int ih = 2 * oh + kh - 1;
+            if (ih < 0 || ih >= H) continue;
+            const float16 u = vload16(0, xc + ih * 32), v = vload16(1, xc + ih * 32);
+            const float16 r = EOS_EVENS16(u, v), R = EOS_ODDS16(u, v), L = EOS_SHL16(R);
+            EOS_TAPS16(16, 16)
+        }
+    }
+    const float16 a[16] = {EOS_LIST16};
+    for (int g = 0; g < 16 && m0 + g < K; g++) {
+        __global float *out = y + (((size_t)n * K + m0 + g) * OH + oh) * 16;
+        EOS_STORE(16, a[g], 0, out, m0 + g)
+    }
+}
+/* rows of 16 in, 8 out: two output rows oh, oh + 1 per float16 (input rows 2 oh + kh - 1 and two
+ * below); an odd OH's last pair stores one row */
+__kernel void eos_conv3x3s2_w16_v16(__global const float *x, __global const float *wp, __global float *y, const int C,
+                                    const int K, const int H, const int N, EOS_EPI_ARGS) {
+    const int OH = (H + 1) / 2, oh = get_global_id(0) * 2, m0 = get_global_id(1) * 16, n = get_global_id(2);
+    if (oh >= OH || m0 >= K || n >= N) return;
+    EOS_ACC16(16);
+    for (int c = 0; c < C; c++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 16;
+        __global const float *wc = wp + ((size_t)(m0 / 16) * C + c) * 144;
+        for (int kh = 0; kh < 3; kh++) {
+            const int ia = 2 * oh + kh - 1, ib = ia + 2;
+            float16 u = 0.0f, v = 0.0f;
+            if (ia >= 0 && ia < H) u = vload16(ia, xc);
+            if (ib < H && oh + 1 < OH) v = vload16(ib, xc);
+            const float16 r = EOS_EVENS16(u, v), R = EOS_ODDS16(u, v), L = EOS_SHL2(R);
+            EOS_TAPS16(16, 16)
+        }
+    }
+    const float16 a[16] = {EOS_LIST16};
+    for (int g = 0; g < 16 && m0 + g < K; g++) {
+        __global float *out = y + (((size_t)n * K + m0 + g) * OH + oh) * 8;
+        if (oh + 1 < OH) EOS_STORE(16, a[g], 0, out, m0 + g)
+        else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
+    }
+}
+
 /* wp (ceil(O / G), I, 3, 3, G): the weights of a convolution with O output and I input channels
  * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward), or with
  * flip from w (I, O, 3, 3), transposed and flipped (dx: w' (C, K, 3, 3)); each output channel o

@@ -76,6 +76,9 @@ static void test_conv2d(void **state) {
                                         * last row pair is one row */
         {2, 5, 6, 8, 9, 3, 1, 1, 0},   /* rows of 8, even H: direct16's pairs of rows, inside and at the edges */
         {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
+        {2, 3, 7, 32, 5, 3, 2, 1, 1},  /* stride 2 on rows of 32: direct16's forward; odd H */
+        {2, 4, 5, 16, 17, 3, 2, 1, 0}, /* stride 2 on rows of 16: direct16's row pairs, an odd OH, a channel
+                                        * group cut short */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
     static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL,    EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
@@ -93,17 +96,21 @@ static void test_conv2d(void **state) {
             EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
             int wfits = s.R == 3 && s.stride == 1 && s.pad == 1;
             int fits = wfits && (s.W == 8 || s.W == 16 || s.W == 32);
+            /* direct16's forward also runs stride 2 on rows of 32 and 16 (its backward there: panel) */
+            int fits16 = fits || (s.R == 3 && s.stride == 2 && s.pad == 1 && (s.W == 16 || s.W == 32));
             /* tiny (Oclgrind): direct and winograd only where they apply (elsewhere they run
              * panel, which its own pass checks), and the automatic choice, which times every
              * candidate three times, on two shapes (the one whose choices are read back below) */
             int direct = algos[a] == EOS_CONV_DIRECT || algos[a] == EOS_CONV_DIRECT16;
-            if (test_tiny() && ((direct && !fits) || (algos[a] == EOS_CONV_WINOGRAD && !wfits) ||
+            if (test_tiny() && ((direct && !(algos[a] == EOS_CONV_DIRECT16 ? fits16 : fits)) ||
+                                (algos[a] == EOS_CONV_WINOGRAD && !wfits) ||
                                 (algos[a] == EOS_CONV_AUTO && i > 1)))
                 continue;
             if (algos[a] == EOS_CONV_AUTO)
-                assert_true(used != EOS_CONV_AUTO && ((used != EOS_CONV_DIRECT && used != EOS_CONV_DIRECT16) || fits) &&
-                            (used != EOS_CONV_WINOGRAD || wfits));
-            else if (direct) assert_int_equal(used, fits ? algos[a] : EOS_CONV_PANEL);
+                assert_true(used != EOS_CONV_AUTO && (used != EOS_CONV_DIRECT || fits) &&
+                            (used != EOS_CONV_DIRECT16 || fits16) && (used != EOS_CONV_WINOGRAD || wfits));
+            else if (direct)
+                assert_int_equal(used, (algos[a] == EOS_CONV_DIRECT16 ? fits16 : fits) ? algos[a] : EOS_CONV_PANEL);
             else if (algos[a] == EOS_CONV_WINOGRAD) assert_int_equal(used, wfits ? EOS_CONV_WINOGRAD : EOS_CONV_PANEL);
             else if (algos[a] == EOS_CONV_TILED)  /* panel where the device's work-groups are too small */
                 assert_int_equal(used, eos__conv_tiled_usable(rt) ? EOS_CONV_TILED : EOS_CONV_PANEL);
@@ -289,17 +296,17 @@ static void test_conv_choices(void **state) {
      * names this device with the new token) leave the choice to a new timing, appended */
     const eos_device_info *d = eos_runtime_device(rt);
     char id[700];
-    snprintf(id, sizeof id, "v12|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    snprintf(id, sizeof id, "v13|%s|%s|%s", d->name, d->platform_name, d->driver_version);
     for (char *q = id; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    /* v10 and v11 lines, the format of today timed before tiled and direct16 existed, are timed
-     * again too */
+    /* v10 to v12 lines, the format of today timed before tiled and direct16 (and its stride-2
+     * forward) existed, are timed again too */
     fprintf(f,
             "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\nv10%s 4 3 4 32 5 3 1 1 fwd direct\n"
-            "v11%s 4 3 4 32 5 3 1 1 fwd direct\n",
-            EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'), strchr(id, '|'));
+            "v11%s 4 3 4 32 5 3 1 1 fwd direct\nv12%s 4 3 4 32 5 3 1 1 fwd direct\n",
+            EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'), strchr(id, '|'), strchr(id, '|'));
     fclose(f);
     eos_conv_shape s4 = s;
     s4.N = 4;
