@@ -1,4 +1,4 @@
-/* conv2d, forward and backward, with five algorithms behind one pair of functions:
+/* conv2d, forward and backward, with six algorithms behind one pair of functions:
  *   gemm   im2col + CLBlast GEMM (cl/im2col.cl), for any device:
  *            forward:  col = im2col(x) (Kc, P); tmp (K, P) = w (K, Kc) x col; y = swap(tmp) (+ b)
  *            backward: tmp = swap(dy) (K, P); dw = tmp x col^T; db = sum dy; dcol = w^T x tmp;
@@ -6,7 +6,12 @@
  *   panel  the same products on packed 32-pixel panels with float8-tiled kernels of our own
  *          (cl/conv_panel.cl), written for CPUs, split over the pixels for dw (no atomics)
  *   direct 3x3, stride 1, pad 1 on rows of 32, 16 or 8 pixels without any column matrix
- *          (cl/conv_direct.cl): dx is the forward kernel on flipped weights
+ *          (cl/conv_direct.cl), rows in float8: dx is the forward kernel on flipped weights, both
+ *          reading weights packed per group of output channels (eos_conv3x3_pack); dw in slices
+ *          of the batch summed in order
+ *   direct16  the same kernels on float16 rows (AVX-512), plus the forward of 3x3 stride-2 pad-1
+ *          layers on rows of 32 and 16; in inference both also fold a batch norm, residual and
+ *          ReLU into the forward's stores (eos__conv2d_forward_fused)
  *   winograd  3x3, stride 1, pad 1, any size: Winograd F(2x2,3x3) (cl/conv_winograd.cl), the
  *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
  *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too

@@ -40,7 +40,8 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 /* Convolution algorithms (host/nn/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
  * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape, tiled =
- * local-memory tiled implicit GEMMs on 2-D work-groups for any shape (written for GPUs). AUTO (the
+ * local-memory tiled implicit GEMMs on 2-D work-groups for any shape (written for GPUs), direct16 =
+ * direct on float16 rows (AVX-512), which also runs the stride-2 forward on rows of 32 and 16. AUTO (the
  * default) chooses per layer shape, batch size and direction (forward, data gradient, weight
  * gradient each on its own): the first call times that direction alone with every algorithm
  * that applies and keeps the fastest, per device, in the runtime and in <kernel
@@ -48,7 +49,7 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
  * backward may run dw with one algorithm and dx with another. EOS_CONV_ALGO=gemm|panel|direct|
  * winograd|tiled|direct16 in the environment or eos_runtime_set_conv_algo forces one for every
  * direction (direct, direct16 and winograd fall back to panel where they do not apply, tiled on a
- * device that cannot run its work-groups). direct16 is direct on float16 rows (AVX-512). */
+ * device that cannot run its work-groups). */
 typedef enum {
     EOS_CONV_AUTO = 0,
     EOS_CONV_GEMM = 1,
