@@ -280,8 +280,9 @@ __kernel void eos_conv3x3s2_w16_v16(__global const float *x, __global const floa
 }
 
 /* wp (ceil(O / G), I, 3, 3, G): the weights of a convolution with O output and I input channels
- * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward), or with
- * flip from w (I, O, 3, 3), transposed and flipped (dx: w' (C, K, 3, 3)); each output channel o
+ * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward, flip 0), or
+ * from w (I, O, 3, 3) transposed and flipped (flip 1: stride 1's dx, w' (C, K, 3, 3)) or only
+ * transposed (flip 2: stride 2's dx, eos_conv3x3s2_dx_*); each output channel o
  * times scale[o] when scale is not NULL (a batch norm folded in). Work-item (input channel ci,
  * group og) writes its 9 G contiguous weights (one work-item per weight cost PoCL a work-group
  * launch each). */
@@ -294,7 +295,10 @@ __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, cons
         const int o = og * G + g;
         const float f = o < O && scaled ? scale[o] : 1.0f;
         for (int t = 0; t < 9; t++)
-            out[t * G + g] = o >= O ? 0.0f : f * (flip ? w[((size_t)ci * O + o) * 9 + 8 - t] : w[((size_t)o * I + ci) * 9 + t]);
+            out[t * G + g] = o >= O     ? 0.0f
+                           : flip == 1 ? f * w[((size_t)ci * O + o) * 9 + 8 - t]
+                           : flip == 2 ? f * w[((size_t)ci * O + o) * 9 + t]
+                                       : f * w[((size_t)o * I + ci) * 9 + t];
     }
 }
 
@@ -404,3 +408,91 @@ __kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const flo
     }
     EOS_DW2_STORE(16)
 }
+
+/* Stride 2's data gradient (direct16): dx (N, C, H, W) from dy (N, K, OH, OW), W = 2 OW, OH =
+ * (H + 1) / 2. dx row ih takes dy row oh = (ih + 1 - kh) / 2 for the tap rows kh that make it
+ * whole (kh = 1 for even ih; 0 and 2 for odd ih); its even pixels 2j take the kw = 1 tap of dy
+ * pixel j, its odd pixels 2j + 1 the kw = 2 tap of pixel j and the kw = 0 tap of pixel j + 1. So
+ * each of the G = 8 dx channels keeps its even (E) and odd (O) pixels in two vectors of OW lanes,
+ * interleaved once at the store. Work-item (dx row ih, group of 8 dx channels, image n); weights
+ * packed (ceil(C / 8), K, 3, 3, 8) (eos_conv3x3_pack, flip 2). float16 for rows of 32 (OW 16),
+ * float8 for rows of 16 (OW 8). */
+#define EOS_S2DX_TAP(V, g, e, o)                                                                   \
+    {                                                                                              \
+        __global const float *wg = wc + kh * 24 + (g);                                             \
+        e = EOS_MAD((float##V)(wg[8]), d, e);                                                      \
+        o = EOS_MAD((float##V)(wg[0]), R, EOS_MAD((float##V)(wg[16]), d, o));                      \
+    }
+#define EOS_IL16(e, o, h)                                                                          \
+    ((float16)((e).s##h##0, (o).s##h##0, (e).s##h##1, (o).s##h##1, (e).s##h##2, (o).s##h##2, (e).s##h##3, \
+               (o).s##h##3, (e).s##h##4, (o).s##h##4, (e).s##h##5, (o).s##h##5, (e).s##h##6, (o).s##h##6,  \
+               (e).s##h##7, (o).s##h##7))
+#define EOS_CONV_S2_DX(NAME, V)                                                                         \
+    __kernel void NAME(__global const float *dy, __global const float *wp, __global float *dx, const int C, \
+                       const int K, const int H, const int N) {                                         \
+        const int OH = (H + 1) / 2, ih = get_global_id(0), c0 = get_global_id(1) * 8, n = get_global_id(2); \
+        if (ih >= H || c0 >= C || n >= N) return;                                                       \
+        float##V e0 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0, e5 = 0, e6 = 0, e7 = 0;                        \
+        float##V o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0, o5 = 0, o6 = 0, o7 = 0;                        \
+        for (int m = 0; m < K; m++) {                                                                   \
+            __global const float *dm = dy + ((size_t)n * K + m) * OH * V;                               \
+            __global const float *wc = wp + ((size_t)(c0 / 8) * K + m) * 72;                            \
+            for (int kh = 0; kh < 3; kh++) {                                                            \
+                const int t = ih + 1 - kh;                                                              \
+                if ((t & 1) || t < 0 || t / 2 >= OH) continue;                                          \
+                const float##V d = vload##V(t / 2, dm), R = EOS_SHR##V(d);                              \
+                EOS_S2DX_TAP(V, 0, e0, o0) EOS_S2DX_TAP(V, 1, e1, o1) EOS_S2DX_TAP(V, 2, e2, o2)        \
+                EOS_S2DX_TAP(V, 3, e3, o3) EOS_S2DX_TAP(V, 4, e4, o4) EOS_S2DX_TAP(V, 5, e5, o5)        \
+                EOS_S2DX_TAP(V, 6, e6, o6) EOS_S2DX_TAP(V, 7, e7, o7)                                   \
+            }                                                                                           \
+        }                                                                                               \
+        const float##V e[8] = {e0, e1, e2, e3, e4, e5, e6, e7}, o[8] = {o0, o1, o2, o3, o4, o5, o6, o7}; \
+        for (int g = 0; g < 8 && c0 + g < C; g++) {                                                     \
+            __global float *out = dx + (((size_t)n * C + c0 + g) * H + ih) * (2 * V);                   \
+            EOS_S2DX_STORE##V(e[g], o[g], out)                                                          \
+        }                                                                                               \
+    }
+#define EOS_S2DX_STORE16(e, o, out) vstore16(EOS_IL16(e, o, ), 0, out); vstore16(EOS_IL16((e).hi, (o).hi, ), 1, out);
+#define EOS_S2DX_STORE8(e, o, out) vstore16(EOS_IL16(e, o, ), 0, out);
+EOS_CONV_S2_DX(eos_conv3x3s2_dx_w32_v16, 16)
+EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
+
+/* Stride 2's weight gradient (direct16): dw (K, C, 3, 3) as the stride-1 kernels do it (work-item
+ * (c, output channel pair, batch slice), 18 accumulators, slices summed by eos_conv_dw_reduce), the
+ * dy row oh against x rows 2 oh - 1 + kh split into even pixels (kw = 1), odd ones (kw = 2) and the
+ * odd ones one pixel right (kw = 0). dy rows of OW = V lanes: float16 for x rows of 32, float8 for
+ * x rows of 16. */
+#define EOS_S2DW_ROW(V, kh)                                                                        \
+    {                                                                                              \
+        const int ih = 2 * oh + kh - 1;                                                            \
+        if (ih >= 0 && ih < H) {                                                                   \
+            __global const float *row = xc + ih * (2 * V);                                         \
+            EOS_S2_SPLIT##V(row)                                                                   \
+            EOS_DW2_TAPS(kh, d, e, L, r, R)                                                        \
+        }                                                                                          \
+    }
+#define EOS_S2_SPLIT16(row)                                                                        \
+    const float16 u = vload16(0, row), v = vload16(1, row);                                        \
+    const float16 r = EOS_EVENS16(u, v), R = EOS_ODDS16(u, v), L = EOS_SHL16(R);
+#define EOS_S2_SPLIT8(row)                                                                         \
+    const float16 u = vload16(0, row);                                                             \
+    const float8 r = u.even, R = u.odd, L = EOS_SHL8(R);
+#define EOS_CONV_S2_DW(NAME, V)                                                                         \
+    __kernel void NAME(__global const float *x, __global const float *dy, __global float *out, const int N, \
+                       const int C, const int K, const int H, const int step) {                         \
+        EOS_DW2_START(V);                                                                               \
+        const int OH = (H + 1) / 2;                                                                     \
+        for (int n = n0; n < n1; n++) {                                                                 \
+            __global const float *xc = x + ((size_t)n * C + c) * H * (2 * V);                           \
+            __global const float *da = dy + ((size_t)n * K + m0) * OH * V;                              \
+            __global const float *db = dy + ((size_t)n * K + m0 + two) * OH * V;                        \
+            for (int oh = 0; oh < OH; oh++) {                                                           \
+                const float##V d = vload##V(oh, da), e = vload##V(oh, db);                              \
+                EOS_S2DW_ROW(V, 0) EOS_S2DW_ROW(V, 1) EOS_S2DW_ROW(V, 2)                                \
+            }                                                                                           \
+        }                                                                                               \
+        EOS_DW2_STORE(V)                                                                                \
+    }
+
+EOS_CONV_S2_DW(eos_conv3x3s2_dw_w32_v16, 16)
+EOS_CONV_S2_DW(eos_conv3x3s2_dw_w16_v8, 8)

@@ -246,7 +246,7 @@ static int direct_fits(const eos_conv_shape *s) {
     return s->R == 3 && s->stride == 1 && s->pad == 1 && (s->W == 8 || s->W == 16 || s->W == 32);
 }
 
-/* direct16 also runs the forward of 3x3 stride-2 pad-1 convolutions on rows of 32 or 16 */
+/* direct16 also runs 3x3 stride-2 pad-1 convolutions on rows of 32 or 16, all three directions */
 static int direct16_s2_fits(const eos_conv_shape *s) {
     return s->R == 3 && s->stride == 2 && s->pad == 1 && (s->W == 16 || s->W == 32);
 }
@@ -259,7 +259,8 @@ typedef struct {
 } direct_kernels;
 
 static direct_kernels direct_pick(int W, int wide, int stride) {
-    static const direct_kernels s2[2] = {{"eos_conv3x3s2_w32_v16", NULL, 16, 1}, {"eos_conv3x3s2_w16_v16", NULL, 16, 2}};
+    static const direct_kernels s2[2] = {{"eos_conv3x3s2_w32_v16", "eos_conv3x3s2_dw_w32_v16", 16, 1},
+                                         {"eos_conv3x3s2_w16_v16", "eos_conv3x3s2_dw_w16_v8", 16, 2}};
     if (stride == 2) return s2[W == 32 ? 0 : 1];
     static const direct_kernels k8[3] = {{"eos_conv3x3_w32", "eos_conv3x3_dw2_w32", 2, 1},
                                          {"eos_conv3x3_w16", "eos_conv3x3_dw2_w16", 4, 1},
@@ -332,7 +333,7 @@ static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shap
 static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
                             const eos_tensor *dy, eos_tensor *dw, eos_tensor *db, eos_workspace *ws) {
     /* two output channels per work-item: each x row read once serves both dy planes */
-    const char *name = direct_pick(s->W, wide, 1).dw;
+    const char *name = direct_pick(s->W, wide, s->stride).dw;
     size_t image = (size_t)(s->C + s->K) * s->H * s->W * sizeof(float), step = EOS_DW_SLICE_BYTES / image;
     /* a work-item loops at most 1 + H (1 + 3 (1 + W / 8)) times an image (images, rows, taps,
      * float8 row chunks; fewer in float16): on a device that caps the trips (eos__loop_cap) a
@@ -355,14 +356,31 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
         eos__arg r[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(Si), EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(Kc)};
         EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &nw, r, EOS_NARGS(r)));
     }
-    if (db) EOS_TRY(bias_grad(rt, s, s->H * s->W, dy, db));
+    if (db) EOS_TRY(bias_grad(rt, s, eos_conv_out(s->H, 3, s->stride, 1) * eos_conv_out(s->W, 3, s->stride, 1), dy, db));
     return EOS_OK;
 }
 
-/* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3) */
+/* dx: the forward kernel on dy with the flipped, transposed weights w' (C, K, 3, 3); stride 2
+ * (direct16): its own kernels on the transposed weights, 8 dx channels a work-item */
 static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *w,
                             const eos_tensor *dy, eos_tensor *dx, eos_workspace *ws) {
-    return direct_run(rt, wide, 1, s->N, s->K, s->H, s->W, s->C, dy, w, 1, NULL, dx, ws);
+    if (s->stride == 1) return direct_run(rt, wide, 1, s->N, s->K, s->H, s->W, s->C, dy, w, 1, NULL, dx, ws);
+    const int G = 8, two = 2;
+    size_t np = (size_t)((s->C + G - 1) / G) * G * s->K * 9;
+    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
+    cl_mem none = NULL;
+    int zero = 0;
+    {
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(G), EOS_ARG(two),
+                        EOS_ARG(none), EOS_ARG(zero)};
+        size_t g[2] = {(size_t)s->K, (size_t)((s->C + G - 1) / G)};
+        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
+    }
+    const char *name = s->W == 32 ? "eos_conv3x3s2_dx_w32_v16" : "eos_conv3x3s2_dx_w16_v8";
+    eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->wt.buf), EOS_ARG(dx->buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(s->H),
+                    EOS_ARG(s->N)};
+    size_t g[3] = {(size_t)s->H, (size_t)((s->C + G - 1) / G), (size_t)s->N};
+    return eos__run_nd(rt, "conv_direct.cl", name, 3, g, a, EOS_NARGS(a));
 }
 
 /* ---- winograd: F(2x2,3x3) for 3x3, stride 1, pad 1 (cl/conv_winograd.cl) ------------------- */
@@ -547,9 +565,9 @@ const char *eos_conv_algo_name(eos_conv_algo a) { return (unsigned)a < EOS__CONV
 
 /* whether algorithm a can run shape s (gemm, panel and tiled run every shape; tiled needs a
  * device that allows its work-groups too: tiled_ok) */
-static int algo_fits(int a, const eos_conv_shape *s, int dir) {
+static int algo_fits(int a, const eos_conv_shape *s) {
     return a == EOS_CONV_DIRECT     ? direct_fits(s)
-         : a == EOS_CONV_DIRECT16   ? direct_fits(s) || (dir == EOS_CONV_FORWARD && direct16_s2_fits(s))
+         : a == EOS_CONV_DIRECT16   ? direct_fits(s) || direct16_s2_fits(s)
          : a == EOS_CONV_WINOGRAD   ? wino_fits(s)
                                     : 1;
 }
@@ -707,7 +725,7 @@ static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_c
     for (size_t i = 0; i < t->n; i++) {
         choice *c = &t->v[i];
         if (c->dir != dir || memcmp(c->key + 1, key + 1, 7 * sizeof *key) || (c->key[0] != key[0] && c->key[0] != 0) ||
-            !algo_fits(c->algo, s, dir))
+            !algo_fits(c->algo, s))
             continue;
         int rank = 4 * c->agreed + 2 * c->imported + (c->key[0] == key[0]);
         if (rank > best_rank) {
@@ -721,10 +739,10 @@ static choice *find(eos__conv_choices *t, const int key[8], int dir, const eos_c
 static const char *device_id(eos_runtime_t rt, char *buf, size_t n) {
     /* one token: the set of algorithms and the file's format (bump when either changes: v10 put
      * the batch and the direction in the key, v11 added tiled and the two-channel weight
-     * gradient on rows of 8, v12 direct16, v13 direct16's stride-2 forward: choices timed
-     * without them are timed again), the device, its platform and driver (spaces -> '_'); lines
-     * of another token are ignored */
-    snprintf(buf, n, "v13|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
+     * gradient on rows of 8, v12 direct16, v13 direct16's stride-2 forward, v14 its stride-2
+     * backward: choices timed without them are timed again), the device, its platform and
+     * driver (spaces -> '_'); lines of another token are ignored */
+    snprintf(buf, n, "v14|%s|%s|%s", rt->dev.name, rt->dev.platform_name, rt->dev.driver_version);
     for (char *c = buf; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n') *c = '_';
     return buf;
@@ -849,7 +867,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     /* one candidate left (EOS_CONV_AUTO_SKIP): it, untimed; none: gemm */
     int candidates = 0, only = EOS_CONV_GEMM;
     for (int a = EOS_CONV_GEMM; a < EOS__CONV_NALGO; a++)
-        if (algo_fits(a, s, dir) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a)) candidates++, only = a;
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a)) candidates++, only = a;
     if (candidates <= 1) {
         *algo = only;
         return EOS_OK;
@@ -873,7 +891,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     for (int a = 0; a < EOS__CONV_NALGO; a++) best[a] = 1e30;
     for (int rep = 0; st == EOS_OK && rep < 3; rep++)  /* the first round warms up (builds, caches) */
         for (int a = EOS_CONV_GEMM; st == EOS_OK && a < EOS__CONV_NALGO; a++) {
-            if (!algo_fits(a, s, dir) || (a == EOS_CONV_TILED && !tiled) || auto_skipped(a)) continue;
+            if (!algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled) || auto_skipped(a)) continue;
             double sec = 0;
             st = time_once(rt, a, dir, s, t, &ws, &sec);
             if (st == EOS_OK && rep > 0 && sec < best[a]) best[a] = sec;
@@ -883,7 +901,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
     if (st != EOS_OK) return st;
     *algo = EOS_CONV_GEMM;
     for (int a = EOS_CONV_PANEL; a < EOS__CONV_NALGO; a++)
-        if (algo_fits(a, s, dir) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a) && best[a] < best[*algo]) *algo = a;
+        if (algo_fits(a, s) && (a != EOS_CONV_TILED || tiled) && !auto_skipped(a) && best[a] < best[*algo]) *algo = a;
     const char *verbose = getenv("EOS_CONV_VERBOSE");
     if (verbose && !strcmp(verbose, "1"))  /* -1 for an algorithm that does not apply */
         fprintf(stderr,
@@ -892,7 +910,7 @@ static eos_status measure(eos_runtime_t rt, const eos_conv_shape *s, int dir, in
                 s->N, s->C, s->H, s->W, s->K, s->R, s->stride, eos__conv_dir_words[dir], 1e3 * best[EOS_CONV_GEMM],
                 1e3 * best[EOS_CONV_PANEL], direct_fits(s) ? 1e3 * best[EOS_CONV_DIRECT] : -1.0,
                 wino_fits(s) ? 1e3 * best[EOS_CONV_WINOGRAD] : -1.0, tiled ? 1e3 * best[EOS_CONV_TILED] : -1.0,
-                algo_fits(EOS_CONV_DIRECT16, s, dir) ? 1e3 * best[EOS_CONV_DIRECT16] : -1.0, eos__conv_algo_words[*algo]);
+                algo_fits(EOS_CONV_DIRECT16, s) ? 1e3 * best[EOS_CONV_DIRECT16] : -1.0, eos__conv_algo_words[*algo]);
     return EOS_OK;
 }
 
@@ -906,7 +924,7 @@ eos_status eos_conv_algo_for_dir(eos_runtime_t rt, const eos_conv_shape *s, eos_
     }
     if (rt->conv_force != EOS_CONV_AUTO) {  /* direct, winograd and tiled only where they apply; panel elsewhere */
         int a = rt->conv_force;
-        *out = !algo_fits(a, s, (int)dir) || (a == EOS_CONV_TILED && !tiled_ok(rt)) ? EOS_CONV_PANEL : (eos_conv_algo)a;
+        *out = !algo_fits(a, s) || (a == EOS_CONV_TILED && !tiled_ok(rt)) ? EOS_CONV_PANEL : (eos_conv_algo)a;
         return EOS_OK;
     }
     eos__conv_choices *t = NULL;

@@ -76,9 +76,9 @@ static void test_conv2d(void **state) {
                                         * last row pair is one row */
         {2, 5, 6, 8, 9, 3, 1, 1, 0},   /* rows of 8, even H: direct16's pairs of rows, inside and at the edges */
         {1, 2, 4, 24, 3, 3, 1, 1, 0},  /* rows of 24: direct does not apply */
-        {2, 3, 7, 32, 5, 3, 2, 1, 1},  /* stride 2 on rows of 32: direct16's forward; odd H */
-        {2, 4, 5, 16, 17, 3, 2, 1, 0}, /* stride 2 on rows of 16: direct16's row pairs, an odd OH, a channel
-                                        * group cut short */
+        {2, 3, 7, 32, 5, 3, 2, 1, 1},  /* stride 2 on rows of 32 (direct16): odd H, bias */
+        {2, 4, 5, 16, 17, 3, 2, 1, 0}, /* stride 2 on rows of 16 (direct16): the forward's row pairs with an
+                                        * odd OH, channel groups cut short */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
     static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL,    EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
@@ -96,7 +96,7 @@ static void test_conv2d(void **state) {
             EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
             int wfits = s.R == 3 && s.stride == 1 && s.pad == 1;
             int fits = wfits && (s.W == 8 || s.W == 16 || s.W == 32);
-            /* direct16's forward also runs stride 2 on rows of 32 and 16 (its backward there: panel) */
+            /* direct16 also runs stride 2 on rows of 32 and 16, all three directions */
             int fits16 = fits || (s.R == 3 && s.stride == 2 && s.pad == 1 && (s.W == 16 || s.W == 32));
             /* tiny (Oclgrind): direct and winograd only where they apply (elsewhere they run
              * panel, which its own pass checks), and the automatic choice, which times every
@@ -296,16 +296,16 @@ static void test_conv_choices(void **state) {
      * names this device with the new token) leave the choice to a new timing, appended */
     const eos_device_info *d = eos_runtime_device(rt);
     char id[700];
-    snprintf(id, sizeof id, "v13|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    snprintf(id, sizeof id, "v14|%s|%s|%s", d->name, d->platform_name, d->driver_version);
     for (char *q = id; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    /* v10 to v12 lines, the format of today timed before tiled and direct16 (and its stride-2
-     * forward) existed, are timed again too */
+    /* v10 to v13 lines, the format of today timed before tiled and direct16 (and its stride-2
+     * kernels) existed, are timed again too */
     fprintf(f,
             "%s\nv9%s 0 3 4 32 5 3 1 1 direct\n%s 4 3 4 32 5 3 1 1 direct\nv10%s 4 3 4 32 5 3 1 1 fwd direct\n"
-            "v11%s 4 3 4 32 5 3 1 1 fwd direct\nv12%s 4 3 4 32 5 3 1 1 fwd direct\n",
+            "v11%s 4 3 4 32 5 3 1 1 fwd direct\nv13%s 4 3 4 32 5 3 1 1 fwd direct\n",
             EOS__CONV_ALGOS_MARKER_V9, strchr(id, '|'), id, strchr(id, '|'), strchr(id, '|'), strchr(id, '|'));
     fclose(f);
     eos_conv_shape s4 = s;
@@ -741,6 +741,7 @@ static void test_gpu_launch_shapes(void **state) {
         {1, 1, 1021, 8, 1, 3, 1, 1, 0},  /* rows of 8: 1021 rows, winograd's 511 tile rows */
         {1, 257, 1, 16, 7, 3, 1, 1, 1},  /* rows of 16: 257 channels (Kc 2313), one panel */
         {7, 3, 53, 53, 5, 3, 2, 1, 1},   /* stride 2, panel only: 160 panels in 10 splits */
+        {3, 7, 13, 16, 11, 3, 2, 1, 1},  /* stride 2 on rows of 16 (direct16): OH 7, channel groups cut short */
     };
     /* tiny (Oclgrind): the same kinds of prime extents, about a hundredth of the work */
     static const conv_case tiny[] = {
@@ -748,10 +749,11 @@ static void test_gpu_launch_shapes(void **state) {
         {1, 1, 61, 8, 1, 3, 1, 1, 0},    /* rows of 8: 61 rows, winograd's 31 tile rows */
         {1, 37, 1, 16, 7, 3, 1, 1, 1},   /* rows of 16: 37 channels (Kc 333), one panel */
         {2, 2, 35, 35, 3, 3, 2, 1, 1},   /* stride 2, panel only: 21 panels in 2 splits */
+        {2, 3, 7, 32, 5, 3, 2, 1, 1},    /* stride 2 on rows of 32 (direct16): odd H */
     };
     const conv_case *list = test_tiny() ? tiny : cases;
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
-                                          EOS_CONV_WINOGRAD};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM,     EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_WINOGRAD, EOS_CONV_DIRECT16};
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         eos__conv_set_wino_gemm(a == 3);  /* winograd with the panel GEMMs, then with CLBlast's */
@@ -783,14 +785,14 @@ static void test_gpu_launch_shapes(void **state) {
 static void test_conv_profile(void **state) {
     eos_runtime_t rt = *state;
     static const eos_conv_shape a = {2, 4, 5, 16, 6, 3, 1, 1}, b = {2, 5, 8, 8, 6, 3, 2, 1};  /* b: stride 2 */
-    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
     size_t nmax = 2 * 5 * 16 * 16;
     eos_tensor X = dev(rt, NULL, nmax), Wt = dev(rt, NULL, nmax), Y = dev(rt, NULL, nmax), DX = dev(rt, NULL, nmax),
                DW = dev(rt, NULL, nmax);
     EOS_ASSERT_OK(eos_tensor_fill(&X, 0.5f));
     EOS_ASSERT_OK(eos_tensor_fill(&Wt, 0.25f));
     eos_workspace ws = {0};
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 4; k++) {
         eos_runtime_set_conv_algo(rt, algos[k]);
         /* off: nothing is charged */
         eos_runtime_profile_start(rt);
@@ -823,8 +825,9 @@ static void test_conv_profile(void **state) {
             assert_memory_equal(&rows[i].shape, c, sizeof *c);
             assert_int_equal(rows[i].dir, dir[i]);
             assert_int_equal(rows[i].calls, calls[i]);
-            /* direct does not apply to stride 2: panel runs it */
-            assert_int_equal(rows[i].algo, algos[k] == EOS_CONV_DIRECT && c == &b ? EOS_CONV_PANEL : algos[k]);
+            /* neither direct applies to stride 2 on rows of 8: panel runs it */
+            const int direct = algos[k] == EOS_CONV_DIRECT || algos[k] == EOS_CONV_DIRECT16;
+            assert_int_equal(rows[i].algo, direct && c == &b ? EOS_CONV_PANEL : algos[k]);
             assert_true(rows[i].flops == 2.0 * c->N * c->K * c->C * c->R * c->R * OH * OW);
             assert_true(rows[i].seconds > 0);
             conv_s += rows[i].seconds;
