@@ -461,7 +461,8 @@ EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
  * (c, output channel pair, batch slice), 18 accumulators, slices summed by eos_conv_dw_reduce), the
  * dy row oh against x rows 2 oh - 1 + kh split into even pixels (kw = 1), odd ones (kw = 2) and the
  * odd ones one pixel right (kw = 0). dy rows of OW = V lanes: float16 for x rows of 32, float8 for
- * x rows of 16. */
+ * x rows of 16 (the halves as literals: float16's .even / .odd made Oclgrind 21.10 report the
+ * results as uninitialised). */
 #define EOS_S2DW_ROW(V, kh)                                                                        \
     {                                                                                              \
         const int ih = 2 * oh + kh - 1;                                                            \
@@ -476,7 +477,8 @@ EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
     const float16 r = EOS_EVENS16(u, v), R = EOS_ODDS16(u, v), L = EOS_SHL16(R);
 #define EOS_S2_SPLIT8(row)                                                                         \
     const float16 u = vload16(0, row);                                                             \
-    const float8 r = u.even, R = u.odd, L = EOS_SHL8(R);
+    const float8 r = (float8)(u.s0, u.s2, u.s4, u.s6, u.s8, u.sa, u.sc, u.se);                     \
+    const float8 R = (float8)(u.s1, u.s3, u.s5, u.s7, u.s9, u.sb, u.sd, u.sf), L = EOS_SHL8(R);
 #define EOS_CONV_S2_DW(NAME, V)                                                                         \
     __kernel void NAME(__global const float *x, __global const float *dy, __global float *out, const int N, \
                        const int C, const int K, const int H, const int step) {                         \
