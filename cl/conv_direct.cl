@@ -111,24 +111,35 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
 }
 
 /* Rows of two vectors of V lanes (16 in float8, 32 in float16). Work-item (output row oh, group
- * of 4 output channels, image n): 4 x 2 vectors of outputs in 8 accumulators; channels past K
- * have zero weights and are not stored. */
-#define EOS_TAP2(V, g, a, b)                                                                       \
+ * of G output channels, image n): G x 2 vectors of outputs in 2 G accumulators (G 4 in float8, 8
+ * in float16, where there are twice the registers); channels past K have zero weights and are
+ * not stored. */
+#define EOS_TAP2(V, G, g, a, b)                                                                    \
     {                                                                                              \
-        __global const float *wg = wc + kh * 12 + (g);                                             \
-        const float##V u0 = (float##V)(wg[0]), u1 = (float##V)(wg[4]), u2 = (float##V)(wg[8]);     \
+        __global const float *wg = wc + kh * 3 * G + (g);                                          \
+        const float##V u0 = (float##V)(wg[0]), u1 = (float##V)(wg[G]), u2 = (float##V)(wg[2 * G]); \
         a = EOS_MAD(u0, L0, EOS_MAD(u1, r0, EOS_MAD(u2, R0, a)));                                  \
         b = EOS_MAD(u0, L1, EOS_MAD(u1, r1, EOS_MAD(u2, R1, b)));                                  \
     }
-#define EOS_CONV_ROW2(NAME, V)                                                                          \
+#define EOS_ACC2_4(V) float##V a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0
+#define EOS_ACC2_8(V) EOS_ACC2_4(V); float##V a4 = 0, b4 = 0, a5 = 0, b5 = 0, a6 = 0, b6 = 0, a7 = 0, b7 = 0
+#define EOS_TAPS2_4(V) EOS_TAP2(V, 4, 0, a0, b0) EOS_TAP2(V, 4, 1, a1, b1) EOS_TAP2(V, 4, 2, a2, b2) EOS_TAP2(V, 4, 3, a3, b3)
+#define EOS_TAPS2_8(V)                                                                             \
+    EOS_TAP2(V, 8, 0, a0, b0) EOS_TAP2(V, 8, 1, a1, b1) EOS_TAP2(V, 8, 2, a2, b2) EOS_TAP2(V, 8, 3, a3, b3) \
+    EOS_TAP2(V, 8, 4, a4, b4) EOS_TAP2(V, 8, 5, a5, b5) EOS_TAP2(V, 8, 6, a6, b6) EOS_TAP2(V, 8, 7, a7, b7)
+#define EOS_ALIST_4 a0, a1, a2, a3
+#define EOS_BLIST_4 b0, b1, b2, b3
+#define EOS_ALIST_8 a0, a1, a2, a3, a4, a5, a6, a7
+#define EOS_BLIST_8 b0, b1, b2, b3, b4, b5, b6, b7
+#define EOS_CONV_ROW2(NAME, V, G)                                                                       \
     __kernel void NAME(__global const float *x, __global const float *wp, __global float *y, const int C, \
                        const int K, const int H, const int N, EOS_EPI_ARGS) {                           \
-        const int oh = get_global_id(0), m0 = get_global_id(1) * 4, n = get_global_id(2);               \
+        const int oh = get_global_id(0), m0 = get_global_id(1) * G, n = get_global_id(2);               \
         if (oh >= H || m0 >= K || n >= N) return;                                                       \
-        float##V a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;                        \
+        EOS_ACC2_##G(V);                                                                                \
         for (int c = 0; c < C; c++) {                                                                   \
             __global const float *xc = x + ((size_t)n * C + c) * H * (2 * V);                           \
-            __global const float *wc = wp + ((size_t)(m0 / 4) * C + c) * 36;                            \
+            __global const float *wc = wp + ((size_t)(m0 / G) * C + c) * 9 * G;                         \
             for (int kh = 0; kh < 3; kh++) {                                                            \
                 const int ih = oh + kh - 1;                                                             \
                 if (ih < 0 || ih >= H) continue;                                                        \
@@ -136,18 +147,18 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
                 const float##V r0 = vload##V(0, row), r1 = vload##V(1, row);                            \
                 const float##V L0 = EOS_SHL##V(r0), L1 = vload##V(0, row + (V - 1));                   \
                 const float##V R0 = vload##V(0, row + 1), R1 = EOS_SHR##V(r1);                          \
-                EOS_TAP2(V, 0, a0, b0) EOS_TAP2(V, 1, a1, b1) EOS_TAP2(V, 2, a2, b2) EOS_TAP2(V, 3, a3, b3) \
+                EOS_TAPS2_##G(V)                                                                        \
             }                                                                                           \
         }                                                                                               \
-        const float##V a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};                                \
-        for (int g = 0; g < 4 && m0 + g < K; g++) {                                                     \
+        const float##V a[G] = {EOS_ALIST_##G}, b[G] = {EOS_BLIST_##G};                                  \
+        for (int g = 0; g < G && m0 + g < K; g++) {                                                     \
             __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * (2 * V);                    \
             EOS_STORE(V, a[g], 0, out, m0 + g)                                                          \
             EOS_STORE(V, b[g], 1, out, m0 + g)                                                          \
         }                                                                                               \
     }
-EOS_CONV_ROW2(eos_conv3x3_w16, 8)
-EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16)
+EOS_CONV_ROW2(eos_conv3x3_w16, 8, 4)
+EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16, 8)
 
 /* Rows of one vector (8 in float8, 16 in float16). Work-item (output row oh, group of G output
  * channels, image n): G x V outputs in G accumulators (8 in float8: AVX2 has 16 registers; 16 in

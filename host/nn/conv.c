@@ -265,7 +265,7 @@ static direct_kernels direct_pick(int W, int wide, int stride) {
     static const direct_kernels k8[3] = {{"eos_conv3x3_w32", "eos_conv3x3_dw2_w32", 2, 1},
                                          {"eos_conv3x3_w16", "eos_conv3x3_dw2_w16", 4, 1},
                                          {"eos_conv3x3_w8", "eos_conv3x3_dw2_w8", 8, 1}};
-    static const direct_kernels k16[3] = {{"eos_conv3x3_w32_v16", "eos_conv3x3_dw2_w32_v16", 4, 1},
+    static const direct_kernels k16[3] = {{"eos_conv3x3_w32_v16", "eos_conv3x3_dw2_w32_v16", 8, 1},
                                           {"eos_conv3x3_w16_v16", "eos_conv3x3_dw2_w16_v16", 16, 1},
                                           {"eos_conv3x3_w8_v16", "eos_conv3x3_dw2_w8_v16", 16, 2}};
     int i = W == 32 ? 0 : W == 16 ? 1 : 2;
