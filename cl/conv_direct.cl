@@ -400,21 +400,27 @@ EOS_DW2_KERNEL(eos_conv3x3_dw2_w32_v16, 16, 32)
 EOS_DW2_KERNEL(eos_conv3x3_dw2_w16_v16, 16, 16)
 
 /* Rows of 8 in float16: two rows of the plane per vector (eos_rows2), the dy rows oh, oh + 1
- * against the x rows oh - 1 + kh, oh + kh for the three tap rows kh, written out. */
-#define EOS_DW2_ROWS2(kh)                                                                          \
-    {                                                                                              \
-        const float16 r = eos_rows2(xc, oh + kh - 1, H), L = EOS_SHL2(r), R = EOS_SHR2(r);         \
-        EOS_DW2_TAPS(kh, d, e, L, r, R)                                                            \
-    }
+ * against the x rows oh - 1 + kh, oh + kh for the three tap rows kh, written out. The x pair
+ * (oh + 1, oh + 2) of tap row 2 is the next dy pair's tap row 0: kept with its shifts, so each
+ * dy pair builds two x pairs, not three. */
 __kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const float *dy, __global float *out,
                                      const int N, const int C, const int K, const int H, const int step) {
     EOS_DW2_START(16);
     for (int n = n0; n < n1; n++) {
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
+        float16 p = eos_rows2(xc, -1, H), pL = EOS_SHL2(p), pR = EOS_SHR2(p);  /* rows -1 (zero), 0 */
         for (int oh = 0; oh < H; oh += 2) {
             const float16 d = eos_rows2(da, oh, H), e = eos_rows2(db, oh, H);
-            EOS_DW2_ROWS2(0) EOS_DW2_ROWS2(1) EOS_DW2_ROWS2(2)
+            EOS_DW2_TAPS(0, d, e, pL, p, pR)
+            {
+                const float16 r = eos_rows2(xc, oh, H), L = EOS_SHL2(r), R = EOS_SHR2(r);
+                EOS_DW2_TAPS(1, d, e, L, r, R)
+            }
+            p = eos_rows2(xc, oh + 1, H);
+            pL = EOS_SHL2(p);
+            pR = EOS_SHR2(p);
+            EOS_DW2_TAPS(2, d, e, pL, p, pR)
         }
     }
     EOS_DW2_STORE(16)
