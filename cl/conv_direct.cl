@@ -53,11 +53,43 @@
         }                                                                                          \
         vstore##V(o_, i, p);                                                                       \
     }
-#define EOS_EPI_ARGS __global const float *shift, __global const float *res, const int epi
+#define EOS_EPI_ARGS __global const float *shift, __global const float *res, const int epi, __global float *part
 
 /* the sum of a vector's lanes, as a pairwise tree */
 #define EOS_HSUM8(t) ((((t).s0 + (t).s1) + ((t).s2 + (t).s3)) + (((t).s4 + (t).s5) + ((t).s6 + (t).s7)))
 #define EOS_HSUM16(t) (EOS_HSUM8((t).lo) + EOS_HSUM8((t).hi))
+
+/* Training's epilogue (epi bit 3, host/nn/conv.c eos__conv2d_forward_stats): the batch norm's
+ * statistics taken from the sums in registers, so the batch norm reads nothing back for them. A
+ * work-item's output row (or row pair) of channel m, its unit u of P = N ceil(OH / rows) per
+ * channel, writes part (K, P, 3) = (count, mean, M2): the row's mean, then its squared deviations
+ * from that mean (the layout and the numbers eos_bn_stats_partial writes; eos_bn_stats_merge
+ * merges them in unit order by Chan et al.'s update). */
+inline float eos_hsum8(const float8 t) { return EOS_HSUM8(t); }
+inline float eos_hsum16(const float16 t) { return EOS_HSUM16(t); }
+inline void eos_stat_put(__global float *part, const size_t at, const float cnt, const float mu, const float q) {
+    part[3 * at] = cnt;
+    part[3 * at + 1] = mu;
+    part[3 * at + 2] = q;
+}
+#define EOS_SQ(t, mu) (((t) - (mu)) * ((t) - (mu)))
+#define EOS_STAT1(V, at, a)                                                                        \
+    {                                                                                              \
+        const float mu_ = eos_hsum##V(a) / (float)(V);                                             \
+        eos_stat_put(part, at, (float)(V), mu_, eos_hsum##V(EOS_SQ(a, mu_)));                       \
+    }
+#define EOS_STAT4(V, at, a, b, c, d)                                                               \
+    {                                                                                              \
+        const float mu_ = ((eos_hsum##V(a) + eos_hsum##V(b)) + (eos_hsum##V(c) + eos_hsum##V(d))) / (float)(4 * V); \
+        eos_stat_put(part, at, (float)(4 * V), mu_,                                                \
+                     (eos_hsum##V(EOS_SQ(a, mu_)) + eos_hsum##V(EOS_SQ(b, mu_))) +                 \
+                     (eos_hsum##V(EOS_SQ(c, mu_)) + eos_hsum##V(EOS_SQ(d, mu_))));                 \
+    }
+#define EOS_STAT2(V, at, a, b)                                                                     \
+    {                                                                                              \
+        const float mu_ = (eos_hsum##V(a) + eos_hsum##V(b)) / (float)(2 * V);                      \
+        eos_stat_put(part, at, (float)(2 * V), mu_, eos_hsum##V(EOS_SQ(a, mu_)) + eos_hsum##V(EOS_SQ(b, mu_))); \
+    }
 
 /* rows r and r + 1 (r >= -1) of a plane of 8-pixel rows as one float16, zero for a row outside
  * 0 .. H-1 (the padding): one load inside the plane, halves at its edges. The halves are set
@@ -103,10 +135,13 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
     }
     __global float *y0 = y + (((size_t)n * K + m0) * H + oh) * 32;
     EOS_STORE(8, a0, 0, y0, m0) EOS_STORE(8, a1, 1, y0, m0) EOS_STORE(8, a2, 2, y0, m0) EOS_STORE(8, a3, 3, y0, m0)
+    const size_t P = (size_t)N * H, u = (size_t)n * H + oh;
+    if (epi & 8) EOS_STAT4(8, m0 * P + u, a0, a1, a2, a3)
     if (two) {
         __global float *y1 = y0 + (size_t)H * 32;
         EOS_STORE(8, b0, 0, y1, m0 + 1) EOS_STORE(8, b1, 1, y1, m0 + 1) EOS_STORE(8, b2, 2, y1, m0 + 1)
         EOS_STORE(8, b3, 3, y1, m0 + 1)
+        if (epi & 8) EOS_STAT4(8, (m0 + 1) * P + u, b0, b1, b2, b3)
     }
 }
 
@@ -155,6 +190,7 @@ __kernel void eos_conv3x3_w32(__global const float *x, __global const float *wp,
             __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * (2 * V);                    \
             EOS_STORE(V, a[g], 0, out, m0 + g)                                                          \
             EOS_STORE(V, b[g], 1, out, m0 + g)                                                          \
+            if (epi & 8) EOS_STAT2(V, (size_t)(m0 + g) * N * H + (size_t)n * H + oh, a[g], b[g])        \
         }                                                                                               \
     }
 EOS_CONV_ROW2(eos_conv3x3_w16, 8, 4)
@@ -200,6 +236,7 @@ EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16, 8)
         for (int g = 0; g < G && m0 + g < K; g++) {                                                     \
             __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * V;                          \
             EOS_STORE(V, a[g], 0, out, m0 + g)                                                          \
+            if (epi & 8) EOS_STAT1(V, (size_t)(m0 + g) * N * H + (size_t)n * H + oh, a[g])             \
         }                                                                                               \
     }
 EOS_CONV_ROW1(eos_conv3x3_w8, 8, 8)
@@ -226,6 +263,11 @@ __kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *
         __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * 8;
         if (oh + 1 < H) EOS_STORE(16, a[g], 0, out, m0 + g)
         else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
+        if (epi & 8) {  /* a unit per row pair; an odd H's last one row */
+            const size_t U = (size_t)(H + 1) / 2, at = (size_t)(m0 + g) * N * U + (size_t)n * U + oh / 2;
+            if (oh + 1 < H) EOS_STAT1(16, at, a[g])
+            else EOS_STAT1(8, at, a[g].lo)
+        }
     }
 }
 
@@ -261,6 +303,7 @@ __kernel void eos_conv3x3s2_w32_v16(__global const float *x, __global const floa
     for (int g = 0; g < 16 && m0 + g < K; g++) {
         __global float *out = y + (((size_t)n * K + m0 + g) * OH + oh) * 16;
         EOS_STORE(16, a[g], 0, out, m0 + g)
+        if (epi & 8) EOS_STAT1(16, (size_t)(m0 + g) * N * OH + (size_t)n * OH + oh, a[g])
     }
 }
 /* rows of 16 in, 8 out: two output rows oh, oh + 1 per float16 (input rows 2 oh + kh - 1 and two
@@ -287,6 +330,11 @@ __kernel void eos_conv3x3s2_w16_v16(__global const float *x, __global const floa
         __global float *out = y + (((size_t)n * K + m0 + g) * OH + oh) * 8;
         if (oh + 1 < OH) EOS_STORE(16, a[g], 0, out, m0 + g)
         else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
+        if (epi & 8) {
+            const size_t U = (size_t)(OH + 1) / 2, at = (size_t)(m0 + g) * N * U + (size_t)n * U + oh / 2;
+            if (oh + 1 < OH) EOS_STAT1(16, at, a[g])
+            else EOS_STAT1(8, at, a[g].lo)
+        }
     }
 }
 

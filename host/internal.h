@@ -233,6 +233,20 @@ void eos__conv_set_tiled_variant(int mode);
 eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
                                      const eos_tensor *w, const eos_tensor *scale, const eos_tensor *shift,
                                      const eos_tensor *res, int relu, eos_tensor *y, eos_workspace *ws, int *fused);
+/* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
+ * runs direct or direct16 (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
+ * unit, in the runtime's reduction scratch, for eos__batchnorm_forward_train_part; elsewhere
+ * nothing runs (*fused 0). */
+eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                     const eos_tensor *w, eos_tensor *y, eos_workspace *ws, cl_mem *part, int *P,
+                                     int *fused);
+/* eos_batchnorm_forward_train with the statistics' partials (C, P, 3) already taken
+ * (host/nn/batchnorm.c): merged in order, then the running estimates and the apply */
+eos_status eos__batchnorm_forward_train_part(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                             const eos_tensor *gamma, const eos_tensor *beta,
+                                             eos_tensor *running_mean, eos_tensor *running_var, eos_tensor *mean,
+                                             eos_tensor *invstd, const eos_tensor *residual, int relu,
+                                             float momentum, float eps, cl_mem part, int P, eos_tensor *y);
 /* EOS_BN_FUSE unset or 1 (host/nn/batchnorm.c): batch norm fused with its neighbours */
 int eos__bn_fuse(void);
 /* scale = gamma / sqrt(running_var + eps), shift = beta - running_mean scale (C each): batch norm

@@ -172,10 +172,42 @@ static eos_status sync_stats(int N, int C, int HW, const float *rm_old, const fl
     return st;
 }
 
+static eos_status forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma,
+                                const eos_tensor *beta, eos_tensor *running_mean, eos_tensor *running_var,
+                                eos_tensor *mean, eos_tensor *invstd, const eos_tensor *residual, int relu,
+                                float momentum, float eps, cl_mem part, int P, eos_tensor *y);
+
 eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
                                        const eos_tensor *gamma, const eos_tensor *beta, eos_tensor *running_mean,
                                        eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd,
                                        const eos_tensor *residual, int relu, float momentum, float eps, eos_tensor *y) {
+    return forward_train(rt, N, C, HW, x, gamma, beta, running_mean, running_var, mean, invstd, residual, relu,
+                         momentum, eps, NULL, 0, y);
+}
+
+eos_status eos__batchnorm_forward_train_part(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x,
+                                             const eos_tensor *gamma, const eos_tensor *beta,
+                                             eos_tensor *running_mean, eos_tensor *running_var, eos_tensor *mean,
+                                             eos_tensor *invstd, const eos_tensor *residual, int relu,
+                                             float momentum, float eps, cl_mem part, int P, eos_tensor *y) {
+    if (!part || P < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "batchnorm: no statistics partials (P=%d)", P);
+    return forward_train(rt, N, C, HW, x, gamma, beta, running_mean, running_var, mean, invstd, residual, relu,
+                         momentum, eps, part, P, y);
+}
+
+/* part (C, P, 3) of (count, mean, M2) merged per channel into mean, invstd and the running
+ * estimates (eos_bn_stats_merge) */
+static eos_status merge(eos_runtime_t rt, int C, cl_mem part, int P, eos_tensor *running_mean,
+                        eos_tensor *running_var, eos_tensor *mean, eos_tensor *invstd, float momentum, float eps) {
+    eos__arg a[] = {EOS_ARG(part), EOS_ARG(mean->buf), EOS_ARG(invstd->buf), EOS_ARG(running_mean->buf),
+                    EOS_ARG(running_var->buf), EOS_ARG(C), EOS_ARG(P), EOS_ARG(eps), EOS_ARG(momentum)};
+    return eos__run_1d(rt, "batchnorm.cl", "eos_bn_stats_merge", (size_t)C, a, EOS_NARGS(a));
+}
+
+static eos_status forward_train(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *x, const eos_tensor *gamma,
+                                const eos_tensor *beta, eos_tensor *running_mean, eos_tensor *running_var,
+                                eos_tensor *mean, eos_tensor *invstd, const eos_tensor *residual, int relu,
+                                float momentum, float eps, cl_mem part, int P, eos_tensor *y) {
     EOS_TRY(check(N, C, HW, x, gamma, beta, mean, invstd, residual, y));
     EOS_TRY(eos__need(running_mean, (size_t)C, "batchnorm running_mean"));
     EOS_TRY(eos__need(running_var, (size_t)C, "batchnorm running_var"));
@@ -190,7 +222,8 @@ eos_status eos_batchnorm_forward_train(eos_runtime_t rt, int N, int C, int HW, c
             return st;
         }
     }
-    eos_status st = stats(rt, N, C, HW, x, running_mean, running_var, mean, invstd, momentum, eps);
+    eos_status st = part ? merge(rt, C, part, P, running_mean, running_var, mean, invstd, momentum, eps)
+                         : stats(rt, N, C, HW, x, running_mean, running_var, mean, invstd, momentum, eps);
     if (st == EOS_OK && old) st = sync_stats(N, C, HW, old, old + C, mean, invstd, running_mean, running_var, momentum, eps);
     free(old);
     EOS_TRY(st);

@@ -272,12 +272,21 @@ static direct_kernels direct_pick(int W, int wide, int stride) {
     return wide ? k16[i] : k8[i];
 }
 
-/* The epilogue of a fused forward (eos__conv2d_forward_fused): y = relu?(conv(x, w scale) + shift
- * + res); every part optional (all NULL and relu 0: the plain convolution). */
+/* The epilogue of a fused forward: y = relu?(conv(x, w scale) + shift + res) (inference,
+ * eos__conv2d_forward_fused), and the batch norm's per-row statistics into part (training,
+ * eos__conv2d_forward_stats); every part optional (all NULL and relu 0: the plain convolution). */
 typedef struct {
     const eos_tensor *scale, *shift, *res;  /* (K), (K), like y */
     int relu;
+    cl_mem part;  /* (K, P, 3): P = N ceil(OH / rows) units a channel (direct_units) */
 } direct_epilogue;
+
+/* the statistics' units per channel of a direct forward: one per output row (or row pair) and image */
+static size_t direct_units(const eos_conv_shape *s, int wide) {
+    direct_kernels k = direct_pick(s->W, wide, s->stride);
+    int OH = s->stride == 2 ? (s->H + 1) / 2 : s->H;
+    return (size_t)s->N * (size_t)((OH + k.rows - 1) / k.rows);
+}
 
 /* y (N, K, H, W) = conv(x (N, C, H, W), w): w (K, C, 3, 3), or with flip w (C, K, 3, 3) transposed
  * and flipped (dx); the weights packed into ws->wt for the kernel's channel groups first; e, when
@@ -290,8 +299,8 @@ static eos_status direct_run(eos_runtime_t rt, int wide, int stride, int N, int 
     size_t np = (size_t)((K + k.G - 1) / k.G) * k.G * C * 9;
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
     cl_mem scale = e && e->scale ? e->scale->buf : NULL, shift = e && e->shift ? e->shift->buf : NULL,
-           res = e && e->res ? e->res->buf : NULL;
-    int scaled = scale != NULL, epi = (shift ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0);
+           res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
+    int scaled = scale != NULL, epi = (shift ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
     {
         eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(k.G), EOS_ARG(flip),
                         EOS_ARG(scale), EOS_ARG(scaled)};
@@ -299,7 +308,7 @@ static eos_status direct_run(eos_runtime_t rt, int wide, int stride, int N, int 
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
     }
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N),
-                    EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi)};
+                    EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi), EOS_ARG(part)};
     size_t g[3] = {(size_t)((OH + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
 }
@@ -1006,11 +1015,40 @@ eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, 
     if (scale) EOS_TRY(eos__need(scale, (size_t)s->K, "conv2d fused scale"));
     if (shift) EOS_TRY(eos__need(shift, (size_t)s->K, "conv2d fused shift"));
     if (res) EOS_TRY(eos__need(res, ny, "conv2d fused residual"));
-    direct_epilogue e = {scale, shift, res, relu};
+    direct_epilogue e = {scale, shift, res, relu, NULL};
     charge(rt, s, EOS_CONV_FORWARD, a);
     eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);
     if (st == EOS_OK) *fused = 1;
+    return st;
+}
+
+/* Training's convolution with its batch norm's statistics taken as the sums are stored, where the
+ * forward runs direct or direct16: *part (K, *P, 3) the per-row (count, mean, M2) for
+ * eos__batchnorm_forward_train_part, in the runtime's reduction scratch (valid until the next
+ * reduction). *fused 0 (nothing run) for the other algorithms. */
+eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                     const eos_tensor *w, eos_tensor *y, eos_workspace *ws, cl_mem *part, int *P,
+                                     int *fused) {
+    *fused = 0;
+    eos_conv_algo a;
+    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
+    if (a != EOS_CONV_DIRECT && a != EOS_CONV_DIRECT16) return EOS_OK;
+    int OH = 0, OW = 0;
+    EOS_TRY(check_shape(s, &OH, &OW));
+    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
+    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
+    EOS_TRY(eos__need(y, (size_t)s->N * s->K * OH * OW, "conv2d y"));
+    size_t units = direct_units(s, a == EOS_CONV_DIRECT16);
+    EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)s->K * units, part));
+    direct_epilogue e = {NULL, NULL, NULL, 0, *part};
+    charge(rt, s, EOS_CONV_FORWARD, a);
+    eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
+    charge(rt, NULL, EOS_CONV_FORWARD, a);
+    if (st == EOS_OK) {
+        *P = (int)units;
+        *fused = 1;
+    }
     return st;
 }
 

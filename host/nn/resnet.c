@@ -469,9 +469,11 @@ static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int 
 }
 
 /* Convolution (weights entry wi) then batch norm (entries from bn) then ReLU, + res before the
- * ReLU when not NULL: y. In evaluation, where the convolution runs direct, one pass with the
- * batch norm folded into it (eos__conv2d_forward_fused; mean and invstd then hold its scale and
- * shift); else the convolution into c, then the batch norm. */
+ * ReLU when not NULL: y. Where the convolution runs direct (EOS_BN_FUSE unset or 1): in
+ * evaluation one pass with the batch norm folded into it (eos__conv2d_forward_fused; mean and
+ * invstd then hold its scale and shift); in training the convolution into c with the batch's
+ * statistics taken from its sums (eos__conv2d_forward_stats), then the batch norm's merge and
+ * apply. Else the convolution into c, then the batch norm. */
 static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, const eos_tensor *in, size_t wi,
                           size_t bn, eos_tensor *c, eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res,
                           eos_tensor *y) {
@@ -482,6 +484,16 @@ static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, c
         EOS_TRY(eos__batchnorm_fold(rt, cs->K, BN_ARGS(m, bn), k_bn_eps, mean, invstd));
         EOS_TRY(eos__conv2d_forward_fused(rt, cs, in, &m->e[wi].value, mean, invstd, res, 1, y, &m->ws, &fused));
         if (fused) return EOS_OK;
+    }
+    if (train && eos__bn_fuse()) {
+        int fused = 0, P = 0;
+        cl_mem part = NULL;
+        EOS_TRY(eos__conv2d_forward_stats(rt, cs, in, &m->e[wi].value, c, &m->ws, &part, &P, &fused));
+        if (fused) {
+            m->e[bn + BN_NBT].count++;
+            return eos__batchnorm_forward_train_part(rt, cs->N, cs->K, OH * OW, c, BN_ARGS(m, bn), mean, invstd, res, 1,
+                                                     k_bn_momentum, k_bn_eps, part, P, y);
+        }
     }
     EOS_TRY(eos_conv2d_forward(rt, cs, in, &m->e[wi].value, NULL, c, &m->ws));
     return bn_forward(m, train, bn, cs->N, cs->K, OH * OW, c, mean, invstd, res, y);

@@ -212,6 +212,62 @@ static void test_eval_fold_matches_unfused(void **state) {
     eos_resnet_free(m);
 }
 
+/* Training's batch-norm statistics taken in the direct convolutions' epilogue (host/nn/resnet.c
+ * conv_bn, eos__conv2d_forward_stats) against the batch norm's own pass (EOS_BN_FUSE=0), on the
+ * PyTorch model, a training forward each from the same state: both direct widths, the logits
+ * (normalised by the batch's statistics) and the running estimates they move; the profile shows
+ * which convolutions took the statistics (direct16 also the stride-2 ones; tiny 8 x 8 images:
+ * only the rows of 8). */
+static void test_train_stats_match_unfused(void **state) {
+    eos_runtime_t rt = *state;
+    int B, S, steps;
+    golden_shape(&B, &S, &steps);
+    const char *given = getenv("EOS_BN_FUSE");
+    char *keep = given ? strdup(given) : NULL;
+    static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
+    static const char *const bns[3] = {"bn1", "layer1.0.bn2", "layer3.0.bn1"};
+    float want[80], got[80], rwant[3][2][64], rgot[3][2][64];
+    for (int a = 0; a < 2; a++) {
+        eos_runtime_set_conv_algo(rt, algos[a]);
+        for (int fused = 0; fused < 2; fused++) {
+            eos_resnet_t m;
+            EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
+            if (fused) unsetenv("EOS_BN_FUSE");
+            else setenv("EOS_BN_FUSE", "0", 1);
+            eos_runtime_profile_start(rt);
+            EOS_ASSERT_OK(eos_resnet_forward(m, 1, B, S, S, gold("input")->data));
+            EOS_ASSERT_OK(eos_resnet_outputs(m, B, fused ? got : want, NULL));
+            eos_kernel_time t[128];
+            size_t n = eos_runtime_profile_read(rt, t, 128);
+            long reads = 0;  /* batch-norm passes that read the convolution's output for statistics */
+            for (size_t i = 0; i < n; i++)
+                if (!strcmp(t[i].name, "eos_bn_stats") || !strcmp(t[i].name, "eos_bn_stats_partial")) reads += t[i].calls;
+            eos_runtime_profile_stop(rt);
+            const long taken = test_tiny() ? 3 : a == 1 ? 7 : 5;
+            assert_int_equal(reads, fused ? 7 - taken : 7);
+            for (int b = 0; b < 3; b++) {
+                const int C = b == 2 ? 64 : 16;
+                char name[64];
+                snprintf(name, sizeof name, "%s.running_mean", bns[b]);
+                EOS_ASSERT_OK(eos_resnet_get(m, name, 0, fused ? rgot[b][0] : rwant[b][0], (size_t)C));
+                snprintf(name, sizeof name, "%s.running_var", bns[b]);
+                EOS_ASSERT_OK(eos_resnet_get(m, name, 0, fused ? rgot[b][1] : rwant[b][1], (size_t)C));
+            }
+            eos_resnet_free(m);
+        }
+        expect_close("training logits, statistics in the epilogue", got, want, (size_t)B * 10, 1e-4, 1e-4);
+        for (int b = 0; b < 3; b++) {
+            const size_t C = b == 2 ? 64 : 16;
+            expect_close("running mean", rgot[b][0], rwant[b][0], C, 1e-5, 1e-4);
+            expect_close("running var", rgot[b][1], rwant[b][1], C, 1e-5, 1e-4);
+        }
+    }
+    if (keep) setenv("EOS_BN_FUSE", keep, 1);
+    else unsetenv("EOS_BN_FUSE");
+    free(keep);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+}
+
 static void test_save_load_and_init(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m, back;
@@ -451,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_one_step_matches_pytorch),
         cmocka_unit_test(test_pytorch_model_predictions),
         cmocka_unit_test(test_eval_fold_matches_unfused),
+        cmocka_unit_test(test_train_stats_match_unfused),
         cmocka_unit_test(test_save_load_and_init),
         cmocka_unit_test(test_ldam_network_matches_pytorch),
         cmocka_unit_test(test_normed_head_init),
