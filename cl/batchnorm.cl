@@ -178,18 +178,6 @@ __kernel void eos_bn_eval_params(__global const float *running_mean, __global co
     invstd[c] = rsqrt(running_var[c] + eps);
 }
 
-/* Evaluation folded into a convolution (host/nn/conv.c, eos__conv2d_forward_fused): scale = gamma
- * invstd and shift = beta - mean scale (C), from the running statistics */
-__kernel void eos_bn_fold(__global const float *gamma, __global const float *beta, __global const float *running_mean,
-                          __global const float *running_var, __global float *scale, __global float *shift, const int C,
-                          const float eps) {
-    const int c = get_global_id(0);
-    if (c >= C) return;
-    const float sc = gamma[c] * rsqrt(running_var[c] + eps);
-    scale[c] = sc;
-    shift[c] = beta[c] - running_mean[c] * sc;
-}
-
 /* y = gamma * (x - mean) * invstd + beta (+ residual) (then max(., 0) when relu); all (N, C, HW).
  * residual may be a NULL buffer when has_residual is 0. y may alias x. */
 __kernel void eos_bn_apply(__global const float *x, __global float *y, __global const float *mean,

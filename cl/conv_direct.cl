@@ -342,17 +342,21 @@ __kernel void eos_conv3x3s2_w16_v16(__global const float *x, __global const floa
  * packed for groups of G output channels, zero past O; from w (O, I, 3, 3) (forward, flip 0), or
  * from w (I, O, 3, 3) transposed and flipped (flip 1: stride 1's dx, w' (C, K, 3, 3)) or only
  * transposed (flip 2: stride 2's dx, eos_conv3x3s2_dx_*); each output channel o
- * times scale[o] when scale is not NULL (a batch norm folded in). Work-item (input channel ci,
+ * times the batch norm's scale gamma[o] / sqrt(rvar[o] + eps) when fold (inference: the shift
+ * beta[o] - rmean[o] scale goes to shift[o], for the kernels' epilogue). Work-item (input channel ci,
  * group og) writes its 9 G contiguous weights (one work-item per weight cost PoCL a work-group
  * launch each). */
 __kernel void eos_conv3x3_pack(__global const float *w, __global float *wp, const int O, const int I, const int G,
-                               const int flip, __global const float *scale, const int scaled) {
+                               const int flip, __global const float *gamma, __global const float *beta,
+                               __global const float *rmean, __global const float *rvar, const float eps,
+                               __global float *shift, const int fold) {
     const int ci = get_global_id(0), og = get_global_id(1);
     if (ci >= I || og >= (O + G - 1) / G) return;
     __global float *out = wp + ((size_t)og * I + ci) * 9 * G;
     for (int g = 0; g < G; g++) {
         const int o = og * G + g;
-        const float f = o < O && scaled ? scale[o] : 1.0f;
+        const float f = o < O && fold ? gamma[o] * rsqrt(rvar[o] + eps) : 1.0f;
+        if (o < O && fold && ci == 0) shift[o] = beta[o] - rmean[o] * f;
         for (int t = 0; t < 9; t++)
             out[t * G + g] = o >= O     ? 0.0f
                            : flip == 1 ? f * w[((size_t)ci * O + o) * 9 + 8 - t]

@@ -227,12 +227,15 @@ eos_status eos__conv_tiled_dw(eos_runtime_t rt, const eos_conv_shape *s, const e
 int eos__conv_tiled_usable(eos_runtime_t rt);
 void eos__conv_set_tiled_variant(int mode);
 
-/* Inference's convolution with its batch norm folded in (host/nn/conv.c): y = conv(x, w scale) +
- * shift (+ res) (then max(., 0) when relu) in one pass where the forward runs direct or direct16
- * (*fused 1); elsewhere nothing runs (*fused 0). scale, shift (K) from eos__batchnorm_fold. */
+/* Inference's convolution with its batch norm folded in (host/nn/conv.c): with scale = gamma /
+ * sqrt(running_var + eps) and shift = beta - running_mean scale (written to the scratch shift, K),
+ * y = conv(x, w scale) + shift (+ res) (then max(., 0) when relu) in one pass where the forward
+ * runs direct or direct16 (*fused 1); elsewhere nothing runs (*fused 0). */
 eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
-                                     const eos_tensor *w, const eos_tensor *scale, const eos_tensor *shift,
-                                     const eos_tensor *res, int relu, eos_tensor *y, eos_workspace *ws, int *fused);
+                                     const eos_tensor *w, const eos_tensor *gamma, const eos_tensor *beta,
+                                     const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
+                                     eos_tensor *shift, const eos_tensor *res, int relu, eos_tensor *y,
+                                     eos_workspace *ws, int *fused);
 /* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
  * runs direct or direct16 (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
  * unit, in the runtime's reduction scratch, for eos__batchnorm_forward_train_part; elsewhere
@@ -249,11 +252,6 @@ eos_status eos__batchnorm_forward_train_part(eos_runtime_t rt, int N, int C, int
                                              float momentum, float eps, cl_mem part, int P, eos_tensor *y);
 /* EOS_BN_FUSE unset or 1 (host/nn/batchnorm.c): batch norm fused with its neighbours */
 int eos__bn_fuse(void);
-/* scale = gamma / sqrt(running_var + eps), shift = beta - running_mean scale (C each): batch norm
- * in evaluation as y = x scale + shift (host/nn/batchnorm.c) */
-eos_status eos__batchnorm_fold(eos_runtime_t rt, int C, const eos_tensor *gamma, const eos_tensor *beta,
-                               const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
-                               eos_tensor *scale, eos_tensor *shift);
 
 /* Called by eos_runtime_free before the context goes: drops CLBlast's cached programs. */
 void eos__gemm_release(eos_runtime_t rt);

@@ -265,20 +265,6 @@ eos_status eos_batchnorm_forward_eval(eos_runtime_t rt, int N, int C, int HW, co
     return apply(rt, N, C, HW, x, gamma, beta, mean, invstd, residual, relu, y);
 }
 
-eos_status eos__batchnorm_fold(eos_runtime_t rt, int C, const eos_tensor *gamma, const eos_tensor *beta,
-                               const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
-                               eos_tensor *scale, eos_tensor *shift) {
-    const eos_tensor *in[4] = {gamma, beta, running_mean, running_var};
-    static const char *const what[4] = {"batchnorm gamma", "batchnorm beta", "batchnorm running_mean",
-                                        "batchnorm running_var"};
-    for (int i = 0; i < 4; i++) EOS_TRY(eos__need(in[i], (size_t)C, what[i]));
-    EOS_TRY(eos__need(scale, (size_t)C, "batchnorm fold scale"));
-    EOS_TRY(eos__need(shift, (size_t)C, "batchnorm fold shift"));
-    eos__arg a[] = {EOS_ARG(gamma->buf), EOS_ARG(beta->buf), EOS_ARG(running_mean->buf), EOS_ARG(running_var->buf),
-                    EOS_ARG(scale->buf), EOS_ARG(shift->buf), EOS_ARG(C), EOS_ARG(eps)};
-    return eos__run_1d(rt, "batchnorm.cl", "eos_bn_fold", (size_t)C, a, EOS_NARGS(a));
-}
-
 /* EOS_BN_FUSE=0 runs the ReLU's backward as a pass of its own before the batch norm's, and
  * inference's batch norm as a pass of its own after the convolution (host/nn/resnet.c): the
  * references the tests compare the fused kernels with; unset or 1 fuses both. */

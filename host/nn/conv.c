@@ -276,9 +276,12 @@ static direct_kernels direct_pick(int W, int wide, int stride) {
  * eos__conv2d_forward_fused), and the batch norm's per-row statistics into part (training,
  * eos__conv2d_forward_stats); every part optional (all NULL and relu 0: the plain convolution). */
 typedef struct {
-    const eos_tensor *scale, *shift, *res;  /* (K), (K), like y */
+    const eos_tensor *bn[4];  /* gamma, beta, running mean, running var (K each) folded in; NULL: none */
+    float eps;
+    eos_tensor *shift;        /* (K): the folded shift, written by the pack, added as the sums are stored */
+    const eos_tensor *res;    /* like y */
     int relu;
-    cl_mem part;  /* (K, P, 3): P = N ceil(OH / rows) units a channel (direct_units) */
+    cl_mem part;              /* (K, P, 3): P = N ceil(OH / rows) units a channel (direct_units) */
 } direct_epilogue;
 
 /* the statistics' units per channel of a direct forward: one per output row (or row pair) and image */
@@ -298,12 +301,16 @@ static eos_status direct_run(eos_runtime_t rt, int wide, int stride, int N, int 
     int OH = stride == 2 ? (H + 1) / 2 : H;
     size_t np = (size_t)((K + k.G - 1) / k.G) * k.G * C * 9;
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
-    cl_mem scale = e && e->scale ? e->scale->buf : NULL, shift = e && e->shift ? e->shift->buf : NULL,
+    int fold = e && e->bn[0];
+    cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL,
            res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
-    int scaled = scale != NULL, epi = (shift ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
+    for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
+    float eps = fold ? e->eps : 0.0f;
+    int epi = (fold ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
     {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K), EOS_ARG(C), EOS_ARG(k.G), EOS_ARG(flip),
-                        EOS_ARG(scale), EOS_ARG(scaled)};
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K),     EOS_ARG(C),     EOS_ARG(k.G),
+                        EOS_ARG(flip),   EOS_ARG(bn[0]),      EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
+                        EOS_ARG(eps),    EOS_ARG(shift),      EOS_ARG(fold)};
         size_t g[2] = {(size_t)C, (size_t)((K + k.G - 1) / k.G)};
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
     }
@@ -379,9 +386,11 @@ static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
     cl_mem none = NULL;
     int zero = 0;
+    float eps = 0.0f;
     {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(G), EOS_ARG(two),
-                        EOS_ARG(none), EOS_ARG(zero)};
+        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(G),
+                        EOS_ARG(two),    EOS_ARG(none),       EOS_ARG(none), EOS_ARG(none), EOS_ARG(none),
+                        EOS_ARG(eps),    EOS_ARG(none),       EOS_ARG(zero)};
         size_t g[2] = {(size_t)s->K, (size_t)((s->C + G - 1) / G)};
         EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
     }
@@ -996,12 +1005,15 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
 }
 
 /* Inference's convolution + batch norm (+ residual) (+ ReLU) in one pass where the forward's
- * algorithm is direct or direct16: the batch norm's scale folded into the packed weights and its
- * shift, the residual and the ReLU applied as the sums are stored. *fused 0 (nothing run) for the
- * other algorithms: the caller runs the convolution and the batch norm as before. */
+ * algorithm is direct or direct16: the batch norm's scale folded into the packed weights, its
+ * shift (into the scratch shift) and the residual and the ReLU applied as the sums are stored.
+ * *fused 0 (nothing run) for the other algorithms: the caller runs the convolution and the batch
+ * norm as before. */
 eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
-                                     const eos_tensor *w, const eos_tensor *scale, const eos_tensor *shift,
-                                     const eos_tensor *res, int relu, eos_tensor *y, eos_workspace *ws, int *fused) {
+                                     const eos_tensor *w, const eos_tensor *gamma, const eos_tensor *beta,
+                                     const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
+                                     eos_tensor *shift, const eos_tensor *res, int relu, eos_tensor *y,
+                                     eos_workspace *ws, int *fused) {
     *fused = 0;
     eos_conv_algo a;
     EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
@@ -1012,10 +1024,13 @@ eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, 
     EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
     EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
     EOS_TRY(eos__need(y, ny, "conv2d y"));
-    if (scale) EOS_TRY(eos__need(scale, (size_t)s->K, "conv2d fused scale"));
-    if (shift) EOS_TRY(eos__need(shift, (size_t)s->K, "conv2d fused shift"));
+    const eos_tensor *bn[4] = {gamma, beta, running_mean, running_var};
+    static const char *const what[4] = {"conv2d fused gamma", "conv2d fused beta", "conv2d fused running_mean",
+                                        "conv2d fused running_var"};
+    for (int i = 0; i < 4; i++) EOS_TRY(eos__need(bn[i], (size_t)s->K, what[i]));
+    EOS_TRY(eos__need(shift, (size_t)s->K, "conv2d fused shift"));
     if (res) EOS_TRY(eos__need(res, ny, "conv2d fused residual"));
-    direct_epilogue e = {scale, shift, res, relu, NULL};
+    direct_epilogue e = {{gamma, beta, running_mean, running_var}, eps, shift, res, relu, NULL};
     charge(rt, s, EOS_CONV_FORWARD, a);
     eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);
@@ -1041,7 +1056,7 @@ eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, 
     EOS_TRY(eos__need(y, (size_t)s->N * s->K * OH * OW, "conv2d y"));
     size_t units = direct_units(s, a == EOS_CONV_DIRECT16);
     EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)s->K * units, part));
-    direct_epilogue e = {NULL, NULL, NULL, 0, *part};
+    direct_epilogue e = {{NULL, NULL, NULL, NULL}, 0.0f, NULL, NULL, 0, *part};
     charge(rt, s, EOS_CONV_FORWARD, a);
     eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
     charge(rt, NULL, EOS_CONV_FORWARD, a);

@@ -470,8 +470,8 @@ static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int 
 
 /* Convolution (weights entry wi) then batch norm (entries from bn) then ReLU, + res before the
  * ReLU when not NULL: y. Where the convolution runs direct (EOS_BN_FUSE unset or 1): in
- * evaluation one pass with the batch norm folded into it (eos__conv2d_forward_fused; mean and
- * invstd then hold its scale and shift); in training the convolution into c with the batch's
+ * evaluation one pass with the batch norm folded into it (eos__conv2d_forward_fused; invstd
+ * then holds its shift); in training the convolution into c with the batch's
  * statistics taken from its sums (eos__conv2d_forward_stats), then the batch norm's merge and
  * apply. Else the convolution into c, then the batch norm. */
 static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, const eos_tensor *in, size_t wi,
@@ -481,8 +481,8 @@ static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, c
     int OH = eos_conv_out(cs->H, cs->R, cs->stride, cs->pad), OW = eos_conv_out(cs->W, cs->R, cs->stride, cs->pad);
     if (!train && eos__bn_fuse()) {
         int fused = 0;
-        EOS_TRY(eos__batchnorm_fold(rt, cs->K, BN_ARGS(m, bn), k_bn_eps, mean, invstd));
-        EOS_TRY(eos__conv2d_forward_fused(rt, cs, in, &m->e[wi].value, mean, invstd, res, 1, y, &m->ws, &fused));
+        EOS_TRY(eos__conv2d_forward_fused(rt, cs, in, &m->e[wi].value, BN_ARGS(m, bn), k_bn_eps, invstd, res, 1, y,
+                                          &m->ws, &fused));
         if (fused) return EOS_OK;
     }
     if (train && eos__bn_fuse()) {
