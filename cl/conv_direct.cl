@@ -80,15 +80,14 @@ inline void eos_stat_put(__global float *part, const size_t at, const float cnt,
     }
 #define EOS_STAT4(V, at, a, b, c, d)                                                               \
     {                                                                                              \
-        const float mu_ = ((eos_hsum##V(a) + eos_hsum##V(b)) + (eos_hsum##V(c) + eos_hsum##V(d))) / (float)(4 * V); \
+        const float mu_ = eos_hsum##V(((a) + (b)) + ((c) + (d))) / (float)(4 * V);                 \
         eos_stat_put(part, at, (float)(4 * V), mu_,                                                \
-                     (eos_hsum##V(EOS_SQ(a, mu_)) + eos_hsum##V(EOS_SQ(b, mu_))) +                 \
-                     (eos_hsum##V(EOS_SQ(c, mu_)) + eos_hsum##V(EOS_SQ(d, mu_))));                 \
+                     eos_hsum##V((EOS_SQ(a, mu_) + EOS_SQ(b, mu_)) + (EOS_SQ(c, mu_) + EOS_SQ(d, mu_)))); \
     }
 #define EOS_STAT2(V, at, a, b)                                                                     \
     {                                                                                              \
-        const float mu_ = (eos_hsum##V(a) + eos_hsum##V(b)) / (float)(2 * V);                      \
-        eos_stat_put(part, at, (float)(2 * V), mu_, eos_hsum##V(EOS_SQ(a, mu_)) + eos_hsum##V(EOS_SQ(b, mu_))); \
+        const float mu_ = eos_hsum##V((a) + (b)) / (float)(2 * V);                                 \
+        eos_stat_put(part, at, (float)(2 * V), mu_, eos_hsum##V(EOS_SQ(a, mu_) + EOS_SQ(b, mu_))); \
     }
 
 /* rows r and r + 1 (r >= -1) of a plane of 8-pixel rows as one float16, zero for a row outside

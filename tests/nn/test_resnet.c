@@ -214,8 +214,10 @@ static void test_eval_fold_matches_unfused(void **state) {
 
 /* Training's batch-norm statistics taken in the direct convolutions' epilogue (host/nn/resnet.c
  * conv_bn, eos__conv2d_forward_stats) against the batch norm's own pass (EOS_BN_FUSE=0), on the
- * PyTorch model, a training forward each from the same state: both direct widths, the logits
- * (normalised by the batch's statistics) and the running estimates they move; the profile shows
+ * PyTorch model, a training step each from the same state: both direct widths, the logits
+ * (normalised by the batch's statistics), the running estimates they move, the loss and the
+ * gradients from the last block back to the stem (the backward uses the mean and invstd); the
+ * profile shows
  * which convolutions took the statistics (direct16 also the stride-2 ones; tiny 8 x 8 images:
  * only the rows of 8). */
 static void test_train_stats_match_unfused(void **state) {
@@ -226,7 +228,20 @@ static void test_train_stats_match_unfused(void **state) {
     char *keep = given ? strdup(given) : NULL;
     static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
     static const char *const bns[3] = {"bn1", "layer1.0.bn2", "layer3.0.bn1"};
-    float want[80], got[80], rwant[3][2][64], rgot[3][2][64];
+    static const struct { const char *name; size_t n; } grads[] = {
+        {"layer3.0.conv2.weight", 64 * 64 * 9}, {"layer3.0.bn1.weight", 64}, {"layer3.0.bn1.bias", 64},
+        {"layer2.0.bn2.weight", 32},            {"layer1.0.conv2.weight", 16 * 16 * 9}, {"layer1.0.bn1.bias", 16},
+        {"bn1.weight", 16},                     {"conv1.weight", 16 * 3 * 9}};
+    enum { NG = sizeof grads / sizeof grads[0] };
+    float want[80], got[80], rwant[3][2][64], rgot[3][2][64], lwant = 0, lgot = 0;
+    float *gwant[NG], *ggot[NG];
+    for (int i = 0; i < NG; i++) {
+        gwant[i] = malloc(grads[i].n * sizeof(float));
+        ggot[i] = malloc(grads[i].n * sizeof(float));
+    }
+    const golden *yl = gold("labels");
+    int32_t labels[8];
+    for (int i = 0; i < B; i++) labels[i] = (int32_t)yl->data[i];
     for (int a = 0; a < 2; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         for (int fused = 0; fused < 2; fused++) {
@@ -237,6 +252,9 @@ static void test_train_stats_match_unfused(void **state) {
             eos_runtime_profile_start(rt);
             EOS_ASSERT_OK(eos_resnet_forward(m, 1, B, S, S, gold("input")->data));
             EOS_ASSERT_OK(eos_resnet_outputs(m, B, fused ? got : want, NULL));
+            EOS_ASSERT_OK(eos_resnet_backward(m, B, labels, NULL, fused ? &lgot : &lwant));
+            for (int i = 0; i < NG; i++)
+                EOS_ASSERT_OK(eos_resnet_get(m, grads[i].name, 1, fused ? ggot[i] : gwant[i], grads[i].n));
             eos_kernel_time t[128];
             size_t n = eos_runtime_profile_read(rt, t, 128);
             long reads = 0;  /* batch-norm passes that read the convolution's output for statistics */
@@ -256,11 +274,21 @@ static void test_train_stats_match_unfused(void **state) {
             eos_resnet_free(m);
         }
         expect_close("training logits, statistics in the epilogue", got, want, (size_t)B * 10, 1e-4, 1e-4);
+        assert_float_equal(lgot, lwant, 1e-5 * (1 + fabs(lwant)));
+        for (int i = 0; i < NG; i++) {
+            double scale = 0;  /* tolerances relative to the gradient's largest element */
+            for (size_t j = 0; j < grads[i].n; j++) scale = fmax(scale, fabs(gwant[i][j]));
+            expect_close(grads[i].name, ggot[i], gwant[i], grads[i].n, 1e-4 * scale + 1e-7, 1e-3);
+        }
         for (int b = 0; b < 3; b++) {
             const size_t C = b == 2 ? 64 : 16;
             expect_close("running mean", rgot[b][0], rwant[b][0], C, 1e-5, 1e-4);
             expect_close("running var", rgot[b][1], rwant[b][1], C, 1e-5, 1e-4);
         }
+    }
+    for (int i = 0; i < NG; i++) {
+        free(gwant[i]);
+        free(ggot[i]);
     }
     if (keep) setenv("EOS_BN_FUSE", keep, 1);
     else unsetenv("EOS_BN_FUSE");
