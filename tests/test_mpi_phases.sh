@@ -95,8 +95,8 @@ for c in X A B; do
     rm -f "$fx/cache$c/conv-algos.txt"
 done
 EOS_CACHE_DIR="$fx/cacheX" mpi "$eos" train $targs --out "$fx/t0" >/dev/null 2>&1 || bad "timed conv choices" ""
-sed '2,$s/ [a-z]*$/ gemm/' "$fx/cacheX/conv-algos.txt" > "$fx/cacheA/conv-algos.txt"
-sed '2,$s/ [a-z]*$/ panel/' "$fx/cacheX/conv-algos.txt" > "$fx/cacheB/conv-algos.txt"
+sed '2,$s/ [a-z0-9]*$/ gemm/' "$fx/cacheX/conv-algos.txt" > "$fx/cacheA/conv-algos.txt"
+sed '2,$s/ [a-z0-9]*$/ panel/' "$fx/cacheX/conv-algos.txt" > "$fx/cacheB/conv-algos.txt"
 two() { timeout 300 "$mpirun" $mpiopts -np 1 env EOS_CACHE_DIR="$fx/cache$1" "$eos" train $targs --out "$fx/$3" : \
     -np 1 env EOS_CACHE_DIR="$fx/cache$2" "$eos" train $targs --out "$fx/$3"; }
 expect "conv choices: both ranks read gemm" 0 '' two A A tAA
