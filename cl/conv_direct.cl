@@ -241,6 +241,21 @@ EOS_CONV_ROW2(eos_conv3x3_w32_v16, 16, 8)
 EOS_CONV_ROW1(eos_conv3x3_w8, 8, 8)
 EOS_CONV_ROW1(eos_conv3x3_w16_v16, 16, 16)
 
+/* The stores of a work-item whose float16 accumulators a[g] hold output rows oh and oh + 1 of 8
+ * pixels (OH output rows; an odd OH's last pair stores its first row), with the epilogue and the
+ * statistics of each pair as one unit */
+#define EOS_STORE_ROW_PAIRS(OH)                                                                    \
+    for (int g = 0; g < 16 && m0 + g < K; g++) {                                                   \
+        __global float *out = y + (((size_t)n * K + m0 + g) * (OH) + oh) * 8;                      \
+        if (oh + 1 < (OH)) EOS_STORE(16, a[g], 0, out, m0 + g)                                     \
+        else EOS_STORE(8, a[g].lo, 0, out, m0 + g)                                                 \
+        if (epi & 8) {                                                                             \
+            const size_t U = (size_t)((OH) + 1) / 2, at = (size_t)(m0 + g) * N * U + (size_t)n * U + oh / 2; \
+            if (oh + 1 < (OH)) EOS_STAT1(16, at, a[g])                                             \
+            else EOS_STAT1(8, at, a[g].lo)                                                         \
+        }                                                                                          \
+    }
+
 /* Rows of 8 in float16: two output rows at once. Work-item (output row pair oh, oh + 1, group of
  * 16 output channels, image n): each float16 holds rows ih and ih + 1 (eos_rows2), so a weight
  * load serves 16 outputs; an odd H's last pair stores one row. */
@@ -258,16 +273,7 @@ __kernel void eos_conv3x3_w8_v16(__global const float *x, __global const float *
         }
     }
     const float16 a[16] = {EOS_LIST16};
-    for (int g = 0; g < 16 && m0 + g < K; g++) {
-        __global float *out = y + (((size_t)n * K + m0 + g) * H + oh) * 8;
-        if (oh + 1 < H) EOS_STORE(16, a[g], 0, out, m0 + g)
-        else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
-        if (epi & 8) {  /* a unit per row pair; an odd H's last one row */
-            const size_t U = (size_t)(H + 1) / 2, at = (size_t)(m0 + g) * N * U + (size_t)n * U + oh / 2;
-            if (oh + 1 < H) EOS_STAT1(16, at, a[g])
-            else EOS_STAT1(8, at, a[g].lo)
-        }
-    }
+    EOS_STORE_ROW_PAIRS(H)
 }
 
 /* Stride 2 (ResNet-s's down-sampling: 3x3, pad 1), forward only, in float16 ("direct16"): output
@@ -325,16 +331,7 @@ __kernel void eos_conv3x3s2_w16_v16(__global const float *x, __global const floa
         }
     }
     const float16 a[16] = {EOS_LIST16};
-    for (int g = 0; g < 16 && m0 + g < K; g++) {
-        __global float *out = y + (((size_t)n * K + m0 + g) * OH + oh) * 8;
-        if (oh + 1 < OH) EOS_STORE(16, a[g], 0, out, m0 + g)
-        else EOS_STORE(8, a[g].lo, 0, out, m0 + g)
-        if (epi & 8) {
-            const size_t U = (size_t)(OH + 1) / 2, at = (size_t)(m0 + g) * N * U + (size_t)n * U + oh / 2;
-            if (oh + 1 < OH) EOS_STAT1(16, at, a[g])
-            else EOS_STAT1(8, at, a[g].lo)
-        }
-    }
+    EOS_STORE_ROW_PAIRS(OH)
 }
 
 /* wp (ceil(O / G), I, 3, 3, G): the weights of a convolution with O output and I input channels

@@ -34,6 +34,17 @@ __attribute__((constructor)) static void test_filter_from_env(void) {
     if (k && k[0]) cmocka_set_skip_filter(k);
 }
 
+/* Launches since eos_runtime_profile_start of the kernels named name (prefix 0) or whose names
+ * start with it (prefix 1). */
+static inline long test_kernel_calls(eos_runtime_t rt, const char *name, int prefix) {
+    eos_kernel_time t[128];
+    size_t n = eos_runtime_profile_read(rt, t, 128);
+    long calls = 0;
+    for (size_t i = 0; i < n; i++)
+        if (prefix ? !strncmp(t[i].name, name, strlen(name)) : !strcmp(t[i].name, name)) calls += t[i].calls;
+    return calls;
+}
+
 /* EOS_TEST_TINY=1 (set by tests/oclgrind.sh): only the small cases of a program, for a
  * simulated device (Oclgrind interprets every work-item, about 10^4 times slower than PoCL);
  * every kernel still runs, with tails, but the large and timing-shaped cases are skipped. */

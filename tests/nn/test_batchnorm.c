@@ -353,13 +353,7 @@ static void test_channel_sum_two_stage(void **state) {
 /* ---- a device limit on loop trips (eos__loop_cap) ---------------------------------------- */
 
 /* calls of one kernel in the profile since eos_runtime_profile_start */
-static long calls_of(eos_runtime_t rt, const char *name) {
-    eos_kernel_time t[128];
-    size_t n = eos_runtime_profile_read(rt, t, 128);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(t[i].name, name)) return t[i].calls;
-    return 0;
-}
+static long calls_of(eos_runtime_t rt, const char *name) { return test_kernel_calls(rt, name, 0); }
 
 /* A device that caps a work-item's loop trips (Mesa's llvmpipe: 65535 in all, eos__loop_cap)
  * gets the same values from the kernels whose loops grow with the batch: the direct weight

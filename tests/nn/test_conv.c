@@ -515,13 +515,7 @@ static void test_conv_dw_slices(void **state) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         eos_runtime_profile_start(rt);
         run_conv(rt, &c, &ws);
-        eos_kernel_time t[128];
-        size_t n = eos_runtime_profile_read(rt, t, 128);
-        long reduces = 0, dws = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!strcmp(t[i].name, "eos_conv_dw_reduce")) reduces += t[i].calls;
-            if (!strncmp(t[i].name, "eos_conv3x3_dw2_w32", 19)) dws += t[i].calls;
-        }
+        long reduces = test_kernel_calls(rt, "eos_conv_dw_reduce", 0), dws = test_kernel_calls(rt, "eos_conv3x3_dw2_w32", 1);
         eos_runtime_profile_stop(rt);
         assert_true(dws >= 1 && reduces == dws);
     }

@@ -191,13 +191,7 @@ static void test_eval_fold_matches_unfused(void **state) {
         eos_runtime_profile_start(rt);
         EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, gold("input")->data));
         EOS_ASSERT_OK(eos_resnet_outputs(m, B, got, fg));
-        eos_kernel_time t[128];
-        size_t n = eos_runtime_profile_read(rt, t, 128);
-        long packs = 0, applies = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!strcmp(t[i].name, "eos_conv3x3_pack")) packs += t[i].calls;
-            if (!strncmp(t[i].name, "eos_bn_apply", 12)) applies += t[i].calls;
-        }
+        long packs = test_kernel_calls(rt, "eos_conv3x3_pack", 0), applies = test_kernel_calls(rt, "eos_bn_apply", 1);
         eos_runtime_profile_stop(rt);
         assert_int_equal(packs + applies, 7);  /* the stem and 3 blocks x 2: folded, or a pass of its own */
         /* direct: the two stride-2 convolutions' batch norms, direct16 none (it runs their forward
@@ -255,11 +249,8 @@ static void test_train_stats_match_unfused(void **state) {
             EOS_ASSERT_OK(eos_resnet_backward(m, B, labels, NULL, fused ? &lgot : &lwant));
             for (int i = 0; i < NG; i++)
                 EOS_ASSERT_OK(eos_resnet_get(m, grads[i].name, 1, fused ? ggot[i] : gwant[i], grads[i].n));
-            eos_kernel_time t[128];
-            size_t n = eos_runtime_profile_read(rt, t, 128);
-            long reads = 0;  /* batch-norm passes that read the convolution's output for statistics */
-            for (size_t i = 0; i < n; i++)
-                if (!strcmp(t[i].name, "eos_bn_stats") || !strcmp(t[i].name, "eos_bn_stats_partial")) reads += t[i].calls;
+            /* batch-norm passes that read the convolution's output for statistics */
+            long reads = test_kernel_calls(rt, "eos_bn_stats", 0) + test_kernel_calls(rt, "eos_bn_stats_partial", 0);
             eos_runtime_profile_stop(rt);
             const long taken = test_tiny() ? 3 : a == 1 ? 7 : 5;
             assert_int_equal(reads, fused ? 7 - taken : 7);
