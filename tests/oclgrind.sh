@@ -5,14 +5,14 @@
 # Exits non-zero on any Oclgrind report, a failing test or a timeout (OCLGRIND_TIMEOUT seconds
 # per program, default 1800); prints per program the time and the number of reports, then a summary.
 # ctest's test_oclgrind (so CI) runs the subset CI_SUBSET, 3-4 minutes on 2 idle cores; the whole
-# list takes 13 and is run by hand: tests/oclgrind.sh build (EOS_TEST_FILTER=NAME runs one cmocka
+# list takes 16 and is run by hand: tests/oclgrind.sh build (EOS_TEST_FILTER=NAME runs one cmocka
 # test of a program, EOS_TEST_SKIP=NAME leaves one out; OCLGRIND_LOGS=DIR puts the logs elsewhere,
 # for two runs at once).
-# Status (2026-12-02, `sh tests/oclgrind.sh build` on the 2-core development machine, nothing else
-# running): every program in one run, 0 reports, 13 min 5 s in all: test_tensor 3 s, test_gemm
-# 5 s, test_losses 0 s, test_ldam 1 s, test_knn 58 s, test_finetune 34 s, test_oversample 152 s,
-# test_layers 270 s, test_resnet 91 s, test_train 170 s, test_runtime 0 s (warm kernel cache) and
-# its API-error pass (the 2 expected reports). The same programs took over three hours before
+# Status (2026-12-02, `sh tests/oclgrind.sh build` on the 2-core development machine): every
+# program in one run, 0 reports, 16 min 9 s in all (13 min 5 s before the direct16 and
+# fused-epilogue tests): test_tensor 3 s, test_gemm 5 s, test_losses 0 s, test_ldam 1 s, test_knn
+# 70 s, test_finetune 42 s, test_oversample 180 s, test_layers 321 s, test_resnet 157 s, test_train
+# 187 s, test_runtime 1 s (warm kernel cache) and its API-error pass (the 2 expected reports). The same programs took over three hours before
 # (test_oversample 1654 s, test_resnet 1452 s, test_train 1750 s, test_layers in two sittings at
 # over 40 minutes, on the same machine under load): see "How" for the launch cost that was; tiny
 # mode (below) and batch norm's reductions on the GPU paths (groups no wider than a row, not 256
