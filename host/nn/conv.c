@@ -291,6 +291,23 @@ static size_t direct_units(const eos_conv_shape *s, int wide) {
     return (size_t)s->N * (size_t)((OH + k.rows - 1) / k.rows);
 }
 
+/* ws->wt (ceil(O / G), I, 3, 3, G) = the weights packed for groups of G of the O output channels
+ * (eos_conv3x3_pack: flip 0 w as it is, 1 transposed and flipped, 2 transposed), with e's batch
+ * norm folded in when it has one (its shift into e->shift) */
+static eos_status direct_pack(eos_runtime_t rt, const eos_tensor *w, int O, int I, int G, int flip,
+                              const direct_epilogue *e, eos_workspace *ws) {
+    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, (size_t)((O + G - 1) / G) * G * I * 9));
+    int fold = e && e->bn[0];
+    cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL;
+    for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
+    float eps = fold ? e->eps : 0.0f;
+    eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(O),     EOS_ARG(I),     EOS_ARG(G),
+                    EOS_ARG(flip),   EOS_ARG(bn[0]),      EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
+                    EOS_ARG(eps),    EOS_ARG(shift),      EOS_ARG(fold)};
+    size_t g[2] = {(size_t)I, (size_t)((O + G - 1) / G)};
+    return eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a));
+}
+
 /* y (N, K, H, W) = conv(x (N, C, H, W), w): w (K, C, 3, 3), or with flip w (C, K, 3, 3) transposed
  * and flipped (dx); the weights packed into ws->wt for the kernel's channel groups first; e, when
  * not NULL, the epilogue */
@@ -299,40 +316,36 @@ static eos_status direct_run(eos_runtime_t rt, int wide, int stride, int N, int 
                              eos_tensor *y, eos_workspace *ws) {
     direct_kernels k = direct_pick(W, wide, stride);
     int OH = stride == 2 ? (H + 1) / 2 : H;
-    size_t np = (size_t)((K + k.G - 1) / k.G) * k.G * C * 9;
-    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
+    EOS_TRY(direct_pack(rt, w, K, C, k.G, flip, e, ws));
     int fold = e && e->bn[0];
-    cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL,
-           res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
-    for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
-    float eps = fold ? e->eps : 0.0f;
+    cl_mem shift = fold ? e->shift->buf : NULL, res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
     int epi = (fold ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
-    {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K),     EOS_ARG(C),     EOS_ARG(k.G),
-                        EOS_ARG(flip),   EOS_ARG(bn[0]),      EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
-                        EOS_ARG(eps),    EOS_ARG(shift),      EOS_ARG(fold)};
-        size_t g[2] = {(size_t)C, (size_t)((K + k.G - 1) / k.G)};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
-    }
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N),
                     EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi), EOS_ARG(part)};
     size_t g[3] = {(size_t)((OH + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
 }
 
-static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
-                                 const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+/* the tensors of a direct forward of shape s checked; *S: OH OW */
+static eos_status direct_need(const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w, const eos_tensor *y,
+                              int *S) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
-    size_t P = (size_t)s->N * OH * OW;
+    *S = OH * OW;
     EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
     EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
-    EOS_TRY(eos__need(y, (size_t)s->K * P, "conv2d y"));
+    return eos__need(y, (size_t)s->N * s->K * *S, "conv2d y");
+}
+
+static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *x,
+                                 const eos_tensor *w, const eos_tensor *b, eos_tensor *y, eos_workspace *ws) {
+    int S = 0;
+    EOS_TRY(direct_need(s, x, w, y, &S));
     EOS_TRY(direct_run(rt, wide, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, NULL, y, ws));
     if (!b) return EOS_OK;
     EOS_TRY(eos__need(b, (size_t)s->K, "conv2d b"));
-    int K = s->K, S = OH * OW;
-    cl_uint n = (cl_uint)((size_t)s->K * P);
+    int K = s->K;
+    cl_uint n = (cl_uint)((size_t)s->N * s->K * S);
     eos__arg a[] = {EOS_ARG(y->buf), EOS_ARG(b->buf), EOS_ARG(K), EOS_ARG(S), EOS_ARG(n)};
     return eos__run_1d(rt, "elementwise.cl", "eos_bias_add", n, a, EOS_NARGS(a));
 }
@@ -342,7 +355,8 @@ static eos_status forward_direct(eos_runtime_t rt, int wide, const eos_conv_shap
  * in the core's cache rather than streaming the whole batch each (a second-level cache's size:
  * 1-2 MiB on current x86 cores; devices report their last level, so it is a constant). Measured
  * on the 2-core AVX-512 Xeon (`eos bench layers`, direct16, ResNet-32, batch 128): the weight
- * gradient 118 -> 100 ms a step with slices of 8, 16 and 32 images for the three stages. */
+ * gradient 118 -> 87 and 98 ms a step (two runs) with slices of 8, 16 and 32 images for the three
+ * stages. */
 #define EOS_DW_SLICE_BYTES (1u << 20)
 
 /* dw (+ db) with the direct kernels */
@@ -381,19 +395,8 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
 static eos_status dx_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s, const eos_tensor *w,
                             const eos_tensor *dy, eos_tensor *dx, eos_workspace *ws) {
     if (s->stride == 1) return direct_run(rt, wide, 1, s->N, s->K, s->H, s->W, s->C, dy, w, 1, NULL, dx, ws);
-    const int G = 8, two = 2;
-    size_t np = (size_t)((s->C + G - 1) / G) * G * s->K * 9;
-    EOS_TRY(eos_tensor_reserve(rt, &ws->wt, np));
-    cl_mem none = NULL;
-    int zero = 0;
-    float eps = 0.0f;
-    {
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(G),
-                        EOS_ARG(two),    EOS_ARG(none),       EOS_ARG(none), EOS_ARG(none), EOS_ARG(none),
-                        EOS_ARG(eps),    EOS_ARG(none),       EOS_ARG(zero)};
-        size_t g[2] = {(size_t)s->K, (size_t)((s->C + G - 1) / G)};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a)));
-    }
+    const int G = 8;
+    EOS_TRY(direct_pack(rt, w, s->C, s->K, G, 2, NULL, ws));  /* transposed, not flipped */
     const char *name = s->W == 32 ? "eos_conv3x3s2_dx_w32_v16" : "eos_conv3x3s2_dx_w16_v8";
     eos__arg a[] = {EOS_ARG(dy->buf), EOS_ARG(ws->wt.buf), EOS_ARG(dx->buf), EOS_ARG(s->C), EOS_ARG(s->K), EOS_ARG(s->H),
                     EOS_ARG(s->N)};
@@ -1009,33 +1012,50 @@ eos_status eos_conv2d_forward(eos_runtime_t rt, const eos_conv_shape *s, const e
  * shift (into the scratch shift) and the residual and the ReLU applied as the sums are stored.
  * *fused 0 (nothing run) for the other algorithms: the caller runs the convolution and the batch
  * norm as before. */
+/* The forward's algorithm for s, when it is direct or direct16 (*wide 0 or 1; -1 for any other),
+ * with x, w and y checked for it; and that forward run with the epilogue e, its kernels charged
+ * to (s, forward) like eos_conv2d_forward's */
+static eos_status direct_forward_of(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                    const eos_tensor *w, const eos_tensor *y, int *wide) {
+    *wide = -1;
+    eos_conv_algo a;
+    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
+    if (a != EOS_CONV_DIRECT && a != EOS_CONV_DIRECT16) return EOS_OK;
+    int S = 0;
+    EOS_TRY(direct_need(s, x, w, y, &S));
+    *wide = a == EOS_CONV_DIRECT16;
+    return EOS_OK;
+}
+static eos_status direct_forward_epilogue(eos_runtime_t rt, const eos_conv_shape *s, int wide, const eos_tensor *x,
+                                          const eos_tensor *w, const direct_epilogue *e, eos_tensor *y,
+                                          eos_workspace *ws) {
+    eos_conv_algo a = wide ? EOS_CONV_DIRECT16 : EOS_CONV_DIRECT;
+    charge(rt, s, EOS_CONV_FORWARD, a);
+    eos_status st = direct_run(rt, wide, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, e, y, ws);
+    charge(rt, NULL, EOS_CONV_FORWARD, a);
+    return st;
+}
+
 eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
                                      const eos_tensor *w, const eos_tensor *gamma, const eos_tensor *beta,
                                      const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
                                      eos_tensor *shift, const eos_tensor *res, int relu, eos_tensor *y,
                                      eos_workspace *ws, int *fused) {
     *fused = 0;
-    eos_conv_algo a;
-    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
-    if (a != EOS_CONV_DIRECT && a != EOS_CONV_DIRECT16) return EOS_OK;
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
-    size_t ny = (size_t)s->N * s->K * OH * OW;
-    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
-    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
-    EOS_TRY(eos__need(y, ny, "conv2d y"));
+    int wide;
+    EOS_TRY(direct_forward_of(rt, s, x, w, y, &wide));
+    if (wide < 0) return EOS_OK;
     const eos_tensor *bn[4] = {gamma, beta, running_mean, running_var};
     static const char *const what[4] = {"conv2d fused gamma", "conv2d fused beta", "conv2d fused running_mean",
                                         "conv2d fused running_var"};
     for (int i = 0; i < 4; i++) EOS_TRY(eos__need(bn[i], (size_t)s->K, what[i]));
     EOS_TRY(eos__need(shift, (size_t)s->K, "conv2d fused shift"));
-    if (res) EOS_TRY(eos__need(res, ny, "conv2d fused residual"));
+    if (res) EOS_TRY(eos__need(res, (size_t)s->N * s->K * eos_conv_out(s->H, 3, s->stride, 1) *
+                                         eos_conv_out(s->W, 3, s->stride, 1), "conv2d fused residual"));
     direct_epilogue e = {{gamma, beta, running_mean, running_var}, eps, shift, res, relu, NULL};
-    charge(rt, s, EOS_CONV_FORWARD, a);
-    eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
-    charge(rt, NULL, EOS_CONV_FORWARD, a);
-    if (st == EOS_OK) *fused = 1;
-    return st;
+    EOS_TRY(direct_forward_epilogue(rt, s, wide, x, w, &e, y, ws));
+    *fused = 1;
+    return EOS_OK;
 }
 
 /* Training's convolution with its batch norm's statistics taken as the sums are stored, where the
@@ -1046,25 +1066,16 @@ eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, 
                                      const eos_tensor *w, eos_tensor *y, eos_workspace *ws, cl_mem *part, int *P,
                                      int *fused) {
     *fused = 0;
-    eos_conv_algo a;
-    EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_FORWARD, &a));
-    if (a != EOS_CONV_DIRECT && a != EOS_CONV_DIRECT16) return EOS_OK;
-    int OH = 0, OW = 0;
-    EOS_TRY(check_shape(s, &OH, &OW));
-    EOS_TRY(eos__need(x, (size_t)s->N * s->C * s->H * s->W, "conv2d x"));
-    EOS_TRY(eos__need(w, (size_t)s->K * s->C * 9, "conv2d w"));
-    EOS_TRY(eos__need(y, (size_t)s->N * s->K * OH * OW, "conv2d y"));
-    size_t units = direct_units(s, a == EOS_CONV_DIRECT16);
+    int wide;
+    EOS_TRY(direct_forward_of(rt, s, x, w, y, &wide));
+    if (wide < 0) return EOS_OK;
+    size_t units = direct_units(s, wide);
     EOS_TRY(eos__reduce_partials(rt, 3 * (size_t)s->K * units, part));
     direct_epilogue e = {{NULL, NULL, NULL, NULL}, 0.0f, NULL, NULL, 0, *part};
-    charge(rt, s, EOS_CONV_FORWARD, a);
-    eos_status st = direct_run(rt, a == EOS_CONV_DIRECT16, s->stride, s->N, s->C, s->H, s->W, s->K, x, w, 0, &e, y, ws);
-    charge(rt, NULL, EOS_CONV_FORWARD, a);
-    if (st == EOS_OK) {
-        *P = (int)units;
-        *fused = 1;
-    }
-    return st;
+    EOS_TRY(direct_forward_epilogue(rt, s, wide, x, w, &e, y, ws));
+    *P = (int)units;
+    *fused = 1;
+    return EOS_OK;
 }
 
 /* The weight gradient, then the data gradient, each with its own algorithm; when both are the

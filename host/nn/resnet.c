@@ -458,45 +458,43 @@ static const float k_bn_momentum = 0.1f, k_bn_eps = 1e-5f;
 /* bn entry base -> (gamma, beta, running mean, running var) tensors */
 #define BN_ARGS(m, base) &(m)->e[(base) + BN_W].value, &(m)->e[(base) + BN_B].value, &(m)->e[(base) + BN_RM].value, &(m)->e[(base) + BN_RV].value
 
+/* Batch norm (entries from base) then ReLU, + res before the ReLU when not NULL: y from x. In
+ * training with part, the batch's statistics are x's partials (C, P, 3) already taken
+ * (eos__conv2d_forward_stats). */
 static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int C, int HW, const eos_tensor *x,
-                             eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res, eos_tensor *y) {
-    if (train) {
-        m->e[base + BN_NBT].count++;
-        return eos_batchnorm_forward_train(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_momentum,
-                                           k_bn_eps, y);
-    }
-    return eos_batchnorm_forward_eval(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_eps, y);
+                             eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res, cl_mem part, int P,
+                             eos_tensor *y) {
+    if (!train) return eos_batchnorm_forward_eval(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_eps, y);
+    m->e[base + BN_NBT].count++;
+    if (part)
+        return eos__batchnorm_forward_train_part(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1,
+                                                 k_bn_momentum, k_bn_eps, part, P, y);
+    return eos_batchnorm_forward_train(m->rt, N, C, HW, x, BN_ARGS(m, base), mean, invstd, res, 1, k_bn_momentum,
+                                       k_bn_eps, y);
 }
 
 /* Convolution (weights entry wi) then batch norm (entries from bn) then ReLU, + res before the
  * ReLU when not NULL: y. Where the convolution runs direct (EOS_BN_FUSE unset or 1): in
  * evaluation one pass with the batch norm folded into it (eos__conv2d_forward_fused; invstd
- * then holds its shift); in training the convolution into c with the batch's
- * statistics taken from its sums (eos__conv2d_forward_stats), then the batch norm's merge and
- * apply. Else the convolution into c, then the batch norm. */
+ * then holds its shift); in training the convolution into c with the batch's statistics taken
+ * from its sums (eos__conv2d_forward_stats), then the batch norm's merge and apply. Else the
+ * convolution into c, then the batch norm. */
 static eos_status conv_bn(eos_resnet_t m, int train, const eos_conv_shape *cs, const eos_tensor *in, size_t wi,
                           size_t bn, eos_tensor *c, eos_tensor *mean, eos_tensor *invstd, const eos_tensor *res,
                           eos_tensor *y) {
     eos_runtime_t rt = m->rt;
     int OH = eos_conv_out(cs->H, cs->R, cs->stride, cs->pad), OW = eos_conv_out(cs->W, cs->R, cs->stride, cs->pad);
-    if (!train && eos__bn_fuse()) {
-        int fused = 0;
+    int fused = 0, P = 0;
+    cl_mem part = NULL;
+    if (eos__bn_fuse() && !train) {
         EOS_TRY(eos__conv2d_forward_fused(rt, cs, in, &m->e[wi].value, BN_ARGS(m, bn), k_bn_eps, invstd, res, 1, y,
                                           &m->ws, &fused));
         if (fused) return EOS_OK;
     }
-    if (train && eos__bn_fuse()) {
-        int fused = 0, P = 0;
-        cl_mem part = NULL;
+    if (eos__bn_fuse() && train)
         EOS_TRY(eos__conv2d_forward_stats(rt, cs, in, &m->e[wi].value, c, &m->ws, &part, &P, &fused));
-        if (fused) {
-            m->e[bn + BN_NBT].count++;
-            return eos__batchnorm_forward_train_part(rt, cs->N, cs->K, OH * OW, c, BN_ARGS(m, bn), mean, invstd, res, 1,
-                                                     k_bn_momentum, k_bn_eps, part, P, y);
-        }
-    }
-    EOS_TRY(eos_conv2d_forward(rt, cs, in, &m->e[wi].value, NULL, c, &m->ws));
-    return bn_forward(m, train, bn, cs->N, cs->K, OH * OW, c, mean, invstd, res, y);
+    if (!fused) EOS_TRY(eos_conv2d_forward(rt, cs, in, &m->e[wi].value, NULL, c, &m->ws));
+    return bn_forward(m, train, bn, cs->N, cs->K, OH * OW, c, mean, invstd, res, part, P, y);
 }
 
 eos_status eos_resnet_forward(eos_resnet_t m, int train, int N, int h, int w, const float *x) {
