@@ -563,3 +563,156 @@ EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
 
 EOS_CONV_S2_DW(eos_conv3x3s2_dw_w32_v16, 16)
 EOS_CONV_S2_DW(eos_conv3x3s2_dw_w16_v8, 8)
+
+/* ---- Winograd F(2x2,3x3) in one kernel, for rows of 32, 16 and 8 (algorithm "winograd" on the
+ * CPU paths, host/nn/conv.c; the transforms are those of conv_winograd.cl, which holds the
+ * general, unfused form). 16 multiplications per 2x2 output tile and channel pair instead of the
+ * direct sum's 36, with the transforms kept out of memory: work-item (block of 16 tiles, image n)
+ * transforms its 16 tiles of every input channel into local memory (V, C x 16 float16: one lane a
+ * tile), then for each group of 16 output channels takes the 16 products as 16 x 16 float16
+ * accumulators summed over C (M), and transforms M back to 2x2 outputs as it stores them, with the
+ * direct kernels' epilogue (EOS_STORE) and statistics. PoCL's local memory is the core's cache,
+ * so V and M never leave it. A block is one tile row of a 32-pixel plane, two of a 16-pixel plane,
+ * four (the whole image) of an 8-pixel plane: its 4 input rows i hold, side by side in (l, h), the
+ * rows y0 + i of each of its tile rows (y0 the block's first row - 1), so one set of shuffles
+ * (EOS_EVENS16 / EOS_ODDS16: the tiles' even and odd columns; the shifts by one tile inside each
+ * tile row) serves all three widths. U (16, C, Kp): the transformed filters of the Kp = K rounded
+ * up to 16 output channels (zero past K), eos_wino_pack. H a multiple of the block's rows. */
+#define EOS_SHL4(r)                                                                                \
+    ((float16)(0.0f, (r).s0, (r).s1, (r).s2, 0.0f, (r).s4, (r).s5, (r).s6, 0.0f, (r).s8, (r).s9,   \
+               (r).sa, 0.0f, (r).sc, (r).sd, (r).se))
+#define EOS_SHR4(r)                                                                                \
+    ((float16)((r).s1, (r).s2, (r).s3, 0.0f, (r).s5, (r).s6, (r).s7, 0.0f, (r).s9, (r).sa, (r).sb, \
+               0.0f, (r).sd, (r).se, (r).sf, 0.0f))
+/* the shifts by one tile inside a tile row, by width: 16, 8 or 4 tiles a row */
+#define EOS_WSHL_32 EOS_SHL16
+#define EOS_WSHR_32 EOS_SHR16
+#define EOS_WSHL_16 EOS_SHL2
+#define EOS_WSHR_16 EOS_SHR2
+#define EOS_WSHL_8 EOS_SHL4
+#define EOS_WSHR_8 EOS_SHR4
+#define EOS_WROWS_32 1
+#define EOS_WROWS_16 2
+#define EOS_WROWS_8 4
+
+/* U (16, I, Op) = G g G^T of each filter g of w: (O, I, 3, 3) as it is (flip 0) or (I, O, 3, 3)
+ * transposed and flipped (flip 1: the data gradient's); channels o >= O zero; with fold, each
+ * output channel's filter scaled by gamma / sqrt(var + eps) and its shift written, like
+ * eos_conv3x3_pack. G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+__kernel void eos_wino_pack(__global const float *w, __global float *U, const int O, const int I, const int Op,
+                            const int flip, __global const float *gamma, __global const float *beta,
+                            __global const float *rmean, __global const float *rvar, const float eps,
+                            __global float *shift, const int fold) {
+    const int o = get_global_id(0), i = get_global_id(1);
+    if (o >= Op || i >= I) return;
+    float g[9];
+    const float f = o < O && fold ? gamma[o] * rsqrt(rvar[o] + eps) : 1.0f;
+    if (o < O && fold && i == 0) shift[o] = beta[o] - rmean[o] * f;
+    for (int t = 0; t < 9; t++)
+        g[t] = o >= O ? 0.0f : flip ? f * w[((size_t)i * O + o) * 9 + 8 - t] : f * w[((size_t)o * I + i) * 9 + t];
+    for (int r = 0; r < 4; r++) {
+        float a[3];  /* row r of G g */
+        for (int j = 0; j < 3; j++)
+            a[j] = r == 0 ? g[j] : r == 3 ? g[6 + j] : 0.5f * (g[j] + (r == 1 ? g[3 + j] : -g[3 + j]) + g[6 + j]);
+        const float u[4] = {a[0], 0.5f * (a[0] + a[1] + a[2]), 0.5f * (a[0] - a[1] + a[2]), a[2]};
+        for (int j = 0; j < 4; j++) U[((size_t)(4 * r + j) * I + i) * Op + o] = u[j];
+    }
+}
+
+/* input row i of the block (see above): rows y0 + i of its 1, 2 or 4 tile rows, zero outside 0..H-1 */
+inline float8 eos_wrow8(__global const float *xc, const int r, const int H) {
+    return r >= 0 && r < H ? vload8(r, xc) : (float8)0.0f;
+}
+inline float16 eos_wrow16(__global const float *xc, const int r, const int H) {
+    return r >= 0 && r < H ? vload16(r, xc) : (float16)0.0f;
+}
+#define EOS_WLOAD_32(i)                                                                            \
+    const float16 l##i = y0 + i >= 0 && y0 + i < H ? vload16(0, xc + (y0 + i) * 32) : Z,           \
+                  h##i = y0 + i >= 0 && y0 + i < H ? vload16(1, xc + (y0 + i) * 32) : Z;
+#define EOS_WLOAD_16(i) const float16 l##i = eos_wrow16(xc, y0 + i, H), h##i = eos_wrow16(xc, y0 + 2 + i, H);
+#define EOS_WLOAD_8(i) /* zeroed first: halves set into an unset vector read as unset in Oclgrind */ \
+    float16 l##i = Z, h##i = Z;                                                                    \
+    l##i.lo = eos_wrow8(xc, y0 + i, H);                                                            \
+    l##i.hi = eos_wrow8(xc, y0 + 2 + i, H);                                                        \
+    h##i.lo = eos_wrow8(xc, y0 + 4 + i, H);                                                        \
+    h##i.hi = eos_wrow8(xc, y0 + 6 + i, H);
+/* row i of B^T d B from row i of B^T d (l, h): the tiles' columns 2t - 1, 2t, 2t + 1, 2t + 2 are
+ * the odd pixels one tile right (A), the even (E), the odd (O), the even one tile left (D);
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+#define EOS_WIN_ROW(W, l, h, i)                                                                    \
+    {                                                                                              \
+        const float16 E = EOS_EVENS16(l, h), O = EOS_ODDS16(l, h), A = EOS_WSHL_##W(O), D = EOS_WSHR_##W(E); \
+        v[4 * (i)] = A - O;                                                                        \
+        v[4 * (i) + 1] = E + O;                                                                    \
+        v[4 * (i) + 2] = O - E;                                                                    \
+        v[4 * (i) + 3] = E - D;                                                                    \
+    }
+#define EOS_WFMA(j) a##j = EOS_MAD((float16)(u[j]), q, a##j);
+/* an output row pair's store from its tiles' even (E) and odd (O) outputs, interleaved: rows of
+ * 32: row r (two halves); 16: rows r and r + 2; 8: rows r, r + 2, r + 4, r + 6, a quarter of the
+ * lanes each (float8 literals: the .hi half of an interleaved float16 read as unset in Oclgrind) */
+#define EOS_WST_32(r, E, O)                                                                        \
+    EOS_STORE(16, EOS_IL16(E, O, ), 0, out + (r) * 32, k) EOS_STORE(16, EOS_IL16((E).hi, (O).hi, ), 1, out + (r) * 32, k)
+#define EOS_WST_16(r, E, O)                                                                        \
+    EOS_STORE(16, EOS_IL16(E, O, ), 0, out + (r) * 16, k)                                          \
+    EOS_STORE(16, EOS_IL16((E).hi, (O).hi, ), 0, out + ((r) + 2) * 16, k)
+#define EOS_IL4(E, O, A, B, C, D) ((float8)((E).s##A, (O).s##A, (E).s##B, (O).s##B, (E).s##C, (O).s##C, (E).s##D, (O).s##D))
+#define EOS_WST_8(r, E, O)                                                                         \
+    EOS_STORE(8, EOS_IL4(E, O, 0, 1, 2, 3), 0, out + (r) * 8, k)                                   \
+    EOS_STORE(8, EOS_IL4(E, O, 4, 5, 6, 7), 0, out + ((r) + 2) * 8, k)                             \
+    EOS_STORE(8, EOS_IL4(E, O, 8, 9, a, b), 0, out + ((r) + 4) * 8, k)                             \
+    EOS_STORE(8, EOS_IL4(E, O, c, d, e, f), 0, out + ((r) + 6) * 8, k)
+#define EOS_WM(e) m[(e) * 16]
+#define EOS_WINO(NAME, W)                                                                               \
+    __kernel void NAME(__global const float *x, __global const float *U, __global float *y, const int C, \
+                       const int K, const int H, const int N, EOS_EPI_ARGS, const int Kp,               \
+                       __local float16 *Vl, __local float16 *Ml) {                                      \
+        const int tb = get_global_id(0), n = get_global_id(1), B = H / (2 * EOS_WROWS_##W);             \
+        const int y0 = 2 * EOS_WROWS_##W * tb - 1;                                                      \
+        if (tb >= B || n >= N) return;                                                                  \
+        const float16 Z = 0.0f;                                                                         \
+        for (int c = 0; c < C; c++) {                                                                   \
+            __global const float *xc = x + ((size_t)n * C + c) * H * W;                                 \
+            EOS_WLOAD_##W(0) EOS_WLOAD_##W(1) EOS_WLOAD_##W(2) EOS_WLOAD_##W(3)                         \
+            __local float16 *v = Vl + c * 16;                                                           \
+            { const float16 l = l0 - l2, h = h0 - h2; EOS_WIN_ROW(W, l, h, 0) }                         \
+            { const float16 l = l1 + l2, h = h1 + h2; EOS_WIN_ROW(W, l, h, 1) }                         \
+            { const float16 l = l2 - l1, h = h2 - h1; EOS_WIN_ROW(W, l, h, 2) }                         \
+            { const float16 l = l1 - l3, h = h1 - h3; EOS_WIN_ROW(W, l, h, 3) }                         \
+        }                                                                                               \
+        for (int kb = 0; kb < K; kb += 16) {                                                            \
+            for (int e = 0; e < 16; e++) {                                                              \
+                EOS_ACC16(16);                                                                          \
+                __global const float *u = U + (size_t)e * C * Kp + kb;                                  \
+                __local const float16 *v = Vl + e;                                                      \
+                for (int c = 0; c < C; c++, u += Kp) {                                                  \
+                    const float16 q = v[c * 16];                                                        \
+                    EOS_WFMA(0) EOS_WFMA(1) EOS_WFMA(2) EOS_WFMA(3) EOS_WFMA(4) EOS_WFMA(5)             \
+                    EOS_WFMA(6) EOS_WFMA(7) EOS_WFMA(8) EOS_WFMA(9) EOS_WFMA(10) EOS_WFMA(11)           \
+                    EOS_WFMA(12) EOS_WFMA(13) EOS_WFMA(14) EOS_WFMA(15)                                 \
+                }                                                                                       \
+                __local float16 *M = Ml + e * 16;                                                       \
+                M[0] = a0; M[1] = a1; M[2] = a2; M[3] = a3; M[4] = a4; M[5] = a5; M[6] = a6;            \
+                M[7] = a7; M[8] = a8; M[9] = a9; M[10] = a10; M[11] = a11; M[12] = a12;                 \
+                M[13] = a13; M[14] = a14; M[15] = a15;                                                  \
+            }                                                                                           \
+            /* y = A^T m A per tile, A^T = [1 1 1 0; 0 1 -1 -1] */                                       \
+            for (int j = 0; j < 16 && kb + j < K; j++) {                                                \
+                const int k = kb + j;                                                                   \
+                __local const float16 *m = Ml + j;                                                      \
+                const float16 t00 = EOS_WM(0) + EOS_WM(4) + EOS_WM(8), t01 = EOS_WM(1) + EOS_WM(5) + EOS_WM(9); \
+                const float16 t02 = EOS_WM(2) + EOS_WM(6) + EOS_WM(10), t03 = EOS_WM(3) + EOS_WM(7) + EOS_WM(11); \
+                const float16 t10 = EOS_WM(4) - EOS_WM(8) - EOS_WM(12), t11 = EOS_WM(5) - EOS_WM(9) - EOS_WM(13); \
+                const float16 t12 = EOS_WM(6) - EOS_WM(10) - EOS_WM(14), t13 = EOS_WM(7) - EOS_WM(11) - EOS_WM(15); \
+                const float16 y00 = t00 + t01 + t02, y01 = t01 - t02 - t03;                             \
+                const float16 y10 = t10 + t11 + t12, y11 = t11 - t12 - t13;                             \
+                __global float *out = y + ((size_t)n * K + k) * H * W;                                  \
+                EOS_WST_##W(y0 + 1, y00, y01)                                                           \
+                EOS_WST_##W(y0 + 2, y10, y11)                                                           \
+                if (epi & 8) EOS_STAT4(16, ((size_t)k * N + n) * B + tb, y00, y01, y10, y11)            \
+            }                                                                                           \
+        }                                                                                               \
+    }
+EOS_WINO(eos_wino_w32, 32)
+EOS_WINO(eos_wino_w16, 16)
+EOS_WINO(eos_wino_w8, 8)

@@ -211,6 +211,10 @@ eos_status eos__resnet_state_bcast(eos_resnet_t m);
 /* Winograd's 16 products: -1 by device type (the default), 0 CLBlast, 1 our panel kernels; for
  * the tests (both paths on any device) and comparisons. Process-wide. */
 void eos__conv_set_wino_gemm(int mode);
+/* Whether winograd runs its fused kernel (cl/conv_direct.cl eos_wino_w32/16/8) on rt for an H x W
+ * plane of Ci input and Ko output channels: the panel GEMMs' side, rows of 32, 16 or 8, H a
+ * multiple of a block's rows, local memory for Ci + 16 KiB and a loop-trip cap that allows it. */
+int eos__conv_wino_fused(eos_runtime_t rt, int H, int W, int Ci, int Ko);
 
 /* The tiled algorithm (host/nn/conv_tiled.c, cl/conv_tiled.cl): local-memory tiled implicit GEMMs
  * with 2-D work-groups, GPU-shaped. Each checks nothing but what it adds (conv.c checks the
@@ -230,14 +234,14 @@ void eos__conv_set_tiled_variant(int mode);
 /* Inference's convolution with its batch norm folded in (host/nn/conv.c): with scale = gamma /
  * sqrt(running_var + eps) and shift = beta - running_mean scale (written to the scratch shift, K),
  * y = conv(x, w scale) + shift (+ res) (then max(., 0) when relu) in one pass where the forward
- * runs direct or direct16 (*fused 1); elsewhere nothing runs (*fused 0). */
+ * runs direct, direct16 or fused winograd (*fused 1); elsewhere nothing runs (*fused 0). */
 eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
                                      const eos_tensor *w, const eos_tensor *gamma, const eos_tensor *beta,
                                      const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
                                      eos_tensor *shift, const eos_tensor *res, int relu, eos_tensor *y,
                                      eos_workspace *ws, int *fused);
 /* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
- * runs direct or direct16 (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
+ * runs direct, direct16 or fused winograd (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
  * unit, in the runtime's reduction scratch, for eos__batchnorm_forward_train_part; elsewhere
  * nothing runs (*fused 0). */
 eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,

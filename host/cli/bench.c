@@ -184,6 +184,11 @@ static int print_conv_table(eos_runtime_t rt, const bench_opts *o, double kernel
                 }
             }
         }
+    int wino = 0;
+    for (size_t i = 0; i < n; i++) wino |= rows[i].algo == EOS_CONV_WINOGRAD;
+    if (wino)  /* an effective rate: the multiplications saved count as if done */
+        printf("winograd rows: effective GFLOP/s (the direct sum's FLOPs over its time); F(2x2,3x3) does 16 of "
+               "every 36 multiplications, so its own arithmetic runs at 4/9 of that\n");
     printf("stride-1 convolutions: %.0f%% of peak on average, weighted by time (forward %.0f%%, data grad %.0f%%, "
            "weight grad %.0f%%); %.1f ms\n",
            sum_pct(s1all, peak), sum_pct(s1[EOS_CONV_FORWARD], peak), sum_pct(s1[EOS_CONV_DATA_GRAD], peak),

@@ -296,7 +296,7 @@ static void test_conv_choices(void **state) {
      * names this device with the new token) leave the choice to a new timing, appended */
     const eos_device_info *d = eos_runtime_device(rt);
     char id[700];
-    snprintf(id, sizeof id, "v14|%s|%s|%s", d->name, d->platform_name, d->driver_version);
+    snprintf(id, sizeof id, "v15|%s|%s|%s", d->name, d->platform_name, d->driver_version);
     for (char *q = id; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '\n') *q = '_';
     FILE *f = fopen(path, "w");
@@ -523,12 +523,23 @@ static void test_conv_dw_slices(void **state) {
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
+/* what the device allows the fused winograd kernel (host/nn/conv.c wino_fused_fits): local memory
+ * for Ci KiB of tiles + 16 KiB of products, the GEMM loop's trips under a cap */
+static int rt_wino_fusable(eos_runtime_t rt, int Ci, int Ko) {
+    const eos_device_info *d = eos_runtime_device(rt);
+    size_t cap = eos__loop_cap(rt), trips = (size_t)(Ko + 15) / 16 * 16 * Ci + 2 * (size_t)Ci + 64;
+    return (size_t)Ci * 1024 + 16384 <= d->local_mem_bytes && (!cap || trips < cap);
+}
+
 static void test_conv2d_winograd(void **state) {
     eos_runtime_t rt = *state;
-    /* odd sizes (partial tiles), channel counts not multiples of 8, N 1 and 3 */
+    /* odd sizes (partial tiles), channel counts not multiples of 8, N 1 and 3; then the fused
+     * kernel's three widths, with output channels past one group of 16 (17 and 20: a group cut
+     * short) and a bias (its forward unfused) */
     static const conv_case cases[] = {
         {1, 3, 7, 7, 5, 3, 1, 1, 1},  {3, 13, 5, 9, 11, 3, 1, 1, 0}, {3, 5, 8, 8, 9, 3, 1, 1, 1},
-        {1, 17, 1, 3, 6, 3, 1, 1, 0}, {3, 2, 6, 11, 3, 3, 1, 1, 1},
+        {1, 17, 1, 3, 6, 3, 1, 1, 0}, {3, 2, 6, 11, 3, 3, 1, 1, 1},  {2, 3, 6, 32, 17, 3, 1, 1, 0},
+        {2, 20, 4, 16, 5, 3, 1, 1, 0}, {1, 7, 16, 8, 18, 3, 1, 1, 1},
     };
     eos_runtime_set_conv_algo(rt, EOS_CONV_WINOGRAD);
     eos_workspace ws = {0};
@@ -545,8 +556,18 @@ static void test_conv2d_winograd(void **state) {
         eos_conv_algo used;
         EOS_ASSERT_OK(eos_conv_algo_for(rt, &s, &used));
         assert_int_equal(used, EOS_CONV_WINOGRAD);
+        eos_runtime_profile_start(rt);
         EOS_ASSERT_OK(eos_conv2d_forward(rt, &s, &X, &Wt, c->bias ? &B : NULL, &Y, &ws));
         EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &DY, &DX, &DW, c->bias ? &DB : NULL, &ws));
+        long fused = test_kernel_calls(rt, "eos_wino_w", 1);
+        eos_runtime_profile_stop(rt);
+        /* fused with the panel GEMMs where the shape fits (rows of 32, 16 or 8, H a multiple of
+         * 2, 4 or 8) and the device's local memory and loop cap allow: the forward (without a
+         * bias) and dx */
+        int ffits = (W == 32 && H % 2 == 0) || (W == 16 && H % 4 == 0) || (W == 8 && H % 8 == 0);
+        assert_int_equal(eos__conv_wino_fused(rt, H, W, C, K), t % 2 && ffits && rt_wino_fusable(rt, C, K));
+        assert_int_equal(eos__conv_wino_fused(rt, H, W, K, C), t % 2 && ffits && rt_wino_fusable(rt, K, C));
+        assert_int_equal(fused, (!c->bias && eos__conv_wino_fused(rt, H, W, C, K)) + eos__conv_wino_fused(rt, H, W, K, C));
         float *y = host(&Y, ny), *dx = host(&DX, nx), *dw = host(&DW, nw);
         float *want = malloc(ny * sizeof *want), *wdx = malloc(nx * sizeof *wdx), *wdw = malloc(nw * sizeof *wdw);
         float *wdb = malloc((size_t)K * sizeof *wdb);

@@ -3,6 +3,7 @@
  * training step, the losses of 5 SGD steps and two weights after them, and the evaluation
  * logits of a PyTorch-made model. Plus save/load round trips and the initialisation. */
 #include "test_common.h"
+#include "internal.h"
 #include "ref/gemm_ref.h"
 
 #include <math.h>
@@ -167,11 +168,18 @@ static void test_pytorch_model_predictions(void **state) {
 }
 
 /* Inference with each batch norm folded into its convolution (host/nn/resnet.c conv_bn: the
- * scale in the packed weights, shift, residual and ReLU in the direct kernels' epilogue) against
- * the unfused passes (EOS_BN_FUSE=0) on the PyTorch model, whose running statistics are not the
- * identity: both direct widths, the logits and the features; the profile shows the fold ran
- * (direct leaves the two stride-2 convolutions to panel, so their batch norms stay passes of
- * their own). */
+ * scale in the packed or transformed weights, shift, residual and ReLU in the direct kernels'
+ * epilogue) against the unfused passes (EOS_BN_FUSE=0) on the PyTorch model, whose running
+ * statistics are not the identity: both direct widths and fused winograd, the logits and the
+ * features; the profile shows the fold ran (direct and winograd leave the two stride-2
+ * convolutions to panel, so their batch norms stay passes of their own). */
+/* the convolutions of the ResNet-8 on S x S images that fused winograd runs: the stride-1 ones
+ * (the stem, layer1's two, layer2.0.conv2, layer3.0.conv2) where the device allows it */
+static int wino_fused_convs(eos_runtime_t rt, int S) {
+    return eos__conv_wino_fused(rt, S, S, 3, 16) + 2 * eos__conv_wino_fused(rt, S, S, 16, 16) +
+           eos__conv_wino_fused(rt, S / 2, S / 2, 32, 32) + eos__conv_wino_fused(rt, S / 4, S / 4, 64, 64);
+}
+
 static void test_eval_fold_matches_unfused(void **state) {
     eos_runtime_t rt = *state;
     eos_resnet_t m;
@@ -180,9 +188,9 @@ static void test_eval_fold_matches_unfused(void **state) {
     EOS_ASSERT_OK(eos_resnet_load(rt, EOS_GOLDEN_DIR "/resnet8_torch.safetensors", &m));
     const char *given = getenv("EOS_BN_FUSE");
     char *keep = given ? strdup(given) : NULL;
-    static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
+    static const eos_conv_algo algos[3] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16, EOS_CONV_WINOGRAD};
     float want[80], got[80], fw[8 * 64], fg[8 * 64];
-    for (int a = 0; a < 2; a++) {
+    for (int a = 0; a < 3; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         setenv("EOS_BN_FUSE", "0", 1);
         EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, gold("input")->data));
@@ -191,12 +199,14 @@ static void test_eval_fold_matches_unfused(void **state) {
         eos_runtime_profile_start(rt);
         EOS_ASSERT_OK(eos_resnet_forward(m, 0, B, S, S, gold("input")->data));
         EOS_ASSERT_OK(eos_resnet_outputs(m, B, got, fg));
-        long packs = test_kernel_calls(rt, "eos_conv3x3_pack", 0), applies = test_kernel_calls(rt, "eos_bn_apply", 1);
+        long packs = test_kernel_calls(rt, a == 2 ? "eos_wino_pack" : "eos_conv3x3_pack", 0);
+        long applies = test_kernel_calls(rt, "eos_bn_apply", 1);
         eos_runtime_profile_stop(rt);
         assert_int_equal(packs + applies, 7);  /* the stem and 3 blocks x 2: folded, or a pass of its own */
         /* direct: the two stride-2 convolutions' batch norms, direct16 none (it runs their forward
-         * too); tiny (8 x 8 images): also those of the rows of 4 and 2, where neither applies */
-        assert_int_equal(applies, test_tiny() ? 4 : a == 0 ? 2 : 0);
+         * too); tiny (8 x 8 images): also those of the rows of 4 and 2, where neither applies;
+         * winograd: those its fused kernel does not run (the device's local memory decides) */
+        assert_int_equal(applies, a == 2 ? 7 - wino_fused_convs(rt, S) : test_tiny() ? 4 : a == 1 ? 0 : 2);
         expect_close("folded eval logits", got, want, (size_t)B * 10, 1e-5, 1e-5);
         expect_close("folded eval features", fg, fw, (size_t)B * 64, 1e-5, 1e-5);
     }
@@ -208,7 +218,8 @@ static void test_eval_fold_matches_unfused(void **state) {
 
 /* Training's batch-norm statistics taken in the direct convolutions' epilogue (host/nn/resnet.c
  * conv_bn, eos__conv2d_forward_stats) against the batch norm's own pass (EOS_BN_FUSE=0), on the
- * PyTorch model, a training step each from the same state: both direct widths, the logits
+ * PyTorch model, a training step each from the same state: both direct widths and fused
+ * winograd (statistics per block of 16 tiles), the logits
  * (normalised by the batch's statistics), the running estimates they move, the loss and the
  * gradients from the last block back to the stem (the backward uses the mean and invstd); the
  * profile shows
@@ -220,7 +231,7 @@ static void test_train_stats_match_unfused(void **state) {
     golden_shape(&B, &S, &steps);
     const char *given = getenv("EOS_BN_FUSE");
     char *keep = given ? strdup(given) : NULL;
-    static const eos_conv_algo algos[2] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16};
+    static const eos_conv_algo algos[3] = {EOS_CONV_DIRECT, EOS_CONV_DIRECT16, EOS_CONV_WINOGRAD};
     static const char *const bns[3] = {"bn1", "layer1.0.bn2", "layer3.0.bn1"};
     static const struct { const char *name; size_t n; } grads[] = {
         {"layer3.0.conv2.weight", 64 * 64 * 9}, {"layer3.0.bn1.weight", 64}, {"layer3.0.bn1.bias", 64},
@@ -236,7 +247,7 @@ static void test_train_stats_match_unfused(void **state) {
     const golden *yl = gold("labels");
     int32_t labels[8];
     for (int i = 0; i < B; i++) labels[i] = (int32_t)yl->data[i];
-    for (int a = 0; a < 2; a++) {
+    for (int a = 0; a < 3; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         for (int fused = 0; fused < 2; fused++) {
             eos_resnet_t m;
@@ -252,7 +263,7 @@ static void test_train_stats_match_unfused(void **state) {
             /* batch-norm passes that read the convolution's output for statistics */
             long reads = test_kernel_calls(rt, "eos_bn_stats", 0) + test_kernel_calls(rt, "eos_bn_stats_partial", 0);
             eos_runtime_profile_stop(rt);
-            const long taken = test_tiny() ? 3 : a == 1 ? 7 : 5;
+            const long taken = a == 2 ? wino_fused_convs(rt, S) : test_tiny() ? 3 : a == 1 ? 7 : 5;
             assert_int_equal(reads, fused ? 7 - taken : 7);
             for (int b = 0; b < 3; b++) {
                 const int C = b == 2 ? 64 : 16;
