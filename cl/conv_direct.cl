@@ -642,10 +642,10 @@ inline float16 eos_wrow16(__global const float *xc, const int r, const int H) {
 #define EOS_WIN_ROW(W, l, h, i)                                                                    \
     {                                                                                              \
         const float16 E = EOS_EVENS16(l, h), O = EOS_ODDS16(l, h), A = EOS_WSHL_##W(O), D = EOS_WSHR_##W(E); \
-        v[4 * (i)] = A - O;                                                                        \
-        v[4 * (i) + 1] = E + O;                                                                    \
-        v[4 * (i) + 2] = O - E;                                                                    \
-        v[4 * (i) + 3] = E - D;                                                                    \
+        v[4 * (i) * C] = A - O;                                                                    \
+        v[(4 * (i) + 1) * C] = E + O;                                                              \
+        v[(4 * (i) + 2) * C] = O - E;                                                              \
+        v[(4 * (i) + 3) * C] = E - D;                                                              \
     }
 #define EOS_WFMA(j) a##j = EOS_MAD((float16)(u[j]), q, a##j);
 /* an output row pair's store from its tiles' even (E) and odd (O) outputs, interleaved: rows of
@@ -674,7 +674,7 @@ inline float16 eos_wrow16(__global const float *xc, const int r, const int H) {
         for (int c = 0; c < C; c++) {                                                                   \
             __global const float *xc = x + ((size_t)n * C + c) * H * W;                                 \
             EOS_WLOAD_##W(0) EOS_WLOAD_##W(1) EOS_WLOAD_##W(2) EOS_WLOAD_##W(3)                         \
-            __local float16 *v = Vl + c * 16;                                                           \
+            __local float16 *v = Vl + c;                                                                \
             { const float16 l = l0 - l2, h = h0 - h2; EOS_WIN_ROW(W, l, h, 0) }                         \
             { const float16 l = l1 + l2, h = h1 + h2; EOS_WIN_ROW(W, l, h, 1) }                         \
             { const float16 l = l2 - l1, h = h2 - h1; EOS_WIN_ROW(W, l, h, 2) }                         \
@@ -684,9 +684,9 @@ inline float16 eos_wrow16(__global const float *xc, const int r, const int H) {
             for (int e = 0; e < 16; e++) {                                                              \
                 EOS_ACC16(16);                                                                          \
                 __global const float *u = U + (size_t)e * C * Kp + kb;                                  \
-                __local const float16 *v = Vl + e;                                                      \
+                __local const float16 *v = Vl + e * C;                                                  \
                 for (int c = 0; c < C; c++, u += Kp) {                                                  \
-                    const float16 q = v[c * 16];                                                        \
+                    const float16 q = v[c];                                                             \
                     EOS_WFMA(0) EOS_WFMA(1) EOS_WFMA(2) EOS_WFMA(3) EOS_WFMA(4) EOS_WFMA(5)             \
                     EOS_WFMA(6) EOS_WFMA(7) EOS_WFMA(8) EOS_WFMA(9) EOS_WFMA(10) EOS_WFMA(11)           \
                     EOS_WFMA(12) EOS_WFMA(13) EOS_WFMA(14) EOS_WFMA(15)                                 \
