@@ -240,6 +240,12 @@ eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, 
                                      const eos_tensor *running_mean, const eos_tensor *running_var, float eps,
                                      eos_tensor *shift, const eos_tensor *res, int relu, eos_tensor *y,
                                      eos_workspace *ws, int *fused);
+/* eos_conv2d_backward without a bias gradient and with dx = the data gradient + add (like dx): a
+ * residual's two gradients summed in the data gradient's stores where its algorithm has the
+ * epilogue (direct and direct16 at stride 1, fused winograd), else by eos_add_inplace. */
+eos_status eos__conv2d_backward_add(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                    const eos_tensor *w, const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw,
+                                    const eos_tensor *add, eos_workspace *ws);
 /* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
  * runs direct, direct16 or fused winograd (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
  * unit, in the runtime's reduction scratch, for eos__batchnorm_forward_train_part; elsewhere

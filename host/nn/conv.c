@@ -1136,11 +1136,28 @@ eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, 
     return EOS_OK;
 }
 
+/* dx = the data gradient + add in one pass where algorithm a runs dx with an epilogue (direct and
+ * direct16 at stride 1, winograd fused): *done 1; elsewhere nothing runs (*done 0) */
+static eos_status dx_add_epilogue(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *w,
+                                  const eos_tensor *dy, eos_tensor *dx, const eos_tensor *add, eos_workspace *ws,
+                                  int *done) {
+    direct_epilogue e = {{NULL, NULL, NULL, NULL}, 0.0f, NULL, add, 0, NULL};
+    *done = 1;
+    if ((a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16) && direct_fits(s))
+        return direct_run(rt, a == EOS_CONV_DIRECT16, 1, s->N, s->K, s->H, s->W, s->C, dy, w, 1, &e, dx, ws);
+    if (a == EOS_CONV_WINOGRAD && wino_fits(s) && wino_fused_fits(rt, s->H, s->W, s->K, s->C))
+        return wino_fused_run(rt, s->N, s->K, s->H, s->W, s->C, dy, w, 1, &e, dx, ws);
+    *done = 0;
+    return EOS_OK;
+}
+
 /* The weight gradient, then the data gradient, each with its own algorithm; when both are the
- * same, dx reuses what dw left in ws (run_dx's shared), so the kernels are those of one backward. */
-eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
-                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
-                               eos_workspace *ws) {
+ * same, dx reuses what dw left in ws (run_dx's shared), so the kernels are those of one backward.
+ * With add (like dx), dx = the data gradient + add: a residual's two gradients summed, in the
+ * data gradient's stores where its algorithm allows, else by eos_add_inplace. */
+static eos_status backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                           const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                           const eos_tensor *add, eos_workspace *ws) {
     int OH = 0, OW = 0;
     EOS_TRY(check_shape(s, &OH, &OW));
     size_t nx = (size_t)s->N * s->C * s->H * s->W, nw = (size_t)s->K * s->C * s->R * s->R;
@@ -1155,10 +1172,27 @@ eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const 
     if (dx) EOS_TRY(eos_conv_algo_for_dir(rt, s, EOS_CONV_DATA_GRAD, &adx));
     charge(rt, s, EOS_CONV_WEIGHT_GRAD, adw);
     eos_status st = run_dw(rt, adw, s, x, dy, dw, db, ws);
+    int added = 0;
     if (st == EOS_OK && dx) {
         charge(rt, s, EOS_CONV_DATA_GRAD, adx);
-        st = run_dx(rt, adx, s, w, dy, dx, ws, adx == adw);
+        if (add) st = dx_add_epilogue(rt, adx, s, w, dy, dx, add, ws, &added);
+        if (st == EOS_OK && !added) st = run_dx(rt, adx, s, w, dy, dx, ws, adx == adw);
     }
     charge(rt, NULL, EOS_CONV_WEIGHT_GRAD, adw);
+    if (st == EOS_OK && add && !added) st = eos_add_inplace(rt, nx, dx, add);  /* not the convolution's time */
     return st;
+}
+
+eos_status eos_conv2d_backward(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x, const eos_tensor *w,
+                               const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw, eos_tensor *db,
+                               eos_workspace *ws) {
+    return backward(rt, s, x, w, dy, dx, dw, db, NULL, ws);
+}
+
+eos_status eos__conv2d_backward_add(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                    const eos_tensor *w, const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw,
+                                    const eos_tensor *add, eos_workspace *ws) {
+    if (!dx) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "conv2d backward with an add: needs dx");
+    EOS_TRY(eos__need(add, (size_t)s->N * s->C * s->H * s->W, "conv2d backward add"));
+    return backward(rt, s, x, w, dy, dx, dw, NULL, add, ws);
 }

@@ -611,7 +611,7 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
     for (int b = 3 * m->n - 1; b >= 0; b--) {
         int C = block_width(b, m->n), s = block_stride(b, m->n), Cin = b ? block_width(b - 1, m->n) : 16;
         int Hi = m->b[b].in_h, Wi = m->b[b].in_w, OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
-        size_t sz = (size_t)N * C * OH * OW, base = block_base(b);
+        size_t base = block_base(b);
         block_act *a = &m->b[b];
         const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;
         /* G becomes dy * (out > 0), the shortcut's gradient too */
@@ -621,9 +621,12 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL, &m->ws));
         EOS_TRY(eos_batchnorm_relu_backward(rt, N, C, OH * OW, T2, &a->a1, &a->c1, &a->m1, &a->s1,
                                             &m->e[base + 1].value, T1, &m->e[base + 1].grad, &m->e[base + 2].grad));
-        EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
-        if (a->sc.buf) EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
-        else EOS_TRY(eos_add_inplace(rt, sz, T3, G));
+        if (a->sc.buf) {
+            EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
+            EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
+        } else {  /* the identity shortcut's gradient added as conv1's data gradient is stored */
+            EOS_TRY(eos__conv2d_backward_add(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &m->ws));
+        }
         eos_tensor *t = G;  /* T3 now holds d(block input) */
         G = T3;
         T3 = t;

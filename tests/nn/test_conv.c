@@ -531,6 +531,57 @@ static int rt_wino_fusable(eos_runtime_t rt, int Ci, int Ko) {
     return (size_t)Ci * 1024 + 16384 <= d->local_mem_bytes && (!cap || trips < cap);
 }
 
+/* The data gradient with a residual's gradient added (eos__conv2d_backward_add, ResNet's identity
+ * shortcuts): bit for bit the data gradient, then eos_add_inplace, for every algorithm (the same
+ * single addition); the add runs in the stores, no eos_add_inplace, where the algorithm has the
+ * epilogue: direct, direct16 and fused winograd at stride 1. Rows of 32, 16 and 8, and a stride 2
+ * (every algorithm adds separately there). */
+static void test_conv_backward_add(void **state) {
+    eos_runtime_t rt = *state;
+    static const conv_case cases[] = {{2, 3, 4, 32, 5, 3, 1, 1, 0}, {1, 6, 8, 16, 4, 3, 1, 1, 0},
+                                      {2, 5, 8, 8, 18, 3, 1, 1, 0}, {1, 4, 6, 16, 3, 3, 2, 1, 0}};
+    static const eos_conv_algo algos[] = {EOS_CONV_GEMM, EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
+                                          EOS_CONV_DIRECT16};
+    eos__conv_set_wino_gemm(1);  /* the panel side, where winograd runs fused */
+    eos_workspace ws = {0};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const conv_case *c = &cases[t];
+        eos_conv_shape s = {c->N, c->C, c->H, c->W, c->K, 3, c->stride, 1};
+        int OH = eos_conv_out(c->H, 3, c->stride, 1), OW = eos_conv_out(c->W, 3, c->stride, 1);
+        size_t nx = (size_t)c->N * c->C * c->H * c->W, nw = (size_t)c->K * c->C * 9, ny = (size_t)c->N * c->K * OH * OW;
+        float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *r = rnd(ny, -1, 1), *g = rnd(nx, -1, 1);
+        eos_tensor X = dev(rt, x, nx), Wt = dev(rt, w, nw), DY = dev(rt, r, ny), G = dev(rt, g, nx);
+        eos_tensor DX = dev(rt, NULL, nx), DX2 = dev(rt, NULL, nx), DW = dev(rt, NULL, nw);
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
+            eos_runtime_set_conv_algo(rt, algos[a]);
+            eos_conv_algo used;
+            EOS_ASSERT_OK(eos_conv_algo_for_dir(rt, &s, EOS_CONV_DATA_GRAD, &used));
+            EOS_ASSERT_OK(eos_conv2d_backward(rt, &s, &X, &Wt, &DY, &DX, &DW, NULL, &ws));
+            EOS_ASSERT_OK(eos_add_inplace(rt, nx, &DX, &G));
+            eos_runtime_profile_start(rt);
+            EOS_ASSERT_OK(eos__conv2d_backward_add(rt, &s, &X, &Wt, &DY, &DX2, &DW, &G, &ws));
+            long adds = test_kernel_calls(rt, "eos_add_inplace", 0);
+            eos_runtime_profile_stop(rt);
+            int stores = c->stride == 1 && (used == EOS_CONV_DIRECT || used == EOS_CONV_DIRECT16 ||
+                                            (used == EOS_CONV_WINOGRAD && eos__conv_wino_fused(rt, c->H, c->W, c->K, c->C)));
+            assert_int_equal(adds, stores ? 0 : 1);
+            float *want = host(&DX, nx), *got = host(&DX2, nx);
+            for (size_t i = 0; i < nx; i++)
+                if (got[i] != want[i])
+                    fail_msg("case %zu, %s: dx + add element %zu got %.9g want %.9g", t, eos_conv_algo_name(used), i,
+                             got[i], want[i]);
+            free(want);
+            free(got);
+        }
+        eos_tensor *all[] = {&X, &Wt, &DY, &G, &DX, &DX2, &DW};
+        for (size_t k = 0; k < 7; k++) eos_tensor_free(all[k]);
+        free(x); free(w); free(r); free(g);
+    }
+    eos_workspace_free(&ws);
+    eos__conv_set_wino_gemm(-1);
+    eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
+}
+
 static void test_conv2d_winograd(void **state) {
     eos_runtime_t rt = *state;
     /* odd sizes (partial tiles), channel counts not multiples of 8, N 1 and 3; then the fused
@@ -862,6 +913,7 @@ const struct CMUnitTest eos_tests_conv[] = {
     cmocka_unit_test(test_conv2d),
     cmocka_unit_test(test_conv2d_tiled),
     cmocka_unit_test(test_conv_dw_slices),
+    cmocka_unit_test(test_conv_backward_add),
     cmocka_unit_test(test_conv2d_winograd),
     cmocka_unit_test(test_conv_profile),
     cmocka_unit_test(test_gpu_launch_shapes),
