@@ -16,7 +16,9 @@
  * wp (ceil(K / G), C, 3, 3, G) (eos_conv3x3_pack, which also transposes and flips for dx): the G
  * weights of one tap side by side, zero past K, so every weight of a work-item's step is one
  * base pointer plus a constant (with G pointers into w, PoCL's code rebuilt and spilled them for
- * every input channel). */
+ * every input channel).
+ * The file ends with Winograd F(2x2,3x3) fused into one kernel (algorithm "winograd" on the CPU
+ * paths), here for the epilogue and statistics it shares with the direct kernels. */
 
 /* a * b + c as one fused multiply-add: PoCL 3.1 compiles mad() to a multiply and a separate add
  * (no FMA instruction, about 60% of the FMA peak: `eos bench peak`), while the plain expression

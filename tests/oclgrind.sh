@@ -9,8 +9,9 @@
 # test of a program, EOS_TEST_SKIP=NAME leaves one out; OCLGRIND_LOGS=DIR puts the logs elsewhere,
 # for two runs at once).
 # Status (2026-12-02, `sh tests/oclgrind.sh build` on the 2-core development machine): every
-# program in one run, 0 reports, 16 min 9 s in all (13 min 5 s before the direct16 and
-# fused-epilogue tests): test_tensor 3 s, test_gemm 5 s, test_losses 0 s, test_ldam 1 s, test_knn
+# program in one run, 0 reports; with the fused Winograd tests, 22 min 47 s while ctest ran beside
+# it (test_layers 515 s, test_resnet 231 s, test_train 191 s, test_oversample 266 s); before them,
+# on an idle machine, 16 min 9 s (13 min 5 s before the direct16 and fused-epilogue tests): test_tensor 3 s, test_gemm 5 s, test_losses 0 s, test_ldam 1 s, test_knn
 # 70 s, test_finetune 42 s, test_oversample 180 s, test_layers 321 s, test_resnet 157 s, test_train
 # 187 s, test_runtime 1 s (warm kernel cache) and its API-error pass (the 2 expected reports). The same programs took over three hours before
 # (test_oversample 1654 s, test_resnet 1452 s, test_train 1750 s, test_layers in two sittings at

@@ -14,7 +14,10 @@
  *          ReLU into the forward's stores (eos__conv2d_forward_fused)
  *   winograd  3x3, stride 1, pad 1, any size: Winograd F(2x2,3x3) (cl/conv_winograd.cl), the
  *          16 products of the transformed domain as float8-tiled kernels on 32-tile panels (CPUs)
- *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too
+ *          or CLBlast's strided-batched SGEMM (elsewhere); dx and dw in the Winograd domain too.
+ *          On the CPU paths, on rows of 32, 16 or 8, the forward and dx are one fused kernel
+ *          each (cl/conv_direct.cl eos_wino_w32/16/8: transforms in local memory, the direct
+ *          kernels' epilogue)
  *   tiled  any shape: implicit GEMMs in local-memory tiles on 2-D work-groups, written the way
  *          GPU kernels are (host/nn/conv_tiled.c, cl/conv_tiled.cl): the operands gathered on the
  *          fly (no column matrix), dx in gather form, dw split over the pixels into partial sums

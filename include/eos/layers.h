@@ -39,7 +39,8 @@ static inline int eos_conv_out(int size, int r, int stride, int pad) { return (s
 
 /* Convolution algorithms (host/nn/conv.c): gemm = im2col + CLBlast, panel = float8-tiled kernels on
  * packed 32-pixel panels (fast on CPUs), direct = 3x3 stride-1 kernels on rows of 32, 16 or 8
- * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape, tiled =
+ * pixels with no column matrix, winograd = F(2x2,3x3) for any 3x3 stride-1 pad-1 shape (on CPUs
+ * one fused kernel per forward or data gradient on rows of 32, 16 or 8), tiled =
  * local-memory tiled implicit GEMMs on 2-D work-groups for any shape (written for GPUs), direct16 =
  * direct on float16 rows (AVX-512), which also runs the stride-2 forward on rows of 32 and 16. AUTO (the
  * default) chooses per layer shape, batch size and direction (forward, data gradient, weight
