@@ -294,21 +294,27 @@ static size_t direct_units(const eos_conv_shape *s, int wide) {
     return (size_t)s->N * (size_t)((OH + k.rows - 1) / k.rows);
 }
 
+/* a weight pack of cl/conv_direct.cl (eos_conv3x3_pack, eos_wino_pack: the same arguments, the
+ * third their own) from w into out over (g0, g1), with e's batch norm folded in when it has one */
+static eos_status pack_launch(eos_runtime_t rt, const char *kernel, const eos_tensor *w, cl_mem out, int O, int I,
+                              int third, int flip, const direct_epilogue *e, size_t g0, size_t g1) {
+    int fold = e && e->bn[0];
+    cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL;
+    for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
+    float eps = fold ? e->eps : 0.0f;
+    eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(out),   EOS_ARG(O),     EOS_ARG(I),     EOS_ARG(third),
+                    EOS_ARG(flip),   EOS_ARG(bn[0]), EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
+                    EOS_ARG(eps),    EOS_ARG(shift), EOS_ARG(fold)};
+    size_t g[2] = {g0, g1};
+    return eos__run_nd(rt, "conv_direct.cl", kernel, 2, g, a, EOS_NARGS(a));
+}
 /* ws->wt (ceil(O / G), I, 3, 3, G) = the weights packed for groups of G of the O output channels
  * (eos_conv3x3_pack: flip 0 w as it is, 1 transposed and flipped, 2 transposed), with e's batch
  * norm folded in when it has one (its shift into e->shift) */
 static eos_status direct_pack(eos_runtime_t rt, const eos_tensor *w, int O, int I, int G, int flip,
                               const direct_epilogue *e, eos_workspace *ws) {
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, (size_t)((O + G - 1) / G) * G * I * 9));
-    int fold = e && e->bn[0];
-    cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL;
-    for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
-    float eps = fold ? e->eps : 0.0f;
-    eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(O),     EOS_ARG(I),     EOS_ARG(G),
-                    EOS_ARG(flip),   EOS_ARG(bn[0]),      EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
-                    EOS_ARG(eps),    EOS_ARG(shift),      EOS_ARG(fold)};
-    size_t g[2] = {(size_t)I, (size_t)((O + G - 1) / G)};
-    return eos__run_nd(rt, "conv_direct.cl", "eos_conv3x3_pack", 2, g, a, EOS_NARGS(a));
+    return pack_launch(rt, "eos_conv3x3_pack", w, ws->wt.buf, O, I, G, flip, e, (size_t)I, (size_t)((O + G - 1) / G));
 }
 
 /* y (N, K, H, W) = conv(x (N, C, H, W), w): w (K, C, 3, 3), or with flip w (C, K, 3, 3) transposed
@@ -489,16 +495,7 @@ static eos_status wino_fused_run(eos_runtime_t rt, int N, int C, int H, int W, i
                                  eos_workspace *ws) {
     int Kp = (int)round_up((size_t)K, 16), fold = e && e->bn[0];
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, 16 * (size_t)C * Kp));
-    {
-        cl_mem bn[4] = {NULL, NULL, NULL, NULL}, shift = fold ? e->shift->buf : NULL;
-        for (int i = 0; fold && i < 4; i++) bn[i] = e->bn[i]->buf;
-        float eps = fold ? e->eps : 0.0f;
-        eos__arg a[] = {EOS_ARG(w->buf), EOS_ARG(ws->wt.buf), EOS_ARG(K),     EOS_ARG(C),     EOS_ARG(Kp),
-                        EOS_ARG(flip),   EOS_ARG(bn[0]),      EOS_ARG(bn[1]), EOS_ARG(bn[2]), EOS_ARG(bn[3]),
-                        EOS_ARG(eps),    EOS_ARG(shift),      EOS_ARG(fold)};
-        size_t g[2] = {(size_t)Kp, (size_t)C};
-        EOS_TRY(eos__run_nd(rt, "conv_direct.cl", "eos_wino_pack", 2, g, a, EOS_NARGS(a)));
-    }
+    EOS_TRY(pack_launch(rt, "eos_wino_pack", w, ws->wt.buf, K, C, Kp, flip, e, (size_t)Kp, (size_t)C));
     cl_mem shift = fold ? e->shift->buf : NULL, res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
     int epi = (fold ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H),
