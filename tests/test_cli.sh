@@ -110,7 +110,7 @@ expect "bench train" 0 'eos-cl train resnet8 batch 8: [0-9.]+ ms/step +[0-9.]+ i
 expect "bench peak" 0 'eos-cl peak .+: [0-9.]+ GFLOP/s \(float(16|8|4|1) FMA, median of 2; fastest launch [0-9.]+\)' "$eos" bench peak --steps 2
 expect "check measures the peak" 0 '  peak [0-9.]+ GFLOP/s \(float(16|8|4|1) FMA, median of 3, checked; [0-9.]+ s\)  ok' "$eos" check
 expect "bench layers" 0 'stride-1 convolutions: [0-9]+% of peak on average, weighted by time \(forward [0-9]+%, data grad [0-9]+%, weight grad [0-9]+%\)' sh -c "'$eos' bench layers --arch resnet8 --batch 8 > '$fx/layers.txt' 2>&1; rc=\$?; cat '$fx/layers.txt'; exit \$rc"
-expect "bench layers table" 0 '^  8 16 32x32 -> 16, s1 +data grad +(gemm|panel|direct|direct16) +2 +[0-9.]+ +[0-9.]+ +[0-9]+%$' cat "$fx/layers.txt"
+expect "bench layers table" 0 '^  8 16 32x32 -> 16, s1 +data grad +(gemm|panel|direct|winograd|direct16) +2 +[0-9.]+ +[0-9.]+ +[0-9]+%$' cat "$fx/layers.txt"
 # every row of resnet8's 5 shapes x 3 directions + the stem's forward and weight grad (no dx),
 # its GFLOP/s recomputed from the shape (2 N K C 9 OH OW per call) and its % from the peak line
 expect "bench layers GFLOP/s and % of peak" 0 '^17 rows checked$' awk '
