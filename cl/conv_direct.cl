@@ -601,8 +601,8 @@ EOS_CONV_S2_DW(eos_conv3x3s2_dw_w16_v8, 8)
  * CPU paths, host/nn/conv.c; the transforms are those of conv_winograd.cl, which holds the
  * general, unfused form). 16 multiplications per 2x2 output tile and channel pair instead of the
  * direct sum's 36, with the transforms kept out of memory: work-item (block of 16 tiles, image n)
- * transforms its 16 tiles of every input channel into local memory (V, C x 16 float16: one lane a
- * tile), then for each group of 16 output channels takes the 16 products as 16 x 16 float16
+ * transforms its 16 tiles of every input channel into local memory (V, 16 x C float16, element
+ * by element: one lane a tile), then for each group of 16 output channels takes the 16 products as 16 x 16 float16
  * accumulators summed over C (M), and transforms M back to 2x2 outputs as it stores them, with the
  * direct kernels' epilogue (EOS_STORE) and statistics. PoCL's local memory is the core's cache,
  * so V and M never leave it. A block is one tile row of a 32-pixel plane, two of a 16-pixel plane,

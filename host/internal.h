@@ -247,9 +247,9 @@ eos_status eos__conv2d_backward_add(eos_runtime_t rt, const eos_conv_shape *s, c
                                     const eos_tensor *w, const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw,
                                     const eos_tensor *add, eos_workspace *ws);
 /* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
- * runs direct, direct16 or fused winograd (*fused 1), y and part (K, *P, 3) = (count, mean, M2) per output row
- * unit, in the runtime's reduction scratch, for eos__batchnorm_forward_train_part; elsewhere
- * nothing runs (*fused 0). */
+ * runs direct, direct16 or fused winograd (*fused 1), y and part (K, *P, 3) = (count, mean, M2)
+ * per unit (an output row or row pair; for winograd a block of 16 tiles), in the runtime's
+ * reduction scratch, for eos__batchnorm_forward_train_part; elsewhere nothing runs (*fused 0). */
 eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
                                      const eos_tensor *w, eos_tensor *y, eos_workspace *ws, cl_mem *part, int *P,
                                      int *fused);

@@ -272,7 +272,6 @@ int eos__bn_fuse(void) {
     const char *e = getenv("EOS_BN_FUSE");
     return !(e && !strcmp(e, "0"));
 }
-#define fused eos__bn_fuse
 
 static eos_status backward_apply(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
                                  const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
@@ -384,7 +383,7 @@ eos_status eos_batchnorm_relu_backward(eos_runtime_t rt, int N, int C, int HW, e
                                        const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
                                        const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
                                        eos_tensor *dbeta) {
-    if (fused()) return backward(rt, N, C, HW, dy, y, 1, x, mean, invstd, gamma, dx, dgamma, dbeta);
+    if (eos__bn_fuse()) return backward(rt, N, C, HW, dy, y, 1, x, mean, invstd, gamma, dx, dgamma, dbeta);
     EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
     EOS_TRY(eos_relu_backward(rt, (size_t)N * C * HW, dy, y, dy));
     return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta);

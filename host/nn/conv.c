@@ -284,8 +284,24 @@ typedef struct {
     eos_tensor *shift;        /* (K): the folded shift, written by the pack, added as the sums are stored */
     const eos_tensor *res;    /* like y */
     int relu;
-    cl_mem part;              /* (K, P, 3): P = N ceil(OH / rows) units a channel (direct_units) */
+    cl_mem part;              /* (K, P, 3): P units a channel (epilogue_units) */
 } direct_epilogue;
+
+/* the kernels' epilogue arguments (EOS_EPI_ARGS in cl/conv_direct.cl) for e (NULL: none): epi bit
+ * 0 the folded shift, 1 the residual, 2 the ReLU, 3 the statistics' partials */
+typedef struct {
+    cl_mem shift, res, part;
+    int epi;
+} epilogue_args;
+static epilogue_args epilogue_of(const direct_epilogue *e) {
+    epilogue_args a = {NULL, NULL, NULL, 0};
+    if (!e) return a;
+    if (e->bn[0]) a.shift = e->shift->buf, a.epi |= 1;
+    if (e->res) a.res = e->res->buf, a.epi |= 2;
+    if (e->relu) a.epi |= 4;
+    if (e->part) a.part = e->part, a.epi |= 8;
+    return a;
+}
 
 /* the statistics' units per channel of a direct forward: one per output row (or row pair) and image */
 static size_t direct_units(const eos_conv_shape *s, int wide) {
@@ -326,11 +342,9 @@ static eos_status direct_run(eos_runtime_t rt, int wide, int stride, int N, int 
     direct_kernels k = direct_pick(W, wide, stride);
     int OH = stride == 2 ? (H + 1) / 2 : H;
     EOS_TRY(direct_pack(rt, w, K, C, k.G, flip, e, ws));
-    int fold = e && e->bn[0];
-    cl_mem shift = fold ? e->shift->buf : NULL, res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
-    int epi = (fold ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
+    epilogue_args ea = epilogue_of(e);
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H), EOS_ARG(N),
-                    EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi), EOS_ARG(part)};
+                    EOS_ARG(ea.shift), EOS_ARG(ea.res), EOS_ARG(ea.epi), EOS_ARG(ea.part)};
     size_t g[3] = {(size_t)((OH + k.rows - 1) / k.rows), (size_t)((K + k.G - 1) / k.G), (size_t)N};
     return eos__run_nd(rt, "conv_direct.cl", k.fwd, 3, g, a, EOS_NARGS(a));
 }
@@ -493,13 +507,12 @@ int eos__conv_wino_fused(eos_runtime_t rt, int H, int W, int Ci, int Ko) { retur
 static eos_status wino_fused_run(eos_runtime_t rt, int N, int C, int H, int W, int K, const eos_tensor *x,
                                  const eos_tensor *w, int flip, const direct_epilogue *e, eos_tensor *y,
                                  eos_workspace *ws) {
-    int Kp = (int)round_up((size_t)K, 16), fold = e && e->bn[0];
+    int Kp = (int)round_up((size_t)K, 16);
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, 16 * (size_t)C * Kp));
     EOS_TRY(pack_launch(rt, "eos_wino_pack", w, ws->wt.buf, K, C, Kp, flip, e, (size_t)Kp, (size_t)C));
-    cl_mem shift = fold ? e->shift->buf : NULL, res = e && e->res ? e->res->buf : NULL, part = e ? e->part : NULL;
-    int epi = (fold ? 1 : 0) | (res ? 2 : 0) | (e && e->relu ? 4 : 0) | (part ? 8 : 0);
+    epilogue_args ea = epilogue_of(e);
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H),
-                    EOS_ARG(N), EOS_ARG(shift), EOS_ARG(res), EOS_ARG(epi), EOS_ARG(part), EOS_ARG(Kp),
+                    EOS_ARG(N), EOS_ARG(ea.shift), EOS_ARG(ea.res), EOS_ARG(ea.epi), EOS_ARG(ea.part), EOS_ARG(Kp),
                     EOS_LOCAL((size_t)C * 16 * 16 * sizeof(float)), EOS_LOCAL(16 * 16 * 16 * sizeof(float))};
     size_t g[2] = {(size_t)(H / (2 * wino_rows(W))), (size_t)N}, l[2] = {1, 1};
     const char *name = W == 32 ? "eos_wino_w32" : W == 16 ? "eos_wino_w16" : "eos_wino_w8";

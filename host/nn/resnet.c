@@ -474,7 +474,8 @@ static eos_status bn_forward(eos_resnet_t m, int train, size_t base, int N, int 
 }
 
 /* Convolution (weights entry wi) then batch norm (entries from bn) then ReLU, + res before the
- * ReLU when not NULL: y. Where the convolution runs direct (EOS_BN_FUSE unset or 1): in
+ * ReLU when not NULL: y. Where the convolution runs direct, direct16 or fused winograd
+ * (EOS_BN_FUSE unset or 1): in
  * evaluation one pass with the batch norm folded into it (eos__conv2d_forward_fused; invstd
  * then holds its shift); in training the convolution into c with the batch's statistics taken
  * from its sums (eos__conv2d_forward_stats), then the batch norm's merge and apply. Else the
