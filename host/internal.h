@@ -246,6 +246,32 @@ eos_status eos__conv2d_forward_fused(eos_runtime_t rt, const eos_conv_shape *s, 
 eos_status eos__conv2d_backward_add(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
                                     const eos_tensor *w, const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw,
                                     const eos_tensor *add, eos_workspace *ws);
+/* The batch norm (with ReLU) whose output gradient a convolution's data gradient is: y the ReLU's
+ * output (the mask), x the batch norm's input, mean its batch mean (C). eos__conv2d_backward_bn
+ * sets fused, and where it is 1, part (C, P, 2) = (sum d (x - mean), sum d) per unit in the
+ * runtime's reduction scratch, for eos__batchnorm_relu_backward_part. */
+typedef struct {
+    const eos_tensor *y, *x, *mean;
+    cl_mem part;
+    int P, fused;
+} eos__bn_backward_sums;
+/* eos__conv2d_backward_add (add may be NULL) that also takes, where the data gradient runs fused
+ * winograd, the sums of bn's backward in its stores, with dx masked by bn->y > 0 as they are
+ * stored (bn->fused 1); elsewhere dx as eos__conv2d_backward_add leaves it (bn->fused 0). */
+eos_status eos__conv2d_backward_bn(eos_runtime_t rt, const eos_conv_shape *s, const eos_tensor *x,
+                                   const eos_tensor *w, const eos_tensor *dy, eos_tensor *dx, eos_tensor *dw,
+                                   const eos_tensor *add, eos__bn_backward_sums *bn, eos_workspace *ws);
+/* the batch norm's sums in the data gradient's stores: -1 where they pay (the default), 0 never,
+ * 1 wherever fused winograd runs the data gradient (the tests) */
+void eos__conv_set_bn_sums(int mode);
+/* whether the kernels are built with EOS_PREFETCH (host/runtime/runtime.c) */
+int eos__runtime_prefetches(eos_runtime_t rt);
+/* eos_batchnorm_relu_backward with dy already masked and the sums' partials (C, P, 2) already
+ * taken (host/nn/batchnorm.c): merged in order, then the apply */
+eos_status eos__batchnorm_relu_backward_part(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy,
+                                             const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                                             const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
+                                             eos_tensor *dbeta, cl_mem part, int P);
 /* Training's convolution with its batch norm's statistics (host/nn/conv.c): where the forward
  * runs direct, direct16 or fused winograd (*fused 1), y and part (K, *P, 3) = (count, mean, M2)
  * per unit (an output row or row pair; for winograd a block of 16 tiles), in the runtime's

@@ -311,10 +311,13 @@ static eos_status sync_grads(eos_runtime_t rt, int C, eos_tensor *dgamma, eos_te
 }
 
 /* The reduce over (N, HW) per channel, then the element-wise dx. relu: the reduce sees
- * d = dy * (y > 0) and writes it over dy, which the apply kernel then reads. */
+ * d = dy * (y > 0) and writes it over dy, which the apply kernel then reads. With taken (the
+ * sums' partials (C, Pt, 2), taken by the convolution that wrote dy, already masked), only
+ * their merge. */
 static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *y, int relu,
                            const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
-                           const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
+                           const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta,
+                           cl_mem taken, int Pt) {
     EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
     size_t n = (size_t)N * C * HW;
     EOS_TRY(eos__need(dy, n, "batchnorm dy"));
@@ -323,7 +326,11 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
     EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
     cl_mem ybuf = relu ? y->buf : NULL;
     int P = reduce_chunks_capped(rt, (size_t)C, N, HW);
-    if (P > 0) {
+    if (taken) {
+        eos__arg r2[] = {EOS_ARG(taken), EOS_ARG(invstd->buf), EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(C),
+                         EOS_ARG(Pt)};
+        EOS_TRY(eos__run_1d(rt, "batchnorm.cl", "eos_bn_backward_merge", (size_t)C, r2, EOS_NARGS(r2)));
+    } else if (P > 0) {
         cl_mem part;
         EOS_TRY(eos__reduce_partials(rt, 2 * (size_t)C * P, &part));
         eos__arg r1[] = {EOS_ARG(dy->buf), EOS_ARG(ybuf), EOS_ARG(x->buf), EOS_ARG(mean->buf), EOS_ARG(part),
@@ -376,15 +383,23 @@ static eos_status backward_apply(eos_runtime_t rt, int N, int C, int HW, const e
 eos_status eos_batchnorm_backward(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy, const eos_tensor *x,
                                   const eos_tensor *mean, const eos_tensor *invstd, const eos_tensor *gamma,
                                   eos_tensor *dx, eos_tensor *dgamma, eos_tensor *dbeta) {
-    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta);
+    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta, NULL, 0);
+}
+
+eos_status eos__batchnorm_relu_backward_part(eos_runtime_t rt, int N, int C, int HW, const eos_tensor *dy,
+                                             const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                                             const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
+                                             eos_tensor *dbeta, cl_mem part, int P) {
+    if (!part || P < 1) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "batchnorm backward: no sums' partials (P=%d)", P);
+    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta, part, P);
 }
 
 eos_status eos_batchnorm_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy, const eos_tensor *y,
                                        const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
                                        const eos_tensor *gamma, eos_tensor *dx, eos_tensor *dgamma,
                                        eos_tensor *dbeta) {
-    if (eos__bn_fuse()) return backward(rt, N, C, HW, dy, y, 1, x, mean, invstd, gamma, dx, dgamma, dbeta);
+    if (eos__bn_fuse()) return backward(rt, N, C, HW, dy, y, 1, x, mean, invstd, gamma, dx, dgamma, dbeta, NULL, 0);
     EOS_TRY(check(N, C, HW, x, gamma, gamma, mean, invstd, NULL, dx));
     EOS_TRY(eos_relu_backward(rt, (size_t)N * C * HW, dy, y, dy));
-    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta);
+    return backward(rt, N, C, HW, dy, NULL, 0, x, mean, invstd, gamma, dx, dgamma, dbeta, NULL, 0);
 }

@@ -568,6 +568,18 @@ eos_status eos_resnet_features_to(eos_resnet_t m, int N, eos_tensor *dst, size_t
     return EOS_OK;
 }
 
+/* A batch norm + ReLU's backward for (N, C, HW), its gamma and beta the entry at p and p + 1 (their
+ * gradients written there): with its sums already taken by the convolution that wrote dy
+ * (sums->fused, dy already masked), their merge and the apply; else the batch norm's own passes */
+static eos_status bn_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy, const eos_tensor *y,
+                                   const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
+                                   entry *p, eos_tensor *dx, const eos__bn_backward_sums *sums) {
+    if (sums->fused)
+        return eos__batchnorm_relu_backward_part(rt, N, C, HW, dy, x, mean, invstd, &p[0].value, dx, &p[0].grad,
+                                                 &p[1].grad, sums->part, sums->P);
+    return eos_batchnorm_relu_backward(rt, N, C, HW, dy, y, x, mean, invstd, &p[0].value, dx, &p[0].grad, &p[1].grad);
+}
+
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss) {
     return eos_resnet_backward_loss(m, N, labels, NULL, class_weights, loss);
 }
@@ -609,6 +621,12 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
     }
     eos_tensor *G = &m->g[0], *T1 = &m->g[1], *T2 = &m->g[2], *T3 = &m->g[3];
     EOS_TRY(eos_avgpool_backward(rt, N, 64, H * W, &m->dfeat, G));
+    /* A batch norm's backward sums taken in the stores of the data gradient that feeds it, where
+     * that runs fused winograd (eos__conv2d_backward_bn): bn1's from conv2's, the block output's
+     * batch norm (bn2, or the stem's) from the next block's conv1 when its shortcut is the
+     * identity. pend: those of the block ahead in the loop (the previous block's bn2). */
+    const int fuse = eos__bn_fuse();
+    eos__bn_backward_sums pend = {NULL, NULL, NULL, NULL, 0, 0};
     for (int b = 3 * m->n - 1; b >= 0; b--) {
         int C = block_width(b, m->n), s = block_stride(b, m->n), Cin = b ? block_width(b - 1, m->n) : 16;
         int Hi = m->b[b].in_h, Wi = m->b[b].in_w, OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
@@ -616,24 +634,31 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         block_act *a = &m->b[b];
         const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;
         /* G becomes dy * (out > 0), the shortcut's gradient too */
-        EOS_TRY(eos_batchnorm_relu_backward(rt, N, C, OH * OW, G, &a->out, &a->c2, &a->m2, &a->s2,
-                                            &m->e[base + 7].value, T1, &m->e[base + 7].grad, &m->e[base + 8].grad));
+        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, G, &a->out, &a->c2, &a->m2, &a->s2, &m->e[base + 7], T1, &pend));
         eos_conv_shape c2 = {N, C, OH, OW, C, 3, 1, 1}, c1 = {N, Cin, Hi, Wi, C, 3, s, 1};
-        EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL, &m->ws));
-        EOS_TRY(eos_batchnorm_relu_backward(rt, N, C, OH * OW, T2, &a->a1, &a->c1, &a->m1, &a->s1,
-                                            &m->e[base + 1].value, T1, &m->e[base + 1].grad, &m->e[base + 2].grad));
+        eos__bn_backward_sums bn1 = {&a->a1, &a->c1, &a->m1, NULL, 0, 0};
+        if (fuse)
+            EOS_TRY(eos__conv2d_backward_bn(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL,
+                                            &bn1, &m->ws));
+        else
+            EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL,
+                                        &m->ws));
+        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, T2, &a->a1, &a->c1, &a->m1, &a->s1, &m->e[base + 1], T1, &bn1));
+        pend = (eos__bn_backward_sums){in, b ? &m->b[b - 1].c2 : &m->c0, b ? &m->b[b - 1].m2 : &m->m0, NULL, 0, 0};
         if (a->sc.buf) {
             EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
             EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
-        } else {  /* the identity shortcut's gradient added as conv1's data gradient is stored */
+        } else if (fuse) {  /* the identity shortcut's gradient added as conv1's data gradient is stored */
+            EOS_TRY(eos__conv2d_backward_bn(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &pend,
+                                            &m->ws));
+        } else {
             EOS_TRY(eos__conv2d_backward_add(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &m->ws));
         }
         eos_tensor *t = G;  /* T3 now holds d(block input) */
         G = T3;
         T3 = t;
     }
-    EOS_TRY(eos_batchnorm_relu_backward(rt, N, 16, m->h * m->w, G, &m->a0, &m->c0, &m->m0, &m->s0, &m->e[1].value,
-                                        T1, &m->e[1].grad, &m->e[2].grad));
+    EOS_TRY(bn_relu_backward(rt, N, 16, m->h * m->w, G, &m->a0, &m->c0, &m->m0, &m->s0, &m->e[1], T1, &pend));
     eos_conv_shape cs = {N, m->cin, m->h, m->w, 16, 3, 1, 1};
     return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
 }

@@ -180,6 +180,12 @@ static const struct {
     {EOS_DEVICE_OTHER, "-DEOS_DEVICE_OTHER=1"},
 };
 
+/* PoCL's CPU device: its compiler (clang, to x86) takes __builtin_prefetch, which the kernels use
+ * under EOS_PREFETCH for reads the hardware prefetchers miss (cl/conv_direct.cl) */
+int eos__runtime_prefetches(eos_runtime_t rt) {
+    return rt->dev.type == EOS_DEVICE_CPU && strstr(rt->dev.platform_name, "Portable Computing Language") != NULL;
+}
+
 static void make_build_options(eos_runtime_t rt) {
     const eos_device_info *d = &rt->dev;
     int major = 1, minor = 0;
@@ -191,6 +197,7 @@ static void make_build_options(eos_runtime_t rt) {
     for (size_t i = 0; i < sizeof k_device_options / sizeof k_device_options[0]; i++)
         if (k_device_options[i].type == d->type)
             off += (size_t)snprintf(o + off, n - off, "%s ", k_device_options[i].options);
+    if (eos__runtime_prefetches(rt)) off += (size_t)snprintf(o + off, n - off, "-DEOS_PREFETCH=1 ");
     off += (size_t)snprintf(o + off, n - off, "-DEOS_MAX_WG=%zu", d->max_work_group_size);
     const char *extra = getenv("EOS_CL_OPTIONS");
     if (extra && extra[0] && off < n) snprintf(o + off, n - off, " %s", extra);

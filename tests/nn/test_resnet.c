@@ -217,7 +217,8 @@ static void test_eval_fold_matches_unfused(void **state) {
 }
 
 /* Training's batch-norm statistics taken in the direct convolutions' epilogue (host/nn/resnet.c
- * conv_bn, eos__conv2d_forward_stats) against the batch norm's own pass (EOS_BN_FUSE=0), on the
+ * conv_bn, eos__conv2d_forward_stats), and the backward's sums in fused winograd's data gradient
+ * (eos__conv2d_backward_bn, forced on every layer), against the batch norm's own pass (EOS_BN_FUSE=0), on the
  * PyTorch model, a training step each from the same state: both direct widths and fused
  * winograd (statistics per block of 16 tiles), the logits
  * (normalised by the batch's statistics), the running estimates they move, the loss and the
@@ -247,6 +248,7 @@ static void test_train_stats_match_unfused(void **state) {
     const golden *yl = gold("labels");
     int32_t labels[8];
     for (int i = 0; i < B; i++) labels[i] = (int32_t)yl->data[i];
+    eos__conv_set_bn_sums(1);  /* the batch norm's backward sums in winograd's stores on every layer */
     for (int a = 0; a < 3; a++) {
         eos_runtime_set_conv_algo(rt, algos[a]);
         for (int fused = 0; fused < 2; fused++) {
@@ -260,11 +262,18 @@ static void test_train_stats_match_unfused(void **state) {
             EOS_ASSERT_OK(eos_resnet_backward(m, B, labels, NULL, fused ? &lgot : &lwant));
             for (int i = 0; i < NG; i++)
                 EOS_ASSERT_OK(eos_resnet_get(m, grads[i].name, 1, fused ? ggot[i] : gwant[i], grads[i].n));
-            /* batch-norm passes that read the convolution's output for statistics */
+            /* batch-norm passes that read the convolution's output for statistics, and the
+             * backward's reduce passes */
             long reads = test_kernel_calls(rt, "eos_bn_stats", 0) + test_kernel_calls(rt, "eos_bn_stats_partial", 0);
+            long reduces = test_kernel_calls(rt, "eos_bn_backward_reduce", 0) +
+                           test_kernel_calls(rt, "eos_bn_backward_partial", 0);
             eos_runtime_profile_stop(rt);
             const long taken = a == 2 ? wino_fused_convs(rt, S) : test_tiny() ? 3 : a == 1 ? 7 : 5;
             assert_int_equal(reads, fused ? 7 - taken : 7);
+            /* winograd: the backward sums of every batch norm whose gradient a fused winograd
+             * data gradient writes (all of its convolutions but the stem's, which has none) */
+            const long sums = a == 2 ? wino_fused_convs(rt, S) - eos__conv_wino_fused(rt, S, S, 3, 16) : 0;
+            assert_int_equal(reduces, fused ? 7 - sums : 7);
             for (int b = 0; b < 3; b++) {
                 const int C = b == 2 ? 64 : 16;
                 char name[64];
@@ -295,6 +304,7 @@ static void test_train_stats_match_unfused(void **state) {
     if (keep) setenv("EOS_BN_FUSE", keep, 1);
     else unsetenv("EOS_BN_FUSE");
     free(keep);
+    eos__conv_set_bn_sums(-1);
     eos_runtime_set_conv_algo(rt, EOS_CONV_AUTO);
 }
 
