@@ -559,6 +559,38 @@ __kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const flo
 EOS_CONV_S2_DX(eos_conv3x3s2_dx_w32_v16, 16)
 EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
 
+/* dx rows of 16 in float16, H a multiple of 4: work-item (row pair p, group of 8 dx channels,
+ * image n) takes dx rows ih = 4 (p / 2) + p % 2 and ih + 2, which have the same parity and so the
+ * same taps, from dy rows t / 2 and t / 2 + 1 side by side (eos_rows2, zero past OH); the shift
+ * by one dy pixel inside each half (EOS_SHR2). Twice the lanes of eos_conv3x3s2_dx_w16_v8 a
+ * multiply-add. */
+__kernel void eos_conv3x3s2_dx_w16_v16(__global const float *dy, __global const float *wp, __global float *dx,
+                                       const int C, const int K, const int H, const int N) {
+    const int OH = H / 2, p = get_global_id(0), c0 = get_global_id(1) * 8, n = get_global_id(2);
+    const int ih = 4 * (p / 2) + p % 2;
+    if (ih >= H || c0 >= C || n >= N) return;
+    float16 e0 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0, e5 = 0, e6 = 0, e7 = 0;
+    float16 o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0, o5 = 0, o6 = 0, o7 = 0;
+    for (int m = 0; m < K; m++) {
+        __global const float *dm = dy + ((size_t)n * K + m) * OH * 8;
+        __global const float *wc = wp + ((size_t)(c0 / 8) * K + m) * 72;
+        for (int kh = 0; kh < 3; kh++) {
+            const int t = ih + 1 - kh;  /* >= 0 whenever even */
+            if (t & 1) continue;
+            const float16 d = eos_rows2(dm, t / 2, OH), R = EOS_SHR2(d);
+            EOS_S2DX_TAP(16, 0, e0, o0) EOS_S2DX_TAP(16, 1, e1, o1) EOS_S2DX_TAP(16, 2, e2, o2)
+            EOS_S2DX_TAP(16, 3, e3, o3) EOS_S2DX_TAP(16, 4, e4, o4) EOS_S2DX_TAP(16, 5, e5, o5)
+            EOS_S2DX_TAP(16, 6, e6, o6) EOS_S2DX_TAP(16, 7, e7, o7)
+        }
+    }
+    const float16 e[8] = {e0, e1, e2, e3, e4, e5, e6, e7}, o[8] = {o0, o1, o2, o3, o4, o5, o6, o7};
+    for (int g = 0; g < 8 && c0 + g < C; g++) {
+        __global float *out = dx + (((size_t)n * C + c0 + g) * H + ih) * 16;
+        vstore16(EOS_IL16(e[g], o[g], ), 0, out);
+        vstore16(EOS_IL16(e[g].hi, o[g].hi, ), 0, out + 32);
+    }
+}
+
 /* Stride 2's weight gradient (direct16): dw (K, C, 3, 3) as the stride-1 kernels do it (work-item
  * (c, output channel pair, batch slice), 18 accumulators, slices summed by eos_conv_dw_reduce), the
  * dy row oh against x rows 2 oh - 1 + kh split into even pixels (kw = 1), odd ones (kw = 2) and the
@@ -600,6 +632,34 @@ EOS_CONV_S2_DX(eos_conv3x3s2_dx_w16_v8, 8)
 
 EOS_CONV_S2_DW(eos_conv3x3s2_dw_w32_v16, 16)
 EOS_CONV_S2_DW(eos_conv3x3s2_dw_w16_v8, 8)
+
+/* x rows of 16 in float16, H a multiple of 4: the dy row pair (oh, oh + 1) as one vector (8 lanes
+ * a row), against x rows 2 oh + kh - 1 and 2 oh + kh + 1 split side by side into even pixels, odd
+ * ones and the odd ones one pixel right (EOS_SHL2: a zero at the start of each half). Twice the
+ * lanes of eos_conv3x3s2_dw_w16_v8 a multiply-add for the same shuffles. */
+#define EOS_S2DW_PAIR(kh)                                                                          \
+    {                                                                                              \
+        const int ia = 2 * oh + (kh) - 1;                                                          \
+        const float16 u = ia >= 0 ? vload16(0, xc + ia * 16) : Z, v = vload16(0, xc + (ia + 2) * 16); \
+        const float16 r = EOS_EVENS16(u, v), R = EOS_ODDS16(u, v), L = EOS_SHL2(R);                \
+        EOS_DW2_TAPS(kh, d, e, L, r, R)                                                            \
+    }
+__kernel void eos_conv3x3s2_dw_w16_v16(__global const float *x, __global const float *dy, __global float *out,
+                                       const int N, const int C, const int K, const int H, const int step) {
+    EOS_DW2_START(16);
+    const int OH = H / 2;
+    const float16 Z = 0.0f;
+    for (int n = n0; n < n1; n++) {
+        __global const float *xc = x + ((size_t)n * C + c) * H * 16;
+        __global const float *da = dy + ((size_t)n * K + m0) * OH * 8;
+        __global const float *db = dy + ((size_t)n * K + m0 + two) * OH * 8;
+        for (int oh = 0; oh < OH; oh += 2) {
+            const float16 d = vload16(0, da + oh * 8), e = vload16(0, db + oh * 8);
+            EOS_S2DW_PAIR(0) EOS_S2DW_PAIR(1) EOS_S2DW_PAIR(2)
+        }
+    }
+    EOS_DW2_STORE(16)
+}
 
 /* ---- Winograd F(2x2,3x3) in one kernel, for rows of 32, 16 and 8 (algorithm "winograd" on the
  * CPU paths, host/nn/conv.c; the transforms are those of conv_winograd.cl, which holds the

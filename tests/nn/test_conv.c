@@ -79,6 +79,8 @@ static void test_conv2d(void **state) {
         {2, 3, 7, 32, 5, 3, 2, 1, 1},  /* stride 2 on rows of 32 (direct16): odd H, bias */
         {2, 4, 5, 16, 17, 3, 2, 1, 0}, /* stride 2 on rows of 16 (direct16): the forward's row pairs with an
                                         * odd OH, channel groups cut short */
+        {2, 5, 12, 16, 9, 3, 2, 1, 0}, /* stride 2 on rows of 16, H a multiple of 4: direct16's float16 dw
+                                        * and dx (dy row pairs; dx's last rows read a dy row past OH) */
     };
     /* every algorithm against the plain-C reference, then the automatic choice */
     static const eos_conv_algo algos[] = {EOS_CONV_GEMM,  EOS_CONV_PANEL,    EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
@@ -808,6 +810,7 @@ static void test_gpu_launch_shapes(void **state) {
         {1, 257, 1, 16, 7, 3, 1, 1, 1},  /* rows of 16: 257 channels (Kc 2313), one panel */
         {7, 3, 53, 53, 5, 3, 2, 1, 1},   /* stride 2, panel only: 160 panels in 10 splits */
         {3, 7, 13, 16, 11, 3, 2, 1, 1},  /* stride 2 on rows of 16 (direct16): OH 7, channel groups cut short */
+        {3, 7, 20, 16, 11, 3, 2, 1, 1},  /* stride 2 on rows of 16, H a multiple of 4: direct16's float16 dw, dx */
     };
     /* tiny (Oclgrind): the same kinds of prime extents, about a hundredth of the work */
     static const conv_case tiny[] = {
@@ -816,6 +819,7 @@ static void test_gpu_launch_shapes(void **state) {
         {1, 37, 1, 16, 7, 3, 1, 1, 1},   /* rows of 16: 37 channels (Kc 333), one panel */
         {2, 2, 35, 35, 3, 3, 2, 1, 1},   /* stride 2, panel only: 21 panels in 2 splits */
         {2, 3, 7, 32, 5, 3, 2, 1, 1},    /* stride 2 on rows of 32 (direct16): odd H */
+        {1, 3, 8, 16, 5, 3, 2, 1, 1},    /* stride 2 on rows of 16, H a multiple of 4 */
     };
     const conv_case *list = test_tiny() ? tiny : cases;
     static const eos_conv_algo algos[] = {EOS_CONV_GEMM,     EOS_CONV_PANEL, EOS_CONV_DIRECT, EOS_CONV_WINOGRAD,
