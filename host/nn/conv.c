@@ -413,7 +413,9 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
     if (S > 1) {  /* the slices' sums, added in order */
         int Si = (int)S, Kc = s->C * 9;
         eos__arg r[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(Si), EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(Kc)};
-        EOS_TRY(eos__run_nd(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &nw, r, EOS_NARGS(r)));
+        /* element-wise: the implementation's work-groups (one item a group measured 2.15 against
+         * 1.12 ms for ResNet-32's 31, batch 128, `eos bench layers`) */
+        EOS_TRY(eos__run_nd_any(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &nw, r, EOS_NARGS(r)));
     }
     if (db) EOS_TRY(bias_grad(rt, s, eos_conv_out(s->H, 3, s->stride, 1) * eos_conv_out(s->W, 3, s->stride, 1), dy, db));
     return EOS_OK;
