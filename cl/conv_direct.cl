@@ -695,24 +695,31 @@ __kernel void eos_conv3x3s2_dw_w16_v16(__global const float *x, __global const f
 /* U (16, I, Op) = G g G^T of each filter g of w: (O, I, 3, 3) as it is (flip 0) or (I, O, 3, 3)
  * transposed and flipped (flip 1: the data gradient's); channels o >= O zero; with fold, each
  * output channel's filter scaled by gamma / sqrt(var + eps) and its shift written, like
- * eos_conv3x3_pack. G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+ * eos_conv3x3_pack. G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. Work-item (16 output channels o0..,
+ * input channel i): the transform in float16 across the 16 filters, stored as whole vectors
+ * (one filter a work-item in scalar code: 3.25 -> 1.3 ms for ResNet-32's 57 a step). */
 __kernel void eos_wino_pack(__global const float *w, __global float *U, const int O, const int I, const int Op,
                             const int flip, __global const float *gamma, __global const float *beta,
                             __global const float *rmean, __global const float *rvar, const float eps,
                             __global float *shift, const int fold) {
-    const int o = get_global_id(0), i = get_global_id(1);
-    if (o >= Op || i >= I) return;
-    float g[9];
-    const float f = o < O && fold ? gamma[o] * rsqrt(rvar[o] + eps) : 1.0f;
-    if (o < O && fold && i == 0) shift[o] = beta[o] - rmean[o] * f;
-    for (int t = 0; t < 9; t++)
-        g[t] = o >= O ? 0.0f : flip ? f * w[((size_t)i * O + o) * 9 + 8 - t] : f * w[((size_t)o * I + i) * 9 + t];
+    const int i = get_global_id(1), o0 = get_global_id(0) * 16;
+    if (o0 >= Op || i >= I) return;
+    float gl[9 * 16];  /* the 16 filters' taps, tap-major, gathered one filter at a time */
+    for (int l = 0; l < 16; l++) {
+        const int o = o0 + l;
+        const float f = o < O && fold ? gamma[o] * rsqrt(rvar[o] + eps) : 1.0f;
+        if (o < O && fold && i == 0) shift[o] = beta[o] - rmean[o] * f;
+        for (int t = 0; t < 9; t++)
+            gl[t * 16 + l] = o >= O ? 0.0f : flip ? f * w[((size_t)i * O + o) * 9 + 8 - t] : f * w[((size_t)o * I + i) * 9 + t];
+    }
+    float16 g[9];
+    for (int t = 0; t < 9; t++) g[t] = vload16(t, gl);
     for (int r = 0; r < 4; r++) {
-        float a[3];  /* row r of G g */
+        float16 a[3];  /* row r of G g */
         for (int j = 0; j < 3; j++)
             a[j] = r == 0 ? g[j] : r == 3 ? g[6 + j] : 0.5f * (g[j] + (r == 1 ? g[3 + j] : -g[3 + j]) + g[6 + j]);
-        const float u[4] = {a[0], 0.5f * (a[0] + a[1] + a[2]), 0.5f * (a[0] - a[1] + a[2]), a[2]};
-        for (int j = 0; j < 4; j++) U[((size_t)(4 * r + j) * I + i) * Op + o] = u[j];
+        const float16 u[4] = {a[0], 0.5f * (a[0] + a[1] + a[2]), 0.5f * (a[0] - a[1] + a[2]), a[2]};
+        for (int j = 0; j < 4; j++) vstore16(u[j], 0, U + ((size_t)(4 * r + j) * I + i) * Op + o0);
     }
 }
 

@@ -520,7 +520,7 @@ static eos_status wino_fused_run(eos_runtime_t rt, int N, int C, int H, int W, i
                                  eos_workspace *ws) {
     int Kp = (int)round_up((size_t)K, 16);
     EOS_TRY(eos_tensor_reserve(rt, &ws->wt, 16 * (size_t)C * Kp));
-    EOS_TRY(pack_launch(rt, "eos_wino_pack", w, ws->wt.buf, K, C, Kp, flip, e, (size_t)Kp, (size_t)C));
+    EOS_TRY(pack_launch(rt, "eos_wino_pack", w, ws->wt.buf, K, C, Kp, flip, e, (size_t)Kp / 16, (size_t)C));
     epilogue_args ea = epilogue_of(e);
     eos__arg a[] = {EOS_ARG(x->buf), EOS_ARG(ws->wt.buf), EOS_ARG(y->buf), EOS_ARG(C), EOS_ARG(K), EOS_ARG(H),
                     EOS_ARG(N), EOS_ARG(ea.shift), EOS_ARG(ea.res), EOS_ARG(ea.epi), EOS_ARG(ea.part), EOS_ARG(Kp),
