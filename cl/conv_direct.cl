@@ -488,6 +488,19 @@ EOS_DW2_KERNEL(eos_conv3x3_dw2_w16_v16, 16, 16)
  * against the x rows oh - 1 + kh, oh + kh for the three tap rows kh, written out. The x pair
  * (oh + 1, oh + 2) of tap row 2 is the next dy pair's tap row 0: kept with its shifts, so each
  * dy pair builds two x pairs, not three. */
+#define EOS_DW2_W8_PAIR(oh, H)                                                                     \
+    {                                                                                              \
+        const float16 d = eos_rows2(da, oh, H), e = eos_rows2(db, oh, H);                          \
+        EOS_DW2_TAPS(0, d, e, pL, p, pR)                                                           \
+        {                                                                                          \
+            const float16 r = eos_rows2(xc, oh, H), L = EOS_SHL2(r), R = EOS_SHR2(r);              \
+            EOS_DW2_TAPS(1, d, e, L, r, R)                                                         \
+        }                                                                                          \
+        p = eos_rows2(xc, (oh) + 1, H);                                                            \
+        pL = EOS_SHL2(p);                                                                          \
+        pR = EOS_SHR2(p);                                                                          \
+        EOS_DW2_TAPS(2, d, e, pL, p, pR)                                                           \
+    }
 __kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const float *dy, __global float *out,
                                      const int N, const int C, const int K, const int H, const int step) {
     EOS_DW2_START(16);
@@ -495,17 +508,10 @@ __kernel void eos_conv3x3_dw2_w8_v16(__global const float *x, __global const flo
         __global const float *xc = x + ((size_t)n * C + c) * H * 8;
         __global const float *da = dy + ((size_t)n * K + m0) * H * 8, *db = dy + ((size_t)n * K + m0 + two) * H * 8;
         float16 p = eos_rows2(xc, -1, H), pL = EOS_SHL2(p), pR = EOS_SHR2(p);  /* rows -1 (zero), 0 */
-        for (int oh = 0; oh < H; oh += 2) {
-            const float16 d = eos_rows2(da, oh, H), e = eos_rows2(db, oh, H);
-            EOS_DW2_TAPS(0, d, e, pL, p, pR)
-            {
-                const float16 r = eos_rows2(xc, oh, H), L = EOS_SHL2(r), R = EOS_SHR2(r);
-                EOS_DW2_TAPS(1, d, e, L, r, R)
-            }
-            p = eos_rows2(xc, oh + 1, H);
-            pL = EOS_SHL2(p);
-            pR = EOS_SHR2(p);
-            EOS_DW2_TAPS(2, d, e, pL, p, pR)
+        if (H == 8) {  /* the 8 x 8 planes of ResNet's last stage: the pairs written out */
+            EOS_DW2_W8_PAIR(0, 8) EOS_DW2_W8_PAIR(2, 8) EOS_DW2_W8_PAIR(4, 8) EOS_DW2_W8_PAIR(6, 8)
+        } else {
+            for (int oh = 0; oh < H; oh += 2) EOS_DW2_W8_PAIR(oh, H)
         }
     }
     EOS_DW2_STORE(16)
