@@ -297,6 +297,66 @@ __kernel void eos_bn_backward_merge(__global const float *part, __global const f
     dbeta[c] = sb;
 }
 
+/* The backward's sums and its apply in one kernel, one work-item per channel (the CPU path,
+ * host/nn/batchnorm.c): the sums as eos_bn_backward_reduce with one work-item a group takes them
+ * (P 0; with relu, dy masked and written back), or merged from the partials (C, P, 2) that the
+ * convolution before took (P > 0, dy already masked) as eos_bn_backward_merge does; then dx over
+ * the channel's rows as eos_bn_backward_apply_rows computes it. The same numbers as those
+ * kernels, a launch fewer, and the apply reads the channel's dy and x while the sums' pass has
+ * left them in the core's cache (a channel of ResNet's: 64 KiB to 1 MiB). */
+static void eos_bn_backward_channel_of(const int c, __global float *dy, __global const float *y,
+                                       __global const float *x, __global const float *mean,
+                                       __global const float *invstd, __global const float *gamma,
+                                       __global const float *part, const int P, __global float *dgamma,
+                                       __global float *dbeta, __global float *dx, const int relu, const int N,
+                                       const int C, const int HW, const float inv_m) {
+    const float mu = mean[c], is = invstd[c];
+    float sg = 0.0f, sb = 0.0f;
+    if (P > 0) {
+        for (int j = 0; j < P; j++) {
+            sg += part[2 * ((size_t)c * P + j)];
+            sb += part[2 * ((size_t)c * P + j) + 1];
+        }
+    } else {
+        for (int n = 0; n < N; n++) {
+            float rg, rb;
+            eos_bn_bwd_seg(dy, y, x, ((size_t)n * C + c) * HW, HW, mu, relu, 0, 1, &rg, &rb);
+            sb += rb;
+            sg += rg;
+        }
+    }
+    const float dg = sg * is;
+    dgamma[c] = dg;
+    dbeta[c] = sb;
+    const float k = gamma[c] * is, b = sb * inv_m, g = dg * inv_m * is;  /* dx = k (dy - b - (x - mu) g) */
+    for (int n = 0; n < N; n++) {
+        const size_t base = ((size_t)n * C + c) * HW;
+        int h = 0;
+        for (; h + 8 <= HW; h += 8) {
+            const float8 xv = vload8(0, x + base + h), d = vload8(0, dy + base + h);
+            vstore8((float8)k * (d - (float8)b - (xv - (float8)mu) * (float8)g), 0, dx + base + h);
+        }
+        for (; h < HW; h++) dx[base + h] = k * (dy[base + h] - b - (x[base + h] - mu) * g);
+    }
+}
+/* two names, so a profile tells the sums' pass from the merge of sums already taken */
+__kernel void eos_bn_backward_channel(__global float *dy, __global const float *y, __global const float *x,
+                                      __global const float *mean, __global const float *invstd,
+                                      __global const float *gamma, __global float *dgamma, __global float *dbeta,
+                                      __global float *dx, const int relu, const int N, const int C, const int HW,
+                                      const float inv_m) {
+    const int c = get_global_id(0);
+    if (c < C) eos_bn_backward_channel_of(c, dy, y, x, mean, invstd, gamma, NULL, 0, dgamma, dbeta, dx, relu, N, C, HW, inv_m);
+}
+__kernel void eos_bn_backward_channel_merge(__global float *dy, __global const float *x, __global const float *mean,
+                                            __global const float *invstd, __global const float *gamma,
+                                            __global const float *part, const int P, __global float *dgamma,
+                                            __global float *dbeta, __global float *dx, const int N, const int C,
+                                            const int HW, const float inv_m) {
+    const int c = get_global_id(0);
+    if (c < C) eos_bn_backward_channel_of(c, dy, NULL, x, mean, invstd, gamma, part, P, dgamma, dbeta, dx, 0, N, C, HW, inv_m);
+}
+
 /* dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M); all (N, C, HW) */
 __kernel void eos_bn_backward_apply(__global const float *dy, __global const float *x, __global const float *mean,
                                     __global const float *invstd, __global const float *gamma,

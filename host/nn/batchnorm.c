@@ -326,6 +326,22 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
     EOS_TRY(eos__need(dbeta, (size_t)C, "batchnorm dbeta"));
     cl_mem ybuf = relu ? y->buf : NULL;
     int P = reduce_chunks_capped(rt, (size_t)C, N, HW);
+    float inv_m = 1.0f / (float)((size_t)N * HW);
+    if (by_rows(rt) && !rt->bn_sync.on && (taken || P <= 0)) {  /* sums and apply in one kernel */
+        size_t g = (size_t)C;
+        if (taken) {
+            eos__arg a[] = {EOS_ARG(dy->buf),     EOS_ARG(x->buf),     EOS_ARG(mean->buf),   EOS_ARG(invstd->buf),
+                            EOS_ARG(gamma->buf),  EOS_ARG(taken),      EOS_ARG(Pt),          EOS_ARG(dgamma->buf),
+                            EOS_ARG(dbeta->buf),  EOS_ARG(dx->buf),    EOS_ARG(N),           EOS_ARG(C),
+                            EOS_ARG(HW),          EOS_ARG(inv_m)};
+            return eos__run_nd(rt, "batchnorm.cl", "eos_bn_backward_channel_merge", 1, &g, a, EOS_NARGS(a));
+        }
+        eos__arg a[] = {EOS_ARG(dy->buf),     EOS_ARG(ybuf),       EOS_ARG(x->buf),      EOS_ARG(mean->buf),
+                        EOS_ARG(invstd->buf), EOS_ARG(gamma->buf), EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf),
+                        EOS_ARG(dx->buf),     EOS_ARG(relu),       EOS_ARG(N),           EOS_ARG(C),
+                        EOS_ARG(HW),          EOS_ARG(inv_m)};
+        return eos__run_nd(rt, "batchnorm.cl", "eos_bn_backward_channel", 1, &g, a, EOS_NARGS(a));
+    }
     if (taken) {
         eos__arg r2[] = {EOS_ARG(taken), EOS_ARG(invstd->buf), EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(C),
                          EOS_ARG(Pt)};
@@ -345,7 +361,6 @@ static eos_status backward(eos_runtime_t rt, int N, int C, int HW, const eos_ten
                         EOS_ARG(dgamma->buf), EOS_ARG(dbeta->buf), EOS_ARG(relu), EOS_ARG(N), EOS_ARG(C), EOS_ARG(HW)};
         EOS_TRY(eos__run_groups(rt, "batchnorm.cl", "eos_bn_backward_reduce", (size_t)C, (size_t)HW, r, EOS_NARGS(r)));
     }
-    float inv_m = 1.0f / (float)((size_t)N * HW);
     float *local = NULL;  /* --sync-bn: this rank's dgamma, dbeta (2 C), restored after the apply */
     if (rt->bn_sync.on) {
         EOS_TRY(sync_grads(rt, C, dgamma, dbeta, &local));

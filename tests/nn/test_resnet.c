@@ -266,7 +266,8 @@ static void test_train_stats_match_unfused(void **state) {
              * backward's reduce passes */
             long reads = test_kernel_calls(rt, "eos_bn_stats", 0) + test_kernel_calls(rt, "eos_bn_stats_partial", 0);
             long reduces = test_kernel_calls(rt, "eos_bn_backward_reduce", 0) +
-                           test_kernel_calls(rt, "eos_bn_backward_partial", 0);
+                           test_kernel_calls(rt, "eos_bn_backward_partial", 0) +
+                           test_kernel_calls(rt, "eos_bn_backward_channel", 0);
             eos_runtime_profile_stop(rt);
             const long taken = a == 2 ? wino_fused_convs(rt, S) : test_tiny() ? 3 : a == 1 ? 7 : 5;
             assert_int_equal(reads, fused ? 7 - taken : 7);
