@@ -235,13 +235,10 @@ static void eos_bn_bwd_seg(__global float *dy, __global const float *y, __global
     *rb = sb;
 }
 
-__kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y, __global const float *x,
-                                     __global const float *mean, __global const float *invstd,
-                                     __global float *dgamma, __global float *dbeta, const int relu, const int N,
-                                     const int C, const int HW, __local float *scratch) {
-    const int c = get_group_id(0);
-    const uint l = get_local_id(0), L = get_local_size(0);
-    const float mu = mean[c];
+/* channel c's rows of N images: this work-item's share (l of L) of sum d (x - mu) and sum d */
+static void eos_bn_bwd_channel(__global float *dy, __global const float *y, __global const float *x, const int c,
+                               const int N, const int C, const int HW, const float mu, const int relu, const uint l,
+                               const uint L, float *rsg, float *rsb) {
     float sg = 0.0f, sb = 0.0f;
     for (int n = 0; n < N; n++) {
         float rg, rb;  /* this row's share, added to the totals once (shorter sums) */
@@ -249,6 +246,18 @@ __kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y
         sb += rb;
         sg += rg;
     }
+    *rsg = sg;
+    *rsb = sb;
+}
+
+__kernel void eos_bn_backward_reduce(__global float *dy, __global const float *y, __global const float *x,
+                                     __global const float *mean, __global const float *invstd,
+                                     __global float *dgamma, __global float *dbeta, const int relu, const int N,
+                                     const int C, const int HW, __local float *scratch) {
+    const int c = get_group_id(0);
+    const uint l = get_local_id(0), L = get_local_size(0);
+    float sg, sb;
+    eos_bn_bwd_channel(dy, y, x, c, N, C, HW, mean[c], relu, l, L, &sg, &sb);
     const float g = eos_group_sum(sg, scratch) * invstd[c];
     const float b = eos_group_sum(sb, scratch);
     if (l == 0) {
@@ -284,17 +293,35 @@ __kernel void eos_bn_backward_partial(__global float *dy, __global const float *
 }
 
 /* Stage 2: dgamma = invstd * sum of the P partials, dbeta = their sum, in chunk order. */
-__kernel void eos_bn_backward_merge(__global const float *part, __global const float *invstd,
-                                    __global float *dgamma, __global float *dbeta, const int C, const int P) {
-    const int c = get_global_id(0);
-    if (c >= C) return;
+static void eos_bn_bwd_merge(__global const float *part, const int c, const int P, float *rsg, float *rsb) {
     float sg = 0.0f, sb = 0.0f;
     for (int j = 0; j < P; j++) {
         sg += part[2 * ((size_t)c * P + j)];
         sb += part[2 * ((size_t)c * P + j) + 1];
     }
+    *rsg = sg;
+    *rsb = sb;
+}
+__kernel void eos_bn_backward_merge(__global const float *part, __global const float *invstd,
+                                    __global float *dgamma, __global float *dbeta, const int C, const int P) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float sg, sb;
+    eos_bn_bwd_merge(part, c, P, &sg, &sb);
     dgamma[c] = sg * invstd[c];
     dbeta[c] = sb;
+}
+
+/* one row of HW values at base: dx = k (dy - b - (x - mu) g), float8 along the row (the CPU path) */
+static void eos_bn_bwd_apply_row(__global const float *dy, __global const float *x, __global float *dx,
+                                 const size_t base, const int HW, const float k, const float b, const float g,
+                                 const float mu) {
+    int h = 0;
+    for (; h + 8 <= HW; h += 8) {
+        const float8 xv = vload8(0, x + base + h), d = vload8(0, dy + base + h);
+        vstore8((float8)k * (d - (float8)b - (xv - (float8)mu) * (float8)g), 0, dx + base + h);
+    }
+    for (; h < HW; h++) dx[base + h] = k * (dy[base + h] - b - (x[base + h] - mu) * g);
 }
 
 /* The backward's sums and its apply in one kernel, one work-item per channel (the CPU path,
@@ -311,33 +338,14 @@ static void eos_bn_backward_channel_of(const int c, __global float *dy, __global
                                        __global float *dbeta, __global float *dx, const int relu, const int N,
                                        const int C, const int HW, const float inv_m) {
     const float mu = mean[c], is = invstd[c];
-    float sg = 0.0f, sb = 0.0f;
-    if (P > 0) {
-        for (int j = 0; j < P; j++) {
-            sg += part[2 * ((size_t)c * P + j)];
-            sb += part[2 * ((size_t)c * P + j) + 1];
-        }
-    } else {
-        for (int n = 0; n < N; n++) {
-            float rg, rb;
-            eos_bn_bwd_seg(dy, y, x, ((size_t)n * C + c) * HW, HW, mu, relu, 0, 1, &rg, &rb);
-            sb += rb;
-            sg += rg;
-        }
-    }
+    float sg, sb;
+    if (P > 0) eos_bn_bwd_merge(part, c, P, &sg, &sb);
+    else eos_bn_bwd_channel(dy, y, x, c, N, C, HW, mu, relu, 0, 1, &sg, &sb);
     const float dg = sg * is;
     dgamma[c] = dg;
     dbeta[c] = sb;
-    const float k = gamma[c] * is, b = sb * inv_m, g = dg * inv_m * is;  /* dx = k (dy - b - (x - mu) g) */
-    for (int n = 0; n < N; n++) {
-        const size_t base = ((size_t)n * C + c) * HW;
-        int h = 0;
-        for (; h + 8 <= HW; h += 8) {
-            const float8 xv = vload8(0, x + base + h), d = vload8(0, dy + base + h);
-            vstore8((float8)k * (d - (float8)b - (xv - (float8)mu) * (float8)g), 0, dx + base + h);
-        }
-        for (; h < HW; h++) dx[base + h] = k * (dy[base + h] - b - (x[base + h] - mu) * g);
-    }
+    for (int n = 0; n < N; n++)
+        eos_bn_bwd_apply_row(dy, x, dx, ((size_t)n * C + c) * HW, HW, gamma[c] * is, sb * inv_m, dg * inv_m * is, mu);
 }
 /* two names, so a profile tells the sums' pass from the merge of sums already taken */
 __kernel void eos_bn_backward_channel(__global float *dy, __global const float *y, __global const float *x,
@@ -402,13 +410,7 @@ __kernel void eos_bn_backward_apply_rows(__global const float *dy, __global cons
     const int i = get_global_id(0);
     if (i >= rows) return;
     const int c = i % C;
-    const float is = invstd[c], k = gamma[c] * is, mu = mean[c];
-    const float b = dbeta[c] * inv_m, g = dgamma[c] * inv_m * is;  /* dx = k (dy - b - (x - mu) g) */
-    const size_t base = (size_t)i * HW;
-    int h = 0;
-    for (; h + 8 <= HW; h += 8) {
-        const float8 xv = vload8(0, x + base + h), d = vload8(0, dy + base + h);
-        vstore8((float8)k * (d - (float8)b - (xv - (float8)mu) * (float8)g), 0, dx + base + h);
-    }
-    for (; h < HW; h++) dx[base + h] = k * (dy[base + h] - b - (x[base + h] - mu) * g);
+    const float is = invstd[c];
+    eos_bn_bwd_apply_row(dy, x, dx, (size_t)i * HW, HW, gamma[c] * is, dbeta[c] * inv_m, dgamma[c] * inv_m * is,
+                         mean[c]);
 }

@@ -352,10 +352,6 @@ size_t eos__reduce_local(eos_runtime_t rt, cl_kernel k, size_t width);
  * paths (what PoCL runs fastest for the float8-tiled kernels); on the GPU paths groups chosen
  * by eos__group_shape and every dimension rounded up to a multiple of its group size, so the
  * kernel must return early for an index at or past global[d] in every dimension d. */
-/* eos__run_nd for element-wise kernels on the CPU paths: the implementation picks the work-group
- * size (NULL local) instead of one work-item a group */
-eos_status eos__run_nd_any(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims,
-                           const size_t *global, const eos__arg *args, size_t nargs);
 eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
                        const eos__arg *args, size_t nargs);
 /* The same with the caller's local size (local[d] divides global[d]), for kernels written for one

@@ -413,9 +413,9 @@ static eos_status dw_direct(eos_runtime_t rt, int wide, const eos_conv_shape *s,
     if (S > 1) {  /* the slices' sums, added in order */
         int Si = (int)S, Kc = s->C * 9;
         eos__arg r[] = {EOS_ARG(ws->part.buf), EOS_ARG(dw->buf), EOS_ARG(Si), EOS_ARG(s->K), EOS_ARG(Kc), EOS_ARG(Kc)};
-        /* element-wise: the implementation's work-groups (one item a group measured 2.15 against
-         * 1.12 ms for ResNet-32's 31, batch 128, `eos bench layers`) */
-        EOS_TRY(eos__run_nd_any(rt, "conv_panel.cl", "eos_conv_dw_reduce", 1, &nw, r, EOS_NARGS(r)));
+        /* element-wise, so eos__run_1d: the driver's work-groups on CPUs (one item a group,
+         * eos__run_nd's, measured 2.15 against 1.12 ms for ResNet-32's 31, batch 128) */
+        EOS_TRY(eos__run_1d(rt, "conv_panel.cl", "eos_conv_dw_reduce", nw, r, EOS_NARGS(r)));
     }
     if (db) EOS_TRY(bias_grad(rt, s, eos_conv_out(s->H, 3, s->stride, 1) * eos_conv_out(s->W, 3, s->stride, 1), dy, db));
     return EOS_OK;
@@ -1161,6 +1161,11 @@ eos_status eos__conv2d_forward_stats(eos_runtime_t rt, const eos_conv_shape *s, 
     return EOS_OK;
 }
 
+/* whether algorithm a runs s's data gradient as fused winograd (which has the epilogue) */
+static int wino_fused_dx(eos_runtime_t rt, int a, const eos_conv_shape *s) {
+    return a == EOS_CONV_WINOGRAD && wino_fits(s) && wino_fused_fits(rt, s->H, s->W, s->K, s->C);
+}
+
 /* dx = the data gradient + add in one pass where algorithm a runs dx with an epilogue (direct and
  * direct16 at stride 1, winograd fused): *done 1; elsewhere nothing runs (*done 0) */
 static eos_status dx_add_epilogue(eos_runtime_t rt, int a, const eos_conv_shape *s, const eos_tensor *w,
@@ -1170,8 +1175,7 @@ static eos_status dx_add_epilogue(eos_runtime_t rt, int a, const eos_conv_shape 
     *done = 1;
     if ((a == EOS_CONV_DIRECT || a == EOS_CONV_DIRECT16) && direct_fits(s))
         return direct_run(rt, a == EOS_CONV_DIRECT16, 1, s->N, s->K, s->H, s->W, s->C, dy, w, 1, &e, dx, ws);
-    if (a == EOS_CONV_WINOGRAD && wino_fits(s) && wino_fused_fits(rt, s->H, s->W, s->K, s->C))
-        return wino_fused_run(rt, s->N, s->K, s->H, s->W, s->C, dy, w, 1, &e, dx, ws);
+    if (wino_fused_dx(rt, a, s)) return wino_fused_run(rt, s->N, s->K, s->H, s->W, s->C, dy, w, 1, &e, dx, ws);
     *done = 0;
     return EOS_OK;
 }
@@ -1197,9 +1201,7 @@ static eos_status dx_bn_epilogue(eos_runtime_t rt, int a, const eos_conv_shape *
                                  const eos_tensor *dy, eos_tensor *dx, const eos_tensor *add,
                                  eos__bn_backward_sums *bn, eos_workspace *ws) {
     bn->fused = 0;
-    if (!(a == EOS_CONV_WINOGRAD && wino_fits(s) && wino_fused_fits(rt, s->H, s->W, s->K, s->C)) ||
-        !bn_sums_pay(rt, s))
-        return EOS_OK;
+    if (!wino_fused_dx(rt, a, s) || !bn_sums_pay(rt, s)) return EOS_OK;
     size_t nx = (size_t)s->N * s->C * s->H * s->W, units = (size_t)s->N * (size_t)(s->H / (2 * wino_rows(s->W)));
     EOS_TRY(eos__need(bn->y, nx, "conv2d backward batch-norm output"));
     EOS_TRY(eos__need(bn->x, nx, "conv2d backward batch-norm input"));

@@ -568,16 +568,18 @@ eos_status eos_resnet_features_to(eos_resnet_t m, int N, eos_tensor *dst, size_t
     return EOS_OK;
 }
 
-/* A batch norm + ReLU's backward for (N, C, HW), its gamma and beta the entry at p and p + 1 (their
- * gradients written there): with its sums already taken by the convolution that wrote dy
- * (sums->fused, dy already masked), their merge and the apply; else the batch norm's own passes */
-static eos_status bn_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy, const eos_tensor *y,
-                                   const eos_tensor *x, const eos_tensor *mean, const eos_tensor *invstd,
-                                   entry *p, eos_tensor *dx, const eos__bn_backward_sums *sums) {
-    if (sums->fused)
-        return eos__batchnorm_relu_backward_part(rt, N, C, HW, dy, x, mean, invstd, &p[0].value, dx, &p[0].grad,
-                                                 &p[1].grad, sums->part, sums->P);
-    return eos_batchnorm_relu_backward(rt, N, C, HW, dy, y, x, mean, invstd, &p[0].value, dx, &p[0].grad, &p[1].grad);
+/* The backward of the batch norm + ReLU that bn describes (its ReLU output, input and mean), over
+ * (N, C, HW), its gamma and beta the entry at p and p + 1 (their gradients written there): with
+ * its sums already taken by the convolution that wrote dy (bn->fused, dy already masked), their
+ * merge and the apply; else the batch norm's own passes */
+static eos_status bn_relu_backward(eos_runtime_t rt, int N, int C, int HW, eos_tensor *dy,
+                                   const eos__bn_backward_sums *bn, const eos_tensor *invstd, entry *p,
+                                   eos_tensor *dx) {
+    if (bn->fused)
+        return eos__batchnorm_relu_backward_part(rt, N, C, HW, dy, bn->x, bn->mean, invstd, &p[0].value, dx,
+                                                 &p[0].grad, &p[1].grad, bn->part, bn->P);
+    return eos_batchnorm_relu_backward(rt, N, C, HW, dy, bn->y, bn->x, bn->mean, invstd, &p[0].value, dx, &p[0].grad,
+                                       &p[1].grad);
 }
 
 eos_status eos_resnet_backward(eos_resnet_t m, int N, const int32_t *labels, const float *class_weights, float *loss) {
@@ -624,9 +626,12 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
     /* A batch norm's backward sums taken in the stores of the data gradient that feeds it, where
      * that runs fused winograd (eos__conv2d_backward_bn): bn1's from conv2's, the block output's
      * batch norm (bn2, or the stem's) from the next block's conv1 when its shortcut is the
-     * identity. pend: those of the block ahead in the loop (the previous block's bn2). */
+     * identity. out: the block output's batch norm, the current block's bn2 at the top of the
+     * loop (its sums taken by the block after it), the previous block's bn2 or the stem's at the
+     * bottom. */
     const int fuse = eos__bn_fuse();
-    eos__bn_backward_sums pend = {NULL, NULL, NULL, NULL, 0, 0};
+    const block_act *last = &m->b[3 * m->n - 1];
+    eos__bn_backward_sums out = {&last->out, &last->c2, &last->m2, NULL, 0, 0};
     for (int b = 3 * m->n - 1; b >= 0; b--) {
         int C = block_width(b, m->n), s = block_stride(b, m->n), Cin = b ? block_width(b - 1, m->n) : 16;
         int Hi = m->b[b].in_h, Wi = m->b[b].in_w, OH = (Hi - 1) / s + 1, OW = (Wi - 1) / s + 1;
@@ -634,7 +639,7 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         block_act *a = &m->b[b];
         const eos_tensor *in = b ? &m->b[b - 1].out : &m->a0;
         /* G becomes dy * (out > 0), the shortcut's gradient too */
-        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, G, &a->out, &a->c2, &a->m2, &a->s2, &m->e[base + 7], T1, &pend));
+        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, G, &out, &a->s2, &m->e[base + 7], T1));
         eos_conv_shape c2 = {N, C, OH, OW, C, 3, 1, 1}, c1 = {N, Cin, Hi, Wi, C, 3, s, 1};
         eos__bn_backward_sums bn1 = {&a->a1, &a->c1, &a->m1, NULL, 0, 0};
         if (fuse)
@@ -643,13 +648,13 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         else
             EOS_TRY(eos_conv2d_backward(rt, &c2, &a->a1, &m->e[base + 6].value, T1, T2, &m->e[base + 6].grad, NULL,
                                         &m->ws));
-        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, T2, &a->a1, &a->c1, &a->m1, &a->s1, &m->e[base + 1], T1, &bn1));
-        pend = (eos__bn_backward_sums){in, b ? &m->b[b - 1].c2 : &m->c0, b ? &m->b[b - 1].m2 : &m->m0, NULL, 0, 0};
+        EOS_TRY(bn_relu_backward(rt, N, C, OH * OW, T2, &bn1, &a->s1, &m->e[base + 1], T1));
+        out = (eos__bn_backward_sums){in, b ? &m->b[b - 1].c2 : &m->c0, b ? &m->b[b - 1].m2 : &m->m0, NULL, 0, 0};
         if (a->sc.buf) {
             EOS_TRY(eos_conv2d_backward(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, NULL, &m->ws));
             EOS_TRY(eos_shortcut_a_backward(rt, N, Cin, Hi, Wi, C, G, T3, 1));
         } else if (fuse) {  /* the identity shortcut's gradient added as conv1's data gradient is stored */
-            EOS_TRY(eos__conv2d_backward_bn(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &pend,
+            EOS_TRY(eos__conv2d_backward_bn(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &out,
                                             &m->ws));
         } else {
             EOS_TRY(eos__conv2d_backward_add(rt, &c1, in, &m->e[base].value, T1, T3, &m->e[base].grad, G, &m->ws));
@@ -658,7 +663,7 @@ eos_status eos_resnet_backward_loss(eos_resnet_t m, int N, const int32_t *labels
         G = T3;
         T3 = t;
     }
-    EOS_TRY(bn_relu_backward(rt, N, 16, m->h * m->w, G, &m->a0, &m->c0, &m->m0, &m->s0, &m->e[1], T1, &pend));
+    EOS_TRY(bn_relu_backward(rt, N, 16, m->h * m->w, G, &out, &m->s0, &m->e[1], T1));
     eos_conv_shape cs = {N, m->cin, m->h, m->w, 16, 3, 1, 1};
     return eos_conv2d_backward(rt, &cs, &m->x, &m->e[0].value, T1, NULL, &m->e[0].grad, NULL, &m->ws);
 }

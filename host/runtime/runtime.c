@@ -808,18 +808,8 @@ eos_status eos__run_groups(eos_runtime_t rt, const char *program, const char *ke
     return EOS_OK;
 }
 
-static eos_status run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
-                         const eos__arg *args, size_t nargs, int any_local);
 eos_status eos__run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
                        const eos__arg *args, size_t nargs) {
-    return run_nd(rt, program, kernel, dims, global, args, nargs, 0);
-}
-eos_status eos__run_nd_any(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims,
-                           const size_t *global, const eos__arg *args, size_t nargs) {
-    return run_nd(rt, program, kernel, dims, global, args, nargs, 1);
-}
-static eos_status run_nd(eos_runtime_t rt, const char *program, const char *kernel, unsigned dims, const size_t *global,
-                         const eos__arg *args, size_t nargs, int any_local) {
     size_t total = 1, local[3] = {1, 1, 1}, rounded[3] = {1, 1, 1};
     if (dims < 1 || dims > 3) EOS_FAIL(EOS_ERR_INVALID_ARG, NULL, "%s: %u dimensions (1 to 3)", kernel, dims);
     for (unsigned d = 0; d < dims; d++) total *= global[d];
@@ -831,8 +821,7 @@ static eos_status run_nd(eos_runtime_t rt, const char *program, const char *kern
     int prof = prof_on();
     double t0 = prof ? (clFinish(rt->queue), eos__now()) : 0;
     cl_event ev = NULL;
-    const size_t *lp = any_local && !rt->gpu_paths ? NULL : local;
-    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, rounded, lp, 0, NULL, rt->ev_prof ? &ev : NULL),
+    EOS_CL_CHECK(clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, rounded, local, 0, NULL, rt->ev_prof ? &ev : NULL),
                  "launching %s over %zu items (groups of %zu x %zu x %zu) on %s", kernel, total, local[0],
                  dims > 1 ? local[1] : 1, dims > 2 ? local[2] : 1, rt->dev.name);
     eos__prof_event(rt, kernel, ev);
